@@ -1,0 +1,80 @@
+# The README's two commands: `make lab` and `make test`. Both install what is missing
+# (a project-local .venv, node_modules, Chromium from Debian) and nothing else.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+JLPM := $(VENV)/bin/jlpm
+STAMPS := .make
+CHROMIUM := /usr/bin/chromium
+# Tools in the venv (jupyter, jlpm, ray) win over anything on the machine.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+FRONTEND_SRC := $(shell find src style schema -type f 2>/dev/null) package.json tsconfig.json
+
+.PHONY: help lab test install build dev pytest jest ui-test bench check-auth clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+lab: build  ## start JupyterLab with the extension, a local Ray head and an artifacts folder
+	$(PY) -m jupyter_ray_dev.devlab
+
+test: build $(STAMPS)/ui-deps $(CHROMIUM)  ## install what is missing, then run every test
+	$(MAKE) --no-print-directory pytest jest ui-test
+
+install: $(STAMPS)/python  ## the Python environment and the package (editable)
+
+build: jupyter_ray_dev/labextension/package.json  ## the frontend, linked into the venv's Lab
+
+dev: build  ## rebuild the frontend on every change
+	$(JLPM) watch
+
+pytest: $(STAMPS)/python
+	$(PY) -m pytest
+
+jest: $(STAMPS)/node
+	$(JLPM) test
+
+ui-test: build $(STAMPS)/ui-deps $(CHROMIUM)
+	cd ui-tests && CI=$${CI:-} ../$(JLPM) playwright test
+
+bench: build  ## benchmarks (not tests): start-up cost of the extension
+	$(PY) bench/startup.py
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+# The package is installed editable without its build hook: the frontend is built
+# by the `build` target below, which Make can tell is up to date.
+$(STAMPS)/python: pyproject.toml package.json | $(VENV)/bin/python
+	$(PIP) install -q -U pip
+	$(PIP) install -q "hatchling>=1.5" "hatch-nodejs-version>=0.3.2" "hatch-jupyter-builder>=0.9" "jupyterlab>=4.6,<5"
+	SKIP_JUPYTER_BUILDER=1 $(PIP) install -q --no-build-isolation -e ".[test]"
+	$(VENV)/bin/jupyter server extension enable --sys-prefix jupyter_ray_dev
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/node: package.json yarn.lock $(STAMPS)/python
+	$(JLPM) install
+	@mkdir -p $(STAMPS) && touch $@
+
+jupyter_ray_dev/labextension/package.json: $(STAMPS)/node $(FRONTEND_SRC)
+	$(JLPM) build
+	$(VENV)/bin/jupyter labextension develop --overwrite .
+	@touch $@
+
+$(STAMPS)/ui-deps: ui-tests/package.json ui-tests/yarn.lock $(STAMPS)/python
+	cd ui-tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 ../$(JLPM) install
+	@mkdir -p $(STAMPS) && touch $@
+
+# Debian's Chromium: Playwright's own browser download cannot be reached here.
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+clean:  ## remove build output (keeps .venv and node_modules)
+	rm -rf lib jupyter_ray_dev/labextension tsconfig.tsbuildinfo $(STAMPS)

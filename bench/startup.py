@@ -1,0 +1,90 @@
+"""Benchmark (not a test): JupyterLab server start-up with and without jupyter_ray_dev.
+
+Both variants run in the same session, interleaved, so machine noise hits them
+alike; the result is a ratio of medians. Target: <= 1.05.
+
+    python bench/startup.py [--rounds 7]
+
+Start-up = from process launch to the first answered ``GET /api/status``.
+The extension is switched off for the baseline through ``jpserver_extensions``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_once(enabled: bool, root: str) -> float:
+    port, token = free_port(), secrets.token_hex(8)
+    extensions = json.dumps({"jupyter_ray_dev": enabled})
+    cmd = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        f"--ServerApp.jpserver_extensions={extensions}", "--allow-root",
+    ]
+    env = {**os.environ, "RAY_ADDRESS": "http://127.0.0.1:9"}  # no Ray needed to start
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/api/status?token={token}"
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stderr.read().decode()[-2000:])
+            try:
+                with urllib.request.urlopen(url, timeout=1):
+                    return time.perf_counter() - start
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.02)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def check_enabled(root: str) -> None:
+    """Make sure the 'with' variant really loads the extension, or the ratio means nothing."""
+    out = subprocess.run(
+        [sys.executable, "-m", "jupyter", "server", "extension", "list"],
+        capture_output=True, text=True, check=True,
+    )
+    if "jupyter_ray_dev" not in out.stdout + out.stderr:
+        sys.exit("jupyter_ray_dev is not installed as a server extension: run `make install`.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as root:
+        check_enabled(root)
+        start_once(True, root)  # warm the file cache for both variants
+        start_once(False, root)
+        times: dict[bool, list[float]] = {True: [], False: []}
+        for i in range(args.rounds):
+            for enabled in ((True, False) if i % 2 else (False, True)):
+                times[enabled].append(start_once(enabled, root))
+    without, with_ = statistics.median(times[False]), statistics.median(times[True])
+    print(f"server start-up without jupyter_ray_dev: median {without:.3f}s over {args.rounds}")
+    print(f"server start-up with    jupyter_ray_dev: median {with_:.3f}s over {args.rounds}")
+    ratio = with_ / without
+    print(f"ratio with/without: {ratio:.3f} (target <= 1.05) {'OK' if ratio <= 1.05 else 'OVER'}")
+
+
+if __name__ == "__main__":
+    main()
