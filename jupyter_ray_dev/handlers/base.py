@@ -1,4 +1,4 @@
-"""Thin Tornado handlers: parse the request, call the core, write JSON."""
+"""The base every handler shares: the core service, JSON errors, no stale caches."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 
-from .errors import RayDevError
-from .service import RayDevService
+from ..errors import RayDevError
+from ..service import RayDevService
 
 
 class RayDevHandler(ExtensionHandlerMixin, APIHandler):
@@ -44,15 +44,9 @@ class RayDevHandler(ExtensionHandlerMixin, APIHandler):
         super().log_exception(typ, value, tb)
 
 
-class ClusterHandler(RayDevHandler):
-    @tornado.web.authenticated
-    async def get(self) -> None:
-        self.finish(await self.service.cluster())
-
-
 @cache
 def openapi_document() -> dict[str, Any]:
-    return json.loads(files(__package__).joinpath("openapi.json").read_text(encoding="utf-8"))
+    return json.loads(files("jupyter_ray_dev").joinpath("openapi.json").read_text(encoding="utf-8"))
 
 
 class OpenAPIHandler(RayDevHandler):
@@ -62,9 +56,3 @@ class OpenAPIHandler(RayDevHandler):
 
 
 API_PREFIX = "/ray-dev/api"
-
-# Every route the extension serves; the OpenAPI document must describe exactly these.
-ROUTES: list[tuple[str, type[RayDevHandler]]] = [
-    (f"{API_PREFIX}/cluster", ClusterHandler),
-    (f"{API_PREFIX}/openapi.json", OpenAPIHandler),
-]

@@ -1,0 +1,17 @@
+"""Thin Tornado handlers, one module per capability: parse the request, call the core, write JSON.
+
+``ROUTES`` is every route the extension serves; the OpenAPI document must
+describe exactly these (a test checks both ways).
+"""
+
+from __future__ import annotations
+
+from . import cluster
+from .base import API_PREFIX, OpenAPIHandler, RayDevHandler, openapi_document
+
+ROUTES: list[tuple[str, type[RayDevHandler]]] = [
+    *cluster.ROUTES,
+    (f"{API_PREFIX}/openapi.json", OpenAPIHandler),
+]
+
+__all__ = ["API_PREFIX", "ROUTES", "RayDevHandler", "openapi_document"]

@@ -1,0 +1,16 @@
+"""``/cluster``: the Ray cluster the server is attached to."""
+
+from __future__ import annotations
+
+import tornado.web
+
+from .base import API_PREFIX, RayDevHandler
+
+
+class ClusterHandler(RayDevHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        self.finish(await self.service.cluster())
+
+
+ROUTES = [(f"{API_PREFIX}/cluster", ClusterHandler)]
