@@ -53,7 +53,7 @@ $(VENV)/bin/python:
 # by the `build` target below, which Make can tell is up to date.
 $(STAMPS)/python: pyproject.toml package.json | $(VENV)/bin/python
 	$(PIP) install -q -U pip
-	$(PIP) install -q "hatchling>=1.5" "hatch-nodejs-version>=0.3.2" "hatch-jupyter-builder>=0.9" "jupyterlab>=4.6,<5"
+	$(PIP) install -q "hatchling>=1.5" "editables>=0.5" "hatch-nodejs-version>=0.3.2" "hatch-jupyter-builder>=0.9" "jupyterlab>=4.6,<5"
 	SKIP_JUPYTER_BUILDER=1 $(PIP) install -q --no-build-isolation -e ".[test]"
 	$(VENV)/bin/jupyter server extension enable --sys-prefix jupyter_ray_dev
 	@mkdir -p $(STAMPS) && touch $@
