@@ -54,6 +54,11 @@ $(VENV)/bin/python:
 $(STAMPS)/python: pyproject.toml package.json | $(VENV)/bin/python
 	$(PIP) install -q -U pip
 	$(PIP) install -q "hatchling>=1.5" "editables>=0.5" "hatch-nodejs-version>=0.3.2" "hatch-jupyter-builder>=0.9" "jupyterlab>=4.6,<5"
+# storage test deps in an order pip resolves at once: s3fs first (its aiobotocore pins
+# botocore exactly), then moto with botocore held at that version; all three in one call
+# backtracks over botocore/boto3 releases for 10+ minutes
+	$(PIP) install -q "s3fs>=2024.6" "gcsfs>=2024.6"
+	$(PIP) install -q "moto[server]>=5" "botocore==$$($(PY) -c 'from importlib.metadata import version; print(version("botocore"))')"
 	SKIP_JUPYTER_BUILDER=1 $(PIP) install -q --no-build-isolation -e ".[test]"
 	$(VENV)/bin/jupyter server extension enable --sys-prefix jupyter_ray_dev
 	@mkdir -p $(STAMPS) && touch $@

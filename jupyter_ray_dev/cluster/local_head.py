@@ -50,7 +50,6 @@ class LocalRayHead:
         token_auth: bool = False,
         dashboard_port: int | None = None,
         temp_root: str = "/tmp",
-        log_to: Path | None = None,
     ) -> None:
         self.num_cpus = num_cpus
         self.num_gpus = num_gpus
@@ -60,7 +59,7 @@ class LocalRayHead:
         self.token = secrets.token_hex(16) if token_auth else None
         self.gcs_port = free_port()
         self.dashboard_port = dashboard_port or free_port()
-        self.log_path = log_to or self.temp_dir / "head.log"
+        self.log_path = self.temp_dir / "head.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -80,7 +79,24 @@ class LocalRayHead:
             env["RAY_AUTH_MODE"] = "disabled"
         return env
 
-    def start(self, timeout: float = 90.0) -> LocalRayHead:
+    def start(self, timeout: float = 90.0, attempts: int = 2) -> LocalRayHead:
+        """Start and wait until ready.
+
+        On a loaded machine Ray's own start-up can time out ("node timed out
+        during startup"); one more attempt on fresh ports is what a person would do.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once(timeout)
+            except RuntimeError:
+                if attempt == attempts:
+                    raise
+                self.temp_dir = Path(tempfile.mkdtemp(prefix="rdh-", dir=self.temp_dir.parent))
+                self.log_path = self.temp_dir / "head.log"
+                self.gcs_port = free_port()
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> LocalRayHead:
         cmd = [
             _ray_executable(), "start", "--head", "--block", "--disable-usage-stats",
             f"--temp-dir={self.temp_dir}",
@@ -103,9 +119,12 @@ class LocalRayHead:
         if not self.token:
             env.pop("RAY_AUTH_TOKEN", None)
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        # own process group: if `ray start` dies uncleanly we can still reap its children
+        # Own process group: if `ray start` dies uncleanly we can still reap its children.
+        # Tied to our lifetime: if we are killed outright (a test runner's SIGKILL), the
+        # head gets SIGTERM instead of living on as an orphan.
         self.process = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         log.close()
         try:
@@ -180,6 +199,14 @@ class LocalRayHead:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux for SIGTERM when our parent dies (PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def _group_alive(pgid: int) -> bool:

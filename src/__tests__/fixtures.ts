@@ -1,0 +1,77 @@
+import type { IClusterSummary, IRayNode } from '../api';
+
+const GiB = 1024 ** 3;
+
+/** A node as the server reports it; override what a test cares about. */
+export function node(overrides: Partial<IRayNode> = {}): IRayNode {
+  return {
+    node_id: 'a'.repeat(56),
+    node_ip: '10.0.0.1',
+    hostname: 'worker-1',
+    is_head: false,
+    state: 'ALIVE',
+    resources_total: { CPU: 4, memory: 16 * GiB, object_store_memory: 4 * GiB },
+    resources_available: {
+      CPU: 4,
+      memory: 16 * GiB,
+      object_store_memory: 4 * GiB
+    },
+    ...overrides
+  };
+}
+
+/** The example from the API contract: one head with 2 CPUs and a GPU. */
+export function cluster(
+  overrides: Partial<IClusterSummary> = {}
+): IClusterSummary {
+  return {
+    address: 'http://127.0.0.1:8265',
+    dashboard_url: 'http://127.0.0.1:8265',
+    ray_version: '2.60.0',
+    python_version: '3.11.7',
+    auth_mode: 'token',
+    nodes: [
+      node({
+        node_id: '4f2a'.repeat(14),
+        node_ip: '127.0.0.1',
+        hostname: 'pod-xyz',
+        is_head: true,
+        resources_total: {
+          CPU: 2,
+          GPU: 1,
+          memory: 8.5e9,
+          object_store_memory: 2e9,
+          my_custom: 4,
+          'node:127.0.0.1': 1,
+          'node:__internal_head__': 1
+        },
+        resources_available: {
+          CPU: 1.5,
+          memory: 8.5e9,
+          object_store_memory: 2e9
+        }
+      })
+    ],
+    totals: {
+      CPU: { total: 2, available: 1.5 },
+      GPU: { total: 1, available: 0 },
+      memory: { total: 8.5e9, available: 8.5e9 },
+      object_store_memory: { total: 2e9, available: 2e9 },
+      my_custom: { total: 4, available: 4 },
+      'node:127.0.0.1': { total: 1, available: 1 }
+    },
+    alive_nodes: 1,
+    dead_nodes: 0,
+    kuberay: null,
+    ...overrides
+  };
+}
+
+/** The 503 body the server sends while Ray is down (verbatim from the contract). */
+export const UNREACHABLE_BODY = {
+  message:
+    'Cannot reach the Ray dashboard at http://127.0.0.1:8265: connection refused. ' +
+    'Start Ray (`ray start --head`) or set c.RayDev.ray_address / RAY_ADDRESS to the dashboard URL.',
+  reason: 'ray_unreachable',
+  address: 'http://127.0.0.1:8265'
+};

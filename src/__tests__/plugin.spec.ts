@@ -1,0 +1,65 @@
+/**
+ * The plugin wiring, activated against a minimal stand-in for the app (a
+ * full JupyterLab cannot start in jest). Importing the plugin also proves
+ * the jest ESM transform list covers every JupyterLab package it pulls in.
+ */
+import type { JupyterFrontEnd } from '@jupyterlab/application';
+import { ServerConnection } from '@jupyterlab/services';
+import type { Widget } from '@lumino/widgets';
+
+import plugin, { CommandIDs } from '../index';
+import { DEFAULT_REFRESH_INTERVAL } from '../cluster/monitor';
+import { SIDEBAR_ID } from '../sidebar';
+import schema from '../../schema/plugin.json';
+
+describe('jupyter-ray-dev:plugin', () => {
+  it('matches its settings schema', () => {
+    expect(plugin.id).toBe('jupyter-ray-dev:plugin');
+    expect(schema.properties.refreshInterval.default).toBe(
+      DEFAULT_REFRESH_INTERVAL
+    );
+    expect(schema.properties.refreshInterval.minimum).toBe(1000);
+  });
+
+  it('adds the Ray sidebar and a command that opens it', async () => {
+    const added: Array<{ widget: Widget; area: string; options: any }> = [];
+    const commands = new Map<string, any>();
+    const shell = {
+      add: (widget: Widget, area: string, options: any) =>
+        added.push({ widget, area, options }),
+      activateById: jest.fn()
+    };
+    const app = {
+      shell,
+      commands: {
+        addCommand: (id: string, options: any) => commands.set(id, options)
+      },
+      serviceManager: {
+        serverSettings: ServerConnection.makeSettings({
+          // Never reached: the sidebar is not attached, so the poll stands by.
+          fetch: () => Promise.reject(new Error('no server in jest'))
+        })
+      }
+    } as unknown as JupyterFrontEnd;
+    const palette = { addItem: jest.fn() };
+
+    await plugin.activate(app, null, null, palette, null);
+
+    expect(added).toHaveLength(1);
+    const [{ widget, area, options }] = added;
+    expect(widget.id).toBe(SIDEBAR_ID);
+    expect(area).toBe('left');
+    expect(options.rank).toBeGreaterThan(100);
+    expect(widget.title.caption).toBe('Ray cluster');
+
+    const command = commands.get(CommandIDs.openPanel);
+    expect(command.label).toBe('Open Ray Panel');
+    command.execute();
+    expect(shell.activateById).toHaveBeenCalledWith(SIDEBAR_ID);
+    expect(palette.addItem).toHaveBeenCalledWith({
+      command: CommandIDs.openPanel,
+      category: 'Ray'
+    });
+    widget.dispose();
+  });
+});

@@ -1,0 +1,133 @@
+import type { IErrorBody } from './types';
+
+/**
+ * Why a request failed when the server did not say: the browser could not
+ * reach the Jupyter server at all, or the server answered something that is
+ * not the extension's JSON.
+ */
+export const NETWORK_ERROR = 'network_error';
+export const BAD_RESPONSE = 'bad_response';
+
+/**
+ * A failed call to the jupyter-ray-dev server extension.
+ *
+ * `message` is meant for the user as is: the server writes messages a person
+ * can act on, and the fallbacks below try to do the same.
+ */
+export class ApiError extends Error {
+  constructor(options: ApiError.IOptions) {
+    super(options.message);
+    this.name = 'ApiError';
+    this.status = options.status;
+    this.reason = options.reason;
+    this.details = options.details ?? {};
+  }
+
+  /** HTTP status; 0 when no response arrived (network failure). */
+  readonly status: number;
+
+  /** Stable machine key (`ray_unreachable`, `not_found`, `network_error`...). */
+  readonly reason: string;
+
+  /** Extra fields of the error body, e.g. `address` for `ray_unreachable`. */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  /**
+   * Build the error for a non-2xx response, preferring the server's own JSON
+   * body `{message, reason, ...}` over generic text.
+   */
+  static async fromResponse(response: Response): Promise<ApiError> {
+    let text = '';
+    try {
+      text = await response.text();
+    } catch {
+      // The body is unreadable (aborted stream): the status alone must do.
+    }
+    const body = parseErrorBody(text);
+    if (body) {
+      const { message, reason, ...details } = body;
+      return new ApiError({
+        status: response.status,
+        reason,
+        message,
+        details
+      });
+    }
+    return new ApiError({
+      status: response.status,
+      reason: `http_${response.status}`,
+      message: fallbackMessage(response)
+    });
+  }
+
+  /** Wrap a failure that happened before any response (DNS, refused, offline). */
+  static fromNetworkError(error: unknown): ApiError {
+    const cause = error instanceof Error ? error.message : String(error);
+    return new ApiError({
+      status: 0,
+      reason: NETWORK_ERROR,
+      message: `Cannot reach the Jupyter server: ${cause}`
+    });
+  }
+}
+
+export namespace ApiError {
+  export interface IOptions {
+    status: number;
+    reason: string;
+    message: string;
+    details?: Record<string, unknown>;
+  }
+}
+
+/**
+ * The extension's error body, or `null` when the text is not one (an HTML
+ * error page from a proxy, Tornado's default 404 page, an empty body).
+ * Jupyter server's own API errors carry `message` and, often, `reason: null`.
+ */
+export function parseErrorBody(text: string): IErrorBody | null {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    return null;
+  }
+  const record = data as Record<string, unknown>;
+  if (typeof record.message !== 'string' || record.message === '') {
+    return null;
+  }
+  return {
+    ...record,
+    message: record.message,
+    reason: typeof record.reason === 'string' ? record.reason : 'error'
+  };
+}
+
+function fallbackMessage(response: Response): string {
+  const status = `${response.status}${
+    response.statusText ? ` ${response.statusText}` : ''
+  }`;
+  if (response.status === 404) {
+    // Tornado's HTML 404 means no handler is registered for the route.
+    return (
+      `The Jupyter server answered ${status} for ${pathOf(response.url)}. ` +
+      'Is the jupyter_ray_dev server extension installed and enabled? ' +
+      'Check `jupyter server extension list`.'
+    );
+  }
+  return `The Jupyter server answered ${status} for ${pathOf(response.url)}.`;
+}
+
+function pathOf(url: string): string {
+  if (!url) {
+    return 'the request';
+  }
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return url;
+  }
+}

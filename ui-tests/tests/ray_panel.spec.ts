@@ -1,0 +1,186 @@
+/**
+ * The Ray panel against a real server and a real local Ray head: `jlpm start`
+ * runs `python -m jupyter_ray_dev.devlab`, which starts the head and Lab.
+ * Galata's server configuration disables the token and XSRF, so
+ * `page.request` reaches the API directly; authentication is covered by the
+ * Python tests.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import type { Locator, TestInfo } from '@playwright/test';
+
+const SIDEBAR_ID = 'jupyter-ray-dev:panel';
+const COMMAND_LABEL = 'Open Ray Panel';
+// JupyterLab adds a cache-busting query string to GET requests.
+const CLUSTER_URL = /\/ray-dev\/api\/cluster(\?.*)?$/;
+
+/** The subset of `GET /ray-dev/api/cluster` these tests compare with the UI. */
+interface IClusterSummary {
+  dashboard_url: string;
+  alive_nodes: number;
+  totals: Record<string, { total: number; available: number }>;
+}
+
+async function fetchCluster(
+  page: IJupyterLabPageFixture
+): Promise<IClusterSummary> {
+  const response = await page.request.get('/ray-dev/api/cluster');
+  expect(response.status(), await response.text()).toBe(200);
+  return response.json();
+}
+
+/** The same figure formatting as the panel (`formatNumber`: two decimals at most). */
+function formatCount(value: number): string {
+  return String(Number(value.toFixed(2)));
+}
+
+function sidebar(page: IJupyterLabPageFixture): Locator {
+  return page.locator(`[id="${SIDEBAR_ID}"]`);
+}
+
+/**
+ * Wait for the cluster section to show data. The dashboard of a head that
+ * has just started may answer 503 for a moment; the panel then shows the
+ * error and backs off, so nudge it with Refresh instead of waiting.
+ */
+async function waitForCluster(page: IJupyterLabPageFixture): Promise<void> {
+  const panel = sidebar(page);
+  await expect(async () => {
+    if (await panel.getByTestId('ray-error').isVisible()) {
+      await panel.getByTestId('ray-refresh').click();
+    }
+    await expect(panel.getByTestId('ray-node-count')).toBeVisible({
+      timeout: 5000
+    });
+  }).toPass({ timeout: 90 * 1000 });
+}
+
+test.describe('Ray panel', () => {
+  test('the command palette opens it', async ({ page }) => {
+    await page.keyboard.press('Control+Shift+C');
+    const palette = page.locator('#command-palette');
+    await palette.locator('.lm-CommandPalette-input').fill(COMMAND_LABEL);
+    const item = palette.locator('.lm-CommandPalette-item', {
+      hasText: COMMAND_LABEL
+    });
+    await expect(item).toBeVisible();
+
+    await item.click();
+    await expect(sidebar(page)).toBeVisible();
+    expect(await page.sidebar.isTabOpen(SIDEBAR_ID)).toBe(true);
+  });
+
+  test('shows the server error while Ray is unreachable, then recovers', async ({
+    page
+  }, testInfo) => {
+    // Stopping the shared Ray head would break the other tests and cannot be
+    // undone from here, so the outage is simulated at the network layer with
+    // the exact 503 body the server sends (see the Python tests for the real one).
+    const message =
+      'Cannot reach the Ray dashboard at http://127.0.0.1:8265: connection refused. ' +
+      'Start Ray (`ray start --head`) or set c.RayDev.ray_address / RAY_ADDRESS to the dashboard URL.';
+    await page.route(CLUSTER_URL, route =>
+      route.fulfill({
+        status: 503,
+        contentType: 'application/json',
+        body: JSON.stringify({
+          message,
+          reason: 'ray_unreachable',
+          address: 'http://127.0.0.1:8265'
+        })
+      })
+    );
+    await page.sidebar.openTab(SIDEBAR_ID);
+    const panel = sidebar(page);
+    const alert = panel.getByRole('alert');
+    await expect(alert).toContainText('Cannot reach the Ray dashboard');
+    await expect(alert.locator('code').first()).toHaveText('ray start --head');
+    await expect(panel.getByTestId('ray-node-count')).toHaveCount(0);
+    await screenshot(page, panel, 'error', testInfo);
+
+    // Ray is back: the panel must recover without any click (poll backoff).
+    await page.unroute(CLUSTER_URL);
+    await expect(panel.getByTestId('ray-node-count')).toBeVisible({
+      timeout: 60 * 1000
+    });
+    await expect(alert).toHaveCount(0);
+  });
+
+  test('shows the cluster the server reports', async ({ page }, testInfo) => {
+    await page.sidebar.openTab(SIDEBAR_ID);
+    const tab = page.sidebar.getTabLocator(SIDEBAR_ID);
+    await expect(tab).toHaveAttribute('title', /Ray cluster/);
+
+    await waitForCluster(page);
+    const panel = sidebar(page);
+    const cluster = await fetchCluster(page);
+    expect(cluster.alive_nodes).toBeGreaterThanOrEqual(1);
+    expect(cluster.totals.CPU.total).toBeGreaterThan(0);
+
+    await expect(panel.getByTestId('ray-node-count')).toHaveAttribute(
+      'data-alive',
+      String(cluster.alive_nodes)
+    );
+    await expect(
+      panel.locator('[data-testid="ray-node"][data-state="ALIVE"]')
+    ).toHaveCount(cluster.alive_nodes);
+    await expect(
+      panel.getByTestId('ray-resource-CPU').locator('.jp-RayDev-total')
+    ).toHaveText(formatCount(cluster.totals.CPU.total));
+
+    const link = panel.getByTestId('ray-dashboard-link');
+    await expect(link).toHaveAttribute('href', cluster.dashboard_url);
+    await expect(link).toHaveAttribute('target', '_blank');
+    await expect(link).toHaveAttribute('rel', /noopener/);
+    await expect(panel.getByRole('alert')).toHaveCount(0);
+
+    await screenshot(page, panel, 'light', testInfo);
+    await page.theme.setDarkTheme();
+    await expect(panel.getByTestId('ray-node-count')).toBeVisible();
+    await screenshot(page, panel, 'dark', testInfo);
+  });
+});
+
+/**
+ * Keep a picture of the panel: attached to the report and copied to /tmp;
+ * with RAY_DEV_SCREENSHOTS=1 (`jlpm test:screenshots`) also written to
+ * ui-tests/screenshots/ for the README.
+ */
+async function screenshot(
+  page: IJupyterLabPageFixture,
+  panel: Locator,
+  name: 'light' | 'dark' | 'error',
+  testInfo: TestInfo
+): Promise<void> {
+  // Let the bars' width transition finish.
+  await page.waitForTimeout(400);
+  // Crop to the content: the sidebar is as tall as the window.
+  const top = await panel.boundingBox();
+  const content = await panel.getByTestId('ray-cluster').boundingBox();
+  if (!top || !content) {
+    throw new Error('The Ray panel is not on screen');
+  }
+  const image = await page.screenshot({
+    clip: {
+      x: top.x,
+      y: top.y,
+      width: top.width,
+      height: content.y + content.height - top.y + 8
+    }
+  });
+  await testInfo.attach(`ray-panel-${name}`, {
+    body: image,
+    contentType: 'image/png'
+  });
+  fs.writeFileSync(
+    name === 'light' ? '/tmp/ray-panel.png' : `/tmp/ray-panel-${name}.png`,
+    image
+  );
+  if (process.env.RAY_DEV_SCREENSHOTS) {
+    const dir = path.join(__dirname, '..', 'screenshots');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `ray-panel-${name}.png`), image);
+  }
+}
