@@ -11,6 +11,7 @@ PIP := $(PY) -m pip --disable-pip-version-check
 JLPM := $(VENV)/bin/jlpm
 STAMPS := .make
 CHROMIUM := /usr/bin/chromium
+LAB_ARGS ?=  # extra `jupyter lab` arguments for `make lab`, e.g. LAB_ARGS=--port=9999
 # Tools in the venv (jupyter, jlpm, ray) win over anything on the machine.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
@@ -22,7 +23,7 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 lab: build  ## start JupyterLab with the extension, a local Ray head and an artifacts folder
-	$(PY) -m jupyter_ray_dev.devlab
+	$(PY) -m jupyter_ray_dev.devlab -- $(LAB_ARGS)
 
 test: build $(STAMPS)/ui-deps $(CHROMIUM)  ## install what is missing, then run every test
 	$(MAKE) --no-print-directory pytest jest ui-test
