@@ -8,6 +8,9 @@
  */
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
+// Must match jupyter_server_test_config.py; lets two UI runs share a machine.
+const port = process.env.RAY_DEV_UI_PORT || '8888';
+
 module.exports = {
   ...baseConfig,
   reporter: [['list']],
@@ -15,6 +18,7 @@ module.exports = {
   timeout: 120 * 1000,
   use: {
     ...baseConfig.use,
+    baseURL: `http://localhost:${port}`,
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
       args: [
@@ -33,7 +37,7 @@ module.exports = {
   webServer: {
     // Starts a private local Ray head (or uses RAY_ADDRESS), then JupyterLab.
     command: 'jlpm start',
-    url: 'http://localhost:8888/lab',
+    url: `http://localhost:${port}/lab`,
     timeout: 180 * 1000,
     reuseExistingServer: !process.env.CI,
     // SIGTERM, not Playwright's default SIGKILL: devlab then stops its Ray head by PID.
