@@ -44,8 +44,10 @@ jest: $(STAMPS)/node
 ui-test: build $(STAMPS)/ui-deps $(CHROMIUM)
 	cd ui-tests && CI=$${CI:-} ../$(JLPM) playwright test
 
-bench: build  ## benchmarks (not tests): start-up cost of the extension
+bench: build  ## benchmarks (not tests): start-up cost of the extension, storage listing, jobs
 	$(PY) bench/startup.py
+	$(PY) bench/storage.py
+	$(PY) bench/jobs.py
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, Unicode, default
+from traitlets import Float, List, Unicode, default
 
 from .errors import RayDevError
 from .service import RayDevConfig, RayDevService
@@ -37,9 +37,64 @@ class RayDev(ExtensionApp):
         5.0, help="Seconds to wait for the Ray dashboard before reporting it unreachable."
     ).tag(config=True)
 
+    shared_roots = List(
+        Unicode(),
+        default_value=[],
+        help=(
+            "Folders mounted at the same path on every Ray node (NFS/EFS). A job launched from a "
+            "project under one of them uses its folder in place (working_dir local:///path): "
+            "nothing is uploaded, so Ray's 100 MiB upload limit does not apply."
+        ),
+    ).tag(config=True)
+
+    job_store_path = Unicode(
+        "",
+        help="SQLite file of the job history. Default: <jupyter data dir>/ray_dev/jobs.sqlite.",
+    ).tag(config=True)
+
+    ray_temp_dir = Unicode(
+        "",
+        help=(
+            "Temp dir of the Ray head on this machine (`ray start --temp-dir`). Live logs of "
+            "drivers running here are read from its session logs in place, faster than Ray's "
+            "log tail. Default: Ray's own ($RAY_TMPDIR or /tmp, then /ray)."
+        ),
+    ).tag(config=True)
+
+    job_upload_limit_mib = Float(
+        100.0,
+        help=(
+            "Largest working_dir upload (MiB) a job may need. Ray's dashboard refuses requests "
+            "over 100 MiB (ray#55877); larger projects fail before submitting, with the fix."
+        ),
+    ).tag(config=True)
+
+    storage_roots = List(
+        help=(
+            "Storage roots the Storage panel browses. Each is a dict: name (URL-safe, unique), "
+            "url (/mnt/shared, file:///mnt/shared, s3://bucket/prefix, gs://bucket/prefix), "
+            "options (fsspec options: endpoint_url, anon, profile, key/secret, token, ...) and "
+            "read_only (default false); a bare URL string is accepted too. Credentials come "
+            "from the environment or options and are never returned by the API. Default: "
+            "$RAY_DEV_ARTIFACTS (set by `make lab`) and the NFS/EFS/FUSE mounts in /proc/mounts."
+        ),
+    ).tag(config=True)
+
+    storage_timeout = Float(
+        30.0,
+        help="Seconds a storage call (one list page, one read, one upload part) may take before "
+        "the root is reported unreachable (503).",
+    ).tag(config=True)
+
     @default("ray_address")
     def _default_ray_address(self) -> str:
         return os.environ.get("RAY_ADDRESS", "")
+
+    @default("storage_roots")
+    def _default_storage_roots(self) -> list:
+        from .storage.roots import default_roots
+
+        return default_roots()
 
     def initialize_settings(self) -> None:
         self.service = RayDevService(
@@ -47,13 +102,26 @@ class RayDev(ExtensionApp):
                 ray_address=self.ray_address,
                 dashboard_url=self.dashboard_url,
                 request_timeout=self.request_timeout,
+                root_dir=self.serverapp.root_dir if self.serverapp else "",
+                shared_roots=tuple(self.shared_roots),
+                job_store_path=self.job_store_path,
+                job_upload_limit_mib=self.job_upload_limit_mib,
+                ray_temp_dir=self.ray_temp_dir,
+                storage_roots=tuple(self.storage_roots),
+                storage_timeout=self.storage_timeout,
             )
         )
+        if self.service.storage.config_error is not None:
+            # keep serving: storage calls answer 503 with this message until it is fixed
+            self.log.warning("jupyter_ray_dev: %s", self.service.storage.config_error.message)
         try:
             self.log.info("jupyter_ray_dev: Ray dashboard at %s", self.service.dashboard_address)
         except RayDevError as err:
             # keep serving: the panel shows this same message until the config is fixed
             self.log.warning("jupyter_ray_dev: %s", err.message)
+
+    async def stop_extension(self) -> None:
+        await self.service.close()
 
     def initialize_handlers(self) -> None:
         from .handlers import ROUTES

@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[ray-dev] Artifacts folder: {artifacts}", flush=True)
 
     cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}", "--no-browser"]
+    if head is not None:
+        # the head's logs are on this machine: job logs are read from the driver's file
+        cmd.append(f"--RayDev.ray_temp_dir={head.temp_dir}")
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     cmd += args.lab_args

@@ -36,6 +36,13 @@ class NotFound(RayDevError):
     reason = "not_found"
 
 
+class Conflict(RayDevError):
+    """The request is valid but the resource's current state forbids it (e.g. deleting a running job)."""
+
+    status = 409
+    reason = "conflict"
+
+
 class RayUnreachable(RayDevError):
     """The Ray dashboard did not answer (down, wrong address, network)."""
 

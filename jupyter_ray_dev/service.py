@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from .cluster import fetch_cluster_summary, kuberay_identity, resolve_auth, resolve_dashboard_address
 from .cluster.dashboard import DashboardClient
+
+if TYPE_CHECKING:
+    from .jobs import JobsService
+    from .storage import StorageService
 
 
 @dataclass(frozen=True)
@@ -19,6 +24,13 @@ class RayDevConfig:
     ray_address: str = ""  # any form resolve_dashboard_address accepts
     dashboard_url: str = ""  # what the browser should open, when it differs
     request_timeout: float = 5.0
+    root_dir: str = ""  # the Jupyter root: jobs run files from under it ("" = current dir)
+    shared_roots: tuple[str, ...] = ()  # folders every Ray node mounts: jobs use local://
+    job_store_path: str = ""  # job history sqlite; "" = <jupyter data dir>/ray_dev/jobs.sqlite
+    job_upload_limit_mib: float = 100.0  # Ray's dashboard refuses larger uploads (ray#55877)
+    ray_temp_dir: str = ""  # the local head's --temp-dir, for reading driver logs in place
+    storage_roots: tuple[Any, ...] = ()  # c.RayDev.storage_roots, validated by the storage core
+    storage_timeout: float = 30.0  # seconds per storage call before a 503
 
     @classmethod
     def from_env(cls) -> RayDevConfig:
@@ -37,6 +49,40 @@ class RayDevService:
         # Auth is resolved per call: a token written after start-up (e.g. by a
         # later `ray start`) is picked up without restarting Jupyter.
         return DashboardClient(self.dashboard_address, resolve_auth(), self.config.request_timeout)
+
+    @cached_property
+    def jobs(self) -> JobsService:
+        """Launch, watch, stop and re-run Ray jobs (created on first use)."""
+        from pathlib import Path
+
+        from .jobs import JobsConfig, JobsService
+
+        cfg = self.config
+        return JobsService(
+            JobsConfig(
+                root_dir=Path(cfg.root_dir or os.getcwd()),
+                shared_roots=tuple(Path(p) for p in cfg.shared_roots),
+                store_path=Path(cfg.job_store_path) if cfg.job_store_path else None,
+                upload_limit=int(cfg.job_upload_limit_mib * 1024 * 1024),
+                ray_temp_dir=Path(cfg.ray_temp_dir) if cfg.ray_temp_dir else None,
+            ),
+            address=lambda: self.dashboard_address,
+            auth=resolve_auth,
+        )
+
+    @cached_property
+    def storage(self) -> StorageService:
+        """Browse, preview, upload to the configured storage roots (created on first use)."""
+        from .storage import StorageService
+
+        return StorageService(self.config.storage_roots, timeout=self.config.storage_timeout)
+
+    async def close(self) -> None:
+        """Release what the capabilities hold (threads, the job store's connection)."""
+        if "jobs" in self.__dict__:
+            await self.jobs.close()
+        if "storage" in self.__dict__:
+            await self.storage.close()  # aborts uploads in progress: no half-written files
 
     async def cluster(self) -> dict[str, Any]:
         return await fetch_cluster_summary(

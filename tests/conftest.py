@@ -9,7 +9,8 @@ import pytest
 
 from jupyter_ray_dev.cluster.local_head import LocalRayHead
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+# storage_fixtures: moto_server / gcp-storage-emulator, started only by tests that use them
+pytest_plugins = ["pytest_jupyter.jupyter_server", "storage_fixtures"]
 
 HEAD_CPUS = 2
 HEAD_GPUS = 1  # declared, not detected: lets the tests cover GPU accounting without a GPU

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -35,11 +36,24 @@ def test_every_route_requires_authentication():
     assert app.extension_manager.extensions["jupyter_ray_dev"].enabled
 
 
-@pytest.mark.parametrize("pattern", [pattern for pattern, _ in ROUTES])
-async def test_request_without_token_is_refused(jp_fetch, pattern, ray_address):
+def _first_method(handler: type) -> str:
+    """A method the handler implements (a POST-only route answers GET with 405, not 403)."""
+    from tornado.web import RequestHandler
+
+    return next(m for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
+                if getattr(handler, m.lower()) is not getattr(RequestHandler, m.lower()))
+
+
+@pytest.mark.parametrize(("pattern", "handler"), ROUTES, ids=[pattern for pattern, _ in ROUTES])
+async def test_request_without_token_is_refused(jp_fetch, pattern, handler, ray_address):
+    # a route with a regex group gets a value the group accepts
+    path = re.sub(r"\(\?P<\w+>[^()]*\)", "raysubmit_x-1", pattern)
+    method = _first_method(handler)
     with pytest.raises(HTTPClientError) as err:
         # jp_fetch adds the server's token unless the header is given: give it empty
-        await jp_fetch(*pattern.strip("/").split("/"), headers={"Authorization": ""})
+        await jp_fetch(*path.strip("/").split("/"), method=method, headers={"Authorization": ""},
+                       body=b"{}" if method in ("POST", "PUT", "PATCH") else None,
+                       allow_nonstandard_methods=True)
     assert err.value.code == 403
 
 

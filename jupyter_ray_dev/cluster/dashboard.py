@@ -8,7 +8,7 @@ from urllib.parse import urljoin
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-from ..errors import RayAuthFailed, RayBadResponse, RayUnreachable
+from ..errors import RayAuthFailed, RayBadResponse, RayDevError, RayUnreachable
 from .auth import RayAuth
 
 FIX_ADDRESS = (
@@ -25,7 +25,8 @@ class DashboardClient:
         self.auth = auth
         self.timeout = timeout
 
-    async def get_json(self, path: str) -> Any:
+    async def get_json(self, path: str, *, not_found: RayDevError | None = None) -> Any:
+        """GET ``path``; a 404 raises ``not_found`` when given (a missing job, say)."""
         url = urljoin(self.address + "/", path.lstrip("/"))
         request = HTTPRequest(
             url,
@@ -51,6 +52,8 @@ class DashboardClient:
         if response.code in (401, 403):
             raise RayAuthFailed(_auth_message(self.address, self.auth), address=self.address,
                                 auth_mode=self.auth.mode)
+        if response.code == 404 and not_found is not None:
+            raise not_found
         if response.code >= 400:
             raise RayBadResponse(
                 f"The Ray dashboard at {self.address} answered {response.code} for {path}. "

@@ -6,11 +6,13 @@ describe exactly these (a test checks both ways).
 
 from __future__ import annotations
 
-from . import cluster
+from . import cluster, jobs, storage
 from .base import API_PREFIX, OpenAPIHandler, RayDevHandler, openapi_document
 
 ROUTES: list[tuple[str, type[RayDevHandler]]] = [
     *cluster.ROUTES,
+    *jobs.ROUTES,
+    *storage.ROUTES,
     (f"{API_PREFIX}/openapi.json", OpenAPIHandler),
 ]
 

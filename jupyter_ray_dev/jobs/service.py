@@ -1,0 +1,371 @@
+"""Jobs: launch a file as a Ray job, list, inspect, stop, delete, re-run, read and follow logs.
+
+The capability the REST handlers, the magics and the CLI share. Ray is the
+truth for job state; the store adds what launched each job. File work (paths,
+notebook conversion, the upload-size walk) and Ray's blocking client run on a
+small thread pool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shlex
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..cluster.auth import RayAuth
+from ..errors import BadRequest, Conflict, NotFound
+from .driver_log import LocalDriverLogs, default_ray_temp_dir
+from .logs import TERMINAL, LogFollower
+from .notebook import convert_notebook, write_module
+from .paths import resolve_job_paths, to_api_path
+from .ray_client import RayJobsClient, import_ray
+from .runtime_env import build_job_environment, load_project_runtime_env
+from .settings import JobSettings
+from .store import JobRecord, JobStore, default_store_path
+from .workdir import DASHBOARD_UPLOAD_LIMIT, describe_size, measure_upload
+
+log = logging.getLogger(__name__)
+
+LAUNCHED_BY = "jupyter-ray-dev"
+STATUSES = ("PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED")
+LIST_REUSE_SECONDS = 1.0
+
+
+class WorkingDirTooLarge(BadRequest):
+    reason = "working_dir_too_large"
+
+
+@dataclass(frozen=True)
+class JobsConfig:
+    root_dir: Path
+    shared_roots: tuple[Path, ...] = ()  # folders every Ray node mounts at the same path
+    store_path: Path | None = None  # default: <jupyter data dir>/ray_dev/jobs.sqlite
+    upload_limit: int = DASHBOARD_UPLOAD_LIMIT
+    python: str = "python"  # the driver's interpreter on the cluster
+    # where the local Ray head keeps its sessions (driver logs read in place); None: Ray's default
+    ray_temp_dir: Path | None = None
+
+
+@dataclass
+class Prepared:
+    """A launch ready for Ray: what submit_job gets, and what the store keeps."""
+
+    entrypoint: str
+    runtime_env: dict[str, Any]
+    project: str
+    file: str
+    scratch: Path | None = None  # temp folder of a converted notebook, removed after submit
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _seconds(ms: Any) -> float | None:
+    return ms / 1000.0 if isinstance(ms, (int, float)) and ms else None
+
+
+def error_summary(message: str | None) -> str | None:
+    """The exception line of the last Python traceback in Ray's failure message
+    ("ValueError: boom"), the part a person wants to see first."""
+    if not message or "Traceback (most recent call last):" not in message:
+        return None
+    tail = message.rsplit("Traceback (most recent call last):", 1)[1]
+    lines = [ln for ln in tail.splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if not line.startswith((" ", "\t")):
+            return line.strip()
+    return None
+
+
+def job_document(details: dict[str, Any] | None, record: JobRecord | None,
+                 now: float | None = None) -> dict[str, Any]:
+    """One job as the API shows it: Ray's state joined with our history."""
+    details = details or {}
+    metadata = details.get("metadata") or {}
+    ours = record is not None or metadata.get("launched_by") == LAUNCHED_BY
+    start, end = _seconds(details.get("start_time")), _seconds(details.get("end_time"))
+    duration = None
+    if start:
+        duration = max((end or (now or time.time())) - start, 0.0)
+    message = details.get("message")
+    return {
+        "submission_id": details.get("submission_id") or (record.submission_id if record else None),
+        "job_id": details.get("job_id"),
+        "known_to_ray": bool(details),
+        "status": details.get("status"),
+        "message": message if details else (
+            "Ray no longer knows this job (the cluster restarted, or the job was deleted "
+            "elsewhere); its launch settings are kept, so it can be re-run."),
+        "error_type": details.get("error_type"),
+        "error_summary": error_summary(message),
+        "entrypoint": details.get("entrypoint"),
+        "start_time": start,
+        "end_time": end,
+        "duration": duration,
+        "driver_exit_code": details.get("driver_exit_code"),
+        "metadata": {str(k): str(v) for k, v in metadata.items()},
+        "launched_here": ours,
+        "project": record.project if record else metadata.get("project") if ours else None,
+        "file": record.file if record else metadata.get("file") if ours else None,
+        "user": record.user if record else metadata.get("user") if ours else None,
+        "created": record.created if record else None,
+        "settings": record.settings if record else None,
+        "can_rerun": record is not None,
+    }
+
+
+class JobsService:
+    def __init__(
+        self,
+        config: JobsConfig,
+        address: Callable[[], str],
+        auth: Callable[[], RayAuth],
+    ) -> None:
+        self.config = config
+        self.root = Path(config.root_dir).resolve()
+        self.shared_roots = tuple(Path(p).resolve() for p in config.shared_roots)
+        self._address = address
+        # Ray calls and file work share one small pool: enough for a few concurrent
+        # launches and status reads, without starving Jupyter's default executor
+        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ray-dev-jobs")
+        self.ray = RayJobsClient(address, auth, self.executor)
+        self.store = JobStore(config.store_path or default_store_path())
+        local_logs = LocalDriverLogs(config.ray_temp_dir or default_ray_temp_dir(),
+                                     self.ray.session_name, self.executor)
+        self.follower = LogFollower(self.ray.info, self.ray.logs, self.ray.tail,
+                                    local=local_logs.open)
+        self._list_cache: tuple[float, asyncio.Future[list[dict[str, Any]]]] | None = None
+
+    async def _off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    # --- launching -------------------------------------------------------------
+    def _prepare(self, settings: JobSettings) -> Prepared:
+        """Paths, environment, size guard, notebook conversion: everything that can fail
+        before Ray is asked anything (runs on the pool)."""
+        file, project = resolve_job_paths(self.root, settings.file, settings.project)
+        project_api, file_api = to_api_path(self.root, project), to_api_path(self.root, file)
+        env = build_job_environment(project, self.root, self.shared_roots,
+                                    load_project_runtime_env(project))
+        if env.upload_dir is not None:
+            self._check_upload_size(env.upload_dir, env.excludes)
+        self._validate_runtime_env(env.runtime_env)
+        runtime_env = env.runtime_env
+        warnings: list[dict[str, Any]] = []
+        scratch = None
+        base = env.local_working_dir
+        if base is not None and base not in file.parents:
+            raise BadRequest(
+                f"{file_api!r} is not inside the job's working_dir {base} (set in the project's "
+                "runtime_env.yaml), so the driver could not find it: move the file into it "
+                "or change working_dir.",
+                field="file",
+            )
+        base = base or project  # remote working_dir: the project's layout is assumed
+        if file.suffix == ".py":
+            command = [self.config.python, file.relative_to(base).as_posix(), *settings.args]
+            entrypoint = shlex.join(command)
+        else:
+            converted = convert_notebook(file, file_api, settings.magics)
+            warnings.extend(converted.warnings)
+            scratch = Path(tempfile.mkdtemp(prefix="ray-dev-nb-"))
+            try:
+                package = write_module(converted, scratch)
+            except BaseException:
+                shutil.rmtree(scratch, ignore_errors=True)
+                raise
+            # shipped beside the project (py_modules), never written into the user's folder
+            runtime_env = {**runtime_env,
+                           "py_modules": [*(runtime_env.get("py_modules") or []), str(package)]}
+            command = shlex.join([self.config.python, "-m", converted.module, *settings.args])
+            folder = file.parent.relative_to(base).as_posix()
+            # like a notebook kernel, the driver starts in the notebook's own folder
+            entrypoint = command if folder == "." else f"cd {shlex.quote(folder)} && {command}"
+        return Prepared(entrypoint=entrypoint, runtime_env=runtime_env, project=project_api,
+                        file=file_api, scratch=scratch, warnings=warnings)
+
+    def _check_upload_size(self, folder: Path, excludes: tuple[str, ...]) -> None:
+        size = measure_upload(folder, excludes)
+        limit = self.config.upload_limit
+        if size.total_bytes <= limit:
+            return
+        largest = ", ".join(f"{path} ({describe_size(n)})" for path, n in size.top(5))
+        name = to_api_path(self.root, folder) or "the Jupyter root"
+        raise WorkingDirTooLarge(
+            f"The job's working_dir {name} holds {describe_size(size.total_bytes)} to upload "
+            f"({size.files} files, after .gitignore/.rayignore and excludes), over the "
+            f"{describe_size(limit)} Ray's dashboard accepts. Largest: {largest}. Fix: list "
+            "data, checkpoints and environments in the project's .rayignore (or `excludes` "
+            "in runtime_env.yaml) and read data from shared or object storage; or, if this "
+            "folder is on storage every Ray node mounts, add that root to "
+            "c.RayDev.shared_roots so the job uses it in place (local://) with no upload.",
+            field="working_dir",
+            size_bytes=size.total_bytes,
+            limit_bytes=limit,
+            largest=[{"path": p, "bytes": n} for p, n in size.top(5)],
+        )
+
+    @staticmethod
+    def _validate_runtime_env(runtime_env: dict[str, Any]) -> None:
+        """Ray's own validator, before anything is packed or uploaded."""
+        RuntimeEnv = import_ray("ray.runtime_env").RuntimeEnv  # noqa: N806
+
+        try:
+            RuntimeEnv(**runtime_env)
+        except (ValueError, TypeError) as err:
+            raise BadRequest(
+                f"The project's runtime_env is not valid for Ray: {err}. Fix runtime_env.yaml "
+                "in the project folder.",
+                field="runtime_env",
+            ) from err
+
+    async def submit(self, body: Any, user: str | None = None) -> dict[str, Any]:
+        """Launch ``body`` (a JSON request or stored settings) as a Ray job."""
+        settings = JobSettings.from_request(body)
+        prepared: Prepared = await self._off_loop(self._prepare, settings)
+        metadata = {"launched_by": LAUNCHED_BY, "project": prepared.project,
+                    "file": prepared.file, "user": user or ""}
+
+        def submit_job(client: Any) -> str:
+            try:
+                return client.submit_job(
+                    entrypoint=prepared.entrypoint,
+                    runtime_env=prepared.runtime_env,
+                    metadata=metadata,
+                    **settings.resources.submit_kwargs(),
+                )
+            except (ValueError, TypeError) as err:
+                # packing the working_dir or Ray's runtime_env checks refused it
+                raise BadRequest(
+                    f"Ray refused the job's runtime_env: {err}", field="runtime_env"
+                ) from err
+
+        try:
+            submission_id = await self.ray.run(submit_job)
+            self._forget_list()
+        finally:
+            if prepared.scratch is not None:
+                await self._off_loop(shutil.rmtree, prepared.scratch, True)
+        # recorded only once Ray has accepted the job: a failed launch leaves nothing behind
+        record = JobRecord(submission_id=submission_id, address=self._address(),
+                           project=prepared.project, file=prepared.file, user=user,
+                           settings=settings.to_dict())
+        warnings = list(prepared.warnings)
+        try:
+            await self.store.add(record)
+        except Exception as err:  # the job runs anyway: say so rather than fail the request
+            log.error("jupyter_ray_dev: could not record job %s: %s", submission_id, err)
+            warnings.append({"kind": "history_not_saved",
+                             "message": f"The job runs, but it could not be added to the "
+                                        f"history ({err}): re-run will not know its settings."})
+        doc = job_document(
+            {"submission_id": submission_id, "status": "PENDING", "entrypoint":
+             prepared.entrypoint, "metadata": metadata, "message": "Job submitted to Ray."},
+            record,
+        )
+        return {**doc, "warnings": warnings}
+
+    async def rerun(self, submission_id: str, user: str | None = None) -> dict[str, Any]:
+        record = await self.store.get(submission_id)
+        if record is None:
+            raise NotFound(
+                f"No launch settings are stored for job {submission_id!r}: only jobs launched "
+                "from jupyter-ray-dev on this server can be re-run. Launch the file again.",
+                job_id=submission_id,
+            )
+        return await self.submit(record.settings, user=user)
+
+    # --- watching ----------------------------------------------------------------
+    async def list(self, status: str | None = None, project: str | None = None
+                   ) -> list[dict[str, Any]]:
+        wanted = None
+        if status:
+            wanted = {s.strip().upper() for s in status.split(",") if s.strip()}
+            unknown = wanted - set(STATUSES)
+            if unknown:
+                raise BadRequest(
+                    f"Unknown status {sorted(unknown)[0]!r}: filter by any of "
+                    f"{', '.join(STATUSES)} (comma-separated).",
+                    field="status",
+                )
+        jobs, records = await asyncio.gather(self._ray_jobs(), self.store.list(self._address()))
+        by_id = {r.submission_id: r for r in records}
+        now = time.time()
+        docs = [job_document(d, by_id.pop(d.get("submission_id"), None), now)
+                for d in jobs if d.get("submission_id")]  # driver-only jobs have no logs/stop
+        docs += [job_document(None, r, now) for r in by_id.values()]
+        if wanted is not None:
+            docs = [d for d in docs if d["status"] in wanted]
+        if project is not None:
+            docs = [d for d in docs if d["project"] == project.strip("/")]
+        docs.sort(key=lambda d: d["start_time"] or d["created"] or 0, reverse=True)
+        return docs
+
+    async def _ray_jobs(self) -> list[dict[str, Any]]:
+        """Ray's job list, shared by requests arriving together (several panels polling at
+        once) and reused for LIST_REUSE_SECONDS: one call to Ray, not one per browser."""
+        loop = asyncio.get_running_loop()
+        if self._list_cache is not None:
+            asked, future = self._list_cache
+            fresh = loop.time() - asked < LIST_REUSE_SECONDS
+            failed = future.done() and (future.cancelled() or future.exception() is not None)
+            if not future.done() or (fresh and not failed):
+                return await asyncio.shield(future)
+        future = asyncio.ensure_future(self.ray.list())
+        self._list_cache = (loop.time(), future)
+        return await asyncio.shield(future)
+
+    def _forget_list(self) -> None:
+        self._list_cache = None  # our own change: the next list must show it
+
+    async def get(self, submission_id: str) -> dict[str, Any]:
+        details, record = await asyncio.gather(
+            self.ray.info(submission_id), self.store.get(submission_id), return_exceptions=True
+        )
+        if isinstance(record, BaseException):
+            raise record
+        if isinstance(details, NotFound) and record is not None:
+            return job_document(None, record)  # Ray forgot it; the history did not
+        if isinstance(details, BaseException):
+            raise details
+        return job_document(details, record)
+
+    async def stop(self, submission_id: str) -> dict[str, Any]:
+        await self.ray.stop(submission_id)
+        self._forget_list()
+        return await self.get(submission_id)
+
+    async def delete(self, submission_id: str) -> None:
+        """Delete a finished job from Ray and from the history."""
+        try:
+            details = await self.ray.info(submission_id)
+        except NotFound:
+            if await self.store.delete(submission_id):
+                return  # Ray forgot it already: only our record was left
+            raise
+        if details.get("status") not in TERMINAL:
+            raise Conflict(
+                f"Job {submission_id} is {details.get('status')}: stop it first "
+                f"(POST .../jobs/{submission_id}/stop), then delete it.",
+                job_id=submission_id,
+                status_now=details.get("status"),
+            )
+        await self.ray.delete(submission_id)
+        self._forget_list()
+        await self.store.delete(submission_id)
+
+    async def logs(self, submission_id: str) -> str:
+        return await self.ray.logs(submission_id)
+
+    def follow(self, submission_id: str, start_line: int = 0) -> AsyncIterator[dict[str, Any]]:
+        return self.follower.follow(submission_id, start_line)
+
+    async def close(self) -> None:
+        await self.store.close()
+        self.executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,133 @@
+"""How much Ray would upload for a local ``working_dir``, measured before submitting.
+
+Ray zips the folder and POSTs it to the dashboard, which refuses bodies over
+100 MiB (ray#55877) only after the user has waited for the zip and the upload.
+We walk the folder the way Ray's packaging does (ray._private.runtime_env.packaging:
+``.gitignore`` and ``.rayignore`` in every folder, each matched relative to its own
+folder; the runtime_env ``excludes`` and Ray's default excludes matched relative
+to the working_dir; symlinks followed) and fail early with the size and the fix.
+
+We count uncompressed bytes: it never under-estimates the zip, and it needs no
+compression work. A folder of very compressible text slightly over the limit is
+refused although Ray might have squeezed it through; the fix is the same.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pathspec import GitIgnoreSpec
+
+MIB = 1024 * 1024
+DASHBOARD_UPLOAD_LIMIT = 100 * MIB  # ray#55877: the dashboard's request size cap
+# ray._private.ray_constants.RAY_RUNTIME_ENV_DEFAULT_EXCLUDES (Ray 2.60), with the same
+# override variable; copied so that measuring a folder does not import ray.
+DEFAULT_EXCLUDES = ".git,.venv,venv,__pycache__"
+
+Matcher = Callable[[Path], bool]
+
+
+@dataclass
+class UploadSize:
+    total_bytes: int = 0
+    files: int = 0
+    largest: list[tuple[int, str]] = field(default_factory=list)  # (bytes, path relative)
+
+    def top(self, n: int = 5) -> list[tuple[str, int]]:
+        return [(path, size) for size, path in sorted(self.largest, reverse=True)[:n]]
+
+
+def default_excludes(env: dict[str, str] | os._Environ[str] = os.environ) -> list[str]:
+    value = env.get("RAY_OVERRIDE_RUNTIME_ENV_DEFAULT_EXCLUDES", DEFAULT_EXCLUDES)
+    return [x.strip() for x in value.split(",") if x.strip()]
+
+
+def _matcher(base: Path, lines: Iterable[str]) -> Matcher | None:
+    spec = GitIgnoreSpec.from_lines(lines)
+    if not spec.patterns:
+        return None
+
+    def match(path: Path) -> bool:
+        # Ray matches the path relative to the folder holding the patterns, no trailing '/'
+        return spec.match_file(path.relative_to(base).as_posix())
+
+    return match
+
+
+def _ignore_file_matchers(folder: Path, include_gitignore: bool) -> list[Matcher]:
+    names = (".gitignore", ".rayignore") if include_gitignore else (".rayignore",)
+    found = []
+    for name in names:
+        ignore = folder / name
+        if ignore.is_file():
+            try:
+                text = ignore.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            matcher = _matcher(folder, text.splitlines())
+            if matcher:
+                found.append(matcher)
+    return found
+
+
+def measure_upload(
+    working_dir: Path,
+    excludes: Iterable[str] = (),
+    *,
+    include_gitignore: bool | None = None,
+    keep_largest: int = 5,
+) -> UploadSize:
+    """Bytes and files Ray would pack from ``working_dir``.
+
+    ``include_gitignore`` defaults to Ray's own switch
+    (``RAY_RUNTIME_ENV_IGNORE_GITIGNORE=1`` turns .gitignore off).
+    """
+    if include_gitignore is None:
+        include_gitignore = os.environ.get("RAY_RUNTIME_ENV_IGNORE_GITIGNORE", "0") != "1"
+    root = working_dir.absolute()
+    base = _matcher(root, [*default_excludes(), *excludes])
+    result = UploadSize()
+    seen_dirs: set[tuple[int, int]] = set()  # (dev, inode): a symlink loop is walked once
+
+    def walk(path: Path, matchers: list[Matcher]) -> None:
+        if path != root and any(m(path) for m in matchers):
+            return
+        try:
+            st = path.stat()  # follows symlinks, as Ray's zip does
+        except OSError:
+            return  # dangling link or vanished file: Ray skips it too (it cannot read it)
+        if path.is_dir():
+            key = (st.st_dev, st.st_ino)
+            if key in seen_dirs:
+                return
+            seen_dirs.add(key)
+            inner = matchers + _ignore_file_matchers(path, include_gitignore)
+            try:
+                children = sorted(path.iterdir())
+            except OSError:
+                return
+            for child in children:
+                walk(child, inner)
+            return
+        result.total_bytes += st.st_size
+        result.files += 1
+        entry = (st.st_size, path.relative_to(root).as_posix())
+        if len(result.largest) < keep_largest:
+            heapq.heappush(result.largest, entry)
+        else:
+            heapq.heappushpop(result.largest, entry)
+
+    walk(root, [base] if base else [])
+    return result
+
+
+def describe_size(size: int) -> str:
+    if size >= MIB:
+        return f"{size / MIB:.1f} MiB"
+    if size >= 1024:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size} B"

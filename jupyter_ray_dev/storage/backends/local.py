@@ -1,0 +1,432 @@
+"""Local and NFS/EFS folders, confined to their root.
+
+Why ``os`` and not fsspec's LocalFileSystem here: confinement needs file
+descriptors (open, then check where the descriptor really points, then read from
+it) and listing pages need ``listdir`` + ``lstat`` on a page only; fsspec's local
+``ls`` stats every entry and follows symlinks. The remote backends use fsspec.
+
+Confinement: a path is resolved with ``realpath`` and must stay under the root's
+real path; a file or folder is then opened and the *descriptor's* path
+(``/proc/self/fd/N``) is checked again, so swapping a symlink in between cannot
+leak a byte from outside. Writes go through the checked parent folder's
+descriptor (``dir_fd``), never through a path a symlink could redirect.
+"""
+
+from __future__ import annotations
+
+import bisect
+import errno
+import os
+import secrets
+import shutil
+import stat as statmod
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from ...errors import RayDevError
+from ..errors import (
+    IsADirectory,
+    NotADirectory,
+    PathOutsideRoot,
+    PathRejected,
+    StorageConflict,
+    StorageNotFound,
+    StoragePermissionDenied,
+    StorageUnreachable,
+)
+from ..paths import parent_and_name
+from .base import Backend, Entry, Writer
+
+UPLOAD_SUFFIX = ".ray-dev-upload"  # temp files of uploads in progress; hidden from listings
+_PROC_FD = "/proc/self/fd"
+_HAVE_PROC = os.path.isdir(_PROC_FD)
+_NAME_CACHE_SIZE = 16
+
+
+class StorageFull(RayDevError):
+    status = 507
+    reason = "storage_full"
+
+
+class LocalBackend(Backend):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.base = self.root.location
+        # folder real path -> (mtime_ns, sorted names): later pages of a big folder reuse
+        # the first page's listing instead of listing 100k names again per page
+        self._names: OrderedDict[str, tuple[int, list[str]]] = OrderedDict()
+        self._names_lock = threading.Lock()
+
+    @property
+    def endpoint(self) -> str:
+        return self.base
+
+    # -- confinement (run on the thread pool) ------------------------------------------------
+
+    def _base_real(self) -> str:
+        real = os.path.realpath(self.base)
+        if not os.path.isdir(real):
+            raise StorageUnreachable(
+                f"Storage root '{self.root.name}': the folder {self.base} does not exist or is "
+                "not a folder (not mounted yet?). Mount it or fix c.RayDev.storage_roots.",
+                root=self.root.name, endpoint=self.base,
+            )
+        return real
+
+    def _inside(self, real: str, base_real: str) -> bool:
+        return real == base_real or real.startswith(base_real.rstrip("/") + "/")
+
+    def _resolve(self, path: str) -> tuple[str, str]:
+        """(real path, base real path) of ``path``; it may not exist, but must be inside."""
+        base_real = self._base_real()
+        real = os.path.realpath(os.path.join(base_real, path)) if path else base_real
+        if not self._inside(real, base_real):
+            raise PathOutsideRoot(
+                f"'{path}' leads outside storage root '{self.root.name}' (through a symbolic "
+                "link); only items inside the root can be read or changed.",
+                root=self.root.name, path=path,
+            )
+        return real, base_real
+
+    def _open_checked(self, path: str, flags: int) -> int:
+        real, base_real = self._resolve(path)
+        fd = os.open(real, flags | os.O_CLOEXEC | os.O_NOFOLLOW)
+        try:
+            if _HAVE_PROC:
+                # the descriptor's true path: catches a symlink swapped in after _resolve
+                where = os.readlink(f"{_PROC_FD}/{fd}")
+                if not self._inside(where, base_real):
+                    raise PathOutsideRoot(f"'{path}' leads outside storage root "
+                                          f"'{self.root.name}'.", root=self.root.name, path=path)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _parent_fd(self, path: str) -> tuple[int, str]:
+        """A descriptor of ``path``'s (checked, existing) parent folder, and the last name."""
+        if not path:
+            raise PathRejected("This operation needs a path inside the root, not the root "
+                               "itself.", field="path")
+        parent, name = parent_and_name(path)
+        try:
+            fd = self._open_checked(parent, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as err:
+            raise self._os_error(err, parent or "/") from err
+        return fd, name
+
+    # -- errors --------------------------------------------------------------------------------
+
+    def _os_error(self, err: OSError, path: str) -> RayDevError:
+        where = f"'{path}' in storage root '{self.root.name}'"
+        details = {"root": self.root.name, "path": path}
+        code = err.errno
+        if code == errno.ENOENT:
+            return StorageNotFound(f"{where} does not exist.", **details)
+        if code in (errno.EACCES, errno.EPERM):
+            return StoragePermissionDenied(
+                f"Permission denied for {where}: the server's user cannot do this there.",
+                **details)
+        if code == errno.EROFS:
+            return StoragePermissionDenied(f"{where} is on a read-only file system.", **details)
+        if code == errno.ENOTDIR:
+            return NotADirectory(f"{where}: a part of the path is a file, not a folder.",
+                                 **details)
+        if code == errno.EISDIR:
+            return IsADirectory(f"{where} is a folder.", **details)
+        if code in (errno.EEXIST, errno.ENOTEMPTY):
+            return StorageConflict(f"{where} already exists or is not empty.", **details)
+        if code == errno.ELOOP:
+            return PathOutsideRoot(f"{where} is a symbolic link that cannot be followed here.",
+                                   **details)
+        if code in (errno.ENAMETOOLONG, errno.EINVAL):
+            return PathRejected(f"{where}: {err.strerror}.", **details)
+        if code in (errno.ENOSPC, errno.EDQUOT):
+            return StorageFull(f"No space left for {where}.", **details)
+        return StorageUnreachable(
+            f"Storage root '{self.root.name}' ({self.base}) failed on '{path}': "
+            f"{err.strerror or err}. If it is a network mount, check that it is healthy.",
+            endpoint=self.base, **details)
+
+    def _call(self, path: str, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except OSError as err:
+            raise self._os_error(err, path) from err
+
+    # -- listing ---------------------------------------------------------------------------------
+
+    async def list_page(self, path: str, limit: int, token: str | None,
+                        name_prefix: str = "") -> tuple[list[Entry], str | None]:
+        return await self.in_thread(self._call, path, self._list_page, path, limit, token,
+                                    name_prefix)
+
+    def _list_page(self, path: str, limit: int, after: str | None,
+                   name_prefix: str) -> tuple[list[Entry], str | None]:
+        fd = self._open_checked(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            # a user's first page lists afresh; later pages and name-prefix probes (Ray
+            # detection right after that first page) reuse it while the folder is unchanged
+            names = self._sorted_names(fd, fresh=after is None and not name_prefix)
+            start = bisect.bisect_right(names, after) if after is not None else 0
+            if name_prefix:
+                start = max(start, bisect.bisect_left(names, name_prefix))
+            # one name past the page tells whether there is more (slice, not a copy of the rest)
+            page = names[start:start + limit + 1]
+            if name_prefix:
+                page = [n for n in page if n.startswith(name_prefix)]
+            more = len(page) > limit
+            page = page[:limit]
+            base_real = self._base_real()
+            folder_real = os.readlink(f"{_PROC_FD}/{fd}") if _HAVE_PROC else \
+                os.path.realpath(os.path.join(base_real, path))
+            prefix = f"{path}/" if path else ""
+            # the per-entry cost of a 100k walk: one lstat and one dict, in a tight loop
+            entries: list[Entry] = []
+            append, lstat = entries.append, os.stat
+            for name in page:
+                try:
+                    st = lstat(name, dir_fd=fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # removed since the listing: skip, as a fresh listing would
+                fmt = statmod.S_IFMT(st.st_mode)
+                if fmt == statmod.S_IFLNK:
+                    append(self._link_entry(folder_real, base_real, prefix, name, st))
+                elif fmt == statmod.S_IFDIR:
+                    append({"name": name, "path": prefix + name, "kind": "directory",
+                            "size": None, "modified": st.st_mtime_ns // 1_000_000})
+                else:
+                    append({"name": name, "path": prefix + name, "kind": "file",
+                            "size": st.st_size, "modified": st.st_mtime_ns // 1_000_000})
+            return entries, (page[-1] if more else None)
+        finally:
+            os.close(fd)
+
+    def _sorted_names(self, fd: int, fresh: bool) -> list[str]:
+        st = os.fstat(fd)
+        key = f"{st.st_dev}:{st.st_ino}"
+        with self._names_lock:
+            cached = self._names.get(key)
+            if cached and not fresh and cached[0] == st.st_mtime_ns:
+                self._names.move_to_end(key)
+                return cached[1]
+        names = sorted(n for n in os.listdir(fd)
+                       if not (n.endswith(UPLOAD_SUFFIX) and n.startswith(".")))
+        with self._names_lock:
+            self._names[key] = (st.st_mtime_ns, names)
+            self._names.move_to_end(key)
+            while len(self._names) > _NAME_CACHE_SIZE:
+                self._names.popitem(last=False)
+        return names
+
+    def _link_entry(self, folder_real: str, base_real: str, prefix: str, name: str,
+                    lst: os.stat_result) -> Entry:
+        entry: Entry = {"name": name, "path": prefix + name, "kind": "symlink", "size": None,
+                        "modified": lst.st_mtime_ns // 1_000_000}
+        target = os.path.realpath(os.path.join(folder_real, name))
+        if not self._inside(target, base_real):
+            # say nothing about what is outside: no size, no kind, no time of the target
+            entry["link"] = "outside_root"
+            return entry
+        try:
+            st = os.stat(target)
+        except OSError:
+            entry["link"] = "broken"
+            return entry
+        is_dir = statmod.S_ISDIR(st.st_mode)
+        entry.update(kind="directory" if is_dir else "file", size=None if is_dir else st.st_size,
+                     modified=st.st_mtime_ns // 1_000_000, link="inside_root")
+        return entry
+
+    async def stat(self, path: str) -> Entry:
+        return await self.in_thread(self._call, path, self._stat, path)
+
+    def _stat(self, path: str) -> Entry:
+        real, _ = self._resolve(path)
+        # metadata only (no bytes), and of the resolved path, so no descriptor is needed:
+        # a file the server may not read still has a size and a time, as in the listing
+        st = os.stat(real, follow_symlinks=False)
+        is_dir = statmod.S_ISDIR(st.st_mode)
+        return {"name": path.rsplit("/", 1)[-1] if path else "", "path": path,
+                "kind": "directory" if is_dir else "file",
+                "size": None if is_dir else st.st_size, "modified": st.st_mtime_ns // 1_000_000}
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def read(self, path: str, start: int, end: int) -> bytes:
+        return await self.in_thread(self._call, path, self._read, path, start, end)
+
+    def _read(self, path: str, start: int, end: int) -> bytes:
+        fd = self._open_checked(path, os.O_RDONLY)
+        try:
+            if not statmod.S_ISREG(os.fstat(fd).st_mode):
+                raise IsADirectory(f"'{path}' is not a regular file.", root=self.root.name,
+                                   path=path)
+            chunks, pos = [], start
+            while pos < end:
+                data = os.pread(fd, end - pos, pos)
+                if not data:
+                    break
+                chunks.append(data)
+                pos += len(data)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
+    def open_sync(self, path: str) -> Any:
+        fd = self._call(path, self._open_checked, path, os.O_RDONLY)
+        return os.fdopen(fd, "rb")
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    async def open_writer(self, path: str, overwrite: bool) -> Writer:
+        return await self.in_thread(self._call, path, LocalWriter, self, path, overwrite)
+
+    async def mkdir(self, path: str) -> None:
+        await self.in_thread(self._call, path, self._mkdir, path)
+
+    def _mkdir(self, path: str) -> None:
+        fd, name = self._parent_fd(path)
+        try:
+            os.mkdir(name, dir_fd=fd)
+        finally:
+            os.close(fd)
+
+    async def rename(self, src: str, dst: str) -> None:
+        await self.in_thread(self._call, src, self._rename, src, dst)
+
+    def _rename(self, src: str, dst: str) -> None:
+        sfd, sname = self._parent_fd(src)
+        try:
+            dfd, dname = self._call(dst, self._parent_fd, dst)
+            try:
+                os.stat(sname, dir_fd=sfd, follow_symlinks=False)  # 404 for a missing source
+                try:
+                    os.stat(dname, dir_fd=dfd, follow_symlinks=False)
+                    raise StorageConflict(f"'{dst}' already exists in storage root "
+                                          f"'{self.root.name}'.", root=self.root.name, path=dst)
+                except FileNotFoundError:
+                    pass
+                os.rename(sname, dname, src_dir_fd=sfd, dst_dir_fd=dfd)
+            finally:
+                os.close(dfd)
+        finally:
+            os.close(sfd)
+
+    async def delete(self, path: str, recursive: bool) -> None:
+        await self.in_thread(self._call, path, self._delete, path, recursive)
+
+    def _delete(self, path: str, recursive: bool) -> None:
+        fd, name = self._parent_fd(path)
+        try:
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            if not statmod.S_ISDIR(st.st_mode):
+                os.unlink(name, dir_fd=fd)  # a symlink itself, never its target
+            elif recursive:
+                # rmtree's fd-based walk never follows symlinks out of the tree
+                shutil.rmtree(name, dir_fd=fd)
+            else:
+                try:
+                    os.rmdir(name, dir_fd=fd)
+                except OSError as err:
+                    if err.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                        raise StorageConflict(
+                            f"The folder '{path}' is not empty: delete with recursive=true to "
+                            "remove it and everything in it.", root=self.root.name, path=path,
+                        ) from err
+                    raise
+        finally:
+            os.close(fd)
+
+
+class LocalWriter(Writer):
+    """Writes to a hidden temp file beside the target, renamed over it on commit."""
+
+    def __init__(self, backend: LocalBackend, path: str, overwrite: bool) -> None:
+        self.backend, self.path, self.overwrite = backend, path, overwrite
+        self.dir_fd, self.name = backend._parent_fd(path)
+        self.fd: int | None = None
+        self.tmp: str | None = None
+        try:
+            self._check_target()
+            # same folder, so the final rename is atomic (same file system)
+            self.tmp = f".{self.name[:180]}.{secrets.token_hex(8)}{UPLOAD_SUFFIX}"
+            self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW |
+                              os.O_CLOEXEC, 0o666, dir_fd=self.dir_fd)
+        except BaseException:
+            self._abort()
+            raise
+
+    def _check_target(self) -> None:
+        try:
+            st = os.stat(self.name, dir_fd=self.dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if statmod.S_ISDIR(st.st_mode):
+            raise StorageConflict(f"'{self.path}' is a folder; choose another name.",
+                                  root=self.backend.root.name, path=self.path)
+        if not self.overwrite:
+            raise StorageConflict(f"'{self.path}' already exists; upload with overwrite=true "
+                                  "to replace it.", root=self.backend.root.name, path=self.path)
+
+    async def write(self, data: bytes) -> None:
+        await self.backend.in_thread(self.backend._call, self.path, self._write, data)
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self.fd, view)  # type: ignore[arg-type]
+            view = view[written:]
+
+    async def commit(self) -> None:
+        await self.backend.in_thread(self.backend._call, self.path, self._commit)
+
+    def _commit(self) -> None:
+        try:
+            os.fsync(self.fd)  # type: ignore[arg-type]
+            os.close(self.fd)  # type: ignore[arg-type]
+            self.fd = None
+            self._check_target()
+            if self.overwrite:
+                os.replace(self.tmp, self.name, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
+            else:
+                self._link_no_replace()
+            self.tmp = None
+        finally:
+            self._abort()
+
+    def _link_no_replace(self) -> None:
+        # link() fails if the name exists: no clobbering a file that appeared meanwhile
+        try:
+            os.link(self.tmp, self.name, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd,
+                    follow_symlinks=False)
+        except FileExistsError as err:
+            raise StorageConflict(f"'{self.path}' appeared while uploading; upload again with "
+                                  "overwrite=true to replace it.", root=self.backend.root.name,
+                                  path=self.path) from err
+        except OSError as err:
+            if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV,
+                                 errno.EMLINK):
+                raise
+            # file systems without hard links (some FUSE): checked just before, then rename
+            os.replace(self.tmp, self.name, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
+            return
+        os.unlink(self.tmp, dir_fd=self.dir_fd)
+
+    async def abort(self) -> None:
+        await self.backend.in_thread(self._abort)
+
+    def _abort(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        if self.tmp is not None:
+            try:
+                os.unlink(self.tmp, dir_fd=self.dir_fd)
+            except FileNotFoundError:
+                pass
+            self.tmp = None
+        if self.dir_fd is not None and self.tmp is None and self.fd is None:
+            os.close(self.dir_fd)
+            self.dir_fd = None  # type: ignore[assignment]
