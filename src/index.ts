@@ -4,13 +4,17 @@ import {
   type JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { RayDevAPI } from './api';
 import { DEFAULT_REFRESH_INTERVAL } from './cluster/monitor';
 import { rayIcon } from './icons';
+import { setupJobs } from './jobs/plugin';
 import { RaySidebar, SIDEBAR_ID } from './sidebar';
+import { setupStorage } from './storage/plugin';
 
 /** The plugin's id; also the id of its settings (`schema/plugin.json`). */
 const PLUGIN_ID = 'jupyter-ray-dev:plugin';
@@ -27,24 +31,47 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description: 'A left sidebar showing the Ray cluster JupyterLab runs on.',
   autoStart: true,
-  optional: [ITranslator, ISettingRegistry, ICommandPalette, ILayoutRestorer],
+  optional: [
+    ITranslator,
+    ISettingRegistry,
+    ICommandPalette,
+    ILayoutRestorer,
+    IDefaultFileBrowser,
+    INotebookTracker
+  ],
   activate: (
     app: JupyterFrontEnd,
     translator: ITranslator | null,
     settingRegistry: ISettingRegistry | null,
     palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    fileBrowser: IDefaultFileBrowser | null = null,
+    notebooks: INotebookTracker | null = null
   ): void => {
     translator = translator ?? nullTranslator;
     const trans = translator.load('jupyter_ray_dev');
 
-    const sidebar = new RaySidebar({
-      api: new RayDevAPI({ serverSettings: app.serviceManager.serverSettings }),
-      translator
+    const api = new RayDevAPI({
+      serverSettings: app.serviceManager.serverSettings
     });
+    const sidebar = new RaySidebar({ api, translator });
     // Rank 150: below the file browser (100), above running sessions (200).
     app.shell.add(sidebar, 'left', { rank: 150, type: 'Ray' });
     restorer?.add(sidebar, SIDEBAR_ID);
+
+    // Jobs: sidebar section, run dialog, log viewer, menus and toolbar buttons.
+    const jobs = setupJobs({
+      app,
+      api,
+      translator,
+      palette,
+      restorer,
+      fileBrowser,
+      addSection: section => sidebar.addWidget(section)
+    });
+
+    // Storage: its own left panel (after the Ray panel), commands, context menu.
+    setupStorage({ app, api, translator, palette, restorer, notebooks });
 
     app.commands.addCommand(CommandIDs.openPanel, {
       label: trans.__('Open Ray Panel'),
@@ -54,16 +81,22 @@ const plugin: JupyterFrontEndPlugin<void> = {
         app.shell.activateById(sidebar.id);
       }
     });
-    palette?.addItem({ command: CommandIDs.openPanel, category: 'Ray' });
+    palette?.addItem({
+      command: CommandIDs.openPanel,
+      category: 'Ray',
+      args: { isPalette: true }
+    });
 
     if (settingRegistry) {
       settingRegistry
         .load(PLUGIN_ID)
         .then(settings => {
           const apply = (): void => {
-            sidebar.cluster.model.interval =
+            const interval =
               (settings.get('refreshInterval').composite as number) ??
               DEFAULT_REFRESH_INTERVAL;
+            sidebar.cluster.model.interval = interval;
+            jobs.model.interval = interval;
           };
           apply();
           settings.changed.connect(apply);

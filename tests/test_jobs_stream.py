@@ -148,7 +148,10 @@ class TestUpstreamDrops:
     async def test_stream_resumes_after_ray_connection_drops(self, api, jp_ws_fetch,
                                                             jp_root_dir, proxy):
         write(jp_root_dir / "proj" / "countdown.py", COUNTDOWN)
-        job_id = (await api.submit(file="proj/countdown.py", args=["30", "0.2"])
+        # 60 ticks of 0.2 s: the last cut (tick 022) comes ~7 s before the job ends, well
+        # beyond Ray's 1 s tail polling plus our reconnect back-off, so every cut hits a
+        # running job and must be followed by a reconnect (CI once saw the job end first)
+        job_id = (await api.submit(file="proj/countdown.py", args=["60", "0.2"])
                   ).json["submission_id"]
         cuts_at = {"tick 005", "tick 014", "tick 022"}  # lines Ray sends in different chunks
         severed_at_cut = []
@@ -159,7 +162,7 @@ class TestUpstreamDrops:
                 severed_at_cut.append(proxy.severed)
 
         messages = await read_stream(jp_ws_fetch, job_id, on_line=on_line)
-        check_lines(messages, [f"tick {i:03d}" for i in range(30)] + ["no newline at the end"])
+        check_lines(messages, [f"tick {i:03d}" for i in range(60)] + ["no newline at the end"])
         assert len(severed_at_cut) == 3 and severed_at_cut[0] >= 1  # live connections were cut
         assert proxy.tails >= 4  # the first tail, then one reconnect per cut
 

@@ -34,6 +34,8 @@ describe('jupyter-ray-dev:plugin', () => {
       commands: {
         addCommand: (id: string, options: any) => commands.set(id, options)
       },
+      contextMenu: { addItem: jest.fn() },
+      docRegistry: { addWidgetExtension: jest.fn() },
       serviceManager: {
         serverSettings: ServerConnection.makeSettings({
           // Never reached: the sidebar is not attached, so the poll stands by.
@@ -45,8 +47,13 @@ describe('jupyter-ray-dev:plugin', () => {
 
     await plugin.activate(app, null, null, palette, null);
 
-    expect(added).toHaveLength(1);
-    const [{ widget, area, options }] = added;
+    // The Ray sidebar, then the Storage panel (its own left panel, after it).
+    expect(added).toHaveLength(2);
+    const [{ widget, area, options }, storage] = added;
+    expect(storage.widget.id).toBe('jupyter-ray-dev:storage');
+    expect(storage.area).toBe('left');
+    expect(storage.options.rank).toBeGreaterThan(options.rank);
+    expect(commands.has('ray-dev:open-storage')).toBe(true);
     expect(widget.id).toBe(SIDEBAR_ID);
     expect(area).toBe('left');
     expect(options.rank).toBeGreaterThan(100);
@@ -58,8 +65,27 @@ describe('jupyter-ray-dev:plugin', () => {
     expect(shell.activateById).toHaveBeenCalledWith(SIDEBAR_ID);
     expect(palette.addItem).toHaveBeenCalledWith({
       command: CommandIDs.openPanel,
-      category: 'Ray'
+      category: 'Ray',
+      args: { isPalette: true }
     });
+    // Jobs: a section in the sidebar, commands, menus and toolbar buttons.
+    expect(widget.node.querySelector('.jp-RayDev-jobsPanel')).not.toBeNull();
+    expect(commands.has('ray-dev:run-job')).toBe(true);
+    expect(commands.has('ray-dev:open-job-logs')).toBe(true);
+    const menuSelectors = (app.contextMenu.addItem as jest.Mock).mock.calls.map(
+      call => call[0].selector
+    );
+    expect(menuSelectors).toEqual(
+      expect.arrayContaining([
+        '.jp-DirListing-item[data-file-type="python"]',
+        '.jp-DirListing-item[data-file-type="notebook"]'
+      ])
+    );
+    expect(
+      (app.docRegistry.addWidgetExtension as jest.Mock).mock.calls.map(
+        c => c[0]
+      )
+    ).toEqual(expect.arrayContaining(['Notebook', 'Editor']));
     widget.dispose();
   });
 });

@@ -2,7 +2,21 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import { ApiError, BAD_RESPONSE } from './errors';
-import type { IClusterSummary } from './types';
+import type {
+  IClusterSummary,
+  IJob,
+  IJobFilters,
+  IJobList,
+  IJobRequest,
+  IStorageDeleted,
+  IStorageItem,
+  IStorageListing,
+  IStoragePreview,
+  IStorageRoot,
+  IStorageRoots,
+  IStorageUpload,
+  ISubmittedJob
+} from './types';
 
 /**
  * Root of the extension's routes, relative to the Jupyter server's base URL.
@@ -31,6 +45,232 @@ export class RayDevAPI {
     return this.request<IClusterSummary>('cluster');
   }
 
+  /** Every job on the Ray cluster, newest first, optionally filtered. */
+  async listJobs(filters: IJobFilters = {}): Promise<IJob[]> {
+    const query: Record<string, string> = {};
+    if (filters.status && filters.status.length) {
+      query.status = filters.status.join(',');
+    }
+    if (filters.project !== undefined && filters.project !== null) {
+      query.project = filters.project;
+    }
+    const list = await this.request<IJobList>('jobs', {}, query);
+    return list.jobs;
+  }
+
+  /** One job: Ray's state joined with the launch history. */
+  getJob(jobId: string): Promise<IJob> {
+    return this.request<IJob>(jobPath(jobId));
+  }
+
+  /** Run a `.py` or `.ipynb` file as a Ray job. */
+  submitJob(request: IJobRequest): Promise<ISubmittedJob> {
+    return this.request<ISubmittedJob>('jobs', {
+      method: 'POST',
+      body: JSON.stringify(request)
+    });
+  }
+
+  /** Ask Ray to stop a job; resolves with the job after the request. */
+  stopJob(jobId: string): Promise<IJob> {
+    return this.request<IJob>(`${jobPath(jobId)}/stop`, { method: 'POST' });
+  }
+
+  /** Delete a finished job from Ray and from the history (409 while running). */
+  deleteJob(jobId: string): Promise<void> {
+    return this.request<void>(jobPath(jobId), { method: 'DELETE' });
+  }
+
+  /** Launch a job again with the settings it was launched with. */
+  rerunJob(jobId: string): Promise<ISubmittedJob> {
+    return this.request<ISubmittedJob>(`${jobPath(jobId)}/rerun`, {
+      method: 'POST'
+    });
+  }
+
+  /** The job's full log (driver stdout and stderr) as text. */
+  getJobLogs(jobId: string): Promise<string> {
+    return this.request<string>(`${jobPath(jobId)}/logs`, {}, {}, 'text');
+  }
+
+  /**
+   * The WebSocket URL of a job's live log, starting at line `from`.
+   *
+   * Built like JupyterLab's own kernel and terminal sockets: from `wsUrl`,
+   * with the token appended when the settings say so (browsers cannot set
+   * headers on a WebSocket; cookies are sent as usual).
+   */
+  jobLogStreamUrl(jobId: string, from = 0): string {
+    const settings = this.serverSettings;
+    const query: Record<string, string> = {};
+    if (from > 0) {
+      query.from = String(from);
+    }
+    if (settings.appendToken && settings.token) {
+      query.token = settings.token;
+    }
+    return (
+      URLExt.join(settings.wsUrl, API_ROOT, `${jobPath(jobId)}/logs/stream`) +
+      URLExt.objectToQueryString(query)
+    );
+  }
+
+  /** Open a job's live log socket; messages follow `LogStreamMessage`. */
+  connectJobLogs(jobId: string, from = 0): WebSocket {
+    return new this.serverSettings.WebSocket(this.jobLogStreamUrl(jobId, from));
+  }
+
+  // ------------------------------------------------------------ storage
+  // Paths inside a root travel in the query or a JSON body, never in the URL
+  // path (the server checks them; no proxy normalises them first).
+
+  /** The configured storage roots. */
+  async listStorageRoots(): Promise<IStorageRoot[]> {
+    const answer = await this.request<IStorageRoots>('storage/roots');
+    return answer.roots;
+  }
+
+  /** One page of a folder; pass the previous page's `next_cursor` for the next. */
+  listStorage(
+    root: string,
+    path = '',
+    options: { limit?: number; cursor?: string | null } = {}
+  ): Promise<IStorageListing> {
+    const query: Record<string, string> = { path };
+    if (options.limit !== undefined) {
+      query.limit = String(options.limit);
+    }
+    if (options.cursor) {
+      query.cursor = options.cursor;
+    }
+    return this.request<IStorageListing>(storagePath(root, 'list'), {}, query);
+  }
+
+  /** One file or folder (with its Ray Train/Tune summary for folders). */
+  statStorage(root: string, path = ''): Promise<IStorageItem> {
+    return this.request<IStorageItem>(storagePath(root, 'stat'), {}, { path });
+  }
+
+  /** A bounded preview of a file (text, JSON, table, image, notebook). */
+  previewStorage(
+    root: string,
+    path: string,
+    maxBytes?: number
+  ): Promise<IStoragePreview> {
+    const query: Record<string, string> = { path };
+    if (maxBytes !== undefined) {
+      query.max_bytes = String(maxBytes);
+    }
+    return this.request<IStoragePreview>(
+      storagePath(root, 'preview'),
+      {},
+      query
+    );
+  }
+
+  /**
+   * The URL that downloads a file (an attachment, Range supported), for an
+   * `<a download>` link: the token is appended when the settings say so, as
+   * browsers send no headers on a plain link.
+   */
+  storageDownloadUrl(root: string, path: string): string {
+    const query: Record<string, string> = { path };
+    const settings = this.serverSettings;
+    if (settings.appendToken && settings.token) {
+      query.token = settings.token;
+    }
+    return (
+      this.url(storagePath(root, 'download')) +
+      URLExt.objectToQueryString(query)
+    );
+  }
+
+  /** Open a chunked upload of `path` (its folder must exist). */
+  startStorageUpload(
+    root: string,
+    path: string,
+    options: { size?: number | null; overwrite?: boolean } = {}
+  ): Promise<IStorageUpload> {
+    return this.request<IStorageUpload>(storagePath(root, 'uploads'), {
+      method: 'POST',
+      body: JSON.stringify({
+        path,
+        size: options.size ?? null,
+        overwrite: options.overwrite ?? false
+      })
+    });
+  }
+
+  /** Send the chunk that starts at byte `start` of a file of `total` bytes. */
+  sendStorageChunk(
+    root: string,
+    uploadId: string,
+    chunk: Blob,
+    start: number,
+    total: number,
+    signal?: AbortSignal
+  ): Promise<IStorageUpload> {
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/octet-stream'
+    };
+    if (chunk.size > 0) {
+      headers['Content-Range'] =
+        `bytes ${start}-${start + chunk.size - 1}/${total}`;
+    }
+    return this.request<IStorageUpload>(uploadPath(root, uploadId), {
+      method: 'PUT',
+      body: chunk,
+      headers,
+      signal
+    });
+  }
+
+  /** Finish an upload: the file appears atomically. */
+  commitStorageUpload(root: string, uploadId: string): Promise<IStorageItem> {
+    return this.request<IStorageItem>(`${uploadPath(root, uploadId)}/commit`, {
+      method: 'POST'
+    });
+  }
+
+  /** Cancel an upload: nothing is left behind. */
+  abortStorageUpload(root: string, uploadId: string): Promise<void> {
+    return this.request<void>(uploadPath(root, uploadId), {
+      method: 'DELETE'
+    });
+  }
+
+  /** Create a folder. */
+  makeStorageFolder(root: string, path: string): Promise<IStorageItem> {
+    return this.request<IStorageItem>(storagePath(root, 'mkdir'), {
+      method: 'POST',
+      body: JSON.stringify({ path })
+    });
+  }
+
+  /** Rename or move an item inside its root. */
+  renameStorage(
+    root: string,
+    path: string,
+    newPath: string
+  ): Promise<IStorageItem> {
+    return this.request<IStorageItem>(storagePath(root, 'rename'), {
+      method: 'POST',
+      body: JSON.stringify({ path, new_path: newPath })
+    });
+  }
+
+  /** Delete a file, or a folder (`recursive` for a folder that is not empty). */
+  deleteStorage(
+    root: string,
+    path: string,
+    recursive = false
+  ): Promise<IStorageDeleted> {
+    return this.request<IStorageDeleted>(storagePath(root, 'delete'), {
+      method: 'POST',
+      body: JSON.stringify({ path, recursive })
+    });
+  }
+
   /** The URL of an API route, e.g. `url('cluster')`. */
   url(...path: string[]): string {
     return URLExt.join(this.serverSettings.baseUrl, API_ROOT, ...path);
@@ -42,8 +282,13 @@ export class RayDevAPI {
    * `ServerConnection.makeRequest` adds the token and XSRF headers, so writes
    * added later only need `init.method` and `init.body`.
    */
-  protected async request<T>(path: string, init: RequestInit = {}): Promise<T> {
-    const url = this.url(path);
+  protected async request<T>(
+    path: string,
+    init: RequestInit = {},
+    query: Record<string, string> = {},
+    as: 'json' | 'text' = 'json'
+  ): Promise<T> {
+    const url = this.url(path) + URLExt.objectToQueryString(query);
     let response: Response;
     try {
       response = await ServerConnection.makeRequest(
@@ -61,6 +306,9 @@ export class RayDevAPI {
       return undefined as T;
     }
     const text = await response.text();
+    if (as === 'text') {
+      return text as T;
+    }
     try {
       return JSON.parse(text) as T;
     } catch {
@@ -73,6 +321,20 @@ export class RayDevAPI {
       });
     }
   }
+}
+
+/** A job's route, its id escaped (ids are `[\w-]+`, but never trust input). */
+function jobPath(jobId: string): string {
+  return `jobs/${encodeURIComponent(jobId)}`;
+}
+
+/** A storage root's route (root names are `[A-Za-z0-9._-]`, escaped anyway). */
+function storagePath(root: string, action: string): string {
+  return `storage/${encodeURIComponent(root)}/${action}`;
+}
+
+function uploadPath(root: string, uploadId: string): string {
+  return `${storagePath(root, 'uploads')}/${encodeURIComponent(uploadId)}`;
 }
 
 export namespace RayDevAPI {

@@ -61,3 +61,225 @@ export interface IErrorBody {
   reason: string;
   [detail: string]: unknown;
 }
+
+/** A Ray job's state; `null` when Ray no longer knows the job (history only). */
+export type JobStatus =
+  'PENDING' | 'RUNNING' | 'STOPPED' | 'SUCCEEDED' | 'FAILED';
+
+/** What the driver process itself reserves on the cluster (entrypoint resources). */
+export interface IJobResources {
+  num_cpus?: number;
+  num_gpus?: number;
+  /** Bytes. */
+  memory?: number;
+  /** Custom resource name to amount. */
+  custom?: Record<string, number>;
+}
+
+/** The validated launch request, as stored for a re-run. */
+export interface IJobSettings {
+  file: string;
+  project: string | null;
+  args: string[];
+  resources: IJobResources;
+  magics: 'comment' | 'error';
+}
+
+/** `GET ray-dev/api/jobs/{id}`: Ray's state joined with the launch history. */
+export interface IJob {
+  submission_id: string;
+  job_id?: string | null;
+  known_to_ray: boolean;
+  status: JobStatus | null;
+  message: string | null;
+  error_type: string | null;
+  error_summary: string | null;
+  entrypoint: string | null;
+  /** Seconds since the epoch. */
+  start_time: number | null;
+  end_time: number | null;
+  /** Seconds, up to now while running. */
+  duration: number | null;
+  driver_exit_code?: number | null;
+  metadata: Record<string, string>;
+  launched_here: boolean;
+  /** Project folder relative to the Jupyter root ('' = the root). */
+  project: string | null;
+  /** The launched file relative to the Jupyter root. */
+  file: string | null;
+  user: string | null;
+  created: number | null;
+  settings: IJobSettings | null;
+  can_rerun: boolean;
+}
+
+/** `GET ray-dev/api/jobs`. */
+export interface IJobList {
+  jobs: IJob[];
+}
+
+/** `POST ray-dev/api/jobs`: run a .py or .ipynb as a Ray job. */
+export interface IJobRequest {
+  file: string;
+  project?: string | null;
+  /** A list, or one string split like a shell command line. */
+  args?: string[] | string;
+  resources?: IJobResources;
+  magics?: 'comment' | 'error';
+}
+
+/** Something the server noticed while launching, e.g. a skipped `%magic`. */
+export interface IJobWarning {
+  kind: 'ipython_line_skipped' | 'history_not_saved' | string;
+  message: string;
+  cell?: number;
+  line?: number;
+  source?: string;
+}
+
+/** The answer to a submit or re-run. */
+export interface ISubmittedJob extends IJob {
+  warnings: IJobWarning[];
+}
+
+/** Filters of `GET ray-dev/api/jobs`. */
+export interface IJobFilters {
+  status?: JobStatus[];
+  project?: string | null;
+}
+
+/** One message of the live log WebSocket. */
+export type LogStreamMessage =
+  | { type: 'line'; n: number; line: string }
+  | {
+      type: 'status' | 'end';
+      status: JobStatus | null;
+      message: string | null;
+      error_type: string | null;
+    }
+  | { type: 'error'; code: number; message: string; reason: string };
+
+// ---------------------------------------------------------------- storage
+
+/** `GET ray-dev/api/storage/roots`: one configured storage root. */
+export interface IStorageRoot {
+  /** The URL segment the API uses. */
+  name: string;
+  /** Folder path, `s3://bucket/prefix` or `gs://bucket/prefix`. */
+  url: string;
+  protocol: 'file' | 's3' | 'gs';
+  read_only: boolean;
+  /** Names of the fsspec options set; their values are never returned. */
+  option_names: string[];
+}
+
+export interface IStorageRoots {
+  roots: IStorageRoot[];
+}
+
+/** One file or folder of a listing; `path` is relative to the root. */
+export interface IStorageEntry {
+  name: string;
+  path: string;
+  kind: 'file' | 'directory' | 'symlink';
+  size: number | null;
+  /** Unix epoch milliseconds; `null` for object-store folders. */
+  modified: number | null;
+  link?: 'inside_root' | 'outside_root' | 'broken';
+  /** From the name alone (`checkpoint_*` folders). */
+  ray_hint?: 'checkpoint';
+}
+
+/** A Ray Train checkpoint found in a trial or run folder. */
+export interface IRayCheckpoint {
+  name: string;
+  path: string;
+  modified: number | null;
+  /** For `ray.train.Checkpoint(uri)`. */
+  uri: string;
+  metrics?: Record<string, unknown> | null;
+  latest?: boolean;
+}
+
+export type RayFolderKind =
+  'tune_experiment' | 'tune_trial' | 'train_run' | 'checkpoint';
+
+/** What Ray Train/Tune made of a folder. */
+export interface IRayFolder {
+  kind: RayFolderKind;
+  /** Trial: params.json. */
+  params?: unknown;
+  /** Trial: the last reported metrics. */
+  last_metrics?: Record<string, unknown> | null;
+  /** Newest first. */
+  checkpoints?: IRayCheckpoint[];
+  /** Checkpoint folder: its URI. */
+  checkpoint?: string;
+}
+
+/** `GET ray-dev/api/storage/{root}/list`: one page of a folder. */
+export interface IStorageListing {
+  root: string;
+  path: string;
+  entries: IStorageEntry[];
+  /** Pass as `cursor` for the next page; `null` on the last page. */
+  next_cursor: string | null;
+  /** First page only: the folder's Ray kind. */
+  ray?: IRayFolder | null;
+}
+
+/** `GET .../stat` (and the answer of mkdir, rename and upload commit). */
+export interface IStorageItem extends IStorageEntry {
+  root: string;
+  /** Absolute path or `s3://` / `gs://` URI, as Ray and pyarrow take it. */
+  uri: string;
+  ray?: IRayFolder | null;
+}
+
+export type StoragePreviewType =
+  'text' | 'json' | 'csv' | 'parquet' | 'image' | 'notebook' | 'binary';
+
+/** `GET .../preview`: a bounded preview of a file. */
+export interface IStoragePreview {
+  root: string;
+  path: string;
+  name: string;
+  size: number;
+  modified?: number | null;
+  mime: string;
+  uri: string;
+  max_bytes: number;
+  truncated: boolean;
+  type: StoragePreviewType;
+  text?: string;
+  tail?: string;
+  columns?: { name: string; type: string }[];
+  rows?: unknown[][];
+  num_rows?: number;
+  num_row_groups?: number;
+  data_url?: string | null;
+  kernel?: string;
+  language?: string;
+  cells?: number;
+  message?: string;
+}
+
+/** An upload session (`POST .../uploads`, `PUT .../uploads/{id}`). */
+export interface IStorageUpload {
+  upload_id: string;
+  root: string;
+  path: string;
+  /** Bytes received so far: the next chunk starts here. */
+  received: number;
+  size: number | null;
+  /** Suggested chunk size. */
+  chunk_size: number;
+  max_chunk_size: number;
+}
+
+/** `POST .../delete`. */
+export interface IStorageDeleted {
+  root: string;
+  path: string;
+  deleted: boolean;
+}

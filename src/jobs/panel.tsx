@@ -1,0 +1,207 @@
+import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
+import type { ITranslator, TranslationBundle } from '@jupyterlab/translation';
+import {
+  ReactWidget,
+  refreshIcon,
+  Toolbar,
+  ToolbarButton,
+  UseSignal
+} from '@jupyterlab/ui-components';
+import type { Message } from '@lumino/messaging';
+import * as React from 'react';
+
+import type { IJob, ISubmittedJob, RayDevAPI } from '../api';
+import { JobsView, type IJobActions } from './components';
+import { baseName } from './model';
+import { JobsMonitor, type IJobsState } from './monitor';
+
+/**
+ * The "Jobs" section of the Ray sidebar: every job on the cluster, with
+ * filters, logs, stop, delete and re-run. Owns its `JobsMonitor`.
+ */
+export class JobsPanel extends ReactWidget {
+  constructor(options: JobsPanel.IOptions) {
+    super();
+    this.id = 'jupyter-ray-dev:jobs';
+    this.addClass('jp-RayDev-jobsPanel');
+    this._api = options.api;
+    this._options = options;
+    this._trans = options.translator.load('jupyter_ray_dev');
+    this.title.label = this._trans.__('Jobs');
+    this.title.caption = this._trans.__('Ray jobs on this cluster');
+
+    this.model = new JobsMonitor({
+      fetch: () => options.api.listJobs(),
+      interval: options.refreshInterval,
+      isVisible: () => this.isVisible
+    });
+
+    this.toolbar = new Toolbar();
+    this.toolbar.addItem(
+      'refresh',
+      new ToolbarButton({
+        icon: refreshIcon,
+        tooltip: this._trans.__('Refresh the jobs list'),
+        dataset: { 'data-testid': 'ray-jobs-refresh' },
+        onClick: () => void this.model.refresh()
+      })
+    );
+
+    this._actions = {
+      openLogs: job => options.openLogs(job.submission_id),
+      openFile: path => options.openFile(path),
+      stop: job => void this.stop(job),
+      remove: job => void this.remove(job),
+      rerun: job => void this.rerun(job),
+      setFilter: filter => {
+        this.model.filter = filter;
+      },
+      retry: () => void this.model.refresh()
+    };
+  }
+
+  readonly model: JobsMonitor;
+  readonly toolbar: Toolbar;
+
+  /** Ask, then stop a running job. Resolves true when stopped. */
+  async stop(job: IJob): Promise<boolean> {
+    const trans = this._trans;
+    const answer = await showDialog({
+      title: trans.__('Stop Ray job?'),
+      body: trans.__(
+        'Stop %1 (%2)? Ray ends its driver and every task it started.',
+        job.file ? baseName(job.file) : (job.entrypoint ?? ''),
+        job.submission_id
+      ),
+      buttons: [
+        Dialog.cancelButton({ label: trans.__('Cancel') }),
+        Dialog.warnButton({ label: trans.__('Stop') })
+      ]
+    });
+    if (!answer.button.accept) {
+      return false;
+    }
+    return this._busyWhile(
+      job,
+      async () => {
+        const stopped = await this._api.stopJob(job.submission_id);
+        this.model.upsert(stopped);
+        void this.model.refresh();
+        return true;
+      },
+      trans.__('Cannot stop the job')
+    );
+  }
+
+  /** Ask, then delete a finished job from Ray and the history. */
+  async remove(job: IJob): Promise<boolean> {
+    const trans = this._trans;
+    const answer = await showDialog({
+      title: trans.__('Delete Ray job?'),
+      body: trans.__(
+        'Delete %1 and its logs from Ray and from the history? This cannot be undone.',
+        job.submission_id
+      ),
+      buttons: [
+        Dialog.cancelButton({ label: trans.__('Cancel') }),
+        Dialog.warnButton({ label: trans.__('Delete') })
+      ]
+    });
+    if (!answer.button.accept) {
+      return false;
+    }
+    return this._busyWhile(
+      job,
+      async () => {
+        await this._api.deleteJob(job.submission_id);
+        this.model.remove(job.submission_id);
+        return true;
+      },
+      trans.__('Cannot delete the job')
+    );
+  }
+
+  /** Launch a job again with its stored settings; opens the new job's log. */
+  async rerun(job: IJob): Promise<ISubmittedJob | null> {
+    let submitted: ISubmittedJob | null = null;
+    await this._busyWhile(
+      job,
+      async () => {
+        submitted = await this._api.rerunJob(job.submission_id);
+        this.model.upsert(submitted);
+        this._options.openLogs(submitted.submission_id);
+        void this.model.refresh();
+        return true;
+      },
+      this._trans.__('Cannot run the job again')
+    );
+    return submitted;
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this.model.dispose();
+    this.toolbar.dispose();
+    super.dispose();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    void this.model.refresh();
+  }
+
+  protected render(): JSX.Element {
+    return (
+      <UseSignal signal={this.model.changed} initialArgs={this.model.state}>
+        {(_, state?: IJobsState) => (
+          <JobsView
+            state={state ?? this.model.state}
+            trans={this._trans}
+            actions={this._actions}
+            now={Date.now() / 1000}
+            busy={this._busy}
+          />
+        )}
+      </UseSignal>
+    );
+  }
+
+  private async _busyWhile(
+    job: IJob,
+    action: () => Promise<boolean>,
+    failure: string
+  ): Promise<boolean> {
+    this._busy.add(job.submission_id);
+    this.update();
+    try {
+      return await action();
+    } catch (error) {
+      await showErrorMessage(failure, error as Error);
+      void this.model.refresh();
+      return false;
+    } finally {
+      this._busy.delete(job.submission_id);
+      this.update();
+    }
+  }
+
+  private _actions: IJobActions;
+  private _api: RayDevAPI;
+  private _busy = new Set<string>();
+  private _options: JobsPanel.IOptions;
+  private _trans: TranslationBundle;
+}
+
+export namespace JobsPanel {
+  export interface IOptions {
+    api: RayDevAPI;
+    translator: ITranslator;
+    refreshInterval?: number;
+    /** Open a file of the Jupyter root (the job's source link). */
+    openFile: (path: string) => void;
+    /** Open the log viewer of a job. */
+    openLogs: (jobId: string) => void;
+  }
+}
