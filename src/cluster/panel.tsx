@@ -1,90 +1,43 @@
-import type { ITranslator, TranslationBundle } from '@jupyterlab/translation';
-import {
-  ReactWidget,
-  refreshIcon,
-  Toolbar,
-  ToolbarButton,
-  UseSignal
-} from '@jupyterlab/ui-components';
-import type { Message } from '@lumino/messaging';
+import type { ITranslator } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import type { RayDevAPI } from '../api';
+import { PolledSection } from '../section';
 import { ClusterView } from './components';
 import { ClusterMonitor, type IClusterState } from './monitor';
 
 /**
  * The "Cluster" section of the Ray sidebar: status, resources and nodes of
  * the Ray cluster, refreshed while the section is on screen.
- *
- * It owns its `ClusterMonitor`: disposing the section stops the polling.
  */
-export class ClusterPanel extends ReactWidget {
+export class ClusterPanel extends PolledSection<ClusterMonitor, IClusterState> {
   constructor(options: ClusterPanel.IOptions) {
-    super();
-    this.id = 'jupyter-ray-dev:cluster';
-    this.addClass('jp-RayDev-clusterPanel');
-    this._trans = options.translator.load('jupyter_ray_dev');
-    this.title.label = this._trans.__('Cluster');
-    this.title.caption = this._trans.__('The Ray cluster this server uses');
-
-    this.model = new ClusterMonitor({
-      fetch: () => options.api.getCluster(),
-      interval: options.refreshInterval,
-      // `isVisible` is false while the sidebar is collapsed, another sidebar
-      // tab is selected or this accordion section is folded.
-      isVisible: () => this.isVisible
+    super({
+      id: 'jupyter-ray-dev:cluster',
+      className: 'jp-RayDev-clusterPanel',
+      translator: options.translator,
+      label: 'Cluster',
+      caption: 'The Ray cluster this server uses',
+      refreshTooltip: 'Refresh the cluster status',
+      refreshTestId: 'ray-refresh',
+      monitor: isVisible =>
+        new ClusterMonitor({
+          fetch: () => options.api.getCluster(),
+          interval: options.refreshInterval,
+          isVisible
+        })
     });
-
-    // The accordion shows this toolbar in the section's title bar.
-    this.toolbar = new Toolbar();
-    this.toolbar.addItem(
-      'refresh',
-      new ToolbarButton({
-        icon: refreshIcon,
-        tooltip: this._trans.__('Refresh the cluster status'),
-        dataset: { 'data-testid': 'ray-refresh' },
-        onClick: () => void this.model.refresh()
-      })
-    );
   }
 
-  /** The polling status model; the plugin updates its interval from settings. */
-  readonly model: ClusterMonitor;
-
-  /** Section toolbar, picked up by the side panel's accordion. */
-  readonly toolbar: Toolbar;
-
-  dispose(): void {
-    if (this.isDisposed) {
-      return;
-    }
-    this.model.dispose();
-    this.toolbar.dispose();
-    super.dispose();
-  }
-
-  /** Fresh figures as soon as the section comes back into view. */
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    void this.model.refresh();
-  }
-
-  protected render(): JSX.Element {
+  protected renderState(state: IClusterState): JSX.Element {
     return (
-      <UseSignal signal={this.model.changed} initialArgs={this.model.state}>
-        {(_, state?: IClusterState) => (
-          <ClusterView
-            state={state ?? this.model.state}
-            trans={this._trans}
-            onRetry={() => void this.model.refresh()}
-          />
-        )}
-      </UseSignal>
+      <ClusterView
+        state={state}
+        trans={this.trans}
+        onRetry={() => void this.model.refresh()}
+      />
     );
   }
-
-  private _trans: TranslationBundle;
 }
 
 export namespace ClusterPanel {

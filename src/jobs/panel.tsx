@@ -1,16 +1,9 @@
 import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
-import type { ITranslator, TranslationBundle } from '@jupyterlab/translation';
-import {
-  ReactWidget,
-  refreshIcon,
-  Toolbar,
-  ToolbarButton,
-  UseSignal
-} from '@jupyterlab/ui-components';
-import type { Message } from '@lumino/messaging';
+import type { ITranslator } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import type { IJob, ISubmittedJob, RayDevAPI } from '../api';
+import { PolledSection } from '../section';
 import { JobsView, type IJobActions } from './components';
 import { baseName } from './model';
 import { JobsMonitor, type IJobsState } from './monitor';
@@ -19,33 +12,25 @@ import { JobsMonitor, type IJobsState } from './monitor';
  * The "Jobs" section of the Ray sidebar: every job on the cluster, with
  * filters, logs, stop, delete and re-run. Owns its `JobsMonitor`.
  */
-export class JobsPanel extends ReactWidget {
+export class JobsPanel extends PolledSection<JobsMonitor, IJobsState> {
   constructor(options: JobsPanel.IOptions) {
-    super();
-    this.id = 'jupyter-ray-dev:jobs';
-    this.addClass('jp-RayDev-jobsPanel');
+    super({
+      id: 'jupyter-ray-dev:jobs',
+      className: 'jp-RayDev-jobsPanel',
+      translator: options.translator,
+      label: 'Jobs',
+      caption: 'Ray jobs on this cluster',
+      refreshTooltip: 'Refresh the jobs list',
+      refreshTestId: 'ray-jobs-refresh',
+      monitor: isVisible =>
+        new JobsMonitor({
+          fetch: () => options.api.listJobs(),
+          interval: options.refreshInterval,
+          isVisible
+        })
+    });
     this._api = options.api;
     this._options = options;
-    this._trans = options.translator.load('jupyter_ray_dev');
-    this.title.label = this._trans.__('Jobs');
-    this.title.caption = this._trans.__('Ray jobs on this cluster');
-
-    this.model = new JobsMonitor({
-      fetch: () => options.api.listJobs(),
-      interval: options.refreshInterval,
-      isVisible: () => this.isVisible
-    });
-
-    this.toolbar = new Toolbar();
-    this.toolbar.addItem(
-      'refresh',
-      new ToolbarButton({
-        icon: refreshIcon,
-        tooltip: this._trans.__('Refresh the jobs list'),
-        dataset: { 'data-testid': 'ray-jobs-refresh' },
-        onClick: () => void this.model.refresh()
-      })
-    );
 
     this._actions = {
       openLogs: job => options.openLogs(job.submission_id),
@@ -60,12 +45,9 @@ export class JobsPanel extends ReactWidget {
     };
   }
 
-  readonly model: JobsMonitor;
-  readonly toolbar: Toolbar;
-
   /** Ask, then stop a running job. Resolves true when stopped. */
   async stop(job: IJob): Promise<boolean> {
-    const trans = this._trans;
+    const trans = this.trans;
     const answer = await showDialog({
       title: trans.__('Stop Ray job?'),
       body: trans.__(
@@ -95,7 +77,7 @@ export class JobsPanel extends ReactWidget {
 
   /** Ask, then delete a finished job from Ray and the history. */
   async remove(job: IJob): Promise<boolean> {
-    const trans = this._trans;
+    const trans = this.trans;
     const answer = await showDialog({
       title: trans.__('Delete Ray job?'),
       body: trans.__(
@@ -133,38 +115,20 @@ export class JobsPanel extends ReactWidget {
         void this.model.refresh();
         return true;
       },
-      this._trans.__('Cannot run the job again')
+      this.trans.__('Cannot run the job again')
     );
     return submitted;
   }
 
-  dispose(): void {
-    if (this.isDisposed) {
-      return;
-    }
-    this.model.dispose();
-    this.toolbar.dispose();
-    super.dispose();
-  }
-
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    void this.model.refresh();
-  }
-
-  protected render(): JSX.Element {
+  protected renderState(state: IJobsState): JSX.Element {
     return (
-      <UseSignal signal={this.model.changed} initialArgs={this.model.state}>
-        {(_, state?: IJobsState) => (
-          <JobsView
-            state={state ?? this.model.state}
-            trans={this._trans}
-            actions={this._actions}
-            now={Date.now() / 1000}
-            busy={this._busy}
-          />
-        )}
-      </UseSignal>
+      <JobsView
+        state={state}
+        trans={this.trans}
+        actions={this._actions}
+        now={Date.now() / 1000}
+        busy={this._busy}
+      />
     );
   }
 
@@ -191,7 +155,6 @@ export class JobsPanel extends ReactWidget {
   private _api: RayDevAPI;
   private _busy = new Set<string>();
   private _options: JobsPanel.IOptions;
-  private _trans: TranslationBundle;
 }
 
 export namespace JobsPanel {
