@@ -26,9 +26,12 @@ def load_project_runtime_env(project: Path) -> dict[str, Any]:
 
     The file has one reader, the runtime_env core (comments kept, the same parse as the
     editor's): a file the editor shows as broken is refused here with the same message."""
-    from ..runtime_env.document import load_runtime_env
+    from ..runtime_env.document import InvalidYaml, load_runtime_env
 
-    return load_runtime_env(project)
+    try:
+        return load_runtime_env(project)
+    except InvalidYaml as err:  # the launch's field is the environment as a whole
+        raise BadRequest(err.message, field="runtime_env") from err
 
 
 @dataclass(frozen=True)

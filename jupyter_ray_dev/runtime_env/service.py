@@ -9,8 +9,10 @@ path relative to the Jupyter root ("" is the root itself).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,48 @@ from ..jobs.workdir import DASHBOARD_UPLOAD_LIMIT, default_excludes, describe_si
 from . import document as docs
 from .schema import runtime_env_schema
 from .validate import Place, Verdict, local_working_dir, validate
+
+
+def _env_requirements(env: dict[str, Any], project: Path) -> list[str]:
+    """The pip (or uv) packages of a saved env; a requirements.txt is read from the project."""
+    value = env.get("pip", env.get("uv"))
+    if isinstance(value, dict):
+        value = value.get("packages")
+    if isinstance(value, str):
+        path = Path(value) if Path(value).is_absolute() else project / value
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as err:
+            raise BadRequest(f"Cannot read the requirements file {value!r}: {err}.",
+                             field="pip") from err
+        return [ln for ln in (x.split(" #")[0].strip() for x in lines)
+                if ln and not ln.startswith("#")]
+    if isinstance(value, list) and value:
+        return value
+    raise BadRequest(
+        "The environment lists no pip packages to install: add some (or pass "
+        "`requirements`).", field="pip")
+
+
+def _point_at(doc: Any, folder: str, shared_roots: tuple[Path, ...], comment: str,
+              drop_pip: bool) -> Any:
+    """env_vars.PYTHONPATH starts with ``folder`` (replacing an earlier install's folder);
+    with ``drop_pip`` the pip/uv packages go (they are on the shared storage now)."""
+    from .install import ENVS_DIR
+
+    env = doc.get("env_vars") or {}
+    old = env.get("PYTHONPATH") if hasattr(env, "get") else None
+    ours = tuple(str(r / ENVS_DIR) + os.sep for r in shared_roots)
+    parts = [p for p in str(old or "").split(os.pathsep)
+             if p and not (p + os.sep).startswith(ours)]
+    docs.set_env_var(doc, "PYTHONPATH", os.pathsep.join([folder, *parts]))
+    with contextlib.suppress(Exception):  # a comment is a nicety: never fail the save on it
+        doc["env_vars"].yaml_add_eol_comment(comment, "PYTHONPATH")
+    if drop_pip:
+        for key in ("pip", "uv"):
+            if key in doc:
+                del doc[key]
+    return doc
 
 
 class InvalidRuntimeEnv(BadRequest):
@@ -229,6 +273,73 @@ class RuntimeEnvService:
         """What Ray would upload for the working_dir (the saved file's, or ``runtime_env``'s):
         bytes, files, the largest files, the dashboard's limit."""
         return await self._off_loop(self._working_dir_size, project, runtime_env)
+
+    # --- install onto shared storage ------------------------------------------------------
+    @property
+    def installer(self) -> Any:
+        if self._installer is None:
+            from .install import SharedInstaller
+
+            self._installer = SharedInstaller()
+        return self._installer
+
+    def shared_root(self, root: str | None) -> Path:
+        if not self.shared_roots:
+            raise BadRequest(
+                "No shared storage is configured: set c.RayDev.shared_roots to folders every "
+                "Ray node mounts (NFS/EFS) to install packages there once for all jobs; or "
+                "keep the packages in `pip`, which Ray installs per job.", field="root")
+        if root in (None, ""):
+            return self.shared_roots[0]
+        wanted = Path(str(root)).resolve()
+        for shared in self.shared_roots:
+            if wanted == shared or shared in wanted.parents:
+                return wanted
+        raise BadRequest(
+            f"{root!r} is not under a shared root ({', '.join(map(str, self.shared_roots))}): "
+            "packages must be on storage every node mounts.", field="root")
+
+    def _install_plan(self, project: str, requirements: Any, root: str | None
+                      ) -> tuple[Path, Any, bool]:
+        folder = self.project_dir(project)
+        base = self.shared_root(root)
+        from_env = requirements is None
+        if from_env:
+            requirements = _env_requirements(docs.read_file(folder).data(), folder)
+        elif not isinstance(requirements, list):
+            raise BadRequest("`requirements` must be a list of requirements "
+                             "(e.g. [\"requests==2.32.3\"]).", field="requirements")
+        target = self.installer.target(base, to_api_path(self.root, folder), requirements)
+        return folder, target, from_env
+
+    async def install(self, project: str, *, requirements: list[str] | None = None,
+                      root: str | None = None, apply: bool = True
+                      ) -> AsyncIterator[dict[str, Any]]:
+        """Install ``requirements`` (default: the env's pip packages) once onto shared
+        storage, streaming pip's output; then (``apply``) point the project's env at the
+        folder (PYTHONPATH in env_vars) and drop the pip packages Ray would install per
+        job. The last event is ``done`` (with the saved env) or ``error``."""
+        folder, target, from_env = await self._off_loop(self._install_plan, project,
+                                                        requirements, root)
+        async for event in self.installer.install(target):
+            if event["type"] != "done":
+                yield event
+                continue
+            if apply:
+                path = str(target.folder)
+                comment = "installed by jupyter-ray-dev: " + ", ".join(target.requirements)
+
+                def point(doc: Any) -> Any:
+                    return _point_at(doc, path, self.shared_roots, comment, drop_pip=from_env)
+
+                try:
+                    event = {**event, "runtime_env": await self.edit(project, point)}
+                except BadRequest as err:
+                    yield {"type": "error", "message": f"Installed into {path}, but the "
+                           f"project's environment could not be updated: {err.message}",
+                           "folder": path}
+                    return
+            yield event
 
     async def close(self) -> None:
         if self._installer is not None:
