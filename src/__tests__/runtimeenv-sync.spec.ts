@@ -56,6 +56,15 @@ describe('YAML <-> form', () => {
     });
   });
 
+  it('keeps the comment of a value that changed', () => {
+    const env = parseYaml(COMMENTED).value!;
+    const text = applyToYaml(COMMENTED, withEnvVars(env, [{ name: 'A', value: 'two' }]));
+    expect(text).toContain('A: "two" # keep me');
+    const number = applyToYaml('n: 1 # a number\n', { n: 'x' });
+    expect(number).toContain('# a number');
+    expect(parseYaml(number).value).toEqual({ n: 'x' });
+  });
+
   it('returns the text untouched when nothing changed, and drops removed fields', () => {
     const env = parseYaml(COMMENTED).value!;
     expect(applyToYaml(COMMENTED, env)).toBe(COMMENTED);

@@ -147,6 +147,14 @@ function merge(doc: Document, node: unknown, value: unknown): unknown {
   if (isScalar(node) && node.value === value) {
     return node; // unchanged: keeps its quoting and comment
   }
+  if (isScalar(node) && (value === null || typeof value !== 'object')) {
+    // a new value in the old node: its comment stays; its quoting too, for a string
+    if (typeof node.value !== typeof value) {
+      node.type = undefined;
+    }
+    node.value = value;
+    return node;
+  }
   return doc.createNode(value);
 }
 

@@ -50,8 +50,14 @@ test.describe('Ray environment editor', () => {
     expect(saved).toContain('GREETING: hello from the form');
     expect(saved).toContain('# shown by the driver');
 
-    // after a reload the restored editor shows the saved value
-    await page.reload({ waitForIsReady: false } as any);
+    // after a reload of the page the editor (restored, or opened again: the
+    // command just activates a restored one) reads the saved value back
+    await page.reload();
+    await page.evaluate(async (folder: string) => {
+      await window.jupyterapp.commands.execute('ray-dev:edit-runtime-env', {
+        project: folder
+      });
+    }, project);
     const restored = page.locator('.jp-RayDev-RuntimeEnvEditor');
     await expect(restored.getByLabel('Value of GREETING')).toHaveValue(
       'hello from the form',
