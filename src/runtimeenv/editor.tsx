@@ -5,7 +5,11 @@
  * working_dir size meter, inline errors and warnings from the server, and
  * the YAML source kept in sync beside it.
  */
-import { CodeEditor, CodeEditorWrapper, type IEditorServices } from '@jupyterlab/codeeditor';
+import {
+  CodeEditor,
+  CodeEditorWrapper,
+  type IEditorServices
+} from '@jupyterlab/codeeditor';
 import { MainAreaWidget, ReactWidget } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { FormComponent } from '@jupyterlab/ui-components';
@@ -69,7 +73,9 @@ function Findings(props: {
   );
 }
 
-function InlineFindings(props: { items: IRuntimeEnvFinding[] }): JSX.Element | null {
+function InlineFindings(props: {
+  items: IRuntimeEnvFinding[];
+}): JSX.Element | null {
   if (!props.items.length) {
     return null;
   }
@@ -82,7 +88,10 @@ function InlineFindings(props: { items: IRuntimeEnvFinding[] }): JSX.Element | n
   );
 }
 
-function SizeMeter(props: { model: RuntimeEnvModel; trans: TranslationBundle }): JSX.Element | null {
+function SizeMeter(props: {
+  model: RuntimeEnvModel;
+  trans: TranslationBundle;
+}): JSX.Element | null {
   const { size } = props.model;
   const { trans } = props;
   if (!size) {
@@ -100,7 +109,9 @@ function SizeMeter(props: { model: RuntimeEnvModel; trans: TranslationBundle }):
     <div
       className={`jp-RayDev-envSize${size.over_limit ? ' jp-mod-over' : ''}`}
       data-testid="ray-env-size"
-      title={size.largest.map(l => `${l.path}: ${formatBytes(l.bytes)}`).join('\n')}
+      title={size.largest
+        .map(l => `${l.path}: ${formatBytes(l.bytes)}`)
+        .join('\n')}
     >
       <div className="jp-RayDev-envSizeLabel">
         {trans.__(
@@ -142,7 +153,9 @@ function EnvVars(props: {
         <tbody>
           {rows.map((row, i) => {
             const secret = isSecretName(row.name);
-            const own = row.name ? findingsFor(findings, ['env_vars', row.name]) : [];
+            const own = row.name
+              ? findingsFor(findings, ['env_vars', row.name])
+              : [];
             return (
               <React.Fragment key={i}>
                 <tr>
@@ -153,7 +166,11 @@ function EnvVars(props: {
                       placeholder={trans.__('NAME')}
                       value={row.name}
                       onChange={e =>
-                        update(rows.map((r, j) => (j === i ? { ...r, name: e.target.value } : r)))
+                        update(
+                          rows.map((r, j) =>
+                            j === i ? { ...r, name: e.target.value } : r
+                          )
+                        )
                       }
                     />
                   </td>
@@ -164,7 +181,11 @@ function EnvVars(props: {
                       type={secret && !shown[i] ? 'password' : 'text'}
                       value={row.value}
                       onChange={e =>
-                        update(rows.map((r, j) => (j === i ? { ...r, value: e.target.value } : r)))
+                        update(
+                          rows.map((r, j) =>
+                            j === i ? { ...r, value: e.target.value } : r
+                          )
+                        )
                       }
                     />
                   </td>
@@ -172,7 +193,11 @@ function EnvVars(props: {
                     {secret && (
                       <button
                         className="jp-Button jp-mod-minimal"
-                        title={shown[i] ? trans.__('Hide the value') : trans.__('Show the value')}
+                        title={
+                          shown[i]
+                            ? trans.__('Hide the value')
+                            : trans.__('Show the value')
+                        }
                         onClick={() => setShown({ ...shown, [i]: !shown[i] })}
                       >
                         {shown[i] ? trans.__('Hide') : trans.__('Show')}
@@ -222,7 +247,9 @@ function PipPackages(props: {
     return (
       <section className="jp-RayDev-envSection">
         <h3>{trans.__('pip packages')}</h3>
-        <p>{trans.__('pip names a requirements file: edit it, or the YAML.')}</p>
+        <p>
+          {trans.__('pip names a requirements file: edit it, or the YAML.')}
+        </p>
         <InlineFindings items={findingsFor(findings, ['pip'])} />
       </section>
     );
@@ -244,13 +271,21 @@ function PipPackages(props: {
               className="jp-Button jp-mod-minimal"
               title={trans.__('Remove %1', pkg)}
               onClick={() =>
-                model.setValue(withPipPackages(model.value, packages.filter((_, j) => j !== i)))
+                model.setValue(
+                  withPipPackages(
+                    model.value,
+                    packages.filter((_, j) => j !== i)
+                  )
+                )
               }
             >
               ✕
             </button>
             <InlineFindings
-              items={findingsFor(findings, mapped ? ['pip', 'packages', i] : ['pip', i])}
+              items={findingsFor(
+                findings,
+                mapped ? ['pip', 'packages', i] : ['pip', i]
+              )}
             />
           </li>
         ))}
@@ -288,14 +323,18 @@ function PipPackages(props: {
           }
           onClick={() => void model.installShared()}
         >
-          {install.running ? trans.__('Installing…') : trans.__('Install onto shared storage')}
+          {install.running
+            ? trans.__('Installing…')
+            : trans.__('Install onto shared storage')}
         </button>
       </div>
       {(install.running || install.result) && (
         <div className="jp-RayDev-envInstall" data-testid="ray-env-install">
           {install.progress && <div>{install.progress}</div>}
           {install.result && (
-            <div className={install.result.type === 'error' ? 'jp-mod-error' : ''}>
+            <div
+              className={install.result.type === 'error' ? 'jp-mod-error' : ''}
+            >
               {install.result.message}
             </div>
           )}
@@ -306,11 +345,18 @@ function PipPackages(props: {
   );
 }
 
-function EnvForm(props: { model: RuntimeEnvModel; trans: TranslationBundle }): JSX.Element {
+function EnvForm(props: {
+  model: RuntimeEnvModel;
+  trans: TranslationBundle;
+}): JSX.Element {
   const { model, trans } = props;
   const extraErrors = toErrorSchema(model.errors) as any;
-  const general = generalFindings(model.errors, [...FORM_FIELDS, ...OWN_SECTIONS]);
-  const title = model.path || `${model.project ? model.project + '/' : ''}runtime_env.yaml`;
+  const general = generalFindings(model.errors, [
+    ...FORM_FIELDS,
+    ...OWN_SECTIONS
+  ]);
+  const title =
+    model.path || `${model.project ? model.project + '/' : ''}runtime_env.yaml`;
   return (
     <div className="jp-RayDev-envForm">
       <header className="jp-RayDev-envHeader">
@@ -330,7 +376,9 @@ function EnvForm(props: { model: RuntimeEnvModel; trans: TranslationBundle }): J
           <span
             className={`jp-RayDev-envVerdict ${model.verdict.valid ? 'jp-mod-valid' : 'jp-mod-invalid'}`}
           >
-            {model.verdict.valid ? trans.__('Valid for Ray') : trans.__('Not valid')}
+            {model.verdict.valid
+              ? trans.__('Valid for Ray')
+              : trans.__('Not valid')}
           </span>
         )}
       </header>
@@ -338,7 +386,10 @@ function EnvForm(props: { model: RuntimeEnvModel; trans: TranslationBundle }): J
         <div className="jp-RayDev-envBanner jp-mod-error" role="alert">
           {model.error}
           {model.conflict && (
-            <button className="jp-Button jp-mod-styled" onClick={() => void model.load()}>
+            <button
+              className="jp-Button jp-mod-styled"
+              onClick={() => void model.load()}
+            >
               {trans.__('Reload (drops your changes)')}
             </button>
           )}
@@ -360,7 +411,9 @@ function EnvForm(props: { model: RuntimeEnvModel; trans: TranslationBundle }): J
           liveValidate={false}
           showErrorList={false}
           compact={true}
-          onChange={(e: any) => model.setValue(fromForm(model.value, e.formData ?? {}))}
+          onChange={(e: any) =>
+            model.setValue(fromForm(model.value, e.formData ?? {}))
+          }
           uiSchema={{
             'ui:submitButtonOptions': { norender: true }
           }}
@@ -459,7 +512,10 @@ class YamlView extends Widget {
 /** The editor tab: the form and the YAML side by side. */
 export class RuntimeEnvEditor extends MainAreaWidget<SplitPanel> {
   constructor(options: RuntimeEnvEditor.IOptions) {
-    const model = new RuntimeEnvModel({ api: options.api, project: options.project });
+    const model = new RuntimeEnvModel({
+      api: options.api,
+      project: options.project
+    });
     const content = new SplitPanel({ orientation: 'horizontal', spacing: 4 });
     content.addClass('jp-RayDev-envSplit');
     content.addWidget(new FormView(model, options.trans));
@@ -472,7 +528,10 @@ export class RuntimeEnvEditor extends MainAreaWidget<SplitPanel> {
     this.title.icon = rayIcon;
     this.title.closable = true;
     const name = options.project ? options.project.split('/').pop() : '/';
-    this.title.caption = options.trans.__('Ray environment of %1', options.project || '/');
+    this.title.caption = options.trans.__(
+      'Ray environment of %1',
+      options.project || '/'
+    );
     const label = (): string =>
       `${model.dirty ? '● ' : ''}${options.trans.__('Ray env: %1', name ?? '')}`;
     this.title.label = label();

@@ -13,7 +13,12 @@ import {
   type IWorkingDirSize,
   type RayDevAPI
 } from '../api';
-import { applyToYaml, parseYaml, type IYamlError, type RuntimeEnv } from './sync';
+import {
+  applyToYaml,
+  parseYaml,
+  type IYamlError,
+  type RuntimeEnv
+} from './sync';
 
 export type Origin = 'form' | 'yaml' | 'load';
 
@@ -25,7 +30,11 @@ export interface IInstallState {
 }
 
 export class RuntimeEnvModel {
-  constructor(options: { api: RayDevAPI; project: string; validateDelay?: number }) {
+  constructor(options: {
+    api: RayDevAPI;
+    project: string;
+    validateDelay?: number;
+  }) {
     this.api = options.api;
     this.project = options.project;
     this._delay = options.validateDelay ?? 400;
@@ -55,7 +64,12 @@ export class RuntimeEnvModel {
   conflict = false;
   verdict: IRuntimeEnvVerdict | null = null;
   size: IWorkingDirSize | null = null;
-  install: IInstallState = { running: false, lines: [], progress: null, result: null };
+  install: IInstallState = {
+    running: false,
+    lines: [],
+    progress: null,
+    result: null
+  };
 
   get dirty(): boolean {
     return this.text !== this.savedText;
@@ -167,7 +181,9 @@ export class RuntimeEnvModel {
         } else if (typeof reason.details['field'] === 'string') {
           this.verdict = {
             valid: false,
-            errors: [{ path: String(reason.details['field']), message: reason.message }],
+            errors: [
+              { path: String(reason.details['field']), message: reason.message }
+            ],
             warnings: []
           };
         }

@@ -3,7 +3,11 @@
  * folder context menu, the Ray panel's toolbar), Ctrl/Cmd+S, restore on reload.
  */
 import type { ILayoutRestorer, JupyterFrontEnd } from '@jupyterlab/application';
-import { type ICommandPalette, Notification, WidgetTracker } from '@jupyterlab/apputils';
+import {
+  type ICommandPalette,
+  Notification,
+  WidgetTracker
+} from '@jupyterlab/apputils';
 import type { IEditorServices } from '@jupyterlab/codeeditor';
 import type { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import type { ITranslator } from '@jupyterlab/translation';
@@ -31,8 +35,18 @@ export interface IRuntimeEnvSetup {
   editorServices: IEditorServices | null;
 }
 
-export function setupRuntimeEnv(options: IRuntimeEnvSetup): WidgetTracker<RuntimeEnvEditor> {
-  const { app, api, translator, palette, restorer, fileBrowser, editorServices } = options;
+export function setupRuntimeEnv(
+  options: IRuntimeEnvSetup
+): WidgetTracker<RuntimeEnvEditor> {
+  const {
+    app,
+    api,
+    translator,
+    palette,
+    restorer,
+    fileBrowser,
+    editorServices
+  } = options;
   const trans = translator.load('jupyter_ray_dev');
   const { commands } = app;
   const tracker = new WidgetTracker<RuntimeEnvEditor>({
@@ -46,7 +60,12 @@ export function setupRuntimeEnv(options: IRuntimeEnvSetup): WidgetTracker<Runtim
       app.shell.activateById(existing.id);
       return existing;
     }
-    const widget = new RuntimeEnvEditor({ api, project: folder, trans, editorServices });
+    const widget = new RuntimeEnvEditor({
+      api,
+      project: folder,
+      trans,
+      editorServices
+    });
     widget.model.changed.connect(() => void tracker.save(widget));
     void tracker.add(widget);
     app.shell.add(widget, 'main');

@@ -4,7 +4,23 @@
  * follow (comments kept), save with Ctrl+S, reload the page, find the value
  * still there; an invalid value shows the server's error inline.
  */
-import { expect, test } from '@jupyterlab/galata';
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+
+/** With RAY_DEV_SCREENSHOTS=1, save the page to ui-tests/screenshots/ (README). */
+async function screenshot(
+  page: IJupyterLabPageFixture,
+  name: string
+): Promise<void> {
+  if (!process.env.RAY_DEV_SCREENSHOTS) {
+    return;
+  }
+  const dir = path.join(__dirname, '..', 'screenshots');
+  fs.mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: path.join(dir, `${name}.png`) });
+}
 
 const YAML = `# the demo project's environment
 env_vars:
@@ -17,7 +33,11 @@ test.describe('Ray environment editor', () => {
     tmpPath
   }) => {
     const project = `${tmpPath}/envproj`;
-    await page.contents.uploadContent(YAML, 'text', `${project}/runtime_env.yaml`);
+    await page.contents.uploadContent(
+      YAML,
+      'text',
+      `${project}/runtime_env.yaml`
+    );
     await page.filebrowser.openDirectory(tmpPath);
     const folder = page.locator('.jp-DirListing-item', { hasText: 'envproj' });
     await expect(folder).toBeVisible();
@@ -35,10 +55,15 @@ test.describe('Ray environment editor', () => {
     await expect(yaml).toContainText('GREETING: hello from the form');
     await expect(yaml).toContainText("# the demo project's environment");
     await expect(yaml).toContainText('# shown by the driver');
-    await expect(editor.getByTestId('ray-env-status')).toHaveText('Unsaved changes');
+    await expect(editor.getByTestId('ray-env-status')).toHaveText(
+      'Unsaved changes'
+    );
     // the working_dir meter measured the project
-    await expect(editor.getByTestId('ray-env-size')).toContainText('working_dir upload');
+    await expect(editor.getByTestId('ray-env-size')).toContainText(
+      'working_dir upload'
+    );
 
+    await screenshot(page, 'ray-env-editor');
     await value.focus();
     await page.keyboard.press('Control+s');
     await expect(editor.getByTestId('ray-env-status')).toHaveText('Saved');
@@ -67,7 +92,11 @@ test.describe('Ray environment editor', () => {
 
   test('an invalid value shows the error inline', async ({ page, tmpPath }) => {
     const project = `${tmpPath}/badenv`;
-    await page.contents.uploadContent(YAML, 'text', `${project}/runtime_env.yaml`);
+    await page.contents.uploadContent(
+      YAML,
+      'text',
+      `${project}/runtime_env.yaml`
+    );
     await page.filebrowser.openDirectory(project);
     await page.evaluate(async () => {
       await window.jupyterapp.commands.execute('ray-dev:edit-runtime-env');
@@ -83,10 +112,13 @@ test.describe('Ray environment editor', () => {
     await expect(editor.locator('.jp-RayDev-envSchemaForm')).toContainText(
       'must be a number of seconds above 0'
     );
+    await screenshot(page, 'ray-env-invalid');
 
     // saving is refused while it is invalid; fixed, the error goes
     await page.keyboard.press('Control+s');
-    await expect(editor.locator('.jp-RayDev-envBanner')).toContainText('Not saved');
+    await expect(editor.locator('.jp-RayDev-envBanner')).toContainText(
+      'Not saved'
+    );
     await timeout.fill('60');
     await expect(editor.locator('.jp-RayDev-envSchemaForm')).not.toContainText(
       'must be a number of seconds above 0'
