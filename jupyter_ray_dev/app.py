@@ -111,9 +111,16 @@ class RayDev(ExtensionApp):
                 storage_timeout=self.storage_timeout,
             )
         )
-        if self.service.storage.config_error is not None:
+        # checked with the cheap parser, not by building the storage service: that loads its
+        # backends, previews and uploads, most of the extension's import time at start-up
+        from .storage.errors import StorageConfigInvalid
+        from .storage.roots import parse_roots
+
+        try:
+            parse_roots(self.storage_roots)
+        except StorageConfigInvalid as err:
             # keep serving: storage calls answer 503 with this message until it is fixed
-            self.log.warning("jupyter_ray_dev: %s", self.service.storage.config_error.message)
+            self.log.warning("jupyter_ray_dev: %s", err.message)
         try:
             self.log.info("jupyter_ray_dev: Ray dashboard at %s", self.service.dashboard_address)
         except RayDevError as err:

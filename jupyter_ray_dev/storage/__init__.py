@@ -13,7 +13,30 @@ Importing this package is cheap; fsspec backends (s3fs, gcsfs) load on first use
     service.py     StorageService: what the three faces call
 """
 
-from .roots import StorageRoot, default_roots, parse_roots
-from .service import Download, StorageService
+from __future__ import annotations
 
-__all__ = ["Download", "StorageRoot", "StorageService", "default_roots", "parse_roots"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .roots import StorageRoot, default_roots, parse_roots
+    from .service import Download, StorageService
+
+# Loaded on first use (PEP 562): the server imports this package at start-up for the
+# error types and the default roots, and the service with its backends, previews and
+# uploads is most of the extension's import time.
+_LAZY = {
+    "StorageRoot": "roots",
+    "default_roots": "roots",
+    "parse_roots": "roots",
+    "Download": "service",
+    "StorageService": "service",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
