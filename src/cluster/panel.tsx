@@ -11,6 +11,7 @@ import * as React from 'react';
 
 import type { RayDevAPI } from '../api';
 import { ClusterView } from './components';
+import { KubeRayDetails } from './kuberay';
 import { ClusterMonitor, type IClusterState } from './monitor';
 
 /**
@@ -27,6 +28,7 @@ export class ClusterPanel extends ReactWidget {
     this._trans = options.translator.load('jupyter_ray_dev');
     this.title.label = this._trans.__('Cluster');
     this.title.caption = this._trans.__('The Ray cluster this server uses');
+    this._api = options.api;
 
     this.model = new ClusterMonitor({
       fetch: () => options.api.getCluster(),
@@ -44,7 +46,10 @@ export class ClusterPanel extends ReactWidget {
         icon: refreshIcon,
         tooltip: this._trans.__('Refresh the cluster status'),
         dataset: { 'data-testid': 'ray-refresh' },
-        onClick: () => void this.model.refresh()
+        onClick: () => {
+          this._kuberayKey += 1; // the RayCluster is read again too
+          void this.model.refresh();
+        }
       })
     );
   }
@@ -74,17 +79,26 @@ export class ClusterPanel extends ReactWidget {
     return (
       <UseSignal signal={this.model.changed} initialArgs={this.model.state}>
         {(_, state?: IClusterState) => (
-          <ClusterView
-            state={state ?? this.model.state}
-            trans={this._trans}
-            onRetry={() => void this.model.refresh()}
-          />
+          <>
+            <ClusterView
+              state={state ?? this.model.state}
+              trans={this._trans}
+              onRetry={() => void this.model.refresh()}
+            />
+            <KubeRayDetails
+              api={this._api}
+              trans={this._trans}
+              refreshKey={this._kuberayKey}
+            />
+          </>
         )}
       </UseSignal>
     );
   }
 
   private _trans: TranslationBundle;
+  private _api: RayDevAPI;
+  private _kuberayKey = 0;
 }
 
 export namespace ClusterPanel {
