@@ -39,8 +39,24 @@ def _missing(sent, stored, path="") -> list[str]:
 def test_applies_cleanly_and_nothing_is_pruned(kube, path):
     from kubernetes import dynamic
 
-    client = dynamic.DynamicClient(kube.api)
+    client = dynamic.DynamicClient(kube.api, cache_file=str(kube.server.dir / "discovery.json"))
     for doc in yaml.safe_load_all(path.read_text()):
         resource = client.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
         stored = resource.create(body=doc, namespace=kube.namespace).to_dict()
         assert _missing(doc, stored) == [], f"{doc['kind']} {doc['metadata']['name']}"
+
+
+def test_the_image_and_the_clusters_agree_on_the_ray_version():
+    """The head image, the RayCluster's rayVersion and the workers' image move together."""
+    dockerfile = (DEPLOY / "image" / "Dockerfile").read_text()
+    ray_version = next(line.split("=", 1)[1] for line in dockerfile.splitlines()
+                       if line.startswith("ARG RAY_VERSION="))
+    assert "FROM rayproject/ray:${RAY_VERSION}-${PYTHON}" in dockerfile
+    for path in (DEPLOY / "dev" / "raycluster.yaml", DEPLOY / "prod" / "rayjob.yaml"):
+        doc = yaml.safe_load(path.read_text())
+        spec = doc["spec"].get("rayClusterSpec", doc["spec"])
+        assert spec["rayVersion"] == ray_version, path
+    dev = yaml.safe_load((DEPLOY / "dev" / "raycluster.yaml").read_text())["spec"]
+    images = {dev["headGroupSpec"]["template"]["spec"]["containers"][0]["image"]} | {
+        g["template"]["spec"]["containers"][0]["image"] for g in dev["workerGroupSpecs"]}
+    assert images == {f"ghcr.io/example/ray-dev-head:{ray_version}-py311"}

@@ -108,16 +108,15 @@ class KubernetesService:
                                           ns, name)
 
         def send(api: Any) -> dict[str, Any]:
-            query = [("fieldManager", FIELD_MANAGER), ("force", "true" if force else "false")]
-            if dry_run:
-                query.append(("dryRun", "All"))
-            # JSON is YAML: the client sends a str body as-is with the apply-patch type
-            return api.call_api(
-                resource.path(ns, name), "PATCH", query_params=query,
-                header_params={"Content-Type": "application/apply-patch+yaml",
-                               "Accept": "application/json"},
-                body=json.dumps(body), response_type="object", auth_settings=["BearerToken"],
-                _return_http_data_only=True, _request_timeout=self.client.timeout)
+            from kubernetes.client import CustomObjectsApi
+
+            raw = CustomObjectsApi(api).patch_namespaced_custom_object(
+                resource.group, resource.version, ns, resource.plural, name, body,
+                dry_run="All" if dry_run else None, field_manager=FIELD_MANAGER, force=force,
+                _content_type="application/apply-patch+yaml",  # server-side apply
+                # raw: the client decodes only 200, and an apply that creates answers 201
+                _preload_content=False, _request_timeout=self.client.timeout)
+            return json.loads(raw.data)
 
         verb = "patch" if current is not None else "create"
         result = await self.client.call(Target(verb, resource.plural, resource.group, ns, name),
