@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "k8s"))
-from apiserver import ADMIN_TOKEN, KubeAPIServer, find_binary  # noqa: E402
+from apiserver import ADMIN_TOKEN, KubeAPIServer, find_binary, seeded_etcd  # noqa: E402
 
 _counter = itertools.count()
+_started: list[KubeAPIServer] = []
 
 
 @pytest.fixture(scope="session")
@@ -27,11 +28,13 @@ def kube_apiserver(tmp_path_factory):
     if binary is None:
         pytest.fail("No kube-apiserver binary: run `make k8s-apiserver` "
                     "(tests/k8s/build-apiserver.sh builds it once per machine).")
+    seed = seeded_etcd(binary)  # once per machine: etcd data with the CRDs registered
     server = KubeAPIServer(tmp_path_factory.mktemp("kube"), binary)
     t0 = time.monotonic()
     try:
-        server.start()
+        server.start(seed=seed)
         server.start_seconds = time.monotonic() - t0
+        _started.append(server)
         yield server
     finally:
         server.stop()
@@ -86,3 +89,11 @@ def kube(kube_apiserver):
         yield k
     finally:
         k.close()
+
+
+def pytest_terminal_summary(terminalreporter):
+    # the tier's start-up cost, measured each run (a report, not an assertion)
+    for server in _started:
+        terminalreporter.write_line(
+            f"kube-apiserver + etcd: ready in {server.timings['ready']:.1f} s, KubeRay CRDs "
+            f"served {server.timings['crds']:.1f} s later ({server.start_seconds:.1f} s in all)")

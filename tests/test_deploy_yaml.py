@@ -31,7 +31,8 @@ def _missing(sent, stored, path="") -> list[str]:
     if isinstance(sent, list):
         if not isinstance(stored, list) or len(stored) != len(sent):
             return [path]
-        return [m for i, (a, b) in enumerate(zip(sent, stored)) for m in _missing(a, b, f"{path}[{i}]")]
+        return [m for i, (a, b) in enumerate(zip(sent, stored))
+                for m in _missing(a, b, f"{path}[{i}]")]
     return [] if sent == stored else [f"{path}: {sent!r} -> {stored!r}"]
 
 

@@ -21,9 +21,11 @@ _SERVER_METADATA = ("managedFields", "resourceVersion", "generation", "uid", "cr
 
 
 def check_manifest(manifest: object) -> tuple[Resource, str, str | None]:
-    """The manifest's resource, name and namespace (None = the default), or a 400 naming the field."""
+    """The manifest's resource, name and namespace (None = the default); else a 400 naming
+    the field."""
     if not isinstance(manifest, dict):
-        raise BadRequest("manifest must be one Kubernetes object (a JSON object).", field="manifest")
+        raise BadRequest("manifest must be one Kubernetes object (a JSON object).",
+                         field="manifest")
     kind = manifest.get("kind")
     if not isinstance(kind, str):
         raise BadRequest("manifest.kind is missing: RayJob, RayService or RayCluster.",
@@ -61,7 +63,8 @@ def _yaml_lines(obj: dict[str, Any] | None) -> list[str]:
     return yaml.safe_dump(obj, sort_keys=True, default_flow_style=False).splitlines(keepends=True)
 
 
-def unified_diff(current: dict[str, Any] | None, proposed: dict[str, Any] | None, label: str) -> str:
+def unified_diff(current: dict[str, Any] | None, proposed: dict[str, Any] | None,
+                 label: str) -> str:
     """A unified YAML diff: what is on the cluster -> what the apply leaves there."""
     return "".join(difflib.unified_diff(
         _yaml_lines(comparable(current)), _yaml_lines(comparable(proposed)),
@@ -108,7 +111,8 @@ def summarize_status(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
         )
     if not out.get("dashboard_url"):
         # KubeRay sets dashboardURL on RayJobs; the others are reached through the head service
-        cluster = out.get("ray_cluster_name") or (meta.get("name") if kind == "RayCluster" else None)
+        own = meta.get("name") if kind == "RayCluster" else None
+        cluster = out.get("ray_cluster_name") or own
         if cluster and meta.get("namespace"):
             out["dashboard_url"] = f"{cluster}-head-svc.{meta['namespace']}.svc.cluster.local:8265"
     return out

@@ -27,7 +27,8 @@ def _volume_source(volume: dict[str, Any]) -> dict[str, Any]:
     if "persistentVolumeClaim" in volume:
         return {"type": "pvc", "claim_name": volume["persistentVolumeClaim"].get("claimName")}
     if "nfs" in volume:
-        return {"type": "nfs", "server": volume["nfs"].get("server"), "path": volume["nfs"].get("path")}
+        nfs = volume["nfs"]
+        return {"type": "nfs", "server": nfs.get("server"), "path": nfs.get("path")}
     if "csi" in volume:
         return {"type": "csi", "driver": volume["csi"].get("driver")}
     for kind in ("emptyDir", "hostPath", "configMap", "secret", "projected", "ephemeral"):

@@ -37,7 +37,7 @@ _NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
 def applicable(kind: str, api_version: str | None = None) -> Resource:
     found = APPLICABLE.get(kind) or next(
-        (r for r in APPLICABLE.values() if r.plural == kind.lower() or r.kind.lower() == kind.lower()),
+        (r for r in APPLICABLE.values() if kind.lower() in (r.plural, r.kind.lower())),
         None,
     )
     if found is None:
@@ -47,7 +47,8 @@ def applicable(kind: str, api_version: str | None = None) -> Resource:
         )
     if api_version is not None and api_version != found.api_version:
         raise BadRequest(
-            f"apiVersion {api_version!r} is not served for {found.kind}: use {found.api_version!r}.",
+            f"apiVersion {api_version!r} is not served for {found.kind}: "
+            f"use {found.api_version!r}.",
             field="apiVersion",
         )
     return found

@@ -135,7 +135,8 @@ class KubernetesService:
         }
 
     async def status(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
-        """jobDeploymentStatus, jobStatus, dashboard URL (RayJob); state (RayCluster, RayService)."""
+        """jobDeploymentStatus, jobStatus, dashboard URL (RayJob); state (RayCluster,
+        RayService)."""
         resource = applicable(kind)
         check_name(name)
         ns = await asyncio.get_running_loop().run_in_executor(
@@ -171,7 +172,8 @@ class KubernetesService:
         def read(api: Any) -> dict[str, Any]:
             from kubernetes.client import BatchV1Api
 
-            job = BatchV1Api(api).read_namespaced_job(name, ns, _request_timeout=self.client.timeout)
+            job = BatchV1Api(api).read_namespaced_job(name, ns,
+                                                      _request_timeout=self.client.timeout)
             return api.sanitize_for_serialization(job)
 
         return await self.client.call(Target("get", "jobs", "batch", ns, name), read)
@@ -193,7 +195,8 @@ class KubernetesService:
         pods = await self._build_pods(ns, name)
         if not pods:
             return {"pod": None, "log": None}
-        pod = max(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "")["metadata"]["name"]
+        newest = max(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "")
+        pod = newest["metadata"]["name"]
 
         def read(api: Any) -> str | None:
             from kubernetes.client import CoreV1Api

@@ -16,7 +16,10 @@ import { describeVolume } from '../cluster/kuberay';
 import { ClusterPanel } from '../cluster/panel';
 import { cluster } from './fixtures';
 
-async function waitFor(predicate: () => boolean, timeout = 2000): Promise<void> {
+async function waitFor(
+  predicate: () => boolean,
+  timeout = 2000
+): Promise<void> {
   const start = Date.now();
   while (!predicate()) {
     if (Date.now() - start > timeout) {
@@ -46,16 +49,35 @@ const RAYCLUSTER: IRayClusterSummary = {
       resources: { requests: { cpu: '4' }, limits: {} }
     }
   ],
-  autoscaling: { enabled: true, upscaling_mode: 'Default', idle_timeout_seconds: 300 },
+  autoscaling: {
+    enabled: true,
+    upscaling_mode: 'Default',
+    idle_timeout_seconds: 300
+  },
   volumes: [
     {
       name: 'shared',
       type: 'pvc',
       claim_name: 'ray-dev-shared',
-      pvc: { storage_class: 'efs-sc', access_modes: ['ReadWriteMany'], capacity: '100Gi', phase: null },
+      pvc: {
+        storage_class: 'efs-sc',
+        access_modes: ['ReadWriteMany'],
+        capacity: '100Gi',
+        phase: null
+      },
       mounts: [
-        { group: 'head', container: 'ray-head', mount_path: '/mnt/shared', read_only: false },
-        { group: 'cpu', container: 'ray-worker', mount_path: '/mnt/shared', read_only: false }
+        {
+          group: 'head',
+          container: 'ray-head',
+          mount_path: '/mnt/shared',
+          read_only: false
+        },
+        {
+          group: 'cpu',
+          container: 'ray-worker',
+          mount_path: '/mnt/shared',
+          read_only: false
+        }
       ]
     }
   ]
@@ -68,7 +90,9 @@ describe('KubeRayDetails in the cluster panel', () => {
     panel?.dispose();
   });
 
-  function open(getKubernetes: () => Promise<IKubernetesDiscovery>): ClusterPanel {
+  function open(
+    getKubernetes: () => Promise<IKubernetesDiscovery>
+  ): ClusterPanel {
     const api = {
       getCluster: () => Promise.resolve(cluster()),
       getKubernetes
@@ -83,39 +107,55 @@ describe('KubeRayDetails in the cluster panel', () => {
   }
 
   it('shows the RayCluster: groups, autoscaling, volumes, service account', async () => {
-    open(() => Promise.resolve({ in_kubernetes: true, message: null, raycluster: RAYCLUSTER }));
-    await waitFor(() => !!panel!.node.querySelector('[data-testid="ray-raycluster-facts"]'));
+    open(() =>
+      Promise.resolve({
+        in_kubernetes: true,
+        message: null,
+        raycluster: RAYCLUSTER
+      })
+    );
+    await waitFor(
+      () => !!panel!.node.querySelector('[data-testid="ray-raycluster-facts"]')
+    );
     const text = section().textContent!;
     expect(text).toContain('team-a/ray-dev');
     expect(text).toContain('ghcr.io/example/ray-dev-head:2.60.0-py311');
-    expect(section().querySelector('[data-testid="ray-worker-group"]')!.textContent).toBe(
-      '1 (min 0, max 4) cpu 4'
-    );
+    expect(
+      section().querySelector('[data-testid="ray-worker-group"]')!.textContent
+    ).toBe('1 (min 0, max 4) cpu 4');
     expect(text).toContain('on (idle 300 s)');
-    expect(section().querySelector('[data-testid="ray-volume"]')!.textContent).toBe(
-      'ray-dev-shared (efs-sc, 100Gi) at /mnt/shared on head, cpu'
-    );
+    expect(
+      section().querySelector('[data-testid="ray-volume"]')!.textContent
+    ).toBe('ray-dev-shared (efs-sc, 100Gi) at /mnt/shared on head, cpu');
   });
 
   it('says plainly when the server is not in Kubernetes', async () => {
     open(() =>
       Promise.resolve({
         in_kubernetes: false,
-        message: 'Not running in Kubernetes: no in-cluster service account and no kubeconfig.',
+        message:
+          'Not running in Kubernetes: no in-cluster service account and no kubeconfig.',
         raycluster: null
       })
     );
-    await waitFor(() => section()?.textContent?.includes('Not running in Kubernetes') ?? false);
+    await waitFor(
+      () =>
+        section()?.textContent?.includes('Not running in Kubernetes') ?? false
+    );
   });
 
   it('shows an RBAC refusal with the rule to add', async () => {
     const message =
       'Kubernetes refused: service account "ray-dev" may not get rayclusters.ray.io';
     open(() =>
-      Promise.reject(new ApiError({ status: 403, reason: 'kubernetes_forbidden', message }))
+      Promise.reject(
+        new ApiError({ status: 403, reason: 'kubernetes_forbidden', message })
+      )
     );
     await waitFor(() => !!section()?.querySelector('[role="alert"]'));
-    expect(section().querySelector('[role="alert"]')!.textContent).toBe(message);
+    expect(section().querySelector('[role="alert"]')!.textContent).toBe(
+      message
+    );
   });
 });
 
@@ -127,7 +167,14 @@ describe('describeVolume', () => {
         type: 'nfs',
         server: '10.0.0.2',
         path: '/exports',
-        mounts: [{ group: 'head', container: null, mount_path: '/data', read_only: true }]
+        mounts: [
+          {
+            group: 'head',
+            container: null,
+            mount_path: '/data',
+            read_only: true
+          }
+        ]
       })
     ).toBe('nfs 10.0.0.2:/exports at /data on head');
   });

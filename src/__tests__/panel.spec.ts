@@ -25,7 +25,11 @@ async function waitFor(
 
 function stubApi(getCluster: () => Promise<IClusterSummary>): RayDevAPI {
   const getKubernetes = () =>
-    Promise.resolve({ in_kubernetes: false, message: 'Not in K8s', raycluster: null });
+    Promise.resolve({
+      in_kubernetes: false,
+      message: 'Not in K8s',
+      raycluster: null
+    });
   return { getCluster, getKubernetes } as unknown as RayDevAPI;
 }
 

@@ -25,9 +25,7 @@ export interface IKubeRayDetailsProps {
 
 export function KubeRayDetails(props: IKubeRayDetailsProps): JSX.Element {
   const { api, trans, refreshKey } = props;
-  const [answer, setAnswer] = React.useState<IKubernetesDiscovery | null>(
-    null
-  );
+  const [answer, setAnswer] = React.useState<IKubernetesDiscovery | null>(null);
   const [error, setError] = React.useState<ApiError | null>(null);
   React.useEffect(() => {
     let current = true;
@@ -111,7 +109,10 @@ function RayClusterFacts(props: {
       <dt>{trans.__('Autoscaling')}</dt>
       <dd>
         {rc.autoscaling.enabled
-          ? trans.__('on (idle %1 s)', rc.autoscaling.idle_timeout_seconds ?? 60)
+          ? trans.__(
+              'on (idle %1 s)',
+              rc.autoscaling.idle_timeout_seconds ?? 60
+            )
           : trans.__('off')}
       </dd>
       {rc.volumes.map(volume => (
@@ -130,7 +131,7 @@ function RayClusterFacts(props: {
 export function describeVolume(volume: IRayVolume): string {
   const source =
     volume.type === 'pvc'
-      ? volume.claim_name ?? volume.name
+      ? (volume.claim_name ?? volume.name)
       : volume.type === 'nfs'
         ? `nfs ${volume.server}:${volume.path}`
         : `${volume.type} ${volume.name}`;
