@@ -33,3 +33,11 @@ async def test_apply_outside_kubernetes_is_a_503_saying_so(jp_fetch):
     body = json.loads(err.value.response.body)
     assert (err.value.code, body["reason"]) == (503, "not_in_kubernetes")
     assert "Not running in Kubernetes" in body["message"]
+
+
+async def test_a_pod_without_its_service_account_token_is_told_why(jp_fetch, monkeypatch):
+    # KUBERNETES_SERVICE_HOST is set in every pod; the token is absent when not automounted
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    body = json.loads((await jp_fetch("ray-dev", "api", "kubernetes")).body)
+    assert body["in_kubernetes"] is False
+    assert "without a service account token" in body["message"]

@@ -30,6 +30,16 @@ NOT_IN_KUBERNETES = (
 )
 
 
+NO_SERVICE_ACCOUNT_TOKEN = (
+    "Running in a Kubernetes pod without a service account token (automountServiceAccountToken "
+    "is false?), and no kubeconfig: KubeRay discovery and apply need the token mounted."
+)
+
+
+def not_configured_message(env: dict[str, str] | os._Environ = os.environ) -> str:
+    return NO_SERVICE_ACCOUNT_TOKEN if env.get("KUBERNETES_SERVICE_HOST") else NOT_IN_KUBERNETES
+
+
 @dataclass(frozen=True)
 class Target:
     """What a call is about, for error messages: the RBAC verb, resource and namespace."""
@@ -84,7 +94,7 @@ class KubeClient:
             ns = SA_NAMESPACE_FILE.read_text().strip() if SA_NAMESPACE_FILE.exists() else None
             return client.ApiClient(cfg), ns
         if not self.configured():
-            raise NotInKubernetes(NOT_IN_KUBERNETES)
+            raise NotInKubernetes(not_configured_message())
         cfg = client.Configuration()
         try:
             config.load_kube_config(config_file=self.kubeconfig or None, client_configuration=cfg)

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..cluster.kuberay import KubeRayIdentity
 from . import apply as ap
-from .client import NOT_IN_KUBERNETES, KubeClient, Target
+from .client import KubeClient, Target, not_configured_message
 from .discovery import summarize_pvc, summarize_raycluster
 from .kaniko import BUILD_LABEL, KanikoBuild, build_status, kaniko_job
 from .resources import RAYCLUSTER, applicable, check_name
@@ -40,7 +40,7 @@ class KubernetesService:
         """This pod's RayCluster, or a plain statement of why there is none."""
         ident = self.identity()
         if not self.client.configured():
-            return {"in_kubernetes": False, "message": NOT_IN_KUBERNETES, "raycluster": None}
+            return {"in_kubernetes": False, "message": not_configured_message(), "raycluster": None}
         if ident is None:
             return {"in_kubernetes": True, "raycluster": None, "message":
                     "Kubernetes is configured, but this is not a KubeRay pod "
