@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import json
+
 import pytest
 
+from apischema import validate_response
+from jupyter_ray_dev.cluster.local_head import free_port
 from jupyter_ray_dev.k8s import KanikoBuild, KubernetesService, kaniko_job
 from jupyter_ray_dev.k8s.client import KubeClient
 from jupyter_ray_dev.k8s.kaniko import BUILD_LABEL
@@ -24,8 +28,23 @@ BUILD = KanikoBuild(name="promote-1", destination="registry.example.com/team/app
 
 
 @pytest.fixture
-def service(kube, tmp_path):
-    path = kube.server.write_kubeconfig(tmp_path / "kubeconfig", kube.admin_token, kube.namespace)
+def kubeconfig(kube, tmp_path):
+    return kube.server.write_kubeconfig(tmp_path / "kubeconfig", kube.admin_token, kube.namespace)
+
+
+@pytest.fixture
+def ray_address():
+    return f"http://127.0.0.1:{free_port()}"  # no Ray needed
+
+
+@pytest.fixture
+def ray_dev_config(kubeconfig):
+    return {"kubeconfig": str(kubeconfig)}
+
+
+@pytest.fixture
+def service(kubeconfig):
+    path = kubeconfig
     svc = KubernetesService(KubeClient(str(path), timeout=5), identity=lambda: None)
     yield svc
     svc.client.close()
@@ -117,3 +136,12 @@ def _job_status(kube, name, condition, reason=None, **counts):
         **({"completionTime": now} if condition == "Complete" else {}),
         "conditions": [{"type": condition, "status": "True", "reason": reason,
                         "lastProbeTime": now, "lastTransitionTime": now}]}})
+
+
+async def test_the_build_route_reports_status_and_log(jp_fetch, service, kube):
+    await service.start_build(BUILD)
+    response = await jp_fetch("ray-dev", "api", "kubernetes", "builds", "promote-1",
+                              params={"namespace": kube.namespace})
+    body = json.loads(response.body)
+    validate_response(body, "KanikoBuild")
+    assert (body["phase"], body["log"], body["namespace"]) == ("pending", None, kube.namespace)

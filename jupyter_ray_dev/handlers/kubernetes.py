@@ -1,4 +1,5 @@
-"""``/kubernetes``: this pod's RayCluster, apply of promoted KubeRay objects, their status."""
+"""``/kubernetes``: this pod's RayCluster, apply of promoted KubeRay objects, their status,
+kaniko builds."""
 
 from __future__ import annotations
 
@@ -36,8 +37,16 @@ class StatusHandler(RayDevHandler):
             kind, name, namespace=self.get_argument("namespace", None)))
 
 
+class BuildHandler(RayDevHandler):
+    @tornado.web.authenticated
+    async def get(self, name: str) -> None:
+        self.finish(await self.service.kubernetes.build_report(
+            name, namespace=self.get_argument("namespace", None)))
+
+
 ROUTES = [
     (f"{API_PREFIX}/kubernetes", KubernetesHandler),
     (f"{API_PREFIX}/kubernetes/apply", ApplyHandler),
     (rf"{API_PREFIX}/kubernetes/status/(?P<kind>[\w\-]+)/(?P<name>[\w.\-]+)", StatusHandler),
+    (rf"{API_PREFIX}/kubernetes/builds/(?P<name>[\w.\-]+)", BuildHandler),
 ]

@@ -214,6 +214,13 @@ class KubernetesService:
         log = await self.client.call(Target("get", "pods/log", "", ns, pod), read)
         return {"pod": pod, "log": log}
 
+    async def build_report(self, name: str, namespace: str | None = None) -> dict[str, Any]:
+        """Status and log so far in one answer (what a poller of one build needs)."""
+        check_name(name)
+        status, log = await asyncio.gather(self.build_status(name, namespace),
+                                           self.build_log(name, namespace))
+        return {**status, "log": log["log"]}
+
     async def follow_build(self, name: str, namespace: str | None = None,
                            interval: float = 1.0) -> AsyncIterator[dict[str, Any]]:
         """Events until the build ends: ``{"type": "status", ...}`` on each change and
