@@ -196,10 +196,30 @@ async def test_a_service_account_without_the_role_gets_the_rule_to_add(jp_fetch,
             f'rayclusters.ray.io in namespace "{on_pod.namespace}"') in err["message"]
     assert err["rule"] == {"apiGroups": ["ray.io"], "resources": ["rayclusters"], "verbs": ["get"]}
 
-    # apply without deploy/dev/rbac-promote.yaml: the create it needs is named
+    # apply reads what is on the cluster first: that read is what is refused, and named
     code, err = await error_of(jp_fetch, "apply", body={"manifest": rayjob()})
-    assert code == 403 and err["resource"] == "rayjobs"
-    assert err["verb"] in ("create", "patch", "get")
+    assert code == 403
+    assert (err["verb"], err["resource"], err["group"]) == ("get", "rayjobs", "ray.io")
+
+
+async def test_apply_with_read_but_no_write_names_the_write_verb(jp_fetch, on_pod, kubeconfig):
+    on_pod.rbac.create_namespaced_role(on_pod.namespace, {
+        "metadata": {"name": "read-rayjobs"},
+        "rules": [{"apiGroups": ["ray.io"], "resources": ["rayjobs"], "verbs": ["get"]}]})
+    on_pod.rbac.create_namespaced_role_binding(on_pod.namespace, {
+        "metadata": {"name": "read-rayjobs"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                    "name": "read-rayjobs"},
+        "subjects": [{"kind": "ServiceAccount", "name": "ray-dev",
+                      "namespace": on_pod.namespace}]})
+    use_token(on_pod, kubeconfig, on_pod.service_account_token("ray-dev"))
+
+    code, err = await error_of(jp_fetch, "apply", body={"manifest": rayjob()})
+
+    assert code == 403
+    assert (err["verb"], err["resource"], err["namespace"]) == ("patch", "rayjobs",
+                                                                on_pod.namespace)
+    assert "verbs: [patch]" in err["message"]
 
 
 async def test_the_shipped_roles_are_enough_and_no_more(jp_fetch, on_pod, kubeconfig):

@@ -23,6 +23,7 @@ BIN="$CACHE/kube-apiserver-$VERSION"
 
 need=()
 command -v etcd >/dev/null || need+=(etcd-server)
+command -v openssl >/dev/null || need+=(openssl)  # the test API server's service-account key
 if [[ ! -x $BIN ]]; then
   command -v go >/dev/null || need+=(golang-go)
   [[ -d /usr/share/gocode/src/github.com/modern-go/reflect2 ]] || need+=(golang-github-modern-go-reflect2-dev)
