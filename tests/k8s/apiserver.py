@@ -58,7 +58,15 @@ class KubeAPIServer:
 
     def start(self, timeout: float = 60, seed: Path | None = None) -> None:
         """Start etcd (from a copy of ``seed``'s data when given) and the API server, then make
-        sure KubeRay's CRDs are served (posting them when the data does not have them)."""
+        sure KubeRay's CRDs are served (posting them when the data does not have them).
+        On failure both processes are stopped before the error propagates."""
+        try:
+            self._start(timeout, seed)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout: float, seed: Path | None) -> None:
         d = self.dir
         if seed is not None:
             shutil.copytree(seed, d / "etcd")
