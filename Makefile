@@ -17,7 +17,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 FRONTEND_SRC := $(shell find src style schema -type f 2>/dev/null) package.json tsconfig.json
 
-.PHONY: help lab test install build dev pytest jest ui-test bench check-auth clean
+.PHONY: help lab test install build dev pytest jest ui-test bench check-auth clean k8s-apiserver
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,7 +35,7 @@ build: jupyter_ray_dev/labextension/package.json  ## the frontend, linked into t
 dev: build  ## rebuild the frontend on every change
 	$(JLPM) watch
 
-pytest: $(STAMPS)/python
+pytest: $(STAMPS)/python $(STAMPS)/kube-apiserver
 	$(PY) -m pytest
 
 jest: $(STAMPS)/node
@@ -48,6 +48,14 @@ bench: build  ## benchmarks (not tests): start-up cost of the extension, storage
 	$(PY) bench/startup.py
 	$(PY) bench/storage.py
 	$(PY) bench/jobs.py
+
+k8s-apiserver: $(STAMPS)/kube-apiserver  ## kube-apiserver from Debian's source + etcd, for the Kubernetes tests
+
+# Built once per machine (~/.cache/jupyter-ray-dev/kube-apiserver-<version>): the script
+# returns at once when the binary is cached, and installs etcd-server when missing.
+$(STAMPS)/kube-apiserver: tests/k8s/build-apiserver.sh
+	tests/k8s/build-apiserver.sh
+	@mkdir -p $(STAMPS) && touch $@
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

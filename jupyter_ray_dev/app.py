@@ -86,6 +86,19 @@ class RayDev(ExtensionApp):
         "the root is reported unreachable (503).",
     ).tag(config=True)
 
+    kubeconfig = Unicode(
+        "",
+        help=(
+            "kubeconfig file for the Kubernetes API (KubeRay discovery, apply, kaniko builds). "
+            "Default: the pod's service account when running in Kubernetes, else $KUBECONFIG "
+            "or ~/.kube/config; with none of them the extension says so and keeps working."
+        ),
+    ).tag(config=True)
+
+    kubernetes_timeout = Float(
+        10.0, help="Seconds to wait for the Kubernetes API server before reporting it unreachable."
+    ).tag(config=True)
+
     @default("ray_address")
     def _default_ray_address(self) -> str:
         return os.environ.get("RAY_ADDRESS", "")
@@ -109,6 +122,8 @@ class RayDev(ExtensionApp):
                 ray_temp_dir=self.ray_temp_dir,
                 storage_roots=tuple(self.storage_roots),
                 storage_timeout=self.storage_timeout,
+                kubeconfig=self.kubeconfig,
+                kubernetes_timeout=self.kubernetes_timeout,
             )
         )
         # checked with the cheap parser, not by building the storage service: that loads its

@@ -69,3 +69,24 @@ class RayBadResponse(RayDevError):
 
     status = 502
     reason = "ray_bad_response"
+
+
+class NotInKubernetes(RayDevError):
+    """No in-cluster service account and no kubeconfig: the server runs outside Kubernetes."""
+
+    status = 503
+    reason = "not_in_kubernetes"
+
+
+class KubernetesUnreachable(RayDevError):
+    """The Kubernetes API server did not answer, or refused our credentials."""
+
+    status = 503
+    reason = "kubernetes_unreachable"
+
+
+class KubernetesForbidden(RayDevError):
+    """Kubernetes RBAC refused a call; the details carry the Role rule that would allow it."""
+
+    status = 403
+    reason = "kubernetes_forbidden"

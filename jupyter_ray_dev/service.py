@@ -17,6 +17,7 @@ from .cluster.dashboard import DashboardClient
 if TYPE_CHECKING:
     from .jobs import JobsService
     from .runtime_env import RuntimeEnvService
+    from .k8s import KubernetesService
     from .storage import StorageService
 
 
@@ -32,6 +33,8 @@ class RayDevConfig:
     ray_temp_dir: str = ""  # the local head's --temp-dir, for reading driver logs in place
     storage_roots: tuple[Any, ...] = ()  # c.RayDev.storage_roots, validated by the storage core
     storage_timeout: float = 30.0  # seconds per storage call before a 503
+    kubeconfig: str = ""  # "" = in-cluster service account, else $KUBECONFIG / ~/.kube/config
+    kubernetes_timeout: float = 10.0  # seconds per Kubernetes API call before a 503
 
     @classmethod
     def from_env(cls) -> RayDevConfig:
@@ -93,6 +96,16 @@ class RayDevService:
 
         return StorageService(self.config.storage_roots, timeout=self.config.storage_timeout)
 
+    @cached_property
+    def kubernetes(self) -> KubernetesService:
+        """This pod's RayCluster, apply of promoted KubeRay objects, kaniko builds (first use)."""
+        from .k8s import KubernetesService
+        from .k8s.client import KubeClient
+
+        return KubernetesService(
+            KubeClient(self.config.kubeconfig, self.config.kubernetes_timeout), kuberay_identity
+        )
+
     async def close(self) -> None:
         """Release what the capabilities hold (threads, the job store's connection)."""
         if "jobs" in self.__dict__:
@@ -101,6 +114,8 @@ class RayDevService:
             await self.runtime_env.close()  # ends installs in progress: no half-made folder
         if "storage" in self.__dict__:
             await self.storage.close()  # aborts uploads in progress: no half-written files
+        if "kubernetes" in self.__dict__:
+            await self.kubernetes.close()
 
     async def cluster(self) -> dict[str, Any]:
         return await fetch_cluster_summary(

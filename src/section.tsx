@@ -40,7 +40,7 @@ export abstract class PolledSection<
         icon: refreshIcon,
         tooltip: this.trans.__(options.refreshTooltip),
         dataset: { 'data-testid': options.refreshTestId },
-        onClick: () => void this.model.refresh()
+        onClick: () => this.onRefresh()
       })
     );
   }
@@ -72,6 +72,11 @@ export abstract class PolledSection<
         {(_, state?: S) => this.renderState(state ?? this.model.state)}
       </UseSignal>
     );
+  }
+
+  /** The refresh button was clicked. */
+  protected onRefresh(): void {
+    void this.model.refresh();
   }
 
   /** The view of one state of the resource. */

@@ -6,7 +6,7 @@ describe exactly these (a test checks both ways).
 
 from __future__ import annotations
 
-from . import cluster, jobs, runtime_env, storage
+from . import cluster, jobs, kubernetes, runtime_env, storage
 from .base import API_PREFIX, OpenAPIHandler, RayDevHandler, openapi_document
 
 ROUTES: list[tuple[str, type[RayDevHandler]]] = [
@@ -14,6 +14,7 @@ ROUTES: list[tuple[str, type[RayDevHandler]]] = [
     *jobs.ROUTES,
     *storage.ROUTES,
     *runtime_env.ROUTES,
+    *kubernetes.ROUTES,
     (f"{API_PREFIX}/openapi.json", OpenAPIHandler),
 ]
 

@@ -24,7 +24,13 @@ async function waitFor(
 }
 
 function stubApi(getCluster: () => Promise<IClusterSummary>): RayDevAPI {
-  return { getCluster } as unknown as RayDevAPI;
+  const getKubernetes = () =>
+    Promise.resolve({
+      in_kubernetes: false,
+      message: 'Not in K8s',
+      raycluster: null
+    });
+  return { getCluster, getKubernetes } as unknown as RayDevAPI;
 }
 
 function query(panel: Widget, testId: string): HTMLElement | null {

@@ -3,6 +3,7 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { ApiError, BAD_RESPONSE } from './errors';
 import type {
+  IApplyResult,
   IClusterSummary,
   IInstallEvent,
   IInstallRequest,
@@ -13,6 +14,8 @@ import type {
   IJobFilters,
   IJobList,
   IJobRequest,
+  IKubeRayStatus,
+  IKubernetesDiscovery,
   IStorageDeleted,
   IStorageItem,
   IStorageListing,
@@ -48,6 +51,43 @@ export class RayDevAPI {
   /** The Ray cluster the server is attached to; rejects with `ApiError`. */
   getCluster(): Promise<IClusterSummary> {
     return this.request<IClusterSummary>('cluster');
+  }
+
+  /** This pod's RayCluster from the Kubernetes API, or why there is none. */
+  getKubernetes(): Promise<IKubernetesDiscovery> {
+    return this.request<IKubernetesDiscovery>('kubernetes');
+  }
+
+  /**
+   * Create or update a RayJob/RayService/RayCluster. `dryRun` (the default)
+   * validates on the server and returns the diff without storing anything.
+   */
+  applyManifest(
+    manifest: Record<string, unknown>,
+    options: { dryRun?: boolean; force?: boolean } = {}
+  ): Promise<IApplyResult> {
+    return this.request<IApplyResult>('kubernetes/apply', {
+      method: 'POST',
+      body: JSON.stringify({
+        manifest,
+        dry_run: options.dryRun ?? true,
+        force: options.force ?? false
+      })
+    });
+  }
+
+  /** Status of an applied KubeRay object (RayJob: deployment and job status). */
+  getKubeRayStatus(
+    kind: string,
+    name: string,
+    namespace?: string
+  ): Promise<IKubeRayStatus> {
+    const query: Record<string, string> = namespace ? { namespace } : {};
+    return this.request<IKubeRayStatus>(
+      `kubernetes/status/${encodeURIComponent(kind)}/${encodeURIComponent(name)}`,
+      {},
+      query
+    );
   }
 
   /** Every job on the Ray cluster, newest first, optionally filtered. */

@@ -358,3 +358,94 @@ export interface IInstallRequest {
   /** Point the project's env at the installed folder (default true). */
   apply?: boolean;
 }
+
+// ------------------------------------------------------------ kubernetes
+
+/** Requests and limits of one container, as Kubernetes quantities. */
+export interface IContainerResources {
+  requests: Record<string, string | number>;
+  limits: Record<string, string | number>;
+}
+
+/** One worker group of a RayCluster. */
+export interface IRayWorkerGroup {
+  name: string | null;
+  image: string | null;
+  replicas: number | null;
+  min_replicas: number | null;
+  max_replicas: number | null;
+  suspended: boolean;
+  resources: IContainerResources;
+}
+
+/** A volume the Ray pods mount (NFS/EFS claims, NFS, CSI, ...); never secrets. */
+export interface IRayVolume {
+  name: string | null;
+  type: string;
+  claim_name?: string | null;
+  server?: string | null;
+  path?: string | null;
+  pvc?: {
+    storage_class: string | null;
+    access_modes: string[];
+    capacity: string | null;
+    phase: string | null;
+  } | null;
+  mounts: {
+    group: string;
+    container: string | null;
+    mount_path: string | null;
+    read_only: boolean;
+  }[];
+}
+
+/** This pod's RayCluster, as read from the Kubernetes API. */
+export interface IRayClusterSummary {
+  name: string;
+  namespace: string | null;
+  ray_version: string | null;
+  service_account: string;
+  head: { image: string | null; resources: IContainerResources };
+  worker_groups: IRayWorkerGroup[];
+  autoscaling: {
+    enabled: boolean;
+    upscaling_mode: string | null;
+    idle_timeout_seconds: number | null;
+  };
+  volumes: IRayVolume[];
+}
+
+/** `GET ray-dev/api/kubernetes`. */
+export interface IKubernetesDiscovery {
+  in_kubernetes: boolean;
+  /** Why there is no RayCluster, in plain words. */
+  message: string | null;
+  raycluster: IRayClusterSummary | null;
+}
+
+/** Status of an applied RayJob / RayService / RayCluster. */
+export interface IKubeRayStatus {
+  kind: string;
+  name: string;
+  namespace: string | null;
+  job_deployment_status?: string | null;
+  job_status?: string | null;
+  service_status?: string | null;
+  state?: string | null;
+  dashboard_url?: string | null;
+  message?: string | null;
+}
+
+/** `POST ray-dev/api/kubernetes/apply`. */
+export interface IApplyResult {
+  dry_run: boolean;
+  kind: string;
+  name: string;
+  namespace: string;
+  exists: boolean;
+  changed: boolean;
+  /** Unified YAML diff, on the cluster -> after apply; empty when nothing changes. */
+  diff: string;
+  result: Record<string, unknown>;
+  status: IKubeRayStatus | null;
+}

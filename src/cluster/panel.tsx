@@ -4,11 +4,13 @@ import * as React from 'react';
 import type { RayDevAPI } from '../api';
 import { PolledSection } from '../section';
 import { ClusterView } from './components';
+import { KubeRayDetails } from './kuberay';
 import { ClusterMonitor, type IClusterState } from './monitor';
 
 /**
  * The "Cluster" section of the Ray sidebar: status, resources and nodes of
- * the Ray cluster, refreshed while the section is on screen.
+ * the Ray cluster, refreshed while the section is on screen, and the
+ * RayCluster it runs as when in Kubernetes.
  */
 export class ClusterPanel extends PolledSection<ClusterMonitor, IClusterState> {
   constructor(options: ClusterPanel.IOptions) {
@@ -27,17 +29,33 @@ export class ClusterPanel extends PolledSection<ClusterMonitor, IClusterState> {
           isVisible
         })
     });
+    this._api = options.api;
+  }
+
+  protected onRefresh(): void {
+    this._kuberayKey += 1; // the RayCluster is read again too
+    super.onRefresh();
   }
 
   protected renderState(state: IClusterState): JSX.Element {
     return (
-      <ClusterView
-        state={state}
-        trans={this.trans}
-        onRetry={() => void this.model.refresh()}
-      />
+      <>
+        <ClusterView
+          state={state}
+          trans={this.trans}
+          onRetry={() => void this.model.refresh()}
+        />
+        <KubeRayDetails
+          api={this._api}
+          trans={this.trans}
+          refreshKey={this._kuberayKey}
+        />
+      </>
     );
   }
+
+  private _api: RayDevAPI;
+  private _kuberayKey = 0;
 }
 
 export namespace ClusterPanel {

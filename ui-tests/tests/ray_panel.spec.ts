@@ -58,6 +58,17 @@ async function waitForCluster(page: IJupyterLabPageFixture): Promise<void> {
 }
 
 test.describe('Ray panel', () => {
+  test('says plainly that the server runs outside Kubernetes', async ({
+    page
+  }) => {
+    await page.sidebar.openTab(SIDEBAR_ID);
+    await waitForCluster(page);
+    // the real server's answer: no service account, no kubeconfig on this machine
+    await expect(sidebar(page).getByTestId('ray-raycluster')).toContainText(
+      'Not running in Kubernetes'
+    );
+  });
+
   test('the command palette opens it', async ({ page }) => {
     await page.keyboard.press('Control+Shift+C');
     const palette = page.locator('#command-palette');
