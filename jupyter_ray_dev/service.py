@@ -16,6 +16,7 @@ from .cluster.dashboard import DashboardClient
 
 if TYPE_CHECKING:
     from .jobs import JobsService
+    from .promote import PromoteService
     from .storage import StorageService
 
 
@@ -31,6 +32,11 @@ class RayDevConfig:
     ray_temp_dir: str = ""  # the local head's --temp-dir, for reading driver logs in place
     storage_roots: tuple[Any, ...] = ()  # c.RayDev.storage_roots, validated by the storage core
     storage_timeout: float = 30.0  # seconds per storage call before a 503
+    promote_registry: str = ""  # images go to <registry>/<project>:<inputs hash>
+    promote_tls_verify: bool = True  # False only for a plain-HTTP registry on loopback/in-cluster
+    promote_buildah_root: str = ""  # buildah --root/--runroot ("" = buildah's defaults)
+    promote_buildah_runroot: str = ""
+    promote_store_path: str = ""  # "" = <jupyter data dir>/ray_dev/promotions.sqlite
 
     @classmethod
     def from_env(cls) -> RayDevConfig:
@@ -77,8 +83,30 @@ class RayDevService:
 
         return StorageService(self.config.storage_roots, timeout=self.config.storage_timeout)
 
+    @cached_property
+    def promote(self) -> PromoteService:
+        """Promote a project to an image and KubeRay manifests (created on first use)."""
+        from pathlib import Path
+
+        from .promote import PromoteConfig, PromoteService
+
+        cfg = self.config
+        return PromoteService(
+            PromoteConfig(
+                root_dir=Path(cfg.root_dir or os.getcwd()),
+                registry=cfg.promote_registry,
+                tls_verify=cfg.promote_tls_verify,
+                buildah_root=cfg.promote_buildah_root,
+                buildah_runroot=cfg.promote_buildah_runroot,
+                store_path=Path(cfg.promote_store_path) if cfg.promote_store_path else None,
+            ),
+            cluster=self.cluster,
+        )
+
     async def close(self) -> None:
         """Release what the capabilities hold (threads, the job store's connection)."""
+        if "promote" in self.__dict__:
+            await self.promote.close()  # stops builds in progress (their buildah, by PID)
         if "jobs" in self.__dict__:
             await self.jobs.close()
         if "storage" in self.__dict__:

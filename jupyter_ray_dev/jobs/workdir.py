@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,8 +58,7 @@ def _matcher(base: Path, lines: Iterable[str]) -> Matcher | None:
     return match
 
 
-def _ignore_file_matchers(folder: Path, include_gitignore: bool) -> list[Matcher]:
-    names = (".gitignore", ".rayignore") if include_gitignore else (".rayignore",)
+def _ignore_file_matchers(folder: Path, names: tuple[str, ...]) -> list[Matcher]:
     found = []
     for name in names:
         ignore = folder / name
@@ -74,27 +73,33 @@ def _ignore_file_matchers(folder: Path, include_gitignore: bool) -> list[Matcher
     return found
 
 
-def measure_upload(
+def iter_kept_files(
     working_dir: Path,
     excludes: Iterable[str] = (),
     *,
     include_gitignore: bool | None = None,
-    keep_largest: int = 5,
-) -> UploadSize:
-    """Bytes and files Ray would pack from ``working_dir``.
+    extra_ignore_files: tuple[str, ...] = (),
+    on_skip: Callable[[Path], None] | None = None,
+) -> Iterator[tuple[Path, os.stat_result]]:
+    """Every file Ray would pack from ``working_dir``, with its stat, in sorted order.
 
     ``include_gitignore`` defaults to Ray's own switch
     (``RAY_RUNTIME_ENV_IGNORE_GITIGNORE=1`` turns .gitignore off).
+    ``extra_ignore_files`` names more per-folder ignore files read like .rayignore
+    (promotion adds .dockerignore, which a container build honours). ``on_skip`` is
+    told each path an ignore rule cuts (a folder once, its contents are not walked).
     """
     if include_gitignore is None:
         include_gitignore = os.environ.get("RAY_RUNTIME_ENV_IGNORE_GITIGNORE", "0") != "1"
+    names = ((".gitignore",) if include_gitignore else ()) + (".rayignore",) + extra_ignore_files
     root = working_dir.absolute()
     base = _matcher(root, [*default_excludes(), *excludes])
-    result = UploadSize()
     seen_dirs: set[tuple[int, int]] = set()  # (dev, inode): a symlink loop is walked once
 
-    def walk(path: Path, matchers: list[Matcher]) -> None:
+    def walk(path: Path, matchers: list[Matcher]) -> Iterator[tuple[Path, os.stat_result]]:
         if path != root and any(m(path) for m in matchers):
+            if on_skip is not None:
+                on_skip(path)
             return
         try:
             st = path.stat()  # follows symlinks, as Ray's zip does
@@ -105,14 +110,30 @@ def measure_upload(
             if key in seen_dirs:
                 return
             seen_dirs.add(key)
-            inner = matchers + _ignore_file_matchers(path, include_gitignore)
+            inner = matchers + _ignore_file_matchers(path, names)
             try:
                 children = sorted(path.iterdir())
             except OSError:
                 return
             for child in children:
-                walk(child, inner)
+                yield from walk(child, inner)
             return
+        yield path, st
+
+    yield from walk(root, [base] if base else [])
+
+
+def measure_upload(
+    working_dir: Path,
+    excludes: Iterable[str] = (),
+    *,
+    include_gitignore: bool | None = None,
+    keep_largest: int = 5,
+) -> UploadSize:
+    """Bytes and files Ray would pack from ``working_dir`` (see iter_kept_files)."""
+    root = working_dir.absolute()
+    result = UploadSize()
+    for path, st in iter_kept_files(root, excludes, include_gitignore=include_gitignore):
         result.total_bytes += st.st_size
         result.files += 1
         entry = (st.st_size, path.relative_to(root).as_posix())
@@ -120,8 +141,6 @@ def measure_upload(
             heapq.heappush(result.largest, entry)
         else:
             heapq.heappushpop(result.largest, entry)
-
-    walk(root, [base] if base else [])
     return result
 
 
