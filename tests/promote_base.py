@@ -27,8 +27,13 @@ SETUP = """\
 set -e
 useradd --uid 1000 --gid 100 --create-home --home-dir /home/ray --shell /bin/bash ray
 python3 -m venv /home/ray/venv
+/home/ray/venv/bin/pip uninstall -q -y setuptools
 chown -R 1000:100 /home/ray
-rm -rf /var/cache/apt/archives/*.deb /var/lib/apt/lists/* /usr/share/doc /usr/share/man
+# smaller is faster: vfs storage copies the whole rootfs for every build step
+rm -rf /var/cache/apt /var/lib/apt /var/cache/debconf /usr/share/doc /usr/share/man \
+       /usr/share/info /usr/share/locale /usr/share/i18n /usr/share/zoneinfo \
+       /usr/share/python-wheels /usr/share/perl* /usr/lib/x86_64-linux-gnu/perl* /usr/bin/perl*
+find / -xdev -name __pycache__ -type d -prune -exec rm -rf {} +
 """
 # the image config rayproject/ray has and promoted images rely on
 CONTAINERFILE = """\

@@ -51,7 +51,7 @@ def instructions(dockerfile: str) -> list[str]:
     return [i["instruction"] for i in parser.structure if i["instruction"] != "COMMENT"]
 
 
-CLEAN_INSTRUCTIONS = ["FROM", "COPY", "RUN", "ENV", "ENV", "COPY", "WORKDIR", "USER", "ARG",
+CLEAN_INSTRUCTIONS = ["FROM", "COPY", "RUN", "ENV", "COPY", "WORKDIR", "USER", "ARG",
                       "LABEL"]
 
 # --- collect ------------------------------------------------------------------
