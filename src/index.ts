@@ -13,6 +13,7 @@ import { RayDevAPI } from './api';
 import { DEFAULT_REFRESH_INTERVAL } from './cluster/monitor';
 import { rayIcon } from './icons';
 import { setupJobs } from './jobs/plugin';
+import { setupPromote } from './promote/plugin';
 import { RaySidebar, SIDEBAR_ID } from './sidebar';
 import { setupStorage } from './storage/plugin';
 
@@ -66,6 +67,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
       translator,
       palette,
       restorer,
+      fileBrowser,
+      addSection: section => sidebar.addWidget(section)
+    });
+
+    // Promote to prod: command, menus, notebook toolbar, a section of the Ray panel.
+    setupPromote({
+      app,
+      api,
+      translator,
+      palette,
       fileBrowser,
       addSection: section => sidebar.addWidget(section)
     });
