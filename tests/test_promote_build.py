@@ -150,7 +150,7 @@ def test_a_failing_step_is_named_and_nothing_is_pushed(tmp_path, buildah_store, 
         lines, end = asyncio.run(run_build(service, {"entrypoint": "proj/train.ipynb",
                                                      "base_image": base_image}))
         assert end["status"] == "failed"
-        assert "RUN cd /home/ray/.ray-dev-deps" in end["error"]  # the failing step
+        assert "RUN mkdir -p /home/ray/app && cd /home/ray/.ray-dev-deps" in end["error"]
         assert end["digest"] is None
         tags = subprocess.run(["skopeo", "list-tags", "--tls-verify=false",
                                f"docker://{registry}/team/proj"], capture_output=True, text=True)

@@ -51,8 +51,7 @@ def instructions(dockerfile: str) -> list[str]:
     return [i["instruction"] for i in parser.structure if i["instruction"] != "COMMENT"]
 
 
-CLEAN_INSTRUCTIONS = ["FROM", "COPY", "RUN", "ENV", "COPY", "WORKDIR", "USER", "ARG",
-                      "LABEL"]
+CLEAN_INSTRUCTIONS = ["FROM", "USER", "COPY", "RUN", "ENV", "WORKDIR", "LABEL", "COPY"]
 
 # --- collect ------------------------------------------------------------------
 
@@ -158,7 +157,7 @@ def test_dockerfile_layers_dependencies_before_code_and_runs_as_ray(promote):
     plan = plan_of(promote, entrypoint="proj/train.ipynb")
     text = plan["dockerfile"]
     assert instructions(text) == CLEAN_INSTRUCTIONS
-    assert text.splitlines()[2] == "FROM rayproject/ray:2.60.0-py311-gpu"  # cluster has GPUs
+    assert "\nFROM rayproject/ray:2.60.0-py311-gpu\n" in text  # the cluster has GPUs
     assert text.index("requirements.txt") < text.index("COPY --chown=1000:100 app/")
     assert "USER ray" in text
     assert plan["image"] == f"registry.example.com/team/proj:{plan['inputs_hash'][:12]}"

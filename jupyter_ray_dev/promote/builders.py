@@ -112,12 +112,15 @@ class BuildahBuilder:
         return Availability(self.name, True, f"buildah ({self.config.storage_driver} storage, "
                             f"{self.config.isolation} isolation)")
 
-    async def build(self, context: Path, image: str, build_args: dict[str, str], push: bool,
+    async def build(self, context: Path, image: str, labels: dict[str, str], push: bool,
                     emit: Emit) -> BuildResult:
+        """``labels`` go on the final image only (``--label``): values that change every
+        build (time, inputs hash) must not be a Dockerfile step, or no step after them
+        could come from the cache."""
         argv = [*self._base(), "build", "--isolation", self.config.isolation, "--layers",
                 "-f", str(context / "Dockerfile"), "-t", image]
-        for key, value in sorted(build_args.items()):
-            argv += ["--build-arg", f"{key}={value}"]
+        for key, value in sorted(labels.items()):
+            argv += ["--label", f"{key}={value}"]
         with tempfile.TemporaryDirectory(prefix="ray-dev-build-") as scratch:
             iidfile = Path(scratch) / "iid"
             code, lines = await _run([*argv, "--iidfile", str(iidfile), str(context)], emit)

@@ -97,14 +97,13 @@ def render_dockerfile(
     has_requirements: bool,
     env: dict[str, str],
     entrypoint: str,
-    inputs_hash: str,
     git_commit: str,
     ray_version: str,
 ) -> str:
     return _environment().get_template("Dockerfile.j2").render(
         project=project, base_image=base_image, workdir=workdir, deps_dir=deps_dir,
         has_requirements=has_requirements, env=sorted(env.items()), entrypoint=entrypoint,
-        inputs_hash=inputs_hash, git_commit=git_commit, ray_version=ray_version,
+        git_commit=git_commit, ray_version=ray_version,
         pythonpath=workdir,
     )
 

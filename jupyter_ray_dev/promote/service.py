@@ -230,7 +230,7 @@ class PromoteService:
         dockerfile = render_dockerfile(
             project=project_api, base_image=base_image, workdir=self.config.workdir,
             deps_dir=DEPS_DIR, has_requirements=bool(pinned.lines), env=env.baked,
-            entrypoint=collected.entrypoint.script, inputs_hash=digest, git_commit=commit,
+            entrypoint=collected.entrypoint.script, git_commit=commit,
             ray_version=ray_version)
         spec.add_text("Dockerfile", dockerfile)
         manifest_image = image or f"{name}:{digest[:12]}"
@@ -309,8 +309,10 @@ class PromoteService:
             builder = self.builders[options.builder]
             assert isinstance(builder, BuildahBuilder)
             built = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-            result = await builder.build(context, plan.image or "", {"RAY_DEV_BUILD_TIME": built},
-                                         options.push, live.emit)
+            labels = {"io.ray-dev.inputs-hash": plan.inputs_hash,
+                      "org.opencontainers.image.created": built}
+            result = await builder.build(context, plan.image or "", labels, options.push,
+                                         live.emit)
             record.digest = result.digest
             record.status = "pushed" if options.push else "built"
             await live.emit(f"Done: {result.image}"
