@@ -47,10 +47,11 @@ jest: $(STAMPS)/node
 ui-test: build $(STAMPS)/ui-deps $(CHROMIUM)
 	cd ui-tests && CI=$${CI:-} ../$(JLPM) playwright test
 
-bench: build  ## benchmarks (not tests): start-up cost of the extension, storage listing, jobs
+bench: build $(BUILD_TOOLS)  ## benchmarks (not tests): start-up cost, storage listing, jobs, promote
 	$(PY) bench/startup.py
 	$(PY) bench/storage.py
 	$(PY) bench/jobs.py
+	$(PY) bench/promote.py
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -182,3 +182,20 @@ class TestRealBuild:
         again = await read_stream(jp_ws_fetch, started["id"], **{"from": 2})
         assert [m["n"] for m in again if m["type"] == "line"][0] == 2
         assert again[-1]["promotion"]["digest"] == digest
+
+
+class TestRayDown:
+    @pytest.fixture
+    def ray_dev_config(self, tmp_path):
+        from jupyter_ray_dev.cluster.local_head import free_port
+
+        # nothing listens there: the manifests' shape cannot be read, and we say so
+        return {"promote_store_path": str(tmp_path / "promotions.sqlite"),
+                "ray_address": f"http://127.0.0.1:{free_port()}", "request_timeout": 2.0}
+
+    async def test_plan_answers_503_naming_ray_when_it_is_unreachable(self, api, jp_root_dir):
+        sample_project(jp_root_dir)
+        reply = await api.promote("plan", entrypoint="proj/train.ipynb")
+        assert reply.code == 503, reply.body
+        assert reply.json["reason"] == "ray_unreachable"
+        assert "Ray" in reply.json["message"]

@@ -51,10 +51,10 @@ def collect(project: Path, entry: Path, excludes: tuple[str, ...] = ()) -> Colle
     files: list[str] = []
     excluded: list[str] = []
     total = 0
+    skip = len(str(project.absolute())) + 1  # string slicing: pathlib's relative_to is slow
     for path, st in iter_kept_files(project, excludes, extra_ignore_files=(DOCKERIGNORE,),
-                                    on_skip=lambda p: excluded.append(
-                                        p.relative_to(project).as_posix())):
-        files.append(path.relative_to(project).as_posix())
+                                    on_skip=lambda p: excluded.append(str(p)[skip:])):
+        files.append(str(path)[skip:])
         total += st.st_size
     rel = entry.relative_to(project).as_posix()
     if rel not in files:

@@ -171,6 +171,13 @@ def raycluster(*, name: str, project: str, image: str, ray_version: str,
 
 
 @cache
+def _validator(kind: str) -> Any:
+    import jsonschema
+
+    return jsonschema.Draft7Validator(_schema(kind))  # compiled once per kind
+
+
+@cache
 def _schema(kind: str) -> dict[str, Any]:
     import yaml
 
@@ -183,12 +190,10 @@ def _schema(kind: str) -> dict[str, Any]:
 
 def validate_manifest(manifest: dict[str, Any]) -> list[str]:
     """Every violation of the KubeRay CRD schema (empty when valid)."""
-    import jsonschema
-
     kind = manifest.get("kind")
     if kind not in _CRD_FILES or manifest.get("apiVersion") != "ray.io/v1":
         return [f"not a ray.io/v1 KubeRay resource: {manifest.get('apiVersion')}/{kind}"]
-    validator = jsonschema.Draft7Validator(_schema(kind))
+    validator = _validator(kind)
     return [f"{'/'.join(str(p) for p in err.absolute_path) or '(root)'}: {err.message}"
             for err in sorted(validator.iter_errors(manifest), key=lambda e: list(e.path))]
 

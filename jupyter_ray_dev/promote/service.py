@@ -251,11 +251,13 @@ class PromoteService:
         spec.add_text("manifests/raycluster.yaml", to_yaml([manifests[1]]))
         return plan
 
-    async def _plan(self, project: str, options: PromoteOptions) -> Plan:
+    async def _plan(self, project: str, options: PromoteOptions,
+                    builders: bool = True) -> Plan:
         summary = await self._cluster()  # RayUnreachable -> 503: the shape comes from Ray
         plan: Plan = await self._off_loop(self._compute, project, options, summary)
-        plan.builders = list(await asyncio.gather(*(b.availability()
-                                                    for b in self.builders.values())))
+        if builders:  # a context export needs none: it skips the builders' probes
+            plan.builders = list(await asyncio.gather(*(b.availability()
+                                                        for b in self.builders.values())))
         return plan
 
     async def plan(self, project: str, body: Any = None) -> dict[str, Any]:
@@ -366,7 +368,7 @@ class PromoteService:
     async def export_context(self, project: str, body: Any, dest: Path,
                              user: str | None = None) -> dict[str, Any]:
         """Write the build context as ``dest`` (.tar.gz) for an external CI, and record it."""
-        plan = await self._plan(project, PromoteOptions.from_request(body))
+        plan = await self._plan(project, PromoteOptions.from_request(body), builders=False)
         size = await self._off_loop(write_tar_gz, plan.spec, dest)
         record = self._record(plan, "context", "exported", user)
         record.finished = record.created
