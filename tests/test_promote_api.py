@@ -119,6 +119,19 @@ async def test_context_export_downloads_the_tar_gz_and_records_it(api, jp_root_d
     assert one.code == 200 and one.json["dockerfile"].startswith("# Generated")
     assert (await api.get("promotions", "promo_000000")).code == 404
 
+    # a second export after a dependency change: the diff shows exactly that
+    (jp_root_dir / "proj" / "runtime_env.yaml").write_text("pip: [packaging]\n")
+    second = await api.promote("context", entrypoint="proj/train.ipynb")
+    assert second.code == 200
+    newer = second.headers["X-Ray-Dev-Promotion"]
+    diff = await api.get("promotions", newer, "diff", other=history[0]["id"])
+    assert diff.code == 200, diff.body
+    assert not diff.json["same_inputs"]
+    assert "\n-pyyaml==" in diff.json["requirements"]  # dropped; packaging is unchanged
+    assert "\n packaging==" in diff.json["requirements"]
+    assert 'ENV MODE="prod"' in diff.json["dockerfile"]  # the env var went away
+    assert (await api.get("promotions", newer, "diff")).json["field"] == "other"
+
 
 async def test_build_with_no_usable_builder_says_which_were_tried_and_why(api, jp_root_dir):
     sample_project(jp_root_dir)

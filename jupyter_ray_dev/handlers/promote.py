@@ -90,6 +90,16 @@ class PromotionHandler(RayDevHandler):
         self.finish(await self.service.promote.get(promotion_id))
 
 
+class PromotionDiffHandler(RayDevHandler):
+    @tornado.web.authenticated
+    async def get(self, promotion_id: str) -> None:
+        other = self.get_argument("other", "")
+        if not other:
+            raise BadRequest("Give `other`: the id of the promotion to compare with.",
+                             field="other")
+        self.finish(await self.service.promote.diff(promotion_id, other))
+
+
 class PromotionStreamHandler(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler,
                              JupyterHandler):
     """A build's log as JSON messages: ``line`` (numbered ``n`` from 0), then ``end`` with
@@ -155,5 +165,6 @@ ROUTES = [
     (f"{API_PREFIX}/projects/{PROJECT}/promote/context", PromoteContextHandler),
     (f"{API_PREFIX}/promotions", PromotionsHandler),
     (f"{API_PREFIX}/promotions/{PROMOTION_ID}", PromotionHandler),
+    (f"{API_PREFIX}/promotions/{PROMOTION_ID}/diff", PromotionDiffHandler),
     (f"{API_PREFIX}/promotions/{PROMOTION_ID}/stream", PromotionStreamHandler),
 ]

@@ -391,6 +391,20 @@ class PromoteService:
             doc["log"] = "\n".join(live.lines)
         return doc
 
+    async def diff(self, promotion_id: str, other_id: str) -> dict[str, Any]:
+        """What changed from ``other_id`` to ``promotion_id``: unified diffs of the
+        Dockerfile, the pinned requirements and the manifests (empty when equal)."""
+        import difflib
+
+        new, old = await self.get(promotion_id), await self.get(other_id)
+        out: dict[str, Any] = {"from": other_id, "to": promotion_id,
+                               "same_inputs": new["inputs_hash"] == old["inputs_hash"]}
+        for key in ("dockerfile", "requirements", "manifests"):
+            out[key] = "".join(difflib.unified_diff(
+                old[key].splitlines(keepends=True), new[key].splitlines(keepends=True),
+                fromfile=f"{other_id}/{key}", tofile=f"{promotion_id}/{key}"))
+        return out
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
