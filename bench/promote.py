@@ -27,8 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from jupyter_ray_dev.promote import PromoteConfig, PromoteService  # noqa: E402
-from promote_helpers import SUMMARY, build_wheel, sample_project, write  # noqa: E402
+from promote_helpers import SUMMARY, build_wheel, sample_project, write
+
+from jupyter_ray_dev.promote import PromoteConfig, PromoteService
 
 KEPT, IGNORED = 5000, 50000
 

@@ -10,10 +10,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from promote_base import build_context, recipe_key
 from storage_fixtures import Server
 
 from jupyter_ray_dev.cluster.local_head import free_port
-from promote_base import build_context, recipe_key
 
 TOOLS = ("buildah", "skopeo", "docker-registry", "debootstrap")
 REGISTRY_CONFIG = """\

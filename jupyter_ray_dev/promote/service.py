@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import hashlib
 import logging
 import secrets
 import shutil
@@ -34,8 +35,15 @@ from .collect import Collected, collect, resolve_project
 from .context import ContextSpec, inputs_hash, write_folder, write_tar_gz
 from .dockerfile import default_base_image, render_dockerfile, render_dockerignore
 from .envvars import EnvVars, split_env_vars
-from .manifests import (cluster_shape, k8s_name, raycluster, rayjob, secret_env, to_yaml,
-                        validate_manifest)
+from .manifests import (
+    cluster_shape,
+    k8s_name,
+    raycluster,
+    rayjob,
+    secret_env,
+    to_yaml,
+    validate_manifest,
+)
 from .options import PromoteOptions, registry_host
 from .pin import REQUIREMENTS_FILE, WHEELS_DIR, Pinned, pin_requirements
 from .store import PromotionRecord, PromotionStore, default_store_path
@@ -87,6 +95,7 @@ class Plan:
     spec: ContextSpec
     ray_version: str
     git_commit: str
+    workdir: str
     builders: list[Availability] = field(default_factory=list)
 
     @property
@@ -101,7 +110,7 @@ class Plan:
             "project": self.project,
             "entrypoint": {"source": self.entrypoint, "script": c.entrypoint.script,
                            "converted": c.entrypoint.generated is not None,
-                           "command": c.entrypoint.command("/home/ray/app"),
+                           "command": c.entrypoint.command(self.workdir),
                            "warnings": c.entrypoint.warnings},
             "requirements": self.pinned.to_dict(),
             "env_vars": self.env.to_dict(f"{k8s_name(Path(self.project).name)}-secrets"),
@@ -216,8 +225,6 @@ class PromoteService:
         spec.add_text(".dockerignore", render_dockerignore())
         digest = inputs_hash(spec)
         # the image also depends on what the Dockerfile says beyond the files
-        import hashlib
-
         digest = hashlib.sha256("\n".join(
             [digest, base_image, self.config.workdir, repr(sorted(env.baked.items()))]
         ).encode()).hexdigest()
@@ -246,7 +253,8 @@ class PromoteService:
         plan = Plan(project=project_api, entrypoint=entry_api, collected=collected,
                     pinned=pinned, env=env, runtime_env=runtime_env, base_image=base_image,
                     image=image, inputs_hash=digest, dockerfile=dockerfile, manifests=manifests,
-                    manifest_errors=errors, spec=spec, ray_version=ray_version, git_commit=commit)
+                    manifest_errors=errors, spec=spec, ray_version=ray_version, git_commit=commit,
+                    workdir=self.config.workdir)
         spec.add_text("manifests/rayjob.yaml", to_yaml([manifests[0]]))
         spec.add_text("manifests/raycluster.yaml", to_yaml([manifests[1]]))
         return plan
