@@ -12,7 +12,11 @@ const NOTEBOOK = JSON.stringify({
   nbformat: 4,
   nbformat_minor: 5,
   metadata: {
-    kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }
+    kernelspec: {
+      name: 'python3',
+      display_name: 'Python 3',
+      language: 'python'
+    }
   },
   cells: [
     {
@@ -29,7 +33,8 @@ const NOTEBOOK = JSON.stringify({
       metadata: {},
       execution_count: null,
       outputs: [],
-      source: "import helpers\nprint(helpers.answer(), open('data/params.txt').read())"
+      source:
+        "import helpers\nprint(helpers.answer(), open('data/params.txt').read())"
     }
   ]
 });
@@ -47,17 +52,31 @@ test.describe('Promote to prod', () => {
     tmpPath
   }) => {
     const project = `${tmpPath}/promo_proj`;
-    await page.contents.uploadContent(NOTEBOOK, 'text', `${project}/train.ipynb`);
+    await page.contents.uploadContent(
+      NOTEBOOK,
+      'text',
+      `${project}/train.ipynb`
+    );
     await page.contents.uploadContent(
       'def answer():\n    return 42\n',
       'text',
       `${project}/helpers.py`
     );
-    await page.contents.uploadContent('lr=0.1', 'text', `${project}/data/params.txt`);
-    await page.contents.uploadContent(RUNTIME_ENV, 'text', `${project}/runtime_env.yaml`);
+    await page.contents.uploadContent(
+      'lr=0.1',
+      'text',
+      `${project}/data/params.txt`
+    );
+    await page.contents.uploadContent(
+      RUNTIME_ENV,
+      'text',
+      `${project}/runtime_env.yaml`
+    );
     await page.filebrowser.openDirectory(tmpPath);
 
-    const folder = page.locator('.jp-DirListing-item', { hasText: 'promo_proj' });
+    const folder = page.locator('.jp-DirListing-item', {
+      hasText: 'promo_proj'
+    });
     await expect(folder).toBeVisible();
     await folder.click({ button: 'right' });
     await page.getByRole('menuitem', { name: 'Promote to prod…' }).click();
@@ -71,7 +90,9 @@ test.describe('Promote to prod', () => {
     );
     const dockerfile = review.getByTestId('ray-promote-dockerfile');
     await expect(dockerfile).toContainText('FROM rayproject/ray:');
-    await expect(dockerfile).toContainText('COPY --chown=1000:100 app/ /home/ray/app/');
+    await expect(dockerfile).toContainText(
+      'COPY --chown=1000:100 app/ /home/ray/app/'
+    );
     await expect(dockerfile).toContainText('USER ray');
     await expect(review.getByTestId('ray-promote-requirements')).toContainText(
       /pyyaml==\d/
@@ -81,15 +102,56 @@ test.describe('Promote to prod', () => {
     await expect(differences).toContainText('%pip install tqdm');
     await expect(differences).toContainText('HF_TOKEN');
     await expect(dockerfile).not.toContainText('not-for-images');
-    await expect(review.getByTestId('ray-promote-manifests')).toContainText('kind: RayJob');
+    await expect(review.getByTestId('ray-promote-manifests')).toContainText(
+      'kind: RayJob'
+    );
 
     const download = page.waitForEvent('download');
     await dialog.getByRole('button', { name: 'Export context' }).click();
     const saved = await download;
-    expect(saved.suggestedFilename()).toMatch(/^promo-proj-[0-9a-f]{12}-context\.tar\.gz$/);
+    expect(saved.suggestedFilename()).toMatch(
+      /^promo-proj-[0-9a-f]{12}-context\.tar\.gz$/
+    );
     const file = await saved.path();
     const bytes = fs.readFileSync(file!);
     expect([bytes[0], bytes[1]]).toEqual([0x1f, 0x8b]); // gzip
     await expect(dialog).toHaveCount(0);
+  });
+
+  test('the notebook toolbar button reviews the notebook it sits on', async ({
+    page,
+    tmpPath
+  }) => {
+    const project = `${tmpPath}/tb_proj`;
+    await page.contents.uploadContent(
+      NOTEBOOK,
+      'text',
+      `${project}/train.ipynb`
+    );
+    await page.contents.uploadContent(
+      'def answer():\n    return 42\n',
+      'text',
+      `${project}/helpers.py`
+    );
+    await page.contents.uploadContent(
+      RUNTIME_ENV,
+      'text',
+      `${project}/runtime_env.yaml`
+    );
+    await page.filebrowser.open(`${project}/train.ipynb`);
+    await page.getByTestId('ray-promote-toolbar').first().click();
+    const review = page.locator('.jp-Dialog').getByTestId('ray-promote-review');
+    await expect(review).toBeVisible({ timeout: 60000 });
+    await expect(review.getByTestId('ray-promote-entrypoint')).toContainText(
+      `${project}/train.ipynb`
+    );
+    await expect(review.getByTestId('ray-promote-command')).toContainText(
+      'python train.py'
+    );
+    await page
+      .locator('.jp-Dialog-footer')
+      .getByRole('button', { name: 'Cancel' })
+      .click();
+    await expect(page.locator('.jp-Dialog')).toHaveCount(0);
   });
 });
