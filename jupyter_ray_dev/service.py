@@ -101,6 +101,7 @@ class RayDevService:
                 store_path=Path(cfg.promote_store_path) if cfg.promote_store_path else None,
             ),
             cluster=self.cluster,
+            storage=lambda: self.storage,
         )
 
     async def close(self) -> None:

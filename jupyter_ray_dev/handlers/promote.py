@@ -77,6 +77,14 @@ class PromoteContextHandler(RayDevHandler):
             shutil.rmtree(scratch, ignore_errors=True)
 
 
+class PromotePackageHandler(RayDevHandler):
+    """The runtime_env path: code zip to a storage root, RayJob with runtimeEnvYAML."""
+
+    @tornado.web.authenticated
+    async def post(self, project: str) -> None:
+        self.finish(await self.service.promote.package(project, _body(self), user=_user(self)))
+
+
 class PromotionsHandler(RayDevHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
@@ -163,6 +171,7 @@ ROUTES = [
     (f"{API_PREFIX}/projects/{PROJECT}/promote/plan", PromotePlanHandler),
     (f"{API_PREFIX}/projects/{PROJECT}/promote/build", PromoteBuildHandler),
     (f"{API_PREFIX}/projects/{PROJECT}/promote/context", PromoteContextHandler),
+    (f"{API_PREFIX}/projects/{PROJECT}/promote/package", PromotePackageHandler),
     (f"{API_PREFIX}/promotions", PromotionsHandler),
     (f"{API_PREFIX}/promotions/{PROMOTION_ID}", PromotionHandler),
     (f"{API_PREFIX}/promotions/{PROMOTION_ID}/diff", PromotionDiffHandler),

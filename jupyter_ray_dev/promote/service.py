@@ -18,6 +18,7 @@ import datetime
 import hashlib
 import logging
 import secrets
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -45,6 +46,7 @@ from .manifests import (
     validate_manifest,
 )
 from .options import PromoteOptions, registry_host
+from .package import PACKAGES_DIR, code_zip, runtime_env_for
 from .pin import REQUIREMENTS_FILE, WHEELS_DIR, Pinned, pin_requirements
 from .store import PromotionRecord, PromotionStore, default_store_path
 
@@ -176,8 +178,10 @@ class _LiveBuild:
 
 class PromoteService:
     def __init__(self, config: PromoteConfig,
-                 cluster: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+                 cluster: Callable[[], Awaitable[dict[str, Any]]],
+                 storage: Callable[[], Any] | None = None) -> None:
         self.config = config
+        self._storage = storage  # the storage capability, for the runtime_env path
         self.root = Path(config.root_dir).resolve()
         self._cluster = cluster
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ray-dev-promote")
@@ -383,6 +387,76 @@ class PromoteService:
         await self.store.put(record)
         name = f"{k8s_name(Path(plan.project).name)}-{plan.inputs_hash[:12]}-context.tar.gz"
         return {**record.summary(), "bytes": size, "filename": name}
+
+    # --- the runtime_env path (less reproducible) -----------------------------------------
+    async def package(self, project: str, body: Any, user: str | None = None
+                      ) -> dict[str, Any]:
+        """Upload the code zip to a storage root; a RayJob with ``runtimeEnvYAML`` using it.
+
+        ``body`` is a promote request plus ``storage_root``: the name of an s3:// or gs://
+        root of ``c.RayDev.storage_roots`` (every node must read it)."""
+        body = dict(body or {})
+        root_name = body.pop("storage_root", None)
+        if not isinstance(root_name, str) or not root_name:
+            raise BadRequest("Give `storage_root`: the name of an s3:// or gs:// storage "
+                             "root the cluster's nodes can read.", field="storage_root")
+        if self._storage is None:
+            raise BadRequest("No storage is configured on this server.", field="storage_root")
+        storage = self._storage()
+        root = storage.root(root_name)  # NotFound for an unknown root
+        if root.protocol not in ("s3", "gs"):
+            raise BadRequest(f"Storage root {root_name!r} is {root.url}: Ray nodes download a "
+                             "working_dir from s3:// or gs:// only (a shared folder needs no "
+                             "upload: use a job from the Jobs panel).", field="storage_root")
+        options = PromoteOptions.from_request(body)
+        plan = await self._plan(project, options, builders=False)
+        name = k8s_name(Path(plan.project).name)
+        data, filename = await self._off_loop(code_zip, plan.spec, name)
+        path = f"{PACKAGES_DIR}/{filename}"
+        try:
+            await storage.stat(root_name, path)  # content-addressed: already there
+            uploaded = False
+        except NotFound:
+            try:
+                await storage.stat(root_name, PACKAGES_DIR)
+            except NotFound:  # the first package of this root
+                await storage.mkdir(root_name, PACKAGES_DIR)
+            session = await storage.start_upload(root_name, path, len(data), overwrite=False)
+            try:
+                await storage.upload_chunk(root_name, session["upload_id"], data)
+                await storage.commit_upload(root_name, session["upload_id"])
+            except BaseException:
+                await storage.abort_upload(root_name, session["upload_id"])
+                raise
+            uploaded = True
+        uri = f"{root.url.rstrip('/')}/{path}"
+        pip = [line for line in plan.pinned.lines if not line.startswith("./")]
+        skipped = [line for line in plan.pinned.lines if line.startswith("./")]
+        runtime_env = runtime_env_for(uri, pip, plan.env.baked)
+        script = plan.collected.entrypoint.script
+        folder = str(Path(script).parent)
+        command = shlex.join(["python", Path(script).name])
+        entrypoint = command if folder == "." else f"cd {shlex.quote(folder)} && {command}"
+        shape = cluster_shape(await self._cluster())
+        import yaml
+
+        job = rayjob(name=name, project=plan.project, image=plan.base_image,
+                     ray_version=plan.ray_version, entrypoint=entrypoint, shape=shape,
+                     env=secret_env([s["name"] for s in plan.env.secret],
+                                    f"{name}-secrets"))
+        job["spec"]["runtimeEnvYAML"] = yaml.safe_dump(runtime_env, sort_keys=False)
+        errors = validate_manifest(job)
+        record = self._record(plan, "runtime_env", "uploaded", user)
+        record.image, record.manifests, record.finished = plan.base_image, to_yaml([job]), \
+            record.created
+        await self.store.put(record)
+        return {**record.summary(), "uri": uri, "uploaded": uploaded, "bytes": len(data),
+                "runtime_env": runtime_env, "entrypoint_command": entrypoint,
+                "manifests": to_yaml([job]), "manifest_errors": errors,
+                "not_carried": [{"spec": s, "reason": "a local file: only the image path "
+                                 "ships local wheels"} for s in skipped],
+                "reproducibility": "less reproducible than the image: pip resolves the "
+                                   "pinned list on every node at start."}
 
     # --- history -----------------------------------------------------------------------
     async def history(self, project: str | None = None) -> list[dict[str, Any]]:

@@ -23,8 +23,8 @@ CREATE TABLE IF NOT EXISTS promotions (
     id          TEXT PRIMARY KEY,
     project     TEXT NOT NULL,     -- folder relative to the Jupyter root
     entrypoint  TEXT NOT NULL,
-    kind        TEXT NOT NULL,     -- build | context
-    status      TEXT NOT NULL,     -- building | pushed | built | failed | exported
+    kind        TEXT NOT NULL,     -- build | context | runtime_env
+    status      TEXT NOT NULL,     -- building | pushed | built | failed | exported | uploaded
     inputs_hash TEXT NOT NULL,
     image       TEXT,
     digest      TEXT,
