@@ -216,6 +216,15 @@ describe('RayDevAPI promote', () => {
     expect(context.filename).toBe('proj-abc-context.tar.gz');
     expect(context.promotionId).toBe('promo_1');
     expect(context.blob.size).toBe(2);
+    await api.packagePromotion('proj', 'art', { entrypoint: 'proj/a.py' });
+    const last = calls[calls.length - 1];
+    expect(new URL(last.url).pathname).toBe(
+      '/user/me/ray-dev/api/projects/proj/promote/package'
+    );
+    expect(JSON.parse(last.body)).toEqual({
+      entrypoint: 'proj/a.py',
+      storage_root: 'art'
+    });
     expect(api.promotionLogUrl('promo_1', 3)).toBe(
       'ws://localhost:8888/user/me/ray-dev/api/promotions/promo_1/stream?from=3'
     );

@@ -8,6 +8,7 @@ import type {
   IPromotion,
   IPromotionContext,
   IPromotionDetail,
+  IPromotionPackage,
   IPromotionPlan,
   IJob,
   IJobFilters,
@@ -325,6 +326,21 @@ export class RayDevAPI {
       filename: match ? match[1] : 'context.tar.gz',
       promotionId: response.headers.get('X-Ray-Dev-Promotion')
     };
+  }
+
+  /**
+   * The runtime_env path (less reproducible than the image): upload the code zip
+   * to the s3/gs storage root `storageRoot`; a RayJob whose runtimeEnvYAML uses it.
+   */
+  packagePromotion(
+    project: string,
+    storageRoot: string,
+    request: IPromoteRequest = {}
+  ): Promise<IPromotionPackage> {
+    return this.request<IPromotionPackage>(promotePath(project, 'package'), {
+      method: 'POST',
+      body: JSON.stringify({ ...request, storage_root: storageRoot })
+    });
   }
 
   /** The promotion history, newest first. */

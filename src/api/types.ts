@@ -394,3 +394,17 @@ export interface IPromotionContext {
   filename: string;
   promotionId: string | null;
 }
+
+/** The runtime_env path's result: the code zip's URI and a RayJob using it. */
+export interface IPromotionPackage extends IPromotion {
+  uri: string;
+  uploaded: boolean;
+  bytes: number;
+  runtime_env: Record<string, unknown>;
+  entrypoint_command: string;
+  manifests: string;
+  manifest_errors: string[];
+  not_carried: { spec: string; reason: string }[];
+  /** Says this path is less reproducible than the image. */
+  reproducibility: string;
+}
