@@ -11,6 +11,9 @@ PIP := $(PY) -m pip --disable-pip-version-check
 JLPM := $(VENV)/bin/jlpm
 STAMPS := .make
 CHROMIUM := /usr/bin/chromium
+# promote's real image builds: buildah builds, docker-registry is the registry on loopback,
+# skopeo inspects what was pushed, debootstrap makes the local stand-in for rayproject/ray
+BUILD_TOOLS := /usr/bin/buildah /usr/bin/skopeo /usr/bin/docker-registry /usr/sbin/debootstrap
 LAB_ARGS ?=  # extra `jupyter lab` arguments for `make lab`, e.g. LAB_ARGS=--port=9999
 # Tools in the venv (jupyter, jlpm, ray) win over anything on the machine.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
@@ -35,7 +38,7 @@ build: jupyter_ray_dev/labextension/package.json  ## the frontend, linked into t
 dev: build  ## rebuild the frontend on every change
 	$(JLPM) watch
 
-pytest: $(STAMPS)/python $(STAMPS)/kube-apiserver
+pytest: $(STAMPS)/python $(STAMPS)/kube-apiserver $(BUILD_TOOLS)
 	$(PY) -m pytest
 
 jest: $(STAMPS)/node
@@ -44,10 +47,11 @@ jest: $(STAMPS)/node
 ui-test: build $(STAMPS)/ui-deps $(CHROMIUM)
 	cd ui-tests && CI=$${CI:-} ../$(JLPM) playwright test
 
-bench: build  ## benchmarks (not tests): start-up cost of the extension, storage listing, jobs
+bench: build $(BUILD_TOOLS)  ## benchmarks (not tests): start-up cost, storage listing, jobs, promote
 	$(PY) bench/startup.py
 	$(PY) bench/storage.py
 	$(PY) bench/jobs.py
+	$(PY) bench/promote.py
 
 k8s-apiserver: $(STAMPS)/kube-apiserver  ## kube-apiserver from Debian's source + etcd, for the Kubernetes tests
 
@@ -91,6 +95,11 @@ $(STAMPS)/ui-deps: ui-tests/package.json ui-tests/yarn.lock $(STAMPS)/python
 $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+# Debian's image-build tools, for the promote tests (one apt call for the four)
+$(BUILD_TOOLS) &:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah skopeo docker-registry debootstrap >/dev/null
 
 clean:  ## remove build output (keeps .venv and node_modules)
 	rm -rf lib jupyter_ray_dev/labextension tsconfig.tsbuildinfo $(STAMPS)

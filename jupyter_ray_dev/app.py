@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, List, Unicode, default
+from traitlets import Bool, Float, List, Unicode, default
 
 from .errors import RayDevError
 from .service import RayDevConfig, RayDevService
@@ -99,6 +99,33 @@ class RayDev(ExtensionApp):
         10.0, help="Seconds to wait for the Kubernetes API server before reporting it unreachable."
     ).tag(config=True)
 
+    promote_registry = Unicode(
+        "",
+        help=(
+            "Registry (and path) promoted images are pushed to, e.g. registry.example.com/team: "
+            "a project's image is <registry>/<project>:<inputs hash>. Credentials come from the "
+            "server's environment (REGISTRY_AUTH_FILE for buildah), never from the browser."
+        ),
+    ).tag(config=True)
+
+    promote_tls_verify = Bool(
+        True, help="Verify the registry's TLS certificate when pushing (false only for a "
+        "plain-HTTP registry on loopback or inside the cluster)."
+    ).tag(config=True)
+
+    promote_buildah_root = Unicode(
+        "", help="buildah --root (image storage) for promotions. Default: buildah's own."
+    ).tag(config=True)
+
+    promote_buildah_runroot = Unicode(
+        "", help="buildah --runroot for promotions. Default: buildah's own."
+    ).tag(config=True)
+
+    promote_store_path = Unicode(
+        "", help="SQLite file of the promotion history. Default: "
+        "<jupyter data dir>/ray_dev/promotions.sqlite."
+    ).tag(config=True)
+
     @default("ray_address")
     def _default_ray_address(self) -> str:
         return os.environ.get("RAY_ADDRESS", "")
@@ -124,6 +151,11 @@ class RayDev(ExtensionApp):
                 storage_timeout=self.storage_timeout,
                 kubeconfig=self.kubeconfig,
                 kubernetes_timeout=self.kubernetes_timeout,
+                promote_registry=self.promote_registry,
+                promote_tls_verify=self.promote_tls_verify,
+                promote_buildah_root=self.promote_buildah_root,
+                promote_buildah_runroot=self.promote_buildah_runroot,
+                promote_store_path=self.promote_store_path,
             )
         )
         # checked with the cheap parser, not by building the storage service: that loads its

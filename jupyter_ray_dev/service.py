@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .jobs import JobsService
     from .runtime_env import RuntimeEnvService
     from .k8s import KubernetesService
+    from .promote import PromoteService
     from .storage import StorageService
 
 
@@ -35,6 +36,11 @@ class RayDevConfig:
     storage_timeout: float = 30.0  # seconds per storage call before a 503
     kubeconfig: str = ""  # "" = in-cluster service account, else $KUBECONFIG / ~/.kube/config
     kubernetes_timeout: float = 10.0  # seconds per Kubernetes API call before a 503
+    promote_registry: str = ""  # images go to <registry>/<project>:<inputs hash>
+    promote_tls_verify: bool = True  # False only for a plain-HTTP registry on loopback/in-cluster
+    promote_buildah_root: str = ""  # buildah --root/--runroot ("" = buildah's defaults)
+    promote_buildah_runroot: str = ""
+    promote_store_path: str = ""  # "" = <jupyter data dir>/ray_dev/promotions.sqlite
 
     @classmethod
     def from_env(cls) -> RayDevConfig:
@@ -106,8 +112,31 @@ class RayDevService:
             KubeClient(self.config.kubeconfig, self.config.kubernetes_timeout), kuberay_identity
         )
 
+    @cached_property
+    def promote(self) -> PromoteService:
+        """Promote a project to an image and KubeRay manifests (created on first use)."""
+        from pathlib import Path
+
+        from .promote import PromoteConfig, PromoteService
+
+        cfg = self.config
+        return PromoteService(
+            PromoteConfig(
+                root_dir=Path(cfg.root_dir or os.getcwd()),
+                registry=cfg.promote_registry,
+                tls_verify=cfg.promote_tls_verify,
+                buildah_root=cfg.promote_buildah_root,
+                buildah_runroot=cfg.promote_buildah_runroot,
+                store_path=Path(cfg.promote_store_path) if cfg.promote_store_path else None,
+            ),
+            cluster=self.cluster,
+            storage=lambda: self.storage,
+        )
+
     async def close(self) -> None:
         """Release what the capabilities hold (threads, the job store's connection)."""
+        if "promote" in self.__dict__:
+            await self.promote.close()  # stops builds in progress (their buildah, by PID)
         if "jobs" in self.__dict__:
             await self.jobs.close()
         if "runtime_env" in self.__dict__:

@@ -15,6 +15,7 @@ import { DEFAULT_REFRESH_INTERVAL } from './cluster/monitor';
 import { rayIcon } from './icons';
 import { setupJobs } from './jobs/plugin';
 import { RuntimeEnvCommandIDs, setupRuntimeEnv } from './runtimeenv/plugin';
+import { setupPromote } from './promote/plugin';
 import { RaySidebar, SIDEBAR_ID } from './sidebar';
 import { setupStorage } from './storage/plugin';
 
@@ -70,6 +71,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
       translator,
       palette,
       restorer,
+      fileBrowser,
+      addSection: section => sidebar.addWidget(section)
+    });
+
+    // Promote to prod: command, menus, notebook toolbar, a section of the Ray panel.
+    setupPromote({
+      app,
+      api,
+      translator,
+      palette,
       fileBrowser,
       addSection: section => sidebar.addWidget(section)
     });

@@ -9,9 +9,11 @@ import pytest
 
 from jupyter_ray_dev.cluster.local_head import LocalRayHead
 
-# storage_fixtures: moto_server / gcp-storage-emulator, started only by tests that use them;
-# k8s_fixtures: a real kube-apiserver + etcd, started only by the Kubernetes tier
-pytest_plugins = ["pytest_jupyter.jupyter_server", "storage_fixtures", "k8s_fixtures"]
+# storage_fixtures: moto_server / gcp-storage-emulator; k8s_fixtures: a real kube-apiserver +
+# etcd; promote_fixtures: buildah, a local base image and docker-registry; each started only
+# by the tests that use them
+pytest_plugins = ["pytest_jupyter.jupyter_server", "storage_fixtures", "k8s_fixtures",
+                  "promote_fixtures"]
 
 HEAD_CPUS = 2
 HEAD_GPUS = 1  # declared, not detected: lets the tests cover GPU accounting without a GPU

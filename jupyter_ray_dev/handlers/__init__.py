@@ -6,7 +6,7 @@ describe exactly these (a test checks both ways).
 
 from __future__ import annotations
 
-from . import cluster, jobs, kubernetes, runtime_env, storage
+from . import cluster, jobs, kubernetes, promote, runtime_env, storage
 from .base import API_PREFIX, OpenAPIHandler, RayDevHandler, openapi_document
 
 ROUTES: list[tuple[str, type[RayDevHandler]]] = [
@@ -15,6 +15,7 @@ ROUTES: list[tuple[str, type[RayDevHandler]]] = [
     *storage.ROUTES,
     *runtime_env.ROUTES,
     *kubernetes.ROUTES,
+    *promote.ROUTES,
     (f"{API_PREFIX}/openapi.json", OpenAPIHandler),
 ]
 

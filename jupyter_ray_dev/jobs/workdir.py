@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import heapq
 import os
-from collections.abc import Callable, Iterable
+import stat
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +29,7 @@ DASHBOARD_UPLOAD_LIMIT = 100 * MIB  # ray#55877: the dashboard's request size ca
 # override variable; copied so that measuring a folder does not import ray.
 DEFAULT_EXCLUDES = ".git,.venv,venv,__pycache__"
 
-Matcher = Callable[[Path], bool]
+Matcher = Callable[[str], bool]  # an absolute path, as a string
 
 
 @dataclass
@@ -46,32 +47,84 @@ def default_excludes(env: dict[str, str] | os._Environ[str] = os.environ) -> lis
     return [x.strip() for x in value.split(",") if x.strip()]
 
 
-def _matcher(base: Path, lines: Iterable[str]) -> Matcher | None:
+def _matcher(base: Path | str, lines: Iterable[str]) -> Matcher | None:
     spec = GitIgnoreSpec.from_lines(lines)
     if not spec.patterns:
         return None
+    skip = len(os.path.join(str(base), ""))
 
-    def match(path: Path) -> bool:
+    def match(path: str) -> bool:
         # Ray matches the path relative to the folder holding the patterns, no trailing '/'
-        return spec.match_file(path.relative_to(base).as_posix())
+        # (plain string slicing: pathlib's relative_to was most of the walk's time)
+        return spec.match_file(path[skip:])
 
     return match
 
 
-def _ignore_file_matchers(folder: Path, include_gitignore: bool) -> list[Matcher]:
-    names = (".gitignore", ".rayignore") if include_gitignore else (".rayignore",)
+def _ignore_file_matchers(folder: str, names: tuple[str, ...]) -> list[Matcher]:
     found = []
     for name in names:
-        ignore = folder / name
-        if ignore.is_file():
+        ignore = os.path.join(folder, name)
+        if os.path.isfile(ignore):
             try:
-                text = ignore.read_text(encoding="utf-8", errors="replace")
+                with open(ignore, encoding="utf-8", errors="replace") as f:
+                    text = f.read()
             except OSError:
                 continue
             matcher = _matcher(folder, text.splitlines())
             if matcher:
                 found.append(matcher)
     return found
+
+
+def iter_kept_files(
+    working_dir: Path,
+    excludes: Iterable[str] = (),
+    *,
+    include_gitignore: bool | None = None,
+    extra_ignore_files: tuple[str, ...] = (),
+    on_skip: Callable[[Path], None] | None = None,
+) -> Iterator[tuple[Path, os.stat_result]]:
+    """Every file Ray would pack from ``working_dir``, with its stat, in sorted order.
+
+    ``include_gitignore`` defaults to Ray's own switch
+    (``RAY_RUNTIME_ENV_IGNORE_GITIGNORE=1`` turns .gitignore off).
+    ``extra_ignore_files`` names more per-folder ignore files read like .rayignore
+    (promotion adds .dockerignore, which a container build honours). ``on_skip`` is
+    told each path an ignore rule cuts (a folder once, its contents are not walked).
+    """
+    if include_gitignore is None:
+        include_gitignore = os.environ.get("RAY_RUNTIME_ENV_IGNORE_GITIGNORE", "0") != "1"
+    names = ((".gitignore",) if include_gitignore else ()) + (".rayignore",) + extra_ignore_files
+    root = str(working_dir.absolute())
+    base = _matcher(root, [*default_excludes(), *excludes])
+    seen_dirs: set[tuple[int, int]] = set()  # (dev, inode): a symlink loop is walked once
+
+    def walk(path: str, matchers: list[Matcher]) -> Iterator[tuple[Path, os.stat_result]]:
+        if path != root and any(m(path) for m in matchers):
+            if on_skip is not None:
+                on_skip(Path(path))
+            return
+        try:
+            st = os.stat(path)  # follows symlinks, as Ray's zip does
+        except OSError:
+            return  # dangling link or vanished file: Ray skips it too (it cannot read it)
+        if stat.S_ISDIR(st.st_mode):
+            key = (st.st_dev, st.st_ino)
+            if key in seen_dirs:
+                return
+            seen_dirs.add(key)
+            inner = matchers + _ignore_file_matchers(path, names)
+            try:
+                children = sorted(os.listdir(path))
+            except OSError:
+                return
+            for child in children:
+                yield from walk(os.path.join(path, child), inner)
+            return
+        yield Path(path), st
+
+    yield from walk(root, [base] if base else [])
 
 
 def measure_upload(
@@ -81,38 +134,10 @@ def measure_upload(
     include_gitignore: bool | None = None,
     keep_largest: int = 5,
 ) -> UploadSize:
-    """Bytes and files Ray would pack from ``working_dir``.
-
-    ``include_gitignore`` defaults to Ray's own switch
-    (``RAY_RUNTIME_ENV_IGNORE_GITIGNORE=1`` turns .gitignore off).
-    """
-    if include_gitignore is None:
-        include_gitignore = os.environ.get("RAY_RUNTIME_ENV_IGNORE_GITIGNORE", "0") != "1"
+    """Bytes and files Ray would pack from ``working_dir`` (see iter_kept_files)."""
     root = working_dir.absolute()
-    base = _matcher(root, [*default_excludes(), *excludes])
     result = UploadSize()
-    seen_dirs: set[tuple[int, int]] = set()  # (dev, inode): a symlink loop is walked once
-
-    def walk(path: Path, matchers: list[Matcher]) -> None:
-        if path != root and any(m(path) for m in matchers):
-            return
-        try:
-            st = path.stat()  # follows symlinks, as Ray's zip does
-        except OSError:
-            return  # dangling link or vanished file: Ray skips it too (it cannot read it)
-        if path.is_dir():
-            key = (st.st_dev, st.st_ino)
-            if key in seen_dirs:
-                return
-            seen_dirs.add(key)
-            inner = matchers + _ignore_file_matchers(path, include_gitignore)
-            try:
-                children = sorted(path.iterdir())
-            except OSError:
-                return
-            for child in children:
-                walk(child, inner)
-            return
+    for path, st in iter_kept_files(root, excludes, include_gitignore=include_gitignore):
         result.total_bytes += st.st_size
         result.files += 1
         entry = (st.st_size, path.relative_to(root).as_posix())
@@ -120,8 +145,6 @@ def measure_upload(
             heapq.heappush(result.largest, entry)
         else:
             heapq.heappushpop(result.largest, entry)
-
-    walk(root, [base] if base else [])
     return result
 
 

@@ -10,6 +10,12 @@ import type {
   IRuntimeEnvFile,
   IRuntimeEnvVerdict,
   IWorkingDirSize,
+  IPromoteRequest,
+  IPromotion,
+  IPromotionContext,
+  IPromotionDetail,
+  IPromotionPackage,
+  IPromotionPlan,
   IJob,
   IJobFilters,
   IJobList,
@@ -410,6 +416,116 @@ export class RayDevAPI {
     return last;
   }
 
+  // ------------------------------------------------------------ promote
+
+  /** The review of a promotion: what would be built, before anything is. */
+  planPromotion(
+    project: string,
+    request: IPromoteRequest = {}
+  ): Promise<IPromotionPlan> {
+    return this.request<IPromotionPlan>(promotePath(project, 'plan'), {
+      method: 'POST',
+      body: JSON.stringify(request)
+    });
+  }
+
+  /** Start building (and pushing) the image; follow it with `connectPromotionLog`. */
+  buildPromotion(
+    project: string,
+    request: IPromoteRequest = {}
+  ): Promise<IPromotion> {
+    return this.request<IPromotion>(promotePath(project, 'build'), {
+      method: 'POST',
+      body: JSON.stringify(request)
+    });
+  }
+
+  /** The build context as a .tar.gz, for an external CI. */
+  async exportPromotionContext(
+    project: string,
+    request: IPromoteRequest = {}
+  ): Promise<IPromotionContext> {
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(
+        this.url(promotePath(project, 'context')),
+        { method: 'POST', body: JSON.stringify(request) },
+        this.serverSettings
+      );
+    } catch (error) {
+      throw ApiError.fromNetworkError(error);
+    }
+    if (!response.ok) {
+      throw await ApiError.fromResponse(response);
+    }
+    const disposition = response.headers.get('Content-Disposition') ?? '';
+    const match = /filename="([^"]+)"/.exec(disposition);
+    return {
+      blob: await response.blob(),
+      filename: match ? match[1] : 'context.tar.gz',
+      promotionId: response.headers.get('X-Ray-Dev-Promotion')
+    };
+  }
+
+  /**
+   * The runtime_env path (less reproducible than the image): upload the code zip
+   * to the s3/gs storage root `storageRoot`; a RayJob whose runtimeEnvYAML uses it.
+   */
+  packagePromotion(
+    project: string,
+    storageRoot: string,
+    request: IPromoteRequest = {}
+  ): Promise<IPromotionPackage> {
+    return this.request<IPromotionPackage>(promotePath(project, 'package'), {
+      method: 'POST',
+      body: JSON.stringify({ ...request, storage_root: storageRoot })
+    });
+  }
+
+  /** The promotion history, newest first. */
+  async listPromotions(project?: string): Promise<IPromotion[]> {
+    const query: Record<string, string> = project ? { project } : {};
+    const answer = await this.request<{ promotions: IPromotion[] }>(
+      'promotions',
+      {},
+      query
+    );
+    return answer.promotions;
+  }
+
+  /** One promotion with its Dockerfile, manifests and build log. */
+  getPromotion(promotionId: string): Promise<IPromotionDetail> {
+    return this.request<IPromotionDetail>(
+      `promotions/${encodeURIComponent(promotionId)}`
+    );
+  }
+
+  /** The WebSocket URL of a build's log (like `jobLogStreamUrl`). */
+  promotionLogUrl(promotionId: string, from = 0): string {
+    const settings = this.serverSettings;
+    const query: Record<string, string> = {};
+    if (from > 0) {
+      query.from = String(from);
+    }
+    if (settings.appendToken && settings.token) {
+      query.token = settings.token;
+    }
+    return (
+      URLExt.join(
+        settings.wsUrl,
+        API_ROOT,
+        `promotions/${encodeURIComponent(promotionId)}/stream`
+      ) + URLExt.objectToQueryString(query)
+    );
+  }
+
+  /** Open a build's log socket; messages follow `BuildStreamMessage`. */
+  connectPromotionLog(promotionId: string, from = 0): WebSocket {
+    return new this.serverSettings.WebSocket(
+      this.promotionLogUrl(promotionId, from)
+    );
+  }
+
   /** The URL of an API route, e.g. `url('cluster')`. */
   url(...path: string[]): string {
     return URLExt.join(this.serverSettings.baseUrl, API_ROOT, ...path);
@@ -470,6 +586,15 @@ function jobPath(jobId: string): string {
 /** A storage root's route (root names are `[A-Za-z0-9._-]`, escaped anyway). */
 function storagePath(root: string, action: string): string {
   return `storage/${encodeURIComponent(root)}/${action}`;
+}
+
+/** A project's promote route: each path segment escaped, the '/' kept. */
+function promotePath(project: string, action: string): string {
+  const segments = project
+    .split('/')
+    .filter(part => part.length > 0)
+    .map(encodeURIComponent);
+  return `projects/${segments.join('/')}/promote/${action}`;
 }
 
 function uploadPath(root: string, uploadId: string): string {

@@ -449,3 +449,128 @@ export interface IApplyResult {
   result: Record<string, unknown>;
   status: IKubeRayStatus | null;
 }
+
+// ------------------------------------------------------------ promote
+
+/** What a promotion may choose (`PromoteRequest` in openapi.json). */
+export interface IPromoteRequest {
+  /** The .py/.ipynb the image runs, relative to the Jupyter root. */
+  entrypoint?: string | null;
+  /** Full target image; default `<registry setting>/<project>:<inputs hash>`. */
+  image?: string | null;
+  base_image?: string | null;
+  gpu?: boolean | null;
+  push?: boolean;
+  builder?: 'buildah' | 'docker';
+}
+
+export interface IPromoteBuilder {
+  name: string;
+  available: boolean;
+  reason: string;
+}
+
+export interface IPromoteWarning {
+  kind: string;
+  message: string;
+  cell?: number;
+  line?: number;
+  source?: string;
+}
+
+/** The review before anything is built (`PromotionPlan`). */
+export interface IPromotionPlan {
+  project: string;
+  entrypoint: {
+    source: string;
+    script: string;
+    converted: boolean;
+    command: string;
+    warnings: IPromoteWarning[];
+  };
+  requirements: {
+    source: string;
+    requirements: string[];
+    changes: {
+      name: string;
+      spec: string;
+      pinned: string | null;
+      how: string;
+      message: string;
+    }[];
+    unpinned: { spec: string; reason: string }[];
+    local_files: string[];
+  };
+  env_vars: {
+    image: Record<string, string>;
+    refused: { name: string; reason: string; hint: string }[];
+    secret_name: string;
+  };
+  files: { count: number; bytes: number; excluded: string[] };
+  runtime_env: Record<string, string>;
+  base_image: string;
+  image: string | null;
+  push_possible: boolean;
+  inputs_hash: string;
+  dockerfile: string;
+  /** YAML: the RayJob, then the RayCluster. */
+  manifests: string;
+  manifest_errors: Record<string, string[]>;
+  builders: IPromoteBuilder[];
+  ray_version: string;
+  git_commit: string | null;
+}
+
+export type PromotionStatus =
+  'building' | 'pushed' | 'built' | 'failed' | 'exported';
+
+/** One entry of the promotion history (`Promotion`). */
+export interface IPromotion {
+  id: string;
+  project: string;
+  entrypoint: string;
+  kind: 'build' | 'context';
+  status: PromotionStatus;
+  inputs_hash: string;
+  image: string | null;
+  digest: string | null;
+  builder: string | null;
+  error: string | null;
+  user: string | null;
+  created: number;
+  finished: number | null;
+}
+
+export interface IPromotionDetail extends IPromotion {
+  dockerfile: string;
+  manifests: string;
+  requirements: string;
+  log: string;
+}
+
+/** A message of a build's log stream (`BuildStreamMessage`). */
+export type BuildStreamMessage =
+  | { type: 'line'; n: number; text: string }
+  | { type: 'end'; promotion: IPromotion }
+  | { type: 'error'; code: number; message: string; reason?: string };
+
+/** The exported build context, ready to save. */
+export interface IPromotionContext {
+  blob: Blob;
+  filename: string;
+  promotionId: string | null;
+}
+
+/** The runtime_env path's result: the code zip's URI and a RayJob using it. */
+export interface IPromotionPackage extends IPromotion {
+  uri: string;
+  uploaded: boolean;
+  bytes: number;
+  runtime_env: Record<string, unknown>;
+  entrypoint_command: string;
+  manifests: string;
+  manifest_errors: string[];
+  not_carried: { spec: string; reason: string }[];
+  /** Says this path is less reproducible than the image. */
+  reproducibility: string;
+}

@@ -1,0 +1,139 @@
+"""Benchmark (not a test): Promote to prod, ratios measured in one run.
+
+1. Build context for a project of 5,000 kept files, with ignored folders holding 50,000
+   more (.gitignore'd data/ and a .venv): our export (walk with every ignore rule, pin,
+   render, hash, reproducible tar.gz) vs a bare ``tar czf`` of the kept files, list
+   given (target <= 1.5x).
+2. Image rebuild after a one-line code change vs the first build, with a real pip
+   dependency (a local wheel) in the image: buildah, vfs storage, chroot isolation, the
+   local stand-in for rayproject/ray of the tests (target <= 0.25x). Local builds, no push.
+
+    python bench/promote.py [--rounds 3] [--skip-build]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from promote_helpers import SUMMARY, build_wheel, sample_project, write
+
+from jupyter_ray_dev.promote import PromoteConfig, PromoteService
+
+KEPT, IGNORED = 5000, 50000
+
+
+async def _summary():
+    return SUMMARY
+
+
+def make_big_project(root: Path) -> Path:
+    project = sample_project(root, "big", pip=["packaging"])
+    body = "".join(f"value_{i} = {i} * 2  # some code to compress\n" for i in range(40))
+    for i in range(KEPT - 10):
+        write(project / "src" / f"pkg{i % 50}" / f"mod{i}.py", body)
+    for i in range(IGNORED):
+        target = project / ("data" if i % 2 else ".venv") / f"d{i % 100}" / f"f{i}.bin"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"x" * 64)
+    (project / ".gitignore").write_text("data/\ncheckpoints/\n*.log\n")
+    return project
+
+
+def bench_context(rounds: int) -> float:
+    work = Path(tempfile.mkdtemp(prefix="rdp-bench-"))
+    try:
+        project = make_big_project(work / "root")
+        service = PromoteService(PromoteConfig(root_dir=work / "root",
+                                               store_path=work / "p.sqlite"), _summary)
+        body = {"entrypoint": "big/train.ipynb"}
+        plan = asyncio.run(service.plan("big", body))
+        kept = plan["files"]["count"]
+        listing = work / "files.txt"
+        from jupyter_ray_dev.promote.collect import collect
+
+        listing.write_text("\n".join(collect(project, project / "train.ipynb",
+                                             ("*.tmp",)).files) + "\n")
+        ours, tar = [], []
+        for r in range(rounds):
+            t = time.perf_counter()
+            asyncio.run(service.export_context("big", body, work / f"ours{r}.tar.gz"))
+            ours.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            subprocess.run(["tar", "czf", str(work / f"tar{r}.tar.gz"), "-C", str(project),
+                            "-T", str(listing)], check=True)
+            tar.append(time.perf_counter() - t)
+        asyncio.run(service.close())
+        ratio = statistics.median(ours) / statistics.median(tar)
+        print(f"context: {kept} files kept of {kept + IGNORED}+; ours median "
+              f"{statistics.median(ours):.2f} s, tar czf {statistics.median(tar):.2f} s, "
+              f"ratio {ratio:.2f}x (target <= 1.5x)")
+        return ratio
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def bench_rebuild() -> float:
+    from promote_base import build_context, recipe_key
+
+    work = Path(tempfile.mkdtemp(prefix="rdp-bench-"))
+    store = {"root": str(work / "bh"), "runroot": str(work / "run")}
+    bh = ["buildah", "--root", store["root"], "--runroot", store["runroot"],
+          "--storage-driver", "vfs"]
+    try:
+        base = f"localhost/ray-dev-test-base:{recipe_key()}"
+        ctx = build_context(work / "base")
+        subprocess.run([*bh, "build", "--isolation", "chroot", "-t", base, "-f",
+                        str(ctx / "Containerfile"), str(ctx)], check=True, capture_output=True)
+        root = work / "root"
+        wheel = build_wheel(work / "src", root / "proj" / "wheels")
+        project = sample_project(root, pip=[f"./wheels/{wheel.name}"])
+        service = PromoteService(PromoteConfig(
+            root_dir=root, buildah_root=store["root"], buildah_runroot=store["runroot"],
+            store_path=work / "p.sqlite"), _summary)
+        body = {"entrypoint": "proj/train.ipynb", "base_image": base,
+                "image": "localhost/bench/proj:latest", "push": False}
+
+        async def build() -> float:
+            t = time.perf_counter()
+            async for event in service.build("proj", body):
+                if event["type"] == "end":
+                    assert event["promotion"]["status"] == "built", event
+            return time.perf_counter() - t
+
+        first = asyncio.run(build())
+        write(project / "helpers.py", "def answer():\n    return 43\n")
+        again = asyncio.run(build())
+        asyncio.run(service.close())
+        ratio = again / first
+        print(f"rebuild after a one-line change: first {first:.1f} s (pip installs the "
+              f"wheel), rebuild {again:.1f} s, ratio {ratio:.2f}x (target <= 0.25x)")
+        return ratio
+    finally:
+        subprocess.run([*bh, "rmi", "--all", "--force"], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skip-build", action="store_true")
+    args = parser.parse_args()
+    bench_context(args.rounds)
+    if not args.skip_build:
+        bench_rebuild()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""``/projects/<path>/promote/*`` and ``/promotions``: review, build and push, export the
+build context, the history, and the live build log."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import tornado.web
+from jupyter_server.auth.decorator import ws_authenticated
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.utils import url_path_join
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from ..errors import BadRequest, RayDevError
+from ..service import RayDevService
+from .base import API_PREFIX, RayDevHandler
+
+PROJECT = r"(?P<project>.+)"
+PROMOTION_ID = r"(?P<promotion_id>[\w\-]+)"
+_CHUNK = 1 << 20
+
+
+def _body(handler: RayDevHandler) -> Any:
+    try:
+        return json.loads(handler.request.body or b"null")
+    except ValueError as err:
+        raise BadRequest(f"The request body is not JSON: {err}.", field="body") from err
+
+
+def _user(handler: JupyterHandler) -> str | None:
+    user = handler.current_user
+    return getattr(user, "username", None) or (user if isinstance(user, str) else None)
+
+
+class PromotePlanHandler(RayDevHandler):
+    @tornado.web.authenticated
+    async def post(self, project: str) -> None:
+        self.finish(await self.service.promote.plan(project, _body(self)))
+
+
+class PromoteBuildHandler(RayDevHandler):
+    @tornado.web.authenticated
+    async def post(self, project: str) -> None:
+        started = await self.service.promote.start_build(project, _body(self), user=_user(self))
+        self.set_status(202)
+        self.set_header("Location", url_path_join(self.base_url, API_PREFIX, "promotions",
+                                                  started["id"]))
+        self.finish(started)
+
+
+class PromoteContextHandler(RayDevHandler):
+    """The build context as a .tar.gz download (for an external CI)."""
+
+    @tornado.web.authenticated
+    async def post(self, project: str) -> None:
+        scratch = Path(tempfile.mkdtemp(prefix="ray-dev-export-"))
+        try:
+            info = await self.service.promote.export_context(
+                project, _body(self), scratch / "context.tar.gz", user=_user(self))
+            self.set_header("Content-Type", "application/gzip")
+            self.set_header("Content-Disposition", f'attachment; filename="{info["filename"]}"')
+            self.set_header("X-Ray-Dev-Promotion", info["id"])
+            with (scratch / "context.tar.gz").open("rb") as f:
+                while chunk := f.read(_CHUNK):
+                    self.write(chunk)
+                    await self.flush()
+            self.finish()
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+class PromotePackageHandler(RayDevHandler):
+    """The runtime_env path: code zip to a storage root, RayJob with runtimeEnvYAML."""
+
+    @tornado.web.authenticated
+    async def post(self, project: str) -> None:
+        self.finish(await self.service.promote.package(project, _body(self), user=_user(self)))
+
+
+class PromotionsHandler(RayDevHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        project = self.get_argument("project", None)
+        self.finish({"promotions": await self.service.promote.history(project)})
+
+
+class PromotionHandler(RayDevHandler):
+    @tornado.web.authenticated
+    async def get(self, promotion_id: str) -> None:
+        self.finish(await self.service.promote.get(promotion_id))
+
+
+class PromotionDiffHandler(RayDevHandler):
+    @tornado.web.authenticated
+    async def get(self, promotion_id: str) -> None:
+        other = self.get_argument("other", "")
+        if not other:
+            raise BadRequest("Give `other`: the id of the promotion to compare with.",
+                             field="other")
+        self.finish(await self.service.promote.diff(promotion_id, other))
+
+
+class PromotionStreamHandler(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler,
+                             JupyterHandler):
+    """A build's log as JSON messages: ``line`` (numbered ``n`` from 0), then ``end`` with
+    the promotion (status, image, digest, error); or ``error``. ``?from=<n>`` resumes."""
+
+    _task: asyncio.Task[None] | None = None
+
+    def set_default_headers(self) -> None:
+        """JupyterHandler's API headers (CSP etc.) mean nothing on a WebSocket upgrade."""
+
+    @property
+    def service(self) -> RayDevService:
+        return self.extensionapp.service  # type: ignore[attr-defined]
+
+    @ws_authenticated
+    async def get(self, promotion_id: str) -> None:
+        try:
+            self.start_line = int(self.get_argument("from", "0"))
+            if self.start_line < 0:
+                raise ValueError
+        except ValueError:
+            raise tornado.web.HTTPError(400, "`from` must be a line number (0 or more)") from None
+        self.promotion_id = promotion_id
+        await super().get(promotion_id)
+
+    def open(self, promotion_id: str) -> None:  # type: ignore[override]
+        super().open(promotion_id)
+        self._task = asyncio.create_task(self._pump())
+
+    async def _pump(self) -> None:
+        try:
+            async for event in self.service.promote.follow(self.promotion_id, self.start_line):
+                await self.write_message(json.dumps(event))
+        except WebSocketClosedError:
+            return
+        except RayDevError as err:
+            await self._send_quietly({"type": "error", "code": err.status, **err.to_dict()})
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.log.exception("build log stream of %s failed", self.promotion_id)
+            await self._send_quietly({"type": "error", "code": 500, "reason": "internal_error",
+                                      "message": "The build log stream failed; see the server "
+                                                 "log."})
+        self.close()
+
+    async def _send_quietly(self, message: dict[str, Any]) -> None:
+        with contextlib.suppress(WebSocketClosedError):
+            await self.write_message(json.dumps(message))
+
+    def on_message(self, message: str | bytes) -> None:
+        """The stream is one-way; messages from the client are ignored."""
+
+    def on_close(self) -> None:
+        # only the stream stops: the build goes on and its log stays in the history
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+
+ROUTES = [
+    (f"{API_PREFIX}/projects/{PROJECT}/promote/plan", PromotePlanHandler),
+    (f"{API_PREFIX}/projects/{PROJECT}/promote/build", PromoteBuildHandler),
+    (f"{API_PREFIX}/projects/{PROJECT}/promote/context", PromoteContextHandler),
+    (f"{API_PREFIX}/projects/{PROJECT}/promote/package", PromotePackageHandler),
+    (f"{API_PREFIX}/promotions", PromotionsHandler),
+    (f"{API_PREFIX}/promotions/{PROMOTION_ID}", PromotionHandler),
+    (f"{API_PREFIX}/promotions/{PROMOTION_ID}/diff", PromotionDiffHandler),
+    (f"{API_PREFIX}/promotions/{PROMOTION_ID}/stream", PromotionStreamHandler),
+]

@@ -1,0 +1,10 @@
+"""Promote to prod: a notebook project -> reproducible image -> KubeRay manifests.
+
+Importing this package is cheap: nbconvert, jinja2, jsonschema and yaml are
+imported on first use, in a worker thread.
+"""
+
+from .options import PromoteOptions
+from .service import NoBuilder, PromoteConfig, PromoteService
+
+__all__ = ["NoBuilder", "PromoteConfig", "PromoteOptions", "PromoteService"]

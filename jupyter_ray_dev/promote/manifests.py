@@ -1,0 +1,204 @@
+"""KubeRay manifests (``ray.io/v1``) shaped like the cluster the user develops on.
+
+The shape (head resources, worker groups of identical nodes, custom resources)
+comes from Ray's own view of its nodes (``service.cluster()``): it is what the
+user's code was tested against, and it is available on every cluster. Reading
+the RayCluster resource through the Kubernetes API is issue 8's (it needs a
+real apiserver tier to test). Each manifest is validated against KubeRay's CRD
+schemas shipped under ``crds/`` (v1.7.0), with ``jsonschema``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+GIB = 1024**3
+JOB_TTL_SECONDS = 600
+_STANDARD = {"CPU", "GPU", "memory", "object_store_memory"}
+_CRD_FILES = {
+    "RayCluster": "ray.io_rayclusters.yaml",
+    "RayJob": "ray.io_rayjobs.yaml",
+    "RayService": "ray.io_rayservices.yaml",
+}
+
+
+@dataclass(frozen=True)
+class NodeShape:
+    cpu: float
+    gpu: float
+    memory_bytes: int  # Ray's memory plus its object store: what the pod must hold
+    custom: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass
+class ClusterShape:
+    head: NodeShape
+    workers: list[tuple[NodeShape, int]] = field(default_factory=list)  # (shape, count)
+
+    @property
+    def has_gpus(self) -> bool:
+        return self.head.gpu > 0 or any(s.gpu > 0 for s, _ in self.workers)
+
+
+def _shape(resources: dict[str, float]) -> NodeShape:
+    custom = tuple(sorted((k, v) for k, v in resources.items() if k not in _STANDARD))
+    memory = int(resources.get("memory", 0) + resources.get("object_store_memory", 0))
+    return NodeShape(cpu=resources.get("CPU", 0.0), gpu=resources.get("GPU", 0.0),
+                     memory_bytes=memory, custom=custom)
+
+
+def cluster_shape(summary: dict[str, Any]) -> ClusterShape:
+    """Head and worker groups from the cluster summary's alive nodes."""
+    alive = [n for n in summary.get("nodes") or [] if n.get("state") == "ALIVE"]
+    heads = [n for n in alive if n.get("is_head")]
+    head = _shape(heads[0]["resources_total"]) if heads else NodeShape(1.0, 0.0, 2 * GIB)
+    groups: dict[NodeShape, int] = {}
+    for node in alive:
+        if not node.get("is_head"):
+            shape = _shape(node.get("resources_total") or {})
+            groups[shape] = groups.get(shape, 0) + 1
+    return ClusterShape(head=head, workers=sorted(groups.items(), key=lambda g: (g[0].gpu,
+                                                                                  g[0].cpu)))
+
+
+def k8s_name(text: str, limit: int = 40) -> str:
+    """A DNS-1123 label from a project name (KubeRay appends suffixes: keep it short)."""
+    name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:limit].strip("-")
+    return name or "ray-project"
+
+
+def _quantity_cpu(cpu: float) -> str:
+    return str(int(cpu)) if float(cpu).is_integer() else f"{int(math.ceil(cpu * 1000))}m"
+
+
+def _resources(shape: NodeShape) -> dict[str, Any]:
+    amounts: dict[str, Any] = {"cpu": _quantity_cpu(max(shape.cpu, 1.0)),
+                               "memory": f"{max(1, math.ceil(shape.memory_bytes / GIB))}Gi"}
+    if shape.gpu:
+        amounts["nvidia.com/gpu"] = str(int(math.ceil(shape.gpu)))
+    return {"requests": dict(amounts), "limits": dict(amounts)}
+
+
+def _start_params(shape: NodeShape, head: bool) -> dict[str, str]:
+    # KubeRay derives num-cpus/num-gpus/memory from the container's limits; what it
+    # cannot derive is a fractional CPU count and the custom resources the code asks for
+    params: dict[str, str] = {"dashboard-host": "0.0.0.0"} if head else {}
+    if shape.cpu and not float(shape.cpu).is_integer():
+        params["num-cpus"] = str(shape.cpu)
+    if shape.custom:
+        params["resources"] = json.dumps(dict(shape.custom), sort_keys=True)
+    return params
+
+
+def _container(name: str, image: str, shape: NodeShape, env: list[dict[str, Any]],
+               head: bool) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": name, "image": image, "resources": _resources(shape)}
+    if head:
+        container["ports"] = [{"containerPort": 6379, "name": "gcs-server"},
+                              {"containerPort": 8265, "name": "dashboard"},
+                              {"containerPort": 10001, "name": "client"}]
+    if env:
+        container["env"] = env
+    return container
+
+
+def _cluster_spec(image: str, ray_version: str, shape: ClusterShape,
+                  env: list[dict[str, Any]]) -> dict[str, Any]:
+    workers = []
+    for i, (worker, count) in enumerate(shape.workers):
+        kind = "gpu" if worker.gpu else "cpu"
+        workers.append({
+            "groupName": f"{kind}-workers-{i}" if len(shape.workers) > 1 else f"{kind}-workers",
+            "replicas": count, "minReplicas": count, "maxReplicas": count,
+            "rayStartParams": _start_params(worker, head=False),
+            "template": {"spec": {"containers": [
+                _container("ray-worker", image, worker, env, head=False)]}},
+        })
+    return {
+        "rayVersion": ray_version,
+        "headGroupSpec": {
+            "rayStartParams": _start_params(shape.head, head=True),
+            "template": {"spec": {"containers": [
+                _container("ray-head", image, shape.head, env, head=True)]}},
+        },
+        "workerGroupSpecs": workers,
+    }
+
+
+def secret_env(names: list[str], secret_name: str) -> list[dict[str, Any]]:
+    return [{"name": n, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": n}}}
+            for n in names]
+
+
+def _metadata(name: str, project: str) -> dict[str, Any]:
+    return {"name": name, "labels": {"app.kubernetes.io/name": name,
+                                     "app.kubernetes.io/managed-by": "jupyter-ray-dev"},
+            "annotations": {"ray-dev.io/project": project}}
+
+
+def rayjob(*, name: str, project: str, image: str, ray_version: str, entrypoint: str,
+           shape: ClusterShape, env: list[dict[str, Any]]) -> dict[str, Any]:
+    """The job runs on a cluster of its own, torn down after it finishes. No runtime_env:
+    code and dependencies are in the image."""
+    return {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayJob",
+        "metadata": _metadata(name, project),
+        "spec": {
+            "entrypoint": entrypoint,
+            "shutdownAfterJobFinishes": True,
+            "ttlSecondsAfterFinished": JOB_TTL_SECONDS,
+            "rayClusterSpec": _cluster_spec(image, ray_version, shape, env),
+        },
+    }
+
+
+def raycluster(*, name: str, project: str, image: str, ray_version: str,
+               shape: ClusterShape, env: list[dict[str, Any]]) -> dict[str, Any]:
+    """A long-lived cluster running the image (submit the entrypoint to it, or serve)."""
+    return {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": _metadata(name, project),
+        "spec": _cluster_spec(image, ray_version, shape, env),
+    }
+
+
+@cache
+def _validator(kind: str) -> Any:
+    import jsonschema
+
+    return jsonschema.Draft7Validator(_schema(kind))  # compiled once per kind
+
+
+@cache
+def _schema(kind: str) -> dict[str, Any]:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the CRDs are ~1 MB each
+    text = files("jupyter_ray_dev.promote").joinpath("crds", _CRD_FILES[kind]).read_text()
+    crd = yaml.load(text, Loader=loader)
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+    return version["schema"]["openAPIV3Schema"]
+
+
+def validate_manifest(manifest: dict[str, Any]) -> list[str]:
+    """Every violation of the KubeRay CRD schema (empty when valid)."""
+    kind = manifest.get("kind")
+    if kind not in _CRD_FILES or manifest.get("apiVersion") != "ray.io/v1":
+        return [f"not a ray.io/v1 KubeRay resource: {manifest.get('apiVersion')}/{kind}"]
+    validator = _validator(kind)
+    return [f"{'/'.join(str(p) for p in err.absolute_path) or '(root)'}: {err.message}"
+            for err in sorted(validator.iter_errors(manifest), key=lambda e: list(e.path))]
+
+
+def to_yaml(manifests: list[dict[str, Any]]) -> str:
+    import yaml
+
+    return "---\n".join(yaml.safe_dump(m, sort_keys=False) for m in manifests)

@@ -1,0 +1,59 @@
+"""What a promote request may choose, validated before any work (the request's only input)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import BadRequest
+from .dockerfile import IMAGE_REF
+
+BUILDERS = ("buildah", "docker")
+
+
+@dataclass(frozen=True)
+class PromoteOptions:
+    entrypoint: str | None = None  # path relative to the Jupyter root; None: the only one
+    image: str | None = None  # full target reference; None: <registry>/<project>:<hash>
+    base_image: str | None = None  # None: rayproject/ray of the dev cluster's versions
+    gpu: bool | None = None  # None: the -gpu image when the dev cluster has GPUs
+    push: bool = True
+    builder: str = "buildah"
+
+    @classmethod
+    def from_request(cls, body: Any) -> PromoteOptions:
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise BadRequest("The request body must be a JSON object.", field="body")
+        unknown = set(body) - {"entrypoint", "image", "base_image", "gpu", "push", "builder"}
+        if unknown:
+            raise BadRequest(f"Unknown field {sorted(unknown)[0]!r}: a promote request takes "
+                             "entrypoint, image, base_image, gpu, push and builder.",
+                             field=sorted(unknown)[0])
+        for key in ("entrypoint", "image", "base_image"):
+            if body.get(key) is not None and not isinstance(body[key], str):
+                raise BadRequest(f"`{key}` must be a string.", field=key)
+        for key in ("image", "base_image"):
+            value = body.get(key)
+            if value and not IMAGE_REF.match(value):
+                raise BadRequest(
+                    f"`{key}` {value!r} is not an image reference: use registry/name:tag in "
+                    "lower case, e.g. registry.example.com/team/project:v1.", field=key)
+        for key in ("gpu", "push"):
+            if body.get(key) is not None and not isinstance(body[key], bool):
+                raise BadRequest(f"`{key}` must be true or false.", field=key)
+        builder = body.get("builder") or "buildah"
+        if builder not in BUILDERS:
+            raise BadRequest(f"`builder` must be one of {', '.join(BUILDERS)}.", field="builder")
+        return cls(entrypoint=body.get("entrypoint") or None, image=body.get("image") or None,
+                   base_image=body.get("base_image") or None, gpu=body.get("gpu"),
+                   push=body.get("push", True), builder=builder)
+
+
+def registry_host(image: str) -> str | None:
+    """The registry part of a reference, or None when it would default to Docker Hub."""
+    first, sep, _ = image.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None

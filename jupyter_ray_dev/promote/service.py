@@ -1,0 +1,496 @@
+"""Promote to prod: project -> build context -> image -> KubeRay manifests, and the history.
+
+The capability the REST handlers, the magics and the CLI share::
+
+    plan = await service.promote.plan("proj", {"entrypoint": "proj/train.ipynb"})
+    async for event in service.promote.build("proj", {...}):   # {"type": "line"|"end"}
+        ...
+    await service.promote.export_context("proj", {...}, Path("ctx.tar.gz"))
+
+File work (walking, pinning, nbconvert, writing contexts) runs on a small thread
+pool; builders are async subprocesses: nothing here blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import hashlib
+import logging
+import secrets
+import shlex
+import shutil
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import BadRequest, NotFound, RayDevError
+from ..jobs.paths import to_api_path
+from ..jobs.runtime_env import load_project_runtime_env
+from .builders import Availability, BuildahBuilder, BuildahConfig, BuildFailed, DockerDetector
+from .collect import Collected, collect, resolve_project
+from .context import ContextSpec, inputs_hash, write_folder, write_tar_gz
+from .dockerfile import default_base_image, render_dockerfile, render_dockerignore
+from .envvars import EnvVars, split_env_vars
+from .manifests import (
+    cluster_shape,
+    k8s_name,
+    raycluster,
+    rayjob,
+    secret_env,
+    to_yaml,
+    validate_manifest,
+)
+from .options import PromoteOptions, registry_host
+from .package import PACKAGES_DIR, code_zip, runtime_env_for
+from .pin import REQUIREMENTS_FILE, WHEELS_DIR, Pinned, pin_requirements
+from .store import PromotionRecord, PromotionStore, default_store_path
+
+log = logging.getLogger(__name__)
+
+DEPS_DIR = "/home/ray/.ray-dev-deps"
+# runtime_env fields the image replaces, and what becomes of each
+_CARRIED = {
+    "working_dir": "baked into the image (the code layer)",
+    "py_modules": "baked into the image (they must be inside the project folder)",
+    "excludes": "applied when collecting the files",
+    "pip": "pinned into requirements.txt", "uv": "pinned into requirements.txt",
+    "conda": "its pip part pinned into requirements.txt",
+    "env_vars": "ENV lines (secrets: a Kubernetes Secret)",
+}
+
+
+class NoBuilder(RayDevError):
+    status = 409
+    reason = "no_builder"
+
+
+@dataclass(frozen=True)
+class PromoteConfig:
+    root_dir: Path
+    registry: str = ""  # e.g. registry.example.com/team: images are <registry>/<project>:<hash>
+    tls_verify: bool = True
+    buildah_root: str = ""
+    buildah_runroot: str = ""
+    store_path: Path | None = None
+    workdir: str = "/home/ray/app"
+
+
+@dataclass
+class Plan:
+    project: str
+    entrypoint: str
+    collected: Collected
+    pinned: Pinned
+    env: EnvVars
+    runtime_env: dict[str, Any]
+    base_image: str
+    image: str | None
+    inputs_hash: str
+    dockerfile: str
+    manifests: list[dict[str, Any]]
+    manifest_errors: dict[str, list[str]]
+    spec: ContextSpec
+    ray_version: str
+    git_commit: str
+    workdir: str
+    builders: list[Availability] = field(default_factory=list)
+
+    @property
+    def manifests_yaml(self) -> str:
+        return to_yaml(self.manifests)
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.collected
+        dropped = {k: _CARRIED.get(k, "not carried into the image: set it in the base image "
+                                      "or the manifests") for k in self.runtime_env}
+        return {
+            "project": self.project,
+            "entrypoint": {"source": self.entrypoint, "script": c.entrypoint.script,
+                           "converted": c.entrypoint.generated is not None,
+                           "command": c.entrypoint.command(self.workdir),
+                           "warnings": c.entrypoint.warnings},
+            "requirements": self.pinned.to_dict(),
+            "env_vars": self.env.to_dict(f"{k8s_name(Path(self.project).name)}-secrets"),
+            "files": {"count": len(c.files), "bytes": c.total_bytes, "excluded": c.excluded},
+            "runtime_env": dropped,
+            "base_image": self.base_image,
+            "image": self.image,
+            "push_possible": self.image is not None and registry_host(self.image) is not None,
+            "inputs_hash": self.inputs_hash,
+            "dockerfile": self.dockerfile,
+            "manifests": self.manifests_yaml,
+            "manifest_errors": self.manifest_errors,
+            "builders": [b.to_dict() for b in self.builders],
+            "ray_version": self.ray_version,
+            "git_commit": self.git_commit or None,
+        }
+
+
+def _git_commit(folder: Path) -> str:
+    git = shutil.which("git")
+    if git is None:
+        return ""
+    try:
+        out = subprocess.run([git, "-C", str(folder), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+class _LiveBuild:
+    """A build in progress: its log so far, and a wake-up for followers."""
+
+    def __init__(self, record: PromotionRecord) -> None:
+        self.record = record
+        self.lines: list[str] = []
+        self.done = False
+        self._changed = asyncio.Event()
+
+    async def emit(self, line: str) -> None:
+        self.lines.append(line)
+        self._wake()
+
+    def finish(self) -> None:
+        self.done = True
+        self._wake()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def follow(self, start: int) -> AsyncIterator[dict[str, Any]]:
+        n = start
+        while True:
+            changed = self._changed
+            while n < len(self.lines):
+                yield {"type": "line", "n": n, "text": self.lines[n]}
+                n += 1
+            if self.done:
+                return
+            await changed.wait()
+
+
+class PromoteService:
+    def __init__(self, config: PromoteConfig,
+                 cluster: Callable[[], Awaitable[dict[str, Any]]],
+                 storage: Callable[[], Any] | None = None) -> None:
+        self.config = config
+        self._storage = storage  # the storage capability, for the runtime_env path
+        self.root = Path(config.root_dir).resolve()
+        self._cluster = cluster
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ray-dev-promote")
+        self.store = PromotionStore(config.store_path or default_store_path())
+        self.builders = {
+            "buildah": BuildahBuilder(BuildahConfig(root=config.buildah_root,
+                                                    runroot=config.buildah_runroot,
+                                                    tls_verify=config.tls_verify)),
+            "docker": DockerDetector(),
+        }
+        self._live: dict[str, _LiveBuild] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def _off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    # --- planning ----------------------------------------------------------------
+    def _compute(self, project: str, options: PromoteOptions, summary: dict[str, Any]) -> Plan:
+        folder, entry = resolve_project(self.root, project, options.entrypoint)
+        runtime_env = load_project_runtime_env(folder)
+        excludes = runtime_env.get("excludes") or []
+        if not isinstance(excludes, list) or not all(isinstance(x, str) for x in excludes):
+            raise BadRequest("`excludes` in runtime_env.yaml must be a list of gitignore-style "
+                             "patterns.", field="runtime_env.excludes")
+        collected = collect(folder, entry, tuple(excludes))
+        pinned = pin_requirements(folder, runtime_env)
+        name = k8s_name(folder.name)
+        secret_name = f"{name}-secrets"
+        env = split_env_vars(runtime_env.get("env_vars"), secret_name)
+        shape = cluster_shape(summary)
+        ray_version = summary.get("ray_version") or ""
+        gpu = shape.has_gpus if options.gpu is None else options.gpu
+        base_image = options.base_image or default_base_image(
+            ray_version, summary.get("python_version"), gpu)
+
+        spec = ContextSpec()
+        for rel in collected.files:
+            spec.add_file(f"app/{rel}", folder / rel)
+        if collected.entrypoint.generated is not None:
+            spec.add_text(f"app/{collected.entrypoint.script}", collected.entrypoint.generated)
+        if pinned.lines:
+            spec.add_text(f"deps/{REQUIREMENTS_FILE}", pinned.text())
+            for source, fname in pinned.local_files:
+                spec.add_file(f"deps/{WHEELS_DIR}/{fname}", source)
+        spec.add_text(".dockerignore", render_dockerignore())
+        digest = inputs_hash(spec)
+        # the image also depends on what the Dockerfile says beyond the files
+        digest = hashlib.sha256("\n".join(
+            [digest, base_image, self.config.workdir, repr(sorted(env.baked.items()))]
+        ).encode()).hexdigest()
+        image = options.image
+        if image is None and self.config.registry:
+            image = f"{self.config.registry.rstrip('/')}/{name}:{digest[:12]}"
+        project_api = to_api_path(self.root, folder)
+        entry_api = to_api_path(self.root, entry)
+        commit = _git_commit(folder)
+        dockerfile = render_dockerfile(
+            project=project_api, base_image=base_image, workdir=self.config.workdir,
+            deps_dir=DEPS_DIR, has_requirements=bool(pinned.lines), env=env.baked,
+            entrypoint=collected.entrypoint.script, git_commit=commit,
+            ray_version=ray_version)
+        spec.add_text("Dockerfile", dockerfile)
+        manifest_image = image or f"{name}:{digest[:12]}"
+        secrets_env = secret_env([s["name"] for s in env.secret], secret_name)
+        command = collected.entrypoint.command(self.config.workdir)
+        manifests = [
+            rayjob(name=name, project=project_api, image=manifest_image, ray_version=ray_version,
+                   entrypoint=command, shape=shape, env=secrets_env),
+            raycluster(name=name, project=project_api, image=manifest_image,
+                       ray_version=ray_version, shape=shape, env=secrets_env),
+        ]
+        errors = {m["kind"]: e for m in manifests if (e := validate_manifest(m))}
+        plan = Plan(project=project_api, entrypoint=entry_api, collected=collected,
+                    pinned=pinned, env=env, runtime_env=runtime_env, base_image=base_image,
+                    image=image, inputs_hash=digest, dockerfile=dockerfile, manifests=manifests,
+                    manifest_errors=errors, spec=spec, ray_version=ray_version, git_commit=commit,
+                    workdir=self.config.workdir)
+        spec.add_text("manifests/rayjob.yaml", to_yaml([manifests[0]]))
+        spec.add_text("manifests/raycluster.yaml", to_yaml([manifests[1]]))
+        return plan
+
+    async def _plan(self, project: str, options: PromoteOptions,
+                    builders: bool = True) -> Plan:
+        summary = await self._cluster()  # RayUnreachable -> 503: the shape comes from Ray
+        plan: Plan = await self._off_loop(self._compute, project, options, summary)
+        if builders:  # a context export needs none: it skips the builders' probes
+            plan.builders = list(await asyncio.gather(*(b.availability()
+                                                        for b in self.builders.values())))
+        return plan
+
+    async def plan(self, project: str, body: Any = None) -> dict[str, Any]:
+        """What a promotion would build, for review; builds nothing."""
+        return (await self._plan(project, PromoteOptions.from_request(body))).to_dict()
+
+    # --- building ----------------------------------------------------------------
+    def _record(self, plan: Plan, kind: str, status: str, user: str | None) -> PromotionRecord:
+        return PromotionRecord(
+            id=f"promo_{secrets.token_hex(6)}", project=plan.project, entrypoint=plan.entrypoint,
+            kind=kind, status=status, inputs_hash=plan.inputs_hash, image=plan.image,
+            dockerfile=plan.dockerfile, manifests=plan.manifests_yaml,
+            requirements=plan.pinned.text(), user=user)
+
+    async def start_build(self, project: str, body: Any = None,
+                          user: str | None = None) -> dict[str, Any]:
+        """Start building (and pushing) the image; follow it with ``follow(id)``."""
+        options = PromoteOptions.from_request(body)
+        plan = await self._plan(project, options)
+        if plan.image is None:
+            raise BadRequest("No target image: give `image` (registry/name:tag) or set "
+                             "c.RayDev.promote_registry on the server.", field="image")
+        if options.push and registry_host(plan.image) is None:
+            raise BadRequest(f"`image` {plan.image!r} names no registry, so a push would go "
+                             "to Docker Hub: give registry.example.com/name:tag.", field="image")
+        if plan.manifest_errors:
+            raise BadRequest("The generated manifests do not validate against KubeRay's CRDs: "
+                             f"{plan.manifest_errors}", field="manifests")
+        chosen = next(b for b in plan.builders if b.name == options.builder)
+        if not chosen.available:
+            tried = "; ".join(f"{b.name}: {b.reason}" for b in plan.builders)
+            raise NoBuilder(f"No image builder can run here ({tried}). Export the build "
+                            "context instead and build it in CI.",
+                            builders=[b.to_dict() for b in plan.builders])
+        record = self._record(plan, "build", "building", user)
+        record.builder = options.builder
+        await self.store.put(record)
+        live = _LiveBuild(record)
+        self._live[record.id] = live
+        task = asyncio.create_task(self._run_build(live, plan, options))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return record.summary()
+
+    async def _run_build(self, live: _LiveBuild, plan: Plan, options: PromoteOptions) -> None:
+        record = live.record
+        context = Path(tempfile.mkdtemp(prefix="ray-dev-context-"))
+        try:
+            await live.emit(f"Writing the build context ({len(plan.collected.files)} files) ...")
+            await self._off_loop(write_folder, plan.spec, context)
+            builder = self.builders[options.builder]
+            assert isinstance(builder, BuildahBuilder)
+            built = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+            labels = {"io.ray-dev.inputs-hash": plan.inputs_hash,
+                      "org.opencontainers.image.created": built}
+            result = await builder.build(context, plan.image or "", labels, options.push,
+                                         live.emit)
+            record.digest = result.digest
+            record.status = "pushed" if options.push else "built"
+            await live.emit(f"Done: {result.image}"
+                            + (f"@{result.digest}" if result.digest else " (not pushed)"))
+        except BuildFailed as err:
+            record.status, record.error = "failed", err.message
+            await live.emit(err.message)
+        except asyncio.CancelledError:
+            record.status, record.error = "failed", "The build was cancelled (server stopping)."
+            raise
+        except Exception as err:
+            log.exception("promotion %s failed", record.id)
+            record.status, record.error = "failed", f"The build failed: {err}"
+            await live.emit(record.error)
+        finally:
+            shutil.rmtree(context, ignore_errors=True)
+            record.log = "\n".join(live.lines)
+            record.finished = datetime.datetime.now().timestamp()
+            try:
+                await self.store.put(record)
+            finally:
+                live.finish()
+                self._live.pop(record.id, None)
+
+    async def follow(self, promotion_id: str, start: int = 0) -> AsyncIterator[dict[str, Any]]:
+        """The build log as ``line`` events (numbered from 0), then one ``end`` event."""
+        live = self._live.get(promotion_id)
+        if live is not None:
+            async for event in live.follow(start):
+                yield event
+            record = live.record
+        else:
+            found = await self.store.get(promotion_id)
+            if found is None:
+                raise NotFound(f"No promotion {promotion_id!r} in the history.",
+                               promotion_id=promotion_id)
+            record = found
+            for n, text in enumerate(record.log.splitlines()[start:], start):
+                yield {"type": "line", "n": n, "text": text}
+        yield {"type": "end", "promotion": record.summary()}
+
+    async def build(self, project: str, body: Any = None,
+                    user: str | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Start a build and follow it to the end (the magic's and the CLI's one call)."""
+        started = await self.start_build(project, body, user)
+        yield {"type": "started", "promotion": started}
+        async for event in self.follow(started["id"]):
+            yield event
+
+    # --- the context-only path -------------------------------------------------------
+    async def export_context(self, project: str, body: Any, dest: Path,
+                             user: str | None = None) -> dict[str, Any]:
+        """Write the build context as ``dest`` (.tar.gz) for an external CI, and record it."""
+        plan = await self._plan(project, PromoteOptions.from_request(body), builders=False)
+        size = await self._off_loop(write_tar_gz, plan.spec, dest)
+        record = self._record(plan, "context", "exported", user)
+        record.finished = record.created
+        await self.store.put(record)
+        name = f"{k8s_name(Path(plan.project).name)}-{plan.inputs_hash[:12]}-context.tar.gz"
+        return {**record.summary(), "bytes": size, "filename": name}
+
+    # --- the runtime_env path (less reproducible) -----------------------------------------
+    async def package(self, project: str, body: Any, user: str | None = None
+                      ) -> dict[str, Any]:
+        """Upload the code zip to a storage root; a RayJob with ``runtimeEnvYAML`` using it.
+
+        ``body`` is a promote request plus ``storage_root``: the name of an s3:// or gs://
+        root of ``c.RayDev.storage_roots`` (every node must read it)."""
+        body = dict(body or {})
+        root_name = body.pop("storage_root", None)
+        if not isinstance(root_name, str) or not root_name:
+            raise BadRequest("Give `storage_root`: the name of an s3:// or gs:// storage "
+                             "root the cluster's nodes can read.", field="storage_root")
+        if self._storage is None:
+            raise BadRequest("No storage is configured on this server.", field="storage_root")
+        storage = self._storage()
+        root = storage.root(root_name)  # NotFound for an unknown root
+        if root.protocol not in ("s3", "gs"):
+            raise BadRequest(f"Storage root {root_name!r} is {root.url}: Ray nodes download a "
+                             "working_dir from s3:// or gs:// only (a shared folder needs no "
+                             "upload: use a job from the Jobs panel).", field="storage_root")
+        options = PromoteOptions.from_request(body)
+        plan = await self._plan(project, options, builders=False)
+        name = k8s_name(Path(plan.project).name)
+        data, filename = await self._off_loop(code_zip, plan.spec, name)
+        path = f"{PACKAGES_DIR}/{filename}"
+        try:
+            await storage.stat(root_name, path)  # content-addressed: already there
+            uploaded = False
+        except NotFound:
+            try:
+                await storage.stat(root_name, PACKAGES_DIR)
+            except NotFound:  # the first package of this root
+                await storage.mkdir(root_name, PACKAGES_DIR)
+            session = await storage.start_upload(root_name, path, len(data), overwrite=False)
+            try:
+                await storage.upload_chunk(root_name, session["upload_id"], data)
+                await storage.commit_upload(root_name, session["upload_id"])
+            except BaseException:
+                await storage.abort_upload(root_name, session["upload_id"])
+                raise
+            uploaded = True
+        uri = f"{root.url.rstrip('/')}/{path}"
+        pip = [line for line in plan.pinned.lines if not line.startswith("./")]
+        skipped = [line for line in plan.pinned.lines if line.startswith("./")]
+        runtime_env = runtime_env_for(uri, pip, plan.env.baked)
+        script = plan.collected.entrypoint.script
+        folder = str(Path(script).parent)
+        command = shlex.join(["python", Path(script).name])
+        entrypoint = command if folder == "." else f"cd {shlex.quote(folder)} && {command}"
+        shape = cluster_shape(await self._cluster())
+        import yaml
+
+        job = rayjob(name=name, project=plan.project, image=plan.base_image,
+                     ray_version=plan.ray_version, entrypoint=entrypoint, shape=shape,
+                     env=secret_env([s["name"] for s in plan.env.secret],
+                                    f"{name}-secrets"))
+        job["spec"]["runtimeEnvYAML"] = yaml.safe_dump(runtime_env, sort_keys=False)
+        errors = validate_manifest(job)
+        record = self._record(plan, "runtime_env", "uploaded", user)
+        record.image, record.manifests, record.finished = plan.base_image, to_yaml([job]), \
+            record.created
+        await self.store.put(record)
+        return {**record.summary(), "uri": uri, "uploaded": uploaded, "bytes": len(data),
+                "runtime_env": runtime_env, "entrypoint_command": entrypoint,
+                "manifests": to_yaml([job]), "manifest_errors": errors,
+                "not_carried": [{"spec": s, "reason": "a local file: only the image path "
+                                 "ships local wheels"} for s in skipped],
+                "reproducibility": "less reproducible than the image: pip resolves the "
+                                   "pinned list on every node at start."}
+
+    # --- history -----------------------------------------------------------------------
+    async def history(self, project: str | None = None) -> list[dict[str, Any]]:
+        return [r.summary() for r in await self.store.list(project)]
+
+    async def get(self, promotion_id: str) -> dict[str, Any]:
+        live = self._live.get(promotion_id)
+        record = live.record if live else await self.store.get(promotion_id)
+        if record is None:
+            raise NotFound(f"No promotion {promotion_id!r} in the history.",
+                           promotion_id=promotion_id)
+        doc = record.to_dict()
+        if live:
+            doc["log"] = "\n".join(live.lines)
+        return doc
+
+    async def diff(self, promotion_id: str, other_id: str) -> dict[str, Any]:
+        """What changed from ``other_id`` to ``promotion_id``: unified diffs of the
+        Dockerfile, the pinned requirements and the manifests (empty when equal)."""
+        import difflib
+
+        new, old = await self.get(promotion_id), await self.get(other_id)
+        out: dict[str, Any] = {"from": other_id, "to": promotion_id,
+                               "same_inputs": new["inputs_hash"] == old["inputs_hash"]}
+        for key in ("dockerfile", "requirements", "manifests"):
+            out[key] = "".join(difflib.unified_diff(
+                old[key].splitlines(keepends=True), new[key].splitlines(keepends=True),
+                fromfile=f"{other_id}/{key}", tofile=f"{promotion_id}/{key}"))
+        return out
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.store.close()
+        self.executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,143 @@
+"""History of promotions: what went into each image, what came out, and the build log.
+
+One row per build or context export, in sqlite beside the job history, with the
+job store's discipline: one dedicated thread owns the only connection, WAL and
+a busy timeout let a CLI share the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS promotions (
+    id          TEXT PRIMARY KEY,
+    project     TEXT NOT NULL,     -- folder relative to the Jupyter root
+    entrypoint  TEXT NOT NULL,
+    kind        TEXT NOT NULL,     -- build | context | runtime_env
+    status      TEXT NOT NULL,     -- building | pushed | built | failed | exported | uploaded
+    inputs_hash TEXT NOT NULL,
+    image       TEXT,
+    digest      TEXT,
+    builder     TEXT,
+    dockerfile  TEXT NOT NULL,
+    manifests   TEXT NOT NULL,     -- YAML, as downloaded
+    requirements TEXT NOT NULL,
+    log         TEXT NOT NULL DEFAULT '',
+    error       TEXT,
+    user        TEXT,
+    created     REAL NOT NULL,
+    finished    REAL
+);
+CREATE INDEX IF NOT EXISTS promotions_project_created ON promotions (project, created);
+"""
+_SUMMARY = ("id", "project", "entrypoint", "kind", "status", "inputs_hash", "image", "digest",
+            "builder", "error", "user", "created", "finished")
+
+
+def default_store_path() -> Path:
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "ray_dev" / "promotions.sqlite"
+
+
+@dataclass
+class PromotionRecord:
+    id: str
+    project: str
+    entrypoint: str
+    kind: str
+    status: str
+    inputs_hash: str
+    dockerfile: str
+    manifests: str
+    requirements: str
+    image: str | None = None
+    digest: str | None = None
+    builder: str | None = None
+    log: str = ""
+    error: str | None = None
+    user: str | None = None
+    created: float = field(default_factory=time.time)
+    finished: float | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in _SUMMARY}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class PromotionStore:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ray-dev-promote")
+        self._conn: sqlite3.Connection | None = None  # lives on the store thread only
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.executescript(_SCHEMA)
+            self._conn = conn
+        return self._conn
+
+    def _put(self, record: PromotionRecord) -> None:
+        data = record.to_dict()
+        cols = ", ".join(data)
+        marks = ", ".join("?" for _ in data)
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(f"INSERT OR REPLACE INTO promotions ({cols}) VALUES ({marks})",
+                       tuple(data.values()))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _get(self, promotion_id: str) -> PromotionRecord | None:
+        row = self._db().execute("SELECT * FROM promotions WHERE id = ?",
+                                 (promotion_id,)).fetchone()
+        return PromotionRecord(**dict(row)) if row else None
+
+    def _list(self, project: str | None) -> list[PromotionRecord]:
+        sql, args = "SELECT * FROM promotions", ()
+        if project is not None:
+            sql, args = sql + " WHERE project = ?", (project,)
+        rows = self._db().execute(sql + " ORDER BY created DESC", args).fetchall()
+        return [PromotionRecord(**dict(r)) for r in rows]
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def put(self, record: PromotionRecord) -> None:
+        # a copy: the caller keeps appending to its log while the thread writes
+        await self._run(self._put, PromotionRecord(**record.to_dict()))
+
+    async def get(self, promotion_id: str) -> PromotionRecord | None:
+        return await self._run(self._get, promotion_id)
+
+    async def list(self, project: str | None = None) -> list[PromotionRecord]:
+        return await self._run(self._list, project)
+
+    async def close(self) -> None:
+        await self._run(self._close)
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,232 @@
+/** "Promote to prod": the pure logic of the review and progress views, and the
+ * client's promote routes against a stubbed `fetch`. */
+import { ServerConnection } from '@jupyterlab/services';
+
+import { RayDevAPI, type IPromotionPlan } from '../api';
+import {
+  buildBlocker,
+  differencesFromDev,
+  entrypointCandidates,
+  INITIAL_BUILD,
+  kubectlApply,
+  pinnedReference,
+  reduceBuild
+} from '../promote/model';
+
+function plan(overrides: Partial<IPromotionPlan> = {}): IPromotionPlan {
+  return {
+    project: 'team/proj',
+    entrypoint: {
+      source: 'team/proj/train.ipynb',
+      script: 'train.py',
+      converted: true,
+      command: 'cd /home/ray/app && python train.py',
+      warnings: [
+        { kind: 'ipython_line_skipped', message: 'Cell 1: %pip skipped' }
+      ]
+    },
+    requirements: {
+      source: 'runtime_env.pip',
+      requirements: ['pyyaml==6.0.2'],
+      changes: [
+        {
+          name: 'pyyaml',
+          spec: 'pyyaml>=5',
+          pinned: 'pyyaml==6.0.2',
+          how: 'installed',
+          message: 'pinned to 6.0.2'
+        },
+        { name: 'x', spec: 'x==1', pinned: 'x==1', how: 'exact', message: '' }
+      ],
+      unpinned: [{ spec: 'nope>=1', reason: 'not installed' }],
+      local_files: []
+    },
+    env_vars: {
+      image: { MODE: 'prod' },
+      refused: [
+        {
+          name: 'HF_TOKEN',
+          reason: 'its name looks like a credential',
+          hint: 'use a Secret'
+        }
+      ],
+      secret_name: 'proj-secrets'
+    },
+    files: { count: 4, bytes: 100, excluded: ['checkpoints'] },
+    runtime_env: {},
+    base_image: 'rayproject/ray:2.60.0-py311',
+    image: 'registry.example.com:5000/team/proj:abc',
+    push_possible: true,
+    inputs_hash: 'abc',
+    dockerfile: 'FROM x\n',
+    manifests: 'kind: RayJob\n',
+    manifest_errors: {},
+    builders: [
+      { name: 'buildah', available: true, reason: 'ok' },
+      { name: 'docker', available: false, reason: 'no engine' }
+    ],
+    ray_version: '2.60.0',
+    git_commit: null,
+    ...overrides
+  };
+}
+
+describe('promote review', () => {
+  it('lists every difference from dev, exact pins left out', () => {
+    const kinds = differencesFromDev(plan()).map(d => d.kind);
+    expect(kinds).toEqual([
+      'pinned',
+      'unpinned',
+      'skipped',
+      'excluded',
+      'env',
+      'secret'
+    ]);
+    const texts = differencesFromDev(plan()).map(d => d.text);
+    expect(texts[0]).toContain('pyyaml>=5 → pyyaml==6.0.2');
+    expect(texts.join()).not.toContain('x==1');
+  });
+
+  it('says why Build and push cannot run', () => {
+    expect(buildBlocker(plan())).toBeNull();
+    const none = buildBlocker(
+      plan({
+        builders: [
+          { name: 'buildah', available: false, reason: 'not installed' }
+        ]
+      })
+    );
+    expect(none).toContain('buildah: not installed');
+    expect(none).toContain('Export the context');
+    expect(buildBlocker(plan({ image: null }))).toContain('promote_registry');
+    expect(buildBlocker(plan({ push_possible: false }))).toContain(
+      'no registry'
+    );
+    expect(
+      buildBlocker(plan({ manifest_errors: { RayJob: ['x'] } }))
+    ).toContain('CRDs');
+  });
+
+  it('offers notebooks first, then scripts, never folders or data', () => {
+    const items = [
+      { name: 'helpers.py', type: 'file' },
+      { name: 'data.csv', type: 'file' },
+      { name: 'train.ipynb', type: 'notebook' },
+      { name: 'pkg.py', type: 'directory' },
+      { name: 'a.ipynb', type: 'notebook' }
+    ];
+    expect(entrypointCandidates('proj', items)).toEqual([
+      'proj/a.ipynb',
+      'proj/train.ipynb',
+      'proj/helpers.py'
+    ]);
+    expect(entrypointCandidates('', [{ name: 'x.py', type: 'file' }])).toEqual([
+      'x.py'
+    ]);
+  });
+});
+
+describe('promote results', () => {
+  it('names the pushed image by its digest, registry port kept', () => {
+    expect(pinnedReference('127.0.0.1:5000/team/proj:abc', 'sha256:1')).toBe(
+      '127.0.0.1:5000/team/proj@sha256:1'
+    );
+    expect(pinnedReference('localhost:5000/proj', 'sha256:1')).toBe(
+      'localhost:5000/proj@sha256:1'
+    );
+    expect(pinnedReference('r.io/p:t', null)).toBe('r.io/p:t');
+  });
+
+  it('quotes the heredoc so the shell expands nothing, whatever the YAML holds', () => {
+    const yaml = 'env: $HOME\nRAY_DEV_MANIFESTS\n';
+    const cmd = kubectlApply(yaml, 'prod');
+    expect(
+      cmd.startsWith("kubectl apply -n prod -f - <<'RAY_DEV_MANIFESTS_'\n")
+    ).toBe(true);
+    expect(cmd.endsWith('\nRAY_DEV_MANIFESTS_\n')).toBe(true);
+    expect(cmd).toContain(yaml);
+  });
+
+  it('folds the log stream: lines once and in order, the step, the result', () => {
+    let state = INITIAL_BUILD;
+    state = reduceBuild(state, {
+      type: 'line',
+      n: 0,
+      text: 'STEP 1/9: FROM x'
+    });
+    state = reduceBuild(state, { type: 'line', n: 1, text: 'pulling' });
+    state = reduceBuild(state, { type: 'line', n: 1, text: 'pulling' }); // after a reconnect
+    expect(state.lines).toEqual(['STEP 1/9: FROM x', 'pulling']);
+    expect(state.next).toBe(2);
+    expect(state.step).toBe('STEP 1/9: FROM x');
+    const promotion = {
+      id: 'promo_1',
+      status: 'pushed',
+      digest: 'sha256:1'
+    } as any;
+    state = reduceBuild(state, { type: 'end', promotion });
+    expect(state.result).toBe(promotion);
+  });
+});
+
+describe('RayDevAPI promote', () => {
+  it('puts each project segment in the path, escaped, and the request in the body', async () => {
+    const calls: Array<{ url: string; method: string; body: string }> = [];
+    const fetch = async (
+      input: RequestInfo | URL,
+      init?: RequestInit
+    ): Promise<Response> => {
+      const request = input instanceof Request ? input : null;
+      calls.push({
+        url: request ? request.url : String(input),
+        method: (request ? request.method : init?.method) ?? 'GET',
+        body: request ? await request.text() : String(init?.body ?? '')
+      });
+      if (calls[calls.length - 1].url.includes('/promote/context')) {
+        return new Response('gz', {
+          headers: {
+            'Content-Type': 'application/gzip',
+            'Content-Disposition':
+              'attachment; filename="proj-abc-context.tar.gz"',
+            'X-Ray-Dev-Promotion': 'promo_1'
+          }
+        });
+      }
+      return new Response(JSON.stringify(plan()), {
+        headers: { 'Content-Type': 'application/json' }
+      });
+    };
+    const serverSettings = ServerConnection.makeSettings({
+      baseUrl: 'http://localhost:8888/user/me/',
+      wsUrl: 'ws://localhost:8888/user/me/',
+      fetch
+    });
+    const api = new RayDevAPI({ serverSettings });
+    await api.planPromotion('team/my proj', {
+      entrypoint: 'team/my proj/a.py'
+    });
+    expect(new URL(calls[0].url).pathname).toBe(
+      '/user/me/ray-dev/api/projects/team/my%20proj/promote/plan'
+    );
+    expect(calls[0].method).toBe('POST');
+    expect(JSON.parse(calls[0].body)).toEqual({
+      entrypoint: 'team/my proj/a.py'
+    });
+    const context = await api.exportPromotionContext('proj');
+    expect(context.filename).toBe('proj-abc-context.tar.gz');
+    expect(context.promotionId).toBe('promo_1');
+    expect(context.blob.size).toBe(2);
+    await api.packagePromotion('proj', 'art', { entrypoint: 'proj/a.py' });
+    const last = calls[calls.length - 1];
+    expect(new URL(last.url).pathname).toBe(
+      '/user/me/ray-dev/api/projects/proj/promote/package'
+    );
+    expect(JSON.parse(last.body)).toEqual({
+      entrypoint: 'proj/a.py',
+      storage_root: 'art'
+    });
+    expect(api.promotionLogUrl('promo_1', 3)).toBe(
+      'ws://localhost:8888/user/me/ray-dev/api/promotions/promo_1/stream?from=3'
+    );
+  });
+});

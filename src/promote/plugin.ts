@@ -1,0 +1,280 @@
+/**
+ * Wiring of "Promote to prod" into JupyterLab: the command (palette, file
+ * browser context menu on folders and notebooks, notebook toolbar, Ray
+ * panel), the review dialog and the build progress tab.
+ */
+import type { JupyterFrontEnd } from '@jupyterlab/application';
+import {
+  Dialog,
+  type ICommandPalette,
+  MainAreaWidget,
+  Notification,
+  showDialog
+} from '@jupyterlab/apputils';
+import type { DocumentRegistry } from '@jupyterlab/docregistry';
+import type { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import type { ITranslator } from '@jupyterlab/translation';
+import { ReactWidget, ToolbarButton } from '@jupyterlab/ui-components';
+import { DisposableDelegate, type IDisposable } from '@lumino/disposable';
+import { Widget } from '@lumino/widgets';
+import * as React from 'react';
+
+import { ApiError, type IPromotionPlan, type RayDevAPI } from '../api';
+import { rayIcon } from '../icons';
+import { PromoteReview } from './dialog';
+import { entrypointCandidates, folderOf, isEntrypoint, nameOf } from './model';
+import { BuildProgressWidget, saveBlob } from './progress';
+
+export namespace PromoteCommandIDs {
+  /** Review, then build or export: `path` arg (a folder or a .py/.ipynb). */
+  export const promote = 'ray-dev:promote';
+}
+
+export interface IPromoteSetup {
+  app: JupyterFrontEnd;
+  api: RayDevAPI;
+  translator: ITranslator;
+  palette: ICommandPalette | null;
+  fileBrowser: IDefaultFileBrowser | null;
+  /** Put the "Promote to prod" section in the Ray panel. */
+  addSection: (widget: Widget) => void;
+}
+
+export function setupPromote(options: IPromoteSetup): void {
+  const { app, api, translator, palette, fileBrowser } = options;
+  const trans = translator.load('jupyter_ray_dev');
+  const { commands } = app;
+
+  const target = (args: Record<string, unknown>): string | null => {
+    if (typeof args.path === 'string') {
+      return args.path;
+    }
+    if (args.fromBrowser && fileBrowser) {
+      const first = fileBrowser.selectedItems().next();
+      if (first && !first.done) {
+        return first.value.path;
+      }
+    }
+    const widget = app.shell.currentWidget as
+      (Widget & { context?: { path?: string } }) | null;
+    return widget?.context?.path ?? fileBrowser?.model.path ?? null;
+  };
+
+  commands.addCommand(PromoteCommandIDs.promote, {
+    label: args =>
+      args.isPalette
+        ? trans.__('Promote to prod (image + KubeRay)…')
+        : trans.__('Promote to prod…'),
+    caption: trans.__(
+      'Build a reproducible image of this project and KubeRay manifests'
+    ),
+    icon: args => (args.isPalette ? undefined : rayIcon),
+    execute: async args => {
+      const path = target(args);
+      if (path === null) {
+        Notification.warning(trans.__('Open or select a project to promote.'));
+        return;
+      }
+      await promote(app, api, trans, path);
+    }
+  });
+  palette?.addItem({
+    command: PromoteCommandIDs.promote,
+    category: 'Ray',
+    args: { isPalette: true }
+  });
+  for (const selector of [
+    '.jp-DirListing-item[data-isdir="true"]',
+    '.jp-DirListing-item[data-file-type="notebook"]'
+  ]) {
+    app.contextMenu.addItem({
+      command: PromoteCommandIDs.promote,
+      args: { fromBrowser: true },
+      selector,
+      rank: 4
+    });
+  }
+  app.docRegistry.addWidgetExtension(
+    'Notebook',
+    new PromoteButtonExtension(commands, trans.__('Promote to prod…'))
+  );
+
+  // The Ray panel: one button acting on the current notebook or browser folder
+  const section = new Widget();
+  section.addClass('jp-RayDev-promoteSection');
+  section.title.label = trans.__('Promote to prod');
+  const button = document.createElement('button');
+  button.className = 'jp-mod-styled jp-mod-accept';
+  button.dataset.testid = 'ray-promote-panel-button';
+  button.textContent = trans.__('Promote to prod…');
+  button.title = trans.__(
+    'The current notebook, or the folder open in the file browser'
+  );
+  button.onclick = () => void commands.execute(PromoteCommandIDs.promote, {});
+  section.node.appendChild(button);
+  options.addSection(section);
+}
+
+class PromoteButtonExtension implements DocumentRegistry.WidgetExtension {
+  constructor(
+    private _commands: JupyterFrontEnd['commands'],
+    private _label: string
+  ) {}
+
+  createNew(
+    widget: Widget & { toolbar?: any },
+    context: DocumentRegistry.Context
+  ): IDisposable {
+    if (!widget.toolbar) {
+      return new DisposableDelegate(() => undefined);
+    }
+    const button = new ToolbarButton({
+      label: this._label,
+      tooltip: this._label,
+      dataset: { 'data-testid': 'ray-promote-toolbar' },
+      onClick: () => {
+        void this._commands.execute(PromoteCommandIDs.promote, {
+          path: context.path
+        });
+      }
+    });
+    widget.toolbar.insertItem(11, 'ray-promote', button);
+    return new DisposableDelegate(() => button.dispose());
+  }
+}
+
+/**
+ * The project a path means and its entrypoint: a file -> the nearest folder up
+ * holding runtime_env.yaml (as for jobs), else its own folder; a folder -> itself,
+ * with the scripts and notebooks at its top to choose from.
+ */
+async function resolveTarget(
+  app: JupyterFrontEnd,
+  path: string
+): Promise<{
+  project: string;
+  candidates: string[];
+  entrypoint: string | null;
+}> {
+  const contents = app.serviceManager.contents;
+  if (isEntrypoint(path)) {
+    let project = folderOf(path);
+    for (let folder = project; ; folder = folderOf(folder)) {
+      try {
+        await contents.get(
+          folder ? `${folder}/runtime_env.yaml` : 'runtime_env.yaml',
+          {
+            content: false
+          }
+        );
+        project = folder;
+        break;
+      } catch {
+        // not here: look further up, to the root
+      }
+      if (!folder) {
+        break;
+      }
+    }
+    return { project, candidates: [path], entrypoint: path };
+  }
+  const model = await contents.get(path, { content: true });
+  const items = (model.content ?? []) as { name: string; type: string }[];
+  const candidates = entrypointCandidates(path, items);
+  return { project: path, candidates, entrypoint: candidates[0] ?? null };
+}
+
+async function promote(
+  app: JupyterFrontEnd,
+  api: RayDevAPI,
+  trans: ReturnType<ITranslator['load']>,
+  path: string
+): Promise<void> {
+  const { project, candidates, entrypoint } = await resolveTarget(app, path);
+  if (!project) {
+    Notification.warning(
+      trans.__(
+        'Choose a project folder: the Jupyter root itself cannot be promoted.'
+      )
+    );
+    return;
+  }
+  let plan: IPromotionPlan | null = null;
+  let error: string | null = null;
+  try {
+    plan = await api.planPromotion(project, { entrypoint });
+  } catch (reason) {
+    error = reason instanceof ApiError ? reason.message : String(reason);
+  }
+  let current = { plan, entrypoint };
+  const body = ReactWidget.create(
+    React.createElement(PromoteReview, {
+      api,
+      project,
+      candidates,
+      initialEntrypoint: entrypoint,
+      initialPlan: plan,
+      initialError: error,
+      trans,
+      onPlan: (next, chosen) => {
+        current = { plan: next, entrypoint: chosen };
+      }
+    })
+  );
+  const EXPORT = 'export';
+  const result = await showDialog({
+    title: trans.__('Promote %1 to prod', nameOf(project)),
+    body,
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.createButton({
+        label: trans.__('Export context'),
+        actions: [EXPORT],
+        displayType: 'default'
+      }),
+      Dialog.okButton({ label: trans.__('Build and push') })
+    ],
+    hasClose: true
+  });
+  if (!result.button.accept && !result.button.actions.includes(EXPORT)) {
+    return;
+  }
+  const request = { entrypoint: current.entrypoint };
+  if (result.button.actions.includes(EXPORT)) {
+    try {
+      const context = await api.exportPromotionContext(project, request);
+      saveBlob(context.blob, context.filename);
+      Notification.success(
+        trans.__('Build context saved as %1.', context.filename),
+        {
+          autoClose: 5000
+        }
+      );
+    } catch (reason) {
+      Notification.error(
+        reason instanceof ApiError ? reason.message : String(reason)
+      );
+    }
+    return;
+  }
+  try {
+    const promotion = await api.buildPromotion(project, request);
+    const content = new BuildProgressWidget({
+      api,
+      promotion,
+      manifests: current.plan?.manifests ?? '',
+      trans
+    });
+    const widget = new MainAreaWidget({ content });
+    widget.id = `jupyter-ray-dev-promotion-${promotion.id}`;
+    widget.title.label = trans.__('Promote: %1', nameOf(project));
+    widget.title.icon = rayIcon;
+    widget.title.closable = true;
+    app.shell.add(widget, 'main');
+    app.shell.activateById(widget.id);
+  } catch (reason) {
+    Notification.error(
+      reason instanceof ApiError ? reason.message : String(reason)
+    );
+  }
+}

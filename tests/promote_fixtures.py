@@ -1,0 +1,82 @@
+"""Real image-building parts for the promote tests: buildah with its own storage,
+a local stand-in for rayproject/ray built into it, and Debian's docker-registry on
+a free loopback port (its own config and storage, stopped by its PID)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from promote_base import build_context, recipe_key
+from storage_fixtures import Server
+
+from jupyter_ray_dev.cluster.local_head import free_port
+
+TOOLS = ("buildah", "skopeo", "docker-registry", "debootstrap")
+REGISTRY_CONFIG = """\
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: {root}
+http:
+  addr: 127.0.0.1:{port}
+"""
+
+
+def _need_tools() -> None:
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed: `make pytest` installs them "
+                    "(apt-get install buildah skopeo docker-registry debootstrap)")
+
+
+@pytest.fixture(scope="session")
+def buildah_store():
+    """Private --root/--runroot: never the machine's image store, never another session's.
+    Short paths under /tmp: vfs copies whole layers, and runroot holds sockets."""
+    _need_tools()
+    base = Path(tempfile.mkdtemp(prefix="rdp-bh-"))
+    store = {"root": str(base / "root"), "runroot": str(base / "run")}
+    yield store
+    # vfs layers are owned by many uids: buildah removes them, then the folder goes
+    subprocess.run(["buildah", "--root", store["root"], "--runroot", store["runroot"],
+                    "--storage-driver", "vfs", "rmi", "--all", "--force"], capture_output=True)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def buildah(store: dict[str, str], *args: str) -> str:
+    out = subprocess.run(["buildah", "--root", store["root"], "--runroot", store["runroot"],
+                          "--storage-driver", "vfs", *args], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr + out.stdout
+    return out.stdout
+
+
+@pytest.fixture(scope="session")
+def base_image(buildah_store, tmp_path_factory):
+    """localhost/ray-dev-test-base:<recipe>: python3 + pip in a venv owned by ray."""
+    ref = f"localhost/ray-dev-test-base:{recipe_key()}"
+    context = build_context(tmp_path_factory.mktemp("base-context"))
+    buildah(buildah_store, "build", "--isolation", "chroot", "-t", ref, "-f",
+            str(context / "Containerfile"), str(context))
+    return ref
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    _need_tools()
+    port = free_port()
+    folder = tmp_path_factory.mktemp("registry")
+    config = folder / "config.yml"
+    config.write_text(REGISTRY_CONFIG.format(root=folder / "storage", port=port))
+    server = Server("docker-registry", ["docker-registry", "serve", str(config)], port,
+                    folder / "registry.log")
+    try:
+        server.wait("/v2/")
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop()

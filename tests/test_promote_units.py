@@ -1,0 +1,255 @@
+"""The promote core's stages on sample projects, without Ray or a builder: collecting,
+pinning, env vars, the Dockerfile (injection), manifests (KubeRay's CRD schemas) and
+the exported context. The cluster summary is a literal of the dashboard's shape:
+these stages are pure functions of it (the API tests use the real Ray head)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+import yaml
+from dockerfile_parse import DockerfileParser
+from promote_helpers import SUMMARY, build_wheel, notebook, sample_project, write
+
+from jupyter_ray_dev.errors import BadRequest
+from jupyter_ray_dev.promote import PromoteConfig, PromoteService
+from jupyter_ray_dev.promote.collect import collect
+from jupyter_ray_dev.promote.dockerfile import default_base_image, dq
+from jupyter_ray_dev.promote.envvars import split_env_vars
+from jupyter_ray_dev.promote.manifests import cluster_shape, validate_manifest
+from jupyter_ray_dev.promote.options import PromoteOptions
+from jupyter_ray_dev.promote.pin import pin_requirements
+
+
+async def _summary():
+    return SUMMARY
+
+
+@pytest.fixture
+def promote(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    service = PromoteService(PromoteConfig(root_dir=root, registry="registry.example.com/team",
+                                           store_path=tmp_path / "p.sqlite"), _summary)
+    yield service
+    asyncio.run(service.close())
+
+
+def plan_of(service, project="proj", **body):
+    return asyncio.run(service.plan(project, body))
+
+
+def instructions(dockerfile: str) -> list[str]:
+    parser = DockerfileParser(fileobj=io.BytesIO())
+    parser.content = dockerfile
+    return [i["instruction"] for i in parser.structure if i["instruction"] != "COMMENT"]
+
+
+CLEAN_INSTRUCTIONS = ["FROM", "USER", "COPY", "RUN", "ENV", "WORKDIR", "LABEL", "COPY"]
+
+# --- collect ------------------------------------------------------------------
+
+
+def test_collect_keeps_code_and_data_and_drops_every_kind_of_ignored_file(tmp_path):
+    project = sample_project(tmp_path)
+    got = collect(project, project / "train.ipynb", ("*.tmp",))
+    assert {"train.ipynb", "helpers.py", "data/params.txt", "runtime_env.yaml"} <= set(got.files)
+    kept = "\n".join(got.files)
+    for gone in ("checkpoints", "run.log", "scratch", "__pycache__", "cache.tmp"):
+        assert gone not in kept  # .gitignore, .gitignore, .dockerignore, Ray default, excludes
+    assert {"run.log", "scratch/notes.txt", "cache.tmp", "__pycache__"} <= set(got.excluded)
+    # the notebook becomes a script; its %pip line is reported, not silently dropped
+    assert got.entrypoint.script == "train.py"
+    assert "import helpers" in got.entrypoint.generated
+    assert [w["source"] for w in got.entrypoint.warnings] == ["%pip install tqdm"]
+
+
+def test_converted_notebook_never_shadows_a_module_of_the_same_name(tmp_path):
+    project = sample_project(tmp_path)
+    write(project / "train.py", "print('the user module')\n")
+    got = collect(project, project / "train.ipynb")
+    assert got.entrypoint.script == "train_notebook.py"
+
+
+def test_an_ignored_entrypoint_is_refused(tmp_path):
+    project = sample_project(tmp_path)
+    notebook(project / "scratch" / "try.ipynb", "print(1)")
+    with pytest.raises(BadRequest) as err:
+        collect(project, project / "scratch" / "try.ipynb")
+    assert err.value.details["field"] == "entrypoint"
+
+
+# --- pin ------------------------------------------------------------------------
+
+
+def test_loose_specs_are_pinned_to_the_dev_clusters_versions_and_the_rest_reported(tmp_path):
+    wheel = build_wheel(tmp_path / "src", tmp_path / "proj" / "wheels")
+    env = {"pip": ["PyYAML>=5", "packaging==23.0", "ray[default]>=2", "no-such-pkg-xyz>=1",
+                   "pytest<1", "--index-url https://user:pw@example.com/simple",
+                   "bad spec !!", f"./wheels/{wheel.name}", "tomli; python_version < '3'"]}
+    pinned = pin_requirements(tmp_path / "proj", env)
+    yaml_version = importlib.metadata.version("PyYAML")
+    assert pinned.lines[:2] == [f"PyYAML=={yaml_version}", "packaging==23.0"]
+    assert f"./wheels/{wheel.name}" in pinned.lines
+    assert [name for _, name in pinned.local_files] == [wheel.name]
+    assert not any(line.startswith("ray") for line in pinned.lines)  # the base image has it
+    reasons = {u["spec"]: u["reason"] for u in pinned.unpinned}
+    assert "not installed" in reasons["no-such-pkg-xyz>=1"]
+    assert "does not satisfy" in reasons["pytest<1"]
+    assert "credentials" in reasons["--index-url https://user:pw@example.com/simple"]
+    assert "not a valid requirement" in reasons["bad spec !!"]
+    assert "marker" in reasons["tomli; python_version < '3'"]
+    # nothing that pip would read as an option reaches requirements.txt
+    assert not any(line.startswith("-") or "\n" in line for line in pinned.lines)
+
+
+def test_requirements_file_and_conda_pip_part_are_pinned(tmp_path):
+    project = tmp_path / "proj"
+    write(project / "requirements.txt", "# deps\n-r more.txt\npackaging\n")
+    write(project / "more.txt", "pyyaml\n")
+    pinned = pin_requirements(project, {})
+    assert pinned.source == "requirements.txt"
+    assert pinned.lines == [f"pyyaml=={importlib.metadata.version('pyyaml')}",
+                            f"packaging=={importlib.metadata.version('packaging')}"]
+    conda = pin_requirements(project, {"conda": {"dependencies": [
+        "python=3.11", "numpy", {"pip": ["packaging"]}]}})
+    assert conda.lines == [f"packaging=={importlib.metadata.version('packaging')}"]
+    assert [u["spec"] for u in conda.unpinned] == ["numpy"]
+
+
+def test_a_requirements_file_may_not_reach_outside_the_project(tmp_path):
+    project = tmp_path / "proj"
+    write(tmp_path / "secret.txt", "x\n")
+    write(project / "requirements.txt", "-r ../secret.txt\n")
+    with pytest.raises(BadRequest):
+        pin_requirements(project, {})
+
+
+# --- env vars -------------------------------------------------------------------
+
+
+def test_secret_looking_env_vars_are_refused_from_the_image_with_the_kubernetes_hint():
+    env = split_env_vars({"MODE": "prod", "AWS_SECRET_ACCESS_KEY": "x", "HF_TOKEN": "y",
+                          "INNOCENT": "AKIAABCDEFGHIJKLMNOP"}, "proj-secrets")
+    assert env.baked == {"MODE": "prod"}
+    assert {s["name"] for s in env.secret} == {"AWS_SECRET_ACCESS_KEY", "HF_TOKEN", "INNOCENT"}
+    assert all("kubectl create secret generic proj-secrets" in s["hint"] for s in env.secret)
+
+
+@pytest.mark.parametrize("env", [{"A": "x\nRUN touch /pwned"}, {"A B": "x"}, {"A": 3}])
+def test_env_vars_an_image_cannot_carry_are_refused_naming_the_field(env):
+    with pytest.raises(BadRequest) as err:
+        split_env_vars(env, "s")
+    assert err.value.details["field"].startswith("runtime_env.env_vars")
+
+
+# --- Dockerfile ---------------------------------------------------------------
+
+
+def test_dockerfile_layers_dependencies_before_code_and_runs_as_ray(promote):
+    sample_project(Path(promote.root))
+    plan = plan_of(promote, entrypoint="proj/train.ipynb")
+    text = plan["dockerfile"]
+    assert instructions(text) == CLEAN_INSTRUCTIONS
+    assert "\nFROM rayproject/ray:2.60.0-py311-gpu\n" in text  # the cluster has GPUs
+    assert text.index("requirements.txt") < text.index("COPY --chown=1000:100 app/")
+    assert "USER ray" in text
+    assert plan["image"] == f"registry.example.com/team/proj:{plan['inputs_hash'][:12]}"
+    assert plan_of(promote, gpu=False, entrypoint="proj/train.ipynb")["base_image"] == \
+        "rayproject/ray:2.60.0-py311"
+
+
+def test_hostile_values_cannot_add_dockerfile_instructions(promote):
+    root = Path(promote.root)
+    hostile_value = 'x" \\\nRUN touch /pwned'.replace("\n", " ") + ' $(id) `id` \\'
+    sample_project(root, "evil\"$(id) `id` name", env_vars={"MODE": hostile_value},
+                   pip=["packaging", 'pyyaml; os_name=="posix" \\'])
+    project = root / "evil\"$(id) `id` name"
+    write(project / "$(touch fnpwn)\\.py", "x = 1\n")
+    write(project / "RUN touch fnpwn", "")
+    plan = plan_of(promote, "evil\"$(id) `id` name", entrypoint=f"{project.name}/train.ipynb")
+    assert instructions(plan["dockerfile"]) == CLEAN_INSTRUCTIONS
+    assert "fnpwn" not in plan["dockerfile"]  # file names never reach the Dockerfile
+    assert all(not r.startswith("-") for r in plan["requirements"]["requirements"])
+
+
+def test_a_line_break_in_a_project_name_is_refused_not_written(promote):
+    sample_project(Path(promote.root), "two\nRUN touch pwned")
+    with pytest.raises(BadRequest):
+        plan_of(promote, "two\nRUN touch pwned", entrypoint="two\nRUN touch pwned/train.ipynb")
+
+
+@pytest.mark.parametrize("value", ["ubuntu\nRUN touch /pwned", "UPPER/case", "a b", "x;y"])
+def test_hostile_base_image_is_refused(value):
+    with pytest.raises(BadRequest) as err:
+        PromoteOptions.from_request({"base_image": value})
+    assert err.value.details["field"] == "base_image"
+
+
+def test_quoting_escapes_what_a_dockerfile_would_expand():
+    assert dq('a"b$HOME\\') == '"a\\"b\\$HOME\\\\"'
+    assert default_base_image("2.60.0", "3.12.1", False) == "rayproject/ray:2.60.0-py312"
+
+
+# --- manifests ---------------------------------------------------------------
+
+
+def test_manifests_follow_the_dev_cluster_and_validate_against_kuberay_crds(promote):
+    sample_project(Path(promote.root), env_vars={"MODE": "prod", "API_TOKEN": "t"})
+    plan = plan_of(promote, entrypoint="proj/train.ipynb")
+    assert plan["manifest_errors"] == {}
+    job, cluster = yaml.safe_load_all(plan["manifests"])
+    assert (job["kind"], cluster["kind"]) == ("RayJob", "RayCluster")
+    spec = job["spec"]
+    assert spec["shutdownAfterJobFinishes"] is True and "runtimeEnvYAML" not in spec
+    assert spec["entrypoint"] == "cd /home/ray/app && python train.py"
+    head = spec["rayClusterSpec"]["headGroupSpec"]
+    assert json.loads(head["rayStartParams"]["resources"]) == {"my_custom": 4.0}
+    assert head["template"]["spec"]["containers"][0]["resources"]["limits"] == \
+        {"cpu": "2", "memory": "5Gi"}
+    (workers,) = spec["rayClusterSpec"]["workerGroupSpecs"]  # the dead node is not copied
+    assert workers["replicas"] == 2
+    assert workers["template"]["spec"]["containers"][0]["resources"]["limits"][
+        "nvidia.com/gpu"] == "1"
+    env = head["template"]["spec"]["containers"][0]["env"]
+    assert env == [{"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {
+        "name": "proj-secrets", "key": "API_TOKEN"}}}]
+    assert "API_TOKEN" not in plan["dockerfile"]
+
+
+def test_the_crd_validator_catches_a_wrong_manifest():
+    shape = cluster_shape(SUMMARY)
+    from jupyter_ray_dev.promote.manifests import rayjob
+
+    job = rayjob(name="p", project="p", image="i", ray_version="2.60.0", entrypoint="python x",
+                 shape=shape, env=[])
+    assert validate_manifest(job) == []
+    job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["replicas"] = "two"
+    job["spec"]["shutdownAfterJobFinishes"] = "yes"
+    errors = validate_manifest(job)
+    assert len(errors) == 2 and any("replicas" in e for e in errors)
+
+
+# --- context export -------------------------------------------------------------
+
+
+def test_exported_context_is_complete_and_byte_reproducible(promote, tmp_path):
+    sample_project(Path(promote.root))
+    first, second = tmp_path / "a.tar.gz", tmp_path / "b.tar.gz"
+    info = asyncio.run(promote.export_context("proj", {"entrypoint": "proj/train.ipynb"}, first))
+    asyncio.run(promote.export_context("proj", {"entrypoint": "proj/train.ipynb"}, second))
+    assert first.read_bytes() == second.read_bytes()
+    with tarfile.open(first) as tar:
+        names = set(tar.getnames())
+        assert tar.extractfile("deps/requirements.txt").read().decode().startswith("pyyaml==")
+    assert {"Dockerfile", ".dockerignore", "app/train.py", "app/helpers.py",
+            "app/data/params.txt", "manifests/rayjob.yaml", "manifests/raycluster.yaml"} <= names
+    assert not any("checkpoints" in n or "scratch" in n for n in names)
+    assert info["bytes"] == first.stat().st_size and info["status"] == "exported"
+    assert [p["id"] for p in asyncio.run(promote.history("proj"))][-1] == info["id"]

@@ -1,0 +1,157 @@
+/**
+ * "Promote to prod" end to end, against a real server and the real local Ray
+ * head (started by `jlpm start` through devlab): right-click a sample project
+ * folder, see the review (Dockerfile, pinned requirements, what differs from
+ * dev), and export the build context as a .tar.gz download.
+ */
+import * as fs from 'fs';
+
+import { expect, test } from '@jupyterlab/galata';
+
+const NOTEBOOK = JSON.stringify({
+  nbformat: 4,
+  nbformat_minor: 5,
+  metadata: {
+    kernelspec: {
+      name: 'python3',
+      display_name: 'Python 3',
+      language: 'python'
+    }
+  },
+  cells: [
+    {
+      cell_type: 'code',
+      id: 'c1',
+      metadata: {},
+      execution_count: null,
+      outputs: [],
+      source: '%pip install tqdm'
+    },
+    {
+      cell_type: 'code',
+      id: 'c2',
+      metadata: {},
+      execution_count: null,
+      outputs: [],
+      source:
+        "import helpers\nprint(helpers.answer(), open('data/params.txt').read())"
+    }
+  ]
+});
+
+const RUNTIME_ENV = `pip:
+  - pyyaml>=5
+env_vars:
+  MODE: prod
+  HF_TOKEN: not-for-images
+`;
+
+test.describe('Promote to prod', () => {
+  test('right-click a project, review Dockerfile and requirements, export the context', async ({
+    page,
+    tmpPath
+  }) => {
+    const project = `${tmpPath}/promo_proj`;
+    await page.contents.uploadContent(
+      NOTEBOOK,
+      'text',
+      `${project}/train.ipynb`
+    );
+    await page.contents.uploadContent(
+      'def answer():\n    return 42\n',
+      'text',
+      `${project}/helpers.py`
+    );
+    await page.contents.uploadContent(
+      'lr=0.1',
+      'text',
+      `${project}/data/params.txt`
+    );
+    await page.contents.uploadContent(
+      RUNTIME_ENV,
+      'text',
+      `${project}/runtime_env.yaml`
+    );
+    await page.filebrowser.openDirectory(tmpPath);
+
+    const folder = page.locator('.jp-DirListing-item', {
+      hasText: 'promo_proj'
+    });
+    await expect(folder).toBeVisible();
+    await folder.click({ button: 'right' });
+    await page.getByRole('menuitem', { name: 'Promote to prod…' }).click();
+
+    const dialog = page.locator('.jp-Dialog');
+    const review = dialog.getByTestId('ray-promote-review');
+    // The review is computed from the project and the real Ray head's versions.
+    await expect(review).toBeVisible({ timeout: 60000 });
+    await expect(review.getByTestId('ray-promote-entrypoint')).toContainText(
+      'train.ipynb'
+    );
+    const dockerfile = review.getByTestId('ray-promote-dockerfile');
+    await expect(dockerfile).toContainText('FROM rayproject/ray:');
+    await expect(dockerfile).toContainText(
+      'COPY --chown=1000:100 app/ /home/ray/app/'
+    );
+    await expect(dockerfile).toContainText('USER ray');
+    await expect(review.getByTestId('ray-promote-requirements')).toContainText(
+      /pyyaml==\d/
+    );
+    const differences = review.getByTestId('ray-promote-differences');
+    await expect(differences).toContainText('pyyaml>=5 →');
+    await expect(differences).toContainText('%pip install tqdm');
+    await expect(differences).toContainText('HF_TOKEN');
+    await expect(dockerfile).not.toContainText('not-for-images');
+    await expect(review.getByTestId('ray-promote-manifests')).toContainText(
+      'kind: RayJob'
+    );
+
+    const download = page.waitForEvent('download');
+    await dialog.getByRole('button', { name: 'Export context' }).click();
+    const saved = await download;
+    expect(saved.suggestedFilename()).toMatch(
+      /^promo-proj-[0-9a-f]{12}-context\.tar\.gz$/
+    );
+    const file = await saved.path();
+    const bytes = fs.readFileSync(file!);
+    expect([bytes[0], bytes[1]]).toEqual([0x1f, 0x8b]); // gzip
+    await expect(dialog).toHaveCount(0);
+  });
+
+  test('the notebook toolbar button reviews the notebook it sits on', async ({
+    page,
+    tmpPath
+  }) => {
+    const project = `${tmpPath}/tb_proj`;
+    await page.contents.uploadContent(
+      NOTEBOOK,
+      'text',
+      `${project}/train.ipynb`
+    );
+    await page.contents.uploadContent(
+      'def answer():\n    return 42\n',
+      'text',
+      `${project}/helpers.py`
+    );
+    await page.contents.uploadContent(
+      RUNTIME_ENV,
+      'text',
+      `${project}/runtime_env.yaml`
+    );
+    await page.filebrowser.open(`${project}/train.ipynb`);
+    await page.getByTestId('ray-promote-toolbar').first().click();
+    const review = page.locator('.jp-Dialog').getByTestId('ray-promote-review');
+    await expect(review).toBeVisible({ timeout: 60000 });
+    await expect(review.getByTestId('ray-promote-entrypoint')).toContainText(
+      `${project}/train.ipynb`
+    );
+    await expect(review.getByTestId('ray-promote-command')).toContainText(
+      'python train.py'
+    );
+    await page
+      .locator('.jp-Dialog-footer')
+      .getByRole('button', { name: 'Cancel' })
+      .click();
+    await expect(page.locator('.jp-Dialog')).toHaveCount(0);
+  });
+});
