@@ -160,7 +160,7 @@ def cmd_jobs_logs(service: Any, args: Any, out: Output) -> int:
 
 
 def cmd_jobs_stop(service: Any, args: Any, out: Output) -> int:
-    out.result(blocking.call(service.jobs.stop, args.job), present.job_line)
+    out.result(blocking.call(service.jobs.stop, args.job), present.stop_line)
     return OK
 
 

@@ -10,6 +10,7 @@ event loop.
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,8 @@ def project_dir(root: Path, project: str | None, cwd: Path | None = None) -> Pat
     if project is None:
         here = resolve_in_root(root, str(cwd), "project")
         return find_project(root, here / "__cell__")
-    path = resolve_in_root(root, str(cwd / project), "project")
+    # relative to where the user is, so `..` is fine while it stays inside the root
+    path = resolve_in_root(root, os.path.normpath(cwd / project), "project")
     if not path.is_dir():
         raise BadRequest(f"The project folder {project!r} does not exist (looked in {cwd}).",
                          field="project")
@@ -103,7 +105,8 @@ def init(service: Any, project: str | None = None, address: str | None = None,
             "ray.shutdown() (or restart the kernel), then %ray_init again.",
             field="ray_init",
         )
-    ray.init(address=target, runtime_env=runtime_env, log_to_driver=True)
+    # a copy: ray.init rewrites working_dir in place to the URI of its upload
+    ray.init(address=target, runtime_env=copy.deepcopy(runtime_env), log_to_driver=True)
     _applied = wanted
     return {**_document(wanted), "already": False}
 

@@ -190,7 +190,7 @@ class RayDevMagics(Magics):
                 print(f"Ray job {job_id} keeps running: %ray_logs {job_id} --follow to watch it, "
                       f"%ray_stop {job_id} to stop it.")
                 return
-            print(present.job_line(self._call(self.service.jobs.stop, job_id)), flush=True)
+            print(present.stop_line(self._call(self.service.jobs.stop, job_id)), flush=True)
             self._follow(job_id, start=shown)  # the last lines and the final status
 
     @magic_arguments()
@@ -221,7 +221,7 @@ class RayDevMagics(Magics):
     def ray_stop(self, line: str = "") -> None:
         """Stop a running job."""
         args = self._args(self.ray_stop, line)
-        print(present.job_line(self._call(self.service.jobs.stop, args.job)))
+        print(present.stop_line(self._call(self.service.jobs.stop, args.job)))
 
     # --- storage -----------------------------------------------------------------------------
 

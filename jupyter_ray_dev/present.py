@@ -127,6 +127,13 @@ def job_line(job: dict[str, Any]) -> str:
     return f"Job {job.get('submission_id')}: {status}" + (f" ({summary})" if summary else "")
 
 
+def stop_line(job: dict[str, Any]) -> str:
+    """After a stop request: Ray stops a job asynchronously, so it may still show RUNNING."""
+    if job.get("status") in ("STOPPED", "SUCCEEDED", "FAILED"):
+        return job_line(job)
+    return f"Stopping Ray job {job.get('submission_id')} (was {job.get('status')})."
+
+
 def warnings_text(doc: dict[str, Any]) -> list[str]:
     return [f"warning: {w.get('message')}" for w in doc.get("warnings") or []]
 
@@ -147,7 +154,7 @@ def _entry_row(entry: dict[str, Any]) -> list[str]:
     name = entry["name"] + ("/" if entry.get("kind") == "directory" else "")
     hint = entry.get("ray_hint") or ""
     return [name, _size(entry.get("size")) if entry.get("kind") == "file" else "",
-            _when(entry.get("modified")), hint]
+            _when((entry.get("modified") or 0) / 1000), hint]  # storage times are in ms
 
 
 def listing_text(page: dict[str, Any]) -> str:
