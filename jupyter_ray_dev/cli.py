@@ -222,8 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", help="only jobs of this project (relative to the root)")
     p = command(jobs, "submit", cmd_jobs_submit, "run a .py or .ipynb as a Ray job with its "
                 "project's runtime_env")
-    p.add_argument("file")
-    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
+    p.add_argument("file", help="the .py or .ipynb (options go before it)")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script: "
+                   "everything after the file")
     p.add_argument("--project", "-p", help="project folder (the job's working_dir)")
     p.add_argument("--cpus", type=float, help="CPUs the driver reserves")
     p.add_argument("--gpus", type=float, help="GPUs the driver reserves")
