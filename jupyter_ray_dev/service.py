@@ -16,6 +16,7 @@ from .cluster.dashboard import DashboardClient
 
 if TYPE_CHECKING:
     from .jobs import JobsService
+    from .runtime_env import RuntimeEnvService
     from .storage import StorageService
 
 
@@ -71,6 +72,21 @@ class RayDevService:
         )
 
     @cached_property
+    def runtime_env(self) -> RuntimeEnvService:
+        """Read, validate, save a project's runtime_env.yaml; install its packages onto
+        shared storage (created on first use)."""
+        from pathlib import Path
+
+        from .runtime_env import RuntimeEnvConfig, RuntimeEnvService
+
+        cfg = self.config
+        return RuntimeEnvService(RuntimeEnvConfig(
+            root_dir=Path(cfg.root_dir or os.getcwd()),
+            shared_roots=tuple(Path(p) for p in cfg.shared_roots),
+            upload_limit=int(cfg.job_upload_limit_mib * 1024 * 1024),
+        ))
+
+    @cached_property
     def storage(self) -> StorageService:
         """Browse, preview, upload to the configured storage roots (created on first use)."""
         from .storage import StorageService
@@ -81,6 +97,8 @@ class RayDevService:
         """Release what the capabilities hold (threads, the job store's connection)."""
         if "jobs" in self.__dict__:
             await self.jobs.close()
+        if "runtime_env" in self.__dict__:
+            await self.runtime_env.close()  # ends installs in progress: no half-made folder
         if "storage" in self.__dict__:
             await self.storage.close()  # aborts uploads in progress: no half-written files
 

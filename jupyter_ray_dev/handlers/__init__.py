@@ -6,13 +6,14 @@ describe exactly these (a test checks both ways).
 
 from __future__ import annotations
 
-from . import cluster, jobs, storage
+from . import cluster, jobs, runtime_env, storage
 from .base import API_PREFIX, OpenAPIHandler, RayDevHandler, openapi_document
 
 ROUTES: list[tuple[str, type[RayDevHandler]]] = [
     *cluster.ROUTES,
     *jobs.ROUTES,
     *storage.ROUTES,
+    *runtime_env.ROUTES,
     (f"{API_PREFIX}/openapi.json", OpenAPIHandler),
 ]
 

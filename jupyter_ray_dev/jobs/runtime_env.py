@@ -1,8 +1,9 @@
 """The runtime_env a job launched from a project gets.
 
-The project's own environment lives in ``runtime_env.yaml`` at the project's top
-(issue 4 owns that file and its editor). ``load_project_runtime_env`` is the one
-seam between the two: it reads the file as plain YAML; everything else here
+The project's own environment lives in ``runtime_env.yaml`` at the project's top,
+owned by the runtime_env core (jupyter_ray_dev.runtime_env: the editor, validation,
+installs). ``load_project_runtime_env`` is the one seam: it reads the file through that
+core; everything else here
 only adds what a job needs on top (the working_dir, and ``local://`` when the
 project sits on storage every node mounts).
 """
@@ -21,29 +22,16 @@ LOCAL_SCHEME = "local://"
 
 
 def load_project_runtime_env(project: Path) -> dict[str, Any]:
-    """The project's runtime_env.yaml as a dict ({} when the project has none)."""
-    path = project / RUNTIME_ENV_FILE
-    if not path.is_file():
-        return {}
-    import yaml  # a jupyter_server dependency already; imported where it is needed
+    """The project's runtime_env.yaml as a dict ({} when the project has none).
+
+    The file has one reader, the runtime_env core (comments kept, the same parse as the
+    editor's): a file the editor shows as broken is refused here with the same message."""
+    from ..runtime_env.document import InvalidYaml, load_runtime_env
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise BadRequest(
-            f"{path.name} in the project could not be read as YAML: {err}. Fix the file "
-            "(or remove it to use the default environment).",
-            field="runtime_env",
-        ) from err
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise BadRequest(
-            f"{path.name} must hold a mapping of runtime_env fields (working_dir, pip, "
-            f"env_vars, ...), not a {type(data).__name__}.",
-            field="runtime_env",
-        )
-    return data
+        return load_runtime_env(project)
+    except InvalidYaml as err:  # the launch's field is the environment as a whole
+        raise BadRequest(err.message, field="runtime_env") from err
 
 
 @dataclass(frozen=True)
@@ -72,7 +60,10 @@ def build_job_environment(
 ) -> JobEnvironment:
     """The project's runtime_env with working_dir set: the project folder unless the file
     sets one; ``local:///abs/path`` when that folder is under a shared root."""
-    env = copy.deepcopy(project_env)
+    from ..runtime_env.validate import with_project_paths
+
+    # requirements.txt / environment.yml are the project's, not the server's current folder's
+    env = with_project_paths(copy.deepcopy(project_env), project)
     excludes = env.get("excludes") or []
     if not isinstance(excludes, list) or not all(isinstance(x, str) for x in excludes):
         raise BadRequest(

@@ -4,6 +4,11 @@ import { ServerConnection } from '@jupyterlab/services';
 import { ApiError, BAD_RESPONSE } from './errors';
 import type {
   IClusterSummary,
+  IInstallEvent,
+  IInstallRequest,
+  IRuntimeEnvFile,
+  IRuntimeEnvVerdict,
+  IWorkingDirSize,
   IJob,
   IJobFilters,
   IJobList,
@@ -271,6 +276,100 @@ export class RayDevAPI {
     });
   }
 
+  // ------------------------------------------------------------ runtime_env
+  // A project is a folder relative to the Jupyter root ('' is the root).
+
+  /** The project's runtime_env.yaml: as JSON, as text, and its ETag. */
+  getRuntimeEnv(project: string): Promise<IRuntimeEnvFile> {
+    return this.request<IRuntimeEnvFile>(projectPath(project, 'runtime-env'));
+  }
+
+  /**
+   * Save the environment, validated by the server first (400 naming the
+   * field). `etag` is the one read: 409 if the file changed since.
+   */
+  saveRuntimeEnv(
+    project: string,
+    content: { yaml: string } | { runtime_env: Record<string, unknown> },
+    etag?: string | null
+  ): Promise<IRuntimeEnvFile> {
+    const headers: Record<string, string> = {};
+    if (etag) {
+      headers['If-Match'] = etag;
+    }
+    return this.request<IRuntimeEnvFile>(projectPath(project, 'runtime-env'), {
+      method: 'PUT',
+      body: JSON.stringify(content),
+      headers
+    });
+  }
+
+  /** Errors and warnings of an environment (nothing is saved). */
+  validateRuntimeEnv(
+    project: string,
+    content: { yaml: string } | { runtime_env: Record<string, unknown> },
+    signal?: AbortSignal
+  ): Promise<IRuntimeEnvVerdict> {
+    return this.request<IRuntimeEnvVerdict>(
+      projectPath(project, 'runtime-env/validate'),
+      { method: 'POST', body: JSON.stringify(content), signal }
+    );
+  }
+
+  /** What Ray would upload for the saved environment's working_dir. */
+  getWorkingDirSize(project: string): Promise<IWorkingDirSize> {
+    return this.request<IWorkingDirSize>(
+      projectPath(project, 'working-dir-size')
+    );
+  }
+
+  /**
+   * Install packages once onto shared storage, calling `onEvent` for each
+   * server-sent event (pip's lines, progress). Resolves with the last event
+   * (`done` or `error`); aborting `signal` stops pip on the server.
+   */
+  async installRuntimeEnv(
+    project: string,
+    request: IInstallRequest,
+    onEvent: (event: IInstallEvent) => void,
+    signal?: AbortSignal
+  ): Promise<IInstallEvent | null> {
+    const url = this.url(projectPath(project, 'install'));
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(
+        url,
+        { method: 'POST', body: JSON.stringify(request), signal },
+        this.serverSettings
+      );
+    } catch (error) {
+      throw ApiError.fromNetworkError(error);
+    }
+    if (!response.ok) {
+      throw await ApiError.fromResponse(response);
+    }
+    let last: IInstallEvent | null = null;
+    const parser = new EventStreamParser(event => {
+      last = event;
+      onEvent(event);
+    });
+    if (!response.body) {
+      parser.push(await response.text());
+    } else {
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) {
+          break;
+        }
+        parser.push(decoder.decode(value, { stream: true }));
+      }
+    }
+    parser.end();
+    return last;
+  }
+
   /** The URL of an API route, e.g. `url('cluster')`. */
   url(...path: string[]): string {
     return URLExt.join(this.serverSettings.baseUrl, API_ROOT, ...path);
@@ -335,6 +434,56 @@ function storagePath(root: string, action: string): string {
 
 function uploadPath(root: string, uploadId: string): string {
   return `${storagePath(root, 'uploads')}/${encodeURIComponent(uploadId)}`;
+}
+
+/**
+ * A project's route: the folder path as one encoded segment (its slashes as
+ * %2F, which the server decodes); `%2F` alone is the Jupyter root.
+ */
+function projectPath(project: string, action: string): string {
+  const folder = project.replace(/^\/+|\/+$/g, '');
+  return `projects/${encodeURIComponent(folder) || '%2F'}/${action}`;
+}
+
+/** Server-sent events (`event:`/`data:` blocks) to JSON events, as text arrives. */
+export class EventStreamParser {
+  constructor(private _onEvent: (event: IInstallEvent) => void) {}
+
+  push(text: string): void {
+    this._buffer += text;
+    let end = this._buffer.indexOf('\n\n');
+    while (end >= 0) {
+      const block = this._buffer.slice(0, end);
+      this._buffer = this._buffer.slice(end + 2);
+      this._block(block);
+      end = this._buffer.indexOf('\n\n');
+    }
+  }
+
+  end(): void {
+    if (this._buffer.trim()) {
+      this._block(this._buffer);
+    }
+    this._buffer = '';
+  }
+
+  private _block(block: string): void {
+    const data = block
+      .split('\n')
+      .filter(line => line.startsWith('data:'))
+      .map(line => line.slice(5).trimStart())
+      .join('\n');
+    if (!data) {
+      return;
+    }
+    try {
+      this._onEvent(JSON.parse(data) as IInstallEvent);
+    } catch {
+      // a block that is not JSON (a proxy's comment line): skipped
+    }
+  }
+
+  private _buffer = '';
 }
 
 export namespace RayDevAPI {

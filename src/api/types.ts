@@ -283,3 +283,78 @@ export interface IStorageDeleted {
   path: string;
   deleted: boolean;
 }
+
+// ------------------------------------------------------------ runtime_env
+
+/** One error or warning about a runtime_env, naming its field. */
+export interface IRuntimeEnvFinding {
+  /** `pip.packages[2]`, `env_vars.API_TOKEN`, `env_vars["A.B"]`; '' for the whole env. */
+  path: string;
+  message: string;
+  /** What to change, when the server knows. */
+  fix?: string | null;
+  /** YAML syntax errors: where. */
+  line?: number | null;
+  column?: number | null;
+}
+
+/** The verdict of `POST .../runtime-env/validate`: Ray's own when Ray is installed. */
+export interface IRuntimeEnvVerdict {
+  valid: boolean;
+  errors: IRuntimeEnvFinding[];
+  warnings: IRuntimeEnvFinding[];
+  ray_checked?: boolean;
+}
+
+/** A project's runtime_env.yaml as the server reads it. */
+export interface IRuntimeEnvFile {
+  project: string;
+  path: string;
+  runtime_env: Record<string, unknown>;
+  yaml: string;
+  /** Send back when saving: a stale one is refused (409). */
+  etag: string;
+  exists: boolean;
+  /** After a save: the saved environment's warnings. */
+  warnings?: IRuntimeEnvFinding[];
+}
+
+/** What Ray would upload for the working_dir. */
+export interface IWorkingDirSize {
+  project: string;
+  working_dir: string | null;
+  /** false: on shared storage (local://) or a URI: nothing is uploaded. */
+  uploaded: boolean;
+  bytes: number | null;
+  files: number | null;
+  limit_bytes: number;
+  over_limit: boolean;
+  largest: { path: string; bytes: number }[];
+  excludes: string[];
+  message: string | null;
+}
+
+/** One event of an install onto shared storage. */
+export interface IInstallEvent {
+  type: 'start' | 'line' | 'progress' | 'done' | 'error';
+  folder?: string;
+  hash?: string;
+  requirements?: string[];
+  text?: string;
+  phase?: string;
+  collected?: number;
+  total?: number;
+  cached?: boolean;
+  message?: string;
+  exit_code?: number;
+  runtime_env?: IRuntimeEnvFile;
+}
+
+export interface IInstallRequest {
+  /** Default: the saved environment's pip packages. */
+  requirements?: string[];
+  /** A folder under one of the server's shared roots. */
+  root?: string;
+  /** Point the project's env at the installed folder (default true). */
+  apply?: boolean;
+}

@@ -1,0 +1,336 @@
+"""The project's ``runtime_env.yaml`` as a round-trip document: read, edit, write atomically.
+
+ruamel.yaml's round-trip mode keeps the user's comments, key order and quoting
+through an edit, so the form in the editor, the magics and a person editing the
+file by hand can all change it without losing anything. The ETag is a hash of
+the file's bytes: a write names the version it edited and is refused (409) if
+the file changed since.
+
+Pure Python and blocking: the service runs these in a worker thread.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import BadRequest
+from ..jobs.paths import RUNTIME_ENV_FILE
+
+
+class InvalidYaml(BadRequest):
+    reason = "invalid_yaml"
+
+
+def _yaml() -> Any:
+    from ruamel.yaml import YAML  # imported on first use: the server starts without it
+
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096  # never fold a long value (a URL, a command) onto two lines
+    return yaml
+
+
+def etag_of(data: bytes | None) -> str:
+    """A strong ETag of the file's bytes; an absent file has its own."""
+    if data is None:
+        return '"absent"'
+    return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+
+
+def plain(value: Any) -> Any:
+    """Round-trip nodes (CommentedMap, CommentedSeq, ScalarString...) as plain JSON values."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    # dates and other YAML scalars JSON cannot carry: their text, which Ray would reject
+    return str(value)
+
+
+def parse(text: str, name: str = RUNTIME_ENV_FILE) -> Any:
+    """The round-trip document of ``text`` (a CommentedMap; an empty map for an empty file)."""
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        doc = _yaml().load(text)
+    except YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise InvalidYaml(
+            f"{name} is not valid YAML{where}: {problem}. Fix the YAML (or remove the file to "
+            "use the default environment).",
+            field="yaml",
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from err
+    if doc is None:
+        return CommentedMap()
+    if not isinstance(doc, Mapping):
+        raise InvalidYaml(
+            f"{name} must hold a mapping of runtime_env fields (working_dir, pip, env_vars, "
+            f"...), not a {type(doc).__name__}.",
+            field="yaml",
+        )
+    return doc
+
+
+def dump(doc: Any) -> str:
+    text = _dump_raw(doc)
+    if not doc:
+        # an emptied document keeps its comments (if any) but not the "{}" of an empty map
+        lines = [ln for ln in text.splitlines() if ln.strip() != "{}"]
+        text = "\n".join(lines) + "\n" if any(ln.strip() for ln in lines) else ""
+    return text
+
+
+def _dump_raw(doc: Any) -> str:
+    out = io.StringIO()
+    _yaml().dump(doc, out)
+    return out.getvalue()
+
+
+# --- merging a plain dict into the round-trip document ---------------------------------
+def merge(doc: Any, new: Any) -> Any:
+    """``new`` (plain values) laid onto ``doc`` (round-trip nodes), keeping the comments,
+    order and style of everything that did not change. Returns the merged node."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if isinstance(new, Mapping):
+        if not isinstance(doc, CommentedMap):
+            doc = CommentedMap()
+        for key in [k for k in doc if k not in new]:
+            del doc[key]
+        for key, value in new.items():
+            if key in doc:
+                merged = merge(doc[key], value)
+                if merged is not doc[key]:
+                    doc[key] = merged
+            else:
+                doc[key] = merge(None, value)
+        return doc
+    if isinstance(new, (list, tuple)):
+        if not isinstance(doc, CommentedSeq):
+            doc = CommentedSeq()
+        if plain(doc) == list(new):
+            return doc
+        old = list(doc)
+        old_plain = [plain(v) for v in old]
+        items = []
+        for value in new:
+            # an item that stayed (anywhere) keeps its node, and so its comment
+            if value in old_plain:
+                i = old_plain.index(value)
+                items.append(old[i])
+                old_plain[i] = object()  # each old item is reused once
+            else:
+                items.append(merge(None, value))
+        comments = copy.copy(doc.ca.items)
+        del doc[:]
+        doc.extend(items)
+        doc.ca.items.clear()
+        for i, item in enumerate(items):
+            j = next((k for k, o in enumerate(old) if o is item), None)
+            if j is not None and j in comments:
+                doc.ca.items[i] = comments[j]
+        return doc
+    if doc is not None and not isinstance(doc, (Mapping, list)) and plain(doc) == new \
+            and type(plain(doc)) is type(new):
+        return doc  # unchanged scalar: keep its quoting
+    return new
+
+
+# --- small edits the magics and the editor share ----------------------------------------
+def set_env_var(doc: Any, name: str, value: str) -> Any:
+    """Set ``env_vars.<name>`` (created if missing); comments elsewhere are kept."""
+    from ruamel.yaml.comments import CommentedMap
+
+    if not isinstance(name, str) or not name or "=" in name or "\x00" in name:
+        raise BadRequest(f"{name!r} is not an environment variable name.", field="env_vars")
+    if not isinstance(value, str):
+        raise BadRequest(
+            f"The value of env var {name} must be a string (Ray refuses other types): quote it.",
+            field=f"env_vars.{name}",
+        )
+    env = doc.get("env_vars")
+    if not isinstance(env, Mapping):
+        env = CommentedMap()
+        doc["env_vars"] = env
+    env[name] = value
+    return doc
+
+
+def unset_env_var(doc: Any, name: str) -> Any:
+    env = doc.get("env_vars")
+    if isinstance(env, Mapping) and name in env:
+        del env[name]
+        if not env:
+            del doc["env_vars"]
+    return doc
+
+
+def _package_list(doc: Any, create: bool) -> Any:
+    """The list of requirements under ``pip`` (list form, or the mapping's ``packages``)."""
+    from ruamel.yaml.comments import CommentedSeq
+
+    pip = doc.get("pip")
+    if pip is None:
+        if not create:
+            return None
+        if doc.get("uv") is not None or doc.get("conda") is not None:
+            other = "uv" if doc.get("uv") is not None else "conda"
+            raise BadRequest(
+                f"The environment installs packages with {other}: Ray allows one of pip, uv "
+                f"and conda, so add the package to {other} instead.",
+                field="pip",
+            )
+        doc["pip"] = CommentedSeq()
+        return doc["pip"]
+    if isinstance(pip, list):
+        return pip
+    if isinstance(pip, Mapping) and isinstance(pip.get("packages"), list):
+        return pip["packages"]
+    if isinstance(pip, Mapping) and pip.get("packages") is None and create:
+        pip["packages"] = CommentedSeq()
+        return pip["packages"]
+    raise BadRequest(
+        "`pip` names a requirements file, so packages cannot be added here: add the "
+        "package to that file, or replace `pip` with a list of packages.",
+        field="pip",
+    )
+
+
+def requirement_name(requirement: str) -> str | None:
+    """The canonical project name of a requirement string (None for a path or URL)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    try:
+        return canonicalize_name(Requirement(requirement.strip()).name)
+    except InvalidRequirement:
+        return None
+
+
+def add_pip_package(doc: Any, requirement: str) -> Any:
+    """Add ``requirement`` to the pip packages, replacing a requirement of the same project
+    (``requests`` -> ``requests==2.32``) in place; the list is created if missing."""
+    requirement = (requirement or "").strip()
+    if not requirement:
+        raise BadRequest("Give the requirement to add (e.g. `requests==2.32.3`).",
+                         field="requirement")
+    packages = _package_list(doc, create=True)
+    name = requirement_name(requirement)
+    for i, existing in enumerate(packages):
+        if existing == requirement:
+            return doc
+        if name is not None and isinstance(existing, str) and requirement_name(existing) == name:
+            packages[i] = requirement
+            return doc
+    packages.append(requirement)
+    return doc
+
+
+def remove_pip_package(doc: Any, name_or_requirement: str) -> Any:
+    packages = _package_list(doc, create=False)
+    if packages is None:
+        return doc
+    target = name_or_requirement.strip()
+    name = requirement_name(target)
+    for i in reversed(range(len(packages))):
+        item = packages[i]
+        if item == target or (name is not None and isinstance(item, str)
+                              and requirement_name(item) == name):
+            del packages[i]
+    return doc
+
+
+# --- the file --------------------------------------------------------------------------
+@dataclass
+class EnvFile:
+    path: Path
+    raw: bytes | None  # None: no file
+
+    @property
+    def exists(self) -> bool:
+        return self.raw is not None
+
+    @property
+    def text(self) -> str:
+        if self.raw is None:
+            return ""
+        try:
+            return self.raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise InvalidYaml(f"{self.path.name} is not UTF-8 text: {err}.", field="yaml") from err
+
+    @property
+    def etag(self) -> str:
+        return etag_of(self.raw)
+
+    def document(self) -> Any:
+        return parse(self.text, self.path.name)
+
+    def data(self) -> dict[str, Any]:
+        return plain(self.document())
+
+
+def read_file(project: Path) -> EnvFile:
+    path = project / RUNTIME_ENV_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raw = None
+    except IsADirectoryError as err:
+        raise BadRequest(f"{path} is a folder, not a file.", field="runtime_env") from err
+    return EnvFile(path, raw)
+
+
+def load_runtime_env(project: Path) -> dict[str, Any]:
+    """The project's environment as plain values ({} without a file): the one reader of
+    runtime_env.yaml, shared by jobs, the editor and the magics."""
+    return read_file(project).data()
+
+
+def write_atomic(path: Path, text: str) -> bytes:
+    """Replace ``path`` with ``text`` at once (temp file in the same folder, fsync,
+    rename): a reader sees the old file or the new one, never half of one."""
+    data = text.encode("utf-8")
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return data
