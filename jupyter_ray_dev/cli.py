@@ -78,28 +78,18 @@ def cmd_status(service: Any, args: Any, out: Output) -> int:
 
 
 def cmd_env_show(service: Any, args: Any, out: Output) -> int:
-    from .jobs.runtime_env import load_project_runtime_env
-
-    folder = _project(service, args.project)
-    env = load_project_runtime_env(folder)
-    out.result({"project": _rel(service, folder), "runtime_env": env}, present.runtime_env_text(env))
+    project = _rel(service, _project(service, args.project))
+    out.result(blocking.call(service.runtime_env.read, project), present.env_file_text)
     return OK
 
 
 def cmd_env_validate(service: Any, args: Any, out: Output) -> int:
-    from .errors import BadRequest
-
-    folder = _project(service, args.project)
-    try:
-        service.jobs.project_environment(folder)
-    except BadRequest as err:
-        out.result({"project": _rel(service, folder), "valid": False,
-                    "errors": [{"path": err.details.get("field"), "message": err.message}]},
-                   present.error_text(err))
-        return FAILED
-    out.result({"project": _rel(service, folder), "valid": True, "errors": []},
-               f"runtime_env of {folder} is valid for Ray.")
-    return OK
+    project = _rel(service, _project(service, args.project))
+    current = blocking.call(service.runtime_env.read, project)
+    verdict = blocking.call(service.runtime_env.validate, project, current["runtime_env"])
+    out.result({"project": current["project"], "path": current["path"], **verdict},
+               present.verdict_text(verdict, current["path"]))
+    return OK if verdict["valid"] else FAILED
 
 
 def cmd_jobs_list(service: Any, args: Any, out: Output) -> int:

@@ -126,17 +126,39 @@ class RayDevMagics(Magics):
         %ray_env show | %ray_env set KEY=VALUE | %ray_env pip add PKG | %ray_env validate
         """
         args = self._args(self.ray_env, line)
-        project = self._project(args.project)
-        from .jobs.runtime_env import load_project_runtime_env
+        from .jobs.paths import to_api_path
 
-        if args.action == "show":
-            print(present.runtime_env_text(self._sync(load_project_runtime_env, project)))
-        elif args.action == "validate":
-            self._sync(self.service.jobs.project_environment, project)
-            print(f"runtime_env of {project} is valid for Ray.")
-        else:
-            raise UsageError(f"%ray_env {args.action} needs the runtime_env editor core "
-                             "(issue 4), not in this build yet: edit runtime_env.yaml.")
+        env = self.service.runtime_env
+        project = to_api_path(env.root, self._project(args.project))
+        action, rest = args.action, list(args.rest)
+        if action == "show":
+            self._no_more(action, rest)
+            print(present.env_file_text(self._call(env.read, project)))
+        elif action == "validate":
+            self._no_more(action, rest)
+            current = self._call(env.read, project)
+            verdict = self._call(env.validate, project, current["runtime_env"])
+            print(present.verdict_text(verdict, current["path"]))
+            if not verdict["valid"]:
+                raise UsageError(f"{current['path']} is not valid: fix the errors above.")
+        elif action == "set":
+            if len(rest) != 1 or "=" not in rest[0] or rest[0].startswith("="):
+                raise UsageError("Usage: %ray_env set KEY=VALUE (one variable, e.g. "
+                                 "%ray_env set DATA_DIR=/mnt/shared/data).")
+            name, value = rest[0].split("=", 1)
+            print(present.saved_text(self._call(env.set_env_var, project, name, value),
+                                     f"env_vars.{name} = {value!r}"))
+        else:  # pip
+            if len(rest) != 2 or rest[0] != "add":
+                raise UsageError("Usage: %ray_env pip add PACKAGE (a pip requirement, e.g. "
+                                 "%ray_env pip add 'pandas>=2').")
+            print(present.saved_text(self._call(env.add_pip_package, project, rest[1]),
+                                     f"pip += {rest[1]}"))
+
+    @staticmethod
+    def _no_more(action: str, rest: list[str]) -> None:
+        if rest:
+            raise UsageError(f"%ray_env {action} takes no more arguments (got {' '.join(rest)}).")
 
     # --- jobs --------------------------------------------------------------------------------
 

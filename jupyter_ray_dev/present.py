@@ -213,6 +213,33 @@ def runtime_env_text(runtime_env: dict[str, Any]) -> str:
     return yaml.safe_dump(runtime_env, sort_keys=False).rstrip()
 
 
+def env_file_text(doc: dict[str, Any]) -> str:
+    """A project's runtime_env.yaml as the runtime_env core reads it (comments kept)."""
+    if not doc.get("exists"):
+        return f"{doc.get('path')} does not exist: jobs and ray.init use Ray's defaults."
+    return f"# {doc.get('path')}\n{(doc.get('yaml') or '').rstrip()}"
+
+
+def _findings(kind: str, findings: list[dict[str, Any]]) -> list[str]:
+    return [f"{kind} [{f.get('path') or '(whole file)'}]: {f.get('message')}"
+            + (f" Fix: {f['fix']}" if f.get("fix") else "") for f in findings]
+
+
+def verdict_text(verdict: dict[str, Any], path: str) -> str:
+    lines = [f"{path} is valid for Ray." if verdict.get("valid") else f"{path} is not valid:"]
+    lines += _findings("error", verdict.get("errors") or [])
+    lines += _findings("warning", verdict.get("warnings") or [])
+    if not verdict.get("ray_checked"):
+        lines.append("(Ray is not installed here: checked against the schema only.)")
+    return "\n".join(lines)
+
+
+def saved_text(doc: dict[str, Any], change: str) -> str:
+    lines = [f"Saved {doc.get('path')}: {change}"]
+    lines += _findings("warning", doc.get("warnings") or [])
+    return "\n".join(lines)
+
+
 def init_text(applied: dict[str, Any]) -> str:
     verb = "Already initialised" if applied.get("already") else "Initialised"
     env = runtime_env_text(applied.get("runtime_env") or {})

@@ -124,6 +124,7 @@ def test_env_show_and_validate(cli, root):
     shown = cli("env", "show", "--json")
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["runtime_env"] == {"env_vars": {"STAGE": "dev"}}
+    assert "STAGE: dev" in cli("env", "show").stdout
     assert cli("env", "validate").returncode == 0
     (root / "proj" / "runtime_env.yaml").write_text(
         "pip: [requests]\nconda:\n  dependencies: [numpy]\n")

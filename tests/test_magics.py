@@ -204,31 +204,49 @@ def ray_driver():
     driver.forget()
 
 
-def test_ray_init_applies_the_projects_runtime_env(shell, root, ray_head, capsys, ray_driver):
-    (root / "proj" / "runtime_env.yaml").write_text("env_vars:\n  MAGIC_FLAG: from-yaml\n")
+def test_ray_env_set_then_ray_init_applies_it(shell, root, ray_head, capsys, ray_driver):
+    env_file = root / "proj" / "runtime_env.yaml"
+    env_file.write_text("# our team's settings\nenv_vars:\n  STAGE: dev  # not prod\n")
+    result = run(shell, "%ray_env set MAGIC_FLAG=from-magic")
+    assert result.success, result.error_in_exec
+    assert "Saved proj/runtime_env.yaml" in capsys.readouterr().out
+    text = env_file.read_text()
+    assert "MAGIC_FLAG: from-magic" in text and "# not prod" in text  # comments kept
     assert run(shell, "%ray_env show").success
-    assert "MAGIC_FLAG: from-yaml" in capsys.readouterr().out
+    assert "MAGIC_FLAG: from-magic" in capsys.readouterr().out
     result = run(shell, "%ray_init")
     assert result.success, result.error_in_exec
     out = capsys.readouterr().out
     # the dashboard URL cannot start a driver: the GCS address comes from the head's temp dir
-    assert f"Initialised Ray at " in out and f":{ray_head.gcs_port} " in out
-    assert "MAGIC_FLAG: from-yaml" in out and "working_dir: " in out
+    assert "Initialised Ray at " in out and f":{ray_head.gcs_port} " in out
+    assert "MAGIC_FLAG: from-magic" in out and "working_dir: " in out
     import ray
 
     @ray.remote
     def flag():
         import os
 
-        return os.environ.get("MAGIC_FLAG")
+        return os.environ.get("MAGIC_FLAG"), os.environ.get("STAGE")
 
-    assert ray.get(flag.remote(), timeout=120) == "from-yaml"
+    assert ray.get(flag.remote(), timeout=120) == ("from-magic", "dev")
     # the same again is a no-op; another environment is refused with the way out
     assert run(shell, "%ray_init").success
     assert "Already initialised" in capsys.readouterr().out
-    (root / "proj" / "runtime_env.yaml").write_text("env_vars:\n  MAGIC_FLAG: changed\n")
+    assert run(shell, "%ray_env set MAGIC_FLAG=changed").success
+    capsys.readouterr()
     err = usage_error(capsys, run(shell, "%ray_init"))
     assert "env_vars" in err and "ray.shutdown()" in err
+
+
+def test_ray_env_pip_add_and_bad_edits(shell, root, capsys):
+    assert run(shell, "%ray_env pip add 'requests>=2'").success
+    assert "requests>=2" in (root / "proj" / "runtime_env.yaml").read_text()
+    err = usage_error(capsys, run(shell, "%ray_env set NOEQUALS"))
+    assert "KEY=VALUE" in err
+    err = usage_error(capsys, run(shell, "%ray_env pip remove x"))
+    assert "pip add PACKAGE" in err
+    err = usage_error(capsys, run(shell, "%ray_env frobnicate"))
+    assert "invalid choice" in err
 
 
 def test_ray_init_refuses_when_ray_init_already_ran_elsewhere(shell, ray_head, capsys,
@@ -298,5 +316,10 @@ def test_ray_env_subcommands_complete(shell):
 def test_ray_env_validate_uses_rays_rules(shell, root, capsys):
     (root / "proj" / "runtime_env.yaml").write_text(json.dumps(
         {"pip": ["requests"], "conda": {"dependencies": ["numpy"]}}))
-    err = usage_error(capsys, run(shell, "%ray_env validate"))
-    assert "runtime_env" in err and "pip" in err
+    result = run(shell, "%ray_env validate")
+    out = capsys.readouterr()
+    assert "is not valid" in out.out and "error [" in out.out  # each error names its field
+    assert isinstance(result.error_in_exec, Exception)
+    (root / "proj" / "runtime_env.yaml").write_text("env_vars:\n  A: b\n")
+    assert run(shell, "%ray_env validate").success
+    assert "is valid for Ray" in capsys.readouterr().out
