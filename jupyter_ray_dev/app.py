@@ -111,6 +111,12 @@ class RayDev(ExtensionApp):
                 storage_timeout=self.storage_timeout,
             )
         )
+        if self.service.config.root_dir:
+            # kernels inherit the server's environment: their magics then share its Jupyter
+            # root (a kernel's own working directory is its notebook's folder)
+            from .local import ROOT_ENV
+
+            os.environ.setdefault(ROOT_ENV, self.service.config.root_dir)
         if self.service.storage.config_error is not None:
             # keep serving: storage calls answer 503 with this message until it is fixed
             self.log.warning("jupyter_ray_dev: %s", self.service.storage.config_error.message)
