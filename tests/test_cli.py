@@ -141,6 +141,9 @@ def test_storage_ls_and_cp_both_ways(cli, root, artifacts, tmp_path):
     assert [e["name"] for e in json.loads(listing.stdout)["entries"]] == ["notes.txt"]
     local = tmp_path / "model.bin"
     local.write_bytes(b"\x00weights" * 1000)
+    missing = cli("storage", "cp", str(local), f"{artifacts}/models/")
+    assert missing.returncode == 3 and "'models'" in missing.stderr  # as the panel's upload
+    (artifacts / "models").mkdir()
     up = cli("storage", "cp", str(local), f"{artifacts}/models/")
     assert up.returncode == 0, up.stderr
     assert (artifacts / "models" / "model.bin").read_bytes() == local.read_bytes()
