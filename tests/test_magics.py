@@ -122,6 +122,18 @@ def test_ray_job_streams_the_cells_output_and_returns_the_id(shell, service, roo
     assert job["settings"]["resources"] == {"num_cpus": 0.5}
 
 
+def test_ray_job_with_ipython_syntax_skips_it_with_a_warning(shell, root, capsys):
+    result = run(shell, "%%ray_job\n%time x = 6 * 7\n!echo shell-escape\n"
+                        "print('after the magic', 'x' in globals())\n"
+                        "display('shown with display')\n")
+    assert result.success, result.error_in_exec
+    out = capsys.readouterr()
+    assert "`%time x = 6 * 7` is IPython-only and was skipped" in out.err
+    assert "after the magic False" in out.out and "shown with display" in out.out
+    assert "SUCCEEDED" in out.out
+    assert list((root / "proj").iterdir()) == []  # the temporary notebook is gone too
+
+
 def test_ray_job_no_wait_returns_at_once_and_logs_follow_later(shell, service, capsys):
     result = run(shell, "%%ray_job --no-wait\nprint('later', 6 * 7)\n")
     job_id = result.result
