@@ -3,7 +3,8 @@ import {
   type JupyterFrontEnd,
   type JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { CommandToolbarButton, ICommandPalette } from '@jupyterlab/apputils';
+import { IEditorServices } from '@jupyterlab/codeeditor';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -13,6 +14,7 @@ import { RayDevAPI } from './api';
 import { DEFAULT_REFRESH_INTERVAL } from './cluster/monitor';
 import { rayIcon } from './icons';
 import { setupJobs } from './jobs/plugin';
+import { RuntimeEnvCommandIDs, setupRuntimeEnv } from './runtimeenv/plugin';
 import { RaySidebar, SIDEBAR_ID } from './sidebar';
 import { setupStorage } from './storage/plugin';
 
@@ -37,7 +39,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ICommandPalette,
     ILayoutRestorer,
     IDefaultFileBrowser,
-    INotebookTracker
+    INotebookTracker,
+    IEditorServices
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -46,7 +49,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
     fileBrowser: IDefaultFileBrowser | null = null,
-    notebooks: INotebookTracker | null = null
+    notebooks: INotebookTracker | null = null,
+    editorServices: IEditorServices | null = null
   ): void => {
     translator = translator ?? nullTranslator;
     const trans = translator.load('jupyter_ray_dev');
@@ -72,6 +76,25 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     // Storage: its own left panel (after the Ray panel), commands, context menu.
     setupStorage({ app, api, translator, palette, restorer, notebooks });
+
+    // Runtime environments: the editor, opened from the panel, the file browser, the palette.
+    setupRuntimeEnv({
+      app,
+      api,
+      translator,
+      palette,
+      restorer,
+      fileBrowser,
+      editorServices
+    });
+    sidebar.toolbar.addItem(
+      'ray-runtime-env',
+      new CommandToolbarButton({
+        commands: app.commands,
+        id: RuntimeEnvCommandIDs.open,
+        label: trans.__('Environment')
+      })
+    );
 
     app.commands.addCommand(CommandIDs.openPanel, {
       label: trans.__('Open Ray Panel'),

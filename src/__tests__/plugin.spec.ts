@@ -24,6 +24,7 @@ describe('jupyter-ray-dev:plugin', () => {
   it('adds the Ray sidebar and a command that opens it', async () => {
     const added: Array<{ widget: Widget; area: string; options: any }> = [];
     const commands = new Map<string, any>();
+    const keyBindings: any[] = [];
     const shell = {
       add: (widget: Widget, area: string, options: any) =>
         added.push({ widget, area, options }),
@@ -32,7 +33,18 @@ describe('jupyter-ray-dev:plugin', () => {
     const app = {
       shell,
       commands: {
-        addCommand: (id: string, options: any) => commands.set(id, options)
+        addCommand: (id: string, options: any) => commands.set(id, options),
+        addKeyBinding: (binding: any) => keyBindings.push(binding),
+        commandChanged: { connect: jest.fn(), disconnect: jest.fn() },
+        label: (id: string) => commands.get(id)?.label ?? '',
+        caption: () => '',
+        icon: () => undefined,
+        iconClass: () => '',
+        className: () => '',
+        isEnabled: () => true,
+        isToggled: () => false,
+        isVisible: () => true,
+        hasCommand: (id: string) => commands.has(id)
       },
       contextMenu: { addItem: jest.fn() },
       docRegistry: { addWidgetExtension: jest.fn() },
@@ -86,6 +98,21 @@ describe('jupyter-ray-dev:plugin', () => {
         c => c[0]
       )
     ).toEqual(expect.arrayContaining(['Notebook', 'Editor']));
+    // The runtime_env editor: opened from the palette, a folder's menu and the
+    // panel's toolbar; Ctrl/Cmd+S saves it.
+    expect(commands.has('ray-dev:edit-runtime-env')).toBe(true);
+    expect(menuSelectors).toContain('.jp-DirListing-item[data-isdir="true"]');
+    expect(keyBindings).toEqual([
+      expect.objectContaining({
+        command: 'ray-dev:save-runtime-env',
+        keys: ['Accel S']
+      })
+    ]);
+    expect(palette.addItem).toHaveBeenCalledWith({
+      command: 'ray-dev:edit-runtime-env',
+      category: 'Ray',
+      args: { isPalette: true }
+    });
     widget.dispose();
   });
 });

@@ -56,11 +56,26 @@ describe('YAML <-> form', () => {
     });
   });
 
+  it('keeps the comment of a value that changed', () => {
+    const env = parseYaml(COMMENTED).value!;
+    const text = applyToYaml(
+      COMMENTED,
+      withEnvVars(env, [{ name: 'A', value: 'two' }])
+    );
+    expect(text).toContain('A: "two" # keep me');
+    const number = applyToYaml('n: 1 # a number\n', { n: 'x' });
+    expect(number).toContain('# a number');
+    expect(parseYaml(number).value).toEqual({ n: 'x' });
+  });
+
   it('returns the text untouched when nothing changed, and drops removed fields', () => {
     const env = parseYaml(COMMENTED).value!;
     expect(applyToYaml(COMMENTED, env)).toBe(COMMENTED);
     const text = applyToYaml(COMMENTED, withPipPackages(env, ['six']));
-    expect(parseYaml(text).value).toEqual({ env_vars: { A: '1' }, pip: ['six'] });
+    expect(parseYaml(text).value).toEqual({
+      env_vars: { A: '1' },
+      pip: ['six']
+    });
     expect(applyToYaml('', {})).toBe('');
     expect(parseYaml(applyToYaml('', { env_vars: { X: 'y' } })).value).toEqual({
       env_vars: { X: 'y' }
@@ -121,10 +136,16 @@ describe('findings -> fields', () => {
       { path: '', message: 'all' },
       { path: 'my_plugin', message: 'plugin' }
     ];
-    expect(findingsFor(findings, ['env_vars', 'A']).map(f => f.message)).toEqual(['a']);
-    expect(findingsFor(findings, ['pip', 1]).map(f => f.message)).toEqual(['p1']);
     expect(
-      generalFindings(findings, ['env_vars', 'pip', 'working_dir']).map(f => f.message)
+      findingsFor(findings, ['env_vars', 'A']).map(f => f.message)
+    ).toEqual(['a']);
+    expect(findingsFor(findings, ['pip', 1]).map(f => f.message)).toEqual([
+      'p1'
+    ]);
+    expect(
+      generalFindings(findings, ['env_vars', 'pip', 'working_dir']).map(
+        f => f.message
+      )
     ).toEqual(['all', 'plugin']);
   });
 });
@@ -149,9 +170,13 @@ describe('env vars and pip', () => {
   it('reads and writes the package list in either shape', () => {
     expect(pipPackages({})).toEqual([]);
     expect(pipPackages({ pip: ['a'] })).toEqual(['a']);
-    expect(pipPackages({ pip: { packages: ['a'], pip_check: true } })).toEqual(['a']);
+    expect(pipPackages({ pip: { packages: ['a'], pip_check: true } })).toEqual([
+      'a'
+    ]);
     expect(pipPackages({ pip: 'requirements.txt' })).toBeNull();
-    expect(withPipPackages({ pip: { packages: ['a'], pip_check: true } }, ['b'])).toEqual({
+    expect(
+      withPipPackages({ pip: { packages: ['a'], pip_check: true } }, ['b'])
+    ).toEqual({
       pip: { packages: ['b'], pip_check: true }
     });
     expect(withPipPackages({ pip: ['a'] }, [])).toEqual({});

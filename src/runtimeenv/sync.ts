@@ -104,8 +104,9 @@ function jsOf(node: unknown): unknown {
 /** `value` laid onto `node`, reusing the nodes (and comments) that did not change. */
 function merge(doc: Document, node: unknown, value: unknown): unknown {
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const map: YAMLMap =
-      isMap(node) ? node : (doc.createNode({}) as unknown as YAMLMap);
+    const map: YAMLMap = isMap(node)
+      ? node
+      : (doc.createNode({}) as unknown as YAMLMap);
     const wanted = value as Record<string, unknown>;
     for (const pair of [...map.items]) {
       const key = String(jsOf(pair.key));
@@ -132,8 +133,9 @@ function merge(doc: Document, node: unknown, value: unknown): unknown {
     }
     const old = isSeq(node) ? [...node.items] : [];
     const used = new Set<number>();
-    const seq: YAMLSeq =
-      isSeq(node) ? node : (doc.createNode([]) as unknown as YAMLSeq);
+    const seq: YAMLSeq = isSeq(node)
+      ? node
+      : (doc.createNode([]) as unknown as YAMLSeq);
     seq.items = value.map(v => {
       const i = old.findIndex((o, j) => !used.has(j) && deepEqual(jsOf(o), v));
       if (i >= 0) {
@@ -146,6 +148,14 @@ function merge(doc: Document, node: unknown, value: unknown): unknown {
   }
   if (isScalar(node) && node.value === value) {
     return node; // unchanged: keeps its quoting and comment
+  }
+  if (isScalar(node) && (value === null || typeof value !== 'object')) {
+    // a new value in the old node: its comment stays; its quoting too, for a string
+    if (typeof node.value !== typeof value) {
+      node.type = undefined;
+    }
+    node.value = value;
+    return node;
   }
   return doc.createNode(value);
 }
@@ -222,7 +232,9 @@ export function toErrorSchema(findings: IRuntimeEnvFinding[]): IErrorSchema {
 
 /** The message with its fix, as one line for a person. */
 export function text(finding: IRuntimeEnvFinding): string {
-  return finding.fix ? `${finding.message} Fix: ${finding.fix}` : finding.message;
+  return finding.fix
+    ? `${finding.message} Fix: ${finding.fix}`
+    : finding.message;
 }
 
 /** Findings about a field: `['env_vars', 'A']` matches env_vars.A and deeper. */
@@ -268,10 +280,12 @@ export function envVarRows(env: RuntimeEnv): IEnvVarRow[] {
   if (!vars || typeof vars !== 'object' || Array.isArray(vars)) {
     return [];
   }
-  return Object.entries(vars as Record<string, unknown>).map(([name, value]) => ({
-    name,
-    value: typeof value === 'string' ? value : JSON.stringify(value)
-  }));
+  return Object.entries(vars as Record<string, unknown>).map(
+    ([name, value]) => ({
+      name,
+      value: typeof value === 'string' ? value : JSON.stringify(value)
+    })
+  );
 }
 
 /** The environment with env_vars from the table (rows without a name are dropped). */
@@ -319,14 +333,18 @@ export function pipPackages(env: RuntimeEnv): string[] | null {
 
 /** The canonical name of a requirement (`Foo_Bar[x]>=1` -> `foo-bar`), or null for a path/URL. */
 export function requirementName(requirement: string): string | null {
-  const m = /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[|==|>=|<=|~=|!=|>|<|;|@|$)/.exec(
-    requirement
-  );
+  const m =
+    /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[|==|>=|<=|~=|!=|>|<|;|@|$)/.exec(
+      requirement
+    );
   return m ? m[1].toLowerCase().replace(/[-_.]+/g, '-') : null;
 }
 
 /** The environment with `packages` as its pip packages, in the shape it had. */
-export function withPipPackages(env: RuntimeEnv, packages: string[]): RuntimeEnv {
+export function withPipPackages(
+  env: RuntimeEnv,
+  packages: string[]
+): RuntimeEnv {
   const out = { ...env };
   const pip = env.pip;
   if (pip && typeof pip === 'object' && !Array.isArray(pip)) {
@@ -359,7 +377,9 @@ export function addPackage(packages: string[], requirement: string): string[] {
  * The schema the generated form shows: the shipped one without the fields
  * the editor has its own sections for.
  */
-export function formSchema(schema: Record<string, unknown>): Record<string, unknown> {
+export function formSchema(
+  schema: Record<string, unknown>
+): Record<string, unknown> {
   const properties = { ...(schema.properties as Record<string, unknown>) };
   for (const key of OWN_SECTIONS) {
     delete properties[key];
@@ -388,7 +408,12 @@ export function prune(value: unknown): unknown {
       if (p === undefined || p === '' || (Array.isArray(p) && !p.length)) {
         continue;
       }
-      if (typeof p === 'object' && p !== null && !Array.isArray(p) && !Object.keys(p).length) {
+      if (
+        typeof p === 'object' &&
+        p !== null &&
+        !Array.isArray(p) &&
+        !Object.keys(p).length
+      ) {
         continue;
       }
       out[k] = p;

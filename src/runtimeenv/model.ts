@@ -1,0 +1,307 @@
+/**
+ * The state of one project's runtime_env editor: the YAML text (the truth),
+ * the environment parsed from it, the saved version's ETag, the server's
+ * verdict and the working_dir size. The form and the YAML view both edit it.
+ */
+import { Signal, type ISignal } from '@lumino/signaling';
+
+import {
+  ApiError,
+  type IInstallEvent,
+  type IRuntimeEnvFinding,
+  type IRuntimeEnvVerdict,
+  type IWorkingDirSize,
+  type RayDevAPI
+} from '../api';
+import {
+  applyToYaml,
+  parseYaml,
+  type IYamlError,
+  type RuntimeEnv
+} from './sync';
+
+export type Origin = 'form' | 'yaml' | 'load';
+
+export interface IInstallState {
+  running: boolean;
+  lines: string[];
+  progress: string | null;
+  result: IInstallEvent | null;
+}
+
+export class RuntimeEnvModel {
+  constructor(options: {
+    api: RayDevAPI;
+    project: string;
+    validateDelay?: number;
+  }) {
+    this.api = options.api;
+    this.project = options.project;
+    this._delay = options.validateDelay ?? 400;
+  }
+
+  readonly api: RayDevAPI;
+  readonly project: string;
+
+  /** Emitted on every change; `origin` says who changed the text. */
+  get changed(): ISignal<this, Origin> {
+    return this._changed;
+  }
+
+  text = '';
+  /** The last environment that parsed (the form keeps showing it while the YAML is broken). */
+  value: RuntimeEnv = {};
+  yamlError: IYamlError | null = null;
+  savedText = '';
+  etag: string | null = null;
+  exists = false;
+  path = '';
+  loading = false;
+  saving = false;
+  /** A load or save failure, for the banner. */
+  error: string | null = null;
+  /** The save was refused because the file changed elsewhere. */
+  conflict = false;
+  verdict: IRuntimeEnvVerdict | null = null;
+  size: IWorkingDirSize | null = null;
+  install: IInstallState = {
+    running: false,
+    lines: [],
+    progress: null,
+    result: null
+  };
+
+  get dirty(): boolean {
+    return this.text !== this.savedText;
+  }
+
+  get errors(): IRuntimeEnvFinding[] {
+    if (this.yamlError) {
+      return [
+        {
+          path: '',
+          message: `YAML: ${this.yamlError.message}`,
+          line: this.yamlError.line,
+          column: this.yamlError.column
+        }
+      ];
+    }
+    return this.verdict?.errors ?? [];
+  }
+
+  get warnings(): IRuntimeEnvFinding[] {
+    return this.yamlError ? [] : (this.verdict?.warnings ?? []);
+  }
+
+  async load(): Promise<void> {
+    this.loading = true;
+    this._emit('load');
+    try {
+      const file = await this.api.getRuntimeEnv(this.project);
+      this.path = file.path;
+      this.etag = file.etag;
+      this.exists = file.exists;
+      this.savedText = file.yaml;
+      this.error = null;
+      this.conflict = false;
+      this._setText(file.yaml);
+      this.loading = false;
+      this._emit('load');
+      this._scheduleValidate();
+      void this.refreshSize();
+    } catch (reason) {
+      this.loading = false;
+      this.error = messageOf(reason);
+      this._emit('load');
+    }
+  }
+
+  /** The YAML view changed the text. */
+  setText(text: string): void {
+    if (text === this.text) {
+      return;
+    }
+    this._setText(text);
+    this._emit('yaml');
+    this._scheduleValidate();
+  }
+
+  /** The form changed the environment: the YAML follows, comments kept. */
+  setValue(value: RuntimeEnv): void {
+    const text = applyToYaml(this.yamlError ? '' : this.text, value);
+    this.value = value;
+    if (text !== this.text) {
+      this.text = text;
+      this.yamlError = null;
+      this._emit('form');
+      this._scheduleValidate();
+    }
+  }
+
+  async save(): Promise<boolean> {
+    if (this.saving) {
+      return false;
+    }
+    this.saving = true;
+    this._emit('load');
+    try {
+      const file = await this.api.saveRuntimeEnv(
+        this.project,
+        { yaml: this.text },
+        this.etag
+      );
+      this.etag = file.etag;
+      this.exists = file.exists;
+      this.path = file.path;
+      this.savedText = file.yaml;
+      this.error = null;
+      this.conflict = false;
+      if (file.yaml !== this.text) {
+        this._setText(file.yaml);
+      }
+      this.verdict = {
+        valid: true,
+        errors: [],
+        warnings: file.warnings ?? [],
+        ray_checked: this.verdict?.ray_checked
+      };
+      void this.refreshSize();
+      return true;
+    } catch (reason) {
+      this.conflict = reason instanceof ApiError && reason.status === 409;
+      this.error = messageOf(reason);
+      if (reason instanceof ApiError && reason.status === 400) {
+        const errors = reason.details['errors'];
+        if (Array.isArray(errors) && errors.length) {
+          this.verdict = {
+            valid: false,
+            errors: errors as IRuntimeEnvFinding[],
+            warnings: (reason.details['warnings'] as IRuntimeEnvFinding[]) ?? []
+          };
+        } else if (typeof reason.details['field'] === 'string') {
+          this.verdict = {
+            valid: false,
+            errors: [
+              { path: String(reason.details['field']), message: reason.message }
+            ],
+            warnings: []
+          };
+        }
+      }
+      return false;
+    } finally {
+      this.saving = false;
+      this._emit('load');
+    }
+  }
+
+  async validate(): Promise<void> {
+    if (this.yamlError) {
+      this.verdict = null;
+      this._emit('load');
+      return;
+    }
+    this._abort?.abort();
+    const abort = (this._abort = new AbortController());
+    try {
+      const verdict = await this.api.validateRuntimeEnv(
+        this.project,
+        { runtime_env: this.value },
+        abort.signal
+      );
+      if (!abort.signal.aborted) {
+        this.verdict = verdict;
+        this._emit('load');
+      }
+    } catch (reason) {
+      if (!abort.signal.aborted) {
+        this.verdict = {
+          valid: false,
+          errors: [{ path: '', message: messageOf(reason) }],
+          warnings: []
+        };
+        this._emit('load');
+      }
+    }
+  }
+
+  async refreshSize(): Promise<void> {
+    try {
+      this.size = await this.api.getWorkingDirSize(this.project);
+    } catch {
+      this.size = null;
+    }
+    this._emit('load');
+  }
+
+  /** Install the saved env's pip packages onto shared storage, then reload. */
+  async installShared(): Promise<IInstallEvent | null> {
+    if (this.install.running) {
+      return null;
+    }
+    this.install = { running: true, lines: [], progress: null, result: null };
+    this._emit('load');
+    let result: IInstallEvent | null = null;
+    try {
+      result = await this.api.installRuntimeEnv(this.project, {}, event => {
+        if (event.type === 'line' && event.text !== undefined) {
+          this.install.lines = [...this.install.lines, event.text].slice(-500);
+        } else if (event.type === 'progress' || event.type === 'start') {
+          this.install.progress =
+            event.phase && event.total
+              ? `${event.phase} (${event.collected ?? 0} collected, ${event.total} asked)`
+              : (event.message ?? event.folder ?? null);
+        }
+        this._emit('load');
+      });
+    } catch (reason) {
+      result = { type: 'error', message: messageOf(reason) };
+    }
+    this.install = { ...this.install, running: false, result };
+    this._emit('load');
+    if (result?.type === 'done' && result.runtime_env) {
+      await this.load();
+    }
+    return result;
+  }
+
+  dispose(): void {
+    this._abort?.abort();
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
+    }
+    Signal.clearData(this);
+  }
+
+  private _setText(text: string): void {
+    this.text = text;
+    const parsed = parseYaml(text);
+    this.yamlError = parsed.error;
+    if (parsed.value) {
+      this.value = parsed.value;
+    }
+  }
+
+  private _scheduleValidate(): void {
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
+    }
+    this._timer = setTimeout(() => {
+      this._timer = null;
+      void this.validate();
+    }, this._delay);
+  }
+
+  private _emit(origin: Origin): void {
+    this._changed.emit(origin);
+  }
+
+  private _changed = new Signal<this, Origin>(this);
+  private _delay: number;
+  private _timer: ReturnType<typeof setTimeout> | null = null;
+  private _abort: AbortController | null = null;
+}
+
+function messageOf(reason: unknown): string {
+  return reason instanceof Error ? reason.message : String(reason);
+}
