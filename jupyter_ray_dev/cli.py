@@ -103,7 +103,8 @@ def cmd_jobs_submit(service: Any, args: Any, out: Output) -> int:
     body: dict[str, Any] = {"file": str(file), "args": args.args}
     if args.project:
         body["project"] = str(Path(args.project).resolve())
-    resources = {k: v for k, v in (("num_cpus", args.cpus), ("num_gpus", args.gpus)) if v is not None}
+    resources = {k: v for k, v in (("num_cpus", args.cpus), ("num_gpus", args.gpus))
+                 if v is not None}
     if resources:
         body["resources"] = resources
     # the jobs core takes paths relative to the root; absolute ones are checked against it too
@@ -199,8 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     env = sub.add_parser("env", help="the project's runtime_env").add_subparsers(
         dest="action", required=True, metavar="ACTION")
     for name, fn, text in (("show", cmd_env_show, "print the project's runtime_env"),
-                           ("validate", cmd_env_validate, "check it as Ray would (exit 1 if "
-                            "invalid)")):
+                           ("validate", cmd_env_validate,
+                            "check it as Ray would (exit 1 if invalid)")):
         p = command(env, name, fn, text)
         p.add_argument("--project", "-p", help="project folder (default: the nearest folder "
                        "up from here with a runtime_env.yaml, else this one)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Callable
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -259,7 +260,7 @@ class RayDevMagics(Magics):
         if not args.uri:
             roots = self._sync(storage.roots)
             text = present.roots_text(roots)
-            return Rich(roots, text, f"<pre>{present.escape(text)}</pre>")
+            return Rich(roots, text, f"<pre>{escape(text)}</pre>")
         root, path = self._sync(storage.locate, args.uri)
         page = self._call(storage.list, root, path, args.limit)
         return Rich(page, present.listing_text(page), present.listing_html(page))
@@ -274,7 +275,7 @@ class RayDevMagics(Magics):
         root, path = self._sync(storage.locate, args.uri)
         preview = self._call(storage.preview, root, path)
         text = present.preview_text(preview)
-        return Rich(preview, text, f"<pre>{present.escape(text)}</pre>")
+        return Rich(preview, text, f"<pre>{escape(text)}</pre>")
 
 
 def _env_completer(_shell: Any, event: Any) -> list[str]:

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from jobs_helpers import write
 
 pytestmark = pytest.mark.ray
@@ -54,7 +53,7 @@ def cli(ray_head, root, artifacts, tmp_path):
     env.pop("RAY_DEV_ROOT_DIR", None)
 
     def run(*args: str, cwd: Path | None = None, extra_env: dict | None = None):
-        return subprocess.run([JUPYTER, "ray-dev", *args], cwd=cwd or root / "proj",
+        return subprocess.run([JUPYTER, "ray-dev", *args], check=False, cwd=cwd or root / "proj",
                               env={**env, **(extra_env or {})}, capture_output=True,
                               text=True, timeout=300)
 
@@ -63,8 +62,8 @@ def cli(ray_head, root, artifacts, tmp_path):
 
 def test_jupyter_finds_the_subcommand():
     assert shutil.which("jupyter-ray-dev", path=str(Path(JUPYTER).parent))
-    out = subprocess.run([JUPYTER, "ray-dev", "--help"], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run([JUPYTER, "ray-dev", "--help"], check=False, capture_output=True,
+                         text=True, timeout=120)
     assert out.returncode == 0
     for command in ("status", "env", "jobs", "storage", "exit codes"):
         assert command in out.stdout

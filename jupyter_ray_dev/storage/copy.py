@@ -34,7 +34,8 @@ def _where(storage: Any, uri: str) -> tuple[str, str] | None:
 
 async def _local_chunks(path: Path) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
-    with open(path, "rb") as fh:
+    fh = await loop.run_in_executor(None, open, path, "rb")  # open can block (NFS) too
+    with fh:
         while True:
             data = await loop.run_in_executor(None, fh.read, CHUNK)
             if not data:
