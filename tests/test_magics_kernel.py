@@ -27,6 +27,7 @@ def kernel(ray_head, tmp_path):
            "RAY_DEV_ROOT_DIR": str(root)}
     env.pop("RAY_AUTH_TOKEN", None)
     manager, client = start_new_kernel(kernel_name="python3", env=env, cwd=str(root / "proj"))
+    client.manager = manager  # to interrupt it as JupyterLab's stop button does
     try:
         yield client
     finally:
@@ -73,3 +74,30 @@ def test_magics_in_a_real_kernel(kernel):
     failed = execute(kernel, "%ray_logs raysubmit_nosuchjob")
     assert "UsageError: " in failed["stderr"] and "raysubmit_nosuchjob" in failed["stderr"]
     assert "Traceback" not in failed["stderr"]
+
+
+def test_interrupting_the_kernel_asks_then_stops_the_job(kernel):
+    """A real kernel interrupt (SIGINT from the kernel manager) during %%ray_job: the
+    kernel asks on stdin, the answer "y" stops the job and the cell shows it."""
+    assert execute(kernel, "%load_ext jupyter_ray_dev")["error"] is None
+    msg_id = kernel.execute("%%ray_job\nimport time\nprint('tripwire-armed', flush=True)\n"
+                            "time.sleep(600)\n", allow_stdin=True)
+    stdout, prompt, interrupted = "", None, False
+    while True:
+        msg = kernel.get_iopub_msg(timeout=240)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        content = msg["content"]
+        if msg["msg_type"] == "stream" and content["name"] == "stdout":
+            stdout += content["text"]
+            if "tripwire-armed" in stdout and not interrupted:
+                interrupted = True
+                kernel.manager.interrupt_kernel()
+                request = kernel.get_stdin_msg(timeout=60)
+                prompt = request["content"]["prompt"]
+                kernel.input("y")
+        elif msg["msg_type"] == "status" and content["execution_state"] == "idle":
+            break
+    job_id = stdout.split("Submitted Ray job ", 1)[1].split()[0]
+    assert prompt == f"Stop Ray job {job_id}? [y/N] "
+    assert f"Job {job_id}: STOPPED" in stdout
