@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import BadRequest, Conflict
+from .errors import BadRequest, Conflict, RayUnreachable
 from .jobs.paths import find_project, resolve_in_root, to_api_path
 from .jobs.ray_client import import_ray
 
@@ -74,6 +74,27 @@ def init_address(explicit: str | None, configured: str, ray_temp_dir: str = "",
     )
 
 
+def check_reachable(address: str, timeout: float = 3.0) -> None:
+    """Fail fast: ray.init retries an address nobody listens on for minutes."""
+    import socket
+
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return
+    except ValueError:
+        raise BadRequest(f"{address!r} is not host:port (e.g. 127.0.0.1:6379) or "
+                         "ray://host:10001.", field="address") from None
+    except OSError as err:
+        raise RayUnreachable(
+            f"ray.init could not connect to {address}: nothing answers there ({err}). Check "
+            "that the cluster is up and that this is its GCS address (host:6379) or Ray "
+            "Client address (ray://host:10001); pass another with --address.",
+            field="address", address=address,
+        ) from None
+
+
 def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
@@ -89,6 +110,8 @@ def init(service: Any, project: str | None = None, address: str | None = None,
     target = init_address(address, cfg.ray_address, cfg.ray_temp_dir)
     wanted = Applied(target, to_api_path(jobs.root, folder), runtime_env)
     ray = import_ray("ray")
+    if not ray.is_initialized():
+        check_reachable(target)
     if ray.is_initialized():
         if _applied == wanted:
             return {**_document(wanted), "already": True}
@@ -105,8 +128,16 @@ def init(service: Any, project: str | None = None, address: str | None = None,
             "ray.shutdown() (or restart the kernel), then %ray_init again.",
             field="ray_init",
         )
-    # a copy: ray.init rewrites working_dir in place to the URI of its upload
-    ray.init(address=target, runtime_env=copy.deepcopy(runtime_env), log_to_driver=True)
+    try:
+        # a copy: ray.init rewrites working_dir in place to the URI of its upload
+        ray.init(address=target, runtime_env=copy.deepcopy(runtime_env), log_to_driver=True)
+    except (ConnectionError, TimeoutError, RuntimeError, ValueError) as err:
+        raise RayUnreachable(
+            f"ray.init could not connect to {target}: {err}. Check that the cluster is up "
+            "and that this is its GCS address (host:6379) or Ray Client address "
+            "(ray://host:10001); pass another with --address.",
+            field="address", address=target,
+        ) from err
     _applied = wanted
     return {**_document(wanted), "already": False}
 

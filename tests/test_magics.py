@@ -270,6 +270,11 @@ def test_ray_init_refuses_when_ray_init_already_ran_elsewhere(shell, ray_head, c
     assert "ray.init() already ran in this kernel" in err
 
 
+def test_ray_init_to_a_dead_address_says_so(shell, capsys, ray_driver):
+    err = usage_error(capsys, run(shell, "%ray_init --address 127.0.0.1:1"))
+    assert "ray.init could not connect to 127.0.0.1:1" in err and "--address" in err
+
+
 def test_errors_are_readable(shell, capsys):
     err = usage_error(capsys, run(shell, "%%ray_job --cpus -1\nprint(1)\n"))
     assert "resources.num_cpus" in err and "negative" in err
