@@ -74,6 +74,9 @@ $(STAMPS)/python: pyproject.toml package.json | $(VENV)/bin/python
 # backtracks over botocore/boto3 releases for 10+ minutes
 	$(PIP) install -q "s3fs>=2024.6" "gcsfs>=2024.6"
 	$(PIP) install -q "moto[server]>=5" "botocore==$$($(PY) -c 'from importlib.metadata import version; print(version("botocore"))')"
+# the frontend build also writes labextension/install.json, which the wheel's shared-data
+# adds from the top-level install.json: after a build, hatchling refuses the duplicate
+	rm -f jupyter_ray_dev/labextension/install.json
 	SKIP_JUPYTER_BUILDER=1 $(PIP) install -q --no-build-isolation -e ".[test]"
 	$(VENV)/bin/jupyter server extension enable --sys-prefix jupyter_ray_dev
 	@mkdir -p $(STAMPS) && touch $@

@@ -18,3 +18,10 @@ def _jupyter_server_extension_points() -> list[dict[str, object]]:
     from .app import RayDev
 
     return [{"module": "jupyter_ray_dev", "app": RayDev}]
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext jupyter_ray_dev``: the %ray_* magics (IPython is imported only here)."""
+    from .magics import load
+
+    load(ipython)

@@ -158,6 +158,12 @@ class RayDev(ExtensionApp):
                 promote_store_path=self.promote_store_path,
             )
         )
+        if self.service.config.root_dir:
+            # kernels inherit the server's environment: their magics then share its Jupyter
+            # root (a kernel's own working directory is its notebook's folder)
+            from .local import ROOT_ENV
+
+            os.environ.setdefault(ROOT_ENV, self.service.config.root_dir)
         # checked with the cheap parser, not by building the storage service: that loads its
         # backends, previews and uploads, most of the extension's import time at start-up
         from .storage.errors import StorageConfigInvalid

@@ -190,6 +190,17 @@ class JobsService:
         return Prepared(entrypoint=entrypoint, runtime_env=runtime_env, project=project_api,
                         file=file_api, scratch=scratch, warnings=warnings)
 
+    def project_environment(self, project: Path) -> dict[str, Any]:
+        """The runtime_env a driver of ``project`` (a resolved folder inside the root) gets:
+        what a job launched from it gets, with the same size guard and Ray's validation;
+        for ``ray.init`` in a kernel (blocking: call it off any event loop)."""
+        env = build_job_environment(project, self.root, self.shared_roots,
+                                    load_project_runtime_env(project))
+        if env.upload_dir is not None:
+            self._check_upload_size(env.upload_dir, env.excludes)
+        self._validate_runtime_env(env.runtime_env)
+        return env.runtime_env
+
     def _check_upload_size(self, folder: Path, excludes: tuple[str, ...]) -> None:
         size = measure_upload(folder, excludes)
         limit = self.config.upload_limit

@@ -81,6 +81,13 @@ class StorageService:
                                       "c.RayDev.storage_roots.", root=name)
         return root
 
+    def locate(self, uri: str) -> tuple[str, str]:
+        """(root name, path) of a URI or ``root:path`` a user typed (magics, CLI)."""
+        from .locate import locate
+
+        self._check_config()
+        return locate(self._roots.values(), uri)
+
     def backend(self, name: str) -> Backend:
         root = self.root(name)
         if name not in self._backends:

@@ -1,0 +1,270 @@
+"""``jupyter ray-dev ...``: the command-line face of the core, for terminals and CI.
+
+Every subcommand parses its flags, calls the same core coroutine as the REST
+API and prints text, or with ``--json`` the API's own JSON document (errors too:
+``{"error": {...}}`` on stdout, so a pipeline can parse either). Nothing
+prompts. A new subcommand (``promote``) is a parser in ``build_parser`` plus
+one ``cmd_*`` function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import blocking, present
+from .errors import RayDevError
+
+# exit codes a CI script can branch on
+OK = 0
+FAILED = 1  # the command ran, the answer is "no": the job failed, the runtime_env is invalid
+USAGE = 2  # wrong arguments or a request the core refused (4xx other than 404)
+NOT_FOUND = 3  # no such job, file or storage path (404)
+UNAVAILABLE = 4  # Ray or storage unreachable or misconfigured (5xx)
+INTERRUPTED = 130
+
+EPILOG = """exit codes: 0 ok; 1 the job failed / the runtime_env is invalid; 2 bad arguments or
+request; 3 not found; 4 Ray or storage unreachable or misconfigured; 130 interrupted.
+Configuration: c.RayDev.* in jupyter_server_config.py/.json (as for the server), $RAY_ADDRESS;
+paths are relative to the current directory, inside the root ($RAY_DEV_ROOT_DIR,
+c.ServerApp.root_dir, else the current directory)."""
+
+
+def exit_code(err: RayDevError) -> int:
+    if err.status == 404:
+        return NOT_FOUND
+    if err.status >= 500:
+        return UNAVAILABLE
+    return USAGE
+
+
+class Output:
+    def __init__(self, as_json: bool) -> None:
+        self.json = as_json
+
+    def result(self, data: Any, text: str | Callable[[Any], str]) -> None:
+        if self.json:
+            print(json.dumps(data, indent=2, default=str))
+        else:
+            print(text(data) if callable(text) else text)
+
+    def error(self, err: RayDevError) -> None:
+        if self.json:
+            print(json.dumps({"error": {"status": err.status, **err.to_dict()}}, default=str))
+        print(present.error_text(err), file=sys.stderr)
+
+
+def _project(service: Any, project: str | None) -> Path:
+    from .driver import project_dir
+
+    return project_dir(service.jobs.root, project)
+
+
+def _rel(service: Any, path: Path) -> str:
+    from .jobs.paths import to_api_path
+
+    return to_api_path(service.jobs.root, path)
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+def cmd_status(service: Any, args: Any, out: Output) -> int:
+    out.result(blocking.call(service.cluster), present.cluster_text)
+    return OK
+
+
+def cmd_env_show(service: Any, args: Any, out: Output) -> int:
+    project = _rel(service, _project(service, args.project))
+    out.result(blocking.call(service.runtime_env.read, project), present.env_file_text)
+    return OK
+
+
+def cmd_env_validate(service: Any, args: Any, out: Output) -> int:
+    project = _rel(service, _project(service, args.project))
+    current = blocking.call(service.runtime_env.read, project)
+    verdict = blocking.call(service.runtime_env.validate, project, current["runtime_env"])
+    out.result({"project": current["project"], "path": current["path"], **verdict},
+               present.verdict_text(verdict, current["path"]))
+    return OK if verdict["valid"] else FAILED
+
+
+def cmd_jobs_list(service: Any, args: Any, out: Output) -> int:
+    out.result(blocking.call(service.jobs.list, status=args.status, project=args.project),
+               present.jobs_text)
+    return OK
+
+
+def cmd_jobs_submit(service: Any, args: Any, out: Output) -> int:
+    file = Path(args.file).resolve()
+    body: dict[str, Any] = {"file": str(file), "args": args.args}
+    if args.project:
+        body["project"] = str(Path(args.project).resolve())
+    resources = {k: v for k, v in (("num_cpus", args.cpus), ("num_gpus", args.gpus))
+                 if v is not None}
+    if resources:
+        body["resources"] = resources
+    # the jobs core takes paths relative to the root; absolute ones are checked against it too
+    body["file"] = _rel(service, _inside_root(service, body["file"], "file"))
+    if "project" in body:
+        body["project"] = _rel(service, _inside_root(service, body["project"], "project"))
+    job = blocking.call(service.jobs.submit, body)
+    for warning in present.warnings_text(job):
+        print(warning, file=sys.stderr)
+    if not args.wait:
+        out.result(job, f"Submitted Ray job {job['submission_id']}")
+        return OK
+    if not out.json:
+        print(f"Submitted Ray job {job['submission_id']}", flush=True)
+    final = _follow(service, job["submission_id"], show=not out.json)
+    job = blocking.call(service.jobs.get, job["submission_id"])
+    out.result(job, present.job_line)
+    return OK if final == "SUCCEEDED" else FAILED
+
+
+def _inside_root(service: Any, path: str, field: str) -> Path:
+    from .jobs.paths import resolve_in_root
+
+    return resolve_in_root(service.jobs.root, path, field)
+
+
+def _follow(service: Any, job_id: str, show: bool = True) -> str | None:
+    final = None
+    for event in blocking.iterate(service.jobs.follow(job_id)):
+        if event["type"] == "line" and show:
+            print(event["line"], flush=True)
+        elif event["type"] == "end":
+            final = event["status"]
+    return final
+
+
+def cmd_jobs_logs(service: Any, args: Any, out: Output) -> int:
+    if args.follow:
+        final = _follow(service, args.job)
+        return OK if final == "SUCCEEDED" else FAILED
+    text = blocking.call(service.jobs.logs, args.job)
+    out.result({"submission_id": args.job, "logs": text}, text.rstrip("\n"))
+    return OK
+
+
+def cmd_jobs_stop(service: Any, args: Any, out: Output) -> int:
+    out.result(blocking.call(service.jobs.stop, args.job), present.stop_line)
+    return OK
+
+
+def cmd_storage_ls(service: Any, args: Any, out: Output) -> int:
+    storage = service.storage
+    if not args.uri:
+        out.result(storage.roots(), present.roots_text)
+        return OK
+    root, path = storage.locate(args.uri)
+    out.result(blocking.call(storage.list, root, path, args.limit), present.listing_text)
+    return OK
+
+
+def cmd_storage_cp(service: Any, args: Any, out: Output) -> int:
+    from .storage.copy import copy
+
+    result = blocking.call(copy, service.storage, args.source, args.dest, overwrite=args.force)
+    out.result(result, f"Copied {result['bytes']} bytes to {result['dest']}")
+    return OK
+
+
+# --- parser --------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    json_help = "machine-readable output (the REST API's JSON documents)"
+    # accepted before or after the subcommand; SUPPRESS keeps a subcommand's default from
+    # overwriting a --json given before it
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=json_help)
+    parser = argparse.ArgumentParser(
+        prog="jupyter ray-dev", epilog=EPILOG,
+        description="Ray development on a (KubeRay) cluster: the jupyter-ray-dev panels' "
+                    "actions from a terminal or a CI pipeline.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help=json_help)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(group: Any, name: str, fn: Callable[..., int], help_text: str) -> Any:
+        p = group.add_parser(name, parents=[common], help=help_text, description=help_text,
+                             epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(fn=fn)
+        return p
+
+    command(sub, "status", cmd_status, "the Ray cluster: versions, nodes, resources")
+
+    env = sub.add_parser("env", help="the project's runtime_env").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    for name, fn, text in (("show", cmd_env_show, "print the project's runtime_env"),
+                           ("validate", cmd_env_validate,
+                            "check it as Ray would (exit 1 if invalid)")):
+        p = command(env, name, fn, text)
+        p.add_argument("--project", "-p", help="project folder (default: the nearest folder "
+                       "up from here with a runtime_env.yaml, else this one)")
+
+    jobs = sub.add_parser("jobs", help="Ray jobs").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    p = command(jobs, "list", cmd_jobs_list, "list jobs, newest first")
+    p.add_argument("--status", help="only these statuses, comma-separated")
+    p.add_argument("--project", help="only jobs of this project (relative to the root)")
+    p = command(jobs, "submit", cmd_jobs_submit, "run a .py or .ipynb as a Ray job with its "
+                "project's runtime_env")
+    p.add_argument("file", help="the .py or .ipynb (options go before it)")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script: "
+                   "everything after the file")
+    p.add_argument("--project", "-p", help="project folder (the job's working_dir)")
+    p.add_argument("--cpus", type=float, help="CPUs the driver reserves")
+    p.add_argument("--gpus", type=float, help="GPUs the driver reserves")
+    p.add_argument("--wait", action="store_true", help="stream the logs and exit with the "
+                   "job's outcome (0 succeeded, 1 failed or stopped)")
+    p = command(jobs, "logs", cmd_jobs_logs, "print a job's log")
+    p.add_argument("job")
+    p.add_argument("--follow", "-f", action="store_true", help="stream until the job ends")
+    p = command(jobs, "stop", cmd_jobs_stop, "stop a running job")
+    p.add_argument("job")
+
+    storage = sub.add_parser("storage", help="the configured storage roots").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    p = command(storage, "ls", cmd_storage_ls, "list a folder (no URI: the roots)")
+    p.add_argument("uri", nargs="?", default="", help="s3://..., gs://..., /path or root:path")
+    p.add_argument("--limit", type=int, default=None)
+    p = command(storage, "cp", cmd_storage_cp, "copy a file between a storage root and the "
+                "local disk (one side must be local)")
+    p.add_argument("source")
+    p.add_argument("dest")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    return parser
+
+
+def main(argv: list[str] | None = None, service_factory: Callable[[], Any] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = Output(args.json)
+    from .local import local_service
+
+    service = (service_factory or local_service)()
+    try:
+        return args.fn(service, args, out)
+    except RayDevError as err:
+        out.error(err)
+        return exit_code(err)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return INTERRUPTED
+    finally:
+        try:
+            blocking.call(service.close)
+        except Exception:  # noqa: BLE001 - closing must not hide the command's outcome
+            pass
+
+
+def main_exit() -> None:
+    """The console script: the exit code is main()'s."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    main_exit()

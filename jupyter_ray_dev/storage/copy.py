@@ -1,0 +1,113 @@
+"""Copy one file between the local disk and a storage root, or between two roots (CLI ``cp``).
+
+Built on the service's own download and upload sessions, so a copy obeys the
+same roots, path checks and read-only rules as the panel; and like an upload it
+never leaves half a file: the target appears whole or not at all (a local
+target is written beside itself and renamed; a root's upload is committed
+only after the last byte, aborted otherwise).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import BadRequest, Conflict, NotFound, RayDevError
+
+CHUNK = 8 * 1024 * 1024
+
+
+def _where(storage: Any, uri: str) -> tuple[str, str] | None:
+    """(root, path) when ``uri`` is in a storage root, None for a plain local path."""
+    try:
+        return storage.locate(uri)
+    except RayDevError:
+        if "://" in uri and not uri.startswith("file://"):
+            raise  # s3://... outside every root: say so, do not treat it as a local name
+        return None
+
+
+async def _local_chunks(path: Path) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    fh = await loop.run_in_executor(None, open, path, "rb")  # open can block (NFS) too
+    with fh:
+        while True:
+            data = await loop.run_in_executor(None, fh.read, CHUNK)
+            if not data:
+                return
+            yield data
+
+
+def _local_source(path: str) -> Path:
+    source = Path(path).expanduser()
+    if not source.is_file():
+        raise NotFound(f"There is no local file {path!r} to copy.", field="source")
+    return source
+
+
+async def _to_local(chunks: AsyncIterator[bytes], dest: Path, overwrite: bool) -> int:
+    if dest.exists() and not overwrite:
+        raise Conflict(f"{dest} exists: pass --force to overwrite it.", field="dest")
+    loop = asyncio.get_running_loop()
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    written = 0
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            async for data in chunks:
+                await loop.run_in_executor(None, fh.write, data)
+                written += len(data)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return written
+
+
+async def _to_root(storage: Any, root: str, path: str, chunks: AsyncIterator[bytes],
+                   size: int, overwrite: bool) -> int:
+    session = await storage.start_upload(root, path, size, overwrite)
+    upload_id, written = session["upload_id"], 0
+    try:
+        async for data in chunks:
+            await storage.upload_chunk(root, upload_id, data)
+            written += len(data)
+        await storage.commit_upload(root, upload_id)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await storage.abort_upload(root, upload_id)
+        raise
+    return written
+
+
+async def copy(storage: Any, source: str, dest: str, overwrite: bool = False) -> dict[str, Any]:
+    src, dst = _where(storage, source), _where(storage, dest)
+    if src is None and dst is None:
+        raise BadRequest(f"Neither {source!r} nor {dest!r} is in a storage root: one side of "
+                         "a copy must be (s3://..., gs://..., a root's folder, or root:path).",
+                         field="source")
+    if dst is not None and (dst[1] == "" or dest.endswith("/")):
+        name = Path(src[1]).name if src is not None else Path(source).name
+        dst = (dst[0], f"{dst[1].rstrip('/')}/{name}".lstrip("/"))
+    if src is None:
+        local = _local_source(source)
+        size = local.stat().st_size
+        chunks: AsyncIterator[bytes] = _local_chunks(local)
+    else:
+        download = await storage.download(*src)
+        size, chunks = download.size, download.chunks
+    if dst is None:
+        target = Path(dest).expanduser()
+        if target.is_dir():
+            target = target / (Path(src[1]).name if src else Path(source).name)
+        written = await _to_local(chunks, target, overwrite)
+        shown = str(target)
+    else:
+        written = await _to_root(storage, dst[0], dst[1], chunks, size, overwrite)
+        shown = storage.backend(dst[0]).root.uri(dst[1])
+    return {"source": source, "dest": shown, "bytes": written}
