@@ -3,8 +3,8 @@
 Every subcommand parses its flags, calls the same core coroutine as the REST
 API and prints text, or with ``--json`` the API's own JSON document (errors too:
 ``{"error": {...}}`` on stdout, so a pipeline can parse either). Nothing
-prompts. A new subcommand (``promote``) is a parser in ``build_parser`` plus
-one ``cmd_*`` function.
+prompts. A new subcommand is a parser in ``build_parser`` plus one ``cmd_*``
+function.
 """
 
 from __future__ import annotations
@@ -25,16 +25,20 @@ FAILED = 1  # the command ran, the answer is "no": the job failed, the runtime_e
 USAGE = 2  # wrong arguments or a request the core refused (4xx other than 404)
 NOT_FOUND = 3  # no such job, file or storage path (404)
 UNAVAILABLE = 4  # Ray or storage unreachable or misconfigured (5xx)
+NO_BUILDER = 5  # promote --build: no image builder can run here (export the context instead)
 INTERRUPTED = 130
 
 EPILOG = """exit codes: 0 ok; 1 the job failed / the runtime_env is invalid; 2 bad arguments or
-request; 3 not found; 4 Ray or storage unreachable or misconfigured; 130 interrupted.
+request; 3 not found; 4 Ray or storage unreachable or misconfigured; 5 no image builder
+can run here (promote --build); 130 interrupted.
 Configuration: c.RayDev.* in jupyter_server_config.py/.json (as for the server), $RAY_ADDRESS;
 paths are relative to the current directory, inside the root ($RAY_DEV_ROOT_DIR,
 c.ServerApp.root_dir, else the current directory)."""
 
 
 def exit_code(err: RayDevError) -> int:
+    if err.reason == "no_builder":
+        return NO_BUILDER
     if err.status == 404:
         return NOT_FOUND
     if err.status >= 500:
@@ -173,6 +177,47 @@ def cmd_storage_cp(service: Any, args: Any, out: Output) -> int:
     return OK
 
 
+def _promote_body(args: Any, service: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"image": args.image, "base_image": args.base_image,
+                            "gpu": args.gpu, "builder": args.builder, "push": not args.no_push}
+    if args.entrypoint:
+        body["entrypoint"] = _rel(service, _inside_root(service, str(Path(args.entrypoint)
+                                                                    .resolve()), "entrypoint"))
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def cmd_promote(service: Any, args: Any, out: Output) -> int:
+    """Review by default; --context writes the build context; --build builds and pushes.
+
+    Exit codes a pipeline branches on: 0 reviewed/exported/pushed, 1 the build failed,
+    2 bad request (a field named), 3 no such project, 4 Ray unreachable, 5 no builder can
+    run here (the context export still works)."""
+    promote = service.promote
+    project = _rel(service, _project(service, args.project))
+    body = _promote_body(args, service)
+    if args.context:
+        dest = Path(args.context).resolve()
+        out.result(blocking.call(promote.export_context, project, body, dest),
+                   lambda r: f"Wrote the build context of {r['project'] or '/'} to {dest} "
+                             f"({r['bytes']} bytes, inputs {r['inputs_hash'][:16]})")
+        return OK
+    if not args.build:
+        out.result(blocking.call(promote.plan, project, body), present.promote_plan_text)
+        return OK
+    end: dict[str, Any] | None = None
+    for event in blocking.iterate(promote.build(project, body)):
+        if event["type"] == "started" and not out.json:
+            print(f"Building {event['promotion']['image']} ({event['promotion']['id']})",
+                  flush=True)
+        elif event["type"] == "line" and not out.json:
+            print(event["text"], flush=True)
+        elif event["type"] == "end":
+            end = event["promotion"]
+    assert end is not None  # follow() always ends with an "end" event
+    out.result(end, present.promotion_line)
+    return OK if end["status"] in ("pushed", "built") else FAILED
+
+
 # --- parser --------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -237,6 +282,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source")
     p.add_argument("dest")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    p = command(sub, "promote", cmd_promote, "promote a project to production: review what "
+                "would be built (default), export the build context (--context) or build and "
+                "push the image (--build); the manifests come with every answer (--json)")
+    p.add_argument("--project", "-p", help="project folder (default as for env)")
+    p.add_argument("--entrypoint", "-e", help="the .py/.ipynb the image runs (default: the "
+                   "project's only one)")
+    p.add_argument("--image", help="target reference, registry/name:tag (default: "
+                   "c.RayDev.promote_registry/<project>:<inputs hash>)")
+    p.add_argument("--base-image", help="default: rayproject/ray of the dev cluster's Ray and "
+                   "Python")
+    gpu = p.add_mutually_exclusive_group()
+    gpu.add_argument("--gpu", dest="gpu", action="store_true", default=None,
+                     help="the -gpu base image (default: when the dev cluster has GPUs)")
+    gpu.add_argument("--no-gpu", dest="gpu", action="store_false")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--build", action="store_true", help="build (and push) the image, "
+                      "streaming the builder's log; exit 1 if the build fails")
+    mode.add_argument("--context", metavar="FILE.tar.gz", help="write the build context "
+                      "(Dockerfile, requirements, code, manifests) for an external CI")
+    p.add_argument("--builder", help="image builder (default buildah)")
+    p.add_argument("--no-push", action="store_true", help="build only, push nothing")
     return parser
 
 

@@ -4,7 +4,7 @@ Each magic parses its arguments, calls the same core coroutine a REST handler
 calls (on a private loop: blocking.py) and shows the answer with present.py.
 Core errors become one readable line (IPython's UsageError: no traceback, the
 cell still counts as failed). A new magic is one method here: parse, call,
-present (e.g. ``%ray_promote`` calling the promote core once it lands).
+present.
 """
 
 from __future__ import annotations
@@ -276,6 +276,70 @@ class RayDevMagics(Magics):
         preview = self._call(storage.preview, root, path)
         text = present.preview_text(preview)
         return Rich(preview, text, f"<pre>{escape(text)}</pre>")
+
+
+    # --- promote -----------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("--build", action="store_true", help="Build (and push) the image, streaming the "
+              "builder's log; without it, only the review is shown.")
+    @argument("--builder", help="Image builder (default buildah).")
+    @argument("--context", metavar="FILE", help="Write the build context (.tar.gz) for an "
+              "external CI instead of building.")
+    @argument("--image", help="Target registry/name:tag (default: c.RayDev.promote_registry/"
+              "<project>:<inputs hash>).")
+    @argument("--entrypoint", "-e", help="The .py/.ipynb the image runs (default: the "
+              "project's only one).")
+    @argument("--no-push", action="store_true", help="Build only, push nothing.")
+    @argument("--project", "-p", help="Project folder (default as for %%ray_init).")
+    @line_magic
+    def ray_promote(self, line: str = "") -> Any:
+        """Promote the notebook's project to production, as the "Promote to prod" button does.
+
+        Shows the review (entrypoint, pinned requirements, Dockerfile, what differs from dev);
+        --context writes the build context, --build builds and pushes, streaming the log.
+        """
+        args = self._args(self.ray_promote, line)
+        if args.build and args.context:
+            raise UsageError("Give --build or --context, not both.")
+        from .jobs.paths import resolve_in_root, to_api_path
+
+        service = self.service
+        root = service.jobs.root
+        project = to_api_path(root, self._project(args.project))
+        body: dict[str, Any] = {"image": args.image, "builder": args.builder,
+                                "push": not args.no_push}
+        if args.entrypoint:
+            entry = self._sync(resolve_in_root, root, str(Path(args.entrypoint).resolve()),
+                               "entrypoint")
+            body["entrypoint"] = to_api_path(root, entry)
+        body = {k: v for k, v in body.items() if v is not None}
+        promote = service.promote
+        if args.context:
+            dest = Path(args.context).resolve()
+            result = self._call(promote.export_context, project, body, dest)
+            print(f"Wrote the build context to {dest} ({result['bytes']} bytes).")
+            return None
+        if not args.build:
+            plan = self._call(promote.plan, project, body)
+            text = present.promote_plan_text(plan)
+            return Rich(plan, text, f"<pre>{escape(text)}</pre>")
+        end: dict[str, Any] = {}
+        try:
+            for event in blocking.iterate(promote.build(project, body)):
+                if event["type"] == "started":
+                    print(f"Building {event['promotion']['image']}", flush=True)
+                elif event["type"] == "line":
+                    print(event["text"], flush=True)
+                elif event["type"] == "end":
+                    end = event["promotion"]
+        except RayDevError as err:
+            raise _usage(err) from None
+        summary = present.promotion_line(end)
+        if end.get("status") not in ("pushed", "built"):
+            raise UsageError(summary)
+        print(summary)
+        return None
 
 
 def _env_completer(_shell: Any, event: Any) -> list[str]:

@@ -254,3 +254,41 @@ def error_text(err: RayDevError) -> str:
     field = err.details.get("field")
     where = f" [{field}]" if field else ""
     return f"Error{where}: {err.message}"
+
+
+# --- promote -------------------------------------------------------------------------------------
+
+def promote_plan_text(plan: dict[str, Any]) -> str:
+    """The review a user checks before building: what goes into the image, and what differs."""
+    entry = plan["entrypoint"]
+    reqs = plan["requirements"]
+    lines = [
+        (f"Promote {plan['project'] or '/'}: {entry['source']} -> "
+         f"{plan['image'] or '(no target image: give --image or set c.RayDev.promote_registry)'}"),
+        f"  base image   {plan['base_image']}",
+        f"  command      {entry['command']}",
+        (f"  files        {plan['files']['count']} ({_size(plan['files']['bytes'])}), "
+         f"{len(plan['files']['excluded'])} excluded"),
+        f"  inputs hash  {plan['inputs_hash'][:16]}",
+    ]
+    lines += [f"  warning: {w}" for w in entry.get("warnings") or []]
+    for builder in plan.get("builders") or []:
+        state = ("available" if builder.get("available")
+                 else f"not available: {builder.get('reason')}")
+        lines.append(f"  builder {builder['name']}: {state}")
+    pinned = reqs.get("requirements") or ["(none)"]
+    lines += ["", f"requirements.txt (from {reqs.get('source')}):", *(f"  {r}" for r in pinned)]
+    for item in reqs.get("unpinned") or []:
+        lines.append(f"  not pinned: {item.get('spec')}: {item.get('reason')}")
+    for name, errors in (plan.get("manifest_errors") or {}).items():
+        lines += [f"  manifest {name}: {e}" for e in errors]
+    lines += ["", "Dockerfile:", *(f"  {line}" for line in plan["dockerfile"].splitlines())]
+    return "\n".join(lines)
+
+
+def promotion_line(promotion: dict[str, Any]) -> str:
+    image = promotion.get("image") or ""
+    digest = promotion.get("digest")
+    where = f"{image}@{digest}" if digest else image
+    error = f": {promotion['error']}" if promotion.get("error") else ""
+    return f"Promotion {promotion['id']} {promotion['status']} {where}{error}".rstrip()

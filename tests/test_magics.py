@@ -85,7 +85,7 @@ def test_load_ext_registers_every_magic(ip):
     ip.run_line_magic("load_ext", "jupyter_ray_dev")
     lines, cells = ip.magics_manager.magics["line"], ip.magics_manager.magics["cell"]
     for name in ("ray_status", "ray_init", "ray_env", "ray_jobs", "ray_logs", "ray_stop",
-                 "ray_ls", "ray_preview"):
+                 "ray_ls", "ray_preview", "ray_promote"):
         assert name in lines
     assert "ray_job" in cells
     # `%ray_job?` shows the flags
@@ -340,3 +340,27 @@ def test_ray_env_validate_uses_rays_rules(shell, root, capsys):
     (root / "proj" / "runtime_env.yaml").write_text("env_vars:\n  A: b\n")
     assert run(shell, "%ray_env validate").success
     assert "is valid for Ray" in capsys.readouterr().out
+
+
+def test_ray_promote_reviews_then_exports_the_context(shell, root, tmp_path, capsys,
+                                                       monkeypatch):
+    import tarfile
+
+    from promote_helpers import sample_project
+
+    sample_project(root)  # root/proj: a notebook, a module, data, a runtime_env with pip
+    result = run(shell, "%ray_promote -e train.ipynb")
+    assert result.success, result.error_in_exec
+    review = result.result
+    assert review.data["entrypoint"]["source"] == "proj/train.ipynb"
+    assert any(r.startswith("pyyaml==") for r in review.data["requirements"]["requirements"])
+    assert "FROM " in repr(review) and "<pre>" in review._repr_html_()
+    assert "%pip install tqdm" in repr(review)  # the magic the image cannot run is reported
+    dest = tmp_path / "ctx.tar.gz"
+    assert run(shell, f"%ray_promote -e train.ipynb --context {dest}").success
+    assert f"Wrote the build context to {dest}" in capsys.readouterr().out
+    with tarfile.open(dest) as tar:
+        assert "Dockerfile" in tar.getnames()
+    # no registry configured and none given: the build is refused, naming the field
+    line = usage_error(capsys, run(shell, "%ray_promote -e train.ipynb --build"))
+    assert "image" in line

@@ -1,0 +1,106 @@
+"""``jupyter ray-dev promote`` as a CI pipeline runs it: non-interactive, exit codes that
+mean something, ``--json`` a machine can read; a real buildah build pushed to a real
+registry, against the real local Ray head."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+import yaml
+from promote_helpers import sample_project
+
+pytestmark = pytest.mark.ray
+
+JUPYTER = str(Path(sys.executable).with_name("jupyter"))
+
+
+def make_cli(ray_head, tmp_path, ray_dev: dict):
+    root = tmp_path / "root"
+    root.mkdir()
+    config_dir = tmp_path / "jupyter-config"
+    config_dir.mkdir()
+    (config_dir / "jupyter_server_config.json").write_text(json.dumps({
+        "ServerApp": {"root_dir": str(root)},
+        "RayDev": {"promote_store_path": str(tmp_path / "promotions.sqlite"), **ray_dev},
+    }))
+    env = {**os.environ, **ray_head.client_env(), "JUPYTER_CONFIG_DIR": str(config_dir)}
+    env.pop("RAY_AUTH_TOKEN", None)
+    env.pop("RAY_DEV_ROOT_DIR", None)
+
+    def run(*args: str):
+        return subprocess.run([JUPYTER, "ray-dev", *args], check=False, cwd=root / "proj",
+                              env=env, capture_output=True, text=True, timeout=900)
+
+    sample_project(root)
+    return run
+
+
+@pytest.fixture
+def cli(ray_head, tmp_path):
+    return make_cli(ray_head, tmp_path, {"promote_registry": "registry.example.com/team"})
+
+
+def test_review_is_the_default_and_builds_nothing(cli):
+    text = cli("promote", "-e", "train.ipynb")
+    assert text.returncode == 0, text.stderr
+    assert "requirements.txt" in text.stdout and "FROM " in text.stdout
+    assert "registry.example.com/team/proj:" in text.stdout
+    js = cli("promote", "-e", "train.ipynb", "--json")
+    assert js.returncode == 0, js.stderr
+    plan = json.loads(js.stdout)
+    kinds = [doc["kind"] for doc in yaml.safe_load_all(plan["manifests"])]
+    assert kinds == ["RayJob", "RayCluster"]
+    assert any(line.startswith("pyyaml==") for line in plan["requirements"]["requirements"])
+    history = cli("promote", "-e", "train.ipynb", "--json")  # a review records nothing
+    assert json.loads(history.stdout)["inputs_hash"] == plan["inputs_hash"]
+
+
+def test_context_export_writes_the_tar_gz(cli, tmp_path):
+    dest = tmp_path / "ctx.tar.gz"
+    out = cli("promote", "-e", "train.ipynb", "--context", str(dest), "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["status"] == "exported"
+    with tarfile.open(dest) as tar:
+        names = set(tar.getnames())
+    assert "Dockerfile" in names and "manifests/rayjob.yaml" in names
+    assert not any("checkpoints" in n or n.endswith(".log") for n in names)  # ignored files
+
+
+def test_exit_codes_a_pipeline_can_branch_on(cli):
+    bad = cli("promote", "-e", "train.ipynb", "--build", "--image", "Not A Ref", "--json")
+    assert bad.returncode == 2
+    assert json.loads(bad.stdout)["error"]["field"] == "image"
+    missing = cli("promote", "-e", "nope.ipynb", "--json")
+    assert missing.returncode in (2, 3), missing.stdout
+    assert json.loads(missing.stdout)["error"]["field"] == "entrypoint"
+    # the docker backend never builds: "no builder", told apart from a failed build
+    none = cli("promote", "-e", "train.ipynb", "--build", "--builder", "docker", "--json")
+    assert none.returncode == 5, none.stdout + none.stderr
+    assert json.loads(none.stdout)["error"]["reason"] == "no_builder"
+
+
+def test_build_pushes_and_prints_the_digest(ray_head, tmp_path, buildah_store, registry,
+                                            base_image):
+    cli = make_cli(ray_head, tmp_path, {
+        "promote_registry": f"{registry}/ci", "promote_tls_verify": False,
+        "promote_buildah_root": buildah_store["root"],
+        "promote_buildah_runroot": buildah_store["runroot"]})
+    proj = tmp_path / "root" / "proj"
+    (proj / "runtime_env.yaml").write_text(yaml.safe_dump({"env_vars": {"MODE": "prod"}}))
+    text = cli("promote", "-e", "train.ipynb", "--build", "--base-image", base_image)
+    assert text.returncode == 0, text.stdout[-3000:] + text.stderr[-3000:]
+    assert "STEP 1/" in text.stdout  # the builder's log streamed
+    last = text.stdout.strip().splitlines()[-1]
+    assert last.startswith("Promotion ") and " pushed " in last and "@sha256:" in last
+    # the same inputs again, as --json: the result document with the digest
+    js = cli("promote", "-e", "train.ipynb", "--build", "--base-image", base_image, "--json")
+    assert js.returncode == 0, js.stderr[-3000:]
+    result = json.loads(js.stdout)
+    assert result["status"] == "pushed" and result["digest"].startswith("sha256:")
+    assert result["image"].startswith(f"{registry}/ci/proj:")
