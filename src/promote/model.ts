@@ -2,6 +2,8 @@
  * Pure logic of "Promote to prod": which project and entrypoint a click
  * means, what differs from dev, the kubectl command, the build log's state.
  */
+import { parseAllDocuments } from 'yaml';
+
 import type { BuildStreamMessage, IPromotion, IPromotionPlan } from '../api';
 
 /** Files that can be a promoted project's entrypoint. */
@@ -162,4 +164,216 @@ export function pinnedReference(image: string, digest: string | null): string {
   const colon = image.lastIndexOf(':');
   const name = colon > slash ? image.slice(0, colon) : image;
   return `${name}@${digest}`;
+}
+
+// ------------------------------------------------------------ apply to cluster
+
+/** One Kubernetes object of the promotion's manifests, ready to apply. */
+export interface IManifestChoice {
+  kind: string;
+  name: string;
+  namespace: string | null;
+  manifest: Record<string, unknown>;
+}
+
+/** Kinds the apply endpoint takes, in the order a user most likely means. */
+const APPLY_ORDER = ['RayJob', 'RayService', 'RayCluster'];
+
+/**
+ * The objects of a multi-document YAML text (`---` separated), in order; empty
+ * documents and non-objects are left out. Throws the parser's first error.
+ */
+export function parseManifests(text: string): IManifestChoice[] {
+  const out: IManifestChoice[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if ('errors' in doc && doc.errors.length) {
+      throw new Error(
+        `The manifests are not valid YAML: ${doc.errors[0].message}`
+      );
+    }
+    const value: unknown = doc.toJS();
+    if (!value || typeof value !== 'object' || Array.isArray(value)) {
+      continue;
+    }
+    const manifest = value as Record<string, unknown>;
+    const meta = (manifest.metadata ?? {}) as Record<string, unknown>;
+    out.push({
+      kind: typeof manifest.kind === 'string' ? manifest.kind : '',
+      name: typeof meta.name === 'string' ? meta.name : '',
+      namespace: typeof meta.namespace === 'string' ? meta.namespace : null,
+      manifest
+    });
+  }
+  return out;
+}
+
+/** The objects the apply endpoint takes (KubeRay kinds with a name). */
+export function applicableManifests(
+  choices: IManifestChoice[]
+): IManifestChoice[] {
+  return choices.filter(
+    choice => APPLY_ORDER.includes(choice.kind) && choice.name !== ''
+  );
+}
+
+/** The index of the object to apply by default: the RayJob, else the first KubeRay kind; -1 when none. */
+export function defaultManifest(choices: IManifestChoice[]): number {
+  for (const kind of APPLY_ORDER) {
+    const at = choices.findIndex(choice => choice.kind === kind);
+    if (at >= 0) {
+      return at;
+    }
+  }
+  return -1;
+}
+
+/** `RayJob/train` (`-n ns` when the manifest names a namespace). */
+export function manifestLabel(choice: IManifestChoice): string {
+  const ns = choice.namespace ? ` (-n ${choice.namespace})` : '';
+  return `${choice.kind}/${choice.name}${ns}`;
+}
+
+/** Why "Apply to cluster" is disabled, from discovery (or its failure); null when it can run. */
+export function applyBlocker(
+  discovery: { in_kubernetes: boolean; message: string | null } | null,
+  error: string | null
+): string | null {
+  if (error !== null) {
+    return error;
+  }
+  if (discovery === null) {
+    return 'Checking whether the server runs in Kubernetes…';
+  }
+  if (!discovery.in_kubernetes) {
+    return discovery.message || 'The server does not run in Kubernetes.';
+  }
+  return null;
+}
+
+export type DiffLineKind = 'header' | 'hunk' | 'added' | 'removed' | 'context';
+
+export interface IDiffLine {
+  kind: DiffLineKind;
+  text: string;
+}
+
+/**
+ * What one line of a unified diff is. `+++`/`---` are file headers only before
+ * the first hunk (`inHunk` false); inside a hunk they are changed lines.
+ */
+export function classifyDiffLine(line: string, inHunk = false): DiffLineKind {
+  if (
+    !inHunk &&
+    (line.startsWith('+++ ') ||
+      line.startsWith('--- ') ||
+      line === '+++' ||
+      line === '---')
+  ) {
+    return 'header';
+  }
+  if (line.startsWith('@@')) {
+    return 'hunk';
+  }
+  if (line.startsWith('+')) {
+    return 'added';
+  }
+  if (line.startsWith('-')) {
+    return 'removed';
+  }
+  return 'context';
+}
+
+/** A unified diff's lines, classified (no trailing empty line). */
+export function diffLines(diff: string): IDiffLine[] {
+  if (!diff) {
+    return [];
+  }
+  const lines = diff.split('\n');
+  if (lines[lines.length - 1] === '') {
+    lines.pop();
+  }
+  let inHunk = false;
+  return lines.map(text => {
+    const kind = classifyDiffLine(text, inHunk);
+    inHunk = inHunk || kind === 'hunk';
+    return { kind, text };
+  });
+}
+
+/** Counts of added and removed lines, for the dialog's summary. */
+export function diffStats(lines: IDiffLine[]): {
+  added: number;
+  removed: number;
+} {
+  let added = 0;
+  let removed = 0;
+  for (const line of lines) {
+    if (line.kind === 'added') {
+      added += 1;
+    } else if (line.kind === 'removed') {
+      removed += 1;
+    }
+  }
+  return { added, removed };
+}
+
+export type StatusField =
+  'deployment' | 'job' | 'service' | 'state' | 'message';
+
+/** The KubeRay status fields a status object has, in display order (the view words the labels). */
+export function statusFields(status: {
+  job_deployment_status?: string | null;
+  job_status?: string | null;
+  service_status?: string | null;
+  state?: string | null;
+  message?: string | null;
+}): [StatusField, string][] {
+  const pairs: [StatusField, string | null | undefined][] = [
+    ['deployment', status.job_deployment_status],
+    ['job', status.job_status],
+    ['service', status.service_status],
+    ['state', status.state],
+    ['message', status.message]
+  ];
+  return pairs.filter((pair): pair is [StatusField, string] => !!pair[1]);
+}
+
+const DEPLOYMENT_SETTLED = [
+  'Complete',
+  'Failed',
+  'ValidationFailed',
+  'Suspended'
+];
+const JOB_SETTLED = ['SUCCEEDED', 'FAILED', 'STOPPED'];
+
+/** True once polling can stop: the object reached a state it will not leave by itself soon. */
+export function statusSettled(status: {
+  job_deployment_status?: string | null;
+  job_status?: string | null;
+  service_status?: string | null;
+  state?: string | null;
+}): boolean {
+  if (status.job_deployment_status || status.job_status) {
+    return (
+      DEPLOYMENT_SETTLED.includes(status.job_deployment_status ?? '') ||
+      JOB_SETTLED.includes(status.job_status ?? '')
+    );
+  }
+  if (status.service_status) {
+    return status.service_status === 'Running';
+  }
+  if (status.state) {
+    return ['ready', 'failed', 'suspended'].includes(
+      status.state.toLowerCase()
+    );
+  }
+  return false;
+}
+
+/** Delays (ms) before each status poll after an apply: a few, backing off. */
+export const STATUS_POLL_DELAYS = [1000, 2000, 4000, 8000, 16000];
+
+/** A link target for KubeRay's dashboard URL, or null when it is a bare in-cluster `host:port`. */
+export function dashboardHref(url: string | null | undefined): string | null {
+  return url && /^https?:\/\//i.test(url) ? url : null;
 }

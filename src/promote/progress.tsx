@@ -4,6 +4,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import type { BuildStreamMessage, IPromotion, RayDevAPI } from '../api';
+import { ApplyToCluster } from './apply';
 import {
   INITIAL_BUILD,
   kubectlApply,
@@ -133,6 +134,9 @@ function BuildProgress(props: {
             {trans.__('Copy kubectl apply')}
           </button>
         </div>
+      ) : null}
+      {result && result.status !== 'failed' ? (
+        <ApplyToCluster api={api} manifests={manifests} trans={trans} />
       ) : null}
       <pre
         ref={logRef}
