@@ -2,7 +2,7 @@
 
 Every head gets its own temp dir and free ports, so it never collides with
 another cluster on the machine, and it is stopped through the PID we started,
-never with ``ray stop`` (which kills every Ray process of every user).
+never with Ray's own stop command (which kills every Ray process of every user).
 """
 
 from __future__ import annotations
