@@ -209,6 +209,8 @@ def main() -> None:
     parser.add_argument("--contents-rounds", type=int, default=3,
                         help="rounds of the (slow) contents API baseline")
     parser.add_argument("--ray", action="store_true", help="start a local Ray head for test 4")
+    parser.add_argument("--only", nargs="+", choices=["first", "walk", "s3", "loop"],
+                        help="run only these parts (default: all)")
     parser.add_argument("--poll", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.poll:
@@ -251,10 +253,20 @@ def run(args, client: Client, big: Path, s3, port: int, token: str) -> None:
     ours_first = lambda: client.get_json("/ray-dev/api/storage/big/list", path="",  # noqa: E731
                                           limit=PAGE)
     contents = lambda: client.get_json("/api/contents/big")  # noqa: E731
+    parts = set(args.only or ["first", "walk", "s3", "loop"])
     assert len(ours_first()["entries"]) == PAGE
-    assert len(contents()["content"]) == args.files  # same folder, all entries, warm cache
+    if "first" in parts:
+        first_page_vs_contents(args, ours_first, contents)
+    if "walk" in parts:
+        full_walk(args, client, big)
+    if "s3" in parts:
+        s3_first_page(args, client, s3)
+    if "loop" in parts:
+        loop_latency(args, client, port, token)
 
-    # 1. first page vs the contents API
+
+def first_page_vs_contents(args, ours_first, contents) -> None:
+    assert len(contents()["content"]) == args.files  # same folder, all entries, warm cache
     ours, base = [], []
     for i in range(max(args.rounds, args.contents_rounds)):
         if i < args.contents_rounds:
@@ -264,7 +276,8 @@ def run(args, client: Client, big: Path, s3, port: int, token: str) -> None:
     report(f"1. first page of {PAGE} of {args.files} files vs GET /api/contents", ours, base,
            "speed-up, target >= 20", ratio >= 20, ratio)
 
-    # 2. full paged walk vs scandir + stat
+
+def full_walk(args, client: Client, big: Path) -> None:
     for limit in (PAGE, 5000):
         assert walk(client, "big", limit) == args.files
         ours, base = [], []
@@ -275,7 +288,8 @@ def run(args, client: Client, big: Path, s3, port: int, token: str) -> None:
         report(f"2. full walk, limit {limit}, vs os.scandir + stat", ours, base,
                "slow-down, target <= 2", ratio <= 2, ratio)
 
-    # 3. S3 first page vs one raw list_objects_v2
+
+def s3_first_page(args, client: Client, s3) -> None:
     s3_first = lambda: client.get_json("/ray-dev/api/storage/s3/list", path="",  # noqa: E731
                                         limit=PAGE)
     raw = lambda: s3.list_objects_v2(Bucket="bench", Prefix="prefix/", Delimiter="/",  # noqa
@@ -289,7 +303,9 @@ def run(args, client: Client, big: Path, s3, port: int, token: str) -> None:
     report(f"3. S3 first page of {PAGE} of {args.objects} objects vs boto3 list_objects_v2",
            ours, base, "slow-down, target <= 1.5", ratio <= 1.5, ratio)
 
-    # 4. the event loop stays free while big folders are listed
+
+def loop_latency(args, client: Client, port: int, token: str) -> None:
+    """The event loop stays free while big folders are listed."""
     idle = cluster_latency(port, token, 3)
     busy = cluster_latency(port, token, 6, load=lambda: walk(client, "big", PAGE))
     p99 = pct(busy, 0.99)

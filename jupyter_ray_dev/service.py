@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .cluster import fetch_cluster_summary, kuberay_identity, resolve_auth, resolve_dashboard_address
 from .cluster.dashboard import DashboardClient
+from .shared_result import SharedResult
 
 if TYPE_CHECKING:
     from .jobs import JobsService
@@ -137,6 +138,8 @@ class RayDevService:
         """Release what the capabilities hold (threads, the job store's connection)."""
         if "promote" in self.__dict__:
             await self.promote.close()  # stops builds in progress (their buildah, by PID)
+        if "_cluster_summary" in self.__dict__:
+            await self._cluster_summary.close()
         if "jobs" in self.__dict__:
             await self.jobs.close()
         if "runtime_env" in self.__dict__:
@@ -146,9 +149,20 @@ class RayDevService:
         if "kubernetes" in self.__dict__:
             await self.kubernetes.close()
 
+    @cached_property
+    def _cluster_summary(self) -> SharedResult[dict[str, Any]]:
+        async def fetch() -> dict[str, Any]:
+            return await fetch_cluster_summary(
+                self.dashboard(),
+                dashboard_url=self.config.dashboard_url or None,
+                kuberay=kuberay_identity(),
+            )
+
+        # every panel and tab polls this: Ray is asked at most once a second, and a
+        # caller gets a summary at most 3 s old without waiting on a busy dashboard
+        return SharedResult(fetch, reuse=1.0, stale=3.0)
+
     async def cluster(self) -> dict[str, Any]:
-        return await fetch_cluster_summary(
-            self.dashboard(),
-            dashboard_url=self.config.dashboard_url or None,
-            kuberay=kuberay_identity(),
-        )
+        auth = resolve_auth()
+        return await self._cluster_summary.get(
+            (self.dashboard_address, tuple(sorted(auth.headers().items()))))

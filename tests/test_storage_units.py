@@ -249,6 +249,10 @@ class CountingBackend:
             raise StorageNotFound(path)
         return {"kind": "file", "size": 0}
 
+    async def has_file(self, path):
+        self.calls.append(("file", path))
+        return path.rsplit("/", 1)[-1] in self.present
+
     async def list_page(self, path, limit, token, name_prefix=""):
         self.calls.append(("list", name_prefix))
         names = sorted(n for n in self.present if n.startswith(name_prefix))
@@ -271,11 +275,11 @@ async def test_ray_detection_probes_only_what_the_first_page_cannot_say():
     assert backend.calls == []
 
     # a big plain folder whose first page ends at "obj_000499": markers sorting before it
-    # are known absent; only params/progress/result/tuner (after "obj_") are stat'ed
+    # are known absent; only params/progress/result/tuner (after "obj_") are asked for
     backend = CountingBackend(set())
     page = _page(*(f"obj_{i:06d}" for i in range(500)))
     assert await detect(backend, "big", page, complete=False) is None
-    assert sorted(backend.calls) == [("stat", f"big/{f}") for f in
+    assert sorted(backend.calls) == [("file", f"big/{f}") for f in
                                      ("params.json", "progress.csv", "result.json", "tuner.pkl")]
 
     # an experiment with many trials: experiment_state-* is in the first page
@@ -288,6 +292,26 @@ async def test_ray_detection_probes_only_what_the_first_page_cannot_say():
     backend = CountingBackend({"checkpoint_000003"})
     assert await detect(backend, "run") == "train_run"
     assert ("list", "checkpoint_") in backend.calls and len(backend.calls) == 7
+
+
+async def test_marker_files_probed_beside_the_listing_are_not_asked_again():
+    """Remote roots ask for the marker files while the first page is listed (one round
+    trip); the prefixes the page cannot cover are still listed after it."""
+    from jupyter_ray_dev.storage.ray_layout import detect, probe_files
+
+    backend = CountingBackend({"params.json"})
+    probed = await probe_files(backend, "trial")
+    assert probed == {"params.json"}
+    assert all(kind == "file" for kind, _ in backend.calls)  # HEADs, never a listing
+    page = _page(*(f"a_{i:06d}" for i in range(500)))  # no marker in the page
+    backend.calls.clear()
+    assert await detect(backend, "trial", page, complete=False, probed=probed) == "tune_trial"
+    assert sorted(backend.calls) == [("list", "checkpoint_"), ("list", "experiment_state-")]
+
+    # what the page shows counts too (written after the probe)
+    page = _page("experiment_state-2025.json")
+    assert await detect(backend, "exp", page, complete=False, probed=frozenset()) \
+        == "tune_experiment"
 
 
 async def test_an_experiment_seen_in_the_first_page_needs_no_probe():

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..cluster.auth import RayAuth
 from ..errors import BadRequest, Conflict, NotFound
+from ..shared_result import SharedResult
 from .driver_log import LocalDriverLogs, default_ray_temp_dir
 from .logs import TERMINAL, LogFollower
 from .notebook import convert_notebook, write_module
@@ -138,9 +139,11 @@ class JobsService:
         self.store = JobStore(config.store_path or default_store_path())
         local_logs = LocalDriverLogs(config.ray_temp_dir or default_ray_temp_dir(),
                                      self.ray.session_name, self.executor)
-        self.follower = LogFollower(self.ray.info, self.ray.logs, self.ray.tail,
+        # one job list for every panel and every live log's status ticks: 20 streams
+        # ask Ray once a second, not ten times
+        self._ray_list = SharedResult(self.ray.list, reuse=LIST_REUSE_SECONDS)
+        self.follower = LogFollower(self._status, self.ray.logs, self.ray.tail,
                                     local=local_logs.open)
-        self._list_cache: tuple[float, asyncio.Future[list[dict[str, Any]]]] | None = None
 
     async def _off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
@@ -319,21 +322,18 @@ class JobsService:
         return docs
 
     async def _ray_jobs(self) -> list[dict[str, Any]]:
-        """Ray's job list, shared by requests arriving together (several panels polling at
-        once) and reused for LIST_REUSE_SECONDS: one call to Ray, not one per browser."""
-        loop = asyncio.get_running_loop()
-        if self._list_cache is not None:
-            asked, future = self._list_cache
-            fresh = loop.time() - asked < LIST_REUSE_SECONDS
-            failed = future.done() and (future.cancelled() or future.exception() is not None)
-            if not future.done() or (fresh and not failed):
-                return await asyncio.shield(future)
-        future = asyncio.ensure_future(self.ray.list())
-        self._list_cache = (loop.time(), future)
-        return await asyncio.shield(future)
+        return await self._ray_list.get(self._address())
+
+    async def _status(self, submission_id: str) -> dict[str, Any]:
+        """A job's details as the shared list has them (a job submitted since is asked
+        for on its own)."""
+        for details in await self._ray_jobs():
+            if details.get("submission_id") == submission_id:
+                return details
+        return await self.ray.info(submission_id)
 
     def _forget_list(self) -> None:
-        self._list_cache = None  # our own change: the next list must show it
+        self._ray_list.forget()  # our own change: the next list must show it
 
     async def get(self, submission_id: str) -> dict[str, Any]:
         details, record = await asyncio.gather(
@@ -378,5 +378,6 @@ class JobsService:
         return self.follower.follow(submission_id, start_line)
 
     async def close(self) -> None:
+        await self._ray_list.close()
         await self.store.close()
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -21,7 +21,6 @@ from typing import Any
 
 from ..errors import RayDevError
 from .backends import Backend
-from .errors import StorageNotFound
 from .paths import join
 
 TUNER_PKL = "tuner.pkl"
@@ -49,13 +48,25 @@ def classify(files: set[str], dirs: set[str], has_experiment_state: bool,
     return None
 
 
+async def probe_files(backend: Backend, path: str) -> frozenset[str] | None:
+    """Which marker files ``path`` holds, asked before its first page is known (run beside
+    the listing, remote folders cost one round trip: a marker is a HEAD, not a listing);
+    None if a probe failed."""
+    try:
+        hits = await asyncio.gather(*(_exists(backend, join(path, f)) for f in PROBED_FILES))
+    except RayDevError:
+        return None
+    return frozenset(f for f, hit in zip(PROBED_FILES, hits, strict=True) if hit)
+
+
 async def detect(backend: Backend, path: str, first_page: list[dict[str, Any]] | None = None,
-                 complete: bool = False) -> str | None:
+                 complete: bool = False, probed: frozenset[str] | None = None) -> str | None:
     """The folder's kind from its first listing page, probing only what the page cannot say.
 
     Backends list in name order, so a marker sorting before the page's last name is
     present exactly when it is in the page; only markers after it are probed (a stat
-    or a one-name prefix listing each). A complete page needs no request at all.
+    or a one-name prefix listing each). A complete page needs no request at all, and
+    marker files ``probed`` beforehand (probe_files) are not asked again.
     Never fails the listing it accompanies: a probe that errors means "not recognised".
     """
     entries = first_page or []
@@ -70,12 +81,12 @@ async def detect(backend: Backend, path: str, first_page: list[dict[str, Any]] |
         # every name starting with prefix sorts before bound
         return bound is None or (prefix < bound and not bound.startswith(prefix))
 
-    found = {f for f in PROBED_FILES if covered(f) and f in files}
+    found = {f for f in PROBED_FILES if covered(f) and f in files} | (probed or set())
     has_state = any(f.startswith(EXPERIMENT_STATE_PREFIX) and f.endswith(".json") for f in files)
     has_ckpt = any(d.startswith(CHECKPOINT_PREFIX) for d in dirs)
     if has_state or TUNER_PKL in found:
         return "tune_experiment"  # outranks every other kind: nothing left to ask
-    unknown = [f for f in PROBED_FILES if not covered(f)]
+    unknown = [] if probed is not None else [f for f in PROBED_FILES if not covered(f)]
     probes = [_exists(backend, join(path, f)) for f in unknown]
     if not has_state and not prefix_covered(EXPERIMENT_STATE_PREFIX):
         probes.append(_any_with_prefix(backend, path, EXPERIMENT_STATE_PREFIX, want_dir=False))
@@ -176,11 +187,7 @@ def _checkpoint_order(entry: dict[str, Any]) -> tuple[int, str]:
 # -- small reads -----------------------------------------------------------------------------
 
 async def _exists(backend: Backend, path: str) -> bool:
-    try:
-        await backend.stat(path)
-        return True
-    except StorageNotFound:
-        return False
+    return await backend.has_file(path)
 
 
 async def _any_with_prefix(backend: Backend, path: str, prefix: str, want_dir: bool) -> bool:

@@ -7,6 +7,7 @@ returns plain JSON-ready dicts; errors are RayDevErrors with their HTTP status.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -115,7 +116,15 @@ class StorageService:
         if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
             raise BadRequest(f"`limit` must be between 1 and {MAX_LIMIT}.", field="limit")
         token = decode_cursor(cursor, root, path) if cursor else None
-        entries, next_token = await backend.list_page(path, limit, token)
+        probing = None
+        if token is None and backend.probe_while_listing:
+            probing = asyncio.ensure_future(ray_layout.probe_files(backend, path))
+        try:
+            entries, next_token = await backend.list_page(path, limit, token)
+        except BaseException:
+            if probing is not None:
+                probing.cancel()
+            raise
         for entry in entries:  # inline, not a call per entry: this loop sees 100k entries
             if entry["kind"] == "directory" and \
                     entry["name"].startswith(ray_layout.CHECKPOINT_PREFIX):
@@ -126,7 +135,9 @@ class StorageService:
         }
         if token is None:
             # the folder's own Ray kind, once, on the first page
-            kind = await ray_layout.detect(backend, path, entries, complete=next_token is None)
+            probed = await probing if probing is not None else None
+            kind = await ray_layout.detect(backend, path, entries, complete=next_token is None,
+                                           probed=probed)
             out["ray"] = pv.jsonable(await ray_layout.summarise(backend, path, kind))
         return out
 

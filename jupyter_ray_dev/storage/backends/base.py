@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from ..errors import StorageUnreachable
+from ..errors import StorageNotFound, StorageUnreachable
 from ..roots import StorageRoot
 
 T = TypeVar("T")
@@ -42,6 +42,9 @@ class Writer(ABC):
 class Backend(ABC):
     # remote backends read in bigger ranges: each range is a request
     read_chunk = 1 << 20
+    # a request costs a network round trip: a folder's Ray markers are asked for while
+    # its first page is listed (a few wasted requests beat a second round trip)
+    probe_while_listing = False
 
     def __init__(self, root: StorageRoot, executor: concurrent.futures.Executor,
                  timeout: float) -> None:
@@ -62,6 +65,13 @@ class Backend(ABC):
         ``name_prefix`` keeps only entries whose name starts with it (used to find
         ``checkpoint_*`` folders without listing everything).
         """
+
+    async def has_file(self, path: str) -> bool:
+        """Is there a file (not a folder) at ``path``?"""
+        try:
+            return (await self.stat(path))["kind"] == "file"
+        except StorageNotFound:
+            return False
 
     @abstractmethod
     async def stat(self, path: str) -> Entry: ...

@@ -71,6 +71,9 @@ class GCSBackend(FsspecBackend):
                  for i in out.get("items", [])]
         return list(out.get("prefixes", [])), files, out.get("nextPageToken")
 
+    async def _head_call(self, fs: Any, bucket: str, key: str) -> None:
+        await fs._call("GET", "b/{}/o/{}", bucket, key, json_out=True)  # 404 -> FileNotFoundError
+
     async def _delete_keys(self, fs: Any, bucket: str, keys: list[str]) -> None:
         # the JSON API deletes one object per request: a few at a time
         limit = asyncio.Semaphore(16)

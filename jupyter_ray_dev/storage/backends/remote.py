@@ -61,6 +61,7 @@ def public_endpoint(url: str) -> str:
 
 class FsspecBackend(Backend):
     read_chunk = 8 << 20
+    probe_while_listing = True
     part_size = 8 << 20  # S3 parts must be >= 5 MiB; GCS chunks multiples of 256 KiB
     writer_class: type[RemoteWriter]  # set below the class
 
@@ -83,6 +84,10 @@ class FsspecBackend(Backend):
 
         Keys and prefixes are relative to the bucket; ``delimiter=False`` lists recursively.
         """
+
+    @abstractmethod
+    async def _head_call(self, fs: Any, bucket: str, key: str) -> None:
+        """One metadata request for an object; FileNotFoundError when there is none."""
 
     @abstractmethod
     async def _delete_keys(self, fs: Any, bucket: str, keys: list[str]) -> None:
@@ -238,6 +243,16 @@ class FsspecBackend(Backend):
                 return keys
 
     # -- items -----------------------------------------------------------------------------------
+
+    async def has_file(self, path: str) -> bool:
+        # one metadata request: fsspec's info() follows a miss with a listing (is it a
+        # folder?), and listings cost what the whole bucket holds on some stores
+        bucket, _, key = self.key(path).partition("/")
+        try:
+            await self._remote(path, lambda fs: self._head_call(fs, bucket, key))
+        except StorageNotFound:
+            return False
+        return True
 
     async def stat(self, path: str) -> Entry:
         if not path:

@@ -58,6 +58,9 @@ class S3Backend(FsspecBackend):
                  for c in out.get("Contents", [])]
         return dirs, files, out.get("NextContinuationToken") if out.get("IsTruncated") else None
 
+    async def _head_call(self, fs: Any, bucket: str, key: str) -> None:
+        await fs._call_s3("head_object", Bucket=bucket, Key=key)  # s3fs: 404 -> FileNotFoundError
+
     async def _delete_keys(self, fs: Any, bucket: str, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
             batch = [{"Key": key} for key in keys[start:start + 1000]]
