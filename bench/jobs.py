@@ -119,8 +119,10 @@ async def follow_ours(lab: Lab, job_id: str, delays: list[float]) -> None:
     ws = await websocket_connect(lab.url(f"/ray-dev/api/jobs/{job_id}/logs/stream", "ws"))
     while (raw := await ws.read_message()) is not None:
         message = json.loads(raw)
-        if message["type"] == "line" and message["line"].startswith("stamp"):
-            delays.append(time.time() - float(message["line"].split()[2]))
+        now = time.time()
+        for line in message.get("lines", ()):
+            if line.startswith("stamp"):
+                delays.append(now - float(line.split()[2]))
 
 
 async def follow_ray(client, job_id: str, delays: list[float]) -> None:

@@ -74,3 +74,29 @@ def write(path: Path, text: str) -> Path:
 def driver_lines(log: str, prefix: str) -> list[str]:
     """The driver's own lines (Ray adds its own around them)."""
     return [line for line in log.splitlines() if line.startswith(prefix)]
+
+
+async def read_stream(jp_ws_fetch, job_id, on_line=None, wire=None, **params):
+    """Every message until the server closes the socket, each ``lines`` batch as one
+    ``line`` message per line (``wire`` gets the messages as sent)."""
+    ws = await jp_ws_fetch("ray-dev", "api", "jobs", job_id, "logs", "stream",
+                           params={k: str(v) for k, v in params.items()})
+    messages = []
+    try:
+        while True:
+            raw = await asyncio.wait_for(ws.read_message(), timeout=180)  # only a hang guard
+            if raw is None:
+                return messages
+            message = json.loads(raw)
+            if wire is not None:
+                wire.append(message)
+            if message["type"] != "lines":
+                messages.append(message)
+                continue
+            for i, text in enumerate(message["lines"]):
+                line = {"type": "line", "n": message["n"] + i, "line": text}
+                messages.append(line)
+                if on_line:
+                    on_line(line)
+    finally:
+        ws.close()

@@ -4,12 +4,11 @@ real upstream drops (a TCP proxy between the server and Ray's dashboard is cut m
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from jobs_helpers import JobsAPI, write
+from jobs_helpers import JobsAPI, read_stream, write
 
 pytestmark = pytest.mark.ray
 
@@ -26,24 +25,6 @@ COUNTDOWN = """
 @pytest.fixture
 def api(jp_fetch):
     return JobsAPI(jp_fetch)
-
-
-async def read_stream(jp_ws_fetch, job_id, on_line=None, **params):
-    """Every message until the server closes the socket."""
-    ws = await jp_ws_fetch("ray-dev", "api", "jobs", job_id, "logs", "stream",
-                           params={k: str(v) for k, v in params.items()})
-    messages = []
-    try:
-        while True:
-            raw = await asyncio.wait_for(ws.read_message(), timeout=180)  # only a hang guard
-            if raw is None:
-                return messages
-            message = json.loads(raw)
-            messages.append(message)
-            if on_line and message["type"] == "line":
-                on_line(message)
-    finally:
-        ws.close()
 
 
 def check_lines(messages, expected, first=0):
@@ -63,10 +44,14 @@ async def test_stream_delivers_every_line_once_in_order_then_ends(api, jp_ws_fet
     statuses = [m["status"] for m in messages if m["type"] == "status"]
     assert statuses[0] in ("PENDING", "RUNNING") and len(statuses) == len(set(statuses))
 
-    # a finished job replays whole; a client resuming after line n-1 passes from=n
-    replay = await read_stream(jp_ws_fetch, job_id)
+    # a finished job replays whole, its lines in a few messages; a client resuming after
+    # line n-1 passes from=n
+    wire = []
+    replay = await read_stream(jp_ws_fetch, job_id, wire=wire)
     assert [m for m in replay if m["type"] == "line"] == [
         m for m in messages if m["type"] == "line"]
+    assert {m["type"] for m in wire} == {"status", "lines", "end"}
+    assert len(wire) < 10 < len(replay)
     resumed = await read_stream(jp_ws_fetch, job_id, **{"from": 5})
     assert [m for m in resumed if m["type"] == "line"] == [
         m for m in messages if m["type"] == "line"][5:]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from jobs_helpers import JobsAPI, driver_lines, write
+from jobs_helpers import JobsAPI, driver_lines, read_stream, write
 from jupyter_ray_dev.cluster.local_head import LocalRayHead
 
 pytestmark = pytest.mark.ray
@@ -41,10 +41,7 @@ async def test_jobs_work_with_the_token(api, jp_ws_fetch, jp_root_dir, token_hea
     assert reply.code == 201, reply.body
     job_id = reply.json["submission_id"]
 
-    ws = await jp_ws_fetch("ray-dev", "api", "jobs", job_id, "logs", "stream")
-    messages = []
-    while (raw := await ws.read_message()) is not None:
-        messages.append(json.loads(raw))
+    messages = await read_stream(jp_ws_fetch, job_id)
     assert driver_lines("\n".join(m["line"] for m in messages if m["type"] == "line"),
                         "secure") == ["secure 0", "secure 1", "secure 2"]
     assert messages[-1]["type"] == "end" and messages[-1]["status"] == "SUCCEEDED"

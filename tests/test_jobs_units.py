@@ -343,6 +343,26 @@ async def test_follower_resumes_from_a_line_number():
     assert got == ["c", "d"]
 
 
+@pytest.mark.parametrize("start", [0, 2, 5, 7])
+async def test_batched_follow_sends_the_same_lines_a_chunk_per_message(start):
+    """What the WebSocket sends: one ``lines`` message per chunk, numbered by its first."""
+    log = "a\nb\nc\nd\ne\nf"
+
+    def follower() -> LogFollower:
+        ray = ScriptedRay(log, 4, [1])  # drops after its first chunk
+        return LogFollower(ray.info, ray.full_log, ray.tail, retry_delay=0)
+
+    per_line = [e async for e in follower().follow("j", start_line=start)
+                if e["type"] == "line"]
+    batches = [e async for e in follower().follow("j", start_line=start, batch=True)
+               if e["type"] not in ("status", "end")]
+    assert all(b["type"] == "lines" and b["lines"] for b in batches)
+    flat = [{"type": "line", "n": b["n"] + i, "line": text}
+            for b in batches for i, text in enumerate(b["lines"])]
+    assert flat == per_line == [{"type": "line", "n": n, "line": "abcdef"[n]}
+                                for n in range(start, 6)]
+
+
 def test_missing_ray_client_is_a_503_that_says_what_to_install():
     from jupyter_ray_dev.jobs.ray_client import RayClientMissing, import_ray
 

@@ -86,8 +86,9 @@ class JobLogsHandler(RayDevHandler):
 
 
 class JobLogStreamHandler(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
-    """Live log of one job as JSON messages: ``status`` (on change), ``line`` (every line
-    once, in order, numbered ``n`` from 0), then ``end``; or ``error`` if it cannot follow.
+    """Live log of one job as JSON messages: ``status`` (on change), ``lines`` (every line
+    once, in order, the first numbered ``n`` counting from 0), then ``end``; or ``error``
+    if it cannot follow.
 
     ``?from=<n>`` skips lines numbered below n: a client that reconnects passes the
     number after the last line it has.
@@ -123,7 +124,8 @@ class JobLogStreamHandler(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandle
 
     async def _pump(self) -> None:
         try:
-            async for event in self.service.jobs.follow(self.job_id, self.start_line):
+            async for event in self.service.jobs.follow(self.job_id, self.start_line,
+                                                         batch=True):
                 await self._send(event)
         except WebSocketClosedError:
             return

@@ -18,7 +18,10 @@ here, and a last line without a newline is delivered at the end.
 Events are plain dicts, ready for JSON:
 
 - ``{"type": "status", "status", "message", "error_type"}`` at start and on every change;
-- ``{"type": "line", "n": <0-based line number>, "line": <text without newline>}``;
+- ``{"type": "line", "n": <0-based line number>, "line": <text without newline>}``; or,
+  with ``batch=True``, ``{"type": "lines", "n": <number of the first>, "lines": [...]}``
+  for the lines of one chunk (the WebSocket sends those: a reopened log of 10,000 lines
+  is a few messages, not 10,000);
 - ``{"type": "end", "status", "message", "error_type"}`` last.
 """
 
@@ -115,7 +118,8 @@ class LogFollower:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_retry_delay)
 
-    async def follow(self, job_id: str, start_line: int = 0) -> AsyncIterator[dict[str, Any]]:
+    async def follow(self, job_id: str, start_line: int = 0, batch: bool = False
+                     ) -> AsyncIterator[dict[str, Any]]:
         """Events for ``job_id``; lines numbered below ``start_line`` are not sent (a client
         reconnecting after line n-1 passes n)."""
         info = await self._info(job_id)  # NotFound / RayUnreachable reach the caller at once
@@ -126,16 +130,23 @@ class LogFollower:
         pending = ""  # the start of a line whose newline has not arrived yet
         number = 0  # the number of the next complete line
 
-        def take(text: str) -> list[dict[str, Any]]:
+        def take(text: str, last: bool = False) -> list[dict[str, Any]]:
+            """The events of the complete lines in ``text`` (with ``last``, of the rest too)."""
             nonlocal consumed, pending, number
             consumed += len(text)
             *lines, pending = (pending + text).split("\n")
-            events = []
-            for line in lines:
-                if number >= start_line:
-                    events.append({"type": "line", "n": number, "line": line})
-                number += 1
-            return events
+            if last and pending:
+                lines.append(pending)
+                pending = ""
+            first = number
+            number += len(lines)
+            lines = lines[max(start_line - first, 0):]
+            first = max(first, start_line)
+            if not lines:
+                return []
+            if batch:
+                return [{"type": "lines", "n": first, "lines": lines}]
+            return [{"type": "line", "n": first + i, "line": line} for i, line in enumerate(lines)]
 
         delay = self.retry_delay
         use_local = self._local is not None
@@ -207,10 +218,6 @@ class LogFollower:
 
         # terminal: whatever no stream delivered is in the full log, after `consumed`
         text = await self._full_log(job_id)
-        for event in take(text[consumed:]):
+        for event in take(text[consumed:], last=True):  # a last line without its newline too
             yield event
-        if pending:
-            if number >= start_line:
-                yield {"type": "line", "n": number, "line": pending}
-            number += 1
         yield _status_event("end", info)

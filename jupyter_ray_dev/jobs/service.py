@@ -374,8 +374,9 @@ class JobsService:
     async def logs(self, submission_id: str) -> str:
         return await self.ray.logs(submission_id)
 
-    def follow(self, submission_id: str, start_line: int = 0) -> AsyncIterator[dict[str, Any]]:
-        return self.follower.follow(submission_id, start_line)
+    def follow(self, submission_id: str, start_line: int = 0, batch: bool = False
+               ) -> AsyncIterator[dict[str, Any]]:
+        return self.follower.follow(submission_id, start_line, batch)
 
     async def close(self) -> None:
         await self._ray_list.close()

@@ -367,9 +367,8 @@ describe('JobLogView', () => {
     const send = (m: unknown): void =>
       socket!.onmessage!({ data: JSON.stringify(m) });
     socket!.onopen!({});
-    send({ type: 'line', n: 0, line: 'hello' });
-    send({ type: 'line', n: 1, line: '\x1b[31merror\x1b[0m here' });
-    send({ type: 'line', n: 2, line: 'bye' });
+    send({ type: 'lines', n: 0, lines: ['hello', '\x1b[31merror\x1b[0m here'] });
+    send({ type: 'lines', n: 2, lines: ['bye'] });
     await waitFor(
       () => view.node.querySelectorAll('.jp-RayDev-logLine').length === 3
     );

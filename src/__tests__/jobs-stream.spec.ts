@@ -42,7 +42,7 @@ function streamWith(): { stream: JobLogStream; sockets: FakeSocket[] } {
   return { stream, sockets };
 }
 
-const line = (n: number): any => ({ type: 'line', n, line: `line ${n}` });
+const line = (n: number): any => ({ type: 'lines', n, lines: [`line ${n}`] });
 
 describe('JobLogStream', () => {
   it('keeps lines in order and stops at end', async () => {
@@ -97,6 +97,16 @@ describe('JobLogStream', () => {
     expect(stream.lines).toEqual(['line 0', 'line 1', 'line 2']);
     stream.dispose();
     expect(sockets[1].closed).toBe(true);
+  });
+
+  it('keeps only the new part of a batch that overlaps what is shown', async () => {
+    const { stream, sockets } = streamWith();
+    sockets[0].open();
+    sockets[0].send({ type: 'lines', n: 0, lines: ['a', 'b'] });
+    sockets[0].send({ type: 'lines', n: 1, lines: ['b', 'c', 'd'] });
+    sockets[0].send({ type: 'lines', n: 0, lines: ['a'] }); // all repeats
+    expect(stream.lines).toEqual(['a', 'b', 'c', 'd']);
+    stream.dispose();
   });
 
   it('restarts from the first missing line on a gap', async () => {

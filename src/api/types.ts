@@ -150,7 +150,8 @@ export interface IJobFilters {
 
 /** One message of the live log WebSocket. */
 export type LogStreamMessage =
-  | { type: 'line'; n: number; line: string }
+  /** Consecutive log lines; `n` numbers the first (from 0). */
+  | { type: 'lines'; n: number; lines: string[] }
   | {
       type: 'status' | 'end';
       status: JobStatus | null;

@@ -121,17 +121,19 @@ export class JobLogStream {
     }
     this._attempt = 0;
     switch (message.type) {
-      case 'line': {
+      case 'lines': {
         const expected = this._lines.length;
-        if (message.n < expected) {
-          return; // a repeat after a reconnect: already shown
-        }
         if (message.n > expected) {
           // A gap: start again from the first missing line.
           this._restart();
           return;
         }
-        this._lines.push(message.line);
+        // Lines below `expected` repeat what a reconnect already showed.
+        const fresh = message.lines.slice(expected - message.n);
+        if (fresh.length === 0) {
+          return;
+        }
+        this._lines.push(...fresh);
         this._queueLines(expected);
         return;
       }
