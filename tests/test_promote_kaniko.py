@@ -78,7 +78,7 @@ async def test_context_in_s3_job_in_the_apiserver_then_the_no_pod_timeout(
         tmp_path, s3, kube):
     sample_project(tmp_path / "root")
     kubeconfig = kube.server.write_kubeconfig(tmp_path / "kc", kube.admin_token, kube.namespace)
-    service, storage, k8s = _service(tmp_path, s3, kubeconfig, schedule_timeout=6)
+    service, storage, k8s = _service(tmp_path, s3, kubeconfig, schedule_timeout=10)
     try:
         plan = await service.plan("proj", {"entrypoint": "proj/train.ipynb"})
         kaniko = next(b for b in plan["builders"] if b["name"] == "kaniko")
@@ -129,7 +129,7 @@ async def test_context_in_s3_job_in_the_apiserver_then_the_no_pod_timeout(
         async for event in service.follow(started["id"]):
             end = event.get("promotion", end)
         assert end["status"] == "failed" and end["builder"] == "kaniko"
-        assert f"No build pod of Job {kube.namespace}/{name} started running within 6 s" \
+        assert f"No build pod of Job {kube.namespace}/{name} started running within 10 s" \
             in end["error"]
         assert "Waiting for Kubernetes to create the build pod" in end["error"]
         # cleaned up: the Job (the TTL is only the backstop) and the uploaded context
