@@ -11,9 +11,11 @@ PIP := $(PY) -m pip --disable-pip-version-check
 JLPM := $(VENV)/bin/jlpm
 STAMPS := .make
 CHROMIUM := /usr/bin/chromium
-# promote's real image builds: buildah builds, docker-registry is the registry on loopback,
-# skopeo inspects what was pushed, debootstrap makes the local stand-in for rayproject/ray
-BUILD_TOOLS := /usr/bin/buildah /usr/bin/skopeo /usr/bin/docker-registry /usr/sbin/debootstrap
+# promote's real image builds: buildah and Debian's dockerd (docker.io) build, docker-registry
+# is the registry on loopback, skopeo inspects what was pushed, debootstrap makes the local
+# stand-in for rayproject/ray
+BUILD_TOOLS := /usr/bin/buildah /usr/sbin/dockerd /usr/bin/skopeo /usr/bin/docker-registry \
+	/usr/sbin/debootstrap
 LAB_ARGS ?=  # extra `jupyter lab` arguments for `make lab`, e.g. LAB_ARGS=--port=9999
 # Tools in the venv (jupyter, jlpm, ray) win over anything on the machine.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
@@ -99,10 +101,11 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-# Debian's image-build tools, for the promote tests (one apt call for the four)
+# Debian's image-build tools, for the promote tests (one apt call for all). Installing
+# docker.io starts no engine here (no systemd): the tests start their own dockerd.
 $(BUILD_TOOLS) &:
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah skopeo docker-registry debootstrap >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah docker.io skopeo docker-registry debootstrap >/dev/null
 
 clean:  ## remove build output (keeps .venv and node_modules)
 	rm -rf lib jupyter_ray_dev/labextension tsconfig.tsbuildinfo $(STAMPS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, List, Unicode, default
+from traitlets import Bool, Dict, Enum, Float, List, Unicode, default
 
 from .errors import RayDevError
 from .service import RayDevConfig, RayDevService
@@ -126,6 +126,32 @@ class RayDev(ExtensionApp):
         "<jupyter data dir>/ray_dev/promotions.sqlite."
     ).tag(config=True)
 
+    promote_builder = Enum(
+        ["buildah", "docker", "kaniko"], "buildah",
+        help="Image builder for a promotion that names none: buildah (daemonless, on this "
+        "pod), docker (a Docker engine the server reaches: DOCKER_HOST, credentials from "
+        "DOCKER_CONFIG) or kaniko (a Kubernetes Job; needs c.RayDev.promote_kaniko). When it "
+        "cannot run here, such a promotion uses the first of these that can."
+    ).tag(config=True)
+
+    promote_docker_host = Unicode(
+        "", help="DOCKER_HOST the docker builder talks to, e.g. unix:///var/run/docker.sock. "
+        "Default: the server's environment."
+    ).tag(config=True)
+
+    promote_kaniko = Dict(
+        {},
+        help=(
+            "kaniko builds as Kubernetes Jobs. Keys: context (required: '<storage root>/"
+            "<folder>' the build context .tar.gz is uploaded to; an s3:// or gs:// root, or a "
+            "local root with pvc = the PersistentVolumeClaim mounting it in the cluster), "
+            "registry_secret (a kubernetes.io/dockerconfigjson Secret for the push), "
+            "context_secret (AWS keys or GCP key.json Secret; none with IRSA/Workload "
+            "Identity), namespace, service_account, image, s3_endpoint, aws_region, "
+            "schedule_timeout (seconds for the build pod to start, default 300)."
+        ),
+    ).tag(config=True)
+
     @default("ray_address")
     def _default_ray_address(self) -> str:
         return os.environ.get("RAY_ADDRESS", "")
@@ -156,6 +182,9 @@ class RayDev(ExtensionApp):
                 promote_buildah_root=self.promote_buildah_root,
                 promote_buildah_runroot=self.promote_buildah_runroot,
                 promote_store_path=self.promote_store_path,
+                promote_builder=self.promote_builder,
+                promote_docker_host=self.promote_docker_host,
+                promote_kaniko=dict(self.promote_kaniko),
             )
         )
         if self.service.config.root_dir:

@@ -302,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "streaming the builder's log; exit 1 if the build fails")
     mode.add_argument("--context", metavar="FILE.tar.gz", help="write the build context "
                       "(Dockerfile, requirements, code, manifests) for an external CI")
-    p.add_argument("--builder", help="image builder (default buildah)")
+    p.add_argument("--builder", help="image builder: buildah, docker or kaniko (default: "
+                   "c.RayDev.promote_builder, itself buildah by default)")
     p.add_argument("--no-push", action="store_true", help="build only, push nothing")
     return parser
 

@@ -283,7 +283,8 @@ class RayDevMagics(Magics):
     @magic_arguments()
     @argument("--build", action="store_true", help="Build (and push) the image, streaming the "
               "builder's log; without it, only the review is shown.")
-    @argument("--builder", help="Image builder (default buildah).")
+    @argument("--builder", help="Image builder: buildah, docker or kaniko (default: "
+              "c.RayDev.promote_builder).")
     @argument("--context", metavar="FILE", help="Write the build context (.tar.gz) for an "
               "external CI instead of building.")
     @argument("--image", help="Target registry/name:tag (default: c.RayDev.promote_registry/"

@@ -42,6 +42,9 @@ class RayDevConfig:
     promote_buildah_root: str = ""  # buildah --root/--runroot ("" = buildah's defaults)
     promote_buildah_runroot: str = ""
     promote_store_path: str = ""  # "" = <jupyter data dir>/ray_dev/promotions.sqlite
+    promote_builder: str = "buildah"  # buildah | docker | kaniko, when a request names none
+    promote_docker_host: str = ""  # DOCKER_HOST for the docker builder ("" = the environment's)
+    promote_kaniko: Any = None  # c.RayDev.promote_kaniko: where kaniko contexts go, its Secrets
 
     @classmethod
     def from_env(cls) -> RayDevConfig:
@@ -129,9 +132,13 @@ class RayDevService:
                 buildah_root=cfg.promote_buildah_root,
                 buildah_runroot=cfg.promote_buildah_runroot,
                 store_path=Path(cfg.promote_store_path) if cfg.promote_store_path else None,
+                builder=cfg.promote_builder,
+                docker_host=cfg.promote_docker_host,
+                kaniko=dict(cfg.promote_kaniko or {}),
             ),
             cluster=self.cluster,
             storage=lambda: self.storage,
+            kubernetes=lambda: self.kubernetes,
         )
 
     async def close(self) -> None:

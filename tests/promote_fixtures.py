@@ -1,6 +1,7 @@
 """Real image-building parts for the promote tests: buildah with its own storage,
-a local stand-in for rayproject/ray built into it, and Debian's docker-registry on
-a free loopback port (its own config and storage, stopped by its PID)."""
+a private Docker engine, a local stand-in for rayproject/ray built into each, and
+Debian's docker-registry on a free loopback port (its own config and storage,
+stopped by its PID)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from docker_engine import DockerEngine
 from promote_base import build_context, recipe_key
 from storage_fixtures import Server
 
@@ -63,6 +65,31 @@ def base_image(buildah_store, tmp_path_factory):
     context = build_context(tmp_path_factory.mktemp("base-context"))
     buildah(buildah_store, "build", "--isolation", "chroot", "-t", ref, "-f",
             str(context / "Containerfile"), str(context))
+    return ref
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    if shutil.which("dockerd") is None or shutil.which("docker") is None:
+        pytest.skip("dockerd not installed: `make pytest` installs it (apt-get install "
+                    "docker.io)")
+    engine = DockerEngine()
+    try:
+        engine.start()
+        yield engine
+    finally:
+        engine.stop()
+
+
+@pytest.fixture(scope="session")
+def docker_base_image(docker_engine, tmp_path_factory):
+    """The same stand-in for rayproject/ray as ``base_image``, built by the engine from
+    the same rootfs and Containerfile."""
+    _need_tools()
+    ref = f"localhost/ray-dev-test-base:{recipe_key()}"
+    context = build_context(tmp_path_factory.mktemp("docker-base-context"))
+    docker_engine.docker("build", "-q", "-t", ref, "-f", str(context / "Containerfile"),
+                         str(context))
     return ref
 
 

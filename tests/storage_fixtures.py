@@ -54,14 +54,18 @@ class Server:
         raise RuntimeError(f"{self.name} did not start in {timeout} s")
 
     def stop(self) -> None:
-        # only the process we started, by its PID
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+        stop_by_pid(self.process)
+
+
+def stop_by_pid(process: subprocess.Popen, grace: float = 10) -> None:
+    """Stop only the process we started, by its PID: SIGTERM, then SIGKILL after ``grace``."""
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(10)
 
 
 @pytest.fixture(scope="session")

@@ -79,8 +79,9 @@ def test_exit_codes_a_pipeline_can_branch_on(cli):
     missing = cli("promote", "-e", "nope.ipynb", "--json")
     assert missing.returncode in (2, 3), missing.stdout
     assert json.loads(missing.stdout)["error"]["field"] == "entrypoint"
-    # the docker backend never builds: "no builder", told apart from a failed build
-    none = cli("promote", "-e", "train.ipynb", "--build", "--builder", "docker", "--json")
+    # kaniko without c.RayDev.promote_kaniko cannot run: "no builder", told apart from a
+    # failed build
+    none = cli("promote", "-e", "train.ipynb", "--build", "--builder", "kaniko", "--json")
     assert none.returncode == 5, none.stdout + none.stderr
     assert json.loads(none.stdout)["error"]["reason"] == "no_builder"
 

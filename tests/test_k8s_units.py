@@ -161,6 +161,15 @@ def test_kaniko_job_reads_an_s3_context_and_pushes_with_the_registry_secret():
     assert not any("value" in e and "SECRET" in e["name"] for e in c["env"])
 
 
+def test_kaniko_job_labels_the_image_and_may_build_without_pushing():
+    job = kaniko_job(KanikoBuild(name="b", destination="r.example.com/app:1",
+                                 context="pvc://shared/ctx/b.tar.gz", labels={"a": "x y"},
+                                 push=False), "ns")
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[0] == "--context=tar:///workspace/ctx/b.tar.gz"  # a tarball read in place
+    assert "--label=a=x y" in args and args[-1] == "--no-push"
+
+
 def test_kaniko_job_reads_a_pvc_context_read_only():
     job = kaniko_job(KanikoBuild(name="b", destination="r/app:1", context="pvc://shared/ctx/b/"),
                      "ns")
@@ -190,6 +199,13 @@ def test_build_states():
     assert (stuck["phase"], stuck["message"]) == ("failed", "ImagePullBackOff: no")
     running = build_status({"status": {"active": 1}}, [_pod({"running": {}}, "Running")])
     assert running["phase"] == "running"
+    # the Job counts its pod active from creation: unscheduled, it is still pending
+    unscheduled = _pod({})
+    unscheduled["status"]["conditions"] = [{"type": "PodScheduled", "status": "False",
+                                            "message": "0/3 nodes: Insufficient cpu."}]
+    waiting = build_status({"status": {"active": 1}}, [unscheduled])
+    assert (waiting["phase"], waiting["message"]) == (
+        "pending", "Not scheduled yet: 0/3 nodes: Insufficient cpu.")
     done = build_status(
         {"status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}},
         [_pod({"terminated": {"exitCode": 0, "message": "sha256:abc"}}, "Succeeded")])

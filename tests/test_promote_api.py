@@ -80,7 +80,7 @@ async def test_plan_shows_the_review_shaped_like_the_dev_cluster(api, jp_root_di
     head = job["spec"]["rayClusterSpec"]["headGroupSpec"]
     assert json.loads(head["rayStartParams"]["resources"]) == {k: float(v) for k, v in
                                                                  HEAD_CUSTOM.items()}
-    assert {b["name"] for b in plan["builders"]} == {"buildah", "docker"}
+    assert {b["name"] for b in plan["builders"]} == {"buildah", "docker", "kaniko"}
     assert all(b["reason"] for b in plan["builders"])
 
 
@@ -135,11 +135,13 @@ async def test_context_export_downloads_the_tar_gz_and_records_it(api, jp_root_d
 
 async def test_build_with_no_usable_builder_says_which_were_tried_and_why(api, jp_root_dir):
     sample_project(jp_root_dir)
-    # the docker backend never builds yet: a real refusal, whatever the machine has
-    reply = await api.promote("build", entrypoint="proj/train.ipynb", builder="docker")
+    # kaniko without c.RayDev.promote_kaniko: a real refusal, whatever the machine has
+    reply = await api.promote("build", entrypoint="proj/train.ipynb", builder="kaniko")
     assert reply.code == 409, reply.body
     assert reply.json["reason"] == "no_builder"
-    assert {b["name"] for b in reply.json["builders"]} == {"buildah", "docker"}
+    assert {b["name"] for b in reply.json["builders"]} == {"buildah", "docker", "kaniko"}
+    kaniko = next(b for b in reply.json["builders"] if b["name"] == "kaniko")
+    assert "c.RayDev.promote_kaniko" in kaniko["reason"]
     assert "Export the build context" in reply.json["message"]
     assert (await api.get("promotions")).json["promotions"] == []  # nothing recorded
 

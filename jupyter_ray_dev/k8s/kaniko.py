@@ -1,7 +1,7 @@
 """In-cluster image builds: the kaniko Job, and what its Job and pod status mean.
 
 Pure functions. The build context is a ``.tar.gz`` on S3/GCS (``s3://``,
-``gs://``) or a folder on a shared PVC (``pvc://<claim>/<path>``); registry
+``gs://``), or a ``.tar.gz`` or a folder on a shared PVC (``pvc://<claim>/<path>``); registry
 credentials come from a ``kubernetes.io/dockerconfigjson`` Secret, mounted where
 kaniko reads them. Nothing secret is ever placed in the Job itself.
 """
@@ -37,6 +37,8 @@ class KanikoBuild:
     s3_endpoint: str | None = None  # S3-compatible stores (MinIO, Ceph)
     aws_region: str | None = None
     build_args: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # on the image (--label)
+    push: bool = True  # False: build only (--no-push), e.g. to test the Dockerfile
     image: str = KANIKO_IMAGE
     ttl_seconds_after_finished: int = 3600  # Kubernetes deletes the Job and its pod after this
     active_deadline_seconds: int = 3600
@@ -56,7 +58,8 @@ def _context(build: KanikoBuild) -> tuple[str, list[dict], list[dict], list[dict
         volumes.append({"name": "context", "persistentVolumeClaim": {"claimName": claim,
                                                                       "readOnly": True}})
         mounts.append({"name": "context", "mountPath": CONTEXT_MOUNT, "readOnly": True})
-        return f"dir://{CONTEXT_MOUNT}/{sub.strip('/')}".rstrip("/"), volumes, mounts, env
+        scheme = "tar" if sub.endswith(".tar.gz") else "dir"  # kaniko reads either in place
+        return f"{scheme}://{CONTEXT_MOUNT}/{sub.strip('/')}".rstrip("/"), volumes, mounts, env
     if ctx.startswith("s3://"):
         if build.s3_endpoint:
             env += [{"name": "S3_ENDPOINT", "value": build.s3_endpoint},
@@ -92,6 +95,9 @@ def kaniko_job(build: KanikoBuild, namespace: str) -> dict[str, Any]:
     args = [f"--context={context}", f"--dockerfile={build.dockerfile}",
             f"--destination={build.destination}", f"--digest-file={DIGEST_FILE}"]
     args += [f"--build-arg={k}={v}" for k, v in sorted(build.build_args.items())]
+    args += [f"--label={k}={v}" for k, v in sorted(build.labels.items())]
+    if not build.push:
+        args.append("--no-push")
     if build.registry_secret:
         volumes.append({"name": "registry-credentials", "secret": {
             "secretName": build.registry_secret,
@@ -160,7 +166,9 @@ def build_status(job: dict[str, Any], pods: list[dict[str, Any]]) -> dict[str, A
     elif waiting.get("reason") in _STUCK:
         out.update(phase="failed", message=f"{waiting['reason']}: {waiting.get('message') or ''}"
                    .rstrip(": "))
-    elif status.get("active") or (pod and (pod.get("status") or {}).get("phase") == "Running"):
+    elif ((pod or {}).get("status") or {}).get("phase") == "Running" or "running" in (
+            container.get("state") or {}):
+        # the Job counts a pod as active from its creation: only a running container builds
         out.update(phase="running", message="Building.")
     elif pod is None:
         out["message"] = "Waiting for Kubernetes to create the build pod."

@@ -146,6 +146,41 @@ class KubernetesService:
 
     # -- kaniko builds --------------------------------------------------------------
 
+    async def namespace(self, namespace: str | None = None) -> str:
+        """The namespace a call without one goes to: this pod's, else the kubeconfig's."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self.client.executor, self._namespace, namespace)
+
+    async def missing_rights(self, rules: list[tuple[str, str, str]],
+                             namespace: str) -> list[str]:
+        """Which of ``(verb, resource, group)`` this server may not do in ``namespace``,
+        each as the message naming the Role rule to add (SelfSubjectAccessReview: asks,
+        creates nothing)."""
+        from .rbac import forbidden_error
+
+        def review(verb: str, resource: str, group: str) -> Callable[[Any], bool]:
+            plural, _, sub = resource.partition("/")
+
+            def ask(api: Any) -> bool:
+                from kubernetes.client import AuthorizationV1Api
+
+                answer = AuthorizationV1Api(api).create_self_subject_access_review(
+                    {"spec": {"resourceAttributes": {
+                        "verb": verb, "resource": plural, "subresource": sub or None,
+                        "group": group, "namespace": namespace}}},
+                    _request_timeout=self.client.timeout)
+                return bool(answer.status.allowed)
+
+            return ask
+
+        allowed = await asyncio.gather(*(
+            self.client.call(Target("create", "selfsubjectaccessreviews",
+                                    "authorization.k8s.io"), review(*rule))
+            for rule in rules))
+        return [forbidden_error("", verb=verb, resource=resource, group=group,
+                                namespace=namespace).message
+                for (verb, resource, group), ok in zip(rules, allowed) if not ok]
+
     async def start_build(self, build: KanikoBuild, namespace: str | None = None) -> dict[str, Any]:
         """Create the kaniko Job; it deletes itself ``ttl_seconds_after_finished`` after it ends."""
         ns = await asyncio.get_running_loop().run_in_executor(

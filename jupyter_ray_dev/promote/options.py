@@ -8,7 +8,7 @@ from typing import Any
 from ..errors import BadRequest
 from .dockerfile import IMAGE_REF
 
-BUILDERS = ("buildah", "docker")
+BUILDERS = ("buildah", "docker", "kaniko")
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class PromoteOptions:
     base_image: str | None = None  # None: rayproject/ray of the dev cluster's versions
     gpu: bool | None = None  # None: the -gpu image when the dev cluster has GPUs
     push: bool = True
-    builder: str = "buildah"
+    builder: str | None = None  # None: the server's c.RayDev.promote_builder
 
     @classmethod
     def from_request(cls, body: Any) -> PromoteOptions:
@@ -43,8 +43,8 @@ class PromoteOptions:
         for key in ("gpu", "push"):
             if body.get(key) is not None and not isinstance(body[key], bool):
                 raise BadRequest(f"`{key}` must be true or false.", field=key)
-        builder = body.get("builder") or "buildah"
-        if builder not in BUILDERS:
+        builder = body.get("builder") or None
+        if builder is not None and builder not in BUILDERS:
             raise BadRequest(f"`builder` must be one of {', '.join(BUILDERS)}.", field="builder")
         return cls(entrypoint=body.get("entrypoint") or None, image=body.get("image") or None,
                    base_image=body.get("base_image") or None, gpu=body.get("gpu"),

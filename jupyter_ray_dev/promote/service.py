@@ -31,7 +31,16 @@ from typing import Any
 from ..errors import BadRequest, NotFound, RayDevError
 from ..jobs.paths import to_api_path
 from ..jobs.runtime_env import load_project_runtime_env
-from .builders import Availability, BuildahBuilder, BuildahConfig, BuildFailed, DockerDetector
+from .builders import (
+    Availability,
+    BuildahBuilder,
+    BuildahConfig,
+    Builder,
+    BuildFailed,
+    DockerBuilder,
+    DockerConfig,
+    KanikoBuilder,
+)
 from .collect import Collected, collect, resolve_project
 from .context import ContextSpec, inputs_hash, write_folder, write_tar_gz
 from .dockerfile import default_base_image, render_dockerfile, render_dockerignore
@@ -78,6 +87,9 @@ class PromoteConfig:
     buildah_runroot: str = ""
     store_path: Path | None = None
     workdir: str = "/home/ray/app"
+    builder: str = "buildah"  # when a request names none
+    docker_host: str = ""  # DOCKER_HOST for the docker builder ("" = the environment's)
+    kaniko: dict[str, Any] = field(default_factory=dict)  # KanikoConfig's keys
 
 
 @dataclass
@@ -143,6 +155,13 @@ def _git_commit(folder: Path) -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
+def _preferred(found: list[Availability], default: str) -> str:
+    """The server's default builder, or when it cannot run here the first that can: the
+    review dialog offers "Build and push" whenever any builder is available."""
+    usable = [b.name for b in found if b.available]
+    return default if default in usable or not usable else usable[0]
+
+
 class _LiveBuild:
     """A build in progress: its log so far, and a wake-up for followers."""
 
@@ -179,18 +198,20 @@ class _LiveBuild:
 class PromoteService:
     def __init__(self, config: PromoteConfig,
                  cluster: Callable[[], Awaitable[dict[str, Any]]],
-                 storage: Callable[[], Any] | None = None) -> None:
+                 storage: Callable[[], Any] | None = None,
+                 kubernetes: Callable[[], Any] | None = None) -> None:
         self.config = config
-        self._storage = storage  # the storage capability, for the runtime_env path
+        self._storage = storage  # the storage capability: runtime_env path, kaniko contexts
         self.root = Path(config.root_dir).resolve()
         self._cluster = cluster
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ray-dev-promote")
         self.store = PromotionStore(config.store_path or default_store_path())
-        self.builders = {
+        self.builders: dict[str, Builder] = {
             "buildah": BuildahBuilder(BuildahConfig(root=config.buildah_root,
                                                     runroot=config.buildah_runroot,
                                                     tls_verify=config.tls_verify)),
-            "docker": DockerDetector(),
+            "docker": DockerBuilder(DockerConfig(host=config.docker_host)),
+            "kaniko": KanikoBuilder(config.kaniko, storage, kubernetes),
         }
         self._live: dict[str, _LiveBuild] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -298,37 +319,42 @@ class PromoteService:
         if plan.manifest_errors:
             raise BadRequest("The generated manifests do not validate against KubeRay's CRDs: "
                              f"{plan.manifest_errors}", field="manifests")
-        chosen = next(b for b in plan.builders if b.name == options.builder)
+        builder = options.builder or _preferred(plan.builders, self.config.builder)
+        chosen = next(b for b in plan.builders if b.name == builder)
         if not chosen.available:
             tried = "; ".join(f"{b.name}: {b.reason}" for b in plan.builders)
             raise NoBuilder(f"No image builder can run here ({tried}). Export the build "
                             "context instead and build it in CI.",
                             builders=[b.to_dict() for b in plan.builders])
         record = self._record(plan, "build", "building", user)
-        record.builder = options.builder
+        record.builder = builder
         await self.store.put(record)
         live = _LiveBuild(record)
         self._live[record.id] = live
-        task = asyncio.create_task(self._run_build(live, plan, options))
+        task = asyncio.create_task(self._run_build(live, plan, self.builders[builder],
+                                                   options.push))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return record.summary()
 
-    async def _run_build(self, live: _LiveBuild, plan: Plan, options: PromoteOptions) -> None:
+    async def _run_build(self, live: _LiveBuild, plan: Plan, builder: Builder,
+                         push: bool) -> None:
         record = live.record
-        context = Path(tempfile.mkdtemp(prefix="ray-dev-context-"))
+        scratch = Path(tempfile.mkdtemp(prefix="ray-dev-context-"))
         try:
             await live.emit(f"Writing the build context ({len(plan.collected.files)} files) ...")
-            await self._off_loop(write_folder, plan.spec, context)
-            builder = self.builders[options.builder]
-            assert isinstance(builder, BuildahBuilder)
+            if builder.context_form == "tar.gz":
+                context = scratch / "context.tar.gz"
+                await self._off_loop(write_tar_gz, plan.spec, context)
+            else:
+                context = scratch
+                await self._off_loop(write_folder, plan.spec, context)
             built = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
             labels = {"io.ray-dev.inputs-hash": plan.inputs_hash,
                       "org.opencontainers.image.created": built}
-            result = await builder.build(context, plan.image or "", labels, options.push,
-                                         live.emit)
+            result = await builder.build(context, plan.image or "", labels, push, live.emit)
             record.digest = result.digest
-            record.status = "pushed" if options.push else "built"
+            record.status = "pushed" if push else "built"
             await live.emit(f"Done: {result.image}"
                             + (f"@{result.digest}" if result.digest else " (not pushed)"))
         except BuildFailed as err:
@@ -342,7 +368,7 @@ class PromoteService:
             record.status, record.error = "failed", f"The build failed: {err}"
             await live.emit(record.error)
         finally:
-            shutil.rmtree(context, ignore_errors=True)
+            shutil.rmtree(scratch, ignore_errors=True)
             record.log = "\n".join(live.lines)
             record.finished = datetime.datetime.now().timestamp()
             try:

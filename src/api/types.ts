@@ -462,7 +462,8 @@ export interface IPromoteRequest {
   base_image?: string | null;
   gpu?: boolean | null;
   push?: boolean;
-  builder?: 'buildah' | 'docker';
+  /** Default: c.RayDev.promote_builder, or the first builder that can run here. */
+  builder?: 'buildah' | 'docker' | 'kaniko' | null;
 }
 
 export interface IPromoteBuilder {

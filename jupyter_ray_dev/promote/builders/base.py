@@ -1,0 +1,115 @@
+"""What every image builder shares: the interface, its results and errors, and a
+subprocess runner that streams output without blocking the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from ...errors import RayDevError
+
+Emit = Callable[[str], Awaitable[None]]
+
+
+class BuildFailed(RayDevError):
+    status = 502
+    reason = "build_failed"
+
+
+@dataclass(frozen=True)
+class Availability:
+    name: str
+    available: bool
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "available": self.available, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image: str
+    image_id: str
+    digest: str | None  # the pushed manifest's digest (None when not pushed)
+
+
+class Builder(Protocol):
+    name: str
+    # what ``build`` is given: the context as a folder (local engines read it in place)
+    # or as one .tar.gz (a remote build uploads it)
+    context_form: Literal["folder", "tar.gz"]
+
+    async def availability(self) -> Availability: ...
+
+    async def build(self, context: Path, image: str, labels: dict[str, str], push: bool,
+                    emit: Emit) -> BuildResult: ...
+
+
+async def run(argv: list[str], emit: Emit | None, env: dict[str, str] | None = None
+              ) -> tuple[int, list[str]]:
+    """Run, streaming merged stdout/stderr line by line to ``emit``; (exit code, lines)."""
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        stdin=asyncio.subprocess.DEVNULL, env=env)
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        async for raw in proc.stdout:
+            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            lines.append(line)
+            if emit is not None:
+                await emit(line)
+        return await proc.wait(), lines
+    except BaseException:
+        # cancelled (server stopping, client gone): stop our child, by its PID only
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        raise
+
+
+async def probe(name: str, argv: list[str], timeout: float, install_hint: str,
+                env: dict[str, str] | None = None) -> Availability | list[str]:
+    """Run a builder's health command: its output lines, or the Availability saying why not."""
+    if shutil.which(argv[0]) is None:
+        return Availability(name, False, f"{argv[0]} is not installed on the server "
+                            f"({install_hint}).")
+    try:
+        code, lines = await asyncio.wait_for(run(argv, None, env=env), timeout)
+    except asyncio.TimeoutError:
+        return Availability(name, False, f"`{' '.join(argv[:2])}` did not answer in "
+                            f"{timeout:.0f} s.")
+    if code != 0:
+        return Availability(name, False, f"{name} cannot run here: "
+                            + " ".join(lines[-3:])[:400])
+    return lines
+
+
+def last_match(lines: list[str], pattern: Callable[[str], object]) -> str | None:
+    """The last line that ``pattern`` matches: the step a failed build was in."""
+    return next((ln for ln in reversed(lines) if pattern(ln)), None)
+
+
+async def build_image(tool: str, argv: list[str], context: Path, labels: dict[str, str],
+                      step: re.Pattern[str], emit: Emit, env: dict[str, str] | None = None
+                      ) -> str:
+    """Run a ``build`` command line that takes ``--label`` and ``--iidfile`` (buildah's
+    and docker's); the image id. A failure names the last step the log started."""
+    argv = list(argv)
+    for key, value in sorted(labels.items()):
+        argv += ["--label", f"{key}={value}"]
+    with tempfile.TemporaryDirectory(prefix="ray-dev-build-") as scratch:
+        iidfile = Path(scratch) / "iid"
+        code, lines = await run([*argv, "--iidfile", str(iidfile), str(context)], emit, env=env)
+        if code != 0:
+            failed = last_match(lines, step.match)
+            raise BuildFailed(
+                f"The image build failed at {failed or 'the start'} ({tool} exit {code}). "
+                "The log above shows why.", failed_step=failed, exit_code=code)
+        return iidfile.read_text().strip()

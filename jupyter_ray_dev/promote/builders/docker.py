@@ -1,0 +1,97 @@
+"""docker: ``docker build`` + ``docker push`` against a reachable Docker engine.
+
+The classic builder (``DOCKER_BUILDKIT=0``) is the default: Debian's dockerd 20.10
+runs it with nothing else installed, while BuildKit from a current CLI needs the
+separate buildx plugin. Registry credentials are the CLI's own: ``DOCKER_CONFIG``
+(default ``~/.docker``) from the server's environment, never the browser's.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .base import Availability, BuildFailed, BuildResult, Emit, build_image, probe, run
+
+# the classic builder's "Step 2/9 : RUN ...", BuildKit's "#7 [3/9] RUN ..."
+_STEP = re.compile(r"^(Step \d+/\d+ : |#\d+ \[[^\]]*\d+/\d+\] ).*")
+_PUSHED = re.compile(r"digest: (sha256:[0-9a-f]{64})")
+
+
+@dataclass(frozen=True)
+class DockerConfig:
+    binary: str = "docker"
+    host: str = ""  # DOCKER_HOST for the engine ("" = the server environment's)
+    buildkit: bool = False
+
+
+def _repository(image: str) -> str:
+    """``registry:5000/team/app:tag`` -> ``registry:5000/team/app`` (a port is not a tag)."""
+    name = image.split("@", 1)[0]
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    return name[:colon] if colon > slash else name
+
+
+class DockerBuilder:
+    name = "docker"
+    context_form = "folder"
+
+    def __init__(self, config: DockerConfig) -> None:
+        self.config = config
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)  # DOCKER_CONFIG, DOCKER_CERT_PATH... as the server has them
+        if self.config.host:
+            env["DOCKER_HOST"] = self.config.host
+        env["DOCKER_BUILDKIT"] = "1" if self.config.buildkit else "0"
+        env["DOCKER_CLI_HINTS"] = "false"
+        return env
+
+    async def availability(self) -> Availability:
+        found = await probe(self.name, [self.config.binary, "version", "--format",
+                                        "{{.Server.Version}}"], 10,
+                            "Debian/Ubuntu: apt-get install docker.io", env=self._env())
+        if isinstance(found, Availability):
+            return found
+        where = self.config.host or os.environ.get("DOCKER_HOST") or "the default socket"
+        version = found[-1] if found else "?"
+        mode = "BuildKit" if self.config.buildkit else "classic builder"
+        return Availability(self.name, True, f"Docker engine {version} at {where} ({mode})")
+
+    async def build(self, context: Path, image: str, labels: dict[str, str], push: bool,
+                    emit: Emit) -> BuildResult:
+        """``labels`` are ``--label`` flags, not Dockerfile steps: they change every build
+        and would otherwise break the layer cache of every step after them."""
+        env = self._env()
+        image_id = await build_image(
+            "docker", [self.config.binary, "build", "-f", str(context / "Dockerfile"), "-t",
+                       image], context, labels, _STEP, emit, env=env)
+        if not push:
+            return BuildResult(image=image, image_id=image_id, digest=None)
+        await emit(f"Pushing {image} ...")
+        code, lines = await run([self.config.binary, "push", image], emit, env=env)
+        if code != 0:
+            raise BuildFailed(
+                f"The image was built but the push to {image} failed (docker exit {code}): "
+                + " ".join(lines[-2:])[:400] + " Check the registry address, that the server "
+                "has credentials for it (DOCKER_CONFIG), and for a plain-HTTP registry that "
+                "the engine lists it in insecure-registries.", failed_step="push",
+                exit_code=code)
+        digest = next((m[1] for ln in reversed(lines) if (m := _PUSHED.search(ln))), None)
+        return BuildResult(image=image, image_id=image_id,
+                           digest=digest or await self._repo_digest(image, env))
+
+    async def _repo_digest(self, image: str, env: dict[str, str]) -> str | None:
+        """The pushed digest as the engine recorded it, for CLIs that do not print it."""
+        code, lines = await run([self.config.binary, "inspect", "--format",
+                                 "{{range .RepoDigests}}{{println .}}{{end}}", image], None,
+                                env=env)
+        repo = _repository(image)
+        for line in lines if code == 0 else []:
+            name, _, digest = line.strip().partition("@")
+            if name == repo and digest.startswith("sha256:"):
+                return digest
+        return None
