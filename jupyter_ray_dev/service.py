@@ -131,6 +131,7 @@ class RayDevService:
             ),
             cluster=self.cluster,
             storage=lambda: self.storage,
+            kubernetes=lambda: self.kubernetes,
         )
 
     async def close(self) -> None:
