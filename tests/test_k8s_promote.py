@@ -13,6 +13,7 @@ import json
 
 import pytest
 import yaml
+from apischema import validate_response
 from promote_helpers import SUMMARY, sample_project, write
 from test_deploy_yaml import _missing
 from test_k8s_api import kubeconfig, on_pod, ray_address  # noqa: F401 - the fixtures
@@ -83,7 +84,8 @@ async def _post(jp_fetch, *path, body):
 
 async def test_reapply_a_recorded_promotion_dry_run_first_then_on_the_digest(
         jp_fetch, on_pod, ray_dev_config, tmp_path):  # noqa: F811
-    service = next(d for d in _generated(tmp_path) if d["kind"] == "RayService")
+    generated = await asyncio.to_thread(_generated, tmp_path)  # it runs its own loop
+    service = next(d for d in generated if d["kind"] == "RayService")
     manifests = yaml.safe_dump(service)
     image = service["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]["spec"][
         "containers"][0]["image"]
@@ -98,6 +100,7 @@ async def test_reapply_a_recorded_promotion_dry_run_first_then_on_the_digest(
     assert code == 200, dry
     assert (dry["dry_run"], dry["kind"], dry["exists"]) == (True, "RayService", False)
     assert f"@{DIGEST}" in dry["diff"] and dry["promotion_id"] == "promo_k8s1"
+    validate_response(dry, "ReapplyResult")
     assert kube_list(on_pod) == []  # a dry run stores nothing
 
     code, done = await _post(jp_fetch, "promotions", "promo_k8s1", "apply",

@@ -105,6 +105,20 @@ test.describe('Promote to prod', () => {
     await expect(review.getByTestId('ray-promote-manifests')).toContainText(
       'kind: RayJob'
     );
+    // the RayService variant needs a Serve app, which this notebook does not bind
+    const variant = review.getByTestId('ray-promote-variant');
+    await variant.selectOption('rayservice');
+    await expect(review.getByRole('alert')).toContainText('serve_app');
+    await variant.selectOption('rayjob');
+    await expect(review.getByTestId('ray-promote-manifests')).toContainText(
+      'kind: RayJob'
+    );
+    // the runtime_env path is offered beside the image, marked as less reproducible
+    await expect(
+      dialog.getByRole('button', {
+        name: 'Upload code to storage (less reproducible)'
+      })
+    ).toBeVisible();
 
     const download = page.waitForEvent('download');
     await dialog.getByRole('button', { name: 'Export context' }).click();
@@ -116,6 +130,24 @@ test.describe('Promote to prod', () => {
     const bytes = fs.readFileSync(file!);
     expect([bytes[0], bytes[1]]).toEqual([0x1f, 0x8b]); // gzip
     await expect(dialog).toHaveCount(0);
+
+    // the export is in the history, opened from the Ray panel
+    await page.sidebar.openTab('jupyter-ray-dev:panel');
+    await page.getByTestId('ray-promotions-panel-button').click();
+    const history = page.getByTestId('ray-promotions');
+    const row = history
+      .getByTestId('ray-promotion-row')
+      .filter({ hasText: `${project}` });
+    await expect(row).toHaveCount(1);
+    await expect(row.getByTestId('ray-promotion-status')).toHaveText(
+      'exported'
+    );
+    // keyboard: focus the row, Enter opens its details
+    await row.focus();
+    await page.keyboard.press('Enter');
+    const detail = history.getByTestId('ray-promotion-detail');
+    await expect(detail).toContainText('kind: RayJob');
+    await expect(detail.getByTestId('ray-promotion-reapply')).toBeVisible();
   });
 
   test('the notebook toolbar button reviews the notebook it sits on', async ({
