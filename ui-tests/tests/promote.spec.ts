@@ -121,8 +121,13 @@ test.describe('Promote to prod', () => {
     ).toBeVisible();
 
     const download = page.waitForEvent('download');
+    const exported = page.waitForResponse(response =>
+      response.url().includes('/promote/context')
+    );
     await dialog.getByRole('button', { name: 'Export context' }).click();
     const saved = await download;
+    const promotionId = (await exported).headers()['x-ray-dev-promotion'];
+    expect(promotionId).toMatch(/^promo_/);
     expect(saved.suggestedFilename()).toMatch(
       /^promo-proj-[0-9a-f]{12}-context\.tar\.gz$/
     );
@@ -135,10 +140,9 @@ test.describe('Promote to prod', () => {
     await page.sidebar.openTab('jupyter-ray-dev:panel');
     await page.getByTestId('ray-promotions-panel-button').click();
     const history = page.getByTestId('ray-promotions');
-    const row = history
-      .getByTestId('ray-promotion-row')
-      .filter({ hasText: `${project}` });
-    await expect(row).toHaveCount(1);
+    // the history outlives the server (other runs' entries may be there): find ours by id
+    const row = history.locator(`[data-promotion-id="${promotionId}"]`);
+    await expect(row).toContainText(project);
     await expect(row.getByTestId('ray-promotion-status')).toHaveText(
       'exported'
     );
