@@ -12,7 +12,7 @@ from promote_helpers import sample_project, write
 from test_promote_rayservice import SERVE_SCRIPT
 from test_promote_units import promote  # noqa: F401 - the fixture
 
-from jupyter_ray_dev.errors import BadRequest, Conflict
+from jupyter_ray_dev.errors import BadRequest, Conflict, NotFound
 from jupyter_ray_dev.promote.history import choose_manifest
 from jupyter_ray_dev.promote.manifests import pin_image, pinned_reference
 from jupyter_ray_dev.promote.store import PromotionRecord
@@ -49,9 +49,9 @@ def test_diff_has_one_entry_per_artifact_and_per_manifest(promote, tmp_path):  #
 def test_diff_of_an_unknown_promotion_is_404(promote, tmp_path):  # noqa: F811
     sample_project(Path(promote.root))
     known = _export(promote, tmp_path, entrypoint="proj/train.ipynb")
-    with pytest.raises(Exception) as err:
+    with pytest.raises(NotFound) as err:
         asyncio.run(promote.diff(known, "promo_missing"))
-    assert getattr(err.value, "status", None) == 404
+    assert err.value.details["promotion_id"] == "promo_missing"
 
 
 def test_recorded_manifests_are_pinned_to_the_pushed_digest(promote):  # noqa: F811

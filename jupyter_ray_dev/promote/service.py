@@ -49,8 +49,8 @@ from .manifests import (
 )
 from .options import PromoteOptions, registry_host
 from .package import PACKAGES_DIR, code_zip, runtime_env_for, runtime_env_rayjob
-from .serve import ServeApp, find_serve_app
 from .pin import REQUIREMENTS_FILE, WHEELS_DIR, Pinned, pin_requirements
+from .serve import ServeApp, find_serve_app
 from .store import PromotionRecord, PromotionStore, default_store_path
 
 log = logging.getLogger(__name__)
