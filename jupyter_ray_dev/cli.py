@@ -179,7 +179,8 @@ def cmd_storage_cp(service: Any, args: Any, out: Output) -> int:
 
 def _promote_body(args: Any, service: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"image": args.image, "base_image": args.base_image,
-                            "gpu": args.gpu, "builder": args.builder, "push": not args.no_push}
+                            "gpu": args.gpu, "builder": args.builder, "push": not args.no_push,
+                            "variant": args.variant, "serve_app": args.serve_app}
     if args.entrypoint:
         body["entrypoint"] = _rel(service, _inside_root(service, str(Path(args.entrypoint)
                                                                     .resolve()), "entrypoint"))
@@ -302,6 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
                       "streaming the builder's log; exit 1 if the build fails")
     mode.add_argument("--context", metavar="FILE.tar.gz", help="write the build context "
                       "(Dockerfile, requirements, code, manifests) for an external CI")
+    p.add_argument("--variant", choices=("rayjob", "rayservice"), help="manifests: a RayJob "
+                   "and a RayCluster (rayjob, the default) or a RayService of the project's "
+                   "Serve app (rayservice)")
+    p.add_argument("--serve-app", metavar="MODULE:APP", help="the Serve app the RayService "
+                   "deploys (default: serve_config.yaml, else `app = X.bind()` in the "
+                   "entrypoint)")
     p.add_argument("--builder", help="image builder: buildah, docker or kaniko (default: "
                    "c.RayDev.promote_builder, itself buildah by default)")
     p.add_argument("--no-push", action="store_true", help="build only, push nothing")

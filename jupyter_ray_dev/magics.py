@@ -293,6 +293,10 @@ class RayDevMagics(Magics):
               "project's only one).")
     @argument("--no-push", action="store_true", help="Build only, push nothing.")
     @argument("--project", "-p", help="Project folder (default as for %%ray_init).")
+    @argument("--variant", choices=("rayjob", "rayservice"), help="Manifests: a RayJob and a "
+              "RayCluster (default) or a RayService of the project's Serve app.")
+    @argument("--serve-app", metavar="MODULE:APP", help="The Serve app the RayService "
+              "deploys (default: serve_config.yaml, else `app = X.bind()` in the entrypoint).")
     @line_magic
     def ray_promote(self, line: str = "") -> Any:
         """Promote the notebook's project to production, as the "Promote to prod" button does.
@@ -309,7 +313,8 @@ class RayDevMagics(Magics):
         root = service.jobs.root
         project = to_api_path(root, self._project(args.project))
         body: dict[str, Any] = {"image": args.image, "builder": args.builder,
-                                "push": not args.no_push}
+                                "push": not args.no_push, "variant": args.variant,
+                                "serve_app": args.serve_app}
         if args.entrypoint:
             entry = self._sync(resolve_in_root, root, str(Path(args.entrypoint).resolve()),
                                "entrypoint")

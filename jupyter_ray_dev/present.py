@@ -280,6 +280,10 @@ def promote_plan_text(plan: dict[str, Any]) -> str:
     lines += ["", f"requirements.txt (from {reqs.get('source')}):", *(f"  {r}" for r in pinned)]
     for item in reqs.get("unpinned") or []:
         lines.append(f"  not pinned: {item.get('spec')}: {item.get('reason')}")
+    serve = plan.get("serve_app")
+    if plan.get("variant") == "rayservice" and serve:
+        lines.append(f"  serves       {', '.join(serve['import_paths'])} "
+                     f"(from {serve['source']})")
     for name, errors in (plan.get("manifest_errors") or {}).items():
         lines += [f"  manifest {name}: {e}" for e in errors]
     lines += ["", "Dockerfile:", *(f"  {line}" for line in plan["dockerfile"].splitlines())]

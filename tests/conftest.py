@@ -20,9 +20,19 @@ HEAD_GPUS = 1  # declared, not detected: lets the tests cover GPU accounting wit
 HEAD_CUSTOM = {"my_custom": 4}
 
 
+def s3_env(endpoint: str) -> dict[str, str]:
+    """What Ray's processes need to read s3:// from moto (boto3 and smart_open take these)."""
+    return {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
 @pytest.fixture(scope="session")
-def ray_head():
-    head = LocalRayHead(num_cpus=HEAD_CPUS, num_gpus=HEAD_GPUS, resources=HEAD_CUSTOM)
+def ray_head(moto_server):
+    # The runtime_env agent downloads an s3:// working_dir in the head's own processes, so
+    # their environment is fixed at start: the one session head reads S3 from moto rather
+    # than a second head for the runtime_env tests (one head at a time on this machine).
+    head = LocalRayHead(num_cpus=HEAD_CPUS, num_gpus=HEAD_GPUS, resources=HEAD_CUSTOM,
+                        env=s3_env(moto_server.url))
     head.start()
     yield head
     head.stop()

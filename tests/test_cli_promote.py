@@ -61,6 +61,21 @@ def test_review_is_the_default_and_builds_nothing(cli):
     assert json.loads(history.stdout)["inputs_hash"] == plan["inputs_hash"]
 
 
+def test_the_rayservice_variant_from_the_command_line(cli):
+    js = cli("promote", "-e", "train.ipynb", "--variant", "rayservice", "--serve-app",
+             "helpers:app", "--json")
+    assert js.returncode == 0, js.stderr
+    (doc,) = yaml.safe_load_all(json.loads(js.stdout)["manifests"])
+    assert doc["kind"] == "RayService"
+    assert "import_path: helpers:app" in doc["spec"]["serveConfigV2"]
+    text = cli("promote", "-e", "train.ipynb", "--variant", "rayservice", "--serve-app",
+               "helpers:app")
+    assert "serves       helpers:app (from serve_app)" in text.stdout
+    # the notebook binds no Serve app: the field to give is named
+    none = cli("promote", "-e", "train.ipynb", "--variant", "rayservice", "--json")
+    assert none.returncode == 2 and json.loads(none.stdout)["error"]["field"] == "serve_app"
+
+
 def test_context_export_writes_the_tar_gz(cli, tmp_path):
     dest = tmp_path / "ctx.tar.gz"
     out = cli("promote", "-e", "train.ipynb", "--context", str(dest), "--json")

@@ -117,6 +117,8 @@ async def test_context_export_downloads_the_tar_gz_and_records_it(api, jp_root_d
     validate_response(history[0], "Promotion")
     one = await api.get("promotions", history[0]["id"])
     assert one.code == 200 and one.json["dockerfile"].startswith("# Generated")
+    validate_response(one.json, "PromotionDetail")
+    assert one.json["manifests_pinned"] == one.json["manifests"]  # nothing pushed
     assert (await api.get("promotions", "promo_000000")).code == 404
 
     # a second export after a dependency change: the diff shows exactly that
@@ -130,6 +132,12 @@ async def test_context_export_downloads_the_tar_gz_and_records_it(api, jp_root_d
     assert "\n-pyyaml==" in diff.json["requirements"]  # dropped; packaging is unchanged
     assert "\n packaging==" in diff.json["requirements"]
     assert 'ENV MODE="prod"' in diff.json["dockerfile"]  # the env var went away
+    validate_response(diff.json, "PromotionDiff")
+    by_name = {a["name"]: a["diff"] for a in diff.json["artifacts"]}
+    assert list(by_name) == ["Dockerfile", "requirements.txt", "RayJob/proj", "RayCluster/proj"]
+    assert by_name["requirements.txt"] == diff.json["requirements"]
+    # the image's hash changed, so its tag in every manifest did
+    assert by_name["RayJob/proj"] and by_name["RayCluster/proj"]
     assert (await api.get("promotions", newer, "diff")).json["field"] == "other"
 
 

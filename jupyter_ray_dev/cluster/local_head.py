@@ -50,8 +50,11 @@ class LocalRayHead:
         token_auth: bool = False,
         dashboard_port: int | None = None,
         temp_root: str = "/tmp",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.num_cpus = num_cpus
+        # for the head's own processes: e.g. where the runtime_env agent downloads s3:// from
+        self.env = dict(env or {})
         self.num_gpus = num_gpus
         self.resources = resources or {}
         # Socket paths must stay under ~107 bytes: keep the temp dir short.
@@ -114,7 +117,7 @@ class LocalRayHead:
             cmd.append(f"--num-gpus={self.num_gpus}")
         if self.resources:
             cmd.append(f"--resources={json.dumps(self.resources)}")
-        env = {**os.environ, **self.client_env()}
+        env = {**os.environ, **self.env, **self.client_env()}
         env.pop("RAY_ADDRESS", None)  # a head must not try to join another cluster
         if not self.token:
             env.pop("RAY_AUTH_TOKEN", None)

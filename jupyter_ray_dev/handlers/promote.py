@@ -108,6 +108,14 @@ class PromotionDiffHandler(RayDevHandler):
         self.finish(await self.service.promote.diff(promotion_id, other))
 
 
+class PromotionApplyHandler(RayDevHandler):
+    """Re-apply a recorded promotion's manifest (dry run first, as Apply to cluster)."""
+
+    @tornado.web.authenticated
+    async def post(self, promotion_id: str) -> None:
+        self.finish(await self.service.promote.reapply(promotion_id, _body(self)))
+
+
 class PromotionStreamHandler(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler,
                              JupyterHandler):
     """A build's log as JSON messages: ``line`` (numbered ``n`` from 0), then ``end`` with
@@ -175,5 +183,6 @@ ROUTES = [
     (f"{API_PREFIX}/promotions", PromotionsHandler),
     (f"{API_PREFIX}/promotions/{PROMOTION_ID}", PromotionHandler),
     (f"{API_PREFIX}/promotions/{PROMOTION_ID}/diff", PromotionDiffHandler),
+    (f"{API_PREFIX}/promotions/{PROMOTION_ID}/apply", PromotionApplyHandler),
     (f"{API_PREFIX}/promotions/{PROMOTION_ID}/stream", PromotionStreamHandler),
 ]

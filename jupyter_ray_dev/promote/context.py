@@ -5,7 +5,8 @@ Layout::
     Dockerfile  .dockerignore
     deps/requirements.txt  deps/wheels/*      -> the dependency layer
     app/<the project's kept files>            -> the code layer
-    manifests/rayjob.yaml  manifests/raycluster.yaml   (not sent to the image)
+    manifests/rayjob.yaml  manifests/raycluster.yaml   (not sent to the image; the
+                                                       RayService variant: rayservice.yaml)
 
 Every file gets the same mtime and mode bits from its content only, so two
 contexts of the same inputs are byte-identical and a builder's layer cache sees

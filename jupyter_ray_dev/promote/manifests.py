@@ -20,6 +20,7 @@ from typing import Any
 
 GIB = 1024**3
 JOB_TTL_SECONDS = 600
+SERVE_PORT = 8000
 _STANDARD = {"CPU", "GPU", "memory", "object_store_memory"}
 _CRD_FILES = {
     "RayCluster": "ray.io_rayclusters.yaml",
@@ -97,19 +98,21 @@ def _start_params(shape: NodeShape, head: bool) -> dict[str, str]:
 
 
 def _container(name: str, image: str, shape: NodeShape, env: list[dict[str, Any]],
-               head: bool) -> dict[str, Any]:
+               head: bool, serve: bool = False) -> dict[str, Any]:
     container: dict[str, Any] = {"name": name, "image": image, "resources": _resources(shape)}
     if head:
         container["ports"] = [{"containerPort": 6379, "name": "gcs-server"},
                               {"containerPort": 8265, "name": "dashboard"},
                               {"containerPort": 10001, "name": "client"}]
+        if serve:  # KubeRay's serve Service targets the head's port named "serve"
+            container["ports"].append({"containerPort": SERVE_PORT, "name": "serve"})
     if env:
         container["env"] = env
     return container
 
 
 def _cluster_spec(image: str, ray_version: str, shape: ClusterShape,
-                  env: list[dict[str, Any]]) -> dict[str, Any]:
+                  env: list[dict[str, Any]], serve: bool = False) -> dict[str, Any]:
     workers = []
     for i, (worker, count) in enumerate(shape.workers):
         kind = "gpu" if worker.gpu else "cpu"
@@ -125,7 +128,7 @@ def _cluster_spec(image: str, ray_version: str, shape: ClusterShape,
         "headGroupSpec": {
             "rayStartParams": _start_params(shape.head, head=True),
             "template": {"spec": {"containers": [
-                _container("ray-head", image, shape.head, env, head=True)]}},
+                _container("ray-head", image, shape.head, env, head=True, serve=serve)]}},
         },
         "workerGroupSpecs": workers,
     }
@@ -170,6 +173,25 @@ def raycluster(*, name: str, project: str, image: str, ray_version: str,
     }
 
 
+def rayservice(*, name: str, project: str, image: str, ray_version: str,
+               serve_config: dict[str, Any], shape: ClusterShape,
+               env: list[dict[str, Any]]) -> dict[str, Any]:
+    """The project's Serve applications on a cluster KubeRay keeps up (and upgrades with a
+    new cluster when the image changes). ``serveConfigV2`` is Serve's config file as text:
+    that is the type KubeRay's CRD gives it."""
+    import yaml
+
+    return {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayService",
+        "metadata": _metadata(name, project),
+        "spec": {
+            "serveConfigV2": yaml.safe_dump(serve_config, sort_keys=False),
+            "rayClusterConfig": _cluster_spec(image, ray_version, shape, env, serve=True),
+        },
+    }
+
+
 @cache
 def _validator(kind: str) -> Any:
     import jsonschema
@@ -202,3 +224,38 @@ def to_yaml(manifests: list[dict[str, Any]]) -> str:
     import yaml
 
     return "---\n".join(yaml.safe_dump(m, sort_keys=False) for m in manifests)
+
+
+def pinned_reference(image: str, digest: str | None) -> str:
+    """``registry/name@sha256:...`` for ``registry[:port]/name:tag``: exactly what was pushed."""
+    if not digest:
+        return image
+    slash, colon = image.rfind("/"), image.rfind(":")
+    return f"{image[:colon] if colon > slash else image}@{digest}"
+
+
+def _containers(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = manifest.get("spec") or {}
+    cluster = spec.get("rayClusterSpec") or spec.get("rayClusterConfig") or spec
+    groups = [cluster.get("headGroupSpec") or {}, *(cluster.get("workerGroupSpecs") or [])]
+    return [c for g in groups for c in ((g.get("template") or {}).get("spec") or {})
+            .get("containers") or []]
+
+
+def pin_image(manifests_yaml: str, image: str | None, digest: str | None) -> str:
+    """The manifests with every container of ``image`` on its pushed digest, so applying
+    them again later runs the very image that was built, whatever the tag points at now."""
+    import yaml
+
+    if not image or not digest:
+        return manifests_yaml
+    docs = [d for d in yaml.safe_load_all(manifests_yaml) if d]
+    for doc in docs:
+        for container in _containers(doc):
+            if container.get("image") == image:
+                container["image"] = pinned_reference(image, digest)
+    return to_yaml(docs)
+
+
+def manifest_key(manifest: dict[str, Any]) -> str:
+    return f"{manifest.get('kind')}/{(manifest.get('metadata') or {}).get('name')}"

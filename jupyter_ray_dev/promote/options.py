@@ -7,8 +7,11 @@ from typing import Any
 
 from ..errors import BadRequest
 from .dockerfile import IMAGE_REF
+from .serve import check_import_path
 
 BUILDERS = ("buildah", "docker", "kaniko")
+# rayjob: a RayJob and a RayCluster of the image; rayservice: the project's Serve app
+VARIANTS = ("rayjob", "rayservice")
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,8 @@ class PromoteOptions:
     gpu: bool | None = None  # None: the -gpu image when the dev cluster has GPUs
     push: bool = True
     builder: str | None = None  # None: the server's c.RayDev.promote_builder
+    variant: str = "rayjob"
+    serve_app: str | None = None  # module:app; None: found in the project (promote.serve)
 
     @classmethod
     def from_request(cls, body: Any) -> PromoteOptions:
@@ -26,12 +31,13 @@ class PromoteOptions:
             body = {}
         if not isinstance(body, dict):
             raise BadRequest("The request body must be a JSON object.", field="body")
-        unknown = set(body) - {"entrypoint", "image", "base_image", "gpu", "push", "builder"}
+        unknown = set(body) - {"entrypoint", "image", "base_image", "gpu", "push", "builder",
+                               "variant", "serve_app"}
         if unknown:
             raise BadRequest(f"Unknown field {sorted(unknown)[0]!r}: a promote request takes "
-                             "entrypoint, image, base_image, gpu, push and builder.",
-                             field=sorted(unknown)[0])
-        for key in ("entrypoint", "image", "base_image"):
+                             "entrypoint, image, base_image, gpu, push, builder, variant and "
+                             "serve_app.", field=sorted(unknown)[0])
+        for key in ("entrypoint", "image", "base_image", "serve_app"):
             if body.get(key) is not None and not isinstance(body[key], str):
                 raise BadRequest(f"`{key}` must be a string.", field=key)
         for key in ("image", "base_image"):
@@ -46,9 +52,18 @@ class PromoteOptions:
         builder = body.get("builder") or None
         if builder is not None and builder not in BUILDERS:
             raise BadRequest(f"`builder` must be one of {', '.join(BUILDERS)}.", field="builder")
+        variant = body.get("variant") or "rayjob"
+        if variant not in VARIANTS:
+            raise BadRequest("`variant` must be rayjob (a RayJob and a RayCluster) or "
+                             "rayservice (a RayService of the project's Serve app).",
+                             field="variant")
+        serve_app = body.get("serve_app") or None
+        if serve_app is not None:
+            check_import_path(serve_app)
         return cls(entrypoint=body.get("entrypoint") or None, image=body.get("image") or None,
                    base_image=body.get("base_image") or None, gpu=body.get("gpu"),
-                   push=body.get("push", True), builder=builder)
+                   push=body.get("push", True), builder=builder, variant=variant,
+                   serve_app=serve_app)
 
 
 def registry_host(image: str) -> str | None:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shlex
 import zipfile
+from pathlib import PurePosixPath
 from typing import Any
 
 from .context import ContextSpec
+from .manifests import ClusterShape, rayjob
 
 PACKAGES_DIR = "ray-dev-packages"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -43,3 +46,20 @@ def runtime_env_for(uri: str, pip: list[str], env_vars: dict[str, str]) -> dict[
     if env_vars:
         env["env_vars"] = env_vars
     return env
+
+
+def runtime_env_rayjob(*, name: str, project: str, image: str, ray_version: str, script: str,
+                       runtime_env: dict[str, Any], shape: ClusterShape,
+                       env: list[dict[str, Any]]) -> dict[str, Any]:
+    """The RayJob of the stock image: Ray unpacks the working_dir and runs the driver in
+    it, so the command is relative to the zip's top (the script's folder, then python)."""
+    import yaml
+
+    path = PurePosixPath(script)
+    command = shlex.join(["python", path.name])
+    folder = str(path.parent)
+    entrypoint = command if folder == "." else f"cd {shlex.quote(folder)} && {command}"
+    job = rayjob(name=name, project=project, image=image, ray_version=ray_version,
+                 entrypoint=entrypoint, shape=shape, env=env)
+    job["spec"]["runtimeEnvYAML"] = yaml.safe_dump(runtime_env, sort_keys=False)
+    return job

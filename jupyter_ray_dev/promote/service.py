@@ -18,7 +18,6 @@ import datetime
 import hashlib
 import logging
 import secrets
-import shlex
 import shutil
 import subprocess
 import tempfile
@@ -28,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import BadRequest, NotFound, RayDevError
+from ..errors import BadRequest, Conflict, NotFound, RayDevError
 from ..jobs.paths import to_api_path
 from ..jobs.runtime_env import load_project_runtime_env
 from .builders import (
@@ -45,18 +44,22 @@ from .collect import Collected, collect, resolve_project
 from .context import ContextSpec, inputs_hash, write_folder, write_tar_gz
 from .dockerfile import default_base_image, render_dockerfile, render_dockerignore
 from .envvars import EnvVars, split_env_vars
+from .history import choose_manifest, history_diff
 from .manifests import (
     cluster_shape,
     k8s_name,
+    pin_image,
     raycluster,
     rayjob,
+    rayservice,
     secret_env,
     to_yaml,
     validate_manifest,
 )
 from .options import PromoteOptions, registry_host
-from .package import PACKAGES_DIR, code_zip, runtime_env_for
+from .package import PACKAGES_DIR, code_zip, runtime_env_for, runtime_env_rayjob
 from .pin import REQUIREMENTS_FILE, WHEELS_DIR, Pinned, pin_requirements
+from .serve import ServeApp, find_serve_app
 from .store import PromotionRecord, PromotionStore, default_store_path
 
 log = logging.getLogger(__name__)
@@ -110,6 +113,9 @@ class Plan:
     ray_version: str
     git_commit: str
     workdir: str
+    variant: str = "rayjob"
+    serve: ServeApp | None = None
+    serve_error: str | None = None
     builders: list[Availability] = field(default_factory=list)
 
     @property
@@ -137,6 +143,9 @@ class Plan:
             "dockerfile": self.dockerfile,
             "manifests": self.manifests_yaml,
             "manifest_errors": self.manifest_errors,
+            "variant": self.variant,
+            "serve_app": self.serve.to_dict() if self.serve else None,
+            "serve_app_error": self.serve_error,
             "builders": [b.to_dict() for b in self.builders],
             "ray_version": self.ray_version,
             "git_commit": self.git_commit or None,
@@ -202,6 +211,7 @@ class PromoteService:
                  kubernetes: Callable[[], Any] | None = None) -> None:
         self.config = config
         self._storage = storage  # the storage capability: runtime_env path, kaniko contexts
+        self._kubernetes = kubernetes  # the Kubernetes capability: re-apply
         self.root = Path(config.root_dir).resolve()
         self._cluster = cluster
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ray-dev-promote")
@@ -267,22 +277,49 @@ class PromoteService:
         spec.add_text("Dockerfile", dockerfile)
         manifest_image = image or f"{name}:{digest[:12]}"
         secrets_env = secret_env([s["name"] for s in env.secret], secret_name)
-        command = collected.entrypoint.command(self.config.workdir)
-        manifests = [
-            rayjob(name=name, project=project_api, image=manifest_image, ray_version=ray_version,
-                   entrypoint=command, shape=shape, env=secrets_env),
-            raycluster(name=name, project=project_api, image=manifest_image,
-                       ray_version=ray_version, shape=shape, env=secrets_env),
-        ]
+        serve, serve_error = self._serve_app(folder, name, collected, options)
+        common = {"name": name, "project": project_api, "image": manifest_image,
+                  "ray_version": ray_version, "shape": shape, "env": secrets_env}
+        if options.variant == "rayservice":
+            assert serve is not None  # _serve_app raised otherwise
+            manifests = [rayservice(serve_config=serve.config, **common)]
+        else:
+            manifests = [
+                rayjob(entrypoint=collected.entrypoint.command(self.config.workdir), **common),
+                raycluster(**common),
+            ]
         errors = {m["kind"]: e for m in manifests if (e := validate_manifest(m))}
         plan = Plan(project=project_api, entrypoint=entry_api, collected=collected,
                     pinned=pinned, env=env, runtime_env=runtime_env, base_image=base_image,
                     image=image, inputs_hash=digest, dockerfile=dockerfile, manifests=manifests,
                     manifest_errors=errors, spec=spec, ray_version=ray_version, git_commit=commit,
-                    workdir=self.config.workdir)
-        spec.add_text("manifests/rayjob.yaml", to_yaml([manifests[0]]))
-        spec.add_text("manifests/raycluster.yaml", to_yaml([manifests[1]]))
+                    workdir=self.config.workdir, variant=options.variant, serve=serve,
+                    serve_error=serve_error)
+        for manifest in manifests:
+            spec.add_text(f"manifests/{manifest['kind'].lower()}.yaml", to_yaml([manifest]))
         return plan
+
+    @staticmethod
+    def _serve_app(folder: Path, name: str, collected: Collected,
+                   options: PromoteOptions) -> tuple[ServeApp | None, str | None]:
+        """The Serve app, or why there is none. Only the RayService variant needs one: for the
+        default variant a broken serve config is reported in the review, not raised."""
+        entry = collected.entrypoint
+        text = entry.generated
+        if text is None:
+            text = (folder / entry.script).read_text(encoding="utf-8", errors="replace")
+        try:
+            serve = find_serve_app(folder, name, entry.script, text, options.serve_app)
+        except BadRequest as err:
+            if options.variant == "rayservice":
+                raise
+            return None, err.message
+        if serve is None and options.variant == "rayservice":
+            raise BadRequest(
+                "The RayService variant needs the project's Serve app: give `serve_app` as "
+                "module:app, add serve_config.yaml (`serve build` writes one) to the project, "
+                f"or end {entry.script} with `app = YourDeployment.bind()`.", field="serve_app")
+        return serve, None
 
     async def _plan(self, project: str, options: PromoteOptions,
                     builders: bool = True) -> Plan:
@@ -435,6 +472,9 @@ class PromoteService:
                              "working_dir from s3:// or gs:// only (a shared folder needs no "
                              "upload: use a job from the Jobs panel).", field="storage_root")
         options = PromoteOptions.from_request(body)
+        if options.variant != "rayjob":
+            raise BadRequest("The runtime_env path emits a RayJob only: leave `variant` out "
+                             "(the RayService variant needs the image).", field="variant")
         plan = await self._plan(project, options, builders=False)
         name = k8s_name(Path(plan.project).name)
         data, filename = await self._off_loop(code_zip, plan.spec, name)
@@ -459,18 +499,12 @@ class PromoteService:
         pip = [line for line in plan.pinned.lines if not line.startswith("./")]
         skipped = [line for line in plan.pinned.lines if line.startswith("./")]
         runtime_env = runtime_env_for(uri, pip, plan.env.baked)
-        script = plan.collected.entrypoint.script
-        folder = str(Path(script).parent)
-        command = shlex.join(["python", Path(script).name])
-        entrypoint = command if folder == "." else f"cd {shlex.quote(folder)} && {command}"
-        shape = cluster_shape(await self._cluster())
-        import yaml
-
-        job = rayjob(name=name, project=plan.project, image=plan.base_image,
-                     ray_version=plan.ray_version, entrypoint=entrypoint, shape=shape,
-                     env=secret_env([s["name"] for s in plan.env.secret],
-                                    f"{name}-secrets"))
-        job["spec"]["runtimeEnvYAML"] = yaml.safe_dump(runtime_env, sort_keys=False)
+        job = runtime_env_rayjob(
+            name=name, project=plan.project, image=plan.base_image,
+            ray_version=plan.ray_version, script=plan.collected.entrypoint.script,
+            runtime_env=runtime_env, shape=cluster_shape(await self._cluster()),
+            env=secret_env([s["name"] for s in plan.env.secret], f"{name}-secrets"))
+        entrypoint = job["spec"]["entrypoint"]
         errors = validate_manifest(job)
         record = self._record(plan, "runtime_env", "uploaded", user)
         record.image, record.manifests, record.finished = plan.base_image, to_yaml([job]), \
@@ -484,11 +518,13 @@ class PromoteService:
                 "reproducibility": "less reproducible than the image: pip resolves the "
                                    "pinned list on every node at start."}
 
-    # --- history -----------------------------------------------------------------------
+    # --- history ---------------------------------------------------------------------
     async def history(self, project: str | None = None) -> list[dict[str, Any]]:
         return [r.summary() for r in await self.store.list(project)]
 
     async def get(self, promotion_id: str) -> dict[str, Any]:
+        """The record, and ``manifests_pinned``: its manifests on the pushed digest (what
+        "Download manifests" and re-apply use)."""
         live = self._live.get(promotion_id)
         record = live.record if live else await self.store.get(promotion_id)
         if record is None:
@@ -497,21 +533,38 @@ class PromoteService:
         doc = record.to_dict()
         if live:
             doc["log"] = "\n".join(live.lines)
+        doc["manifests_pinned"] = await self._off_loop(pin_image, record.manifests,
+                                                       record.image, record.digest)
         return doc
 
     async def diff(self, promotion_id: str, other_id: str) -> dict[str, Any]:
-        """What changed from ``other_id`` to ``promotion_id``: unified diffs of the
-        Dockerfile, the pinned requirements and the manifests (empty when equal)."""
-        import difflib
-
+        """What changed from ``other_id`` to ``promotion_id``: a unified diff per artifact
+        (Dockerfile, requirements.txt, each manifest by kind/name), empty when equal."""
         new, old = await self.get(promotion_id), await self.get(other_id)
-        out: dict[str, Any] = {"from": other_id, "to": promotion_id,
-                               "same_inputs": new["inputs_hash"] == old["inputs_hash"]}
-        for key in ("dockerfile", "requirements", "manifests"):
-            out[key] = "".join(difflib.unified_diff(
-                old[key].splitlines(keepends=True), new[key].splitlines(keepends=True),
-                fromfile=f"{other_id}/{key}", tofile=f"{promotion_id}/{key}"))
-        return out
+        return await self._off_loop(history_diff, old, new)
+
+    async def reapply(self, promotion_id: str, body: Any) -> dict[str, Any]:
+        """Apply one of a recorded promotion's manifests again (its image on the pushed
+        digest), through the Kubernetes capability: ``dry_run`` (the default) shows the
+        diff against the cluster and changes nothing."""
+        from ..k8s.apply import parse_apply_request
+
+        if not isinstance(body, dict):
+            raise BadRequest('Send {"kind": "RayJob", "dry_run": true|false}.', field="body")
+        kind = body.get("kind")
+        if kind is not None and not isinstance(kind, str):
+            raise BadRequest("`kind` must be RayJob, RayService or RayCluster.", field="kind")
+        _, dry_run, force = parse_apply_request({**body, "manifest": None})
+        if self._kubernetes is None:
+            raise BadRequest("Kubernetes is not configured on this server.", field="kind")
+        record = await self.get(promotion_id)
+        if record["status"] in ("building", "failed"):
+            raise Conflict(f"Promotion {promotion_id} is {record['status']}: there is no "
+                           "image to apply. Re-apply a pushed promotion.",
+                           promotion_id=promotion_id)
+        manifest = choose_manifest(record["manifests_pinned"], kind)
+        result = await self._kubernetes().apply(manifest, dry_run=dry_run, force=force)
+        return {**result, "promotion_id": promotion_id}
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -75,3 +75,30 @@ export const UNREACHABLE_BODY = {
   reason: 'ray_unreachable',
   address: 'http://127.0.0.1:8265'
 };
+
+/** One request a stubbed `fetch` saw. */
+export interface IRecordedCall {
+  url: string;
+  method: string;
+  body: string;
+}
+
+/**
+ * A `fetch` that records every request into `calls` and answers with `respond`
+ * (the client under test builds real Requests: only the network is stubbed).
+ */
+export function recordingFetch(
+  calls: IRecordedCall[],
+  respond: (call: IRecordedCall) => Response
+): (input: RequestInfo | URL, init?: RequestInit) => Promise<Response> {
+  return async (input, init) => {
+    const request = input instanceof Request ? input : null;
+    const call = {
+      url: request ? request.url : String(input),
+      method: (request ? request.method : init?.method) ?? 'GET',
+      body: request ? await request.text() : String(init?.body ?? '')
+    };
+    calls.push(call);
+    return respond(call);
+  };
+}

@@ -12,6 +12,7 @@ import {
   pinnedReference,
   reduceBuild
 } from '../promote/model';
+import { recordingFetch, type IRecordedCall } from './fixtures';
 
 function plan(overrides: Partial<IPromotionPlan> = {}): IPromotionPlan {
   return {
@@ -61,6 +62,9 @@ function plan(overrides: Partial<IPromotionPlan> = {}): IPromotionPlan {
     dockerfile: 'FROM x\n',
     manifests: 'kind: RayJob\n',
     manifest_errors: {},
+    variant: 'rayjob',
+    serve_app: null,
+    serve_app_error: null,
     builders: [
       { name: 'buildah', available: true, reason: 'ok' },
       { name: 'docker', available: false, reason: 'no engine' }
@@ -171,18 +175,9 @@ describe('promote results', () => {
 
 describe('RayDevAPI promote', () => {
   it('puts each project segment in the path, escaped, and the request in the body', async () => {
-    const calls: Array<{ url: string; method: string; body: string }> = [];
-    const fetch = async (
-      input: RequestInfo | URL,
-      init?: RequestInit
-    ): Promise<Response> => {
-      const request = input instanceof Request ? input : null;
-      calls.push({
-        url: request ? request.url : String(input),
-        method: (request ? request.method : init?.method) ?? 'GET',
-        body: request ? await request.text() : String(init?.body ?? '')
-      });
-      if (calls[calls.length - 1].url.includes('/promote/context')) {
+    const calls: IRecordedCall[] = [];
+    const fetch = recordingFetch(calls, call => {
+      if (call.url.includes('/promote/context')) {
         return new Response('gz', {
           headers: {
             'Content-Type': 'application/gzip',
@@ -195,7 +190,7 @@ describe('RayDevAPI promote', () => {
       return new Response(JSON.stringify(plan()), {
         headers: { 'Content-Type': 'application/json' }
       });
-    };
+    });
     const serverSettings = ServerConnection.makeSettings({
       baseUrl: 'http://localhost:8888/user/me/',
       wsUrl: 'ws://localhost:8888/user/me/',

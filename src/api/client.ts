@@ -14,6 +14,8 @@ import type {
   IPromotion,
   IPromotionContext,
   IPromotionDetail,
+  IPromotionDiff,
+  IReapplyResult,
   IPromotionPackage,
   IPromotionPlan,
   IJob,
@@ -497,6 +499,36 @@ export class RayDevAPI {
   getPromotion(promotionId: string): Promise<IPromotionDetail> {
     return this.request<IPromotionDetail>(
       `promotions/${encodeURIComponent(promotionId)}`
+    );
+  }
+
+  /** What changed from promotion `older` to `newer`: a unified diff per artifact. */
+  diffPromotions(newer: string, older: string): Promise<IPromotionDiff> {
+    return this.request<IPromotionDiff>(
+      `promotions/${encodeURIComponent(newer)}/diff`,
+      {},
+      { other: older }
+    );
+  }
+
+  /**
+   * Apply a recorded promotion's manifest again (its image on the pushed digest);
+   * `dryRun` (the default) only shows the diff against the cluster.
+   */
+  reapplyPromotion(
+    promotionId: string,
+    options: { kind?: string; dryRun?: boolean; force?: boolean } = {}
+  ): Promise<IReapplyResult> {
+    const body: Record<string, unknown> = {
+      dry_run: options.dryRun ?? true,
+      force: options.force ?? false
+    };
+    if (options.kind) {
+      body.kind = options.kind;
+    }
+    return this.request<IReapplyResult>(
+      `promotions/${encodeURIComponent(promotionId)}/apply`,
+      { method: 'POST', body: JSON.stringify(body) }
     );
   }
 

@@ -464,6 +464,21 @@ export interface IPromoteRequest {
   push?: boolean;
   /** Default: c.RayDev.promote_builder, or the first builder that can run here. */
   builder?: 'buildah' | 'docker' | 'kaniko' | null;
+  /** `rayjob` (default): a RayJob and a RayCluster; `rayservice`: the project's Serve app. */
+  variant?: PromoteVariant;
+  /** The Serve app as `module:app`; default: found in the project. */
+  serve_app?: string | null;
+}
+
+export type PromoteVariant = 'rayjob' | 'rayservice';
+
+/** Where the project's Serve app was found, for the RayService variant. */
+export interface IServeApp {
+  /** `serve_app` (the request), `serve_config.yaml`, or the entrypoint script. */
+  source: string;
+  import_paths: string[];
+  /** Per-app runtime_env fields the image replaces. */
+  dropped: string[];
 }
 
 export interface IPromoteBuilder {
@@ -515,23 +530,27 @@ export interface IPromotionPlan {
   push_possible: boolean;
   inputs_hash: string;
   dockerfile: string;
-  /** YAML: the RayJob, then the RayCluster. */
+  /** YAML: the RayJob, then the RayCluster; or the RayService. */
   manifests: string;
   manifest_errors: Record<string, string[]>;
+  variant: PromoteVariant;
+  serve_app: IServeApp | null;
+  /** Why the project's serve config cannot be read (the RayService variant would fail). */
+  serve_app_error: string | null;
   builders: IPromoteBuilder[];
   ray_version: string;
   git_commit: string | null;
 }
 
 export type PromotionStatus =
-  'building' | 'pushed' | 'built' | 'failed' | 'exported';
+  'building' | 'pushed' | 'built' | 'failed' | 'exported' | 'uploaded';
 
 /** One entry of the promotion history (`Promotion`). */
 export interface IPromotion {
   id: string;
   project: string;
   entrypoint: string;
-  kind: 'build' | 'context';
+  kind: 'build' | 'context' | 'runtime_env';
   status: PromotionStatus;
   inputs_hash: string;
   image: string | null;
@@ -548,6 +567,30 @@ export interface IPromotionDetail extends IPromotion {
   manifests: string;
   requirements: string;
   log: string;
+  /** The manifests with the image on its pushed digest: what to download or re-apply. */
+  manifests_pinned: string;
+}
+
+/** One artifact's change between two promotions. */
+export interface IPromotionArtifactDiff {
+  /** `Dockerfile`, `requirements.txt`, or `Kind/name` of a manifest. */
+  name: string;
+  kind: 'dockerfile' | 'requirements' | 'manifest';
+  /** Unified diff; empty when equal. */
+  diff: string;
+}
+
+/** What changed from `from` to `to` (`PromotionDiff`). */
+export interface IPromotionDiff {
+  from: string;
+  to: string;
+  same_inputs: boolean;
+  artifacts: IPromotionArtifactDiff[];
+}
+
+/** Re-apply of a recorded promotion: the apply result and the promotion. */
+export interface IReapplyResult extends IApplyResult {
+  promotion_id: string;
 }
 
 /** A message of a build's log stream (`BuildStreamMessage`). */

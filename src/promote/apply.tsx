@@ -9,6 +9,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import type { IApplyResult, IKubeRayStatus, RayDevAPI } from '../api';
+import { UnifiedDiff } from './diffview';
 import {
   applicableManifests,
   applyBlocker,
@@ -26,7 +27,10 @@ import {
 } from './model';
 
 /** The server's own words, line breaks kept (an RBAC refusal ends with a Role rule). */
-async function showServerError(title: string, reason: unknown): Promise<void> {
+export async function showServerError(
+  title: string,
+  reason: unknown
+): Promise<void> {
   const message = reason instanceof Error ? reason.message : String(reason);
   await showErrorMessage(title, {
     message: <pre className="jp-RayDev-applyErrorText">{message}</pre>
@@ -67,17 +71,29 @@ export function ApplyDiff(props: {
           <p className="jp-RayDev-applyStats">
             {trans.__('%1 lines added, %2 removed', stats.added, stats.removed)}
           </p>
-          <pre className="jp-RayDev-applyDiff" data-testid="ray-apply-diff">
-            {lines.map((line, i) => (
-              <div key={i} className={`jp-RayDev-applyDiff-${line.kind}`}>
-                {line.text || ' '}
-              </div>
-            ))}
-          </pre>
+          <UnifiedDiff diff={result.diff} testid="ray-apply-diff" />
         </>
       )}
     </div>
   );
+}
+
+/** The dry run's diff in a dialog; true when the user clicks Apply. */
+export async function confirmApply(
+  title: string,
+  review: IApplyResult,
+  trans: TranslationBundle
+): Promise<boolean> {
+  const answer = await showDialog({
+    title,
+    body: ReactWidget.create(<ApplyDiff result={review} trans={trans} />),
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.okButton({ label: trans.__('Apply') })
+    ],
+    hasClose: true
+  });
+  return answer.button.accept;
 }
 
 interface IApplied {
@@ -202,18 +218,10 @@ export function ApplyToCluster(props: {
         await showServerError(trans.__('Dry run failed'), reason);
         return;
       }
-      const answer = await showDialog({
-        title: review.exists
-          ? trans.__('Update %1 on the cluster?', manifestLabel(choice))
-          : trans.__('Create %1 on the cluster?', manifestLabel(choice)),
-        body: ReactWidget.create(<ApplyDiff result={review} trans={trans} />),
-        buttons: [
-          Dialog.cancelButton({ label: trans.__('Cancel') }),
-          Dialog.okButton({ label: trans.__('Apply') })
-        ],
-        hasClose: true
-      });
-      if (!answer.button.accept) {
+      const title = review.exists
+        ? trans.__('Update %1 on the cluster?', manifestLabel(choice))
+        : trans.__('Create %1 on the cluster?', manifestLabel(choice));
+      if (!(await confirmApply(title, review, trans))) {
         return;
       }
       let done: IApplyResult;

@@ -1,8 +1,15 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
-import { ApiError, type IPromotionPlan, type RayDevAPI } from '../api';
-import { buildBlocker, differencesFromDev } from './model';
+import {
+  ApiError,
+  type IPromoteRequest,
+  type IPromotionPlan,
+  type IStorageRoot,
+  type PromoteVariant,
+  type RayDevAPI
+} from '../api';
+import { buildBlocker, differencesFromDev, objectStoreRoots } from './model';
 
 export interface IPromoteReviewProps {
   api: RayDevAPI;
@@ -12,8 +19,10 @@ export interface IPromoteReviewProps {
   initialPlan: IPromotionPlan | null;
   initialError: string | null;
   trans: TranslationBundle;
-  /** Told the plan on screen (the dialog's buttons act on it). */
-  onPlan: (plan: IPromotionPlan | null, entrypoint: string | null) => void;
+  /** Told the request and plan on screen (the dialog's buttons act on them). */
+  onPlan: (plan: IPromotionPlan | null, request: IPromoteRequest) => void;
+  /** Told the object-store root chosen for the runtime_env path (null: none). */
+  onStorageRoot: (root: string | null) => void;
 }
 
 function ReadOnly(props: { text: string; testid: string }): JSX.Element {
@@ -31,16 +40,19 @@ function ReadOnly(props: { text: string; testid: string }): JSX.Element {
 /** The review dialog's body: everything the image will be, before it is built. */
 export function PromoteReview(props: IPromoteReviewProps): JSX.Element {
   const { trans, api, project } = props;
-  const [entrypoint, setEntrypoint] = React.useState(props.initialEntrypoint);
+  const [request, setRequest] = React.useState<IPromoteRequest>({
+    entrypoint: props.initialEntrypoint,
+    variant: 'rayjob'
+  });
   const [plan, setPlan] = React.useState(props.initialPlan);
   const [error, setError] = React.useState(props.initialError);
   const [loading, setLoading] = React.useState(false);
 
-  const choose = async (next: string): Promise<void> => {
-    setEntrypoint(next);
+  const replan = async (next: IPromoteRequest): Promise<void> => {
+    setRequest(next);
     setLoading(true);
     try {
-      const fresh = await api.planPromotion(project, { entrypoint: next });
+      const fresh = await api.planPromotion(project, next);
       setPlan(fresh);
       setError(null);
       props.onPlan(fresh, next);
@@ -62,11 +74,13 @@ export function PromoteReview(props: IPromoteReviewProps): JSX.Element {
           <select
             className="jp-mod-styled"
             data-testid="ray-promote-entrypoint"
-            value={entrypoint ?? ''}
+            value={request.entrypoint ?? ''}
             disabled={loading}
-            onChange={event => void choose(event.currentTarget.value)}
+            onChange={event =>
+              void replan({ ...request, entrypoint: event.currentTarget.value })
+            }
           >
-            {entrypoint ? null : (
+            {request.entrypoint ? null : (
               <option value="">{trans.__('Choose…')}</option>
             )}
             {props.candidates.map(path => (
@@ -76,8 +90,33 @@ export function PromoteReview(props: IPromoteReviewProps): JSX.Element {
             ))}
           </select>
         ) : (
-          <code data-testid="ray-promote-entrypoint">{entrypoint ?? '—'}</code>
+          <code data-testid="ray-promote-entrypoint">
+            {request.entrypoint ?? '—'}
+          </code>
         )}
+      </div>
+      <div className="jp-RayDev-promoteRow">
+        <span className="jp-RayDev-promoteLabel">{trans.__('Deploy as')}</span>
+        <select
+          className="jp-mod-styled"
+          data-testid="ray-promote-variant"
+          aria-label={trans.__('Deploy as')}
+          value={request.variant ?? 'rayjob'}
+          disabled={loading}
+          onChange={event =>
+            void replan({
+              ...request,
+              variant: event.currentTarget.value as PromoteVariant
+            })
+          }
+        >
+          <option value="rayjob">
+            {trans.__('RayJob + RayCluster (run the entrypoint)')}
+          </option>
+          <option value="rayservice">
+            {trans.__('RayService (serve the project’s Serve app)')}
+          </option>
+        </select>
       </div>
       {error ? (
         <div className="jp-RayDev-promoteError" role="alert">
@@ -86,6 +125,77 @@ export function PromoteReview(props: IPromoteReviewProps): JSX.Element {
       ) : null}
       {loading ? <div>{trans.__('Preparing the review…')}</div> : null}
       {plan ? <PlanView plan={plan} trans={trans} blocker={blocker} /> : null}
+      <StorageChoice api={api} trans={trans} onChange={props.onStorageRoot} />
+    </div>
+  );
+}
+
+/**
+ * The runtime_env path's root: the guide's second production path, offered
+ * beside the image and marked as less reproducible.
+ */
+function StorageChoice(props: {
+  api: RayDevAPI;
+  trans: TranslationBundle;
+  onChange: (root: string | null) => void;
+}): JSX.Element {
+  const { api, trans } = props;
+  const [roots, setRoots] = React.useState<IStorageRoot[] | null>(null);
+  const [chosen, setChosen] = React.useState<string | null>(null);
+  React.useEffect(() => {
+    api.listStorageRoots().then(
+      all => {
+        const usable = objectStoreRoots(all);
+        setRoots(usable);
+        const first = usable[0]?.name ?? null;
+        setChosen(first);
+        props.onChange(first);
+      },
+      () => setRoots([])
+    );
+  }, []);
+  return (
+    <div
+      className="jp-RayDev-promotePackage"
+      data-testid="ray-promote-package-choice"
+    >
+      <h3>{trans.__('Or: code on object storage (less reproducible)')}</h3>
+      <p className="jp-RayDev-promoteWarning">
+        {trans.__(
+          'Uploads the code as a zip and emits a RayJob whose runtime_env points at it, ' +
+            'for the stock rayproject/ray image. Less reproducible than the image: pip ' +
+            'installs the pinned list on every node at start.'
+        )}
+      </p>
+      {roots === null ? null : roots.length === 0 ? (
+        <p>
+          {trans.__(
+            'No s3:// or gs:// storage root is configured (c.RayDev.storage_roots).'
+          )}
+        </p>
+      ) : (
+        <div className="jp-RayDev-promoteRow">
+          <span className="jp-RayDev-promoteLabel">
+            {trans.__('Upload to')}
+          </span>
+          <select
+            className="jp-mod-styled"
+            data-testid="ray-promote-storage-root"
+            aria-label={trans.__('Storage root for the code zip')}
+            value={chosen ?? ''}
+            onChange={event => {
+              setChosen(event.currentTarget.value);
+              props.onChange(event.currentTarget.value);
+            }}
+          >
+            {roots.map(root => (
+              <option key={root.name} value={root.name}>
+                {root.name} ({root.url})
+              </option>
+            ))}
+          </select>
+        </div>
+      )}
     </div>
   );
 }
@@ -159,7 +269,28 @@ function PlanView(props: {
       </ul>
       <h3>{trans.__('Dockerfile')}</h3>
       <ReadOnly testid="ray-promote-dockerfile" text={plan.dockerfile} />
-      <h3>{trans.__('KubeRay manifests (RayJob, RayCluster)')}</h3>
+      {plan.serve_app_error ? (
+        <div className="jp-RayDev-promoteWarning" role="note">
+          {trans.__(
+            'The RayService variant cannot run: %1',
+            plan.serve_app_error
+          )}
+        </div>
+      ) : null}
+      {plan.variant === 'rayservice' && plan.serve_app ? (
+        <div className="jp-RayDev-promoteRow">
+          <span className="jp-RayDev-promoteLabel">{trans.__('Serves')}</span>
+          <code data-testid="ray-promote-serve-app">
+            {plan.serve_app.import_paths.join(', ')}
+          </code>
+          <span>{trans.__('(from %1)', plan.serve_app.source)}</span>
+        </div>
+      ) : null}
+      <h3>
+        {plan.variant === 'rayservice'
+          ? trans.__('KubeRay manifest (RayService)')
+          : trans.__('KubeRay manifests (RayJob, RayCluster)')}
+      </h3>
       <ReadOnly testid="ray-promote-manifests" text={plan.manifests} />
     </>
   );

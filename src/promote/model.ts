@@ -4,7 +4,12 @@
  */
 import { parseAllDocuments } from 'yaml';
 
-import type { BuildStreamMessage, IPromotion, IPromotionPlan } from '../api';
+import type {
+  BuildStreamMessage,
+  IPromotion,
+  IPromotionPlan,
+  IStorageRoot
+} from '../api';
 
 /** Files that can be a promoted project's entrypoint. */
 export function isEntrypoint(path: string): boolean {
@@ -79,6 +84,14 @@ export function differencesFromDev(plan: IPromotionPlan): IDifference[] {
     });
   }
   return out;
+}
+
+/** The roots Ray nodes can download a working_dir from (s3:// and gs://, writable). */
+export function objectStoreRoots(roots: IStorageRoot[]): IStorageRoot[] {
+  return roots.filter(
+    root =>
+      (root.protocol === 's3' || root.protocol === 'gs') && !root.read_only
+  );
 }
 
 /** Why "Build and push" cannot run, or null when it can. */

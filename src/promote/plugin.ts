@@ -19,16 +19,31 @@ import { DisposableDelegate, type IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
-import { ApiError, type IPromotionPlan, type RayDevAPI } from '../api';
+import {
+  ApiError,
+  type IPromoteRequest,
+  type IPromotionPlan,
+  type RayDevAPI
+} from '../api';
 import { rayIcon } from '../icons';
 import { PromoteReview } from './dialog';
+import { downloadManifests, PromotionsWidget, reapply } from './history';
 import { entrypointCandidates, folderOf, isEntrypoint, nameOf } from './model';
+import { PackageResultWidget } from './package';
 import { BuildProgressWidget, saveBlob } from './progress';
 
 export namespace PromoteCommandIDs {
   /** Review, then build or export: `path` arg (a folder or a .py/.ipynb). */
   export const promote = 'ray-dev:promote';
+  /** The promotion history: `project` arg to show that project's first. */
+  export const history = 'ray-dev:promotions';
+  /** On a history row (context menu): apply its manifests again, dry run first. */
+  export const reapply = 'ray-dev:promotion-reapply';
+  /** On a history row (context menu): save its manifests. */
+  export const download = 'ray-dev:promotion-download';
 }
+
+const HISTORY_ROW = '.jp-RayDev-historyRow';
 
 export interface IPromoteSetup {
   app: JupyterFrontEnd;
@@ -78,6 +93,64 @@ export function setupPromote(options: IPromoteSetup): void {
       await promote(app, api, trans, path);
     }
   });
+
+  commands.addCommand(PromoteCommandIDs.history, {
+    label: trans.__('Promotion history'),
+    caption: trans.__(
+      'Builds, exports and packages of "Promote to prod": compare two, re-apply one'
+    ),
+    execute: args => {
+      const project = typeof args.project === 'string' ? args.project : null;
+      const content = new PromotionsWidget({ api, trans, project });
+      const widget = new MainAreaWidget({ content });
+      widget.id = `jupyter-ray-dev-promotions-${Private.nextId++}`;
+      widget.title.label = project
+        ? trans.__('Promotions: %1', nameOf(project))
+        : trans.__('Promotions');
+      widget.title.icon = rayIcon;
+      widget.title.closable = true;
+      app.shell.add(widget, 'main');
+      app.shell.activateById(widget.id);
+    }
+  });
+  palette?.addItem({ command: PromoteCommandIDs.history, category: 'Ray' });
+
+  // the history's rows: the context menu (mouse, or the keyboard's menu key on a focused row)
+  const rowId = (): string | null => {
+    const node = app.contextMenuHitTest(
+      el => el.dataset.promotionId !== undefined
+    );
+    return node?.dataset.promotionId ?? null;
+  };
+  commands.addCommand(PromoteCommandIDs.reapply, {
+    label: trans.__('Re-apply…'),
+    caption: trans.__('Dry run on the cluster, review the diff, then apply'),
+    execute: async () => {
+      const id = rowId();
+      if (id) {
+        await reapply(api, trans, id);
+      }
+    }
+  });
+  commands.addCommand(PromoteCommandIDs.download, {
+    label: trans.__('Download manifests'),
+    execute: async () => {
+      const id = rowId();
+      if (id) {
+        await downloadManifests(api, trans, id);
+      }
+    }
+  });
+  app.contextMenu.addItem({
+    command: PromoteCommandIDs.reapply,
+    selector: HISTORY_ROW,
+    rank: 1
+  });
+  app.contextMenu.addItem({
+    command: PromoteCommandIDs.download,
+    selector: HISTORY_ROW,
+    rank: 2
+  });
   palette?.addItem({
     command: PromoteCommandIDs.promote,
     category: 'Ray',
@@ -112,6 +185,12 @@ export function setupPromote(options: IPromoteSetup): void {
   );
   button.onclick = () => void commands.execute(PromoteCommandIDs.promote, {});
   section.node.appendChild(button);
+  const history = document.createElement('button');
+  history.className = 'jp-mod-styled';
+  history.dataset.testid = 'ray-promotions-panel-button';
+  history.textContent = trans.__('Promotion history');
+  history.onclick = () => void commands.execute(PromoteCommandIDs.history, {});
+  section.node.appendChild(history);
   options.addSection(section);
 }
 
@@ -206,7 +285,11 @@ async function promote(
   } catch (reason) {
     error = reason instanceof ApiError ? reason.message : String(reason);
   }
-  let current = { plan, entrypoint };
+  let current: { plan: IPromotionPlan | null; request: IPromoteRequest } = {
+    plan,
+    request: { entrypoint, variant: 'rayjob' }
+  };
+  let storageRoot: string | null = null;
   const body = ReactWidget.create(
     React.createElement(PromoteReview, {
       api,
@@ -216,12 +299,16 @@ async function promote(
       initialPlan: plan,
       initialError: error,
       trans,
-      onPlan: (next, chosen) => {
-        current = { plan: next, entrypoint: chosen };
+      onPlan: (next, request) => {
+        current = { plan: next, request };
+      },
+      onStorageRoot: root => {
+        storageRoot = root;
       }
     })
   );
   const EXPORT = 'export';
+  const PACKAGE = 'package';
   const result = await showDialog({
     title: trans.__('Promote %1 to prod', nameOf(project)),
     body,
@@ -232,22 +319,41 @@ async function promote(
         actions: [EXPORT],
         displayType: 'default'
       }),
+      Dialog.createButton({
+        label: trans.__('Upload code to storage (less reproducible)'),
+        caption: trans.__(
+          'The runtime_env path: a code zip on s3/gs and a RayJob for the stock image. ' +
+            'Less reproducible than an image.'
+        ),
+        actions: [PACKAGE],
+        displayType: 'warn'
+      }),
       Dialog.okButton({ label: trans.__('Build and push') })
     ],
     hasClose: true
   });
-  if (!result.button.accept && !result.button.actions.includes(EXPORT)) {
+  const actions = result.button.actions;
+  if (
+    !result.button.accept &&
+    !actions.includes(EXPORT) &&
+    !actions.includes(PACKAGE)
+  ) {
     return;
   }
-  const request = { entrypoint: current.entrypoint };
-  if (result.button.actions.includes(EXPORT)) {
+  const request = current.request;
+  const openHistory = (): void =>
+    void app.commands.execute(PromoteCommandIDs.history, { project });
+  if (actions.includes(EXPORT)) {
     try {
       const context = await api.exportPromotionContext(project, request);
       saveBlob(context.blob, context.filename);
       Notification.success(
         trans.__('Build context saved as %1.', context.filename),
         {
-          autoClose: 5000
+          autoClose: 5000,
+          actions: [
+            { label: trans.__('Promotion history'), callback: openHistory }
+          ]
         }
       );
     } catch (reason) {
@@ -257,24 +363,70 @@ async function promote(
     }
     return;
   }
+  if (actions.includes(PACKAGE) && !storageRoot) {
+    Notification.warning(
+      trans.__(
+        'No s3:// or gs:// storage root to upload to: an admin adds one to c.RayDev.storage_roots.'
+      )
+    );
+    return;
+  }
   try {
-    const promotion = await api.buildPromotion(project, request);
-    const content = new BuildProgressWidget({
-      api,
-      promotion,
-      manifests: current.plan?.manifests ?? '',
-      trans
-    });
-    const widget = new MainAreaWidget({ content });
-    widget.id = `jupyter-ray-dev-promotion-${promotion.id}`;
-    widget.title.label = trans.__('Promote: %1', nameOf(project));
-    widget.title.icon = rayIcon;
-    widget.title.closable = true;
-    app.shell.add(widget, 'main');
-    app.shell.activateById(widget.id);
+    if (actions.includes(PACKAGE)) {
+      // the RayJob of this path runs the stock image: the variant is the image's choice
+      const packaged = await api.packagePromotion(project, storageRoot ?? '', {
+        entrypoint: request.entrypoint
+      });
+      const content = new PackageResultWidget({
+        api,
+        result: packaged,
+        trans,
+        onHistory: openHistory
+      });
+      addTab(
+        app,
+        content,
+        packaged.id,
+        trans.__('Package: %1', nameOf(project))
+      );
+    } else {
+      const promotion = await api.buildPromotion(project, request);
+      const content = new BuildProgressWidget({
+        api,
+        promotion,
+        manifests: current.plan?.manifests ?? '',
+        trans,
+        onHistory: openHistory
+      });
+      addTab(
+        app,
+        content,
+        promotion.id,
+        trans.__('Promote: %1', nameOf(project))
+      );
+    }
   } catch (reason) {
     Notification.error(
       reason instanceof ApiError ? reason.message : String(reason)
     );
   }
+}
+
+function addTab(
+  app: JupyterFrontEnd,
+  content: Widget,
+  promotionId: string,
+  label: string
+): void {
+  const widget = new MainAreaWidget({ content });
+  widget.id = `jupyter-ray-dev-promotion-${promotionId}`;
+  widget.title.label = label;
+  widget.title.icon = rayIcon;
+  widget.title.closable = true;
+  app.shell.add(widget, 'main');
+  app.shell.activateById(widget.id);
+}
+
+namespace Private {
+  export let nextId = 0;
 }

@@ -28,12 +28,51 @@ export function saveBlob(blob: Blob, filename: string): void {
 
 const RECONNECTS = 5;
 
-function BuildProgress(props: {
+/** "Download manifests" and "Copy kubectl apply" for a result's manifests. */
+export function ManifestActions(props: {
+  manifests: string;
+  filename: string;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { manifests, trans } = props;
+  return (
+    <div className="jp-RayDev-promoteActions">
+      <button
+        className="jp-mod-styled jp-mod-accept"
+        onClick={() =>
+          saveBlob(
+            new Blob([manifests], { type: 'application/yaml' }),
+            props.filename
+          )
+        }
+      >
+        {trans.__('Download manifests')}
+      </button>
+      <button
+        className="jp-mod-styled"
+        onClick={() => {
+          Clipboard.copyToSystem(kubectlApply(manifests));
+          Notification.success(trans.__('kubectl apply command copied.'), {
+            autoClose: 3000
+          });
+        }}
+      >
+        {trans.__('Copy kubectl apply')}
+      </button>
+    </div>
+  );
+}
+
+interface IBuildProgressProps {
   api: RayDevAPI;
   promotion: IPromotion;
   manifests: string;
   trans: TranslationBundle;
-}): JSX.Element {
+  /** Open the promotion history (shown once the build ends). */
+  onHistory?: () => void;
+}
+
+function BuildProgress(props: IBuildProgressProps): JSX.Element {
   const { api, promotion, trans } = props;
   const [state, setState] = React.useState<IBuildState>(INITIAL_BUILD);
   const stateRef = React.useRef(state);
@@ -110,33 +149,25 @@ function BuildProgress(props: {
         </div>
       ) : null}
       {result && result.status !== 'failed' ? (
-        <div className="jp-RayDev-promoteActions">
-          <button
-            className="jp-mod-styled jp-mod-accept"
-            onClick={() =>
-              saveBlob(
-                new Blob([manifests], { type: 'application/yaml' }),
-                `${nameOf(promotion.project) || 'project'}-manifests.yaml`
-              )
-            }
-          >
-            {trans.__('Download manifests')}
-          </button>
-          <button
-            className="jp-mod-styled"
-            onClick={() => {
-              Clipboard.copyToSystem(kubectlApply(manifests));
-              Notification.success(trans.__('kubectl apply command copied.'), {
-                autoClose: 3000
-              });
-            }}
-          >
-            {trans.__('Copy kubectl apply')}
-          </button>
-        </div>
+        <ManifestActions
+          manifests={manifests}
+          filename={`${nameOf(promotion.project) || 'project'}-manifests.yaml`}
+          trans={trans}
+        />
       ) : null}
       {result && result.status !== 'failed' ? (
         <ApplyToCluster api={api} manifests={manifests} trans={trans} />
+      ) : null}
+      {result && props.onHistory ? (
+        <div className="jp-RayDev-promoteActions">
+          <button
+            className="jp-mod-styled"
+            data-testid="ray-promote-history"
+            onClick={props.onHistory}
+          >
+            {trans.__('Promotion history')}
+          </button>
+        </div>
       ) : null}
       <pre
         ref={logRef}
@@ -151,14 +182,7 @@ function BuildProgress(props: {
 
 /** A main-area tab following one build to its result. */
 export class BuildProgressWidget extends ReactWidget {
-  constructor(
-    private _options: {
-      api: RayDevAPI;
-      promotion: IPromotion;
-      manifests: string;
-      trans: TranslationBundle;
-    }
-  ) {
+  constructor(private _options: IBuildProgressProps) {
     super();
     this.addClass('jp-RayDev-promoteProgressWidget');
   }

@@ -105,10 +105,29 @@ test.describe('Promote to prod', () => {
     await expect(review.getByTestId('ray-promote-manifests')).toContainText(
       'kind: RayJob'
     );
+    // the RayService variant needs a Serve app, which this notebook does not bind
+    const variant = review.getByTestId('ray-promote-variant');
+    await variant.selectOption('rayservice');
+    await expect(review.getByRole('alert')).toContainText('serve_app');
+    await variant.selectOption('rayjob');
+    await expect(review.getByTestId('ray-promote-manifests')).toContainText(
+      'kind: RayJob'
+    );
+    // the runtime_env path is offered beside the image, marked as less reproducible
+    await expect(
+      dialog.getByRole('button', {
+        name: 'Upload code to storage (less reproducible)'
+      })
+    ).toBeVisible();
 
     const download = page.waitForEvent('download');
+    const exported = page.waitForResponse(response =>
+      response.url().includes('/promote/context')
+    );
     await dialog.getByRole('button', { name: 'Export context' }).click();
     const saved = await download;
+    const promotionId = (await exported).headers()['x-ray-dev-promotion'];
+    expect(promotionId).toMatch(/^promo_/);
     expect(saved.suggestedFilename()).toMatch(
       /^promo-proj-[0-9a-f]{12}-context\.tar\.gz$/
     );
@@ -116,6 +135,23 @@ test.describe('Promote to prod', () => {
     const bytes = fs.readFileSync(file!);
     expect([bytes[0], bytes[1]]).toEqual([0x1f, 0x8b]); // gzip
     await expect(dialog).toHaveCount(0);
+
+    // the export is in the history, opened from the Ray panel
+    await page.sidebar.openTab('jupyter-ray-dev:panel');
+    await page.getByTestId('ray-promotions-panel-button').click();
+    const history = page.getByTestId('ray-promotions');
+    // the history outlives the server (other runs' entries may be there): find ours by id
+    const row = history.locator(`[data-promotion-id="${promotionId}"]`);
+    await expect(row).toContainText(project);
+    await expect(row.getByTestId('ray-promotion-status')).toHaveText(
+      'exported'
+    );
+    // keyboard: focus the row, Enter opens its details
+    await row.focus();
+    await page.keyboard.press('Enter');
+    const detail = history.getByTestId('ray-promotion-detail');
+    await expect(detail).toContainText('kind: RayJob');
+    await expect(detail.getByTestId('ray-promotion-reapply')).toBeVisible();
   });
 
   test('the notebook toolbar button reviews the notebook it sits on', async ({

@@ -1,0 +1,68 @@
+"""Pure logic over recorded promotions: the per-artifact diff of two, and which of a
+promotion's manifests a re-apply means."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from ..errors import BadRequest
+from .manifests import manifest_key, to_yaml
+
+APPLY_ORDER = ("RayJob", "RayService", "RayCluster")  # what a user most likely means
+
+
+def _docs(text: str) -> list[dict[str, Any]]:
+    import yaml
+
+    try:
+        return [d for d in yaml.safe_load_all(text or "") if isinstance(d, dict)]
+    except yaml.YAMLError:
+        return []  # a record from an older version that we cannot read: diff it as text
+
+
+def unified(old: str, new: str, old_label: str, new_label: str) -> str:
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True),
+                                        new.splitlines(keepends=True),
+                                        fromfile=old_label, tofile=new_label))
+
+
+def _manifests_by_key(text: str) -> dict[str, str]:
+    return {manifest_key(d): to_yaml([d]) for d in _docs(text)}
+
+
+def history_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``artifacts``: one entry per Dockerfile, requirements.txt and manifest (by kind/name,
+    present in either), each with its unified diff ('' when equal). ``dockerfile``,
+    ``requirements`` and ``manifests`` keep the whole-text diffs."""
+    a, b = old["id"], new["id"]
+    out: dict[str, Any] = {"from": a, "to": b, "same_inputs": old["inputs_hash"] ==
+                           new["inputs_hash"]}
+    for key in ("dockerfile", "requirements", "manifests"):
+        out[key] = unified(old[key], new[key], f"{a}/{key}", f"{b}/{key}")
+    artifacts = [{"name": "Dockerfile", "kind": "dockerfile", "diff": out["dockerfile"]},
+                 {"name": "requirements.txt", "kind": "requirements",
+                  "diff": out["requirements"]}]
+    before, after = _manifests_by_key(old["manifests"]), _manifests_by_key(new["manifests"])
+    for name in [*after, *(k for k in before if k not in after)]:
+        artifacts.append({"name": name, "kind": "manifest", "diff": unified(
+            before.get(name, ""), after.get(name, ""),
+            f"{a}/{name}" if name in before else "/dev/null",
+            f"{b}/{name}" if name in after else "/dev/null")})
+    out["artifacts"] = artifacts
+    return out
+
+
+def choose_manifest(manifests_yaml: str, kind: str | None) -> dict[str, Any]:
+    """The object of ``kind`` (or the first of RayJob, RayService, RayCluster)."""
+    docs = [d for d in _docs(manifests_yaml) if d.get("kind") in APPLY_ORDER]
+    kinds = sorted({d["kind"] for d in docs}, key=APPLY_ORDER.index)
+    if kind is not None:
+        docs = [d for d in docs if d["kind"] == kind]
+        if not docs:
+            raise BadRequest(f"This promotion has no {kind}: it has "
+                             f"{', '.join(kinds) or 'no KubeRay manifest'}.", field="kind")
+        return docs[0]
+    if not docs:
+        raise BadRequest("This promotion has no KubeRay manifest to apply.", field="kind")
+    return min(docs, key=lambda d: APPLY_ORDER.index(d["kind"]))

@@ -1,0 +1,167 @@
+/** The Promotions history: the pure logic of the view (selection, comparison, re-apply,
+ * keyboard) and the client's history routes against a stubbed `fetch`. */
+import { ServerConnection } from '@jupyterlab/services';
+
+import { RayDevAPI, type IPromotion, type IStorageRoot } from '../api';
+import {
+  comparePair,
+  diffSummary,
+  manifestsFilename,
+  moveFocus,
+  reapplyBlocker,
+  reapplyKinds,
+  shortDigest,
+  toggleSelection
+} from '../promote/history-model';
+import { objectStoreRoots } from '../promote/model';
+import { recordingFetch, type IRecordedCall } from './fixtures';
+
+function promotion(overrides: Partial<IPromotion> = {}): IPromotion {
+  return {
+    id: 'promo_1',
+    project: 'team/proj',
+    entrypoint: 'team/proj/train.ipynb',
+    kind: 'build',
+    status: 'pushed',
+    inputs_hash: 'abc',
+    image: 'registry.example.com/team/proj:abc',
+    digest: 'sha256:0123456789abcdef0123',
+    builder: 'buildah',
+    error: null,
+    user: null,
+    created: 100,
+    finished: 110,
+    ...overrides
+  };
+}
+
+describe('history selection', () => {
+  it('keeps at most two, dropping the earliest chosen, and unselects on a second press', () => {
+    let selected = toggleSelection([], 'a');
+    selected = toggleSelection(selected, 'b');
+    expect(selected).toEqual(['a', 'b']);
+    expect(toggleSelection(selected, 'c')).toEqual(['b', 'c']);
+    expect(toggleSelection(selected, 'a')).toEqual(['b']);
+  });
+
+  it('compares older to newer by creation time, whatever the order of selection', () => {
+    const old = promotion({ id: 'old', created: 1 });
+    const recent = promotion({ id: 'new', created: 2 });
+    const pair = comparePair(['new', 'old'], [recent, old]);
+    expect(pair?.older.id).toBe('old');
+    expect(pair?.newer.id).toBe('new');
+    expect(comparePair(['new'], [recent, old])).toBeNull();
+    expect(comparePair(['new', 'gone'], [recent, old])).toBeNull();
+  });
+});
+
+describe('history entries', () => {
+  it('refuses to re-apply what produced no image', () => {
+    expect(reapplyBlocker(promotion())).toBeNull();
+    expect(reapplyBlocker(promotion({ status: 'exported' }))).toBeNull();
+    expect(reapplyBlocker(promotion({ status: 'failed' }))).toMatch(/failed/);
+    expect(reapplyBlocker(promotion({ status: 'building' }))).toMatch(
+      /running/
+    );
+  });
+
+  it('offers the KubeRay kinds of the manifests, RayJob first, none for bad YAML', () => {
+    const manifests =
+      'kind: RayCluster\nmetadata: {name: c}\n---\nkind: RayJob\nmetadata: {name: j}\n' +
+      '---\nkind: ConfigMap\nmetadata: {name: m}\n';
+    expect(reapplyKinds(manifests)).toEqual(['RayCluster', 'RayJob']);
+    expect(reapplyKinds('kind: [unclosed')).toEqual([]);
+  });
+
+  it('shortens digests and names the download after the project and the promotion', () => {
+    expect(shortDigest('sha256:0123456789abcdef0123')).toBe(
+      'sha256:0123456789ab'
+    );
+    expect(shortDigest(null)).toBe('');
+    expect(manifestsFilename(promotion())).toBe('proj-promo_1-manifests.yaml');
+    expect(manifestsFilename(promotion({ project: '' }))).toBe(
+      'project-promo_1-manifests.yaml'
+    );
+  });
+
+  it('moves the focus with the arrow keys, Home and End, within the list', () => {
+    expect(moveFocus(0, 'ArrowDown', 3)).toBe(1);
+    expect(moveFocus(2, 'ArrowDown', 3)).toBe(2);
+    expect(moveFocus(0, 'ArrowUp', 3)).toBe(0);
+    expect(moveFocus(1, 'End', 3)).toBe(2);
+    expect(moveFocus(2, 'Home', 3)).toBe(0);
+    expect(moveFocus(1, 'a', 3)).toBeNull();
+    expect(moveFocus(0, 'ArrowDown', 0)).toBeNull();
+  });
+
+  it('counts the artifacts that changed', () => {
+    const diff = {
+      from: 'a',
+      to: 'b',
+      same_inputs: false,
+      artifacts: [
+        { name: 'Dockerfile', kind: 'dockerfile' as const, diff: '' },
+        { name: 'RayJob/p', kind: 'manifest' as const, diff: '@@ -1 +1 @@\n' }
+      ]
+    };
+    expect(diffSummary(diff)).toEqual({ changed: 1, total: 2 });
+  });
+});
+
+describe('runtime_env path', () => {
+  it('uploads only to writable s3:// and gs:// roots', () => {
+    const root = (
+      name: string,
+      protocol: IStorageRoot['protocol'],
+      ro = false
+    ) => ({
+      name,
+      url: `${protocol}://x`,
+      protocol,
+      read_only: ro,
+      option_names: []
+    });
+    const roots = [
+      root('nfs', 'file'),
+      root('art', 's3'),
+      root('ro', 'gs', true),
+      root('g', 'gs')
+    ];
+    expect(objectStoreRoots(roots).map(r => r.name)).toEqual(['art', 'g']);
+  });
+});
+
+describe('RayDevAPI history', () => {
+  it('diffs newer against older and re-applies with a dry run by default', async () => {
+    const calls: IRecordedCall[] = [];
+    const fetch = recordingFetch(
+      calls,
+      () =>
+        new Response('{}', { headers: { 'Content-Type': 'application/json' } })
+    );
+    const serverSettings = ServerConnection.makeSettings({
+      baseUrl: 'http://localhost:8888/',
+      fetch
+    });
+    const api = new RayDevAPI({ serverSettings });
+    await api.diffPromotions('promo_2', 'promo_1');
+    const diffUrl = new URL(calls[0].url);
+    expect(diffUrl.pathname).toBe('/ray-dev/api/promotions/promo_2/diff');
+    expect(diffUrl.searchParams.get('other')).toBe('promo_1');
+    await api.reapplyPromotion('promo_2');
+    expect(calls[1].method).toBe('POST');
+    expect(new URL(calls[1].url).pathname).toBe(
+      '/ray-dev/api/promotions/promo_2/apply'
+    );
+    expect(JSON.parse(calls[1].body)).toEqual({ dry_run: true, force: false });
+    await api.reapplyPromotion('promo_2', {
+      kind: 'RayService',
+      dryRun: false
+    });
+    expect(JSON.parse(calls[2].body)).toEqual({
+      dry_run: false,
+      force: false,
+      kind: 'RayService'
+    });
+  });
+});

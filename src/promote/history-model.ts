@@ -1,0 +1,107 @@
+/**
+ * Pure logic of the Promotions history view: which two entries a comparison
+ * means, what can be re-applied, keyboard moves, labels.
+ */
+import type { IPromotion, IPromotionDiff } from '../api';
+import { applicableManifests, nameOf, parseManifests } from './model';
+
+/** Select or unselect `id`; at most `max` stay selected, the earliest chosen go first. */
+export function toggleSelection(
+  selected: string[],
+  id: string,
+  max = 2
+): string[] {
+  if (selected.includes(id)) {
+    return selected.filter(other => other !== id);
+  }
+  return [...selected, id].slice(-max);
+}
+
+/** The two selected promotions as (older, newer) by creation time, or null. */
+export function comparePair(
+  selected: string[],
+  promotions: IPromotion[]
+): { older: IPromotion; newer: IPromotion } | null {
+  if (selected.length !== 2) {
+    return null;
+  }
+  const found = selected.map(id => promotions.find(p => p.id === id));
+  if (!found[0] || !found[1]) {
+    return null;
+  }
+  const [a, b] = found as [IPromotion, IPromotion];
+  return a.created <= b.created
+    ? { older: a, newer: b }
+    : { older: b, newer: a };
+}
+
+/** Why a promotion cannot be re-applied, or null when it can. */
+export function reapplyBlocker(promotion: IPromotion): string | null {
+  if (promotion.status === 'building') {
+    return 'The build is still running.';
+  }
+  if (promotion.status === 'failed') {
+    return 'The build failed: there is no image to apply.';
+  }
+  return null;
+}
+
+/** The KubeRay kinds a promotion's manifests hold, RayJob first; [] when unreadable. */
+export function reapplyKinds(manifests: string): string[] {
+  try {
+    return applicableManifests(parseManifests(manifests)).map(c => c.kind);
+  } catch {
+    return [];
+  }
+}
+
+/** `sha256:0123456789ab` (the digest's first 12 hex digits), or '' when none. */
+export function shortDigest(digest: string | null): string {
+  if (!digest) {
+    return '';
+  }
+  const [algorithm, hex] = digest.includes(':')
+    ? digest.split(':', 2)
+    : ['', digest];
+  return algorithm ? `${algorithm}:${hex.slice(0, 12)}` : hex.slice(0, 12);
+}
+
+/** The file name "Download manifests" saves a promotion under. */
+export function manifestsFilename(promotion: IPromotion): string {
+  const name = nameOf(promotion.project) || 'project';
+  return `${name}-${promotion.id}-manifests.yaml`;
+}
+
+/** The row index after a navigation key, or null when the key is not one. */
+export function moveFocus(
+  index: number,
+  key: string,
+  length: number
+): number | null {
+  if (length === 0) {
+    return null;
+  }
+  switch (key) {
+    case 'ArrowDown':
+      return Math.min(length - 1, index + 1);
+    case 'ArrowUp':
+      return Math.max(0, index - 1);
+    case 'Home':
+      return 0;
+    case 'End':
+      return length - 1;
+    default:
+      return null;
+  }
+}
+
+/** How many artifacts changed, and whether anything did. */
+export function diffSummary(diff: IPromotionDiff): {
+  changed: number;
+  total: number;
+} {
+  return {
+    changed: diff.artifacts.filter(a => a.diff !== '').length,
+    total: diff.artifacts.length
+  };
+}
