@@ -253,3 +253,46 @@ def test_exported_context_is_complete_and_byte_reproducible(promote, tmp_path):
     assert not any("checkpoints" in n or "scratch" in n for n in names)
     assert info["bytes"] == first.stat().st_size and info["status"] == "exported"
     assert [p["id"] for p in asyncio.run(promote.history("proj"))][-1] == info["id"]
+
+
+def test_context_tar_fixes_owner_time_and_mode_and_takes_any_file_name(tmp_path):
+    """GNU tar writes it: names tar could read as options, or with newlines, stay names."""
+    from jupyter_ray_dev.promote.context import FIXED_MTIME, ContextSpec, write_tar_gz
+
+    project = tmp_path / "proj"
+    odd = ["-rf", "--to-command=touch x", "a b/\nnewline.py", "ünï.py"]
+    for name in odd:
+        write(project / name, "print(1)\n")
+    tool = project / "bin" / "tool.sh"
+    write(tool, "#!/bin/sh\n")
+    tool.chmod(0o4750)  # setuid, group-only: the image gets plain 0755
+    (project / "secret.txt").write_text("x")
+    (project / "secret.txt").chmod(0o600)
+    wheel = tmp_path / "elsewhere" / "pkg-1.0-py3-none-any.whl"
+    write(wheel, "wheel")
+    spec = ContextSpec()
+    for name in [*odd, "bin/tool.sh", "secret.txt"]:
+        spec.add_file(f"app/{name}", project / name)
+    spec.add_file("deps/wheels/pkg-1.0-py3-none-any.whl", wheel)  # not under the project
+    spec.add_text("Dockerfile", "FROM scratch\n")
+    dest = tmp_path / "out" / "ctx.tar.gz"
+    write_tar_gz(spec, dest)
+    with tarfile.open(dest) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        assert set(members) == {f.name for f in spec.files}
+        assert tar.extractfile("app/a b/\nnewline.py").read() == b"print(1)\n"
+    assert {(m.uid, m.gid, m.mtime) for m in members.values()} == {(0, 0, FIXED_MTIME)}
+    assert members["app/bin/tool.sh"].mode == 0o755
+    assert members["app/secret.txt"].mode == members["Dockerfile"].mode == 0o644
+    assert not (tmp_path / "x").exists() and not (project / "x").exists()  # no option ran
+
+
+def test_a_failed_context_export_leaves_no_file(tmp_path):
+    from jupyter_ray_dev.promote.context import ContextSpec, write_tar_gz
+
+    spec = ContextSpec()
+    spec.add_file("app/gone.py", tmp_path / "gone.py")  # vanished since the walk
+    dest = tmp_path / "out" / "ctx.tar.gz"
+    with pytest.raises(OSError):
+        write_tar_gz(spec, dest)
+    assert list((tmp_path / "out").iterdir()) == []

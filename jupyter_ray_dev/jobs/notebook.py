@@ -16,8 +16,10 @@ nbconvert is imported on first use (it costs about 2 s): call this off the event
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,8 +99,17 @@ def _hint(source: str) -> str:
     return ""
 
 
-def convert_notebook(path: Path, display_name: str, magics: str = "comment") -> ConvertedNotebook:
+_EXPORTER_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _exporter() -> Any:
     from nbconvert import PythonExporter
+
+    return PythonExporter()  # one for all: each new one compiles its templates (~0.1 s)
+
+
+def convert_notebook(path: Path, display_name: str, magics: str = "comment") -> ConvertedNotebook:
     from nbconvert.filters import ipython2python
 
     nb = _read(path)
@@ -123,7 +134,8 @@ def convert_notebook(path: Path, display_name: str, magics: str = "comment") -> 
             field="file",
             cells=skipped[:_MAX_REPORTED],
         )
-    body, _ = PythonExporter().from_notebook_node(nb)
+    with _EXPORTER_LOCK:  # conversions run on worker threads; the exporter keeps state
+        body, _ = _exporter().from_notebook_node(nb)
     # after the exporter's shebang and coding lines, which must stay first to mean anything
     lines = body.splitlines(keepends=True)
     head = 0

@@ -83,9 +83,11 @@ def iter_kept_files(
     *,
     include_gitignore: bool | None = None,
     extra_ignore_files: tuple[str, ...] = (),
-    on_skip: Callable[[Path], None] | None = None,
-) -> Iterator[tuple[Path, os.stat_result]]:
-    """Every file Ray would pack from ``working_dir``, with its stat, in sorted order.
+    on_skip: Callable[[str], None] | None = None,
+) -> Iterator[tuple[str, os.stat_result]]:
+    """Every file Ray would pack from ``working_dir`` (absolute paths as strings: a 5,000
+    file project spent a third of its walk building Path objects), with its stat, in
+    sorted order.
 
     ``include_gitignore`` defaults to Ray's own switch
     (``RAY_RUNTIME_ENV_IGNORE_GITIGNORE=1`` turns .gitignore off).
@@ -100,10 +102,10 @@ def iter_kept_files(
     base = _matcher(root, [*default_excludes(), *excludes])
     seen_dirs: set[tuple[int, int]] = set()  # (dev, inode): a symlink loop is walked once
 
-    def walk(path: str, matchers: list[Matcher]) -> Iterator[tuple[Path, os.stat_result]]:
+    def walk(path: str, matchers: list[Matcher]) -> Iterator[tuple[str, os.stat_result]]:
         if path != root and any(m(path) for m in matchers):
             if on_skip is not None:
-                on_skip(Path(path))
+                on_skip(path)
             return
         try:
             st = os.stat(path)  # follows symlinks, as Ray's zip does
@@ -122,7 +124,7 @@ def iter_kept_files(
             for child in children:
                 yield from walk(os.path.join(path, child), inner)
             return
-        yield Path(path), st
+        yield path, st
 
     yield from walk(root, [base] if base else [])
 
@@ -136,11 +138,12 @@ def measure_upload(
 ) -> UploadSize:
     """Bytes and files Ray would pack from ``working_dir`` (see iter_kept_files)."""
     root = working_dir.absolute()
+    skip = len(os.path.join(str(root), ""))
     result = UploadSize()
     for path, st in iter_kept_files(root, excludes, include_gitignore=include_gitignore):
         result.total_bytes += st.st_size
         result.files += 1
-        entry = (st.st_size, path.relative_to(root).as_posix())
+        entry = (st.st_size, path[skip:].replace(os.sep, "/"))
         if len(result.largest) < keep_largest:
             heapq.heappush(result.largest, entry)
         else:

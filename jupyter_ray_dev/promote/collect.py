@@ -53,8 +53,8 @@ def collect(project: Path, entry: Path, excludes: tuple[str, ...] = ()) -> Colle
     total = 0
     skip = len(str(project.absolute())) + 1  # string slicing: pathlib's relative_to is slow
     for path, st in iter_kept_files(project, excludes, extra_ignore_files=(DOCKERIGNORE,),
-                                    on_skip=lambda p: excluded.append(str(p)[skip:])):
-        files.append(str(path)[skip:])
+                                    on_skip=lambda p: excluded.append(p[skip:])):
+        files.append(path[skip:])
         total += st.st_size
     rel = entry.relative_to(project).as_posix()
     if rel not in files:

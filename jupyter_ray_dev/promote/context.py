@@ -16,12 +16,10 @@ an unchanged dependency folder as unchanged.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import shutil
-import tarfile
+import subprocess
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +30,7 @@ _CHUNK = 1 << 20
 @dataclass
 class ContextFile:
     name: str  # path in the context, '/'-separated
-    source: Path | None = None  # copied from here...
+    source: Path | str | None = None  # copied from here...
     text: str | None = None  # ...or written from this
 
 
@@ -43,16 +41,16 @@ class ContextSpec:
     def add_text(self, name: str, text: str) -> None:
         self.files.append(ContextFile(name, text=text))
 
-    def add_file(self, name: str, source: Path) -> None:
+    def add_file(self, name: str, source: Path | str) -> None:
         self.files.append(ContextFile(name, source=source))
 
     def sorted(self) -> list[ContextFile]:
         return sorted(self.files, key=lambda f: f.name)
 
 
-def _file_digest(path: Path) -> str:
+def _file_digest(path: Path | str) -> str:
     h = hashlib.sha256()
-    with path.open("rb") as f:
+    with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -91,53 +89,70 @@ def write_folder(spec: ContextSpec, dest: Path) -> None:
             os.utime(Path(folder) / d, (FIXED_MTIME, FIXED_MTIME))
 
 
-def _tar_info(name: str, size: int, mode: int) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.size, info.mode, info.mtime = size, mode, FIXED_MTIME
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    return info
+# GNU tar writes the archive (5,000 small files: ~5x faster than tarfile, whose
+# per-member header code dominates). Every value that could differ between two runs
+# or machines is fixed: order (the lists'), owner, times, modes (exactly 0644/0755, as
+# write_folder), the gzip header (-n: no name, no time).
+_TAR_FIXED = ("--format=gnu", "--owner=0", "--group=0", "--numeric-owner",
+              f"--mtime=@{FIXED_MTIME}", "--mode=u=rwX,go=rX", "--no-recursion",
+              # symlinks are followed, as the project walk (and Ray's zip) follows them
+              "--dereference")
 
 
-def _dirs_of(names: list[str]) -> Iterator[str]:
-    seen: set[str] = set()
-    for name in names:
-        parts = name.split("/")[:-1]
-        for i in range(1, len(parts) + 1):
-            d = "/".join(parts[:i])
-            if d not in seen:
-                seen.add(d)
-                yield d
+def _stage(spec: ContextSpec, staging: Path) -> list[tuple[Path, list[str]]]:
+    """The (folder, member names) groups tar is given: generated text in ``staging/text``;
+    each folder the sourced files come from, under its context prefix, as a symlink in
+    ``staging/links-<n>`` (no copy of the project: tar reads it in place)."""
+    text_dir = staging / "text"
+    groups: dict[tuple[str, Path], list[str]] = {}
+    texts: list[str] = []
+    for f in spec.sorted():
+        if f.text is not None:
+            target = text_dir / f.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(f.text, encoding="utf-8")
+            texts.append(f.name)
+            continue
+        assert f.source is not None
+        prefix, _, rest = f.name.partition("/")
+        source = Path(f.source).absolute()
+        base = source.parents[rest.count("/")] if rest else None
+        if not rest or base is None or base / rest != source:
+            target = text_dir / f.name  # no folder maps onto its name: copied (small files)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            shutil.copymode(source, target)
+            texts.append(f.name)
+            continue
+        groups.setdefault((prefix, base), []).append(f.name)
+    out = [(text_dir, texts)] if texts else []
+    for n, ((prefix, base), names) in enumerate(groups.items()):
+        links = staging / f"links-{n}"
+        links.mkdir()
+        (links / prefix).symlink_to(base, target_is_directory=True)
+        out.append((links, names))
+    return out
 
 
 def write_tar_gz(spec: ContextSpec, dest: Path) -> int:
     """Write the context as ``dest`` (.tar.gz), atomically: a failed export leaves no file.
-    Returns the size in bytes."""
+    Returns the size in bytes. Blocking: call it off the event loop."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, partial = tempfile.mkstemp(prefix=".partial-", suffix=".tar.gz", dir=dest.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as raw:
-            # mtime=0 in the gzip header too: same inputs, same bytes
-            import gzip
-
-            # tarfile writes 512-byte pieces: a buffer in front of gzip saves most calls
-            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=6) as gz, \
-                    io.BufferedWriter(gz, buffer_size=_CHUNK) as buffered, \
-                    tarfile.open(fileobj=buffered, mode="w", format=tarfile.GNU_FORMAT) as tar:
-                files = spec.sorted()
-                for d in _dirs_of([f.name for f in files]):
-                    info = _tar_info(d, 0, 0o755)
-                    info.type = tarfile.DIRTYPE
-                    tar.addfile(info)
-                for f in files:
-                    if f.text is not None:
-                        data = f.text.encode("utf-8")
-                        tar.addfile(_tar_info(f.name, len(data), _mode(f)), io.BytesIO(data))
-                    else:
-                        assert f.source is not None
-                        with f.source.open("rb") as src:
-                            size = os.fstat(src.fileno()).st_size
-                            tar.addfile(_tar_info(f.name, size, _mode(f)), src)
+        with tempfile.TemporaryDirectory(prefix="ray-dev-tar-") as scratch:
+            staging = Path(scratch)
+            argv = ["tar", "--create", "--use-compress-program=gzip -n -6", f"--file={partial}",
+                    *_TAR_FIXED, "--verbatim-files-from"]
+            for n, (folder, names) in enumerate(_stage(spec, staging)):
+                listing = staging / f"list-{n}"
+                # NUL-separated: any byte but NUL may be in a name
+                listing.write_bytes(b"".join(os.fsencode(x) + b"\0" for x in names))
+                argv += ["-C", str(folder), "--null", "-T", str(listing)]
+            done = subprocess.run(argv, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise OSError(f"tar failed (exit {done.returncode}): {done.stderr.strip()[-400:]}")
         os.replace(partial, dest)
     except BaseException:
         Path(partial).unlink(missing_ok=True)

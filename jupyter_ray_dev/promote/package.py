@@ -33,8 +33,11 @@ def code_zip(spec: ContextSpec, top: str) -> tuple[bytes, str]:
             info = zipfile.ZipInfo(f"{top}/{f.name[4:]}", date_time=_EPOCH)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            data = f.text.encode("utf-8") if f.text is not None else f.source.read_bytes()  # type: ignore[union-attr]
-            zf.writestr(info, data)
+            if f.text is not None:
+                zf.writestr(info, f.text.encode("utf-8"))
+            else:
+                with open(f.source, "rb") as src:  # type: ignore[arg-type]
+                    zf.writestr(info, src.read())
     data = buffer.getvalue()
     return data, f"{top}-{hashlib.sha256(data).hexdigest()[:16]}.zip"
 

@@ -17,6 +17,7 @@ import asyncio
 import datetime
 import hashlib
 import logging
+import os
 import secrets
 import shutil
 import subprocess
@@ -249,8 +250,9 @@ class PromoteService:
             ray_version, summary.get("python_version"), gpu)
 
         spec = ContextSpec()
+        base = os.path.join(str(folder), "")  # strings: 5,000 Path objects cost 0.1 s
         for rel in collected.files:
-            spec.add_file(f"app/{rel}", folder / rel)
+            spec.add_file(f"app/{rel}", base + rel)
         if collected.entrypoint.generated is not None:
             spec.add_text(f"app/{collected.entrypoint.script}", collected.entrypoint.generated)
         if pinned.lines:
