@@ -121,6 +121,13 @@ class RayDev(ExtensionApp):
         "", help="buildah --runroot for promotions. Default: buildah's own."
     ).tag(config=True)
 
+    promote_buildah_storage_driver = Unicode(
+        "vfs", help="buildah --storage-driver for promotions. vfs (the default) works in "
+        "any pod but copies the whole image at every step; overlay makes a layer cost only "
+        "what it changes (a rebuild after a code change takes seconds) and needs a pod "
+        "allowed to mount overlayfs (privileged, or fuse-overlayfs with /dev/fuse)."
+    ).tag(config=True)
+
     promote_store_path = Unicode(
         "", help="SQLite file of the promotion history. Default: "
         "<jupyter data dir>/ray_dev/promotions.sqlite."
@@ -181,6 +188,7 @@ class RayDev(ExtensionApp):
                 promote_tls_verify=self.promote_tls_verify,
                 promote_buildah_root=self.promote_buildah_root,
                 promote_buildah_runroot=self.promote_buildah_runroot,
+                promote_buildah_storage_driver=self.promote_buildah_storage_driver,
                 promote_store_path=self.promote_store_path,
                 promote_builder=self.promote_builder,
                 promote_docker_host=self.promote_docker_host,

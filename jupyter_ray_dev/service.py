@@ -41,6 +41,7 @@ class RayDevConfig:
     promote_tls_verify: bool = True  # False only for a plain-HTTP registry on loopback/in-cluster
     promote_buildah_root: str = ""  # buildah --root/--runroot ("" = buildah's defaults)
     promote_buildah_runroot: str = ""
+    promote_buildah_storage_driver: str = "vfs"  # overlay where the pod may mount it
     promote_store_path: str = ""  # "" = <jupyter data dir>/ray_dev/promotions.sqlite
     promote_builder: str = "buildah"  # buildah | docker | kaniko, when a request names none
     promote_docker_host: str = ""  # DOCKER_HOST for the docker builder ("" = the environment's)
@@ -131,6 +132,7 @@ class RayDevService:
                 tls_verify=cfg.promote_tls_verify,
                 buildah_root=cfg.promote_buildah_root,
                 buildah_runroot=cfg.promote_buildah_runroot,
+                buildah_storage_driver=cfg.promote_buildah_storage_driver,
                 store_path=Path(cfg.promote_store_path) if cfg.promote_store_path else None,
                 builder=cfg.promote_builder,
                 docker_host=cfg.promote_docker_host,

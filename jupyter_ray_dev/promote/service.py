@@ -89,6 +89,7 @@ class PromoteConfig:
     tls_verify: bool = True
     buildah_root: str = ""
     buildah_runroot: str = ""
+    buildah_storage_driver: str = "vfs"
     store_path: Path | None = None
     workdir: str = "/home/ray/app"
     builder: str = "buildah"  # when a request names none
@@ -220,6 +221,7 @@ class PromoteService:
         self.builders: dict[str, Builder] = {
             "buildah": BuildahBuilder(BuildahConfig(root=config.buildah_root,
                                                     runroot=config.buildah_runroot,
+                                                    storage_driver=config.buildah_storage_driver,
                                                     tls_verify=config.tls_verify)),
             "docker": DockerBuilder(DockerConfig(host=config.docker_host)),
             "kaniko": KanikoBuilder(config.kaniko, storage, kubernetes),
