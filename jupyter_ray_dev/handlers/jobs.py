@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import tornado.web
-from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.base.handlers import JupyterHandler
-from jupyter_server.base.websocket import WebSocketMixin
-from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from ..errors import BadRequest, RayDevError
-from ..service import RayDevService
+from ..errors import BadRequest
 from .base import API_PREFIX, RayDevHandler
+from .streaming import EventStreamHandler
 
 JOB_ID = r"(?P<job_id>[\w\-]+)"
 
@@ -85,71 +80,16 @@ class JobLogsHandler(RayDevHandler):
         self.finish(text, set_content_type="text/plain; charset=utf-8")
 
 
-class JobLogStreamHandler(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
+class JobLogStreamHandler(EventStreamHandler):
     """Live log of one job as JSON messages: ``status`` (on change), ``lines`` (every line
     once, in order, the first numbered ``n`` counting from 0), then ``end``; or ``error``
-    if it cannot follow.
+    if it cannot follow. ``?from=<n>`` skips lines numbered below n. Closing the socket
+    stops following (Ray's stream is closed with it)."""
 
-    ``?from=<n>`` skips lines numbered below n: a client that reconnects passes the
-    number after the last line it has.
-    """
+    what = "log stream"
 
-    _task: asyncio.Task[None] | None = None
-
-    def set_default_headers(self) -> None:
-        """JupyterHandler's API headers (CSP etc.) mean nothing on a WebSocket upgrade."""
-
-    @property
-    def service(self) -> RayDevService:
-        return self.extensionapp.service  # type: ignore[attr-defined]
-
-    @ws_authenticated
-    async def get(self, job_id: str) -> None:
-        try:
-            self.start_line = int(self.get_argument("from", "0"))
-            if self.start_line < 0:
-                raise ValueError
-        except ValueError:
-            raise tornado.web.HTTPError(400, "`from` must be a line number (0 or more)") from None
-        self.job_id = job_id
-        await super().get(job_id)
-
-    def open(self, job_id: str) -> None:  # type: ignore[override]
-        super().open(job_id)  # starts the keep-alive pings
-        self._task = asyncio.create_task(self._pump())
-
-    async def _send(self, message: dict[str, Any]) -> None:
-        # awaiting the write gives back-pressure: a slow browser slows the tail, not the server
-        await self.write_message(json.dumps(message))
-
-    async def _pump(self) -> None:
-        try:
-            async for event in self.service.jobs.follow(self.job_id, self.start_line,
-                                                         batch=True):
-                await self._send(event)
-        except WebSocketClosedError:
-            return
-        except RayDevError as err:
-            self.log.warning("log stream of %s: %s", self.job_id, err.message)
-            await self._send_quietly({"type": "error", "code": err.status, **err.to_dict()})
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            self.log.exception("log stream of %s failed", self.job_id)
-            await self._send_quietly({"type": "error", "code": 500, "reason": "internal_error",
-                                      "message": "The log stream failed; see the server log."})
-        self.close()
-
-    async def _send_quietly(self, message: dict[str, Any]) -> None:
-        with contextlib.suppress(WebSocketClosedError):
-            await self._send(message)
-
-    def on_message(self, message: str | bytes) -> None:
-        """The stream is one-way; messages from the client are ignored."""
-
-    def on_close(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()  # stops following: Ray's stream is closed with it
+    def events(self) -> AsyncIterator[dict[str, Any]]:
+        return self.service.jobs.follow(self.path_kwargs["job_id"], self.start_line, batch=True)
 
 
 ROUTES = [

@@ -3,25 +3,20 @@ build context, the history, and the live build log."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import shutil
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import tornado.web
-from jupyter_server.auth.decorator import ws_authenticated
 from jupyter_server.base.handlers import JupyterHandler
-from jupyter_server.base.websocket import WebSocketMixin
-from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from ..errors import BadRequest, RayDevError
-from ..service import RayDevService
+from ..errors import BadRequest
 from .base import API_PREFIX, RayDevHandler
+from .streaming import EventStreamHandler
 
 PROJECT = r"(?P<project>.+)"
 PROMOTION_ID = r"(?P<promotion_id>[\w\-]+)"
@@ -116,63 +111,16 @@ class PromotionApplyHandler(RayDevHandler):
         self.finish(await self.service.promote.reapply(promotion_id, _body(self)))
 
 
-class PromotionStreamHandler(ExtensionHandlerMixin, WebSocketMixin, WebSocketHandler,
-                             JupyterHandler):
+class PromotionStreamHandler(EventStreamHandler):
     """A build's log as JSON messages: ``line`` (numbered ``n`` from 0), then ``end`` with
-    the promotion (status, image, digest, error); or ``error``. ``?from=<n>`` resumes."""
+    the promotion (status, image, digest, error); or ``error``. ``?from=<n>`` resumes.
+    Closing the socket stops only the stream: the build goes on and its log stays in the
+    history."""
 
-    _task: asyncio.Task[None] | None = None
+    what = "build log stream"
 
-    def set_default_headers(self) -> None:
-        """JupyterHandler's API headers (CSP etc.) mean nothing on a WebSocket upgrade."""
-
-    @property
-    def service(self) -> RayDevService:
-        return self.extensionapp.service  # type: ignore[attr-defined]
-
-    @ws_authenticated
-    async def get(self, promotion_id: str) -> None:
-        try:
-            self.start_line = int(self.get_argument("from", "0"))
-            if self.start_line < 0:
-                raise ValueError
-        except ValueError:
-            raise tornado.web.HTTPError(400, "`from` must be a line number (0 or more)") from None
-        self.promotion_id = promotion_id
-        await super().get(promotion_id)
-
-    def open(self, promotion_id: str) -> None:  # type: ignore[override]
-        super().open(promotion_id)
-        self._task = asyncio.create_task(self._pump())
-
-    async def _pump(self) -> None:
-        try:
-            async for event in self.service.promote.follow(self.promotion_id, self.start_line):
-                await self.write_message(json.dumps(event))
-        except WebSocketClosedError:
-            return
-        except RayDevError as err:
-            await self._send_quietly({"type": "error", "code": err.status, **err.to_dict()})
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            self.log.exception("build log stream of %s failed", self.promotion_id)
-            await self._send_quietly({"type": "error", "code": 500, "reason": "internal_error",
-                                      "message": "The build log stream failed; see the server "
-                                                 "log."})
-        self.close()
-
-    async def _send_quietly(self, message: dict[str, Any]) -> None:
-        with contextlib.suppress(WebSocketClosedError):
-            await self.write_message(json.dumps(message))
-
-    def on_message(self, message: str | bytes) -> None:
-        """The stream is one-way; messages from the client are ignored."""
-
-    def on_close(self) -> None:
-        # only the stream stops: the build goes on and its log stays in the history
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+    def events(self) -> AsyncIterator[dict[str, Any]]:
+        return self.service.promote.follow(self.path_kwargs["promotion_id"], self.start_line)
 
 
 ROUTES = [
