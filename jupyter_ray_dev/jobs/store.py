@@ -3,26 +3,19 @@
 Job state always comes from Ray; this remembers only what Ray does not: which
 project, file and settings launched a submission, and who launched it.
 
-sqlite in the Jupyter data dir. The event loop never waits on it: every query
-runs on one dedicated thread that owns the only connection of this process
-(sqlite connections are not shared across threads), so writes from concurrent
-requests are serialised there. WAL and a busy timeout let a second server (or a
-CLI) on the same file read and write at the same time.
+sqlite in the Jupyter data dir, off the event loop (see sqlite_store.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-T = TypeVar("T")
+from ..sqlite_store import SqliteStore
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -68,38 +61,10 @@ def _row(row: sqlite3.Row) -> JobRecord:
     )
 
 
-class JobStore:
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ray-dev-jobstore")
-        self._conn: sqlite3.Connection | None = None  # lives on the store thread only
-
-    # --- on the store thread -------------------------------------------------
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: we open transactions explicitly (BEGIN IMMEDIATE takes
-            # the write lock up front, so two writers wait instead of failing mid-transaction)
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # WAL keeps this crash-safe
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.executescript(_SCHEMA)  # idempotent: safe when two servers start together
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            self._conn = conn
-        return self._conn
-
-    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            count = db.execute(sql, params).rowcount
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-        return count
+class JobStore(SqliteStore):
+    schema = _SCHEMA
+    schema_version = SCHEMA_VERSION
+    thread_name = "ray-dev-jobstore"
 
     def _add(self, record: JobRecord) -> None:
         self._write(
@@ -127,15 +92,7 @@ class JobStore:
     def _delete(self, submission_id: str) -> bool:
         return self._write("DELETE FROM jobs WHERE submission_id = ?", (submission_id,)) > 0
 
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
     # --- from the event loop -------------------------------------------------
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-
     async def add(self, record: JobRecord) -> None:
         await self._run(self._add, record)
 
@@ -148,7 +105,3 @@ class JobStore:
 
     async def delete(self, submission_id: str) -> bool:
         return await self._run(self._delete, submission_id)
-
-    async def close(self) -> None:
-        await self._run(self._close)
-        self._executor.shutdown(wait=True)

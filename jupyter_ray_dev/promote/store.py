@@ -1,22 +1,18 @@
 """History of promotions: what went into each image, what came out, and the build log.
 
 One row per build or context export, in sqlite beside the job history, with the
-job store's discipline: one dedicated thread owns the only connection, WAL and
+store discipline of sqlite_store.py: one thread owns the only connection, WAL and
 a busy timeout let a CLI share the file.
 """
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-T = TypeVar("T")
+from ..sqlite_store import SqliteStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS promotions (
@@ -77,36 +73,16 @@ class PromotionRecord:
         return asdict(self)
 
 
-class PromotionStore:
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ray-dev-promote")
-        self._conn: sqlite3.Connection | None = None  # lives on the store thread only
-
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.executescript(_SCHEMA)
-            self._conn = conn
-        return self._conn
+class PromotionStore(SqliteStore):
+    schema = _SCHEMA
+    thread_name = "ray-dev-promote"
 
     def _put(self, record: PromotionRecord) -> None:
         data = record.to_dict()
         cols = ", ".join(data)
         marks = ", ".join("?" for _ in data)
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.execute(f"INSERT OR REPLACE INTO promotions ({cols}) VALUES ({marks})",
-                       tuple(data.values()))
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        self._write(f"INSERT OR REPLACE INTO promotions ({cols}) VALUES ({marks})",
+                    tuple(data.values()))
 
     def _get(self, promotion_id: str) -> PromotionRecord | None:
         row = self._db().execute("SELECT * FROM promotions WHERE id = ?",
@@ -120,14 +96,6 @@ class PromotionStore:
         rows = self._db().execute(sql + " ORDER BY created DESC", args).fetchall()
         return [PromotionRecord(**dict(r)) for r in rows]
 
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-
     async def put(self, record: PromotionRecord) -> None:
         # a copy: the caller keeps appending to its log while the thread writes
         await self._run(self._put, PromotionRecord(**record.to_dict()))
@@ -138,6 +106,3 @@ class PromotionStore:
     async def list(self, project: str | None = None) -> list[PromotionRecord]:
         return await self._run(self._list, project)
 
-    async def close(self) -> None:
-        await self._run(self._close)
-        self._executor.shutdown(wait=True)

@@ -1,0 +1,71 @@
+"""sqlite for the server's small histories (jobs, promotions), never on the event loop.
+
+Every query runs on one dedicated thread that owns the only connection of this
+process (sqlite connections are not shared across threads), so writes from
+concurrent requests are serialised there. WAL and a busy timeout let a second
+server (or a CLI) on the same file read and write at the same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class SqliteStore:
+    schema = ""  # CREATE ... IF NOT EXISTS statements: run on every open, so idempotent
+    schema_version: int | None = None
+    thread_name = "ray-dev-store"
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.thread_name)
+        self._conn: sqlite3.Connection | None = None  # lives on the store thread only
+
+    # --- on the store thread -------------------------------------------------
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we open transactions explicitly (BEGIN IMMEDIATE takes
+            # the write lock up front, so two writers wait instead of failing mid-transaction)
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL keeps this crash-safe
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.executescript(self.schema)  # safe when two servers start together
+            if self.schema_version is not None:
+                conn.execute(f"PRAGMA user_version={int(self.schema_version)}")
+            self._conn = conn
+        return self._conn
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        """One statement in its own write transaction; the number of rows it changed."""
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            count = db.execute(sql, params).rowcount
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return count
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # --- from the event loop -------------------------------------------------
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def close(self) -> None:
+        await self._run(self._close)
+        self._executor.shutdown(wait=True)
