@@ -271,6 +271,12 @@ def promote_plan_text(plan: dict[str, Any]) -> str:
          f"{len(plan['files']['excluded'])} excluded"),
         f"  inputs hash  {plan['inputs_hash'][:16]}",
     ]
+    shape = plan.get("shape_source") or {}
+    if shape.get("source") == "raycluster":
+        lines.append(f"  shape        from the RayCluster {shape.get('raycluster')} "
+                     f"({len(shape.get('dropped') or [])} dev-only parts left out)")
+    elif shape:
+        lines.append(f"  shape        from Ray's view of its nodes: {shape.get('reason')}")
     lines += [f"  warning: {w}" for w in entry.get("warnings") or []]
     for builder in plan.get("builders") or []:
         state = ("available" if builder.get("available")

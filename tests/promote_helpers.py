@@ -88,3 +88,83 @@ def build_wheel(src: Path, out: Path, name: str = "raydevdep", version: str = "1
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                     "-q", "-w", str(out), str(pkg)], check=True)
     return next(out.glob(f"{name}-{version}-*.whl"))
+
+
+def dev_raycluster(name: str = "ray-dev") -> dict:
+    """A dev RayCluster as a team runs one: JupyterLab in the head (its port, token env, a
+    git-sync sidecar, a hostPath cache and a Jupyter config map), a CPU and a GPU worker
+    group with resources, rayStartParams and placement, and an NFS-backed PVC everywhere."""
+    shared = {"name": "shared", "persistentVolumeClaim": {"claimName": "ray-dev-shared"}}
+    shm = {"name": "dshm", "emptyDir": {"medium": "Memory"}}
+    mounts = [{"name": "shared", "mountPath": "/mnt/shared"},
+              {"name": "dshm", "mountPath": "/dev/shm"}]
+    gpu_toleration = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+
+    def worker(group, cpu, memory, gpu, params, selector, tolerations, replicas, lo, hi):
+        limits = {"cpu": cpu, "memory": memory, **({"nvidia.com/gpu": gpu} if gpu else {})}
+        return {
+            "groupName": group, "replicas": replicas, "minReplicas": lo, "maxReplicas": hi,
+            "rayStartParams": params,
+            "template": {"spec": {
+                "serviceAccountName": "ray-dev",
+                "nodeSelector": selector,
+                "tolerations": tolerations,
+                "containers": [{
+                    "name": "ray-worker", "image": "ghcr.io/example/ray-dev:2.60.0-py311",
+                    "env": [{"name": "NCCL_DEBUG", "value": "WARN"},
+                            {"name": "RAY_DEV_ARTIFACTS", "value": "/mnt/shared/artifacts"}],
+                    "resources": {"requests": dict(limits), "limits": dict(limits)},
+                    "volumeMounts": mounts}],
+                "volumes": [shared, shm]}},
+        }
+
+    return {
+        "apiVersion": "ray.io/v1", "kind": "RayCluster",
+        "metadata": {"name": name,
+                     "annotations": {"ray.io/overwrite-container-cmd": "true"}},
+        "spec": {
+            "rayVersion": "2.60.0",
+            "enableInTreeAutoscaling": True,
+            "autoscalerOptions": {"upscalingMode": "Default", "idleTimeoutSeconds": 300,
+                                  "image": "ghcr.io/example/ray-dev:2.60.0-py311"},
+            "headGroupSpec": {
+                "rayStartParams": {"dashboard-host": "0.0.0.0", "num-cpus": "0"},
+                "template": {"spec": {
+                    "serviceAccountName": "ray-dev",
+                    "securityContext": {"fsGroup": 100},
+                    "nodeSelector": {"pool": "system"},
+                    "containers": [
+                        {"name": "ray-head", "image": "ghcr.io/example/ray-dev:2.60.0-py311",
+                         "command": ["/bin/bash", "-lc", "--"],
+                         "args": ["jupyter lab --port=8888 & ${KUBERAY_GEN_RAY_START_CMD}"],
+                         "ports": [{"name": "gcs", "containerPort": 6379},
+                                   {"name": "dashboard", "containerPort": 8265},
+                                   {"name": "client", "containerPort": 10001},
+                                   {"name": "metrics", "containerPort": 8080},
+                                   {"name": "jupyter", "containerPort": 8888}],
+                         "env": [{"name": "JUPYTER_TOKEN", "valueFrom": {"secretKeyRef": {
+                                     "name": "ray-dev-jupyter", "key": "token"}}},
+                                 {"name": "AWS_REGION", "value": "eu-west-1"}],
+                         "envFrom": [{"secretRef": {"name": "ray-dev-s3", "optional": True}}],
+                         "resources": {"requests": {"cpu": "2", "memory": "8Gi"},
+                                       "limits": {"memory": "8Gi"}},
+                         "volumeMounts": [*mounts,
+                                          {"name": "jupyter-config",
+                                           "mountPath": "/home/ray/.jupyter"},
+                                          {"name": "pip-cache", "mountPath": "/home/ray/.cache"}]},
+                        {"name": "git-sync", "image": "registry.k8s.io/git-sync:v4.2.1",
+                         "volumeMounts": [{"name": "repo", "mountPath": "/repo"}]}],
+                    "volumes": [shared, shm,
+                                {"name": "jupyter-config",
+                                 "configMap": {"name": "ray-dev-jupyter-config"}},
+                                {"name": "pip-cache", "hostPath": {"path": "/var/cache/pip"}},
+                                {"name": "repo", "emptyDir": {}}]}},
+            },
+            "workerGroupSpecs": [
+                worker("cpu", "4", "16Gi", None, {}, {"pool": "cpu"}, [], 1, 0, 4),
+                worker("gpu", "8", "32Gi", "1", {"num-gpus": "1"},
+                       {"pool": "gpu", "nvidia.com/gpu.product": "NVIDIA-A10G"},
+                       [gpu_toleration], 2, 1, 2),
+            ],
+        },
+    }

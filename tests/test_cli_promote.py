@@ -32,6 +32,7 @@ def make_cli(ray_head, tmp_path, ray_dev: dict):
     env = {**os.environ, **ray_head.client_env(), "JUPYTER_CONFIG_DIR": str(config_dir)}
     env.pop("RAY_AUTH_TOKEN", None)
     env.pop("RAY_DEV_ROOT_DIR", None)
+    env.pop("RAY_CLUSTER_NAME", None)
 
     def run(*args: str):
         return subprocess.run([JUPYTER, "ray-dev", *args], check=False, cwd=root / "proj",
@@ -51,6 +52,8 @@ def test_review_is_the_default_and_builds_nothing(cli):
     assert text.returncode == 0, text.stderr
     assert "requirements.txt" in text.stdout and "FROM " in text.stdout
     assert "registry.example.com/team/proj:" in text.stdout
+    assert ("shape        from Ray's view of its nodes: Not running in a KubeRay pod"
+            in text.stdout)
     js = cli("promote", "-e", "train.ipynb", "--json")
     assert js.returncode == 0, js.stderr
     plan = json.loads(js.stdout)

@@ -59,7 +59,9 @@ def ray_dev_config(tmp_path):
             "promote_registry": "registry.example.com/team"}
 
 
-async def test_plan_shows_the_review_shaped_like_the_dev_cluster(api, jp_root_dir, ray_head):
+async def test_plan_shows_the_review_shaped_like_the_dev_cluster(api, jp_root_dir, ray_head,
+                                                                  monkeypatch):
+    monkeypatch.delenv("RAY_CLUSTER_NAME", raising=False)  # not a KubeRay pod
     sample_project(jp_root_dir, env_vars={"MODE": "prod", "WANDB_API_KEY": "k"})
     reply = await api.promote("plan", entrypoint="proj/train.ipynb")
     assert reply.code == 200, reply.body
@@ -82,6 +84,9 @@ async def test_plan_shows_the_review_shaped_like_the_dev_cluster(api, jp_root_di
                                                                  HEAD_CUSTOM.items()}
     assert {b["name"] for b in plan["builders"]} == {"buildah", "docker", "kaniko"}
     assert all(b["reason"] for b in plan["builders"])
+    assert plan["shape_source"] == {
+        "source": "ray", "raycluster": None, "dropped": [],
+        "reason": "Not running in a KubeRay pod (RAY_CLUSTER_NAME is not set)."}
 
 
 @pytest.mark.parametrize(("project", "body", "field"), [

@@ -45,15 +45,22 @@ class KubernetesService:
             return {"in_kubernetes": True, "raycluster": None, "message":
                     "Kubernetes is configured, but this is not a KubeRay pod "
                     "(RAY_CLUSTER_NAME is not set): no RayCluster to read."}
-        ns = await asyncio.get_running_loop().run_in_executor(
-            self.client.executor, self._namespace, ident.namespace)
-        obj = await self._get(RAYCLUSTER.group, RAYCLUSTER.version, RAYCLUSTER.plural, ns,
-                              ident.cluster_name)
+        obj = await self.raycluster(ident)
+        ns = obj["metadata"]["namespace"]
         summary = summarize_raycluster(obj)
         for volume in summary["volumes"]:
             if volume["type"] == "pvc" and volume.get("claim_name"):
                 volume["pvc"] = await self._pvc(ns, volume["claim_name"])
         return {"in_kubernetes": True, "message": None, "raycluster": summary}
+
+    async def raycluster(self, ident: KubeRayIdentity) -> dict[str, Any]:
+        """The RayCluster object ``ident`` names, as the API server returns it."""
+        ns = await asyncio.get_running_loop().run_in_executor(
+            self.client.executor, self._namespace, ident.namespace)
+        obj = await self._get(RAYCLUSTER.group, RAYCLUSTER.version, RAYCLUSTER.plural, ns,
+                              ident.cluster_name)
+        obj.setdefault("metadata", {}).setdefault("namespace", ns)
+        return obj
 
     async def _pvc(self, namespace: str, claim: str) -> dict[str, Any] | None:
         """The claim's class and size, or None when we may not read it (the mount still shows)."""

@@ -1,15 +1,17 @@
 """KubeRay manifests (``ray.io/v1``) shaped like the cluster the user develops on.
 
-The shape (head resources, worker groups of identical nodes, custom resources)
-comes from Ray's own view of its nodes (``service.cluster()``): it is what the
-user's code was tested against, and it is available on every cluster. Reading
-the RayCluster resource through the Kubernetes API is issue 8's (it needs a
-real apiserver tier to test). Each manifest is validated against KubeRay's CRD
-schemas shipped under ``crds/`` (v1.7.0), with ``jsonschema``.
+The shape comes from the dev cluster's RayCluster resource when the server runs
+in a KubeRay pod that may read it (``kuberay_shape.RayClusterShape``: the groups,
+resources, ``rayStartParams`` and scheduling the user set up), and otherwise from
+Ray's own view of its nodes (``ClusterShape``: head resources, worker groups of
+identical nodes, custom resources), which every cluster has. Each manifest is
+validated against KubeRay's CRD schemas shipped under ``crds/`` (v1.7.0), with
+``jsonschema``.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
 from typing import Any
+
+from .kuberay_shape import GroupShape, RayClusterShape
 
 GIB = 1024**3
 JOB_TTL_SECONDS = 600
@@ -111,8 +115,63 @@ def _container(name: str, image: str, shape: NodeShape, env: list[dict[str, Any]
     return container
 
 
-def _cluster_spec(image: str, ray_version: str, shape: ClusterShape,
+def _with_env(carried: list[dict[str, Any]], env: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # the project's own (Secret) env wins over a dev variable of the same name
+    names = {e["name"] for e in env}
+    return [e for e in carried if e.get("name") not in names] + env
+
+
+def _head_ports(carried: list[dict[str, Any]], serve: bool) -> list[dict[str, Any]]:
+    ports = [{"containerPort": 6379, "name": "gcs-server"},
+             {"containerPort": 8265, "name": "dashboard"},
+             {"containerPort": 10001, "name": "client"}]
+    numbers = {p["containerPort"] for p in ports}
+    ports += [p for p in carried if p.get("containerPort") not in numbers
+              and not (serve and p.get("containerPort") == SERVE_PORT)]
+    if serve:  # KubeRay's serve Service targets the head's port named "serve"
+        ports.append({"containerPort": SERVE_PORT, "name": "serve"})
+    return ports
+
+
+def _group_from_dev(group: GroupShape, image: str, env: list[dict[str, Any]], head: bool,
+                    serve: bool = False) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": "ray-head" if head else "ray-worker", "image": image,
+                                 **group.container}
+    if head:
+        container["ports"] = _head_ports(group.container.get("ports") or [], serve)
+    merged = _with_env(group.container.get("env") or [], env)
+    if merged:
+        container["env"] = merged
+    spec: dict[str, Any] = {} if head else {"groupName": group.name}
+    for key, value in (("replicas", group.replicas), ("minReplicas", group.min_replicas),
+                       ("maxReplicas", group.max_replicas),
+                       ("numOfHosts", group.num_of_hosts)):
+        if value is not None and not head:
+            spec[key] = value
+    spec["rayStartParams"] = dict(group.ray_start_params)
+    spec["template"] = {"spec": {**group.pod, "containers": [container]}}
+    # one copy per group: objects shared with the shape or another group would come out of
+    # the YAML dump as anchors and aliases, which reviewers and some tools trip over
+    return copy.deepcopy(spec)
+
+
+def _cluster_spec_from_dev(image: str, ray_version: str, shape: RayClusterShape,
+                           env: list[dict[str, Any]], serve: bool = False) -> dict[str, Any]:
+    return {
+        "rayVersion": ray_version,
+        **shape.autoscaling,
+        "headGroupSpec": _group_from_dev(shape.head, image, env, head=True, serve=serve),
+        "workerGroupSpecs": [_group_from_dev(w, image, env, head=False) for w in shape.workers],
+    }
+
+
+Shape = ClusterShape | RayClusterShape
+
+
+def _cluster_spec(image: str, ray_version: str, shape: Shape,
                   env: list[dict[str, Any]], serve: bool = False) -> dict[str, Any]:
+    if isinstance(shape, RayClusterShape):
+        return _cluster_spec_from_dev(image, ray_version, shape, env, serve)
     workers = []
     for i, (worker, count) in enumerate(shape.workers):
         kind = "gpu" if worker.gpu else "cpu"
@@ -146,7 +205,7 @@ def _metadata(name: str, project: str) -> dict[str, Any]:
 
 
 def rayjob(*, name: str, project: str, image: str, ray_version: str, entrypoint: str,
-           shape: ClusterShape, env: list[dict[str, Any]]) -> dict[str, Any]:
+           shape: Shape, env: list[dict[str, Any]]) -> dict[str, Any]:
     """The job runs on a cluster of its own, torn down after it finishes. No runtime_env:
     code and dependencies are in the image."""
     return {
@@ -163,7 +222,7 @@ def rayjob(*, name: str, project: str, image: str, ray_version: str, entrypoint:
 
 
 def raycluster(*, name: str, project: str, image: str, ray_version: str,
-               shape: ClusterShape, env: list[dict[str, Any]]) -> dict[str, Any]:
+               shape: Shape, env: list[dict[str, Any]]) -> dict[str, Any]:
     """A long-lived cluster running the image (submit the entrypoint to it, or serve)."""
     return {
         "apiVersion": "ray.io/v1",
@@ -174,7 +233,7 @@ def raycluster(*, name: str, project: str, image: str, ray_version: str,
 
 
 def rayservice(*, name: str, project: str, image: str, ray_version: str,
-               serve_config: dict[str, Any], shape: ClusterShape,
+               serve_config: dict[str, Any], shape: Shape,
                env: list[dict[str, Any]]) -> dict[str, Any]:
     """The project's Serve applications on a cluster KubeRay keeps up (and upgrades with a
     new cluster when the image changes). ``serveConfigV2`` is Serve's config file as text:

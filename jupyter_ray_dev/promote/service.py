@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import hashlib
+import importlib.util
 import logging
 import os
 import secrets
@@ -46,7 +47,9 @@ from .context import ContextSpec, inputs_hash, write_folder, write_tar_gz
 from .dockerfile import default_base_image, render_dockerfile, render_dockerignore
 from .envvars import EnvVars, split_env_vars
 from .history import choose_manifest, history_diff
+from .kuberay_shape import RayClusterShape, shape_from_raycluster
 from .manifests import (
+    Shape,
     cluster_shape,
     k8s_name,
     pin_image,
@@ -119,6 +122,8 @@ class Plan:
     serve: ServeApp | None = None
     serve_error: str | None = None
     builders: list[Availability] = field(default_factory=list)
+    shape: Shape | None = None
+    shape_source: dict[str, Any] = field(default_factory=dict)
 
     @property
     def manifests_yaml(self) -> str:
@@ -151,6 +156,7 @@ class Plan:
             "builders": [b.to_dict() for b in self.builders],
             "ray_version": self.ray_version,
             "git_commit": self.git_commit or None,
+            "shape_source": self.shape_source,
         }
 
 
@@ -233,7 +239,8 @@ class PromoteService:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     # --- planning ----------------------------------------------------------------
-    def _compute(self, project: str, options: PromoteOptions, summary: dict[str, Any]) -> Plan:
+    def _compute(self, project: str, options: PromoteOptions, summary: dict[str, Any],
+                 shape: Shape, shape_source: dict[str, Any]) -> Plan:
         folder, entry = resolve_project(self.root, project, options.entrypoint)
         runtime_env = load_project_runtime_env(folder)
         excludes = runtime_env.get("excludes") or []
@@ -245,7 +252,6 @@ class PromoteService:
         name = k8s_name(folder.name)
         secret_name = f"{name}-secrets"
         env = split_env_vars(runtime_env.get("env_vars"), secret_name)
-        shape = cluster_shape(summary)
         ray_version = summary.get("ray_version") or ""
         gpu = shape.has_gpus if options.gpu is None else options.gpu
         base_image = options.base_image or default_base_image(
@@ -298,7 +304,7 @@ class PromoteService:
                     image=image, inputs_hash=digest, dockerfile=dockerfile, manifests=manifests,
                     manifest_errors=errors, spec=spec, ray_version=ray_version, git_commit=commit,
                     workdir=self.config.workdir, variant=options.variant, serve=serve,
-                    serve_error=serve_error)
+                    serve_error=serve_error, shape=shape, shape_source=shape_source)
         for manifest in manifests:
             spec.add_text(f"manifests/{manifest['kind'].lower()}.yaml", to_yaml([manifest]))
         return plan
@@ -327,12 +333,51 @@ class PromoteService:
 
     async def _plan(self, project: str, options: PromoteOptions,
                     builders: bool = True) -> Plan:
-        summary = await self._cluster()  # RayUnreachable -> 503: the shape comes from Ray
-        plan: Plan = await self._off_loop(self._compute, project, options, summary)
+        summary = await self._cluster()  # RayUnreachable -> 503: versions come from Ray
+        shape, source = await self._shape(summary)
+        plan: Plan = await self._off_loop(self._compute, project, options, summary, shape,
+                                          source)
         if builders:  # a context export needs none: it skips the builders' probes
             plan.builders = list(await asyncio.gather(*(b.availability()
                                                         for b in self.builders.values())))
         return plan
+
+    async def _shape(self, summary: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
+        """The dev RayCluster's shape when this server may read it, else Ray's view of its
+        nodes; ``source`` says which, and why not the other (the review shows it)."""
+        found, reason = await self._raycluster_shape()
+        if found is not None:
+            return found, {"source": "raycluster", "raycluster": found.source,
+                           "reason": reason, "dropped": found.dropped}
+        return cluster_shape(summary), {"source": "ray", "raycluster": None,
+                                        "reason": reason, "dropped": []}
+
+    async def _raycluster_shape(self) -> tuple[RayClusterShape | None, str]:
+        from ..errors import RayDevError
+
+        if self._kubernetes is None:
+            return None, "Kubernetes is not configured on this server."
+        k8s = self._kubernetes()
+        ident = k8s.identity()
+        if ident is None:
+            return None, "Not running in a KubeRay pod (RAY_CLUSTER_NAME is not set)."
+        if importlib.util.find_spec("kubernetes") is None:
+            return None, ("The `kubernetes` Python client is not installed, so the RayCluster "
+                          f"{ident.cluster_name} cannot be read (pip install kubernetes).")
+        if not k8s.client.configured():
+            from ..k8s.client import not_configured_message
+
+            return None, not_configured_message()
+        try:
+            obj = await k8s.raycluster(ident)
+        except RayDevError as err:  # 403, 404, unreachable: the plan still has Ray's view
+            return None, f"Reading the RayCluster {ident.cluster_name} failed: {err.message}"
+        try:
+            shape = shape_from_raycluster(obj)
+        except ValueError as err:
+            return None, f"{err}: it gives no shape to promote."
+        return shape, (f"Read from the RayCluster {shape.source} this server runs in, through "
+                       "the Kubernetes API.")
 
     async def plan(self, project: str, body: Any = None) -> dict[str, Any]:
         """What a promotion would build, for review; builds nothing."""
@@ -506,7 +551,7 @@ class PromoteService:
         job = runtime_env_rayjob(
             name=name, project=plan.project, image=plan.base_image,
             ray_version=plan.ray_version, script=plan.collected.entrypoint.script,
-            runtime_env=runtime_env, shape=cluster_shape(await self._cluster()),
+            runtime_env=runtime_env, shape=plan.shape or cluster_shape(await self._cluster()),
             env=secret_env([s["name"] for s in plan.env.secret], f"{name}-secrets"))
         entrypoint = job["spec"]["entrypoint"]
         errors = validate_manifest(job)

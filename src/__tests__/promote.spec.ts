@@ -10,7 +10,8 @@ import {
   INITIAL_BUILD,
   kubectlApply,
   pinnedReference,
-  reduceBuild
+  reduceBuild,
+  shapeSourceLine
 } from '../promote/model';
 import { recordingFetch, type IRecordedCall } from './fixtures';
 
@@ -71,6 +72,12 @@ function plan(overrides: Partial<IPromotionPlan> = {}): IPromotionPlan {
     ],
     ray_version: '2.60.0',
     git_commit: null,
+    shape_source: {
+      source: 'ray',
+      raycluster: null,
+      reason: 'Not running in a KubeRay pod (RAY_CLUSTER_NAME is not set).',
+      dropped: []
+    },
     ...overrides
   };
 }
@@ -109,6 +116,25 @@ describe('promote review', () => {
     expect(
       buildBlocker(plan({ manifest_errors: { RayJob: ['x'] } }))
     ).toContain('CRDs');
+  });
+
+  it('says in one line where the shape comes from and why', () => {
+    expect(shapeSourceLine(plan())).toBe(
+      "Groups and resources from Ray's view of its nodes. Not running in a " +
+        'KubeRay pod (RAY_CLUSTER_NAME is not set).'
+    );
+    const line = shapeSourceLine(
+      plan({
+        shape_source: {
+          source: 'raycluster',
+          raycluster: 'team/ray-dev',
+          reason: 'read',
+          dropped: ['head: port jupyter (8888, dev only)']
+        }
+      })
+    );
+    expect(line).toContain('from the RayCluster team/ray-dev');
+    expect(line).toContain('left out as dev-only: head: port jupyter');
   });
 
   it('offers notebooks first, then scripts, never folders or data', () => {

@@ -540,6 +540,18 @@ export interface IPromotionPlan {
   builders: IPromoteBuilder[];
   ray_version: string;
   git_commit: string | null;
+  /** Where the manifests' groups come from, and why not the other source. */
+  shape_source: IPromoteShapeSource;
+}
+
+/** The dev RayCluster (through the Kubernetes API) or Ray's view of its nodes. */
+export interface IPromoteShapeSource {
+  source: 'raycluster' | 'ray';
+  /** namespace/name of the RayCluster read; null for Ray's view. */
+  raycluster: string | null;
+  reason: string;
+  /** Dev-only parts of the RayCluster left out (sidecars, ports, volumes, env). */
+  dropped: string[];
 }
 
 export type PromotionStatus =

@@ -9,7 +9,12 @@ import {
   type PromoteVariant,
   type RayDevAPI
 } from '../api';
-import { buildBlocker, differencesFromDev, objectStoreRoots } from './model';
+import {
+  buildBlocker,
+  differencesFromDev,
+  objectStoreRoots,
+  shapeSourceLine
+} from './model';
 
 export interface IPromoteReviewProps {
   api: RayDevAPI;
@@ -286,6 +291,12 @@ function PlanView(props: {
           <span>{trans.__('(from %1)', plan.serve_app.source)}</span>
         </div>
       ) : null}
+      <div className="jp-RayDev-promoteRow">
+        <span className="jp-RayDev-promoteLabel">{trans.__('Shape')}</span>
+        <span data-testid="ray-promote-shape">
+          {trans.__(shapeSourceLine(plan))}
+        </span>
+      </div>
       <h3>
         {plan.variant === 'rayservice'
           ? trans.__('KubeRay manifest (RayService)')

@@ -87,6 +87,19 @@ export function differencesFromDev(plan: IPromotionPlan): IDifference[] {
 }
 
 /** The roots Ray nodes can download a working_dir from (s3:// and gs://, writable). */
+/** The review's one line on where the head and worker groups come from (English: the
+ * dialog passes it through the translator as a whole). */
+export function shapeSourceLine(plan: IPromotionPlan): string {
+  const shape = plan.shape_source;
+  if (shape.source === 'raycluster') {
+    const left = shape.dropped.length
+      ? `; left out as dev-only: ${shape.dropped.join(', ')}`
+      : '';
+    return `Groups, resources and rayStartParams from the RayCluster ${shape.raycluster}${left}.`;
+  }
+  return `Groups and resources from Ray's view of its nodes. ${shape.reason}`;
+}
+
 export function objectStoreRoots(roots: IStorageRoot[]): IStorageRoot[] {
   return roots.filter(
     root =>
