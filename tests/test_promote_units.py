@@ -293,6 +293,7 @@ def test_a_failed_context_export_leaves_no_file(tmp_path):
     spec = ContextSpec()
     spec.add_file("app/gone.py", tmp_path / "gone.py")  # vanished since the walk
     dest = tmp_path / "out" / "ctx.tar.gz"
-    with pytest.raises(OSError):
+    with pytest.raises(OSError) as err:
         write_tar_gz(spec, dest)
     assert list((tmp_path / "out").iterdir()) == []
+    assert "try again" in err.value.message and "gone.py" in err.value.message

@@ -23,6 +23,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import RayDevError
+
 FIXED_MTIME = 315532800  # 1980-01-01, the zip epoch: any constant does
 _CHUNK = 1 << 20
 
@@ -134,6 +136,17 @@ def _stage(spec: ContextSpec, staging: Path) -> list[tuple[Path, list[str]]]:
     return out
 
 
+class ContextExportFailed(RayDevError, OSError):
+    """tar could not write the context: said with what to do, never a bare 500."""
+
+    reason = "context_export_failed"
+
+
+class ContextToolMissing(ContextExportFailed):
+    status = 503
+    reason = "context_tool_missing"
+
+
 def write_tar_gz(spec: ContextSpec, dest: Path) -> int:
     """Write the context as ``dest`` (.tar.gz), atomically: a failed export leaves no file.
     Returns the size in bytes. Blocking: call it off the event loop."""
@@ -150,9 +163,17 @@ def write_tar_gz(spec: ContextSpec, dest: Path) -> int:
                 # NUL-separated: any byte but NUL may be in a name
                 listing.write_bytes(b"".join(os.fsencode(x) + b"\0" for x in names))
                 argv += ["-C", str(folder), "--null", "-T", str(listing)]
+            if shutil.which("tar") is None or shutil.which("gzip") is None:
+                raise ContextToolMissing(
+                    "Writing a build context needs GNU tar and gzip on the Jupyter server, "
+                    "and one of them is missing: install them in the server's image "
+                    "(apt-get install tar gzip; every rayproject/ray image has them).")
             done = subprocess.run(argv, capture_output=True, text=True, check=False)
             if done.returncode != 0:
-                raise OSError(f"tar failed (exit {done.returncode}): {done.stderr.strip()[-400:]}")
+                raise ContextExportFailed(
+                    f"Writing the build context failed (tar exit {done.returncode}: "
+                    f"{done.stderr.strip()[-400:]}). A project file that changed or vanished "
+                    "during the export does this: try again.")
         os.replace(partial, dest)
     except BaseException:
         Path(partial).unlink(missing_ok=True)
