@@ -67,6 +67,13 @@ export class StoragePanel extends ReactWidget {
     this.uploads = new UploadQueue(this._api);
     this.listing.changed.connect(this._onListingChanged, this);
     this.uploads.changed.connect(() => this._changed.emit(), this);
+    // connected first, so the version has moved before any view hears of it
+    this._changed.connect(() => this._version++, this);
+  }
+
+  /** Bumped on every change: the view's snapshot for useSyncExternalStore. */
+  get version(): number {
+    return this._version;
   }
 
   readonly listing: ListingModel;
@@ -599,6 +606,7 @@ export class StoragePanel extends ReactWidget {
   private _lastSelected: string | null = null;
   private _actionError: ApiError | null = null;
   private _changed = new Signal<this, void>(this);
+  private _version = 0;
 }
 
 export namespace StoragePanel {
@@ -614,14 +622,16 @@ export namespace StoragePanel {
 /** Re-renders the view on every change of the panel. */
 function StorageRenderer(props: { panel: StoragePanel }): JSX.Element {
   const { panel } = props;
-  const [, setTick] = React.useState(0);
-  React.useEffect(() => {
-    const update = () => setTick(t => t + 1);
-    panel.changed.connect(update);
-    return () => {
-      panel.changed.disconnect(update);
-    };
-  }, [panel]);
+  // Not useState + useEffect: an effect subscribes after the commit, and a
+  // change emitted in between (a fast retry) would never re-render the view.
+  const subscribe = React.useCallback(
+    (onChange: () => void) => {
+      panel.changed.connect(onChange);
+      return () => void panel.changed.disconnect(onChange);
+    },
+    [panel]
+  );
+  React.useSyncExternalStore(subscribe, () => panel.version);
   const state = panel.viewState;
   return (
     <StorageView
