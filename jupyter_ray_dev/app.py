@@ -121,11 +121,12 @@ class RayDev(ExtensionApp):
         "", help="buildah --runroot for promotions. Default: buildah's own."
     ).tag(config=True)
 
-    promote_buildah_storage_driver = Unicode(
-        "vfs", help="buildah --storage-driver for promotions. vfs (the default) works in "
-        "any pod but copies the whole image at every step; overlay makes a layer cost only "
-        "what it changes (a rebuild after a code change takes seconds) and needs a pod "
-        "allowed to mount overlayfs (privileged, or fuse-overlayfs with /dev/fuse)."
+    promote_buildah_storage_driver = Enum(
+        ["auto", "overlay", "vfs"], "auto",
+        help="buildah --storage-driver for promotions. auto (the default): overlay when "
+        "buildah can mount it here (privileged pod, or fuse-overlayfs with /dev/fuse), else "
+        "vfs. overlay makes a layer cost only what it changes (a code-only rebuild takes "
+        "about a second); vfs works in any pod but copies the whole image at every step."
     ).tag(config=True)
 
     promote_store_path = Unicode(

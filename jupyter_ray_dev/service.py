@@ -41,7 +41,7 @@ class RayDevConfig:
     promote_tls_verify: bool = True  # False only for a plain-HTTP registry on loopback/in-cluster
     promote_buildah_root: str = ""  # buildah --root/--runroot ("" = buildah's defaults)
     promote_buildah_runroot: str = ""
-    promote_buildah_storage_driver: str = "vfs"  # overlay where the pod may mount it
+    promote_buildah_storage_driver: str = "auto"  # auto (overlay if it mounts, else vfs)
     promote_store_path: str = ""  # "" = <jupyter data dir>/ray_dev/promotions.sqlite
     promote_builder: str = "buildah"  # buildah | docker | kaniko, when a request names none
     promote_docker_host: str = ""  # DOCKER_HOST for the docker builder ("" = the environment's)

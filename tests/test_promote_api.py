@@ -185,7 +185,8 @@ class TestRealBuild:
         return {"promote_store_path": str(tmp_path / "promotions.sqlite"),
                 "promote_registry": f"{registry}/team", "promote_tls_verify": False,
                 "promote_buildah_root": buildah_store["root"],
-                "promote_buildah_runroot": buildah_store["runroot"]}
+                "promote_buildah_runroot": buildah_store["runroot"],
+                "promote_buildah_storage_driver": "vfs"}  # where base_image was built
 
     async def test_build_streams_its_log_and_ends_with_the_pushed_digest(
             self, api, jp_root_dir, jp_ws_fetch, base_image, registry):

@@ -51,7 +51,7 @@ def instructions(dockerfile: str) -> list[str]:
     return [i["instruction"] for i in parser.structure if i["instruction"] != "COMMENT"]
 
 
-CLEAN_INSTRUCTIONS = ["FROM", "USER", "COPY", "RUN", "ENV", "WORKDIR", "LABEL", "COPY"]
+CLEAN_INSTRUCTIONS = ["FROM", "USER", "COPY", "RUN", "ENV", "WORKDIR", "COPY", "ARG", "LABEL"]
 
 # --- collect ------------------------------------------------------------------
 

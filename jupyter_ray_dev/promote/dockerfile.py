@@ -99,13 +99,20 @@ def render_dockerfile(
     entrypoint: str,
     git_commit: str,
     ray_version: str,
+    inputs_hash: str,
 ) -> str:
     return _environment().get_template("Dockerfile.j2").render(
         project=project, base_image=base_image, workdir=workdir, deps_dir=deps_dir,
         has_requirements=has_requirements, env=sorted(env.items()), entrypoint=entrypoint,
-        git_commit=git_commit, ray_version=ray_version,
+        git_commit=git_commit, ray_version=ray_version, inputs_hash=inputs_hash,
         pythonpath=workdir,
     )
+
+
+def build_time_args(created: str) -> dict[str, str]:
+    """The ``--build-arg`` of the Dockerfile's last LABEL: the build time is known only when
+    the build starts, and a reviewed Dockerfile must be the one that is built."""
+    return {"RAY_DEV_CREATED": created}
 
 
 def render_dockerignore() -> str:

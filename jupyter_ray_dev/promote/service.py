@@ -44,7 +44,12 @@ from .builders import (
 )
 from .collect import Collected, collect, resolve_project
 from .context import ContextSpec, inputs_hash, write_folder, write_tar_gz
-from .dockerfile import default_base_image, render_dockerfile, render_dockerignore
+from .dockerfile import (
+    build_time_args,
+    default_base_image,
+    render_dockerfile,
+    render_dockerignore,
+)
 from .envvars import EnvVars, split_env_vars
 from .history import choose_manifest, history_diff
 from .kuberay_shape import RayClusterShape, shape_from_raycluster
@@ -92,7 +97,7 @@ class PromoteConfig:
     tls_verify: bool = True
     buildah_root: str = ""
     buildah_runroot: str = ""
-    buildah_storage_driver: str = "vfs"
+    buildah_storage_driver: str = "auto"  # auto | overlay | vfs
     store_path: Path | None = None
     workdir: str = "/home/ray/app"
     builder: str = "buildah"  # when a request names none
@@ -283,7 +288,7 @@ class PromoteService:
             project=project_api, base_image=base_image, workdir=self.config.workdir,
             deps_dir=DEPS_DIR, has_requirements=bool(pinned.lines), env=env.baked,
             entrypoint=collected.entrypoint.script, git_commit=commit,
-            ray_version=ray_version)
+            ray_version=ray_version, inputs_hash=digest)
         spec.add_text("Dockerfile", dockerfile)
         manifest_image = image or f"{name}:{digest[:12]}"
         secrets_env = secret_env([s["name"] for s in env.secret], secret_name)
@@ -436,9 +441,8 @@ class PromoteService:
                 context = scratch
                 await self._off_loop(write_folder, plan.spec, context)
             built = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-            labels = {"io.ray-dev.inputs-hash": plan.inputs_hash,
-                      "org.opencontainers.image.created": built}
-            result = await builder.build(context, plan.image or "", labels, push, live.emit)
+            result = await builder.build(context, plan.image or "",
+                                         build_time_args(built), push, live.emit)
             record.digest = result.digest
             record.status = "pushed" if push else "built"
             await live.emit(f"Done: {result.image}"

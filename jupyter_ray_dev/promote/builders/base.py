@@ -47,7 +47,7 @@ class Builder(Protocol):
 
     async def availability(self) -> Availability: ...
 
-    async def build(self, context: Path, image: str, labels: dict[str, str], push: bool,
+    async def build(self, context: Path, image: str, build_args: dict[str, str], push: bool,
                     emit: Emit) -> BuildResult: ...
 
 
@@ -96,14 +96,14 @@ def last_match(lines: list[str], pattern: Callable[[str], object]) -> str | None
     return next((ln for ln in reversed(lines) if pattern(ln)), None)
 
 
-async def build_image(tool: str, argv: list[str], context: Path, labels: dict[str, str],
+async def build_image(tool: str, argv: list[str], context: Path, build_args: dict[str, str],
                       step: re.Pattern[str], emit: Emit, env: dict[str, str] | None = None
                       ) -> str:
-    """Run a ``build`` command line that takes ``--label`` and ``--iidfile`` (buildah's
+    """Run a ``build`` command line that takes ``--build-arg`` and ``--iidfile`` (buildah's
     and docker's); the image id. A failure names the last step the log started."""
     argv = list(argv)
-    for key, value in sorted(labels.items()):
-        argv += ["--label", f"{key}={value}"]
+    for key, value in sorted(build_args.items()):
+        argv += ["--build-arg", f"{key}={value}"]
     with tempfile.TemporaryDirectory(prefix="ray-dev-build-") as scratch:
         iidfile = Path(scratch) / "iid"
         code, lines = await run([*argv, "--iidfile", str(iidfile), str(context)], emit, env=env)

@@ -1,4 +1,8 @@
-"""buildah: daemonless, runs on a head pod (vfs storage, chroot isolation): the default.
+"""buildah: daemonless, runs on a head pod (chroot isolation): the default.
+
+Storage: ``auto`` (the default) takes overlay where buildah can mount it, so a layer
+costs what it changes and a code-only rebuild takes about a second; else vfs, which
+works in any pod but copies the whole image at every step (seconds per step).
 
 Registry credentials are buildah's own business: it reads ``REGISTRY_AUTH_FILE``
 (or ``$XDG_RUNTIME_DIR/containers/auth.json``) from the server's environment.
@@ -9,6 +13,7 @@ the build context.
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +28,7 @@ class BuildahConfig:
     binary: str = "buildah"
     root: str = ""  # --root: image storage ("" = buildah's default)
     runroot: str = ""  # --runroot
-    storage_driver: str = "vfs"  # works without overlay/fuse in a pod
+    storage_driver: str = "auto"  # auto | overlay | vfs
     isolation: str = "chroot"  # no user namespaces or runc needed
     tls_verify: bool = True
 
@@ -34,32 +39,57 @@ class BuildahBuilder:
 
     def __init__(self, config: BuildahConfig) -> None:
         self.config = config
+        # what ``auto`` chose, once a probe succeeded with it (and why not overlay)
+        self._driver: str | None = None if config.storage_driver == "auto" \
+            else config.storage_driver
+        self._not_overlay = ""
 
-    def _base(self) -> list[str]:
+    def _base(self, driver: str | None = None) -> list[str]:
         c = self.config
-        argv = [c.binary, "--storage-driver", c.storage_driver]
+        argv = [c.binary, "--storage-driver", driver or self._driver or "vfs"]
         if c.root:
             argv += ["--root", c.root]
         if c.runroot:
             argv += ["--runroot", c.runroot]
         return argv
 
+    async def _probe(self, driver: str | None = None) -> Availability | list[str]:
+        return await probe(self.name, [*self._base(driver), "info"], 30,
+                           "Debian/Ubuntu: apt-get install buildah")
+
     async def availability(self) -> Availability:
-        found = await probe(self.name, [*self._base(), "info"], 30,
-                            "Debian/Ubuntu: apt-get install buildah")
-        if isinstance(found, Availability):
-            return found
-        return Availability(self.name, True, f"buildah ({self.config.storage_driver} storage, "
+        if self._driver is None:  # auto, not decided yet: overlay if this pod can mount it
+            found = await self._probe("overlay")
+            if isinstance(found, Availability):
+                if shutil.which(self.config.binary) is None:
+                    return found
+                self._not_overlay = found.reason
+                found = await self._probe("vfs")
+                if isinstance(found, Availability):
+                    return found
+                self._driver = "vfs"
+            else:
+                self._driver = "overlay"
+        else:
+            found = await self._probe()
+            if isinstance(found, Availability):
+                return found
+        why = f"; overlay: {self._not_overlay}" if self._not_overlay else ""
+        return Availability(self.name, True, f"buildah ({self._driver} storage{why}, "
                             f"{self.config.isolation} isolation)")
 
-    async def build(self, context: Path, image: str, labels: dict[str, str], push: bool,
+    @property
+    def storage_driver(self) -> str | None:
+        """The driver builds use: None until ``auto`` has probed."""
+        return self._driver
+
+    async def build(self, context: Path, image: str, build_args: dict[str, str], push: bool,
                     emit: Emit) -> BuildResult:
-        """``labels`` go on the final image only (``--label``): values that change every
-        build (time, inputs hash) must not be a Dockerfile step, or no step after them
-        could come from the cache."""
+        if self._driver is None:
+            await self.availability()  # auto: decide before the first build
         image_id = await build_image(
             "buildah", [*self._base(), "build", "--isolation", self.config.isolation, "--layers",
-                        "-f", str(context / "Dockerfile"), "-t", image], context, labels, _STEP,
+                        "-f", str(context / "Dockerfile"), "-t", image], context, build_args, _STEP,
             emit)
         if not push:
             return BuildResult(image=image, image_id=image_id, digest=None)

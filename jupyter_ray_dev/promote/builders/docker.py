@@ -61,14 +61,12 @@ class DockerBuilder:
         mode = "BuildKit" if self.config.buildkit else "classic builder"
         return Availability(self.name, True, f"Docker engine {version} at {where} ({mode})")
 
-    async def build(self, context: Path, image: str, labels: dict[str, str], push: bool,
+    async def build(self, context: Path, image: str, build_args: dict[str, str], push: bool,
                     emit: Emit) -> BuildResult:
-        """``labels`` are ``--label`` flags, not Dockerfile steps: they change every build
-        and would otherwise break the layer cache of every step after them."""
         env = self._env()
         image_id = await build_image(
             "docker", [self.config.binary, "build", "-f", str(context / "Dockerfile"), "-t",
-                       image], context, labels, _STEP, emit, env=env)
+                       image], context, build_args, _STEP, emit, env=env)
         if not push:
             return BuildResult(image=image, image_id=image_id, digest=None)
         await emit(f"Pushing {image} ...")

@@ -134,7 +134,7 @@ class KanikoBuilder:
             return f"pvc://{self.config.pvc}/{path}"
         return root.uri(path)
 
-    async def build(self, context: Path, image: str, labels: dict[str, str], push: bool,
+    async def build(self, context: Path, image: str, build_args: dict[str, str], push: bool,
                     emit: Emit) -> BuildResult:
         try:
             root_name, folder, root = self._target()
@@ -161,7 +161,7 @@ class KanikoBuilder:
                 context_secret=cfg.context_secret or None,
                 service_account=cfg.service_account or None, image=cfg.image or KANIKO_IMAGE,
                 s3_endpoint=(cfg.s3_endpoint or None) if root.protocol == "s3" else None,
-                aws_region=cfg.aws_region or None, labels=labels, push=push)
+                aws_region=cfg.aws_region or None, build_args=build_args, push=push)
             try:
                 created = await kube.start_build(build, cfg.namespace or None)
             except RayDevError as err:
