@@ -109,7 +109,8 @@ def test_build_pushes_and_prints_the_digest(ray_head, tmp_path, buildah_store, r
     cli = make_cli(ray_head, tmp_path, {
         "promote_registry": f"{registry}/ci", "promote_tls_verify": False,
         "promote_buildah_root": buildah_store["root"],
-        "promote_buildah_runroot": buildah_store["runroot"]})
+        "promote_buildah_runroot": buildah_store["runroot"],
+        "promote_buildah_storage_driver": "vfs"})  # where base_image was built
     proj = tmp_path / "root" / "proj"
     (proj / "runtime_env.yaml").write_text(yaml.safe_dump({"env_vars": {"MODE": "prod"}}))
     text = cli("promote", "-e", "train.ipynb", "--build", "--base-image", base_image)

@@ -297,3 +297,63 @@ def test_a_failed_context_export_leaves_no_file(tmp_path):
         write_tar_gz(spec, dest)
     assert list((tmp_path / "out").iterdir()) == []
     assert "try again" in err.value.message and "gone.py" in err.value.message
+
+
+def test_a_streamed_export_is_the_same_archive_as_a_builders_context(promote, tmp_path):
+    """The export archives the project while it is walked; a kaniko context is written
+    from the finished plan: the same inputs give the same bytes either way."""
+    from jupyter_ray_dev.promote.context import write_tar_gz
+
+    sample_project(Path(promote.root))
+    body = {"entrypoint": "proj/train.ipynb"}
+    streamed = tmp_path / "streamed.tar.gz"
+    asyncio.run(promote.export_context("proj", body, streamed))
+    plan = asyncio.run(promote._plan("proj", PromoteOptions.from_request(body), builders=False))
+    whole = tmp_path / "whole.tar.gz"
+    write_tar_gz(plan.spec, whole)
+    assert streamed.read_bytes() == whole.read_bytes()
+    with tarfile.open(streamed) as tar:
+        names = tar.getnames()
+    # the project's files first, in walk order, then the generated text and manifests
+    assert names.index("app/helpers.py") < names.index("Dockerfile")
+    assert sorted(names) == sorted({f.name for f in plan.spec.files})
+
+
+def test_an_export_that_fails_mid_walk_leaves_nothing(promote, tmp_path):
+    import psutil
+
+    project = sample_project(Path(promote.root))
+    write(project / ".dockerignore", "train.ipynb\n")  # found only once the walk is done
+    out = tmp_path / "out"
+    out.mkdir()
+    children = {p.pid for p in psutil.Process().children(recursive=True)}
+    with pytest.raises(BadRequest) as err:
+        asyncio.run(promote.export_context("proj", {"entrypoint": "proj/train.ipynb"},
+                                           out / "ctx.tar.gz"))
+    assert err.value.details["field"] == "entrypoint"
+    assert list(out.iterdir()) == []  # no archive, no partial file
+    left = {p.pid for p in psutil.Process().children(recursive=True)} - children
+    assert not left  # tar was stopped
+
+
+def test_a_file_changed_since_the_last_plan_is_read_again(promote):
+    """File digests are remembered by stat between plans: a change that keeps the size
+    (and, within the clock's tick, the timestamps) must still change the inputs hash."""
+    import os
+    import time
+
+    project = sample_project(Path(promote.root))
+    helpers = project / "helpers.py"
+    first = plan_of(promote, entrypoint="proj/train.ipynb")["inputs_hash"]
+    write(helpers, "def answer():\n    return 43\n")  # same size, at once
+    second = plan_of(promote, entrypoint="proj/train.ipynb")["inputs_hash"]
+    assert second != first
+    # a settled file (an hour old) that is remembered, then rewritten with its old times
+    old = time.time() - 3600
+    os.utime(helpers, (old, old))
+    plan_of(promote, entrypoint="proj/train.ipynb")
+    write(helpers, "def answer():\n    return 44\n")
+    os.utime(helpers, (old, old))  # only the ctime tells
+    third = plan_of(promote, entrypoint="proj/train.ipynb")["inputs_hash"]
+    assert third not in (first, second)
+    assert plan_of(promote, entrypoint="proj/train.ipynb")["inputs_hash"] == third

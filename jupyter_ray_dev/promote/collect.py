@@ -10,7 +10,9 @@ converter; the IPython-only lines it skips are reported, never silently dropped.
 
 from __future__ import annotations
 
+import os
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -41,21 +43,29 @@ class Entrypoint:
 class Collected:
     project: Path  # real path
     files: list[str]  # project-relative, '/'-separated, sorted
+    stats: dict[str, os.stat_result]  # each file's, from the walk
     total_bytes: int
     excluded: list[str]  # what an ignore rule cut (a folder counts once, not its contents)
     entrypoint: Entrypoint
 
 
-def collect(project: Path, entry: Path, excludes: tuple[str, ...] = ()) -> Collected:
-    """Runs in a worker thread: it walks the project and may run nbconvert."""
+def collect(project: Path, entry: Path, excludes: tuple[str, ...] = (),
+            on_file: Callable[[str], None] | None = None) -> Collected:
+    """Runs in a worker thread: it walks the project and may run nbconvert. ``on_file``
+    is given each kept file as the walk finds it (a context export archives it then)."""
     files: list[str] = []
+    stats: dict[str, os.stat_result] = {}
     excluded: list[str] = []
     total = 0
     skip = len(str(project.absolute())) + 1  # string slicing: pathlib's relative_to is slow
     for path, st in iter_kept_files(project, excludes, extra_ignore_files=(DOCKERIGNORE,),
                                     on_skip=lambda p: excluded.append(p[skip:])):
-        files.append(path[skip:])
+        rel = path[skip:]
+        files.append(rel)
+        stats[rel] = st
         total += st.st_size
+        if on_file is not None:
+            on_file(rel)
     rel = entry.relative_to(project).as_posix()
     if rel not in files:
         raise BadRequest(
@@ -64,7 +74,8 @@ def collect(project: Path, entry: Path, excludes: tuple[str, ...] = ()) -> Colle
             "or choose another file.",
             field="entrypoint",
         )
-    return Collected(project, files, total, excluded, _entrypoint(project, entry, set(files)))
+    return Collected(project, files, stats, total, excluded,
+                     _entrypoint(project, entry, set(files)))
 
 
 def _entrypoint(project: Path, entry: Path, files: set[str]) -> Entrypoint:

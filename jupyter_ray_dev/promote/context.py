@@ -20,7 +20,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from ..errors import RayDevError
@@ -34,6 +36,7 @@ class ContextFile:
     name: str  # path in the context, '/'-separated
     source: Path | str | None = None  # copied from here...
     text: str | None = None  # ...or written from this
+    stat: os.stat_result | None = None  # the source's, when the walk has it
 
 
 @dataclass
@@ -43,8 +46,9 @@ class ContextSpec:
     def add_text(self, name: str, text: str) -> None:
         self.files.append(ContextFile(name, text=text))
 
-    def add_file(self, name: str, source: Path | str) -> None:
-        self.files.append(ContextFile(name, source=source))
+    def add_file(self, name: str, source: Path | str,
+                 stat: os.stat_result | None = None) -> None:
+        self.files.append(ContextFile(name, source=source, stat=stat))
 
     def sorted(self) -> list[ContextFile]:
         return sorted(self.files, key=lambda f: f.name)
@@ -58,14 +62,37 @@ def _file_digest(path: Path | str) -> str:
     return h.hexdigest()
 
 
+# A file modified this recently is always read: its next change may keep the same size
+# and timestamps (they tick coarser than writes come), as git's "racily clean" entries.
+_SETTLED_SECONDS = 2.0
+
+
+@lru_cache(maxsize=1 << 16)
+def _settled_digest(path: str, dev: int, ino: int, size: int, mtime_ns: int,
+                    ctime_ns: int) -> str:
+    """A file's digest, remembered by its identity and stat: the review's plan and the
+    build's (or the export's) read each file once, and a rebuild reads what changed."""
+    return _file_digest(path)
+
+
+def _digest(f: ContextFile, now: float) -> str:
+    if f.text is not None:
+        return hashlib.sha256(f.text.encode()).hexdigest()
+    st = f.stat
+    if st is None or now - max(st.st_mtime, st.st_ctime) < _SETTLED_SECONDS:
+        return _file_digest(f.source)  # type: ignore[arg-type]
+    return _settled_digest(str(f.source), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+                           st.st_ctime_ns)
+
+
 def inputs_hash(spec: ContextSpec, skip: tuple[str, ...] = ("Dockerfile",)) -> str:
     """sha256 over every (name, content digest) the image is built from."""
     h = hashlib.sha256()
+    now = time.time()
     for f in spec.sorted():
         if f.name in skip or f.name.startswith("manifests/"):
             continue
-        digest = (hashlib.sha256(f.text.encode()).hexdigest() if f.text is not None
-                  else _file_digest(f.source))  # type: ignore[arg-type]
+        digest = _digest(f, now)
         h.update(f"{f.name}\0{digest}\n".encode())
     return h.hexdigest()
 
@@ -93,47 +120,15 @@ def write_folder(spec: ContextSpec, dest: Path) -> None:
 
 # GNU tar writes the archive (5,000 small files: ~5x faster than tarfile, whose
 # per-member header code dominates). Every value that could differ between two runs
-# or machines is fixed: order (the lists'), owner, times, modes (exactly 0644/0755, as
-# write_folder), the gzip header (-n: no name, no time).
+# or machines is fixed: order (the project's files in walk order, then the rest by
+# name), owner, times, modes (exactly 0644/0755, as write_folder), the gzip header
+# (-n: no name, no time).
 _TAR_FIXED = ("--format=gnu", "--owner=0", "--group=0", "--numeric-owner",
               f"--mtime=@{FIXED_MTIME}", "--mode=u=rwX,go=rX", "--no-recursion",
-              # symlinks are followed, as the project walk (and Ray's zip) follows them
-              "--dereference")
-
-
-def _stage(spec: ContextSpec, staging: Path) -> list[tuple[Path, list[str]]]:
-    """The (folder, member names) groups tar is given: generated text in ``staging/text``;
-    each folder the sourced files come from, under its context prefix, as a symlink in
-    ``staging/links-<n>`` (no copy of the project: tar reads it in place)."""
-    text_dir = staging / "text"
-    groups: dict[tuple[str, Path], list[str]] = {}
-    texts: list[str] = []
-    for f in spec.sorted():
-        if f.text is not None:
-            target = text_dir / f.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(f.text, encoding="utf-8")
-            texts.append(f.name)
-            continue
-        assert f.source is not None
-        prefix, _, rest = f.name.partition("/")
-        source = Path(f.source).absolute()
-        base = source.parents[rest.count("/")] if rest else None
-        if not rest or base is None or base / rest != source:
-            target = text_dir / f.name  # no folder maps onto its name: copied (small files)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
-            shutil.copymode(source, target)
-            texts.append(f.name)
-            continue
-        groups.setdefault((prefix, base), []).append(f.name)
-    out = [(text_dir, texts)] if texts else []
-    for n, ((prefix, base), names) in enumerate(groups.items()):
-        links = staging / f"links-{n}"
-        links.mkdir()
-        (links / prefix).symlink_to(base, target_is_directory=True)
-        out.append((links, names))
-    return out
+              # symlinks are followed, as the project walk (and Ray's zip) follows them;
+              # the staged tail is symlinks too, so no file is copied
+              "--dereference", "--verbatim-files-from", "--null")
+_APP = "app/"
 
 
 class ContextExportFailed(RayDevError, OSError):
@@ -147,35 +142,140 @@ class ContextToolMissing(ContextExportFailed):
     reason = "context_tool_missing"
 
 
+class TarGzWriter:
+    """Writes a context ``.tar.gz`` while the project is still being walked.
+
+    The project's files go to GNU tar's stdin as the walk finds them (``add``), so tar
+    and gzip archive the project while the walk, the pins and the inputs hash are still
+    being computed; the rest of the context (generated text, wheels, manifests) follows
+    from a staged folder once the spec is whole (``finish``). Atomic: the archive is
+    renamed into place only when tar succeeded; any failure or an unfinished writer
+    leaves no file. Blocking: use it off the event loop.
+    """
+
+    def __init__(self, dest: Path) -> None:
+        self.dest = dest
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._streamed: set[str] = set()
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        self._partial: str | None = None
+
+    def __enter__(self) -> TarGzWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self, project: Path | str) -> None:
+        """Start tar on ``project``: the folder the ``app/`` names are relative to."""
+        if shutil.which("tar") is None or shutil.which("gzip") is None:
+            raise ContextToolMissing(
+                "Writing a build context needs GNU tar and gzip on the Jupyter server, "
+                "and one of them is missing: install them in the server's image "
+                "(apt-get install tar gzip; every rayproject/ray image has them).")
+        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, self._partial = tempfile.mkstemp(prefix=".partial-", suffix=".tar.gz",
+                                             dir=self.dest.parent)
+        os.close(fd)
+        self._scratch = tempfile.TemporaryDirectory(prefix="ray-dev-tar-")
+        staging = Path(self._scratch.name)
+        (staging / "project").mkdir()
+        (staging / "project" / _APP.rstrip("/")).symlink_to(Path(project).absolute(),
+                                                             target_is_directory=True)
+        (staging / "tail").mkdir()
+        # tar reads the tail's list only after stdin's end, which ``finish`` writes first
+        self._proc = subprocess.Popen(
+            ["tar", "--create", "--use-compress-program=gzip -n -6",
+             f"--file={self._partial}", *_TAR_FIXED,
+             "-C", str(staging / "project"), "-T", "-",
+             "-C", str(staging / "tail"), "-T", str(staging / "tail-list")],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=open(staging / "stderr", "wb"))  # noqa: SIM115 (the child owns it)
+
+    def add(self, rel: str) -> None:
+        """Archive the project's file ``rel`` (as ``app/<rel>``), now."""
+        assert self._proc is not None and self._proc.stdin is not None
+        name = _APP + rel
+        self._streamed.add(name)
+        try:
+            self._proc.stdin.write(os.fsencode(name) + b"\0")
+        except BrokenPipeError:
+            pass  # tar stopped: finish() reports why
+
+    def finish(self, spec: ContextSpec) -> int:
+        """Add what of ``spec`` was not streamed, wait for tar; the archive's size."""
+        assert self._proc is not None and self._proc.stdin is not None and self._scratch
+        staging = Path(self._scratch.name)
+        names = []
+        for f in spec.sorted():
+            if f.name in self._streamed:
+                continue
+            target = staging / "tail" / f.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if f.text is not None:
+                target.write_text(f.text, encoding="utf-8")
+            else:
+                target.symlink_to(Path(f.source).absolute())  # type: ignore[arg-type]
+            names.append(f.name)
+        # NUL-separated: any byte but NUL may be in a name
+        (staging / "tail-list").write_bytes(b"".join(os.fsencode(x) + b"\0" for x in names))
+        try:
+            self._proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        code = self._proc.wait()
+        if code != 0:
+            err = (staging / "stderr").read_text(errors="replace").strip()
+            raise ContextExportFailed(
+                f"Writing the build context failed (tar exit {code}: {err[-400:]}). A "
+                "project file that changed or vanished during the export does this: try "
+                "again.")
+        assert self._partial is not None
+        os.replace(self._partial, self.dest)
+        self._partial = None
+        return self.dest.stat().st_size
+
+    def close(self) -> None:
+        """Stop tar if it still runs (by its PID) and remove what an unfinished write left."""
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.kill()
+                self._proc.wait()
+            if self._proc.stdin is not None:
+                try:
+                    self._proc.stdin.close()
+                except BrokenPipeError:
+                    pass
+            self._proc = None
+        if self._partial is not None:
+            Path(self._partial).unlink(missing_ok=True)
+            self._partial = None
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
+
+
 def write_tar_gz(spec: ContextSpec, dest: Path) -> int:
-    """Write the context as ``dest`` (.tar.gz), atomically: a failed export leaves no file.
-    Returns the size in bytes. Blocking: call it off the event loop."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(prefix=".partial-", suffix=".tar.gz", dir=dest.parent)
-    os.close(fd)
-    try:
-        with tempfile.TemporaryDirectory(prefix="ray-dev-tar-") as scratch:
-            staging = Path(scratch)
-            argv = ["tar", "--create", "--use-compress-program=gzip -n -6", f"--file={partial}",
-                    *_TAR_FIXED, "--verbatim-files-from"]
-            for n, (folder, names) in enumerate(_stage(spec, staging)):
-                listing = staging / f"list-{n}"
-                # NUL-separated: any byte but NUL may be in a name
-                listing.write_bytes(b"".join(os.fsencode(x) + b"\0" for x in names))
-                argv += ["-C", str(folder), "--null", "-T", str(listing)]
-            if shutil.which("tar") is None or shutil.which("gzip") is None:
-                raise ContextToolMissing(
-                    "Writing a build context needs GNU tar and gzip on the Jupyter server, "
-                    "and one of them is missing: install them in the server's image "
-                    "(apt-get install tar gzip; every rayproject/ray image has them).")
-            done = subprocess.run(argv, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                raise ContextExportFailed(
-                    f"Writing the build context failed (tar exit {done.returncode}: "
-                    f"{done.stderr.strip()[-400:]}). A project file that changed or vanished "
-                    "during the export does this: try again.")
-        os.replace(partial, dest)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
-    return dest.stat().st_size
+    """Write the context as ``dest`` (.tar.gz), atomically; the size in bytes. The same
+    bytes as a streamed export of the same inputs. Blocking: call it off the event loop."""
+    with TarGzWriter(dest) as tar:
+        project = _project_of(spec)
+        tar.open(project or dest.parent)
+        if project is not None:
+            base = os.path.join(project, "")
+            for f in spec.files:  # insertion order: the walk's
+                if f.source is not None and f.name.startswith(_APP) and \
+                        str(f.source) == base + f.name[len(_APP):]:
+                    tar.add(f.name[len(_APP):])
+        return tar.finish(spec)
+
+
+def _project_of(spec: ContextSpec) -> str | None:
+    """The folder the spec's ``app/`` files are read from (the first one's)."""
+    for f in spec.files:
+        if f.source is not None and f.name.startswith(_APP):
+            rel = f.name[len(_APP):]
+            source = str(f.source)
+            if source.endswith(os.sep + rel):
+                return source[:-len(rel) - 1]
+    return None

@@ -43,7 +43,7 @@ from .builders import (
     KanikoBuilder,
 )
 from .collect import Collected, collect, resolve_project
-from .context import ContextSpec, inputs_hash, write_folder, write_tar_gz
+from .context import ContextSpec, TarGzWriter, inputs_hash, write_folder, write_tar_gz
 from .dockerfile import (
     build_time_args,
     default_base_image,
@@ -245,14 +245,19 @@ class PromoteService:
 
     # --- planning ----------------------------------------------------------------
     def _compute(self, project: str, options: PromoteOptions, summary: dict[str, Any],
-                 shape: Shape, shape_source: dict[str, Any]) -> Plan:
+                 shape: Shape, shape_source: dict[str, Any],
+                 stream: TarGzWriter | None = None) -> Plan:
+        """The plan; with ``stream``, the project's files are archived as they are found."""
         folder, entry = resolve_project(self.root, project, options.entrypoint)
         runtime_env = load_project_runtime_env(folder)
         excludes = runtime_env.get("excludes") or []
         if not isinstance(excludes, list) or not all(isinstance(x, str) for x in excludes):
             raise BadRequest("`excludes` in runtime_env.yaml must be a list of gitignore-style "
                              "patterns.", field="runtime_env.excludes")
-        collected = collect(folder, entry, tuple(excludes))
+        if stream is not None:
+            stream.open(folder)
+        collected = collect(folder, entry, tuple(excludes),
+                            on_file=stream.add if stream is not None else None)
         pinned = pin_requirements(folder, runtime_env)
         name = k8s_name(folder.name)
         secret_name = f"{name}-secrets"
@@ -264,8 +269,9 @@ class PromoteService:
 
         spec = ContextSpec()
         base = os.path.join(str(folder), "")  # strings: 5,000 Path objects cost 0.1 s
+        stats = collected.stats
         for rel in collected.files:
-            spec.add_file(f"app/{rel}", base + rel)
+            spec.add_file(f"app/{rel}", base + rel, stats[rel])
         if collected.entrypoint.generated is not None:
             spec.add_text(f"app/{collected.entrypoint.script}", collected.entrypoint.generated)
         if pinned.lines:
@@ -336,12 +342,15 @@ class PromoteService:
                 f"or end {entry.script} with `app = YourDeployment.bind()`.", field="serve_app")
         return serve, None
 
-    async def _plan(self, project: str, options: PromoteOptions,
-                    builders: bool = True) -> Plan:
+    async def _cluster_inputs(self) -> tuple[dict[str, Any], Shape, dict[str, Any]]:
         summary = await self._cluster()  # RayUnreachable -> 503: versions come from Ray
         shape, source = await self._shape(summary)
-        plan: Plan = await self._off_loop(self._compute, project, options, summary, shape,
-                                          source)
+        return summary, shape, source
+
+    async def _plan(self, project: str, options: PromoteOptions,
+                    builders: bool = True) -> Plan:
+        plan: Plan = await self._off_loop(self._compute, project, options,
+                                          *await self._cluster_inputs())
         if builders:  # a context export needs none: it skips the builders' probes
             plan.builders = list(await asyncio.gather(*(b.availability()
                                                         for b in self.builders.values())))
@@ -496,8 +505,16 @@ class PromoteService:
     async def export_context(self, project: str, body: Any, dest: Path,
                              user: str | None = None) -> dict[str, Any]:
         """Write the build context as ``dest`` (.tar.gz) for an external CI, and record it."""
-        plan = await self._plan(project, PromoteOptions.from_request(body), builders=False)
-        size = await self._off_loop(write_tar_gz, plan.spec, dest)
+        options = PromoteOptions.from_request(body)
+        inputs = await self._cluster_inputs()
+
+        def export() -> tuple[Plan, int]:
+            # tar archives the project while the walk, pins and hash are still computed
+            with TarGzWriter(dest) as tar:
+                plan = self._compute(project, options, *inputs, stream=tar)
+                return plan, tar.finish(plan.spec)
+
+        plan, size = await self._off_loop(export)
         record = self._record(plan, "context", "exported", user)
         record.finished = record.created
         await self.store.put(record)
