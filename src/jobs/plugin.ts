@@ -9,15 +9,13 @@ import {
   Notification,
   WidgetTracker
 } from '@jupyterlab/apputils';
-import type { DocumentRegistry } from '@jupyterlab/docregistry';
 import type { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import type { ITranslator } from '@jupyterlab/translation';
-import { ToolbarButton } from '@jupyterlab/ui-components';
-import { DisposableDelegate, type IDisposable } from '@lumino/disposable';
 import type { Widget } from '@lumino/widgets';
 
 import type { IJob, ISubmittedJob, RayDevAPI } from '../api';
 import { rayIcon } from '../icons';
+import { CommandButtonExtension } from '../toolbar';
 import { runJobDialog, type IEnvironmentSummary } from './dialog';
 import { JobLogWidget } from './logviewer';
 import {
@@ -181,10 +179,15 @@ export function setupJobs(options: IJobsSetup): JobsPanel {
     });
   }
 
-  const extension = new RunButtonExtension(
-    commands,
-    trans.__('Run as Ray job…')
-  );
+  const extension = new CommandButtonExtension(commands, {
+    command: JobCommandIDs.runJob,
+    name: 'ray-run-job',
+    rank: 10,
+    tooltip: trans.__('Run as Ray job…'),
+    testId: 'ray-run-toolbar',
+    icon: rayIcon,
+    accepts: isRunnableFile
+  });
   app.docRegistry.addWidgetExtension('Notebook', extension);
   app.docRegistry.addWidgetExtension('Editor', extension);
 
@@ -197,35 +200,6 @@ export function setupJobs(options: IJobsSetup): JobsPanel {
   }
 
   return panel;
-}
-
-/** A toolbar button in notebooks and Python editors running the document. */
-class RunButtonExtension implements DocumentRegistry.WidgetExtension {
-  constructor(
-    private _commands: JupyterFrontEnd['commands'],
-    private _label: string
-  ) {}
-
-  createNew(
-    widget: Widget & { toolbar?: any },
-    context: DocumentRegistry.Context
-  ): IDisposable {
-    if (!isRunnableFile(context.path) || !widget.toolbar) {
-      return new DisposableDelegate(() => undefined);
-    }
-    const button = new ToolbarButton({
-      icon: rayIcon,
-      tooltip: this._label,
-      dataset: { 'data-testid': 'ray-run-toolbar' },
-      onClick: () => {
-        void this._commands.execute(JobCommandIDs.runJob, {
-          path: context.path
-        });
-      }
-    });
-    widget.toolbar.insertItem(10, 'ray-run-job', button);
-    return new DisposableDelegate(() => button.dispose());
-  }
 }
 
 /** The path of the current document, if the current widget is one. */

@@ -11,11 +11,9 @@ import {
   Notification,
   showDialog
 } from '@jupyterlab/apputils';
-import type { DocumentRegistry } from '@jupyterlab/docregistry';
 import type { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import type { ITranslator } from '@jupyterlab/translation';
-import { ReactWidget, ToolbarButton } from '@jupyterlab/ui-components';
-import { DisposableDelegate, type IDisposable } from '@lumino/disposable';
+import { ReactWidget } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
@@ -26,6 +24,7 @@ import {
   type RayDevAPI
 } from '../api';
 import { rayIcon } from '../icons';
+import { CommandButtonExtension } from '../toolbar';
 import { PromoteReview } from './dialog';
 import { downloadManifests, PromotionsWidget, reapply } from './history';
 import { entrypointCandidates, folderOf, isEntrypoint, nameOf } from './model';
@@ -169,7 +168,13 @@ export function setupPromote(options: IPromoteSetup): void {
   }
   app.docRegistry.addWidgetExtension(
     'Notebook',
-    new PromoteButtonExtension(commands, trans.__('Promote to prod…'))
+    new CommandButtonExtension(commands, {
+      command: PromoteCommandIDs.promote,
+      name: 'ray-promote',
+      rank: 11,
+      tooltip: trans.__('Promote to prod…'),
+      testId: 'ray-promote-toolbar'
+    })
   );
 
   // The Ray panel: one button acting on the current notebook or browser folder
@@ -192,34 +197,6 @@ export function setupPromote(options: IPromoteSetup): void {
   history.onclick = () => void commands.execute(PromoteCommandIDs.history, {});
   section.node.appendChild(history);
   options.addSection(section);
-}
-
-class PromoteButtonExtension implements DocumentRegistry.WidgetExtension {
-  constructor(
-    private _commands: JupyterFrontEnd['commands'],
-    private _label: string
-  ) {}
-
-  createNew(
-    widget: Widget & { toolbar?: any },
-    context: DocumentRegistry.Context
-  ): IDisposable {
-    if (!widget.toolbar) {
-      return new DisposableDelegate(() => undefined);
-    }
-    const button = new ToolbarButton({
-      label: this._label,
-      tooltip: this._label,
-      dataset: { 'data-testid': 'ray-promote-toolbar' },
-      onClick: () => {
-        void this._commands.execute(PromoteCommandIDs.promote, {
-          path: context.path
-        });
-      }
-    });
-    widget.toolbar.insertItem(11, 'ray-promote', button);
-    return new DisposableDelegate(() => button.dispose());
-  }
 }
 
 /**
