@@ -120,6 +120,15 @@ def test_ray_job_streams_the_cells_output_and_returns_the_id(shell, service, roo
     job = blocking.call(service.jobs.get, job_id)
     assert job["status"] == "SUCCEEDED"
     assert job["settings"]["resources"] == {"num_cpus": 0.5}
+    # Re-run (the Jobs panel's button): the cell is written again, its file gone again
+    again = blocking.call(service.jobs.rerun, job_id)
+    assert again["submission_id"] != job_id
+    assert again["settings"]["cell"] == {"code": job["settings"]["cell"]["code"],
+                                         "name": "greet"}
+    run(shell, f"%ray_logs {again['submission_id']} --follow")
+    out = capsys.readouterr().out
+    assert "cell says hello from the project" in out and "SUCCEEDED" in out
+    assert sorted(p.name for p in (root / "proj").iterdir()) == ["helper.py"]
 
 
 def test_ray_job_with_ipython_syntax_skips_it_with_a_warning(shell, root, capsys):

@@ -357,3 +357,31 @@ def test_a_file_changed_since_the_last_plan_is_read_again(promote):
     third = plan_of(promote, entrypoint="proj/train.ipynb")["inputs_hash"]
     assert third not in (first, second)
     assert plan_of(promote, entrypoint="proj/train.ipynb")["inputs_hash"] == third
+
+
+def test_without_the_kubernetes_client_the_shape_is_rays_and_the_review_says_why(
+        tmp_path, monkeypatch):
+    """In a KubeRay pod whose image lacks the `kubernetes` package. It is installed here,
+    so ``sys.modules[name] = None`` makes it absent the way Python itself marks a module
+    that cannot be imported (find_spec answers None, import raises ImportError)."""
+    import sys
+
+    from jupyter_ray_dev.cluster.kuberay import kuberay_identity
+    from jupyter_ray_dev.k8s import KubernetesService
+    from jupyter_ray_dev.k8s.client import KubeClient
+
+    monkeypatch.setenv("RAY_CLUSTER_NAME", "ray-dev")
+    monkeypatch.setitem(sys.modules, "kubernetes", None)
+    root = tmp_path / "root"
+    sample_project(root)
+    k8s = KubernetesService(KubeClient("", 5.0), kuberay_identity)
+    service = PromoteService(PromoteConfig(root_dir=root, store_path=tmp_path / "p.sqlite"),
+                             _summary, kubernetes=lambda: k8s)
+    try:
+        plan = plan_of(service, entrypoint="proj/train.ipynb")
+    finally:
+        asyncio.run(service.close())
+    source = plan["shape_source"]
+    assert source["source"] == "ray" and source["raycluster"] is None
+    assert "pip install kubernetes" in source["reason"] and "ray-dev" in source["reason"]
+    assert plan["manifest_errors"] == {}  # Ray's view still gives valid manifests

@@ -99,6 +99,6 @@ async def submit_cell(jobs: Any, code: str, project: Path, *, name: str | None =
                                 "project": to_api_path(jobs.root, project)}
         if resources:
             body["resources"] = resources
-        return await jobs.submit(body, user=user)
+        return await jobs.submit(body, user=user, cell={"code": code, "name": name})
     finally:
         await loop.run_in_executor(jobs.executor, lambda: path.unlink(missing_ok=True))

@@ -26,7 +26,7 @@ from ..shared_result import SharedResult
 from .driver_log import LocalDriverLogs, default_ray_temp_dir
 from .logs import TERMINAL, LogFollower
 from .notebook import convert_notebook, write_module
-from .paths import resolve_job_paths, to_api_path
+from .paths import resolve_in_root, resolve_job_paths, to_api_path
 from .ray_client import RayJobsClient, import_ray
 from .runtime_env import build_job_environment, load_project_runtime_env
 from .settings import JobSettings
@@ -239,8 +239,10 @@ class JobsService:
                 field="runtime_env",
             ) from err
 
-    async def submit(self, body: Any, user: str | None = None) -> dict[str, Any]:
-        """Launch ``body`` (a JSON request or stored settings) as a Ray job."""
+    async def submit(self, body: Any, user: str | None = None,
+                     cell: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Launch ``body`` (a JSON request or stored settings) as a Ray job. ``cell``: the
+        ``%%ray_job`` cell behind a temporary file, kept so that a re-run can write it again."""
         settings = JobSettings.from_request(body)
         prepared: Prepared = await self._off_loop(self._prepare, settings)
         metadata = {"launched_by": LAUNCHED_BY, "project": prepared.project,
@@ -269,7 +271,7 @@ class JobsService:
         # recorded only once Ray has accepted the job: a failed launch leaves nothing behind
         record = JobRecord(submission_id=submission_id, address=self._address(),
                            project=prepared.project, file=prepared.file, user=user,
-                           settings=settings.to_dict())
+                           settings={**settings.to_dict(), **({"cell": cell} if cell else {})})
         warnings = list(prepared.warnings)
         try:
             await self.store.add(record)
@@ -293,7 +295,15 @@ class JobsService:
                 "from jupyter-ray-dev on this server can be re-run. Launch the file again.",
                 job_id=submission_id,
             )
-        return await self.submit(record.settings, user=user)
+        settings = dict(record.settings)
+        cell = settings.pop("cell", None)
+        if cell is not None:  # its temporary file is gone: the cell is written again
+            from .cell import submit_cell
+
+            project = resolve_in_root(self.root, settings.get("project") or "", "project")
+            return await submit_cell(self, cell["code"], project, name=cell.get("name"),
+                                     resources=settings.get("resources") or None, user=user)
+        return await self.submit(settings, user=user)
 
     # --- watching ----------------------------------------------------------------
     async def list(self, status: str | None = None, project: str | None = None

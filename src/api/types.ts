@@ -83,6 +83,8 @@ export interface IJobSettings {
   args: string[];
   resources: IJobResources;
   magics: 'comment' | 'error';
+  /** A `%%ray_job` cell: a re-run writes it again (its temporary file is gone). */
+  cell?: { code: string; name: string | null };
 }
 
 /** `GET ray-dev/api/jobs/{id}`: Ray's state joined with the launch history. */
