@@ -13,6 +13,7 @@ file appear atomically; ``DELETE uploads/<id>`` cancels and leaves nothing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 from urllib.parse import quote
@@ -78,6 +79,11 @@ class StorageHandler(RayDevHandler):
             raise BadRequest("The request body must be a JSON object.", field="body")
         return body
 
+    def compute_etag(self) -> str | None:
+        # every reply is Cache-Control: no-store, so an ETag is never used; Tornado would
+        # hash each body for one (a 100k-entry walk is 10 MB of JSON)
+        return None
+
     def reply(self, body: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
@@ -103,7 +109,20 @@ class ListHandler(StorageHandler):
     @tornado.web.authenticated
     async def get(self, root: str) -> None:
         self.reply(await self.storage.list(root, self.query("path", ""),
-                                           self.query_int("limit"), self.query("cursor")))
+                                           self.query_int("limit"), self.query("cursor"),
+                                           owner=self.walk_owner()))
+
+    def walk_owner(self) -> str:
+        """Who may be served the page listed ahead of this request's: this user only.
+
+        jupyter-server gives a token-only request (no login cookie) a new random
+        anonymous user each time, so there the principal is the token presented
+        (hashed: no copy of it is kept); otherwise the user's name.
+        """
+        if self.token_authenticated:
+            presented = self.identity_provider.get_token(self) or ""
+            return "token:" + hashlib.sha256(presented.encode()).hexdigest()
+        return "user:" + self.current_user.username
 
 
 class StatHandler(StorageHandler):

@@ -109,7 +109,9 @@ class StorageService:
     # -- reading -----------------------------------------------------------------------------------
 
     async def list(self, root: str, path: str = "", limit: int | None = None,
-                   cursor: str | None = None) -> dict[str, Any]:
+                   cursor: str | None = None, owner: str | None = None) -> dict[str, Any]:
+        """A page of a folder. ``owner`` (the user asking, from the REST API) lets the
+        backend list the next page ahead for that user's walk; without it, no page ahead."""
         backend = self.backend(root)
         path = clean_relpath(path)
         limit = DEFAULT_LIMIT if limit is None else limit
@@ -120,7 +122,10 @@ class StorageService:
         if token is None and backend.probe_while_listing:
             probing = asyncio.ensure_future(ray_layout.probe_files(backend, path))
         try:
-            entries, next_token = await backend.list_page(path, limit, token)
+            if owner is None:
+                entries, next_token = await backend.list_page(path, limit, token)
+            else:
+                entries, next_token = await backend.list_page_for(owner, path, limit, token)
         except BaseException:
             if probing is not None:
                 probing.cancel()

@@ -66,6 +66,13 @@ class Backend(ABC):
         ``checkpoint_*`` folders without listing everything).
         """
 
+    async def list_page_for(self, owner: str, path: str, limit: int,
+                            token: str | None) -> tuple[list[Entry], str | None]:
+        """A page a user asked for (``list_page`` without a prefix); ``owner`` names the
+        user, for a backend that lists the next page ahead (local) and must serve it to
+        that user only."""
+        return await self.list_page(path, limit, token)
+
     async def has_file(self, path: str) -> bool:
         """Is there a file (not a folder) at ``path``?"""
         try:

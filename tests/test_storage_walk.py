@@ -1,0 +1,143 @@
+"""Paged walks of a local folder with the next page listed ahead (LocalBackend.list_page_for).
+
+What a walk returns must not depend on the page ahead: every entry exactly once, the
+same answer as a walk without it when files come and go between pages, writes through
+the API seen at once, pages never served to another user, memory bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from jupyter_ray_dev.storage import StorageService
+from jupyter_ray_dev.storage.backends import local
+from jupyter_ray_dev.storage.errors import StorageNotFound
+
+
+@pytest.fixture
+def folder(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(30):
+        (data / f"f{i:02d}.txt").write_bytes(b"x" * i)
+    return data
+
+
+@pytest.fixture
+def service(tmp_path):
+    svc = StorageService([{"name": "t", "url": str(tmp_path)}])
+    yield svc
+    svc._executor.shutdown(wait=True)  # nothing else to close: no uploads, local only
+
+
+async def ahead_settled(svc: StorageService) -> None:
+    """Wait until every page listed ahead is listed, so a change made next happens after
+    it (the case the serve-time check exists for)."""
+    pages = [a.page for a in svc.backend("t")._ahead.values()]
+    if pages:
+        await asyncio.wait(pages)
+
+
+async def walk(svc, owner, limit=7, between=None):
+    names, cursor, page_no = [], None, 0
+    while True:
+        page = await svc.list("t", "data", limit, cursor, owner=owner)
+        names += [e["name"] for e in page["entries"]]
+        cursor, page_no = page["next_cursor"], page_no + 1
+        if cursor is None:
+            return names
+        if between is not None:
+            await ahead_settled(svc)
+            between(page_no)
+
+
+async def test_a_walk_with_pages_ahead_returns_every_file_exactly_once(service, folder):
+    for limit in (1, 7, 30, 500):
+        seen = await walk(service, "alice", limit)
+        assert seen == sorted(f"f{i:02d}.txt" for i in range(30))
+        assert seen == await walk(service, None, limit)  # no page ahead: the same answer
+    entry = (await service.list("t", "data", 7, None, owner="alice"))["entries"][3]
+    assert entry == {"name": "f03.txt", "path": "data/f03.txt", "kind": "file", "size": 3,
+                     "modified": entry["modified"]}
+
+
+@pytest.mark.parametrize("change", ["create", "delete", "both"])
+async def test_files_created_or_deleted_between_pages_count_as_without_a_page_ahead(
+        service, folder, change):
+    def mutate(page_no, suffix):
+        if page_no != 1:
+            return
+        if change in ("create", "both"):
+            (folder / f"f09{suffix}.txt").write_bytes(b"new")  # sorts into page 2
+        if change in ("delete", "both"):
+            (folder / "f10.txt").unlink()  # was in page 2, listed ahead
+
+    with_ahead = await walk(service, "alice", between=lambda n: mutate(n, "a"))
+    # undo, then the same changes without a page ahead
+    (folder / "f10.txt").write_bytes(b"x" * 10)
+    for extra in folder.glob("f09a.txt"):
+        extra.unlink()
+    without = await walk(service, None, between=lambda n: mutate(n, "a"))
+    assert with_ahead == without
+    assert ("f09a.txt" in with_ahead) == (change != "delete")
+    assert ("f10.txt" in with_ahead) == (change == "create")
+
+
+async def test_a_write_through_the_api_drops_the_page_ahead(service, folder):
+    first = await service.list("t", "data", 7, None, owner="alice")
+    await ahead_settled(service)
+    backend = service.backend("t")
+    assert len(backend._ahead) == 1
+    before = folder.stat()
+    await service.mkdir("t", "data/f08b")
+    assert backend._ahead == {}
+    # a file system whose mtime is too coarse to move: only the write itself can tell
+    os.utime(folder, ns=(before.st_atime_ns, before.st_mtime_ns))
+    second = await service.list("t", "data", 7, first["next_cursor"], owner="alice")
+    assert "f08b" in [e["name"] for e in second["entries"]]
+
+
+async def test_a_page_ahead_is_served_to_its_user_only(service, folder):
+    first = await service.list("t", "data", 7, None, owner="alice")
+    await ahead_settled(service)
+    backend = service.backend("t")
+    (key,) = backend._ahead
+    # bob presents alice's cursor: he gets the page, listed for him, not hers
+    bob = await service.list("t", "data", 7, first["next_cursor"], owner="bob")
+    assert [e["name"] for e in bob["entries"]] == [f"f{i:02d}.txt" for i in range(7, 14)]
+    assert key in backend._ahead
+    alice = await service.list("t", "data", 7, first["next_cursor"], owner="alice")
+    assert alice["entries"] == bob["entries"]
+    assert key not in backend._ahead  # served once
+
+
+async def test_pages_ahead_are_bounded(service, folder, tmp_path):
+    for n in range(3):
+        (tmp_path / f"other{n}").mkdir()
+    for user in range(10):
+        await service.list("t", "data", 5, None, owner=f"user{user}")
+    await ahead_settled(service)
+    assert len(service.backend("t")._ahead) == local._AHEAD_PAGES
+
+
+async def test_a_folder_gone_between_pages_fails_as_before(service, folder):
+    first = await service.list("t", "data", 7, None, owner="alice")
+    await ahead_settled(service)
+    for child in folder.iterdir():
+        child.unlink()
+    folder.rmdir()
+    with pytest.raises(StorageNotFound):
+        await service.list("t", "data", 7, first["next_cursor"], owner="alice")
+
+
+async def test_an_expired_page_ahead_is_listed_afresh(service, folder, monkeypatch):
+    first = await service.list("t", "data", 7, None, owner="alice")
+    await ahead_settled(service)
+    clock = local.time.monotonic
+    monkeypatch.setattr(local.time, "monotonic", lambda: clock() + local._AHEAD_TTL + 1)
+    (folder / "f07.txt").write_bytes(b"changed size, same folder mtime")
+    page = await service.list("t", "data", 7, first["next_cursor"], owner="alice")
+    assert page["entries"][0]["size"] == len(b"changed size, same folder mtime")
