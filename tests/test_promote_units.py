@@ -385,3 +385,22 @@ def test_without_the_kubernetes_client_the_shape_is_rays_and_the_review_says_why
     assert source["source"] == "ray" and source["raycluster"] is None
     assert "pip install kubernetes" in source["reason"] and "ray-dev" in source["reason"]
     assert plan["manifest_errors"] == {}  # Ray's view still gives valid manifests
+
+
+def test_ignore_files_of_one_folder_are_each_their_own_spec_when_one_unignores(tmp_path):
+    """Ray matches each ignore file on its own: a '!' in .dockerignore does not take back
+    what .gitignore ignores. (Without any '!', one joined spec gives the same answer.)"""
+    project = sample_project(tmp_path)
+    write(project / ".gitignore", "*.log\nscratch/\n")
+    write(project / ".dockerignore", "!keep.log\n*.tmp\n")
+    write(project / "keep.log", "x")
+    write(project / "a.tmp", "x")
+    write(project / "sub" / "b.log", "x")
+    write(project / "sub" / "c.py", "x = 1\n")
+    got = collect(project, project / "train.ipynb")
+    assert "keep.log" not in got.files and "sub/b.log" not in got.files
+    assert "a.tmp" not in got.files and "sub/c.py" in got.files
+    write(project / ".dockerignore", "*.tmp\n")  # no '!': the folder's files are joined
+    again = collect(project, project / "train.ipynb")
+    assert set(again.files) == set(got.files)
+    assert {"keep.log", "sub/b.log", "a.tmp"} <= set(again.excluded)

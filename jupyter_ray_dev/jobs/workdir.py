@@ -47,8 +47,7 @@ def default_excludes(env: dict[str, str] | os._Environ[str] = os.environ) -> lis
     return [x.strip() for x in value.split(",") if x.strip()]
 
 
-def _matcher(base: Path | str, lines: Iterable[str]) -> Matcher | None:
-    spec = GitIgnoreSpec.from_lines(lines)
+def _spec_matcher(base: Path | str, spec: GitIgnoreSpec) -> Matcher | None:
     if not spec.patterns:
         return None
     skip = len(os.path.join(str(base), ""))
@@ -61,7 +60,23 @@ def _matcher(base: Path | str, lines: Iterable[str]) -> Matcher | None:
     return match
 
 
-def _ignore_file_matchers(folder: str, names: tuple[str, ...]) -> list[Matcher]:
+def _folder_matchers(folder: str, names: tuple[str, ...],
+                     first: Iterable[str] = ()) -> list[Matcher]:
+    """The matchers of one folder: ``first`` (patterns of that folder, e.g. the
+    excludes at the working_dir) and each ignore file there, each its own spec as Ray
+    has it, or one spec for them all when none un-ignores ('!'): then "any spec
+    matches" and "the joined spec matches" agree, and a path is matched once, not once
+    per file (a third of a 5,000-file walk)."""
+    specs = [GitIgnoreSpec.from_lines(lines) for lines in
+             [list(first), *_ignore_file_lines(folder, names)]]
+    specs = [spec for spec in specs if spec.patterns]
+    if len(specs) > 1 and all(p.include is not False for spec in specs
+                              for p in spec.patterns):
+        specs = [GitIgnoreSpec([p for spec in specs for p in spec.patterns])]
+    return [m for spec in specs if (m := _spec_matcher(folder, spec))]
+
+
+def _ignore_file_lines(folder: str, names: tuple[str, ...]) -> list[list[str]]:
     found = []
     for name in names:
         ignore = os.path.join(folder, name)
@@ -71,9 +86,7 @@ def _ignore_file_matchers(folder: str, names: tuple[str, ...]) -> list[Matcher]:
                     text = f.read()
             except OSError:
                 continue
-            matcher = _matcher(folder, text.splitlines())
-            if matcher:
-                found.append(matcher)
+            found.append(text.splitlines())
     return found
 
 
@@ -99,14 +112,16 @@ def iter_kept_files(
         include_gitignore = os.environ.get("RAY_RUNTIME_ENV_IGNORE_GITIGNORE", "0") != "1"
     names = ((".gitignore",) if include_gitignore else ()) + (".rayignore",) + extra_ignore_files
     root = str(working_dir.absolute())
-    base = _matcher(root, [*default_excludes(), *excludes])
+    base = [*default_excludes(), *excludes]  # matched at the working_dir, with its files
     seen_dirs: set[tuple[int, int]] = set()  # (dev, inode): a symlink loop is walked once
 
     def walk(path: str, matchers: list[Matcher]) -> Iterator[tuple[str, os.stat_result]]:
-        if path != root and any(m(path) for m in matchers):
-            if on_skip is not None:
-                on_skip(path)
-            return
+        if path != root:
+            for match in matchers:  # a loop, not any(<genexpr>): called once per path
+                if match(path):
+                    if on_skip is not None:
+                        on_skip(path)
+                    return
         try:
             st = os.stat(path)  # follows symlinks, as Ray's zip does
         except OSError:
@@ -116,7 +131,7 @@ def iter_kept_files(
             if key in seen_dirs:
                 return
             seen_dirs.add(key)
-            inner = matchers + _ignore_file_matchers(path, names)
+            inner = matchers + _folder_matchers(path, names, base if path == root else ())
             try:
                 children = sorted(os.listdir(path))
             except OSError:
@@ -126,7 +141,7 @@ def iter_kept_files(
             return
         yield path, st
 
-    yield from walk(root, [base] if base else [])
+    yield from walk(root, [])
 
 
 def measure_upload(

@@ -15,10 +15,13 @@ an unchanged dependency folder as unchanged.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -129,6 +132,8 @@ _TAR_FIXED = ("--format=gnu", "--owner=0", "--group=0", "--numeric-owner",
               # the staged tail is symlinks too, so no file is copied
               "--dereference", "--verbatim-files-from", "--null")
 _APP = "app/"
+_FS_ENCODING = sys.getfilesystemencoding()  # os.fsencode's, without its per-call checks
+_PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size: ~30,000 names
 
 
 class ContextExportFailed(RayDevError, OSError):
@@ -191,6 +196,11 @@ class TarGzWriter:
              "-C", str(staging / "tail"), "-T", str(staging / "tail-list")],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
             stderr=open(staging / "stderr", "wb"))  # noqa: SIM115 (the child owns it)
+        # a pipe holds 64 KiB of names: the walk would wait on tar at its pace, and the
+        # plan's work after the walk could not overlap the archiving (Linux only)
+        with contextlib.suppress(AttributeError, OSError):
+            fcntl.fcntl(self._proc.stdin, fcntl.F_SETPIPE_SZ,  # type: ignore[arg-type]
+                        _PIPE_BYTES)
 
     def add(self, rel: str) -> None:
         """Archive the project's file ``rel`` (as ``app/<rel>``), now."""
@@ -198,7 +208,7 @@ class TarGzWriter:
         name = _APP + rel
         self._streamed.add(name)
         try:
-            self._proc.stdin.write(os.fsencode(name) + b"\0")
+            self._proc.stdin.write(name.encode(_FS_ENCODING, "surrogateescape") + b"\0")
         except BrokenPipeError:
             pass  # tar stopped: finish() reports why
 

@@ -282,7 +282,10 @@ def validate_manifest(manifest: dict[str, Any]) -> list[str]:
 def to_yaml(manifests: list[dict[str, Any]]) -> str:
     import yaml
 
-    return "---\n".join(yaml.safe_dump(m, sort_keys=False) for m in manifests)
+    # libyaml's emitter when PyYAML has it: the same text, 5x faster (every plan dumps
+    # its manifests three times: the review, the context, the record)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return "---\n".join(yaml.dump(m, Dumper=dumper, sort_keys=False) for m in manifests)
 
 
 def pinned_reference(image: str, digest: str | None) -> str:
