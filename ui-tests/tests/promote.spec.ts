@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 
-import { expect, test } from '@jupyterlab/galata';
+import { expect, type IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
 const NOTEBOOK = JSON.stringify({
   nbformat: 4,
@@ -46,32 +46,32 @@ env_vars:
   HF_TOKEN: not-for-images
 `;
 
+/** The sample project: a notebook importing a module, a data file, runtime_env.yaml. */
+async function uploadSampleProject(
+  page: IJupyterLabPageFixture,
+  project: string,
+  withData = true
+): Promise<void> {
+  const files: [string, string][] = [
+    ['train.ipynb', NOTEBOOK],
+    ['helpers.py', 'def answer():\n    return 42\n'],
+    ...(withData
+      ? ([['data/params.txt', 'lr=0.1']] as [string, string][])
+      : []),
+    ['runtime_env.yaml', RUNTIME_ENV]
+  ];
+  for (const [name, content] of files) {
+    await page.contents.uploadContent(content, 'text', `${project}/${name}`);
+  }
+}
+
 test.describe('Promote to prod', () => {
   test('right-click a project, review Dockerfile and requirements, export the context', async ({
     page,
     tmpPath
   }) => {
     const project = `${tmpPath}/promo_proj`;
-    await page.contents.uploadContent(
-      NOTEBOOK,
-      'text',
-      `${project}/train.ipynb`
-    );
-    await page.contents.uploadContent(
-      'def answer():\n    return 42\n',
-      'text',
-      `${project}/helpers.py`
-    );
-    await page.contents.uploadContent(
-      'lr=0.1',
-      'text',
-      `${project}/data/params.txt`
-    );
-    await page.contents.uploadContent(
-      RUNTIME_ENV,
-      'text',
-      `${project}/runtime_env.yaml`
-    );
+    await uploadSampleProject(page, project);
     await page.filebrowser.openDirectory(tmpPath);
 
     const folder = page.locator('.jp-DirListing-item', {
@@ -159,21 +159,7 @@ test.describe('Promote to prod', () => {
     tmpPath
   }) => {
     const project = `${tmpPath}/tb_proj`;
-    await page.contents.uploadContent(
-      NOTEBOOK,
-      'text',
-      `${project}/train.ipynb`
-    );
-    await page.contents.uploadContent(
-      'def answer():\n    return 42\n',
-      'text',
-      `${project}/helpers.py`
-    );
-    await page.contents.uploadContent(
-      RUNTIME_ENV,
-      'text',
-      `${project}/runtime_env.yaml`
-    );
+    await uploadSampleProject(page, project, false);
     await page.filebrowser.open(`${project}/train.ipynb`);
     await page.getByTestId('ray-promote-toolbar').first().click();
     const review = page.locator('.jp-Dialog').getByTestId('ray-promote-review');
