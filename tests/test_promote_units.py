@@ -245,6 +245,8 @@ def test_exported_context_is_complete_and_byte_reproducible(promote, tmp_path):
     info = asyncio.run(promote.export_context("proj", {"entrypoint": "proj/train.ipynb"}, first))
     asyncio.run(promote.export_context("proj", {"entrypoint": "proj/train.ipynb"}, second))
     assert first.read_bytes() == second.read_bytes()
+    header = first.read_bytes()[:10]  # RFC 1952: no time (MTIME 0) and no file name (FLG)
+    assert header[:3] == b"\x1f\x8b\x08" and header[3] == 0 and header[4:8] == b"\0" * 4
     with tarfile.open(first) as tar:
         names = set(tar.getnames())
         assert tar.extractfile("deps/requirements.txt").read().decode().startswith("pyyaml==")

@@ -125,7 +125,7 @@ def write_folder(spec: ContextSpec, dest: Path) -> None:
 # per-member header code dominates). Every value that could differ between two runs
 # or machines is fixed: order (the project's files in walk order, then the rest by
 # name), owner, times, modes (exactly 0644/0755, as write_folder), the gzip header
-# (-n: no name, no time).
+# (no name, no time: gzip compresses a pipe).
 _TAR_FIXED = ("--format=gnu", "--owner=0", "--group=0", "--numeric-owner",
               f"--mtime=@{FIXED_MTIME}", "--mode=u=rwX,go=rX", "--no-recursion",
               # symlinks are followed, as the project walk (and Ray's zip) follows them;
@@ -133,7 +133,9 @@ _TAR_FIXED = ("--format=gnu", "--owner=0", "--group=0", "--numeric-owner",
               "--dereference", "--verbatim-files-from", "--null")
 _APP = "app/"
 _FS_ENCODING = sys.getfilesystemencoding()  # os.fsencode's, without its per-call checks
-_PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size: ~30,000 names
+_PIPE_BYTES = 1 << 20
+# GZIP (obsolescent, still read by gzip) could change the compression or the header
+_TAR_ENV = {k: v for k, v in os.environ.items() if k != "GZIP"}  # Linux's default pipe-max-size: ~30,000 names
 
 
 class ContextExportFailed(RayDevError, OSError):
@@ -190,11 +192,12 @@ class TarGzWriter:
         (staging / "tail").mkdir()
         # tar reads the tail's list only after stdin's end, which ``finish`` writes first
         self._proc = subprocess.Popen(
-            ["tar", "--create", "--use-compress-program=gzip -n -6",
-             f"--file={self._partial}", *_TAR_FIXED,
+            # --gzip: gzip reading a pipe writes no name and no time into its header; a
+            # --use-compress-program with arguments would go through a shell (~15% slower)
+            ["tar", "--create", "--gzip", f"--file={self._partial}", *_TAR_FIXED,
              "-C", str(staging / "project"), "-T", "-",
              "-C", str(staging / "tail"), "-T", str(staging / "tail-list")],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=_TAR_ENV,
             stderr=open(staging / "stderr", "wb"))  # noqa: SIM115 (the child owns it)
         # a pipe holds 64 KiB of names: the walk would wait on tar at its pace, and the
         # plan's work after the walk could not overlap the archiving (Linux only)
