@@ -15,8 +15,6 @@ an unchanged dependency folder as unchanged.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import shutil
@@ -133,9 +131,8 @@ _TAR_FIXED = ("--format=gnu", "--owner=0", "--group=0", "--numeric-owner",
               "--dereference", "--verbatim-files-from", "--null")
 _APP = "app/"
 _FS_ENCODING = sys.getfilesystemencoding()  # os.fsencode's, without its per-call checks
-_PIPE_BYTES = 1 << 20
 # GZIP (obsolescent, still read by gzip) could change the compression or the header
-_TAR_ENV = {k: v for k, v in os.environ.items() if k != "GZIP"}  # Linux's default pipe-max-size: ~30,000 names
+_TAR_ENV = {k: v for k, v in os.environ.items() if k != "GZIP"}
 
 
 class ContextExportFailed(RayDevError, OSError):
@@ -191,19 +188,15 @@ class TarGzWriter:
                                                              target_is_directory=True)
         (staging / "tail").mkdir()
         # tar reads the tail's list only after stdin's end, which ``finish`` writes first
-        self._proc = subprocess.Popen(
-            # --gzip: gzip reading a pipe writes no name and no time into its header; a
-            # --use-compress-program with arguments would go through a shell (~15% slower)
-            ["tar", "--create", "--gzip", f"--file={self._partial}", *_TAR_FIXED,
-             "-C", str(staging / "project"), "-T", "-",
-             "-C", str(staging / "tail"), "-T", str(staging / "tail-list")],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=_TAR_ENV,
-            stderr=open(staging / "stderr", "wb"))  # noqa: SIM115 (the child owns it)
-        # a pipe holds 64 KiB of names: the walk would wait on tar at its pace, and the
-        # plan's work after the walk could not overlap the archiving (Linux only)
-        with contextlib.suppress(AttributeError, OSError):
-            fcntl.fcntl(self._proc.stdin, fcntl.F_SETPIPE_SZ,  # type: ignore[arg-type]
-                        _PIPE_BYTES)
+        with open(staging / "stderr", "wb") as stderr:  # the child keeps its own copy
+            self._proc = subprocess.Popen(
+                # --gzip: gzip reading a pipe writes no name and no time into its header;
+                # a --use-compress-program with arguments goes through a shell (~15% slower)
+                ["tar", "--create", "--gzip", f"--file={self._partial}", *_TAR_FIXED,
+                 "-C", str(staging / "project"), "-T", "-",
+                 "-C", str(staging / "tail"), "-T", str(staging / "tail-list")],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=_TAR_ENV,
+                stderr=stderr)
 
     def add(self, rel: str) -> None:
         """Archive the project's file ``rel`` (as ``app/<rel>``), now."""
