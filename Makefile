@@ -13,9 +13,9 @@ STAMPS := .make
 CHROMIUM := /usr/bin/chromium
 # promote's real image builds: buildah and Debian's dockerd (docker.io) build, docker-registry
 # is the registry on loopback, skopeo inspects what was pushed, debootstrap makes the local
-# stand-in for rayproject/ray
+# stand-in for rayproject/ray; pigz compresses the context exports on every core
 BUILD_TOOLS := /usr/bin/buildah /usr/sbin/dockerd /usr/bin/skopeo /usr/bin/docker-registry \
-	/usr/sbin/debootstrap
+	/usr/sbin/debootstrap /usr/bin/pigz
 LAB_ARGS ?=  # extra `jupyter lab` arguments for `make lab`, e.g. LAB_ARGS=--port=9999
 # Tools in the venv (jupyter, jlpm, ray) win over anything on the machine.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
@@ -105,7 +105,7 @@ $(CHROMIUM):
 # docker.io starts no engine here (no systemd): the tests start their own dockerd.
 $(BUILD_TOOLS) &:
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah docker.io skopeo docker-registry debootstrap >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah docker.io skopeo docker-registry debootstrap pigz >/dev/null
 
 clean:  ## remove build output (keeps .venv and node_modules)
 	rm -rf lib jupyter_ray_dev/labextension tsconfig.tsbuildinfo $(STAMPS)

@@ -257,6 +257,28 @@ def test_exported_context_is_complete_and_byte_reproducible(promote, tmp_path):
     assert [p["id"] for p in asyncio.run(promote.history("proj"))][-1] == info["id"]
 
 
+def test_pigz_and_gzip_compress_the_same_archive(promote, tmp_path, monkeypatch):
+    """pigz (every core) when installed, else gzip: the same tar inside, a gzip header
+    with no time and no name either way. `make` installs pigz; gzip is the fallback for a
+    head pod without it, chosen here by making pigz unavailable to the export."""
+    import gzip
+    import shutil
+
+    from jupyter_ray_dev.promote import context
+
+    assert shutil.which("pigz"), "pigz is installed by `make` (apt); install it to test"
+    sample_project(Path(promote.root))
+    body = {"entrypoint": "proj/train.ipynb"}
+    parallel, single = tmp_path / "pigz.tar.gz", tmp_path / "gzip.tar.gz"
+    asyncio.run(promote.export_context("proj", body, parallel))
+    monkeypatch.setattr(context, "_pigz", lambda: None)
+    asyncio.run(promote.export_context("proj", body, single))
+    for archive in (parallel, single):
+        header = archive.read_bytes()[:10]
+        assert header[:4] == b"\x1f\x8b\x08\x00" and header[4:8] == b"\0" * 4
+    assert gzip.decompress(parallel.read_bytes()) == gzip.decompress(single.read_bytes())
+
+
 def test_context_tar_fixes_owner_time_and_mode_and_takes_any_file_name(tmp_path):
     """GNU tar writes it: names tar could read as options, or with newlines, stay names."""
     from jupyter_ray_dev.promote.context import FIXED_MTIME, ContextSpec, write_tar_gz

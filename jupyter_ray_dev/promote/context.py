@@ -88,14 +88,11 @@ def _digest(f: ContextFile, now: float) -> str:
 
 def inputs_hash(spec: ContextSpec, skip: tuple[str, ...] = ("Dockerfile",)) -> str:
     """sha256 over every (name, content digest) the image is built from."""
-    h = hashlib.sha256()
     now = time.time()
-    for f in spec.sorted():
-        if f.name in skip or f.name.startswith("manifests/"):
-            continue
-        digest = _digest(f, now)
-        h.update(f"{f.name}\0{digest}\n".encode())
-    return h.hexdigest()
+    # one update of the joined lines: the same digest as one update per file, faster
+    lines = "".join(f"{f.name}\0{_digest(f, now)}\n" for f in spec.sorted()
+                    if f.name not in skip and not f.name.startswith("manifests/"))
+    return hashlib.sha256(lines.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _mode(f: ContextFile) -> int:
@@ -131,8 +128,16 @@ _TAR_FIXED = ("--format=gnu", "--owner=0", "--group=0", "--numeric-owner",
               "--dereference", "--verbatim-files-from", "--null")
 _APP = "app/"
 _FS_ENCODING = sys.getfilesystemencoding()  # os.fsencode's, without its per-call checks
-# GZIP (obsolescent, still read by gzip) could change the compression or the header
-_TAR_ENV = {k: v for k, v in os.environ.items() if k != "GZIP"}
+# GZIP (obsolescent, still read by gzip) and PIGZ could change the compression or header
+_TAR_ENV = {k: v for k, v in os.environ.items() if k not in ("GZIP", "PIGZ")}
+
+
+def _pigz() -> list[str] | None:
+    """pigz, when installed: gzip's format at gzip's default level, compressed on every
+    core. gzip alone is the export's bottleneck (a single core at ~90 MB/s); with pigz the
+    walk's own CPU no longer slows it. ``-n``: no name and no time in the header."""
+    pigz = shutil.which("pigz")
+    return [pigz, "-6", "-n", "-c"] if pigz else None
 
 
 class ContextExportFailed(RayDevError, OSError):
@@ -150,8 +155,8 @@ class TarGzWriter:
     """Writes a context ``.tar.gz`` while the project is still being walked.
 
     The project's files go to GNU tar's stdin as the walk finds them (``add``), so tar
-    and gzip archive the project while the walk, the pins and the inputs hash are still
-    being computed; the rest of the context (generated text, wheels, manifests) follows
+    and gzip (pigz when installed) archive the project while the walk, the pins and the
+    inputs hash are still being computed; the rest of the context (generated text, wheels, manifests) follows
     from a staged folder once the spec is whole (``finish``). Atomic: the archive is
     renamed into place only when tar succeeded; any failure or an unfinished writer
     leaves no file. Blocking: use it off the event loop.
@@ -160,6 +165,7 @@ class TarGzWriter:
     def __init__(self, dest: Path) -> None:
         self.dest = dest
         self._proc: subprocess.Popen[bytes] | None = None
+        self._gzip: subprocess.Popen[bytes] | None = None  # pigz, reading tar's output
         self._streamed: set[str] = set()
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self._partial: str | None = None
@@ -172,15 +178,15 @@ class TarGzWriter:
 
     def open(self, project: Path | str) -> None:
         """Start tar on ``project``: the folder the ``app/`` names are relative to."""
-        if shutil.which("tar") is None or shutil.which("gzip") is None:
+        pigz = _pigz()
+        if shutil.which("tar") is None or (pigz is None and shutil.which("gzip") is None):
             raise ContextToolMissing(
-                "Writing a build context needs GNU tar and gzip on the Jupyter server, "
-                "and one of them is missing: install them in the server's image "
+                "Writing a build context needs GNU tar and gzip (or pigz) on the Jupyter "
+                "server, and one of them is missing: install them in the server's image "
                 "(apt-get install tar gzip; every rayproject/ray image has them).")
         self.dest.parent.mkdir(parents=True, exist_ok=True)
         fd, self._partial = tempfile.mkstemp(prefix=".partial-", suffix=".tar.gz",
                                              dir=self.dest.parent)
-        os.close(fd)
         self._scratch = tempfile.TemporaryDirectory(prefix="ray-dev-tar-")
         staging = Path(self._scratch.name)
         (staging / "project").mkdir()
@@ -188,15 +194,25 @@ class TarGzWriter:
                                                              target_is_directory=True)
         (staging / "tail").mkdir()
         # tar reads the tail's list only after stdin's end, which ``finish`` writes first
-        with open(staging / "stderr", "wb") as stderr:  # the child keeps its own copy
+        names = ["-C", str(staging / "project"), "-T", "-",
+                 "-C", str(staging / "tail"), "-T", str(staging / "tail-list")]
+        # the children keep their own copies of the files' descriptors
+        with os.fdopen(fd, "wb") as out, open(staging / "stderr", "wb") as stderr:
+            if pigz is None:
+                # --gzip: gzip reading a pipe writes no name and no time into its header; a
+                # --use-compress-program with arguments goes through a shell (~15% slower)
+                self._proc = subprocess.Popen(
+                    ["tar", "--create", "--gzip", f"--file={self._partial}", *_TAR_FIXED,
+                     *names], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                    env=_TAR_ENV, stderr=stderr)
+                return
             self._proc = subprocess.Popen(
-                # --gzip: gzip reading a pipe writes no name and no time into its header;
-                # a --use-compress-program with arguments goes through a shell (~15% slower)
-                ["tar", "--create", "--gzip", f"--file={self._partial}", *_TAR_FIXED,
-                 "-C", str(staging / "project"), "-T", "-",
-                 "-C", str(staging / "tail"), "-T", str(staging / "tail-list")],
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=_TAR_ENV,
-                stderr=stderr)
+                ["tar", "--create", "--file=-", *_TAR_FIXED, *names],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_TAR_ENV, stderr=stderr)
+            assert self._proc.stdout is not None
+            with self._proc.stdout:  # pigz holds the pipe's read end now, not us
+                self._gzip = subprocess.Popen(pigz, stdin=self._proc.stdout, stdout=out,
+                                              env=_TAR_ENV, stderr=stderr)
 
     def add(self, rel: str) -> None:
         """Archive the project's file ``rel`` (as ``app/<rel>``), now."""
@@ -230,6 +246,8 @@ class TarGzWriter:
         except BrokenPipeError:
             pass
         code = self._proc.wait()
+        if self._gzip is not None and self._gzip.wait() != 0 and code == 0:
+            code = self._gzip.returncode  # pigz failed (disk full?): its message is in stderr
         if code != 0:
             err = (staging / "stderr").read_text(errors="replace").strip()
             raise ContextExportFailed(
@@ -243,6 +261,11 @@ class TarGzWriter:
 
     def close(self) -> None:
         """Stop tar if it still runs (by its PID) and remove what an unfinished write left."""
+        if self._gzip is not None:
+            if self._gzip.poll() is None:
+                self._gzip.kill()  # by its PID, as tar's below
+                self._gzip.wait()
+            self._gzip = None
         if self._proc is not None:
             if self._proc.poll() is None:
                 self._proc.kill()

@@ -129,10 +129,7 @@ class Plan:
     builders: list[Availability] = field(default_factory=list)
     shape: Shape | None = None
     shape_source: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def manifests_yaml(self) -> str:
-        return to_yaml(self.manifests)
+    manifests_yaml: str = ""  # the manifests as one YAML stream, dumped once per plan
 
     def to_dict(self) -> dict[str, Any]:
         c = self.collected
@@ -310,14 +307,16 @@ class PromoteService:
                 raycluster(**common),
             ]
         errors = {m["kind"]: e for m in manifests if (e := validate_manifest(m))}
+        docs = [to_yaml([m]) for m in manifests]  # each dumped once: review, context, record
         plan = Plan(project=project_api, entrypoint=entry_api, collected=collected,
                     pinned=pinned, env=env, runtime_env=runtime_env, base_image=base_image,
                     image=image, inputs_hash=digest, dockerfile=dockerfile, manifests=manifests,
                     manifest_errors=errors, spec=spec, ray_version=ray_version, git_commit=commit,
                     workdir=self.config.workdir, variant=options.variant, serve=serve,
-                    serve_error=serve_error, shape=shape, shape_source=shape_source)
-        for manifest in manifests:
-            spec.add_text(f"manifests/{manifest['kind'].lower()}.yaml", to_yaml([manifest]))
+                    serve_error=serve_error, shape=shape, shape_source=shape_source,
+                    manifests_yaml="---\n".join(docs))
+        for manifest, doc in zip(manifests, docs):
+            spec.add_text(f"manifests/{manifest['kind'].lower()}.yaml", doc)
         return plan
 
     @staticmethod
