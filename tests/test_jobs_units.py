@@ -174,6 +174,20 @@ def test_upload_size_matches_what_ray_packs(tmp_path, monkeypatch):
     assert size.top(1) == [("scratch.tmp", len("kept: pkg's .gitignore applies in pkg only") * 3)]
 
 
+def test_a_walk_after_an_ignore_file_changes_follows_the_new_rules(tmp_path):
+    """Matches are remembered per spec between walks: an edited .gitignore is a new spec,
+    and a folder holding the same rules as another answers the same."""
+    _tree(tmp_path / "p", {"a.py": "1", "b.log": "22", "sub/c.log": "333",
+                           "sub/.gitignore": "*.log\n", "other/d.log": "4444"})
+    assert measure_upload(tmp_path / "p").files == 4  # sub/c.log is ignored
+    (tmp_path / "p" / ".gitignore").write_text("*.log\n")
+    after = measure_upload(tmp_path / "p")
+    assert sorted(p for p, _ in after.top(10)) == [".gitignore", "a.py", "sub/.gitignore"]
+    (tmp_path / "p" / ".gitignore").write_text("a.py\n")
+    assert sorted(p for p, _ in measure_upload(tmp_path / "p").top(10)) == [
+        ".gitignore", "b.log", "other/d.log", "sub/.gitignore"]
+
+
 def test_upload_size_survives_symlink_loops(tmp_path):
     _tree(tmp_path / "p", {"a.py": "abc"})
     (tmp_path / "p" / "loop").symlink_to(tmp_path / "p")

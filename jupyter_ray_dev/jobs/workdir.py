@@ -53,6 +53,8 @@ class _Spec:
     relative path, and a project is walked again and again (the review, then the build
     or export; each rebuild), so a path is matched once per spec, not once per walk."""
 
+    # a path is remembered by the specs of the folders above it: memory grows with the
+    # project's size, and a spec that has seen this many paths starts again
     _MEMO_LIMIT = 1 << 17
 
     def __init__(self, spec: GitIgnoreSpec) -> None:
@@ -77,7 +79,7 @@ class _Spec:
         return match
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=256)
 def _specs(groups: tuple[tuple[str, ...], ...]) -> tuple[_Spec, ...]:
     """One folder's specs from its pattern groups (each group a spec of its own, as Ray
     has it), or one spec for them all when none un-ignores ('!'): then "any spec
