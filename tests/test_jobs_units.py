@@ -174,9 +174,13 @@ def test_upload_size_matches_what_ray_packs(tmp_path, monkeypatch):
     assert size.top(1) == [("scratch.tmp", len("kept: pkg's .gitignore applies in pkg only") * 3)]
 
 
-def test_a_walk_after_an_ignore_file_changes_follows_the_new_rules(tmp_path):
+def test_a_walk_after_an_ignore_file_changes_follows_the_new_rules(tmp_path, monkeypatch):
     """Matches are remembered per spec between walks: an edited .gitignore is a new spec,
-    and a folder holding the same rules as another answers the same."""
+    and a folder holding the same rules as another answers the same. (A memo of two
+    paths: one that fills up while matching still answers right.)"""
+    from jupyter_ray_dev.jobs import workdir
+
+    monkeypatch.setattr(workdir._Spec, "_MEMO_LIMIT", 2)
     _tree(tmp_path / "p", {"a.py": "1", "b.log": "22", "sub/c.log": "333",
                            "sub/.gitignore": "*.log\n", "other/d.log": "4444"})
     assert measure_upload(tmp_path / "p").files == 4  # sub/c.log is ignored

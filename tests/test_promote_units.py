@@ -343,6 +343,25 @@ def test_a_streamed_export_is_the_same_archive_as_a_builders_context(promote, tm
     assert sorted(names) == sorted({f.name for f in plan.spec.files})
 
 
+def test_a_compressor_that_cannot_start_is_a_clear_error_and_leaves_nothing(
+        promote, tmp_path, monkeypatch):
+    import psutil
+
+    from jupyter_ray_dev.promote import context
+
+    sample_project(Path(promote.root))
+    monkeypatch.setattr(context, "_pigz", lambda: [str(tmp_path / "no-pigz"), "-n", "-c"])
+    out = tmp_path / "out"
+    out.mkdir()
+    children = {p.pid for p in psutil.Process().children(recursive=True)}
+    with pytest.raises(context.ContextExportFailed) as err:
+        asyncio.run(promote.export_context("proj", {"entrypoint": "proj/train.ipynb"},
+                                           out / "ctx.tar.gz"))
+    assert "no-pigz" in err.value.message and "pigz" in err.value.message
+    assert list(out.iterdir()) == []
+    assert not {p.pid for p in psutil.Process().children(recursive=True)} - children
+
+
 def test_an_export_that_fails_mid_walk_leaves_nothing(promote, tmp_path):
     import psutil
 

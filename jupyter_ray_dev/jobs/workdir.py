@@ -63,9 +63,7 @@ class _Spec:
 
     def matcher(self, base: str) -> Matcher:
         skip = len(os.path.join(base, ""))
-        memo, match_file = self.memo, self.spec.match_file
-        if len(memo) > self._MEMO_LIMIT:
-            memo.clear()
+        memo, match_file, limit = self.memo, self.spec.match_file, self._MEMO_LIMIT
 
         def match(path: str) -> bool:
             # Ray matches the path relative to the folder holding the patterns, no trailing
@@ -73,6 +71,8 @@ class _Spec:
             rel = path[skip:]
             hit = memo.get(rel)
             if hit is None:
+                if len(memo) >= limit:
+                    memo.clear()
                 hit = memo[rel] = match_file(rel)
             return hit
 

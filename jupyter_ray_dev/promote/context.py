@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import IO
 
 from ..errors import RayDevError
 
@@ -184,9 +185,6 @@ class TarGzWriter:
                 "Writing a build context needs GNU tar and gzip (or pigz) on the Jupyter "
                 "server, and one of them is missing: install them in the server's image "
                 "(apt-get install tar gzip; every rayproject/ray image has them).")
-        self.dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._partial = tempfile.mkstemp(prefix=".partial-", suffix=".tar.gz",
-                                             dir=self.dest.parent)
         self._scratch = tempfile.TemporaryDirectory(prefix="ray-dev-tar-")
         staging = Path(self._scratch.name)
         (staging / "project").mkdir()
@@ -196,23 +194,34 @@ class TarGzWriter:
         # tar reads the tail's list only after stdin's end, which ``finish`` writes first
         names = ["-C", str(staging / "project"), "-T", "-",
                  "-C", str(staging / "tail"), "-T", str(staging / "tail-list")]
+        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, self._partial = tempfile.mkstemp(prefix=".partial-", suffix=".tar.gz",
+                                             dir=self.dest.parent)
         # the children keep their own copies of the files' descriptors
         with os.fdopen(fd, "wb") as out, open(staging / "stderr", "wb") as stderr:
-            if pigz is None:
-                # --gzip: gzip reading a pipe writes no name and no time into its header; a
-                # --use-compress-program with arguments goes through a shell (~15% slower)
-                self._proc = subprocess.Popen(
-                    ["tar", "--create", "--gzip", f"--file={self._partial}", *_TAR_FIXED,
-                     *names], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                    env=_TAR_ENV, stderr=stderr)
-                return
+            try:
+                self._start(pigz, names, out, stderr)
+            except OSError as err:  # close() stops what did start, by its PID
+                raise ContextExportFailed(
+                    f"Could not start {err.filename or 'tar'} to write the build context "
+                    f"({err.strerror or err}): check the server's tar, gzip and pigz.") from err
+
+    def _start(self, pigz: list[str] | None, names: list[str], out: IO[bytes],
+               stderr: IO[bytes]) -> None:
+        if pigz is None:
+            # --gzip: gzip reading a pipe writes no name and no time into its header; a
+            # --use-compress-program with arguments goes through a shell (~15% slower)
             self._proc = subprocess.Popen(
-                ["tar", "--create", "--file=-", *_TAR_FIXED, *names],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_TAR_ENV, stderr=stderr)
-            assert self._proc.stdout is not None
-            with self._proc.stdout:  # pigz holds the pipe's read end now, not us
-                self._gzip = subprocess.Popen(pigz, stdin=self._proc.stdout, stdout=out,
-                                              env=_TAR_ENV, stderr=stderr)
+                ["tar", "--create", "--gzip", f"--file={self._partial}", *_TAR_FIXED, *names],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=_TAR_ENV, stderr=stderr)
+            return
+        self._proc = subprocess.Popen(
+            ["tar", "--create", "--file=-", *_TAR_FIXED, *names],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_TAR_ENV, stderr=stderr)
+        assert self._proc.stdout is not None
+        with self._proc.stdout:  # pigz holds the pipe's read end now, not us
+            self._gzip = subprocess.Popen(pigz, stdin=self._proc.stdout, stdout=out,
+                                          env=_TAR_ENV, stderr=stderr)
 
     def add(self, rel: str) -> None:
         """Archive the project's file ``rel`` (as ``app/<rel>``), now."""
@@ -245,13 +254,13 @@ class TarGzWriter:
             self._proc.stdin.close()
         except BrokenPipeError:
             pass
-        code = self._proc.wait()
+        code, tool = self._proc.wait(), "tar"
         if self._gzip is not None and self._gzip.wait() != 0 and code == 0:
-            code = self._gzip.returncode  # pigz failed (disk full?): its message is in stderr
+            code, tool = self._gzip.returncode, "pigz"  # disk full? its message is in stderr
         if code != 0:
             err = (staging / "stderr").read_text(errors="replace").strip()
             raise ContextExportFailed(
-                f"Writing the build context failed (tar exit {code}: {err[-400:]}). A "
+                f"Writing the build context failed ({tool} exit {code}: {err[-400:]}). A "
                 "project file that changed or vanished during the export does this: try "
                 "again.")
         assert self._partial is not None
