@@ -343,6 +343,27 @@ def test_a_streamed_export_is_the_same_archive_as_a_builders_context(promote, tm
     assert sorted(names) == sorted({f.name for f in plan.spec.files})
 
 
+def test_gzip_and_pigz_settings_in_the_environment_do_not_change_the_archive(
+        promote, tmp_path, monkeypatch):
+    """GZIP and PIGZ in the server's environment (a level, a name in the header) would
+    make two exports of the same inputs differ: they are kept from the compressor."""
+    from jupyter_ray_dev.promote import context
+
+    sample_project(Path(promote.root))
+    body = {"entrypoint": "proj/train.ipynb"}
+    for pigz in (True, False):
+        if not pigz:
+            monkeypatch.setattr(context, "_pigz", lambda: None)
+        plain, tuned = tmp_path / f"plain-{pigz}.tar.gz", tmp_path / f"tuned-{pigz}.tar.gz"
+        monkeypatch.delenv("GZIP", raising=False)
+        monkeypatch.delenv("PIGZ", raising=False)
+        asyncio.run(promote.export_context("proj", body, plain))
+        monkeypatch.setenv("GZIP", "-1 -N")
+        monkeypatch.setenv("PIGZ", "-1 -N")
+        asyncio.run(promote.export_context("proj", body, tuned))
+        assert tuned.read_bytes() == plain.read_bytes()
+
+
 def test_a_compressor_that_cannot_start_is_a_clear_error_and_leaves_nothing(
         promote, tmp_path, monkeypatch):
     import psutil

@@ -129,8 +129,12 @@ _TAR_FIXED = ("--format=gnu", "--owner=0", "--group=0", "--numeric-owner",
               "--dereference", "--verbatim-files-from", "--null")
 _APP = "app/"
 _FS_ENCODING = sys.getfilesystemencoding()  # os.fsencode's, without its per-call checks
-# GZIP (obsolescent, still read by gzip) and PIGZ could change the compression or header
-_TAR_ENV = {k: v for k, v in os.environ.items() if k not in ("GZIP", "PIGZ")}
+
+
+def _tar_env() -> dict[str, str]:
+    """The server's environment, read at each export, minus what could change the
+    compression or the header: GZIP (obsolescent, still read by gzip) and PIGZ."""
+    return {k: v for k, v in os.environ.items() if k not in ("GZIP", "PIGZ")}
 
 
 def _pigz() -> list[str] | None:
@@ -208,20 +212,21 @@ class TarGzWriter:
 
     def _start(self, pigz: list[str] | None, names: list[str], out: IO[bytes],
                stderr: IO[bytes]) -> None:
+        env = _tar_env()
         if pigz is None:
             # --gzip: gzip reading a pipe writes no name and no time into its header; a
             # --use-compress-program with arguments goes through a shell (~15% slower)
             self._proc = subprocess.Popen(
                 ["tar", "--create", "--gzip", f"--file={self._partial}", *_TAR_FIXED, *names],
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=_TAR_ENV, stderr=stderr)
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, stderr=stderr)
             return
         self._proc = subprocess.Popen(
             ["tar", "--create", "--file=-", *_TAR_FIXED, *names],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_TAR_ENV, stderr=stderr)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, stderr=stderr)
         assert self._proc.stdout is not None
         with self._proc.stdout:  # pigz holds the pipe's read end now, not us
             self._gzip = subprocess.Popen(pigz, stdin=self._proc.stdout, stdout=out,
-                                          env=_TAR_ENV, stderr=stderr)
+                                          env=env, stderr=stderr)
 
     def add(self, rel: str) -> None:
         """Archive the project's file ``rel`` (as ``app/<rel>``), now."""

@@ -282,8 +282,7 @@ def validate_manifest(manifest: dict[str, Any]) -> list[str]:
 def to_yaml(manifests: list[dict[str, Any]]) -> str:
     import yaml
 
-    # libyaml's emitter when PyYAML has it: the same text, 5x faster (every plan dumps
-    # its manifests three times: the review, the context, the record)
+    # libyaml's emitter when PyYAML has it: the same text, 5x faster
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return "---\n".join(yaml.dump(m, Dumper=dumper, sort_keys=False) for m in manifests)
 
