@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import http.cookies
 import json
 import os
 import secrets
@@ -47,17 +48,27 @@ def free_port() -> int:
 
 
 class Client:
-    """One keep-alive connection to the Jupyter server, token auth."""
+    """One keep-alive connection to the Jupyter server, as JupyterLab in a browser uses it:
+    the token on every request, and the login cookie the server sets on the first (without
+    it, jupyter-server signs and sets a new cookie on every request)."""
 
     def __init__(self, port: int, token: str) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
         self.headers = {"Authorization": f"token {token}"}
+        self.cookies = http.cookies.SimpleCookie()
 
     def get(self, url_path: str, **params: object) -> tuple[int, bytes]:
         query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
         self.conn.request("GET", url_path + ("?" + query if query else ""), headers=self.headers)
         response = self.conn.getresponse()
-        return response.status, response.read()
+        body = response.read()
+        cookies = response.headers.get_all("Set-Cookie")
+        if cookies:
+            for cookie in cookies:
+                self.cookies.load(cookie)
+            self.headers["Cookie"] = "; ".join(f"{name}={morsel.value}"
+                                               for name, morsel in self.cookies.items())
+        return response.status, body
 
     def get_json(self, url_path: str, **params: object) -> dict:
         status, body = self.get(url_path, **params)

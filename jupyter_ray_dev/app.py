@@ -86,6 +86,14 @@ class RayDev(ExtensionApp):
         "the root is reported unreachable (503).",
     ).tag(config=True)
 
+    storage_list_process = Bool(
+        True,
+        help="List the next page of a paged walk of a local/NFS folder in a helper process "
+        "(one per root, started on first use), so the listing runs beside the server's "
+        "request handling instead of taking turns with it on one GIL. False: the next page is "
+        "listed on the server's storage threads.",
+    ).tag(config=True)
+
     kubeconfig = Unicode(
         "",
         help=(
@@ -183,6 +191,7 @@ class RayDev(ExtensionApp):
                 ray_temp_dir=self.ray_temp_dir,
                 storage_roots=tuple(self.storage_roots),
                 storage_timeout=self.storage_timeout,
+                storage_list_process=self.storage_list_process,
                 kubeconfig=self.kubeconfig,
                 kubernetes_timeout=self.kubernetes_timeout,
                 promote_registry=self.promote_registry,

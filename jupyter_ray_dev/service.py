@@ -35,6 +35,7 @@ class RayDevConfig:
     ray_temp_dir: str = ""  # the local head's --temp-dir, for reading driver logs in place
     storage_roots: tuple[Any, ...] = ()  # c.RayDev.storage_roots, validated by the storage core
     storage_timeout: float = 30.0  # seconds per storage call before a 503
+    storage_list_process: bool = True  # walks' next pages listed in a helper process
     kubeconfig: str = ""  # "" = in-cluster service account, else $KUBECONFIG / ~/.kube/config
     kubernetes_timeout: float = 10.0  # seconds per Kubernetes API call before a 503
     promote_registry: str = ""  # images go to <registry>/<project>:<inputs hash>
@@ -105,7 +106,8 @@ class RayDevService:
         """Browse, preview, upload to the configured storage roots (created on first use)."""
         from .storage import StorageService
 
-        return StorageService(self.config.storage_roots, timeout=self.config.storage_timeout)
+        return StorageService(self.config.storage_roots, timeout=self.config.storage_timeout,
+                              list_process=self.config.storage_list_process)
 
     @cached_property
     def kubernetes(self) -> KubernetesService:

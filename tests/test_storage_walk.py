@@ -1,8 +1,9 @@
-"""Paged walks of a local folder with the next page listed ahead (LocalBackend.list_page_for).
+"""Paged walks of a local folder with the next pages listed ahead (LocalBackend.list_page_for).
 
-What a walk returns must not depend on the page ahead: every entry exactly once, the
-same answer as a walk without it when files come and go between pages, writes through
-the API seen at once, pages never served to another user, memory bounded.
+What a walk returns must not depend on the pages ahead: every entry exactly once, the
+same answer as a walk without them when files come and go between pages, writes through
+the API seen at once, pages never served to another user, memory bounded. Every case
+runs twice: pages ahead listed by the lister process (the default), and on the pool.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import os
 
+import orjson
 import pytest
 
 from jupyter_ray_dev.storage import StorageService
-from jupyter_ray_dev.storage.backends import local
+from jupyter_ray_dev.storage.backends import read_ahead
 from jupyter_ray_dev.storage.errors import StorageNotFound
 
 
@@ -26,26 +28,37 @@ def folder(tmp_path):
     return data
 
 
-@pytest.fixture
-def service(tmp_path):
-    svc = StorageService([{"name": "t", "url": str(tmp_path)}])
+@pytest.fixture(params=["lister process", "pool"])
+def service(request, tmp_path):
+    svc = StorageService([{"name": "t", "url": str(tmp_path)}],
+                         list_process=request.param == "lister process")
+    lister = svc.backend("t")._lister
+    if lister is not None:  # started now, so the walks below use it from their 2nd page
+        assert lister.wait_ready(60)
     yield svc
+    if lister is not None:
+        lister.close()  # what the service's close does (test_storage_lister.py), by PID
     svc._executor.shutdown(wait=True)  # nothing else to close: no uploads, local only
+
+
+def entries(page):
+    """A page's entries as a client reads them (the lister's come as JSON already)."""
+    return orjson.loads(orjson.dumps(page["entries"]))
 
 
 async def ahead_settled(svc: StorageService) -> None:
     """Wait until every page listed ahead is listed, so a change made next happens after
     it (the case the serve-time check exists for)."""
-    pages = [a.page for a in svc.backend("t")._ahead.values()]
-    if pages:
-        await asyncio.wait(pages)
+    await asyncio.sleep(0)  # the listing ahead starts once the reply is written
+    await svc.backend("t")._ahead.settled()
 
 
 async def walk(svc, owner, limit=7, between=None):
     names, cursor, page_no = [], None, 0
     while True:
         page = await svc.list("t", "data", limit, cursor, owner=owner)
-        names += [e["name"] for e in page["entries"]]
+        await asyncio.sleep(0)  # a client reads the reply before asking for the next page
+        names += [e["name"] for e in entries(page)]
         cursor, page_no = page["next_cursor"], page_no + 1
         if cursor is None:
             return names
@@ -59,7 +72,7 @@ async def test_a_walk_with_pages_ahead_returns_every_file_exactly_once(service, 
         seen = await walk(service, "alice", limit)
         assert seen == sorted(f"f{i:02d}.txt" for i in range(30))
         assert seen == await walk(service, None, limit)  # no page ahead: the same answer
-    entry = (await service.list("t", "data", 7, None, owner="alice"))["entries"][3]
+    entry = entries(await service.list("t", "data", 7, None, owner="alice"))[3]
     assert entry == {"name": "f03.txt", "path": "data/f03.txt", "kind": "file", "size": 3,
                      "modified": entry["modified"]}
 
@@ -90,37 +103,42 @@ async def test_a_write_through_the_api_drops_the_page_ahead(service, folder):
     first = await service.list("t", "data", 7, None, owner="alice")
     await ahead_settled(service)
     backend = service.backend("t")
-    assert len(backend._ahead) == 1
+    assert len(backend._ahead) >= 1
     before = folder.stat()
     await service.mkdir("t", "data/f08b")
-    assert backend._ahead == {}
+    assert len(backend._ahead) == 0
     # a file system whose mtime is too coarse to move: only the write itself can tell
     os.utime(folder, ns=(before.st_atime_ns, before.st_mtime_ns))
     second = await service.list("t", "data", 7, first["next_cursor"], owner="alice")
-    assert "f08b" in [e["name"] for e in second["entries"]]
+    assert "f08b" in [e["name"] for e in entries(second)]
 
 
 async def test_a_page_ahead_is_served_to_its_user_only(service, folder):
     first = await service.list("t", "data", 7, None, owner="alice")
     await ahead_settled(service)
-    backend = service.backend("t")
-    (key,) = backend._ahead
+    walks = service.backend("t")._ahead._walks
+    ahead = len(walks["alice", "data", 7].pages)
+    assert ahead >= 1
     # bob presents alice's cursor: he gets the page, listed for him, not hers
     bob = await service.list("t", "data", 7, first["next_cursor"], owner="bob")
-    assert [e["name"] for e in bob["entries"]] == [f"f{i:02d}.txt" for i in range(7, 14)]
-    assert key in backend._ahead
+    assert [e["name"] for e in entries(bob)] == [f"f{i:02d}.txt" for i in range(7, 14)]
+    assert len(walks["alice", "data", 7].pages) == ahead
     alice = await service.list("t", "data", 7, first["next_cursor"], owner="alice")
-    assert alice["entries"] == bob["entries"]
-    assert key not in backend._ahead  # served once
+    assert entries(alice) == entries(bob)
+    assert len(walks["alice", "data", 7].pages) == ahead - 1  # served once
 
 
 async def test_pages_ahead_are_bounded(service, folder, tmp_path):
     for n in range(3):
         (tmp_path / f"other{n}").mkdir()
+    backend = service.backend("t")
     for user in range(10):
         await service.list("t", "data", 5, None, owner=f"user{user}")
-    await ahead_settled(service)
-    assert len(service.backend("t")._ahead) == local._AHEAD_PAGES
+        await ahead_settled(service)
+    walks = backend._ahead.max_walks
+    assert len(backend._ahead._walks) == walks
+    # each walk keeps at most two batches ahead
+    assert len(backend._ahead) <= walks * 2 * backend._pages_per_batch(5)
 
 
 async def test_a_folder_gone_between_pages_fails_as_before(service, folder):
@@ -136,8 +154,9 @@ async def test_a_folder_gone_between_pages_fails_as_before(service, folder):
 async def test_an_expired_page_ahead_is_listed_afresh(service, folder, monkeypatch):
     first = await service.list("t", "data", 7, None, owner="alice")
     await ahead_settled(service)
-    clock = local.time.monotonic
-    monkeypatch.setattr(local.time, "monotonic", lambda: clock() + local._AHEAD_TTL + 1)
+    backend = service.backend("t")
+    clock = read_ahead.time.monotonic
+    monkeypatch.setattr(read_ahead.time, "monotonic", lambda: clock() + backend._ahead.ttl + 1)
     (folder / "f07.txt").write_bytes(b"changed size, same folder mtime")
     page = await service.list("t", "data", 7, first["next_cursor"], owner="alice")
-    assert page["entries"][0]["size"] == len(b"changed size, same folder mtime")
+    assert entries(page)[0]["size"] == len(b"changed size, same folder mtime")

@@ -51,8 +51,10 @@ class Download:
 
 class StorageService:
     def __init__(self, roots_config: Iterable[Any], timeout: float = 30.0,
-                 max_workers: int = 8, upload_ttl: float = 3600.0) -> None:
+                 max_workers: int = 8, upload_ttl: float = 3600.0,
+                 list_process: bool = True) -> None:
         self.timeout = timeout
+        self.list_process = list_process
         self.config_error: StorageConfigInvalid | None = None
         try:
             roots = parse_roots(roots_config)
@@ -92,7 +94,8 @@ class StorageService:
     def backend(self, name: str) -> Backend:
         root = self.root(name)
         if name not in self._backends:
-            self._backends[name] = make_backend(root, self._executor, self.timeout)
+            self._backends[name] = make_backend(root, self._executor, self.timeout,
+                                                self.list_process)
         return self._backends[name]
 
     def _check_config(self) -> None:
@@ -111,7 +114,9 @@ class StorageService:
     async def list(self, root: str, path: str = "", limit: int | None = None,
                    cursor: str | None = None, owner: str | None = None) -> dict[str, Any]:
         """A page of a folder. ``owner`` (the user asking, from the REST API) lets the
-        backend list the next page ahead for that user's walk; without it, no page ahead."""
+        backend list the next page ahead for that user's walk; without it, no page ahead.
+        With an owner, ``entries`` may come as JSON already (an ``orjson.Fragment``, which
+        ``orjson.dumps`` embeds as is): the REST reply is its only reader."""
         backend = self.backend(root)
         path = clean_relpath(path)
         limit = DEFAULT_LIMIT if limit is None else limit
@@ -130,10 +135,8 @@ class StorageService:
             if probing is not None:
                 probing.cancel()
             raise
-        for entry in entries:  # inline, not a call per entry: this loop sees 100k entries
-            if entry["kind"] == "directory" and \
-                    entry["name"].startswith(ray_layout.CHECKPOINT_PREFIX):
-                entry["ray_hint"] = "checkpoint"
+        if isinstance(entries, list):  # else JSON the local lister process already marked
+            ray_layout.mark_checkpoints(entries)
         out: dict[str, Any] = {
             "root": root, "path": path, "entries": entries,
             "next_cursor": encode_cursor(root, path, next_token) if next_token else None,

@@ -13,11 +13,11 @@ from .base import Backend, Entry, Writer
 
 
 def make_backend(root: StorageRoot, executor: concurrent.futures.Executor,
-                 timeout: float) -> Backend:
+                 timeout: float, list_process: bool = True) -> Backend:
     if root.protocol == "file":
         from .local import LocalBackend
 
-        return LocalBackend(root, executor, timeout)
+        return LocalBackend(root, executor, timeout, list_process=list_process)
     if root.protocol == "s3":
         from .s3 import S3Backend
 

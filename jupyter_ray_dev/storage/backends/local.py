@@ -15,16 +15,12 @@ descriptor (``dir_fd``), never through a path a symlink could redirect.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import errno
 import os
 import secrets
 import shutil
 import stat as statmod
-import threading
-import time
-from collections import OrderedDict
-from typing import Any, NamedTuple
+from typing import Any
 
 from ...errors import RayDevError
 from ..errors import (
@@ -39,28 +35,15 @@ from ..errors import (
 )
 from ..paths import parent_and_name
 from .base import Backend, Entry, Writer
+from .lister import Lister
+from .local_listing import UPLOAD_SUFFIX, HAVE_PROC, NameCache, Page, fd_path, inside, \
+    list_fd
+from .read_ahead import ReadAhead
 
-UPLOAD_SUFFIX = ".ray-dev-upload"  # temp files of uploads in progress; hidden from listings
-_PROC_FD = "/proc/self/fd"
-_HAVE_PROC = os.path.isdir(_PROC_FD)
-_NAME_CACHE_SIZE = 16
-_IFMT, _IFLNK, _IFDIR = 0o170000, statmod.S_IFLNK, statmod.S_IFDIR
-# pages listed ahead, per root: a few walks at once, each page at most MAX_LIMIT entries
-_AHEAD_PAGES = 4
-# a walk asks for its next page within milliseconds; a page left longer is stale, not ahead
-_AHEAD_TTL = 5.0
-
-
-class _Page(NamedTuple):
-    entries: list[Entry]
-    next_token: str | None
-    folder: tuple[int, int, int]  # (st_dev, st_ino, st_mtime_ns) of the folder when listed
-
-
-class _Ahead(NamedTuple):
-    path: str
-    expires: float
-    page: asyncio.Future  # -> _Page | None
+__all__ = ["LocalBackend", "UPLOAD_SUFFIX"]
+# the lister process lists this many entries ahead of a walk per request: its round trip
+# is paid per batch, not per page; without it, one page is listed ahead on the pool
+_BATCH_ENTRIES = 2500
 
 
 class StorageFull(RayDevError):
@@ -69,16 +52,14 @@ class StorageFull(RayDevError):
 
 
 class LocalBackend(Backend):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, list_process: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.base = self.root.location
-        # folder real path -> (mtime_ns, sorted names): later pages of a big folder reuse
-        # the first page's listing instead of listing 100k names again per page
-        self._names: OrderedDict[str, tuple[int, list[str]]] = OrderedDict()
-        self._names_lock = threading.Lock()
-        # (owner, path, limit, token) -> the page a walk will ask for next, listed on the pool
-        # while the client reads the current one. Touched on the event loop only.
-        self._ahead: OrderedDict[tuple[str, str, int, str], _Ahead] = OrderedDict()
+        self._names = NameCache()
+        # lists the pages ahead beside the server, not on its GIL (see lister.py); given up
+        # on at half the deadline, so a request waiting for it can still list in a thread
+        self._lister = Lister(self.timeout / 2, self.root.name) if list_process else None
+        self._ahead = ReadAhead(self._list_pages_quietly, self.executor, self._pages_per_batch)
 
     @property
     def endpoint(self) -> str:
@@ -96,14 +77,11 @@ class LocalBackend(Backend):
             )
         return real
 
-    def _inside(self, real: str, base_real: str) -> bool:
-        return real == base_real or real.startswith(base_real.rstrip("/") + "/")
-
     def _resolve(self, path: str) -> tuple[str, str]:
         """(real path, base real path) of ``path``; it may not exist, but must be inside."""
         base_real = self._base_real()
         real = os.path.realpath(os.path.join(base_real, path)) if path else base_real
-        if not self._inside(real, base_real):
+        if not inside(real, base_real):
             raise PathOutsideRoot(
                 f"'{path}' leads outside storage root '{self.root.name}' (through a symbolic "
                 "link); only items inside the root can be read or changed.",
@@ -115,10 +93,10 @@ class LocalBackend(Backend):
         real, base_real = self._resolve(path)
         fd = os.open(real, flags | os.O_CLOEXEC | os.O_NOFOLLOW)
         try:
-            if _HAVE_PROC:
+            if HAVE_PROC:
                 # the descriptor's true path: catches a symlink swapped in after _resolve
-                where = os.readlink(f"{_PROC_FD}/{fd}")
-                if not self._inside(where, base_real):
+                where = fd_path(fd)
+                if not inside(where, base_real):  # type: ignore[arg-type]
                     raise PathOutsideRoot(f"'{path}' leads outside storage root "
                                           f"'{self.root.name}'.", root=self.root.name, path=path)
         except BaseException:
@@ -187,64 +165,54 @@ class LocalBackend(Backend):
 
     async def list_page_for(self, owner: str, path: str, limit: int,
                             token: str | None) -> tuple[list[Entry], str | None]:
-        """``list_page``, then the next page is listed ahead for the same owner.
+        """``list_page``, with the next pages listed ahead for the same owner (read_ahead).
 
-        A paged walk otherwise serialises: the pool idles while the client parses a page
-        and Jupyter handles the next request. A page listed ahead is served once, only to
-        the same owner, folder, limit and cursor, within _AHEAD_TTL, and only if the
-        folder is still the one listed (same inode and mtime, the check the name cache
-        makes for a later page anyway); otherwise the page is listed afresh.
+        A paged walk otherwise serialises: the listing idles while the client parses a
+        page and Jupyter handles the next request. A page listed ahead is served only if
+        the folder is still the one listed (same inode and mtime, the check the name
+        cache makes for a later page anyway); otherwise the page is listed afresh.
         """
-        ahead = self._ahead.pop((owner, path, limit, token), None) if token else None
-        listed = None
-        if ahead is not None and ahead.expires > time.monotonic():
-            listed = ahead.page.result() if ahead.page.done() else \
-                await self._deadline(ahead.page)
-        elif ahead is not None:
-            ahead.page.cancel()
+        listed = await self._ahead.take(owner, path, limit, token, self._deadline) \
+            if token else None
         page = await self.in_thread(self._call, path, self._list_page_unless, path, limit,
                                     token, listed)
         if page.next_token is not None:
             # after this step of the request, i.e. once its reply is written: listing ahead
-            # while the reply is encoded and sent only delays it (one GIL); the server is
-            # idle while the client reads the reply and asks for the next page
-            asyncio.get_running_loop().call_soon(self._list_ahead, owner, path, limit,
+            # on the pool while the reply is encoded and sent only delays it (one GIL)
+            asyncio.get_running_loop().call_soon(self._ahead.schedule, owner, path, limit,
                                                  page.next_token)
         return page.entries, page.next_token
 
-    def _list_ahead(self, owner: str, path: str, limit: int, token: str) -> None:
-        now = time.monotonic()
-        for key, ahead in list(self._ahead.items()):
-            if ahead.expires <= now:
-                del self._ahead[key]
-                ahead.page.cancel()
-        page = asyncio.get_running_loop().run_in_executor(
-            self.executor, self._list_page_quietly, path, limit, token)
-        self._ahead[(owner, path, limit, token)] = _Ahead(path, now + _AHEAD_TTL, page)
-        while len(self._ahead) > _AHEAD_PAGES:
-            _, oldest = self._ahead.popitem(last=False)
-            oldest.page.cancel()
+    def _pages_per_batch(self, limit: int) -> int:
+        return max(1, _BATCH_ENTRIES // limit) if self._lister is not None else 1
 
     def _forget_ahead(self, *folders: str, tree: str | None = None) -> None:
         """Drop pages listed ahead of these folders (and of everything under ``tree``):
         after a write through this root they may miss what it changed, even on a file
         system whose mtime is too coarse to tell."""
-        with self._names_lock:
-            self._names.clear()  # the same blind spot: names kept while the mtime is unchanged
-        for key, ahead in list(self._ahead.items()):
-            if ahead.path in folders or (tree is not None and (
-                    ahead.path == tree or ahead.path.startswith(tree + "/"))):
-                del self._ahead[key]
-                ahead.page.cancel()
+        self._names.clear()  # the same blind spot: names kept while the mtime is unchanged
+        if self._lister is not None:
+            self._lister.forget()
+        self._ahead.forget(*folders, tree=tree)
 
-    def _list_page_quietly(self, path: str, limit: int, token: str) -> _Page | None:
+    def _list_pages_quietly(self, path: str, limit: int, token: str,
+                            pages: int) -> list[Page] | None:
         try:
-            return self._list_page(path, limit, token, "")
+            fd = self._open_checked(path, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                if self._lister is not None:
+                    listed = self._lister.list(fd, path, limit, token, self._base_real(),
+                                               pages)
+                    if listed is not None:
+                        return listed
+                return [self._list_fd(fd, path, limit, token, "")]
+            finally:
+                os.close(fd)
         except (OSError, RayDevError):
             return None  # the request for this page lists it itself and reports the error
 
     def _list_page_unless(self, path: str, limit: int, after: str | None,
-                          listed: _Page | None) -> _Page:
+                          listed: Page | None) -> Page:
         """The page ``listed`` ahead if the folder is unchanged since; else list it now.
         Either way the folder is opened and checked again, so a path that left the root
         (a swapped symlink) or vanished fails as it would without the page ahead."""
@@ -259,7 +227,7 @@ class LocalBackend(Backend):
             os.close(fd)
 
     def _list_page(self, path: str, limit: int, after: str | None,
-                   name_prefix: str) -> _Page:
+                   name_prefix: str) -> Page:
         fd = self._open_checked(path, os.O_RDONLY | os.O_DIRECTORY)
         try:
             return self._list_fd(fd, path, limit, after, name_prefix)
@@ -267,80 +235,11 @@ class LocalBackend(Backend):
             os.close(fd)
 
     def _list_fd(self, fd: int, path: str, limit: int, after: str | None,
-                 name_prefix: str) -> _Page:
-        # a user's first page lists afresh; later pages and name-prefix probes (Ray
-        # detection right after that first page) reuse it while the folder is unchanged
-        names, folder = self._sorted_names(fd, fresh=after is None and not name_prefix)
-        start = bisect.bisect_right(names, after) if after is not None else 0
-        if name_prefix:
-            start = max(start, bisect.bisect_left(names, name_prefix))
-        # one name past the page tells whether there is more (slice, not a copy of the rest)
-        page = names[start:start + limit + 1]
-        if name_prefix:
-            page = [n for n in page if n.startswith(name_prefix)]
-        more = len(page) > limit
-        page = page[:limit]
+                 name_prefix: str) -> Page:
         base_real = self._base_real()
-        folder_real = os.readlink(f"{_PROC_FD}/{fd}") if _HAVE_PROC else \
-            os.path.realpath(os.path.join(base_real, path))
-        prefix = f"{path}/" if path else ""
-        # the per-entry cost of a 100k walk: one lstat and one dict, in a tight loop; the
-        # file-type bits are masked inline (a call to S_IFMT per entry cost ~15% of the loop)
-        entries: list[Entry] = []
-        append, lstat = entries.append, os.stat
-        for name in page:
-            try:
-                st = lstat(name, dir_fd=fd, follow_symlinks=False)
-            except FileNotFoundError:
-                continue  # removed since the listing: skip, as a fresh listing would
-            fmt = st.st_mode & _IFMT
-            if fmt == _IFLNK:
-                append(self._link_entry(folder_real, base_real, prefix, name, st))
-            elif fmt == _IFDIR:
-                append({"name": name, "path": prefix + name, "kind": "directory",
-                        "size": None, "modified": st.st_mtime_ns // 1_000_000})
-            else:
-                append({"name": name, "path": prefix + name, "kind": "file",
-                        "size": st.st_size, "modified": st.st_mtime_ns // 1_000_000})
-        return _Page(entries, page[-1] if more else None, folder)
-
-    def _sorted_names(self, fd: int, fresh: bool) -> tuple[list[str], tuple[int, int, int]]:
-        """The folder's sorted names, and the (dev, inode, mtime) they were listed at."""
-        st = os.fstat(fd)
-        key = f"{st.st_dev}:{st.st_ino}"
-        folder = (st.st_dev, st.st_ino, st.st_mtime_ns)
-        with self._names_lock:
-            cached = self._names.get(key)
-            if cached and not fresh and cached[0] == st.st_mtime_ns:
-                self._names.move_to_end(key)
-                return cached[1], folder
-        names = sorted(n for n in os.listdir(fd)
-                       if not (n.endswith(UPLOAD_SUFFIX) and n.startswith(".")))
-        with self._names_lock:
-            self._names[key] = (st.st_mtime_ns, names)
-            self._names.move_to_end(key)
-            while len(self._names) > _NAME_CACHE_SIZE:
-                self._names.popitem(last=False)
-        return names, folder
-
-    def _link_entry(self, folder_real: str, base_real: str, prefix: str, name: str,
-                    lst: os.stat_result) -> Entry:
-        entry: Entry = {"name": name, "path": prefix + name, "kind": "symlink", "size": None,
-                        "modified": lst.st_mtime_ns // 1_000_000}
-        target = os.path.realpath(os.path.join(folder_real, name))
-        if not self._inside(target, base_real):
-            # say nothing about what is outside: no size, no kind, no time of the target
-            entry["link"] = "outside_root"
-            return entry
-        try:
-            st = os.stat(target)
-        except OSError:
-            entry["link"] = "broken"
-            return entry
-        is_dir = statmod.S_ISDIR(st.st_mode)
-        entry.update(kind="directory" if is_dir else "file", size=None if is_dir else st.st_size,
-                     modified=st.st_mtime_ns // 1_000_000, link="inside_root")
-        return entry
+        folder_real = fd_path(fd) or os.path.realpath(os.path.join(base_real, path))
+        return Page(*list_fd(fd, self._names, path, limit, after, name_prefix, base_real,
+                              folder_real))
 
     async def stat(self, path: str) -> Entry:
         return await self.in_thread(self._call, path, self._stat, path)
@@ -450,6 +349,12 @@ class LocalBackend(Backend):
                     raise
         finally:
             os.close(fd)
+
+
+    async def close(self) -> None:
+        self._ahead.clear()
+        if self._lister is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._lister.close)
 
 
 class LocalWriter(Writer):

@@ -1,0 +1,210 @@
+"""The lister process (storage/backends/lister.py): it lists the same pages the server
+lists, a walk gets every entry whether it is there, killed, hung or cannot start, it
+sees writes made through the API, and it is stopped (by its PID) with the service.
+
+Real parts: a real child process on real folders; the faults are real signals sent to
+the child by its PID, and a Python executable that does not exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import orjson
+import pytest
+
+from apischema import validate_response
+from jupyter_ray_dev.cluster.local_head import free_port
+from jupyter_ray_dev.storage import StorageService
+from jupyter_ray_dev.storage.backends import lister as lister_module
+from jupyter_ray_dev.storage.backends.lister import Lister
+from jupyter_ray_dev.storage.backends.local_listing import NameCache, list_fd
+from jupyter_ray_dev.storage.ray_layout import mark_checkpoints
+
+NAMES = sorted([f"f{i:02d}.txt" for i in range(40)] + [
+    "checkpoint_000001", "sub", "in_link", "out_link", "broken_link", "ünï code.txt"])
+
+
+def running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def entries(page):
+    return orjson.loads(orjson.dumps(page["entries"] if isinstance(page, dict) else page))
+
+
+@pytest.fixture
+def root(tmp_path):
+    base = tmp_path / "root"
+    data = base / "data"
+    data.mkdir(parents=True)
+    for i in range(40):
+        (data / f"f{i:02d}.txt").write_bytes(b"x" * i)
+    (data / "checkpoint_000001").mkdir()
+    (data / "sub").mkdir()
+    (data / "in_link").symlink_to("f01.txt")
+    (tmp_path / "secret.txt").write_bytes(b"outside the root")
+    (data / "out_link").symlink_to(tmp_path / "secret.txt")
+    (data / "broken_link").symlink_to("nowhere")
+    (data / "ünï code.txt").write_bytes(b"u")
+    (data / ".f.txt.0123456789abcdef.ray-dev-upload").write_bytes(b"an upload in progress")
+    return base
+
+
+@pytest.fixture
+def service(root):
+    svc = StorageService([{"name": "t", "url": str(root)}])
+    yield svc
+    svc.backend("t")._lister.close()
+    svc._executor.shutdown(wait=True)
+
+
+async def walk(svc, limit=7, owner="alice"):
+    names, cursor = [], None
+    while True:
+        page = await svc.list("t", "data", limit, cursor, owner=owner)
+        await asyncio.sleep(0)  # a client reads the reply before asking for the next page
+        names += [e["name"] for e in entries(page)]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return names
+
+
+def test_the_child_lists_exactly_the_pages_the_server_lists(root):
+    lister = Lister(30, "t")
+    fd = os.open(root / "data", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert lister.wait_ready(60)
+        theirs = lister.list(fd, "data", 7, None, str(root), pages=100)
+        ours, after, names = [], None, NameCache()
+        while True:
+            page = list_fd(fd, names, "data", 7, after, "", str(root), str(root / "data"))
+            mark_checkpoints(page.entries)
+            ours.append(page)
+            after = page.next_token
+            if after is None:
+                break
+    finally:
+        os.close(fd)
+        lister.close()
+    assert [(entries(p.entries), p.next_token, p.folder) for p in theirs] == \
+        [(p.entries, p.next_token, p.folder) for p in ours]
+    listed = {e["name"]: e for p in theirs for e in entries(p.entries)}
+    assert sorted(listed) == NAMES  # the upload in progress is hidden
+    assert listed["checkpoint_000001"]["ray_hint"] == "checkpoint"
+    assert listed["in_link"]["link"] == "inside_root" and listed["in_link"]["size"] == 1
+    # nothing about the target outside the root: no size, no kind, no time of its own
+    assert listed["out_link"] == {"name": "out_link", "path": "data/out_link",
+                                  "kind": "symlink", "size": None, "link": "outside_root",
+                                  "modified": listed["out_link"]["modified"]}
+    assert listed["broken_link"]["link"] == "broken"
+    assert lister.pid is None
+
+
+async def test_a_killed_child_costs_a_walk_nothing_and_is_replaced(service):
+    lister = service.backend("t")._lister
+    assert await asyncio.to_thread(lister.wait_ready, 60)
+    killed = lister.pid
+    os.kill(killed, signal.SIGKILL)
+    assert await walk(service) == NAMES  # its first batch finds it dead: listed on the pool
+    assert await asyncio.to_thread(lister.wait_ready, 60)
+    assert lister.pid != killed and not running(killed)
+    assert await walk(service) == NAMES
+
+
+async def test_a_hung_child_is_killed_at_its_deadline_and_the_walk_goes_on(root):
+    svc = StorageService([{"name": "t", "url": str(root)}], timeout=4.0)
+    lister = svc.backend("t")._lister
+    try:
+        assert await asyncio.to_thread(lister.wait_ready, 60)
+        hung = lister.pid
+        first = await svc.list("t", "data", 7, None, owner="alice")
+        await svc.backend("t")._ahead.settled()  # the rest of the folder is listed ahead
+        os.kill(hung, signal.SIGSTOP)
+        try:
+            # a new walk from the first page: its next batch goes to the stopped child
+            (root / "data" / "f00.txt").write_bytes(b"a new size, same folder mtime")
+            seen = await walk(svc, limit=9)
+            assert seen == NAMES
+            assert not running(hung)  # killed (SIGKILL stops a stopped process) and reaped
+        finally:
+            if running(hung):
+                os.kill(hung, signal.SIGKILL)
+        assert first["next_cursor"]
+    finally:
+        await svc.close()
+
+
+async def test_a_write_through_the_api_reaches_the_names_the_child_keeps(service, root):
+    lister = service.backend("t")._lister
+    assert await asyncio.to_thread(lister.wait_ready, 60)
+    assert await walk(service) == NAMES  # the child now keeps the folder's names
+    folder = root / "data"
+    before = folder.stat()
+    await service.mkdir("t", "data/f20b")  # sorts into the third page
+    # a file system whose mtime is too coarse to move: only the write itself can tell
+    os.utime(folder, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert await walk(service) == sorted([*NAMES, "f20b"])
+
+
+async def test_closing_the_service_stops_the_child(root):
+    svc = StorageService([{"name": "t", "url": str(root)}])
+    lister = svc.backend("t")._lister
+    assert await asyncio.to_thread(lister.wait_ready, 60)
+    pid = lister.pid
+    await svc.close()
+    assert not running(pid) and lister.pid is None
+    assert lister.list(0, "data", 7, None, str(root)) is None  # and starts no other
+
+
+async def test_a_python_that_cannot_start_is_given_up_on(service, monkeypatch):
+    monkeypatch.setattr(lister_module.sys, "executable", "/nonexistent/python3")
+    lister = service.backend("t")._lister
+    assert not await asyncio.to_thread(lister.wait_ready, 10)
+    assert lister.pid is None and lister._failed_starts == lister_module._MAX_FAILED_STARTS
+    assert await walk(service) == NAMES  # listed on the pool, as without it
+
+
+# -- through the REST API ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def ray_address():
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def ray_dev_config(root):
+    return {"storage_roots": [{"name": "t", "url": str(root)}]}
+
+
+async def test_a_rest_walk_embeds_the_childs_pages_as_json(api, jp_serverapp, root,
+                                                         monkeypatch):
+    app = next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_ray_dev"]))
+    backend = app.service.storage.backend("t")
+    assert await asyncio.to_thread(backend._lister.wait_ready, 60)
+    listed_by_server = []
+    server_lists = backend._list_fd
+    monkeypatch.setattr(backend, "_list_fd", lambda fd, path, limit, after, prefix: (
+        listed_by_server.append((after, prefix)), server_lists(fd, path, limit, after, prefix))[1])
+    seen, cursor = [], None
+    while True:
+        params = {"path": "data", "limit": 7, **({"cursor": cursor} if cursor else {})}
+        reply = await api.get("t", "list", params=params)
+        assert reply.code == 200, reply.raw
+        validate_response(reply.json, "StorageListing")
+        seen += reply.json["entries"]
+        cursor = reply.json["next_cursor"]
+        if cursor is None:
+            break
+    assert [e["name"] for e in seen] == NAMES
+    # the first page (and Ray's checkpoint_* probe); the child listed all the others
+    assert [after for after, prefix in listed_by_server if not prefix] == [None]
+    link = next(e for e in seen if e["name"] == "out_link")
+    assert link["link"] == "outside_root" and b"outside the root" not in reply.raw
