@@ -27,15 +27,18 @@ ListPages = Callable[[str, int, str, int], "list[Page] | None"]
 
 
 class _Walk:
-    __slots__ = ("path", "pages", "listing", "expires")
+    __slots__ = ("path", "limit", "wanted", "pages", "listing", "expires", "dropped")
 
-    def __init__(self, path: str) -> None:
-        self.path = path
+    def __init__(self, path: str, limit: int) -> None:
+        self.path, self.limit = path, limit
+        self.wanted = ""  # the cursor token the client asks with next
         self.pages: dict[str, tuple[float, Page]] = {}  # after token -> (listed at, page)
         self.listing: tuple[str, asyncio.Future[Any]] | None = None  # (after, pages)
         self.expires = 0.0
+        self.dropped = False
 
     def cancel(self) -> None:
+        self.dropped = True
         if self.listing is not None:
             self.listing[1].cancel()
             self.listing = None
@@ -57,10 +60,11 @@ class ReadAhead:
         return sum(len(walk.pages) for walk in self._walks.values())
 
     async def settled(self) -> None:
-        """Wait for the listings under way (tests: a change made next comes after them)."""
-        pending = [w.listing[1] for w in self._walks.values() if w.listing is not None]
-        if pending:
+        """Wait until nothing is being listed ahead, the batches a finished one starts
+        included (tests: a change made next comes after them)."""
+        while pending := [w.listing[1] for w in self._walks.values() if w.listing is not None]:
             await asyncio.wait(pending)
+            await asyncio.sleep(0)  # the done callbacks run, and may start the next batch
 
     async def take(self, owner: str, path: str, limit: int, token: str,
                    deadline: Callable[[Awaitable[Any]], Awaitable[Any]]) -> Page | None:
@@ -74,6 +78,8 @@ class ReadAhead:
         listed = walk.pages.pop(token, None)
         if listed is None or listed[0] + self.ttl <= time.monotonic():
             return None
+        # what the client asks for next, already: a batch listed meanwhile goes on from there
+        walk.wanted = listed[1].next_token or ""
         return listed[1]
 
     def schedule(self, owner: str, path: str, limit: int, after: str) -> None:
@@ -86,38 +92,46 @@ class ReadAhead:
         key = (owner, path, limit)
         walk = self._walks.get(key)
         if walk is None:
-            walk = self._walks[key] = _Walk(path)
+            walk = self._walks[key] = _Walk(path, limit)
             while len(self._walks) > self.max_walks:
                 self._walks.popitem(last=False)[1].cancel()
         self._walks.move_to_end(key)
-        walk.expires = now + self.ttl
-        if walk.listing is not None:
-            return  # one listing per walk at a time: the next starts when it ends
+        walk.expires, walk.wanted = now + self.ttl, after
+        self._top_up(walk)
+
+    def _top_up(self, walk: _Walk) -> None:
+        """Start listing the next batch unless one is under way or two are ready: the
+        lister goes on from batch to batch while the client reads, up to that bound."""
+        if walk.listing is not None or walk.dropped:
+            return
         # the pages still ahead of the client; anything else (an earlier pass) is dropped
-        ahead, frontier = {}, after
+        ahead, frontier = {}, walk.wanted
         while frontier is not None and frontier in walk.pages:
             listed = ahead[frontier] = walk.pages[frontier]
             frontier = listed[1].next_token
         walk.pages = ahead
-        batch = self._pages_per_batch(limit)
+        batch = self._pages_per_batch(walk.limit)
         if frontier is None or len(ahead) >= 2 * batch:
             return
         future = asyncio.get_running_loop().run_in_executor(
-            self._executor, self._list_pages, path, limit, frontier, batch)
+            self._executor, self._list_pages, walk.path, walk.limit, frontier, batch)
         walk.listing = (frontier, future)
-        future.add_done_callback(functools.partial(self._listed, walk, frontier, now))
+        future.add_done_callback(
+            functools.partial(self._listed, walk, frontier, time.monotonic()))
 
-    @staticmethod
-    def _listed(walk: _Walk, after: str, started: float, future: asyncio.Future[Any]) -> None:
+    def _listed(self, walk: _Walk, after: str, started: float,
+                future: asyncio.Future[Any]) -> None:
         if walk.listing is not None and walk.listing[1] is future:
             walk.listing = None
         if future.cancelled() or future.exception() is not None or not future.result():
-            return
+            return  # listed on demand instead (and an error reported by that request)
         for page in future.result():
             walk.pages[after] = (started, page)  # as old as when its listing began
             if page.next_token is None:
                 break
             after = page.next_token
+        if walk.expires > time.monotonic():
+            self._top_up(walk)
 
     def forget(self, *folders: str, tree: str | None = None) -> None:
         """Drop the walks of these folders (and of everything under ``tree``)."""
