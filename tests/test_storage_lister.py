@@ -14,8 +14,8 @@ import signal
 
 import orjson
 import pytest
-
 from apischema import validate_response
+
 from jupyter_ray_dev.cluster.local_head import free_port
 from jupyter_ray_dev.storage import StorageService
 from jupyter_ray_dev.storage.backends import lister as lister_module

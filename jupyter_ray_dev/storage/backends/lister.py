@@ -167,6 +167,7 @@ class Lister:
                 self._stop_child()
                 return False
             self._ready, self._failed_starts = True, 0
+            log.info("storage root '%s': lister process %s started", self.root_name, self.pid)
         return True
 
     def _start(self) -> None:

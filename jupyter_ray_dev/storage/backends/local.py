@@ -9,7 +9,9 @@ Confinement: a path is resolved with ``realpath`` and must stay under the root's
 real path; a file or folder is then opened and the *descriptor's* path
 (``/proc/self/fd/N``) is checked again, so swapping a symlink in between cannot
 leak a byte from outside. Writes go through the checked parent folder's
-descriptor (``dir_fd``), never through a path a symlink could redirect.
+descriptor (``dir_fd``), never through a path a symlink could redirect. The pages a
+walk asks for next are listed ahead (read_ahead.py), by a lister process given only
+the checked folder's descriptor (lister.py); each is checked again when served.
 """
 
 from __future__ import annotations
@@ -36,11 +38,18 @@ from ..errors import (
 from ..paths import parent_and_name
 from .base import Backend, Entry, Writer
 from .lister import Lister
-from .local_listing import UPLOAD_SUFFIX, HAVE_PROC, NameCache, Page, fd_path, inside, \
-    list_fd
+from .local_listing import (
+    HAVE_PROC,
+    UPLOAD_SUFFIX,
+    NameCache,
+    Page,
+    fd_path,
+    inside,
+    list_fd,
+)
 from .read_ahead import ReadAhead
 
-__all__ = ["LocalBackend", "UPLOAD_SUFFIX"]
+__all__ = ["UPLOAD_SUFFIX", "LocalBackend"]
 # the lister process lists this many entries ahead of a walk per request: its round trip
 # is paid per batch, not per page; without it, one page is listed ahead on the pool
 _BATCH_ENTRIES = 2500
@@ -93,12 +102,10 @@ class LocalBackend(Backend):
         real, base_real = self._resolve(path)
         fd = os.open(real, flags | os.O_CLOEXEC | os.O_NOFOLLOW)
         try:
-            if HAVE_PROC:
-                # the descriptor's true path: catches a symlink swapped in after _resolve
-                where = fd_path(fd)
-                if not inside(where, base_real):  # type: ignore[arg-type]
-                    raise PathOutsideRoot(f"'{path}' leads outside storage root "
-                                          f"'{self.root.name}'.", root=self.root.name, path=path)
+            # the descriptor's true path: catches a symlink swapped in after _resolve
+            if HAVE_PROC and not inside(fd_path(fd) or "", base_real):
+                raise PathOutsideRoot(f"'{path}' leads outside storage root "
+                                      f"'{self.root.name}'.", root=self.root.name, path=path)
         except BaseException:
             os.close(fd)
             raise

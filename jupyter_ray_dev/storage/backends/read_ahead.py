@@ -27,7 +27,7 @@ ListPages = Callable[[str, int, str, int], "list[Page] | None"]
 
 
 class _Walk:
-    __slots__ = ("path", "limit", "wanted", "pages", "listing", "expires", "dropped")
+    __slots__ = ("dropped", "expires", "limit", "listing", "pages", "path", "wanted")
 
     def __init__(self, path: str, limit: int) -> None:
         self.path, self.limit = path, limit
