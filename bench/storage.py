@@ -126,12 +126,13 @@ def seed_s3(endpoint: str, bucket: str, prefix: str, n: int):
     return s3
 
 
-def start_server(root: Path, roots: list, env: dict) -> tuple[subprocess.Popen, int, str]:
+def start_server(root: Path, roots: list, env: dict,
+                 list_process: bool = True) -> tuple[subprocess.Popen, int, str]:
     port, token = free_port(), secrets.token_hex(12)
     config = root / "bench_storage_config.json"
     config.write_text(json.dumps({
         "ServerApp": {"jpserver_extensions": {"jupyter_ray_dev": True}},
-        "RayDev": {"storage_roots": roots},
+        "RayDev": {"storage_roots": roots, "storage_list_process": list_process},
     }))
     cmd = [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}",
            "--ip=127.0.0.1", f"--IdentityProvider.token={token}",
@@ -223,6 +224,8 @@ def main() -> None:
     parser.add_argument("--contents-rounds", type=int, default=3,
                         help="rounds of the (slow) contents API baseline")
     parser.add_argument("--ray", action="store_true", help="start a local Ray head for test 4")
+    parser.add_argument("--no-list-process", action="store_true",
+                        help="c.RayDev.storage_list_process = False (pages ahead on the pool)")
     parser.add_argument("--only", nargs="+", choices=["first", "walk", "s3", "loop"],
                         help="run only these parts (default: all)")
     parser.add_argument("--poll", nargs=3, help=argparse.SUPPRESS)
@@ -252,7 +255,7 @@ def main() -> None:
             roots = [{"name": "big", "url": str(big)},
                      {"name": "s3", "url": "s3://bench/prefix",
                       "options": {"endpoint_url": endpoint, "key": "bench", "secret": "bench"}}]
-            server, port, token = start_server(root, roots, env)
+            server, port, token = start_server(root, roots, env, not args.no_list_process)
             client = Client(port, token)
             run(args, client, big, s3, port, token)
         finally:

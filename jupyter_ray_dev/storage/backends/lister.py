@@ -10,6 +10,8 @@ and passes the open *descriptor* over a Unix socket (SCM_RIGHTS); the child list
 relative to it with the same code the server uses (``local_listing.list_fd``) and
 never opens a path. The page comes back JSON-encoded and the server embeds it in its
 reply as it is (``orjson.Fragment``): the entries are not decoded and encoded again.
+It lists a walk's first page too (and the name-prefix probes of Ray detection), so
+the 100k-name listdir and sort of a big folder never hold the server's GIL.
 
 The child only makes walks faster: when it is busy, not started yet, dead or slow,
 ``Lister.list`` returns None and the caller lists in its own thread, as it would
@@ -106,9 +108,10 @@ class Lister:
         self.generation += 1
 
     def list(self, fd: int, path: str, limit: int, after: str | None, base_real: str,
-             pages: int = 1) -> list[Page] | None:
+             pages: int = 1, name_prefix: str = "") -> list[Page] | None:
         """Up to ``pages`` consecutive pages after ``after`` of the (checked) folder open
-        as ``fd``, listed by the child; None when the caller should list them itself."""
+        as ``fd``, listed by the child, their entries as JSON (bytes); None when the
+        caller should list them itself."""
         if self._closed or not self._lock.acquire(blocking=False):
             return None  # busy with another page: a thread of the pool is as good
         try:
@@ -116,8 +119,8 @@ class Lister:
                 return None
             try:
                 request = orjson.dumps({"path": path, "limit": limit, "after": after,
-                                        "pages": pages, "base": base_real,
-                                        "generation": self.generation})
+                                        "prefix": name_prefix, "pages": pages,
+                                        "base": base_real, "generation": self.generation})
             except TypeError:
                 return None  # a name that is not UTF-8: listed in a thread, as before
             try:
@@ -141,7 +144,7 @@ class Lister:
             return None  # the caller lists it and reports the error as it always has
         pages, start = [], 0
         for size, next_token, (dev, ino, mtime) in header["pages"]:
-            pages.append(Page(orjson.Fragment(body[start:start + size].tobytes()), next_token,
+            pages.append(Page(body[start:start + size].tobytes(), next_token,
                               (dev, ino, mtime)))
             start += size
         if start != body_len:
@@ -248,8 +251,8 @@ def serve(sock: socket.socket) -> None:
             folder_real = fd_path(fds[0]) or os.path.realpath(os.path.join(base, path))
             pages, bodies = [], []
             for _ in range(request["pages"]):
-                page = list_fd(fds[0], names, path, request["limit"], after, "", base,
-                               folder_real)
+                page = list_fd(fds[0], names, path, request["limit"], after,
+                               request["prefix"], base, folder_real)
                 mark_checkpoints(page.entries)
                 bodies.append(orjson.dumps(page.entries))
                 pages.append((len(bodies[-1]), page.next_token, page.folder))

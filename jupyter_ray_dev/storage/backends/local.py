@@ -24,6 +24,8 @@ import shutil
 import stat as statmod
 from typing import Any
 
+import orjson
+
 from ...errors import RayDevError
 from ..errors import (
     IsADirectory,
@@ -53,6 +55,10 @@ __all__ = ["UPLOAD_SUFFIX", "LocalBackend"]
 # the lister process lists this many entries ahead of a walk per request: its round trip
 # is paid per batch, not per page; without it, one page is listed ahead on the pool
 _BATCH_ENTRIES = 2500
+
+
+def _decoded(entries: list[Entry] | bytes) -> list[Entry]:
+    return orjson.loads(entries) if isinstance(entries, bytes) else entries
 
 
 class StorageFull(RayDevError):
@@ -168,7 +174,7 @@ class LocalBackend(Backend):
                         name_prefix: str = "") -> tuple[list[Entry], str | None]:
         page = await self.in_thread(self._call, path, self._list_page, path, limit, token,
                                     name_prefix)
-        return page.entries, page.next_token
+        return _decoded(page.entries), page.next_token
 
     async def list_page_for(self, owner: str, path: str, limit: int,
                             token: str | None) -> tuple[list[Entry], str | None]:
@@ -188,7 +194,12 @@ class LocalBackend(Backend):
             # on the pool while the reply is encoded and sent only delays it (one GIL)
             asyncio.get_running_loop().call_soon(self._ahead.schedule, owner, path, limit,
                                                  page.next_token)
-        return page.entries, page.next_token
+        if token is None:  # the first page: Ray detection reads its entries
+            return _decoded(page.entries), page.next_token
+        # later pages go to the REST reply only: the child's JSON is embedded as it is
+        entries = orjson.Fragment(page.entries) if isinstance(page.entries, bytes) else \
+            page.entries
+        return entries, page.next_token
 
     def _pages_per_batch(self, limit: int) -> int:
         return max(1, _BATCH_ENTRIES // limit) if self._lister is not None else 1
@@ -207,12 +218,7 @@ class LocalBackend(Backend):
         try:
             fd = self._open_checked(path, os.O_RDONLY | os.O_DIRECTORY)
             try:
-                if self._lister is not None:
-                    listed = self._lister.list(fd, path, limit, token, self._base_real(),
-                                               pages)
-                    if listed is not None:
-                        return listed
-                return [self._list_fd(fd, path, limit, token, "")]
+                return self._list_fd_pages(fd, path, limit, token, "", pages)
             finally:
                 os.close(fd)
         except (OSError, RayDevError):
@@ -243,10 +249,20 @@ class LocalBackend(Backend):
 
     def _list_fd(self, fd: int, path: str, limit: int, after: str | None,
                  name_prefix: str) -> Page:
+        return self._list_fd_pages(fd, path, limit, after, name_prefix, 1)[0]
+
+    def _list_fd_pages(self, fd: int, path: str, limit: int, after: str | None,
+                       name_prefix: str, pages: int) -> list[Page]:
+        """Pages of the checked folder ``fd``: by the lister process when it is free (off
+        this process's GIL), else one page here."""
         base_real = self._base_real()
+        if self._lister is not None:
+            listed = self._lister.list(fd, path, limit, after, base_real, pages, name_prefix)
+            if listed:
+                return listed
         folder_real = fd_path(fd) or os.path.realpath(os.path.join(base_real, path))
-        return Page(*list_fd(fd, self._names, path, limit, after, name_prefix, base_real,
-                              folder_real))
+        return [list_fd(fd, self._names, path, limit, after, name_prefix, base_real,
+                        folder_real)]
 
     async def stat(self, path: str) -> Entry:
         return await self.in_thread(self._call, path, self._stat, path)

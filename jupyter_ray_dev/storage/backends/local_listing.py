@@ -28,8 +28,8 @@ Identity = tuple[int, int, int]
 
 
 class Page(NamedTuple):
-    # a page the lister process listed comes as JSON already (orjson.Fragment)
-    entries: Any  # list[Entry] | orjson.Fragment
+    # a page the lister process listed comes as JSON already (bytes)
+    entries: list[Entry] | bytes
     next_token: str | None  # None: the last page
     folder: Identity  # of the folder when listed
 
