@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import signal
+import threading
 
 import orjson
 import pytest
@@ -211,3 +213,70 @@ async def test_a_rest_walk_is_listed_by_the_child_and_embedded_as_json(api, jp_s
     assert listed_by_server == []
     link = next(e for e in seen if e["name"] == "out_link")
     assert link["link"] == "outside_root" and b"outside the root" not in reply.raw
+
+
+# -- what the review found -----------------------------------------------------------------------
+
+
+async def test_a_listing_ahead_dropped_by_a_write_does_not_fail_the_request_waiting(
+        root, monkeypatch):
+    svc = StorageService([{"name": "t", "url": str(root)}], list_process=False)
+    backend = svc.backend("t")
+    release, started = threading.Event(), threading.Event()
+    lists_pages = backend._list_pages_quietly
+
+    def held(*args):  # a listing ahead that takes its time (a slow NFS folder)
+        started.set()
+        release.wait(30)
+        return lists_pages(*args)
+
+    monkeypatch.setattr(backend._ahead, "_list_pages", held)
+    try:
+        first = await svc.list("t", "data", 7, None, owner="alice")
+        await asyncio.to_thread(started.wait, 30)
+        waiting = asyncio.ensure_future(
+            svc.list("t", "data", 7, first["next_cursor"], owner="alice"))
+        await asyncio.sleep(0.05)  # it now waits for the listing ahead
+        await svc.mkdir("t", "data/f07b")  # which the write drops (cancels)
+        page = await asyncio.wait_for(waiting, 30)
+        # listed on demand, after the write: the new folder is there
+        assert [e["name"] for e in entries(page)] == sorted([*NAMES, "f07b"])[7:14]
+    finally:
+        release.set()
+        await svc.close()
+
+
+def test_the_child_starts_when_the_server_has_descriptors_above_1023(root):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.fail(f"RLIMIT_NOFILE hard limit {hard}: cannot open 1100 descriptors here")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    null = os.open(os.devnull, os.O_RDONLY)
+    held = [os.dup(null) for _ in range(1100)]  # the lister's socket gets a number > 1023
+    lister = Lister(30, "t")
+    fd = os.open(root / "data", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert lister.wait_ready(60)
+        assert lister._sock.fileno() > 1023
+        (page,) = lister.list(fd, "data", 7, None, str(root))
+        assert len(entries(page.entries)) == 7
+    finally:
+        lister.close()
+        for held_fd in (fd, null, *held):
+            os.close(held_fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_the_child_imports_nothing_from_the_servers_working_directory(root, tmp_path,
+                                                                      monkeypatch):
+    planted = tmp_path / "notebooks"
+    planted.mkdir()
+    marker = tmp_path / "imported"
+    (planted / "orjson.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.chdir(planted)
+    lister = Lister(30, "t")
+    try:
+        assert lister.wait_ready(60)
+    finally:
+        lister.close()
+    assert not marker.exists()

@@ -45,6 +45,9 @@ _MAX_FAILED_STARTS = 3  # then this server lists in its threads only, as without
 _STOP_WAIT = 2.0
 _NICE = 10
 _SOCKET_BUFFER = 4 << 20
+# the folder holding the jupyter_ray_dev package (see _start)
+_IMPORT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
 
 
 class _Broken(Exception):
@@ -61,11 +64,22 @@ def _recv_exact(sock: socket.socket, n: int) -> memoryview:
     return view
 
 
+def _wait_readable(sock: socket.socket, timeout: float) -> None:
+    poller = select.poll()  # not select(): descriptors above 1023 are common in a server
+    poller.register(sock, select.POLLIN)
+    poller.poll(timeout * 1000)
+
+
 def _socketpair() -> tuple[socket.socket, socket.socket]:
     pair = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    for sock in pair:  # a batch of pages in one write and one read, not dozens of each
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SOCKET_BUFFER)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
+    try:
+        for sock in pair:  # a batch of pages in one write and one read, not dozens of each
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SOCKET_BUFFER)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
+    except OSError:
+        for sock in pair:
+            sock.close()
+        raise
     return pair
 
 
@@ -99,7 +113,7 @@ class Lister:
                 if left <= 0 or self._failed_starts >= _MAX_FAILED_STARTS:
                     return False
                 if self._sock is not None:
-                    select.select([self._sock], [], [], left)
+                    _wait_readable(self._sock, left)
         return False
 
     def forget(self) -> None:
@@ -112,31 +126,35 @@ class Lister:
         """Up to ``pages`` consecutive pages after ``after`` of the (checked) folder open
         as ``fd``, listed by the child, their entries as JSON (bytes); None when the
         caller should list them itself."""
+        try:
+            request = orjson.dumps({"path": path, "limit": limit, "after": after,
+                                    "prefix": name_prefix, "pages": pages,
+                                    "base": base_real, "generation": self.generation})
+        except TypeError:
+            return None  # a name that is not UTF-8: listed in a thread, as before
         if self._closed or not self._lock.acquire(blocking=False):
             return None  # busy with another page: a thread of the pool is as good
         try:
-            if not self._usable():
+            if self._closed or not self._usable():
                 return None
-            try:
-                request = orjson.dumps({"path": path, "limit": limit, "after": after,
-                                        "prefix": name_prefix, "pages": pages,
-                                        "base": base_real, "generation": self.generation})
-            except TypeError:
-                return None  # a name that is not UTF-8: listed in a thread, as before
-            try:
-                return self._exchange(request, fd)
-            except (OSError, _Broken, ValueError) as err:
-                # hung (timeout), dead, or confused: stop it; the next walk starts another
-                log.warning("storage root '%s': the lister process (pid %s) failed (%s); "
-                            "listing in the server's threads", self.root_name, self.pid, err)
-                self._stop_child()
-                return None
+            return self._exchange(request, fd)
+        except Exception as err:  # noqa: BLE001 - whatever it is, the caller lists the page
+            # hung (timeout), dead, out of descriptors, or confused (a reply that does not
+            # parse leaves the socket mid-message): stop it; the next walk starts another
+            log.warning("storage root '%s': the lister process (pid %s) failed (%s: %s); "
+                        "listing in the server's threads", self.root_name, self.pid,
+                        type(err).__name__, err)
+            self._stop_child()
+            return None
         finally:
             self._lock.release()
 
     def _exchange(self, request: bytes, fd: int) -> list[Page] | None:
         assert self._sock is not None
-        socket.send_fds(self._sock, [_LENGTH.pack(len(request)) + request], [fd])
+        message = _LENGTH.pack(len(request)) + request
+        sent = socket.send_fds(self._sock, [message], [fd])
+        if sent < len(message):  # the descriptor went with the first bytes
+            self._sock.sendall(message[sent:])
         header_len, body_len = _REPLY.unpack(_recv_exact(self._sock, _REPLY.size))
         header = orjson.loads(_recv_exact(self._sock, header_len))
         body = _recv_exact(self._sock, body_len)
@@ -158,14 +176,16 @@ class Lister:
             self._failed_starts += not self._ready
             self._stop_child()
         if self._proc is None:
-            if self._failed_starts < _MAX_FAILED_STARTS:
+            if self._failed_starts < _MAX_FAILED_STARTS and not self._closed:
                 self._start()
             return False  # starting: this page is listed in a thread
         if not self._ready:
             assert self._sock is not None
-            if not select.select([self._sock], [], [], 0)[0]:
-                return False
-            if self._sock.recv(1) != _READY:
+            try:
+                ready = self._sock.recv(1, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return False  # still starting
+            if ready != _READY:
                 self._failed_starts += 1
                 self._stop_child()
                 return False
@@ -174,13 +194,22 @@ class Lister:
         return True
 
     def _start(self) -> None:
-        ours, theirs = _socketpair()
+        try:
+            ours, theirs = _socketpair()
+        except OSError as err:  # out of descriptors: no child this time
+            self._failed_starts += 1
+            log.warning("storage root '%s': cannot start the lister process (%s)",
+                        self.root_name, err)
+            return
         try:
             # its own session: a Ctrl-C in the server's terminal is the server's to handle
+            # run from the folder this package is imported from: `-m` puts the working
+            # directory first on sys.path, and the server's may be a notebook folder
+            # anyone can write to
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", __name__, str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, start_new_session=True)
+                stdout=subprocess.DEVNULL, start_new_session=True, cwd=_IMPORT_ROOT)
         except OSError as err:
             ours.close()
             self._failed_starts += 1

@@ -185,7 +185,8 @@ class LocalBackend(Backend):
         the folder is still the one listed (same inode and mtime, the check the name
         cache makes for a later page anyway); otherwise the page is listed afresh.
         """
-        listed = await self._ahead.take(owner, path, limit, token, self._deadline) \
+        # at most half the deadline for a page under way: the rest is for listing it here
+        listed = await self._ahead.take(owner, path, limit, token, self.timeout / 2) \
             if token else None
         page = await self.in_thread(self._call, path, self._list_page_unless, path, limit,
                                     token, listed)

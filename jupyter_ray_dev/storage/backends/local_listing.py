@@ -21,6 +21,7 @@ _PROC_FD = "/proc/self/fd"
 HAVE_PROC = os.path.isdir(_PROC_FD)
 _NAME_CACHE_SIZE = 16
 _IFMT, _IFLNK, _IFDIR = 0o170000, statmod.S_IFLNK, statmod.S_IFDIR
+_O_PATH = getattr(os, "O_PATH", 0)  # Linux
 
 # (st_dev, st_ino, st_mtime_ns) of a folder: a page listed ahead is served only while
 # the folder still has it
@@ -125,16 +126,29 @@ def link_entry(folder_real: str, base_real: str, prefix: str, name: str,
     entry: Entry = {"name": name, "path": prefix + name, "kind": "symlink", "size": None,
                     "modified": lst.st_mtime_ns // 1_000_000}
     target = os.path.realpath(os.path.join(folder_real, name))
-    if not inside(target, base_real):
-        # say nothing about what is outside: no size, no kind, no time of the target
-        entry["link"] = "outside_root"
-        return entry
     try:
-        st = os.stat(target)
+        st = _stat_inside(target, base_real) if inside(target, base_real) else None
     except OSError:
         entry["link"] = "broken"
+        return entry
+    if st is None:
+        # say nothing about what is outside: no size, no kind, no time of the target
+        entry["link"] = "outside_root"
         return entry
     is_dir = statmod.S_ISDIR(st.st_mode)
     entry.update(kind="directory" if is_dir else "file", size=None if is_dir else st.st_size,
                  modified=st.st_mtime_ns // 1_000_000, link="inside_root")
     return entry
+
+
+def _stat_inside(target: str, base_real: str) -> os.stat_result | None:
+    """The target's stat, None if it is not inside the root any more: opened first
+    (O_PATH: no read access needed, nothing read) and checked where the descriptor really
+    points, so a path component swapped after realpath cannot make us stat outside."""
+    if not (HAVE_PROC and _O_PATH):
+        return os.stat(target)
+    fd = os.open(target, _O_PATH | os.O_CLOEXEC)
+    try:
+        return os.fstat(fd) if inside(fd_path(fd) or "", base_real) else None
+    finally:
+        os.close(fd)

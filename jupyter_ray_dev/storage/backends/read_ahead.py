@@ -17,7 +17,7 @@ import concurrent.futures
 import functools
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from .local_listing import Page
@@ -67,14 +67,18 @@ class ReadAhead:
             await asyncio.sleep(0)  # the done callbacks run, and may start the next batch
 
     async def take(self, owner: str, path: str, limit: int, token: str,
-                   deadline: Callable[[Awaitable[Any]], Awaitable[Any]]) -> Page | None:
-        """The page after ``token`` if this walk has it (waiting for a listing under way
-        that will have it, within ``deadline``); else None: list it now."""
+                   wait: float) -> Page | None:
+        """The page after ``token`` if this walk has it, waiting up to ``wait`` seconds for
+        a listing under way that will have it; else None: the caller lists it. Never
+        raises: a listing ahead that fails, is dropped by a write or is slow only means
+        the page is listed on demand."""
         walk = self._walks.get((owner, path, limit))
         if walk is None:
             return None
         if token not in walk.pages and walk.listing is not None and walk.listing[0] == token:
-            await deadline(walk.listing[1])  # its callback has kept the pages by now
+            # not wait_for: a timeout must not cancel a listing other requests may await,
+            # and a cancelled listing (a write, an eviction) must not cancel this request
+            await asyncio.wait({walk.listing[1]}, timeout=wait)  # its callback kept the pages
         listed = walk.pages.pop(token, None)
         if listed is None or listed[0] + self.ttl <= time.monotonic():
             return None
