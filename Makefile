@@ -17,12 +17,24 @@ CHROMIUM := /usr/bin/chromium
 BUILD_TOOLS := /usr/bin/buildah /usr/sbin/dockerd /usr/bin/skopeo /usr/bin/docker-registry \
 	/usr/sbin/debootstrap /usr/bin/pigz
 LAB_ARGS ?=  # extra `jupyter lab` arguments for `make lab`, e.g. LAB_ARGS=--port=9999
+# The deploy tiers: the wheel installed into clean virtualenvs of Debian's python3 (a Python
+# uid 1000 can run: the venv's own may live under /root, mode 700, and it is the Python of
+# the stand-in head image), from a wheelhouse resolved for it, so every install is offline.
+SYS_PYTHON := /usr/bin/python3
+WHEELHOUSE := build/wheelhouse
+WHEEL_VENV := build/wheel-venv
+# the pod tier's namespaces: unshare, nsenter, setpriv (util-linux) and ip (iproute2)
+POD_TOOLS := /usr/sbin/ip $(SYS_PYTHON)
+DEPLOY_MARKERS := wheel or image or unprivileged
 # Tools in the venv (jupyter, jlpm, ray) win over anything on the machine.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 FRONTEND_SRC := $(shell find src style schema -type f 2>/dev/null) package.json tsconfig.json
+PACKAGE_SRC := $(shell find jupyter_ray_dev jupyter-config -type f -not -path '*/labextension/*' \
+	-not -path '*/__pycache__/*' -not -name _version.py 2>/dev/null) pyproject.toml install.json
 
-.PHONY: help lab test install build dev pytest jest ui-test bench check-auth clean k8s-apiserver
+.PHONY: help lab test install build dev pytest jest ui-test bench check-auth clean k8s-apiserver \
+	dist deploy-test ui-test-wheel
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,7 +43,7 @@ lab: build  ## start JupyterLab with the extension, a local Ray head and an arti
 	$(PY) -m jupyter_ray_dev.devlab -- $(LAB_ARGS)
 
 test: build $(STAMPS)/ui-deps $(CHROMIUM)  ## install what is missing, then run every test
-	$(MAKE) --no-print-directory pytest jest ui-test
+	$(MAKE) --no-print-directory pytest jest ui-test deploy-test ui-test-wheel
 
 install: $(STAMPS)/python  ## the Python environment and the package (editable)
 
@@ -41,7 +53,19 @@ dev: build  ## rebuild the frontend on every change
 	$(JLPM) watch
 
 pytest: $(STAMPS)/python $(STAMPS)/kube-apiserver $(BUILD_TOOLS)
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not ($(DEPLOY_MARKERS))"
+
+dist: $(STAMPS)/dist  ## the sdist, and the wheel built from it, in dist/
+
+# The wheel as users install it (tests/test_wheel.py), run as uid 1000 the way the head pod
+# runs it (test_unprivileged.py), and in the head image (test_head_image.py)
+deploy-test: $(STAMPS)/wheelhouse $(BUILD_TOOLS) $(POD_TOOLS)  ## the wheel installed, the head image, uid 1000
+	$(PY) -m pytest -m "$(DEPLOY_MARKERS)"
+
+# Galata's smoke set against JupyterLab from the wheel's clean virtualenv
+ui-test-wheel: $(STAMPS)/wheelhouse $(STAMPS)/ui-deps $(CHROMIUM)
+	cd ui-tests && CI=$${CI:-} RAY_DEV_WHEEL_VENV=$(abspath $(WHEEL_VENV)) \
+		../$(JLPM) playwright test -c playwright.wheel.config.js
 
 jest: $(STAMPS)/node
 	$(JLPM) test
@@ -92,6 +116,31 @@ jupyter_ray_dev/labextension/package.json: $(STAMPS)/node $(FRONTEND_SRC)
 	$(VENV)/bin/jupyter labextension develop --overwrite .
 	@touch $@
 
+# As the extension template releases: the sdist (its frontend built by the build hook with
+# `jlpm build:prod`, hence the fresh labextension folder), then the wheel from the sdist.
+# --no-isolation: the build requirements are checked in .venv, where `install` put them,
+# instead of being installed into two throwaway environments (~3 min here).
+$(STAMPS)/dist: $(VENV)/bin/pyproject-build $(STAMPS)/node $(FRONTEND_SRC) $(PACKAGE_SRC)
+	rm -rf dist jupyter_ray_dev/labextension
+	$(PY) -m build --no-isolation --outdir dist .
+	@mkdir -p $(STAMPS) && touch $@
+
+$(VENV)/bin/pyproject-build: | $(STAMPS)/python
+	$(PIP) install -q "build>=1.2"
+
+# One clean virtualenv with the wheel, JupyterLab and Ray for the Galata smoke set, and the
+# wheelhouse it was installed from (pip, the wheel and its extras, JupyterLab, Ray) for the
+# image and uid-1000 tiers. Resolved by the venv's pip running under SYS_PYTHON (its cache
+# serves what the main install downloaded); installed with --no-index.
+$(STAMPS)/wheelhouse: $(STAMPS)/dist | $(SYS_PYTHON)
+	rm -rf $(WHEELHOUSE) $(WHEEL_VENV)
+	$(SYS_PYTHON) -m venv --without-pip $(WHEEL_VENV)
+	$(PIP) --python $(WHEEL_VENV)/bin/python wheel -q -w $(WHEELHOUSE) pip \
+		"$$(ls dist/*.whl)[ray,kubernetes,cloud]" "jupyterlab>=4.6,<5"
+	$(PIP) --python $(WHEEL_VENV)/bin/python install -q --no-index --find-links $(WHEELHOUSE) \
+		pip "jupyter_ray_dev[ray]" "jupyterlab>=4.6,<5"
+	@touch $@
+
 $(STAMPS)/ui-deps: ui-tests/package.json ui-tests/yarn.lock $(STAMPS)/python
 	cd ui-tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 ../$(JLPM) install
 	@mkdir -p $(STAMPS) && touch $@
@@ -107,5 +156,10 @@ $(BUILD_TOOLS) &:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah docker.io skopeo docker-registry debootstrap pigz >/dev/null
 
+# Debian's python3 and iproute2 (both present on most machines)
+$(POD_TOOLS) &:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 iproute2 >/dev/null
+
 clean:  ## remove build output (keeps .venv and node_modules)
-	rm -rf lib jupyter_ray_dev/labextension tsconfig.tsbuildinfo $(STAMPS)
+	rm -rf lib jupyter_ray_dev/labextension tsconfig.tsbuildinfo $(STAMPS) dist build

@@ -179,13 +179,25 @@ class RayDev(ExtensionApp):
         return default_roots()
 
     def initialize_settings(self) -> None:
+        shared_roots = []
+        for folder in self.shared_roots:
+            if os.path.isabs(folder):
+                shared_roots.append(folder)
+            else:
+                # a JSON list on the command line arrives as one string: used as a path it
+                # would put installs under the server's current folder
+                self.log.warning(
+                    "jupyter_ray_dev: c.RayDev.shared_roots: %r is not an absolute folder "
+                    "path, ignored. On the command line give one folder per flag "
+                    "(--RayDev.shared_roots=/mnt/shared --RayDev.shared_roots=/mnt/other); "
+                    'in a config file, a list (c.RayDev.shared_roots = ["/mnt/shared"]).', folder)
         self.service = RayDevService(
             RayDevConfig(
                 ray_address=self.ray_address,
                 dashboard_url=self.dashboard_url,
                 request_timeout=self.request_timeout,
                 root_dir=self.serverapp.root_dir if self.serverapp else "",
-                shared_roots=tuple(self.shared_roots),
+                shared_roots=tuple(shared_roots),
                 job_store_path=self.job_store_path,
                 job_upload_limit_mib=self.job_upload_limit_mib,
                 ray_temp_dir=self.ray_temp_dir,

@@ -10,10 +10,10 @@ import pytest
 from jupyter_ray_dev.cluster.local_head import LocalRayHead
 
 # storage_fixtures: moto_server / gcp-storage-emulator; k8s_fixtures: a real kube-apiserver +
-# etcd; promote_fixtures: buildah, a local base image and docker-registry; each started only
-# by the tests that use them
+# etcd; promote_fixtures: buildah, a local base image and docker-registry; deploy_fixtures:
+# the wheel, its wheelhouse and clean virtualenvs; each started only by the tests that use them
 pytest_plugins = ["pytest_jupyter.jupyter_server", "storage_fixtures", "k8s_fixtures",
-                  "promote_fixtures"]
+                  "promote_fixtures", "deploy_fixtures"]
 
 HEAD_CPUS = 2
 HEAD_GPUS = 1  # declared, not detected: lets the tests cover GPU accounting without a GPU

@@ -4,6 +4,12 @@ Storage: ``auto`` (the default) takes overlay where buildah can mount it, so a l
 costs what it changes and a code-only rebuild takes about a second; else vfs, which
 works in any pod but copies the whole image at every step (seconds per step).
 
+As a user other than root (rayproject/ray's ``ray``, uid 1000) buildah runs rootless, which
+needs user namespaces and subordinate ids for the user (/etc/subuid, /etc/subgid and the
+setuid newuidmap/newgidmap): with a single id mapped, unpacking an image whose files have
+other owners fails. An unprivileged pod rarely has them, so they are checked first and the
+review says what is missing and what to use instead.
+
 Registry credentials are buildah's own business: it reads ``REGISTRY_AUTH_FILE``
 (or ``$XDG_RUNTIME_DIR/containers/auth.json``) from the server's environment.
 Nothing from the browser reaches its command line, and credentials never enter
@@ -12,6 +18,8 @@ the build context.
 
 from __future__ import annotations
 
+import os
+import pwd
 import re
 import shutil
 import tempfile
@@ -21,6 +29,65 @@ from pathlib import Path
 from .base import Availability, BuildFailed, BuildResult, Emit, build_image, probe, run
 
 _STEP = re.compile(r"^STEP \d+/\d+: .*")
+# the ids rootless builds map (podman's and buildah's default range)
+SUBORDINATE_IDS = 65536
+INSTEAD = ("Use kaniko instead (c.RayDev.promote_builder = \"kaniko\" with "
+           "c.RayDev.promote_kaniko: the build runs as a Job in the cluster) or a Docker engine "
+           "the server reaches (c.RayDev.promote_docker_host).")
+
+
+def _subordinate_ids(path: str, uid: int, name: str | None) -> int:
+    """How many subordinate ids ``path`` (/etc/subuid or /etc/subgid) gives the user."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return 0
+    total = 0
+    for line in lines:
+        fields = line.strip().split(":")
+        if len(fields) == 3 and fields[0] in (str(uid), name) and fields[2].isdigit():
+            total += int(fields[2])
+    return total
+
+
+def rootless_gaps(uid: int | None = None, *, subuid: str = "/etc/subuid",
+                  subgid: str = "/etc/subgid",
+                  max_userns: str = "/proc/sys/user/max_user_namespaces",
+                  status: str = "/proc/self/status") -> list[str]:
+    """What rootless buildah needs that this user lacks; empty for root."""
+    uid = os.geteuid() if uid is None else uid
+    if uid == 0:
+        return []
+    try:
+        name: str | None = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = None
+    who = f"{name} (uid {uid})" if name else f"uid {uid}"
+    gaps = []
+    try:
+        if Path(max_userns).read_text().strip() == "0":
+            gaps.append("user namespaces are off (user.max_user_namespaces = 0)")
+    except OSError:
+        pass
+    for path in (subuid, subgid):
+        count = _subordinate_ids(path, uid, name)
+        if count == 0:
+            gaps.append(f"{path} has no range for {who}")
+        elif count < SUBORDINATE_IDS:
+            gaps.append(f"{path} gives {who} {count} ids, fewer than {SUBORDINATE_IDS}")
+    missing = [tool for tool in ("newuidmap", "newgidmap") if shutil.which(tool) is None]
+    if missing:
+        gaps.append(f"{' and '.join(missing)} not installed (Debian/Ubuntu: apt-get install "
+                    "uidmap)")
+    try:
+        no_new_privs = any(line.split() == ["NoNewPrivs:", "1"]
+                           for line in Path(status).read_text().splitlines())
+    except OSError:
+        no_new_privs = False
+    if no_new_privs:
+        gaps.append("no_new_privs is set (allowPrivilegeEscalation: false), so the setuid "
+                    "newuidmap/newgidmap cannot map subordinate ids")
+    return gaps
 
 
 @dataclass(frozen=True)
@@ -58,6 +125,23 @@ class BuildahBuilder:
                            "Debian/Ubuntu: apt-get install buildah")
 
     async def availability(self) -> Availability:
+        installed = shutil.which(self.config.binary) is not None
+        gaps = rootless_gaps() if installed else []
+        if gaps:
+            # `buildah info` may still answer: it maps the user's one id, enough to list
+            # storage but not to unpack rayproject/ray, whose files belong to several users
+            return Availability(self.name, False, "buildah cannot build rootless here: "
+                                + "; ".join(gaps) + ". " + INSTEAD)
+        found = await self._availability()
+        if not found.available and installed and os.geteuid() != 0:
+            # rootless with every id in place, and still refused: a seccomp or AppArmor
+            # profile forbids user namespaces, as in most unprivileged pods
+            return Availability(self.name, False, f"{found.reason} (rootless buildah needs "
+                                "user namespaces, which the pod's security profile may "
+                                f"forbid). {INSTEAD}")
+        return found
+
+    async def _availability(self) -> Availability:
         if self._driver is None:  # auto, not decided yet: overlay if this pod can mount it
             found = await self._probe("overlay")
             if isinstance(found, Availability):
