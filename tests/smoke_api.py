@@ -61,7 +61,12 @@ def wait_for_cluster(api: PodAPI, timeout: float = 180,
     while True:
         if not running():
             raise ContainerEnded()
-        reply = api.call("GET", "/ray-dev/api/cluster", expect=None)
+        try:
+            reply = api.call("GET", "/ray-dev/api/cluster", expect=None)
+        except requests.ConnectionError as err:  # the container is ending: the next turn says so
+            assert time.monotonic() < deadline, f"Jupyter unreachable: {err}"
+            time.sleep(1)
+            continue
         if reply.status_code == 200 and reply.json()["alive_nodes"]:
             return reply.json()
         assert time.monotonic() < deadline, f"no alive Ray node: {reply.status_code} {reply.text}"

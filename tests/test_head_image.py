@@ -38,6 +38,9 @@ FROM {base}
 USER root
 # rayproject/ray is Ubuntu: a login shell (KubeRay's `bash -lc`) keeps the image's PATH
 COPY profile /etc/profile
+# its Python's standard library is compiled (the base image dropped the .pyc files, which
+# `ray` may not write there): else each of Ray's processes compiles it again on start
+RUN python3 -m compileall -q -j 0 /usr/lib/python3.11
 USER ray
 RUN pip install --no-cache-dir --no-index --find-links /wheelhouse "ray[default]=={ray}"
 """
