@@ -153,24 +153,29 @@ export function formatDuration(
   if (seconds === null || seconds === undefined || !isFinite(seconds)) {
     return '—';
   }
+  // Units alone, not "%1s": gettext tools take "%1s" for a Python format string.
+  const sec = trans._p('duration', 's');
+  const min = trans._p('duration', 'm');
+  const hr = trans._p('duration', 'h');
+  const day = trans._p('duration', 'd');
   const s = Math.max(0, seconds);
   if (s < 10) {
-    return trans.__('%1s', Number(s.toFixed(1)));
+    return `${Number(s.toFixed(1))}${sec}`;
   }
   const total = Math.floor(s);
   const pad = (n: number): string => String(n).padStart(2, '0');
   if (total < 60) {
-    return trans.__('%1s', total);
+    return `${total}${sec}`;
   }
   const minutes = Math.floor(total / 60);
   if (minutes < 60) {
-    return trans.__('%1m %2s', minutes, pad(total % 60));
+    return `${minutes}${min} ${pad(total % 60)}${sec}`;
   }
   const hours = Math.floor(minutes / 60);
   if (hours < 24) {
-    return trans.__('%1h %2m', hours, pad(minutes % 60));
+    return `${hours}${hr} ${pad(minutes % 60)}${min}`;
   }
-  return trans.__('%1d %2h', Math.floor(hours / 24), hours % 24);
+  return `${Math.floor(hours / 24)}${day} ${hours % 24}${hr}`;
 }
 
 /** The file name of a path, for compact display. */
