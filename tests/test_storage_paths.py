@@ -73,13 +73,16 @@ def ray_dev_config(layout, s3_store):
 
 
 def snapshot(base: Path) -> dict[str, str]:
-    """Every file outside the root, with a hash of its content."""
+    """Every path under ``base``, the root included: a file with a hash of its content, a
+    link with its target (a link replaced by a file, or repointed, shows), a folder as such."""
     out = {}
     for path in sorted(base.rglob("*")):
-        if path.is_relative_to(base / "root"):
-            continue
-        out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() and \
-            not path.is_symlink() else "dir"
+        if path.is_symlink():
+            out[str(path)] = f"link -> {os.readlink(path)}"
+        elif path.is_file():
+            out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+        else:
+            out[str(path)] = "dir"
     return out
 
 
