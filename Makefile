@@ -54,6 +54,7 @@ ui-test: build $(STAMPS)/ui-deps $(CHROMIUM)
 bench: build $(BUILD_TOOLS)  ## benchmarks (not tests): start-up cost, storage listing, jobs, promote
 	$(PY) bench/startup.py
 	$(PY) bench/storage.py
+	$(PY) bench/storage_hang.py
 	$(PY) bench/jobs.py
 	$(PY) bench/promote.py
 

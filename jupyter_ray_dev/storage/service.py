@@ -277,6 +277,8 @@ class StorageService:
                                "root itself.", field="path")
         if new_path == path or new_path.startswith(path + "/"):
             raise PathRejected("A folder cannot be moved into itself.", field="new_path")
+        # what cannot be answered after the move (a link out of the root) is refused before it
+        await backend.stat(path)
         await backend.rename(path, new_path)
         return {**await backend.stat(new_path), "root": root,
                 "uri": backend.root.uri(new_path)}
