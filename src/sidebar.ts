@@ -11,8 +11,8 @@ export const SIDEBAR_ID = 'jupyter-ray-dev:panel';
 
 /**
  * The "Ray" left sidebar: a side panel whose accordion holds one section per
- * capability. The cluster section comes first; jobs and storage sections
- * are meant to be added below it.
+ * capability. The cluster section comes first; the other capabilities' plugins
+ * add theirs below it.
  */
 export class RaySidebar extends SidePanel {
   constructor(options: RaySidebar.IOptions) {
