@@ -30,13 +30,10 @@ def find_project(root: Path, file: Path) -> Path:
 def resolve_project_folder(root: Path, project: str) -> Path:
     """The project folder ``project`` names (relative to the root), real and inside it."""
     folder = resolve_in_root(root, project, "project")
-    if not folder.is_dir():
-        raise BadRequest(
-            f"The project folder {project!r} does not exist: give a folder relative to the "
-            "Jupyter root, as the file browser shows it.",
-            field="project",
-        )
-    return folder
+    if folder.is_dir():
+        return folder
+    raise BadRequest(f"The project folder {project!r} does not exist: give a folder relative to "
+                     "the Jupyter root, as the file browser shows it.", field="project")
 
 
 def resolve_file_and_project(root: Path, file: str, project: str | None) -> tuple[Path, Path]:
