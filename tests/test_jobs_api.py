@@ -196,7 +196,7 @@ async def test_stop_a_long_running_job_then_delete_it(api, jp_root_dir, store_pa
 async def test_runtime_env_yaml_env_vars_reach_the_driver(api, jp_root_dir):
     project = jp_root_dir / "envproj"
     write(project / "runtime_env.yaml", """
-        # the project's environment (issue 4's editor writes this file)
+        # the project's environment (the runtime_env editor writes this file)
         env_vars:
           GREETING: hello from runtime_env
         excludes: ["big/"]

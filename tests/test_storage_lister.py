@@ -24,7 +24,7 @@ from jupyter_ray_dev.storage.backends import lister as lister_module
 from jupyter_ray_dev.storage.backends import local, read_ahead
 from jupyter_ray_dev.storage.backends.lister import Lister
 from jupyter_ray_dev.storage.backends.local_listing import NameCache, list_fd
-from jupyter_ray_dev.storage.ray_layout import mark_checkpoints
+from jupyter_ray_dev.storage.ray_names import mark_checkpoints
 
 NAMES = sorted([f"f{i:02d}.txt" for i in range(40)] + [
     "checkpoint_000001", "sub", "in_link", "out_link", "broken_link", "ünï code.txt"])

@@ -27,6 +27,7 @@ from .errors import (
 )
 from .paths import clean_relpath
 from .ranges import parse_content_range, parse_range
+from .ray_names import mark_checkpoints
 from .roots import StorageRoot, parse_roots
 from .uploads import UploadRegistry
 
@@ -136,7 +137,7 @@ class StorageService:
                 probing.cancel()
             raise
         if isinstance(entries, list):  # else JSON the local lister process already marked
-            ray_layout.mark_checkpoints(entries)
+            mark_checkpoints(entries)
         out: dict[str, Any] = {
             "root": root, "path": path, "entries": entries,
             "next_cursor": encode_cursor(root, path, next_token) if next_token else None,
