@@ -78,6 +78,16 @@ from .serve import ServeApp, find_serve_app
 from .store import PromotionRecord, PromotionStore, default_store_path
 
 log = logging.getLogger(__name__)
+_DOWNLOAD_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ContextDownload:
+    """A build context on its way to a browser: read ``chunks`` to the end (or close it)."""
+
+    promotion_id: str
+    filename: str
+    chunks: AsyncIterator[bytes]
 
 DEPS_DIR = "/home/ray/.ray-dev-deps"
 # runtime_env fields the image replaces, and what becomes of each
@@ -525,6 +535,31 @@ class PromoteService:
         await self.store.put(record)
         name = f"{k8s_name(Path(plan.project).name)}-{plan.inputs_hash[:12]}-context.tar.gz"
         return {**record.summary(), "bytes": size, "filename": name}
+
+    async def context_download(self, project: str, request: PromoteRequestLike,
+                               user: str | None = None) -> ContextDownload:
+        """``export_context`` into a scratch folder, read back in chunks for a download;
+        the folder goes once the chunks are read or dropped. Every file step is off the loop."""
+        scratch = Path(await self._off_loop(tempfile.mkdtemp, "", "ray-dev-export-"))
+        archive = scratch / "context.tar.gz"
+        try:
+            info = await self.export_context(project, request, archive, user=user)
+        except BaseException:
+            await self._off_loop(shutil.rmtree, scratch, True)
+            raise
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                f = await self._off_loop(archive.open, "rb")
+                try:
+                    while chunk := await self._off_loop(f.read, _DOWNLOAD_CHUNK):
+                        yield chunk
+                finally:
+                    f.close()
+            finally:
+                await self._off_loop(shutil.rmtree, scratch, True)
+
+        return ContextDownload(info["id"], info["filename"], chunks())
 
     # --- the runtime_env path (less reproducible) -----------------------------------------
     async def package(self, project: str, request: PackageRequest | Mapping[str, Any] | None,
