@@ -262,7 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None, service_factory: Callable[[], Any] | None = None) -> int:
+def main(argv: list[str] | None = None,
+         service_factory: Callable[[], RayDevService] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = Output(args.json)
     from .local import local_service
