@@ -43,7 +43,9 @@ dev: build  ## rebuild the frontend on every change
 pytest: $(STAMPS)/python $(STAMPS)/kube-apiserver $(BUILD_TOOLS)
 	$(PY) -m pytest
 
+# the committed API types must be what openapi.json generates (tsc then holds types.ts to them)
 jest: $(STAMPS)/node
+	$(JLPM) check:api-types
 	$(JLPM) test
 
 ui-test: build $(STAMPS)/ui-deps $(CHROMIUM)

@@ -1,4 +1,4 @@
-import type { IClusterSummary, IRayNode } from '../api';
+import type { IClusterSummary, IRayNode, IStorageRoot } from '../api';
 
 const GiB = 1024 ** 3;
 
@@ -102,3 +102,21 @@ export function recordingFetch(
     return respond(call);
   };
 }
+
+/** Two storage roots: a writable folder and a read-only S3 prefix. */
+export const STORAGE_ROOTS: IStorageRoot[] = [
+  {
+    name: 'artifacts',
+    url: '/data/artifacts',
+    protocol: 'file',
+    read_only: false,
+    option_names: []
+  },
+  {
+    name: 'lake',
+    url: 's3://bucket/x',
+    protocol: 's3',
+    read_only: true,
+    option_names: []
+  }
+];

@@ -367,7 +367,11 @@ describe('JobLogView', () => {
     const send = (m: unknown): void =>
       socket!.onmessage!({ data: JSON.stringify(m) });
     socket!.onopen!({});
-    send({ type: 'lines', n: 0, lines: ['hello', '\x1b[31merror\x1b[0m here'] });
+    send({
+      type: 'lines',
+      n: 0,
+      lines: ['hello', '\x1b[31merror\x1b[0m here']
+    });
     send({ type: 'lines', n: 2, lines: ['bye'] });
     await waitFor(
       () => view.node.querySelectorAll('.jp-RayDev-logLine').length === 3

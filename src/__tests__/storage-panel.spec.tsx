@@ -11,9 +11,9 @@ import {
   type IStorageEntry,
   type IStorageListing,
   type IStoragePreview,
-  type IStorageRoot,
   type RayDevAPI
 } from '../api';
+import { STORAGE_ROOTS } from './fixtures';
 import { StoragePanel } from '../storage/panel';
 
 async function waitFor(
@@ -28,23 +28,6 @@ async function waitFor(
     await new Promise(resolve => setTimeout(resolve, 10));
   }
 }
-
-const ROOTS: IStorageRoot[] = [
-  {
-    name: 'artifacts',
-    url: '/data/artifacts',
-    protocol: 'file',
-    read_only: false,
-    option_names: []
-  },
-  {
-    name: 'lake',
-    url: 's3://bucket/x',
-    protocol: 's3',
-    read_only: true,
-    option_names: []
-  }
-];
 
 function entry(
   path: string,
@@ -72,7 +55,7 @@ function fakeApi(
 ) {
   const calls: string[] = [];
   const api = {
-    listStorageRoots: async () => ROOTS,
+    listStorageRoots: async () => STORAGE_ROOTS,
     listStorage: async (
       root: string,
       path: string,
@@ -153,7 +136,7 @@ describe('StoragePanel', () => {
 
   /** Wait for the roots and the first page of the folder on screen. */
   async function ready(p: StoragePanel): Promise<void> {
-    await waitFor(() => p.roots !== null && p.listing.state.loaded);
+    await waitFor(() => p.model.roots !== null && p.model.listing.state.loaded);
   }
 
   it('lists the first root, browses with the keyboard and previews a CSV', async () => {
@@ -205,12 +188,12 @@ describe('StoragePanel', () => {
     const p = open(api, 500);
     await ready(p);
     await waitFor(() => rows(p).length > 0);
-    expect(p.listing.state.entries).toHaveLength(500);
+    expect(p.model.listing.state.entries).toHaveLength(500);
     expect(rows(p).length).toBeLessThan(60);
     // later pages are bigger (2000): the rest comes in one request
-    await p.listing.loadMore();
-    expect(p.listing.state.entries).toHaveLength(1200);
-    expect(p.listing.hasMore).toBe(false);
+    await p.model.listing.loadMore();
+    expect(p.model.listing.state.entries).toHaveLength(1200);
+    expect(p.model.listing.hasMore).toBe(false);
     expect(calls).toEqual(['list artifacts:@0', 'list artifacts:@500']);
     expect(rows(p).length).toBeLessThan(60);
   });
@@ -224,7 +207,7 @@ describe('StoragePanel', () => {
     const disabled = (id: string) =>
       q(p, `[data-testid="${id}"]`)?.getAttribute('aria-disabled');
     expect(disabled('storage-new-folder')).toBe('false');
-    await p.openRoot('lake');
+    await p.model.openRoot('lake');
     await waitFor(() => disabled('storage-new-folder') === 'true');
     expect(p.readOnly).toBe(true);
     expect(disabled('storage-new-folder')).toBe('true');
@@ -244,7 +227,7 @@ describe('StoragePanel', () => {
               message: 'Cannot reach S3 at http://10.0.0.9:9000.'
             });
           }
-          return ROOTS;
+          return STORAGE_ROOTS;
         }
       }
     );
@@ -281,7 +264,7 @@ describe('StoragePanel', () => {
     const p = open(api);
     await ready(p);
     await waitFor(() => rows(p).length === 1);
-    await p.navigate('exp');
+    await p.model.navigate('exp');
     await waitFor(() => rows(p).length === 2);
     expect(q(p, '[data-testid="storage-folder-kind"]')!.textContent).toBe(
       'experiment'
@@ -318,8 +301,8 @@ describe('StoragePanel', () => {
     ) as HTMLElement;
     expect(p.entryFor(name)?.name).toBe('b.csv');
     expect(p.entryFor(null)).toBeNull();
-    p.select(0);
+    p.model.listing.select(0);
     expect(p.entryFor(null)?.name).toBe('a.csv');
-    expect(p.uri(p.entryFor(null)!)).toBe('/data/artifacts/a.csv');
+    expect(p.model.uri(p.entryFor(null)!)).toBe('/data/artifacts/a.csv');
   });
 });
