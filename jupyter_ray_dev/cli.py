@@ -118,7 +118,7 @@ def cmd_jobs_submit(service: RayDevService, args: argparse.Namespace, out: Outpu
         return OK
     if not out.json:
         print(f"Submitted Ray job {job['submission_id']}", flush=True)
-    final = console.LogFollower(service.jobs, job["submission_id"]).run(
+    final = console.JobLogFollower(service.jobs, job["submission_id"]).run(
         None if out.json else _echo)
     job = blocking.call(service.jobs.get, job["submission_id"])
     out.result(job, present.job_line)
@@ -131,7 +131,7 @@ def _echo(text: str) -> None:
 
 def cmd_jobs_logs(service: RayDevService, args: argparse.Namespace, out: Output) -> int:
     if args.follow:
-        final = console.LogFollower(service.jobs, args.job).run(_echo)
+        final = console.JobLogFollower(service.jobs, args.job).run(_echo)
         return OK if final == "SUCCEEDED" else FAILED
     text = blocking.call(service.jobs.logs, args.job)
     out.result({"submission_id": args.job, "logs": text}, text.rstrip("\n"))

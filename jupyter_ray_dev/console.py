@@ -78,7 +78,7 @@ def run_build(events: AsyncIterator[dict[str, Any]], echo: Echo | None) -> dict[
     return end
 
 
-class LogFollower:
+class JobLogFollower:
     """A job's log, line by line, until the job ends. ``shown`` counts the lines seen, so
     a follower interrupted (Ctrl-C closes Ray's stream) can resume where it stopped."""
 

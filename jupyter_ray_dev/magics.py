@@ -213,7 +213,7 @@ class RayDevMagics(Magics):
         return job_id
 
     def _follow(self, job_id: str, interruptible: bool = False, start: int = 0) -> None:
-        follower = console.LogFollower(self.service.jobs, job_id, start)
+        follower = console.JobLogFollower(self.service.jobs, job_id, start)
         try:
             follower.run(_echo)
             if follower.end is not None:

@@ -34,7 +34,7 @@ from ..service import RayDevService
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-async def pump(events: AsyncIterator[dict[str, Any]], send: Send, handler: Any,
+async def pump(events: AsyncIterator[dict[str, Any]], send: Send, handler: JupyterHandler,
                closed: type[Exception]) -> bool:
     """Send every event; a failure becomes one ``error`` event (its status as ``code``).
     False when the client went away (``closed`` raised by ``send``); the events are
