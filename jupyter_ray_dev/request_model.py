@@ -160,6 +160,8 @@ def _listed(names: list[str]) -> str:
 def _plain(value: Any) -> Any:
     if isinstance(value, RequestModel):
         return value.to_json()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
     if isinstance(value, tuple):
         return list(value)
     return value
