@@ -67,15 +67,11 @@ class Output:
 
 
 def _project(service: RayDevService, project: str | None) -> Path:
-    from .driver import project_dir
-
-    return project_dir(service.jobs.root, project)
+    return service.project.folder(project)
 
 
 def _rel(service: RayDevService, path: Path) -> str:
-    from .jobs.paths import to_api_path
-
-    return to_api_path(service.jobs.root, path)
+    return service.project.api_path(path)
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -109,7 +105,7 @@ def cmd_jobs_list(service: RayDevService, args: argparse.Namespace, out: Output)
 def cmd_jobs_submit(service: RayDevService, args: argparse.Namespace, out: Output) -> int:
     from .jobs.settings import JobSettings
 
-    request = console.request_from_options(JobSettings, args, service.jobs.root)
+    request = console.request_from_options(JobSettings, args, service.project)
     job = blocking.call(service.jobs.submit, request)
     for warning in present.warnings_text(job):
         print(warning, file=sys.stderr)
@@ -172,7 +168,8 @@ def cmd_promote(service: RayDevService, args: argparse.Namespace, out: Output) -
     promote = service.promote
     folder = _project(service, args.project)
     project = _rel(service, folder)
-    request = console.request_from_options(PromoteOptions, args, service.jobs.root, folder)
+    request = console.request_from_options(PromoteOptions, args, service.project,
+                                           folder)
     if args.context:
         dest = Path(args.context).resolve()
         out.result(blocking.call(promote.export_context, project, request, dest),

@@ -17,27 +17,26 @@ from .request_model import RequestModel, options_body
 
 if TYPE_CHECKING:
     from .jobs import JobsService
+    from .project import ProjectService
 
 Echo = Callable[[str], None]
 
 
-def api_path(root: Path, value: str, how: str, field: str, project: Path | None = None,
-             cwd: Path | None = None) -> str:
+def api_path(project: ProjectService, value: str, how: str, field: str,
+             folder: Path | None = None, cwd: Path | None = None) -> str:
     """A path given on a command line, as the core takes it: relative to the Jupyter root.
 
     ``how`` is the field's path kind: ``cwd`` resolves against the current directory;
-    ``project`` looks in the project folder first, then in the current directory (so
+    ``project`` looks in the project ``folder`` first, then in the current directory (so
     ``-p proj -e train.ipynb`` and ``-p proj -e proj/train.ipynb`` both work from the
     Jupyter root), and a path found in neither is "not found", naming the places looked in.
     """
-    from .jobs.paths import resolve_in_root, to_api_path
-
     cwd = (cwd or Path.cwd()).resolve()
     given = Path(os.path.expanduser(value))
     if given.is_absolute():
         candidates = [given]
-    elif how == "project" and project is not None:
-        candidates = [project / given, cwd / given]
+    elif how == "project" and folder is not None:
+        candidates = [folder / given, cwd / given]
     else:
         candidates = [cwd / given]
     chosen = candidates[0]
@@ -49,15 +48,18 @@ def api_path(root: Path, value: str, how: str, field: str, project: Path | None 
                            "path relative to the project folder or to the current directory.",
                            field=field)
         chosen = found[0]
-    return to_api_path(root, resolve_in_root(root, os.path.normpath(chosen), field))
+    return project.api_path(project.resolve(os.path.normpath(chosen), field))
 
 
-def request_from_options(model: type[RequestModel], args: argparse.Namespace, root: Path,
-                         project: Path | None = None, **extra: Any) -> Any:
-    """The request a face's parsed options stand for, validated as a REST body is."""
+def request_from_options(model: type[RequestModel], args: argparse.Namespace,
+                         project: ProjectService, folder: Path | None = None,
+                         **extra: Any) -> Any:
+    """The request a face's parsed options stand for, validated as a REST body is;
+    ``folder`` is the project folder the command works on (for ``project`` paths)."""
 
     def paths(value: Any, how: str, field: str) -> Any:
-        return api_path(root, value, how, field, project) if isinstance(value, str) else value
+        return api_path(project, value, how, field, folder) if isinstance(value, str) \
+            else value
 
     return model.from_json({**options_body(model, args, paths), **extra})
 

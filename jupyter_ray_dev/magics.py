@@ -101,9 +101,7 @@ class RayDevMagics(Magics):
             raise UsageError(f"{err}: check the quotes in the arguments.") from None
 
     def _project(self, project: str | None) -> Path:
-        from .driver import project_dir
-
-        return self._sync(project_dir, self.service.jobs.root, project)
+        return self._sync(self.service.project.folder, project)
 
     # --- cluster -----------------------------------------------------------------------------
 
@@ -149,10 +147,8 @@ class RayDevMagics(Magics):
         %ray_env show | %ray_env set KEY=VALUE | %ray_env pip add PKG | %ray_env validate
         """
         args = self._args(self.ray_env, line)
-        from .jobs.paths import to_api_path
-
         env = self.service.runtime_env
-        project = to_api_path(env.root, self._project(args.project))
+        project = self.service.project.api_path(self._project(args.project))
         action, rest = args.action, list(args.rest)
         if action == "show":
             self._no_more(action, rest)
@@ -312,13 +308,11 @@ class RayDevMagics(Magics):
         args = self._args(self.ray_promote, line)
         if args.build and args.context:
             raise UsageError("Give --build or --context, not both.")
-        from .jobs.paths import to_api_path
-
         service = self.service
-        root = service.jobs.root
         folder = self._project(args.project)
-        project = to_api_path(root, folder)
-        request = self._sync(console.request_from_options, PromoteOptions, args, root, folder)
+        project = service.project.api_path(folder)
+        request = self._sync(console.request_from_options, PromoteOptions, args,
+                             service.project, folder)
         promote = service.promote
         if args.context:
             dest = Path(args.context).resolve()

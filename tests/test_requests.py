@@ -61,7 +61,9 @@ def recording_service(root: Path) -> SimpleNamespace:
     async def close() -> None:
         return None
 
-    return SimpleNamespace(jobs=SimpleNamespace(root=root), promote=RecordingPromote(),
+    from jupyter_ray_dev.project import ProjectService
+
+    return SimpleNamespace(project=ProjectService(root), promote=RecordingPromote(),
                            close=close)
 
 

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     )
     from .settings import JobSettings, Resources
     from .store import JobRecord, JobStore, default_store_path
-    from .workdir import DASHBOARD_UPLOAD_LIMIT, measure_upload
 
 _LAZY = {
     "TERMINAL": "logs",
@@ -37,8 +36,6 @@ _LAZY = {
     "JobRecord": "store",
     "JobStore": "store",
     "default_store_path": "store",
-    "DASHBOARD_UPLOAD_LIMIT": "workdir",
-    "measure_upload": "workdir",
 }
 
 __all__ = sorted(_LAZY)

@@ -15,6 +15,7 @@ import {
 } from '../api';
 import { STORAGE_ROOTS } from './fixtures';
 import { StoragePanel } from '../storage/panel';
+import { STORAGE_UNREACHABLE_BODY } from './fixtures';
 
 async function waitFor(
   predicate: () => boolean,
@@ -221,11 +222,7 @@ describe('StoragePanel', () => {
       {
         listStorageRoots: async () => {
           if (down) {
-            throw new ApiError({
-              status: 503,
-              reason: 'storage_unreachable',
-              message: 'Cannot reach S3 at http://10.0.0.9:9000.'
-            });
+            throw new ApiError({ status: 503, ...STORAGE_UNREACHABLE_BODY });
           }
           return STORAGE_ROOTS;
         }
@@ -234,7 +231,7 @@ describe('StoragePanel', () => {
     const p = open(api);
     await waitFor(() => q(p, '[data-testid="storage-error"]') !== null);
     const error = q(p, '[data-testid="storage-error"]')!;
-    expect(error.textContent).toContain('http://10.0.0.9:9000');
+    expect(error.textContent).toContain(STORAGE_UNREACHABLE_BODY.message);
     expect(error.textContent).toContain('cannot be reached');
     down = false;
     (error.querySelector('button') as HTMLButtonElement).click();
