@@ -4,7 +4,10 @@ Importing this package is cheap: nbconvert, jinja2, jsonschema and yaml are
 imported on first use, in a worker thread.
 """
 
+from .build import NoBuilder
+from .builders import register_builder
+from .config import PromoteConfig
 from .options import PromoteOptions
-from .service import NoBuilder, PromoteConfig, PromoteService
+from .service import PromoteService
 
-__all__ = ["NoBuilder", "PromoteConfig", "PromoteOptions", "PromoteService"]
+__all__ = ["NoBuilder", "PromoteConfig", "PromoteOptions", "PromoteService", "register_builder"]

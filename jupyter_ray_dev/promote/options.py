@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadRequest
+from .builders import builder_names
 from .dockerfile import IMAGE_REF
 from .serve import check_import_path
 
-BUILDERS = ("buildah", "docker", "kaniko")
 # rayjob: a RayJob and a RayCluster of the image; rayservice: the project's Serve app
 VARIANTS = ("rayjob", "rayservice")
 
@@ -50,8 +50,8 @@ class PromoteOptions:
             if body.get(key) is not None and not isinstance(body[key], bool):
                 raise BadRequest(f"`{key}` must be true or false.", field=key)
         builder = body.get("builder") or None
-        if builder is not None and builder not in BUILDERS:
-            raise BadRequest(f"`builder` must be one of {', '.join(BUILDERS)}.", field="builder")
+        if builder is not None and builder not in (names := builder_names()):
+            raise BadRequest(f"`builder` must be one of {', '.join(names)}.", field="builder")
         variant = body.get("variant") or "rayjob"
         if variant not in VARIANTS:
             raise BadRequest("`variant` must be rayjob (a RayJob and a RayCluster) or "
