@@ -4,10 +4,7 @@ build context, the history, and the live build log."""
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import tornado.web
@@ -20,7 +17,6 @@ from .streaming import EventStreamHandler
 
 PROJECT = r"(?P<project>.+)"
 PROMOTION_ID = r"(?P<promotion_id>[\w\-]+)"
-_CHUNK = 1 << 20
 
 
 def _body(handler: RayDevHandler) -> Any:
@@ -56,20 +52,16 @@ class PromoteContextHandler(RayDevHandler):
 
     @tornado.web.authenticated
     async def post(self, project: str) -> None:
-        scratch = Path(tempfile.mkdtemp(prefix="ray-dev-export-"))
-        try:
-            info = await self.service.promote.export_context(
-                project, _body(self), scratch / "context.tar.gz", user=_user(self))
+        async with self.service.promote.context_download(project, _body(self),
+                                                         user=_user(self)) as download:
+            info = download.info
             self.set_header("Content-Type", "application/gzip")
             self.set_header("Content-Disposition", f'attachment; filename="{info["filename"]}"')
             self.set_header("X-Ray-Dev-Promotion", info["id"])
-            with (scratch / "context.tar.gz").open("rb") as f:
-                while chunk := f.read(_CHUNK):
-                    self.write(chunk)
-                    await self.flush()
-            self.finish()
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            async for chunk in download.chunks:
+                self.write(chunk)
+                await self.flush()
+        self.finish()
 
 
 class PromotePackageHandler(RayDevHandler):
