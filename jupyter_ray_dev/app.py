@@ -177,7 +177,7 @@ class RayDev(ExtensionApp):
 
     @validate("promote_builder")
     def _registered_builder(self, proposal: Any) -> str:
-        from .promote.builders import builder_names
+        from .promote.builder_registry import builder_names
 
         names = builder_names()
         if proposal["value"] not in names:

@@ -20,7 +20,8 @@ from jupyter_ray_dev.jobs import JobsConfig
 from jupyter_ray_dev.k8s.client import KubeConfig
 from jupyter_ray_dev.local import config_from_jupyter
 from jupyter_ray_dev.promote import PromoteConfig, PromoteOptions, PromoteService
-from jupyter_ray_dev.promote.builders import Availability, BuildResult, registry
+from jupyter_ray_dev.promote import builder_registry as registry
+from jupyter_ray_dev.promote.builders import Availability, BuildResult
 from jupyter_ray_dev.runtime_env import RuntimeEnvConfig
 from jupyter_ray_dev.service import ClusterConfig, RayDevService
 from jupyter_ray_dev.settings import from_settings, traits_read

@@ -18,33 +18,34 @@ import asyncio
 import secrets
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest, Conflict, NotFound
 from .build import Builds, choose_builder
-from .builders import Builder, make_builders
+from .builder_registry import make_builders
+from .builders import Builder
 from .config import PromoteConfig
 from .context import TarGzWriter
 from .history import choose_manifest, history_diff
 from .manifests import k8s_name, pin_image
-from .options import PromoteOptions
+from .options import PackageRequest, PromoteOptions, PromoteRequestLike, ReapplyRequest
 from .package import package_plan, package_root
 from .plan import Plan, cluster_inputs, compute_plan
 from .store import PromotionRecord, PromotionStore, default_store_path
 
-_CHUNK = 1 << 20  # a context download is read and sent a MiB at a time
+_DOWNLOAD_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
 class ContextDownload:
-    """An exported context being sent: its record, and its bytes read off the loop."""
+    """A build context on its way to a browser: read ``chunks`` to the end (or close it)."""
 
-    info: dict[str, Any]
+    promotion_id: str
+    filename: str
     chunks: AsyncIterator[bytes]
 
 
@@ -77,9 +78,9 @@ class PromoteService:
                                                         for b in self.builders.values())))
         return plan
 
-    async def plan(self, project: str, body: Any = None) -> dict[str, Any]:
+    async def plan(self, project: str, request: PromoteRequestLike = None) -> dict[str, Any]:
         """What a promotion would build, for review; builds nothing."""
-        return (await self._plan(project, PromoteOptions.from_request(body))).to_dict()
+        return (await self._plan(project, PromoteOptions.coerce(request))).to_dict()
 
     def _record(self, plan: Plan, kind: str, status: str, user: str | None) -> PromotionRecord:
         return PromotionRecord(
@@ -89,10 +90,10 @@ class PromoteService:
             requirements=plan.pinned.text(), user=user)
 
     # --- building ----------------------------------------------------------------
-    async def start_build(self, project: str, body: Any = None,
+    async def start_build(self, project: str, request: PromoteRequestLike = None,
                           user: str | None = None) -> dict[str, Any]:
         """Start building (and pushing) the image; follow it with ``follow(id)``."""
-        options = PromoteOptions.from_request(body)
+        options = PromoteOptions.coerce(request)
         plan = await self._plan(project, options)
         builder = choose_builder(plan, options, self.config.builder)
         record = self._record(plan, "build", "building", user)
@@ -104,19 +105,19 @@ class PromoteService:
         """The build log as ``line`` events (numbered from 0), then one ``end`` event."""
         return self._builds.follow(promotion_id, start)
 
-    async def build(self, project: str, body: Any = None,
+    async def build(self, project: str, request: PromoteRequestLike = None,
                     user: str | None = None) -> AsyncIterator[dict[str, Any]]:
         """Start a build and follow it to the end (the magic's and the CLI's one call)."""
-        started = await self.start_build(project, body, user)
+        started = await self.start_build(project, request, user)
         yield {"type": "started", "promotion": started}
         async for event in self.follow(started["id"]):
             yield event
 
     # --- the context-only path -------------------------------------------------------
-    async def export_context(self, project: str, body: Any, dest: Path,
+    async def export_context(self, project: str, request: PromoteRequestLike, dest: Path,
                              user: str | None = None) -> dict[str, Any]:
         """Write the build context as ``dest`` (.tar.gz) for an external CI, and record it."""
-        options = PromoteOptions.from_request(body)
+        options = PromoteOptions.coerce(request)
         inputs = await cluster_inputs(self._cluster, self._kubernetes)
 
         def export() -> tuple[Plan, int]:
@@ -133,37 +134,40 @@ class PromoteService:
         name = f"{k8s_name(Path(plan.project).name)}-{plan.inputs_hash[:12]}-context.tar.gz"
         return {**record.summary(), "bytes": size, "filename": name}
 
-    @asynccontextmanager
-    async def context_download(self, project: str, body: Any,
-                               user: str | None = None) -> AsyncIterator[ContextDownload]:
-        """``export_context`` into a scratch file that is read in chunks and then removed,
-        for a face that sends the archive on (the REST download)."""
+    async def context_download(self, project: str, request: PromoteRequestLike,
+                               user: str | None = None) -> ContextDownload:
+        """``export_context`` into a scratch folder, read back in chunks for a download;
+        the folder goes once the chunks are read or dropped. Every file step is off the loop."""
         scratch = Path(await self._off_loop(tempfile.mkdtemp, "", "ray-dev-export-"))
+        archive = scratch / "context.tar.gz"
         try:
-            dest = scratch / "context.tar.gz"
-            info = await self.export_context(project, body, dest, user)
-            source = await self._off_loop(dest.open, "rb")
-            try:
-                yield ContextDownload(info, self._chunks(source))
-            finally:
-                source.close()
-        finally:
+            info = await self.export_context(project, request, archive, user=user)
+        except BaseException:
             await self._off_loop(shutil.rmtree, scratch, True)
+            raise
 
-    async def _chunks(self, source: Any) -> AsyncIterator[bytes]:
-        while chunk := await self._off_loop(source.read, _CHUNK):
-            yield chunk
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                f = await self._off_loop(archive.open, "rb")
+                try:
+                    while chunk := await self._off_loop(f.read, _DOWNLOAD_CHUNK):
+                        yield chunk
+                finally:
+                    f.close()
+            finally:
+                await self._off_loop(shutil.rmtree, scratch, True)
+
+        return ContextDownload(info["id"], info["filename"], chunks())
 
     # --- the runtime_env path (less reproducible) -----------------------------------------
-    async def package(self, project: str, body: Any, user: str | None = None
-                      ) -> dict[str, Any]:
+    async def package(self, project: str, request: PackageRequest | Mapping[str, Any] | None,
+                      user: str | None = None) -> dict[str, Any]:
         """Upload the code zip to a storage root; a RayJob with ``runtimeEnvYAML`` using it.
 
-        ``body`` is a promote request plus ``storage_root``: the name of an s3:// or gs://
+        The request is a promote request plus ``storage_root``: the name of an s3:// or gs://
         root of ``c.RayDev.storage_roots`` (every node must read it)."""
-        body = dict(body or {})
-        storage, root = package_root(self._storage, body.pop("storage_root", None))
-        options = PromoteOptions.from_request(body)
+        options = PackageRequest.coerce(request)
+        storage, root = package_root(self._storage, options.storage_root)
         if options.variant != "rayjob":
             raise BadRequest("The runtime_env path emits a RayJob only: leave `variant` out "
                              "(the RayService variant needs the image).", field="variant")
@@ -200,18 +204,13 @@ class PromoteService:
         new, old = await self.get(promotion_id), await self.get(other_id)
         return await self._off_loop(history_diff, old, new)
 
-    async def reapply(self, promotion_id: str, body: Any) -> dict[str, Any]:
+    async def reapply(self, promotion_id: str,
+                      request: ReapplyRequest | Mapping[str, Any] | None) -> dict[str, Any]:
         """Apply one of a recorded promotion's manifests again (its image on the pushed
         digest), through the Kubernetes capability: ``dry_run`` (the default) shows the
         diff against the cluster and changes nothing."""
-        from ..k8s.apply import parse_apply_request
-
-        if not isinstance(body, dict):
-            raise BadRequest('Send {"kind": "RayJob", "dry_run": true|false}.', field="body")
-        kind = body.get("kind")
-        if kind is not None and not isinstance(kind, str):
-            raise BadRequest("`kind` must be RayJob, RayService or RayCluster.", field="kind")
-        _, dry_run, force = parse_apply_request({**body, "manifest": None})
+        options = ReapplyRequest.coerce(request)
+        kind, dry_run, force = options.kind, options.dry_run, options.force
         if self._kubernetes is None:
             raise BadRequest("Kubernetes is not configured on this server.", field="kind")
         record = await self.get(promotion_id)

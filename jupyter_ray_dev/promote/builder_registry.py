@@ -9,30 +9,54 @@ group ``jupyter_ray_dev.builders``::
 An entry point's object is a :data:`BuilderFactory`: called once per promote service
 with the server's :class:`PromoteConfig` and the storage and Kubernetes capabilities
 (factories: ``None`` when not configured); it returns a :class:`Builder` whose ``name``
-is the registered one. ``c.RayDev.promote_builder`` and a request's ``builder`` accept
-every registered name.
+is the registered one. ``c.RayDev.promote_builder``, a request's ``builder`` and the
+command lines' ``--builder`` accept every registered name (:data:`BUILDER_NAMES`).
+
+Cheap to import (the request models read it): a builder's module loads when a promote
+service makes the builders.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .base import Builder
-
 if TYPE_CHECKING:
-    from ..config import PromoteConfig
+    from .builders import Builder
+    from .config import PromoteConfig
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "jupyter_ray_dev.builders"
 BuilderFactory = Callable[["PromoteConfig", "Callable[[], Any] | None",
-                           "Callable[[], Any] | None"], Builder]
+                           "Callable[[], Any] | None"], "Builder"]
 _NAME = re.compile(r"[a-z][a-z0-9_-]*\Z")
 
-_registered: dict[str, BuilderFactory] = {}
+
+def _buildah(config: PromoteConfig, storage: Any, kubernetes: Any) -> Builder:
+    from .builders import BuildahBuilder, BuildahConfig
+
+    return BuildahBuilder(BuildahConfig(
+        root=config.buildah_root, runroot=config.buildah_runroot,
+        storage_driver=config.buildah_storage_driver, tls_verify=config.tls_verify))
+
+
+def _docker(config: PromoteConfig, storage: Any, kubernetes: Any) -> Builder:
+    from .builders import DockerBuilder, DockerConfig
+
+    return DockerBuilder(DockerConfig(host=config.docker_host))
+
+
+def _kaniko(config: PromoteConfig, storage: Any, kubernetes: Any) -> Builder:
+    from .builders import KanikoBuilder
+
+    return KanikoBuilder(config.kaniko, storage, kubernetes)
+
+
+_registered: dict[str, BuilderFactory] = {"buildah": _buildah, "docker": _docker,
+                                          "kaniko": _kaniko}
 _entry_points_loaded = False
 
 
@@ -56,6 +80,19 @@ def builder_names() -> tuple[str, ...]:
     return tuple(registered_builders())
 
 
+class _Names(Sequence[str]):
+    """The registered names, read when asked: a model's and argparse's ``choices``."""
+
+    def __getitem__(self, index: Any) -> Any:
+        return builder_names()[index]
+
+    def __len__(self) -> int:
+        return len(builder_names())
+
+
+BUILDER_NAMES: Sequence[str] = _Names()
+
+
 def make_builders(config: PromoteConfig, storage: Callable[[], Any] | None,
                   kubernetes: Callable[[], Any] | None) -> dict[str, Builder]:
     return {name: factory(config, storage, kubernetes)
@@ -71,8 +108,7 @@ def _load_entry_points() -> None:
                         "is already registered.", point.name, point.value)
             continue
         try:
-            factory = point.load()
-            register_builder(point.name, factory)
+            register_builder(point.name, point.load())
         except Exception as err:  # a broken site package must not take promotion down
             log.warning("jupyter_ray_dev: builder %r (%s) could not be loaded: %s",
                         point.name, point.value, err)
