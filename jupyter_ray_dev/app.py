@@ -61,6 +61,17 @@ class RayDev(ExtensionApp):
         ),
     ).tag(config=True)
 
+    record_runs = Bool(
+        True,
+        help=(
+            "Run each job's driver through a small launcher that records what the run used "
+            "(its Python, installed and imported distributions, the runtime_env as "
+            "submitted): promote pins the image's requirements from the latest succeeded "
+            "run. Off: jobs run their entrypoint directly and promote pins from this "
+            "server's Python."
+        ),
+    ).tag(config=True)
+
     job_upload_limit_mib = Float(
         100.0,
         help=(
@@ -189,6 +200,7 @@ class RayDev(ExtensionApp):
                 job_store_path=self.job_store_path,
                 job_upload_limit_mib=self.job_upload_limit_mib,
                 ray_temp_dir=self.ray_temp_dir,
+                record_runs=self.record_runs,
                 storage_roots=tuple(self.storage_roots),
                 storage_timeout=self.storage_timeout,
                 storage_list_process=self.storage_list_process,

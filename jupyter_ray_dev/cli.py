@@ -96,6 +96,13 @@ def cmd_env_validate(service: Any, args: Any, out: Output) -> int:
     return OK if verdict["valid"] else FAILED
 
 
+def cmd_env_add(service: Any, args: Any, out: Output) -> int:
+    project = _rel(service, _project(service, args.project))
+    saved = blocking.call(service.runtime_env.add_packages, project, args.requirements)
+    out.result(saved, present.saved_text(saved, f"added {', '.join(args.requirements)}"))
+    return OK
+
+
 def cmd_jobs_list(service: Any, args: Any, out: Output) -> int:
     out.result(blocking.call(service.jobs.list, status=args.status, project=args.project),
                present.jobs_text)
@@ -180,7 +187,8 @@ def cmd_storage_cp(service: Any, args: Any, out: Output) -> int:
 def _promote_body(args: Any, service: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"image": args.image, "base_image": args.base_image,
                             "gpu": args.gpu, "builder": args.builder, "push": not args.no_push,
-                            "variant": args.variant, "serve_app": args.serve_app}
+                            "variant": args.variant, "serve_app": args.serve_app,
+                            "source_run": args.source_run}
     if args.entrypoint:
         body["entrypoint"] = _rel(service, _inside_root(service, str(Path(args.entrypoint)
                                                                     .resolve()), "entrypoint"))
@@ -251,6 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = command(env, name, fn, text)
         p.add_argument("--project", "-p", help="project folder (default: the nearest folder "
                        "up from here with a runtime_env.yaml, else this one)")
+    p = command(env, "add", cmd_env_add, "add packages to the project's pip (or uv) list, "
+                "comments kept (e.g. what promote lists as imported but not declared)")
+    p.add_argument("requirements", nargs="+", metavar="REQUIREMENT",
+                   help="e.g. tabulate==0.9.0")
+    p.add_argument("--project", "-p", help="project folder (default as for show)")
 
     jobs = sub.add_parser("jobs", help="Ray jobs").add_subparsers(
         dest="action", required=True, metavar="ACTION")
@@ -312,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--builder", help="image builder: buildah, docker or kaniko (default: "
                    "c.RayDev.promote_builder, itself buildah by default)")
     p.add_argument("--no-push", action="store_true", help="build only, push nothing")
+    p.add_argument("--source-run", metavar="RUN", help="where the pinned versions come from: "
+                   "latest (the project's latest succeeded run, the default), a run's "
+                   "submission id, or server (this server's Python)")
     return parser
 
 

@@ -297,6 +297,9 @@ class RayDevMagics(Magics):
               "RayCluster (default) or a RayService of the project's Serve app.")
     @argument("--serve-app", metavar="MODULE:APP", help="The Serve app the RayService "
               "deploys (default: serve_config.yaml, else `app = X.bind()` in the entrypoint).")
+    @argument("--source-run", metavar="RUN", help="Where the pinned versions come from: "
+              "latest (the project's latest succeeded run, the default), a run's submission "
+              "id, or server (this server's Python).")
     @line_magic
     def ray_promote(self, line: str = "") -> Any:
         """Promote the notebook's project to production, as the "Promote to prod" button does.
@@ -314,7 +317,7 @@ class RayDevMagics(Magics):
         project = to_api_path(root, self._project(args.project))
         body: dict[str, Any] = {"image": args.image, "builder": args.builder,
                                 "push": not args.no_push, "variant": args.variant,
-                                "serve_app": args.serve_app}
+                                "serve_app": args.serve_app, "source_run": args.source_run}
         if args.entrypoint:
             entry = self._sync(resolve_in_root, root, str(Path(args.entrypoint).resolve()),
                                "entrypoint")

@@ -33,6 +33,7 @@ class RayDevConfig:
     job_store_path: str = ""  # job history sqlite; "" = <jupyter data dir>/ray_dev/jobs.sqlite
     job_upload_limit_mib: float = 100.0  # Ray's dashboard refuses larger uploads (ray#55877)
     ray_temp_dir: str = ""  # the local head's --temp-dir, for reading driver logs in place
+    record_runs: bool = True  # drivers run through the launcher that records what they used
     storage_roots: tuple[Any, ...] = ()  # c.RayDev.storage_roots, validated by the storage core
     storage_timeout: float = 30.0  # seconds per storage call before a 503
     storage_list_process: bool = True  # walks' next pages listed in a helper process
@@ -81,6 +82,7 @@ class RayDevService:
                 store_path=Path(cfg.job_store_path) if cfg.job_store_path else None,
                 upload_limit=int(cfg.job_upload_limit_mib * 1024 * 1024),
                 ray_temp_dir=Path(cfg.ray_temp_dir) if cfg.ray_temp_dir else None,
+                record_runs=cfg.record_runs,
             ),
             address=lambda: self.dashboard_address,
             auth=resolve_auth,
@@ -143,6 +145,7 @@ class RayDevService:
             cluster=self.cluster,
             storage=lambda: self.storage,
             kubernetes=lambda: self.kubernetes,
+            runs=lambda: self.jobs,  # the recorded runs the pins come from
         )
 
     async def close(self) -> None:

@@ -35,6 +35,13 @@ class RuntimeEnvBase(RayDevHandler):
             raise BadRequest("The request body must be a JSON object.", field="body")
         return body
 
+    def if_match(self, body: dict[str, Any]) -> str | None:
+        """The ETag the client read: the If-Match header or the body's ``etag``."""
+        if_match = self.request.headers.get("If-Match") or body.get("etag")
+        if if_match is not None and not isinstance(if_match, str):
+            raise BadRequest("`etag` must be the ETag the file was read with.", field="etag")
+        return if_match
+
     def reply(self, body: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
@@ -51,11 +58,9 @@ class RuntimeEnvHandler(RuntimeEnvBase):
     @tornado.web.authenticated
     async def put(self, project: str) -> None:
         body = self.body()
-        if_match = self.request.headers.get("If-Match") or body.get("etag")
-        if if_match is not None and not isinstance(if_match, str):
-            raise BadRequest("`etag` must be the ETag the file was read with.", field="etag")
         self.reply(await self.envs.write(project, runtime_env=body.get("runtime_env"),
-                                         yaml_text=body.get("yaml"), if_match=if_match))
+                                         yaml_text=body.get("yaml"),
+                                         if_match=self.if_match(body)))
 
 
 class ValidateHandler(RuntimeEnvBase):
@@ -78,6 +83,16 @@ class ValidateHandler(RuntimeEnvBase):
         else:
             env = body.get("runtime_env")
         self.reply(await self.envs.validate(project, env))
+
+
+class PackagesHandler(RuntimeEnvBase):
+    """Add packages to the project's runtime_env (the review's *Add to runtime_env.yaml*)."""
+
+    @tornado.web.authenticated
+    async def post(self, project: str) -> None:
+        body = self.body()
+        self.reply(await self.envs.add_packages(project, body.get("requirements"),
+                                                if_match=self.if_match(body)))
 
 
 class WorkingDirSizeHandler(RuntimeEnvBase):
@@ -131,6 +146,7 @@ ROUTES = [
     (f"{API_PREFIX}/runtime-env/schema", RuntimeEnvSchemaHandler),
     (f"{PREFIX}/runtime-env", RuntimeEnvHandler),
     (f"{PREFIX}/runtime-env/validate", ValidateHandler),
+    (f"{PREFIX}/runtime-env/packages", PackagesHandler),
     (f"{PREFIX}/working-dir-size", WorkingDirSizeHandler),
     (f"{PREFIX}/install", InstallHandler),
 ]

@@ -8,6 +8,7 @@ from typing import Any
 from ..errors import BadRequest
 from .dockerfile import IMAGE_REF
 from .serve import check_import_path
+from .source import check_source_run
 
 BUILDERS = ("buildah", "docker", "kaniko")
 # rayjob: a RayJob and a RayCluster of the image; rayservice: the project's Serve app
@@ -24,6 +25,8 @@ class PromoteOptions:
     builder: str | None = None  # None: the server's c.RayDev.promote_builder
     variant: str = "rayjob"
     serve_app: str | None = None  # module:app; None: found in the project (promote.serve)
+    # where the tested versions come from: latest (succeeded run), server, or a run's id
+    source_run: str = "latest"
 
     @classmethod
     def from_request(cls, body: Any) -> PromoteOptions:
@@ -32,11 +35,11 @@ class PromoteOptions:
         if not isinstance(body, dict):
             raise BadRequest("The request body must be a JSON object.", field="body")
         unknown = set(body) - {"entrypoint", "image", "base_image", "gpu", "push", "builder",
-                               "variant", "serve_app"}
+                               "variant", "serve_app", "source_run"}
         if unknown:
             raise BadRequest(f"Unknown field {sorted(unknown)[0]!r}: a promote request takes "
-                             "entrypoint, image, base_image, gpu, push, builder, variant and "
-                             "serve_app.", field=sorted(unknown)[0])
+                             "entrypoint, image, base_image, gpu, push, builder, variant, "
+                             "serve_app and source_run.", field=sorted(unknown)[0])
         for key in ("entrypoint", "image", "base_image", "serve_app"):
             if body.get(key) is not None and not isinstance(body[key], str):
                 raise BadRequest(f"`{key}` must be a string.", field=key)
@@ -63,7 +66,7 @@ class PromoteOptions:
         return cls(entrypoint=body.get("entrypoint") or None, image=body.get("image") or None,
                    base_image=body.get("base_image") or None, gpu=body.get("gpu"),
                    push=body.get("push", True), builder=builder, variant=variant,
-                   serve_app=serve_app)
+                   serve_app=serve_app, source_run=check_source_run(body.get("source_run")))
 
 
 def registry_host(image: str) -> str | None:

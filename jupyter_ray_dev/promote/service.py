@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest, Conflict, NotFound, RayDevError
-from ..jobs.paths import to_api_path
+from ..jobs.paths import resolve_in_root, to_api_path
+from ..project.digest import stat_digest
+from ..project.imports import project_imports
 from ..jobs.runtime_env import load_project_runtime_env
 from .builders import (
     Availability,
@@ -68,7 +70,9 @@ from .manifests import (
 from .options import PromoteOptions, registry_host
 from .package import PACKAGES_DIR, code_zip, runtime_env_for, runtime_env_rayjob
 from .pin import REQUIREMENTS_FILE, WHEELS_DIR, Pinned, pin_requirements
+from .ray_view import host_facts
 from .serve import ServeApp, find_serve_app
+from .source import Runs, Source, changed_since, choose_source, undeclared
 from .store import PromotionRecord, PromotionStore, default_store_path
 
 log = logging.getLogger(__name__)
@@ -130,6 +134,51 @@ class Plan:
     shape: Shape | None = None
     shape_source: dict[str, Any] = field(default_factory=dict)
     manifests_yaml: str = ""  # the manifests as one YAML stream, dumped once per plan
+    source: Source | None = None  # where the pins' versions come from
+    changed_files: dict[str, Any] | None = None  # the project's files changed since the run
+    undeclared: list[dict[str, Any]] = field(default_factory=list)  # imported, not declared
+
+    @property
+    def lock_hash(self) -> str:
+        return self.pinned.lock_hash()
+
+    @property
+    def source_run(self) -> str | None:
+        """The run the pins come from (None: this server's Python)."""
+        run = self.source.run if self.source else None
+        return run.submission_id if run is not None else None
+
+    def warnings(self) -> list[dict[str, str]]:
+        out = list(self.source.warnings) if self.source else []
+        left_out = [n for n in self.shape_source.get("numbers") or [] if not n["used"]]
+        if left_out:
+            what = ", ".join(f"{n['group']} {n['resource']} {n['value']}" for n in left_out)
+            out.append({"kind": "shape_not_requests",
+                        "message": f"Ray's view gives machine totals, not requests: {what} "
+                                   "are left out of the manifests' resources. Set the pods' "
+                                   "CPU and memory in the manifests (or promote from a "
+                                   "KubeRay pod, whose RayCluster gives them)."})
+        changed = self.changed_files
+        if changed and changed["changed"]:
+            counts = changed["counts"]
+            names = (changed["modified"] + changed["added"] + changed["removed"])[:5]
+            total = sum(counts.values())
+            more = f" and {total - len(names)} more" if total > len(names) else ""
+            out.append({"kind": "files_changed",
+                        "message": f"The project's files changed since the run "
+                                   f"{changed['since']}: {', '.join(names)}{more}. The image "
+                                   "holds them as they are now, which that run did not "
+                                   "test."})
+        return out
+
+    def lock(self) -> dict[str, Any]:
+        """The lock the history keeps: the requirements, each pin with its provenance."""
+        return {"requirements": self.pinned.lines, "hash": self.lock_hash,
+                "source": self.source.to_dict() if self.source else None,
+                "pins": [{k: c.get(k) for k in ("name", "spec", "pinned", "how", "from")}
+                         for c in self.pinned.changes],
+                "unpinned": [{k: u.get(k) for k in ("name", "spec", "from")}
+                             for u in self.pinned.unpinned]}
 
     def to_dict(self) -> dict[str, Any]:
         c = self.collected
@@ -159,6 +208,11 @@ class Plan:
             "ray_version": self.ray_version,
             "git_commit": self.git_commit or None,
             "shape_source": self.shape_source,
+            "source": self.source.to_dict() if self.source else None,
+            "lock_hash": self.lock_hash,
+            "changed_files": self.changed_files,
+            "undeclared": self.undeclared,
+            "warnings": self.warnings(),
         }
 
 
@@ -218,8 +272,10 @@ class PromoteService:
     def __init__(self, config: PromoteConfig,
                  cluster: Callable[[], Awaitable[dict[str, Any]]],
                  storage: Callable[[], Any] | None = None,
-                 kubernetes: Callable[[], Any] | None = None) -> None:
+                 kubernetes: Callable[[], Any] | None = None,
+                 runs: Callable[[], Runs] | None = None) -> None:
         self.config = config
+        self._runs = runs  # the jobs capability's recorded runs: where pins come from
         self._storage = storage  # the storage capability: runtime_env path, kaniko contexts
         self._kubernetes = kubernetes  # the Kubernetes capability: re-apply
         self.root = Path(config.root_dir).resolve()
@@ -242,7 +298,7 @@ class PromoteService:
 
     # --- planning ----------------------------------------------------------------
     def _compute(self, project: str, options: PromoteOptions, summary: dict[str, Any],
-                 shape: Shape, shape_source: dict[str, Any],
+                 shape: Shape, shape_source: dict[str, Any], source: Source,
                  stream: TarGzWriter | None = None) -> Plan:
         """The plan; with ``stream``, the project's files are archived as they are found."""
         folder, entry = resolve_project(self.root, project, options.entrypoint)
@@ -255,7 +311,7 @@ class PromoteService:
             stream.open(folder)
         collected = collect(folder, entry, tuple(excludes),
                             on_file=stream.add if stream is not None else None)
-        pinned = pin_requirements(folder, runtime_env)
+        pinned = pin_requirements(folder, runtime_env, source.pins)
         name = k8s_name(folder.name)
         secret_name = f"{name}-secrets"
         env = split_env_vars(runtime_env.get("env_vars"), secret_name)
@@ -267,6 +323,17 @@ class PromoteService:
         spec = ContextSpec()
         base = os.path.join(str(folder), "")  # strings: 5,000 Path objects cost 0.1 s
         stats = collected.stats
+        changed, imported_only = None, []
+        if source.run is not None:
+            # digests remembered by stat: the inputs hash below reads no file again
+            current = {rel: stat_digest(base + rel, stats[rel]) for rel in collected.files}
+            if source.run.files is not None:
+                still = {n for n in source.run.files
+                         if n not in current and os.path.exists(base + n)}
+                changed = changed_since(source.run, current, still)
+            code = project_imports(((base + rel, d) for rel, d in current.items()),
+                                   [collected.entrypoint.generated or ""])
+            imported_only = undeclared(source.run, pinned.declared, code)
         for rel in collected.files:
             spec.add_file(f"app/{rel}", base + rel, stats[rel])
         if collected.entrypoint.generated is not None:
@@ -314,7 +381,8 @@ class PromoteService:
                     manifest_errors=errors, spec=spec, ray_version=ray_version, git_commit=commit,
                     workdir=self.config.workdir, variant=options.variant, serve=serve,
                     serve_error=serve_error, shape=shape, shape_source=shape_source,
-                    manifests_yaml="---\n".join(docs))
+                    manifests_yaml="---\n".join(docs), source=source, changed_files=changed,
+                    undeclared=imported_only)
         for manifest, doc in zip(manifests, docs):
             spec.add_text(f"manifests/{manifest['kind'].lower()}.yaml", doc)
         return plan
@@ -341,15 +409,21 @@ class PromoteService:
                 f"or end {entry.script} with `app = YourDeployment.bind()`.", field="serve_app")
         return serve, None
 
-    async def _cluster_inputs(self) -> tuple[dict[str, Any], Shape, dict[str, Any]]:
+    async def _inputs(self, project: str, options: PromoteOptions
+                      ) -> tuple[dict[str, Any], Shape, dict[str, Any], Source]:
+        """What a plan needs besides the project's files: the cluster's versions and shape,
+        and the tested environment the pins come from."""
         summary = await self._cluster()  # RayUnreachable -> 503: versions come from Ray
-        shape, source = await self._shape(summary)
-        return summary, shape, source
+        shape, shape_source = await self._shape(summary)
+        folder = await self._off_loop(resolve_in_root, self.root, project, "project")
+        runs = self._runs() if self._runs is not None else None
+        source = await choose_source(runs, to_api_path(self.root, folder), options.source_run)
+        return summary, shape, shape_source, source
 
     async def _plan(self, project: str, options: PromoteOptions,
                     builders: bool = True) -> Plan:
         plan: Plan = await self._off_loop(self._compute, project, options,
-                                          *await self._cluster_inputs())
+                                          *await self._inputs(project, options))
         if builders:  # a context export needs none: it skips the builders' probes
             plan.builders = list(await asyncio.gather(*(b.availability()
                                                         for b in self.builders.values())))
@@ -361,9 +435,10 @@ class PromoteService:
         found, reason = await self._raycluster_shape()
         if found is not None:
             return found, {"source": "raycluster", "raycluster": found.source,
-                           "reason": reason, "dropped": found.dropped}
-        return cluster_shape(summary), {"source": "ray", "raycluster": None,
-                                        "reason": reason, "dropped": []}
+                           "reason": reason, "dropped": found.dropped, "numbers": []}
+        shape = cluster_shape(summary, await self._off_loop(host_facts, summary))
+        return shape, {"source": "ray", "raycluster": None, "reason": reason, "dropped": [],
+                       "numbers": shape.numbers()}
 
     async def _raycluster_shape(self) -> tuple[RayClusterShape | None, str]:
         from ..errors import RayDevError
@@ -402,7 +477,8 @@ class PromoteService:
             id=f"promo_{secrets.token_hex(6)}", project=plan.project, entrypoint=plan.entrypoint,
             kind=kind, status=status, inputs_hash=plan.inputs_hash, image=plan.image,
             dockerfile=plan.dockerfile, manifests=plan.manifests_yaml,
-            requirements=plan.pinned.text(), user=user)
+            requirements=plan.pinned.text(), user=user, source_run=plan.source_run,
+            lock=plan.lock(), lock_hash=plan.lock_hash)
 
     async def start_build(self, project: str, body: Any = None,
                           user: str | None = None) -> dict[str, Any]:
@@ -505,7 +581,7 @@ class PromoteService:
                              user: str | None = None) -> dict[str, Any]:
         """Write the build context as ``dest`` (.tar.gz) for an external CI, and record it."""
         options = PromoteOptions.from_request(body)
-        inputs = await self._cluster_inputs()
+        inputs = await self._inputs(project, options)
 
         def export() -> tuple[Plan, int]:
             # tar archives the project while the walk, pins and hash are still computed
@@ -545,6 +621,7 @@ class PromoteService:
             raise BadRequest("The runtime_env path emits a RayJob only: leave `variant` out "
                              "(the RayService variant needs the image).", field="variant")
         plan = await self._plan(project, options, builders=False)
+        summary = await self._cluster()
         name = k8s_name(Path(plan.project).name)
         data, filename = await self._off_loop(code_zip, plan.spec, name)
         path = f"{PACKAGES_DIR}/{filename}"
@@ -571,7 +648,7 @@ class PromoteService:
         job = runtime_env_rayjob(
             name=name, project=plan.project, image=plan.base_image,
             ray_version=plan.ray_version, script=plan.collected.entrypoint.script,
-            runtime_env=runtime_env, shape=plan.shape or cluster_shape(await self._cluster()),
+            runtime_env=runtime_env, shape=plan.shape or (await self._shape(summary))[0],
             env=secret_env([s["name"] for s in plan.env.secret], f"{name}-secrets"))
         entrypoint = job["spec"]["entrypoint"]
         errors = validate_manifest(job)
