@@ -84,9 +84,14 @@ async def test_plan_shows_the_review_shaped_like_the_dev_cluster(api, jp_root_di
                                                                  HEAD_CUSTOM.items()}
     assert {b["name"] for b in plan["builders"]} == {"buildah", "docker", "kaniko"}
     assert all(b["reason"] for b in plan["builders"])
-    assert plan["shape_source"] == {
+    shape = plan["shape_source"]
+    assert {k: shape[k] for k in ("source", "raycluster", "dropped", "reason")} == {
         "source": "ray", "raycluster": None, "dropped": [],
         "reason": "Not running in a KubeRay pod (RAY_CLUSTER_NAME is not set)."}
+    # the head runs on this machine (its dashboard on loopback): every number says whence
+    assert {(n["group"], n["resource"]) for n in shape["numbers"]} == {("head", "cpu"),
+                                                                      ("head", "memory")}
+    assert all(n["basis"] in ("machine", "container", "ray_start") for n in shape["numbers"])
 
 
 @pytest.mark.parametrize(("project", "body", "field"), [

@@ -30,8 +30,7 @@ async def record_of(api: JobsAPI, job_id: str) -> dict:
 
 
 async def test_a_run_on_the_heads_python_records_its_interpreter_and_imports(
-        api, jp_root_dir, store_path, monkeypatch):
-    monkeypatch.setenv("RUN_RECORD_HOME", "/data/home")  # expanded by Ray into the driver
+        api, jp_root_dir, store_path, ray_head):
     write(jp_root_dir / "proj" / "main.py", """
         import sys
         import yaml
@@ -42,7 +41,7 @@ async def test_a_run_on_the_heads_python_records_its_interpreter_and_imports(
     write(jp_root_dir / "proj" / "helper.py", "X = 7\n")
     write(jp_root_dir / "proj" / "runtime_env.yaml", """
         env_vars:
-          DATA_HOME: ${RUN_RECORD_HOME}
+          REGION: ${AWS_DEFAULT_REGION}  # Ray expands it from the head's environment
           API_TOKEN: not-for-your-eyes
           MODE: dev
     """)
@@ -73,9 +72,10 @@ async def test_a_run_on_the_heads_python_records_its_interpreter_and_imports(
     assert "helper" in record["local_modules"]  # the project's own module: no distribution
     assert "ray" not in record["imported"]  # the launcher imports nothing but the stdlib
     # the runtime_env as submitted, the secret masked; the env as the driver got it
-    assert record["runtime_env"]["env_vars"] == {"DATA_HOME": "${RUN_RECORD_HOME}",
+    assert record["runtime_env"]["env_vars"] == {"REGION": "${AWS_DEFAULT_REGION}",
                                                  "API_TOKEN": "********", "MODE": "dev"}
-    assert record["env_vars"] == {"DATA_HOME": "/data/home", "API_TOKEN": "********",
+    assert record["env_vars"] == {"REGION": ray_head.env["AWS_DEFAULT_REGION"],
+                                  "API_TOKEN": "********",
                                   "MODE": "dev"}
     assert "not-for-your-eyes" not in json.dumps(record)
     # the project's files at submission, with their digests
@@ -162,7 +162,7 @@ async def test_a_notebook_run_is_recorded_from_its_converted_module(api, jp_root
     nb.cells = [nbformat.v4.new_code_cell("import yaml\nprint('NB', yaml.__name__)")]
     (jp_root_dir / "nbp" / "sub").mkdir(parents=True)
     nbformat.write(nb, str(jp_root_dir / "nbp" / "sub" / "analysis.ipynb"))
-    job = (await api.submit(file="nbp/sub/analysis.ipynb")).json
+    job = (await api.submit(file="nbp/sub/analysis.ipynb", project="nbp")).json
     assert job["entrypoint"].startswith("cd sub && python -m ray_dev_record -m ")
     done = await api.wait(job["submission_id"])
     assert done["status"] == "SUCCEEDED", done["message"]
@@ -197,7 +197,7 @@ async def test_a_stopped_run_keeps_what_its_start_recorded(api, jp_root_dir):
 
 
 async def test_records_are_deleted_with_their_job_and_unknown_ones_are_404(
-        api, jp_root_dir, store_path):
+        api, jp_root_dir, store_path, ray_head):
     write(jp_root_dir / "del" / "main.py", "print('x')\n")
     job = (await api.submit(file="del/main.py")).json
     await api.wait(job["submission_id"])

@@ -352,7 +352,8 @@ class JobsService:
             files = None
         recorded = prepared.not_recorded is None
         return RunRecord(
-            submission_id=submission_id, project=prepared.project, file=prepared.file,
+            submission_id=submission_id, root=str(self.root), project=prepared.project,
+            file=prepared.file,
             created=record.created,
             runtime_env=run_record.mask_runtime_env(prepared.submitted_env),
             state="pending" if recorded else "not_recorded",
@@ -383,6 +384,8 @@ class JobsService:
         """The record of what a job launched from here used (its files' digests with
         ``files``); 404 when the job has none (launched elsewhere, or before recording)."""
         run = await self.store.get_run(submission_id, files)
+        if run is not None and run.root != str(self.root):
+            run = None  # recorded by a server of another Jupyter root: not this project's
         if run is None:
             raise NotFound(
                 f"There is no record of what job {submission_id!r} used: only jobs launched "
@@ -399,7 +402,7 @@ class JobsService:
     async def runs(self, project: str) -> list[RunRecord]:
         """The recorded runs of a project (API path), newest first; pending ones are
         settled against Ray's job list first. Ray unreachable: the stored ones as they are."""
-        found = await self.store.list_runs(project.strip("/"))
+        found = await self.store.list_runs(str(self.root), project.strip("/"))
         if not any(r.state == "pending" for r in found):
             return found
         try:

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_address_created ON jobs (address, created);
 CREATE TABLE IF NOT EXISTS runs (
     submission_id TEXT PRIMARY KEY,
+    root          TEXT NOT NULL,      -- the Jupyter root the project path is relative to
     project       TEXT NOT NULL,
     file          TEXT NOT NULL,
     created       REAL NOT NULL,
@@ -45,7 +46,7 @@ CREATE TABLE IF NOT EXISTS runs (
     environment   TEXT NOT NULL,      -- JSON: what the launcher recorded
     note          TEXT
 );
-CREATE INDEX IF NOT EXISTS runs_project_created ON runs (project, created);
+CREATE INDEX IF NOT EXISTS runs_project_created ON runs (root, project, created);
 CREATE TABLE IF NOT EXISTS file_sets (
     hash  TEXT PRIMARY KEY,
     files TEXT NOT NULL               -- JSON: {relative path: sha256}
@@ -121,10 +122,11 @@ class JobStore(SqliteStore):
                 db.execute("INSERT OR IGNORE INTO file_sets (hash, files) VALUES (?, ?)",
                            (run.files_hash, json.dumps(run.files, sort_keys=True)))
             db.execute(
-                "INSERT OR REPLACE INTO runs (submission_id, project, file, created, state,"
+                "INSERT OR REPLACE INTO runs (submission_id, root, project, file, created, state,"
                 " status, ended, runtime_env, files_hash, environment, note)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run.submission_id, run.project, run.file, run.created, run.state, run.status,
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run.submission_id, run.root, run.project, run.file, run.created, run.state,
+                 run.status,
                  run.ended, json.dumps(run.runtime_env, sort_keys=True), run.files_hash,
                  json.dumps(run.environment, sort_keys=True), run.note))
         except BaseException:
@@ -135,7 +137,8 @@ class JobStore(SqliteStore):
     @staticmethod
     def _run_row(row: sqlite3.Row) -> RunRecord:
         return RunRecord(
-            submission_id=row["submission_id"], project=row["project"], file=row["file"],
+            submission_id=row["submission_id"], root=row["root"], project=row["project"],
+            file=row["file"],
             created=row["created"], state=row["state"], status=row["status"],
             ended=row["ended"], runtime_env=json.loads(row["runtime_env"]),
             files_hash=row["files_hash"], environment=json.loads(row["environment"]),
@@ -153,11 +156,10 @@ class JobStore(SqliteStore):
             run.files = json.loads(found["files"]) if found else None
         return run
 
-    def _list_runs(self, project: str | None) -> list[RunRecord]:
-        sql, args = "SELECT * FROM runs", ()
-        if project is not None:
-            sql, args = sql + " WHERE project = ?", (project,)
-        rows = self._db().execute(sql + " ORDER BY created DESC", args).fetchall()
+    def _list_runs(self, root: str, project: str) -> list[RunRecord]:
+        rows = self._db().execute(
+            "SELECT * FROM runs WHERE root = ? AND project = ? ORDER BY created DESC",
+            (root, project)).fetchall()
         return [self._run_row(r) for r in rows]
 
     def _delete_run(self, submission_id: str) -> None:
@@ -177,9 +179,9 @@ class JobStore(SqliteStore):
         """The run's record; with ``files``, its file digests too."""
         return await self._run(self._get_run, submission_id, files)
 
-    async def list_runs(self, project: str | None = None) -> list[RunRecord]:
-        """Runs of one project (all when None), newest first, without their file digests."""
-        return await self._run(self._list_runs, project)
+    async def list_runs(self, root: str, project: str) -> list[RunRecord]:
+        """Runs of one project of a Jupyter root, newest first, without their file digests."""
+        return await self._run(self._list_runs, root, project)
 
     async def delete_run(self, submission_id: str) -> None:
         await self._run(self._delete_run, submission_id)

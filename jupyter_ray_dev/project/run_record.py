@@ -191,6 +191,7 @@ class RunRecord:
     """One run of a project: what was submitted, and what its driver really ran in."""
 
     submission_id: str
+    root: str  # the Jupyter root (real path) the project's path is relative to
     project: str  # API path of the project folder
     file: str  # API path of the .py/.ipynb
     created: float  # submission time
@@ -243,7 +244,8 @@ class RunRecord:
             "state_message": self.note or STATES.get(self.state),
             "usable": self.usable,
             "python_version": self.python.get("version"), "ray_version": self.ray_version,
-            "distributions": len(self.distributions), "imported": len(self.imported),
+            "distribution_count": len(self.distributions),
+            "imported_count": len(self.imported),
             "files_hash": self.files_hash,
         }
 
