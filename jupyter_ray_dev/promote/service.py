@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest, Conflict, NotFound, RayDevError
-from ..jobs.paths import resolve_in_root, to_api_path
 from ..project.digest import stat_digest
 from ..project.imports import project_imports
-from ..jobs.runtime_env import load_project_runtime_env
+from ..project.root import resolve_in_root, to_api_path
+from ..project.runtime_env import load_project_runtime_env
 from .builders import (
     Availability,
     BuildahBuilder,
