@@ -144,8 +144,13 @@ async def test_context_export_downloads_the_tar_gz_and_records_it(api, jp_root_d
     assert 'ENV MODE="prod"' in diff.json["dockerfile"]  # the env var went away
     validate_response(diff.json, "PromotionDiff")
     by_name = {a["name"]: a["diff"] for a in diff.json["artifacts"]}
-    assert list(by_name) == ["Dockerfile", "requirements.txt", "RayJob/proj", "RayCluster/proj"]
+    assert list(by_name) == ["Dockerfile", "requirements.txt", "lock", "RayJob/proj",
+                             "RayCluster/proj"]
     assert by_name["requirements.txt"] == diff.json["requirements"]
+    # the lock says where each pin came from: no run of proj, so this server's Python
+    assert "\n-pyyaml==" in by_name["lock"] and "from the server's Python" in by_name["lock"]
+    assert [c["name"] for c in diff.json["lock_changes"]] == ["pyyaml"]
+    assert diff.json["source_runs"] == {"from": None, "to": None}
     # the image's hash changed, so its tag in every manifest did
     assert by_name["RayJob/proj"] and by_name["RayCluster/proj"]
     assert (await api.get("promotions", newer, "diff")).json["field"] == "other"
