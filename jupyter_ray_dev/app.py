@@ -63,6 +63,17 @@ class RayDev(ExtensionApp):
         ),
     ).tag(config=True)
 
+    record_runs = Bool(
+        True,
+        help=(
+            "Run each job's driver through a small launcher that records what the run used "
+            "(its Python, installed and imported distributions, the runtime_env as "
+            "submitted): promote pins the image's requirements from the latest succeeded "
+            "run. Off: jobs run their entrypoint directly and promote pins from this "
+            "server's Python."
+        ),
+    ).tag(config=True)
+
     job_upload_limit_mib = Float(
         100.0,
         help=(

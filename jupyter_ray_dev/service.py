@@ -130,6 +130,7 @@ class RayDevService:
             cluster=self.cluster,
             storage=lambda: self.storage,
             kubernetes=lambda: self.kubernetes,
+            runs=lambda: self.jobs,  # the recorded runs the pins come from
         )
 
     async def close(self) -> None:

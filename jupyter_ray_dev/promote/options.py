@@ -15,6 +15,7 @@ from ..request_model import RequestModel, option
 from .builder_registry import BUILDER_NAMES
 from .dockerfile import IMAGE_REF
 from .serve import check_import_path
+from .source import check_source_run
 
 # rayjob: a RayJob and a RayCluster of the image; rayservice: the project's Serve app
 VARIANTS = ("rayjob", "rayservice")
@@ -66,6 +67,10 @@ class PromoteOptions(RequestModel):
         help="the Serve app the RayService deploys (default: serve_config.yaml, else "
              "`app = X.bind()` in the entrypoint)", check=check_import_path,
         metavar="MODULE:APP")
+    source_run: str | None = option(
+        "latest", check=lambda value, name: check_source_run(value), metavar="RUN",
+        help="where the pinned versions come from: latest (the project's latest succeeded "
+             "run, the default), a run's submission id, or server (this server's Python)")
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,9 @@ export type SameAsOpenAPI = [
   Expect<Same<T.IPromoteBuilder, Schemas['Builder']>>,
   Expect<Same<T.IServeApp, Schemas['ServeApp']>>,
   Expect<Same<T.IPromotionDiff, Schemas['PromotionDiff']>>,
+  Expect<Same<T.IRunSummary, Schemas['RunSummary']>>,
+  Expect<Same<T.IPinSource, Schemas['PinSource']>>,
+  Expect<Same<T.IReviewWarning, Schemas['ReviewWarning']>>,
   Expect<Same<T.IReapplyResult, Schemas['ReapplyResult']>>
 ];
 
