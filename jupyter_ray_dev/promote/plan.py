@@ -232,8 +232,8 @@ def compute_plan(config: PromoteConfig, root: Path, project: str, options: Promo
         spec.add_text(f"app/{collected.entrypoint.script}", collected.entrypoint.generated)
     if pinned.lines:
         spec.add_text(f"deps/{REQUIREMENTS_FILE}", pinned.text())
-        for source, fname in pinned.local_files:
-            spec.add_file(f"deps/{WHEELS_DIR}/{fname}", source)
+        for wheel, fname in pinned.local_files:
+            spec.add_file(f"deps/{WHEELS_DIR}/{fname}", wheel)
     spec.add_text(".dockerignore", render_dockerignore())
     digest = inputs_hash(spec)
     # the image also depends on what the Dockerfile says beyond the files
