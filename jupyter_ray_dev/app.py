@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 
 from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.utils import url_path_join
 from traitlets import Bool, Dict, Enum, Float, List, Unicode, default
 
 from .errors import RayDevError
 from .service import RayDevConfig, RayDevService
+
+DASHBOARD_PATH = "ray-dev/dashboard/"  # the dashboard proxy (handlers/dashboard.py)
 
 
 class RayDev(ExtensionApp):
@@ -28,8 +31,9 @@ class RayDev(ExtensionApp):
     dashboard_url = Unicode(
         "",
         help=(
-            "URL of the Ray dashboard as the user's browser reaches it, when it differs from "
-            "the address the server uses (an Ingress or a proxied path). Default: the server's."
+            "URL of the Ray dashboard as the user's browser reaches it in a browser tab, when "
+            "not through this server (an Ingress). Default: the dashboard through this server, "
+            "<base_url>ray-dev/dashboard/, which adds the Ray token for the browser."
         ),
     ).tag(config=True)
 
@@ -183,6 +187,8 @@ class RayDev(ExtensionApp):
             RayDevConfig(
                 ray_address=self.ray_address,
                 dashboard_url=self.dashboard_url,
+                dashboard_proxy=url_path_join(self.serverapp.base_url, DASHBOARD_PATH)
+                if self.serverapp else "",
                 request_timeout=self.request_timeout,
                 root_dir=self.serverapp.root_dir if self.serverapp else "",
                 shared_roots=tuple(self.shared_roots),

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 class RayDevConfig:
     ray_address: str = ""  # any form resolve_dashboard_address accepts
     dashboard_url: str = ""  # what the browser should open, when it differs
+    dashboard_proxy: str = ""  # the dashboard through the Jupyter server, when there is one
     request_timeout: float = 5.0
     root_dir: str = ""  # the Jupyter root: jobs run files from under it ("" = current dir)
     shared_roots: tuple[str, ...] = ()  # folders every Ray node mounts: jobs use local://
@@ -165,13 +166,19 @@ class RayDevService:
         async def fetch() -> dict[str, Any]:
             return await fetch_cluster_summary(
                 self.dashboard(),
-                dashboard_url=self.config.dashboard_url or None,
+                dashboard_url=self.config.dashboard_url or self.config.dashboard_proxy or None,
                 kuberay=kuberay_identity(),
             )
 
         # every panel and tab polls this: Ray is asked at most once a second, and a
         # caller gets a summary at most 3 s old without waiting on a busy dashboard
         return SharedResult(fetch, reuse=1.0, stale=3.0)
+
+    async def cluster_metrics(self) -> dict[str, Any]:
+        """Whether the dashboard's Metrics page has a Grafana to show, or why not."""
+        from .cluster.metrics import fetch_metrics_status
+
+        return await fetch_metrics_status(self.dashboard())
 
     async def cluster(self) -> dict[str, Any]:
         auth = resolve_auth()
