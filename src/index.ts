@@ -12,6 +12,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { RayDevAPI } from './api';
 import { DEFAULT_REFRESH_INTERVAL } from './cluster/monitor';
+import { DashboardCommandIDs, setupDashboard } from './dashboard/plugin';
 import { rayIcon } from './icons';
 import { setupJobs } from './jobs/plugin';
 import { RuntimeEnvCommandIDs, setupRuntimeEnv } from './runtimeenv/plugin';
@@ -59,7 +60,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const api = new RayDevAPI({
       serverSettings: app.serviceManager.serverSettings
     });
-    const sidebar = new RaySidebar({ api, translator });
+    // The Ray dashboard through this server, in a Lab tab or a browser tab.
+    setupDashboard({ app, api, translator, palette, restorer });
+    const sidebar = new RaySidebar({
+      api,
+      translator,
+      openDashboard: page =>
+        void app.commands.execute(DashboardCommandIDs.open, { page })
+    });
     // Rank 150: below the file browser (100), above running sessions (200).
     app.shell.add(sidebar, 'left', { rank: 150, type: 'Ray' });
     restorer?.add(sidebar, SIDEBAR_ID);

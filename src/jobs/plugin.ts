@@ -13,8 +13,14 @@ import type { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import type { ITranslator } from '@jupyterlab/translation';
 import type { Widget } from '@lumino/widgets';
 
-import type { IJob, ISubmittedJob, RayDevAPI } from '../api';
+import {
+  DashboardPages,
+  type IJob,
+  type ISubmittedJob,
+  type RayDevAPI
+} from '../api';
 import { rayIcon } from '../icons';
+import { DashboardCommandIDs } from '../dashboard/plugin';
 import { CommandButtonExtension } from '../toolbar';
 import { runJobDialog, type IEnvironmentSummary } from './dialog';
 import { JobLogWidget } from './logviewer';
@@ -75,7 +81,11 @@ export function setupJobs(options: IJobsSetup): JobsPanel {
     translator,
     refreshInterval: options.refreshInterval,
     openFile,
-    openLogs
+    openLogs,
+    openDashboard: jobId =>
+      void commands.execute(DashboardCommandIDs.open, {
+        page: DashboardPages.job(jobId)
+      })
   });
   options.addSection(panel);
 
