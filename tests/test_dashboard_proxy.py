@@ -311,8 +311,3 @@ async def test_metrics_follow_the_dashboards_grafana_check(jp_fetch, grafana):
     assert "RAY_GRAFANA_HOST" in body["message"]
     assert "Grafana healthcheck failed" in body["message"]
 
-
-async def test_the_cluster_summary_links_the_dashboard_through_jupyter(jp_fetch, jp_base_url):
-    body = json.loads((await jp_fetch("ray-dev", "api", "cluster")).body)
-    assert body["dashboard_url"] == f"{jp_base_url}ray-dev/dashboard/"
-
