@@ -10,13 +10,13 @@ from .base import API_PREFIX, RayDevHandler
 class ClusterHandler(RayDevHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        self.finish(await self.service.cluster())
+        self.reply(await self.service.cluster())
 
 
 class ClusterMetricsHandler(RayDevHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        self.finish(await self.service.cluster_metrics())
+        self.reply(await self.service.cluster_metrics())
 
 
 ROUTES = [(f"{API_PREFIX}/cluster", ClusterHandler),

@@ -14,7 +14,7 @@ import shlex
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,16 +22,19 @@ from typing import Any
 
 from ..cluster.auth import RayAuth
 from ..errors import BadRequest, Conflict, NotFound
+from ..project.discovery import resolve_file_and_project
+from ..project.files import DASHBOARD_UPLOAD_LIMIT, describe_size, measure_upload
+from ..project.notebook import convert_notebook, write_module
+from ..project.root import resolve_in_root, to_api_path
+from ..project.runtime_env import load_project_runtime_env
+from ..settings import mib, optional_path, paths, setting
 from ..shared_result import SharedResult
 from .driver_log import LocalDriverLogs, default_ray_temp_dir
+from .environment import build_job_environment
 from .logs import TERMINAL, LogFollower
-from .notebook import convert_notebook, write_module
-from .paths import resolve_in_root, resolve_job_paths, to_api_path
 from .ray_client import RayJobsClient, import_ray
-from .runtime_env import build_job_environment, load_project_runtime_env
 from .settings import JobSettings
 from .store import JobRecord, JobStore, default_store_path
-from .workdir import DASHBOARD_UPLOAD_LIMIT, describe_size, measure_upload
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +50,14 @@ class WorkingDirTooLarge(BadRequest):
 @dataclass(frozen=True)
 class JobsConfig:
     root_dir: Path
-    shared_roots: tuple[Path, ...] = ()  # folders every Ray node mounts at the same path
-    store_path: Path | None = None  # default: <jupyter data dir>/ray_dev/jobs.sqlite
-    upload_limit: int = DASHBOARD_UPLOAD_LIMIT
+    # folders every Ray node mounts at the same path
+    shared_roots: tuple[Path, ...] = setting("shared_roots", (), convert=paths)
+    # default: <jupyter data dir>/ray_dev/jobs.sqlite
+    store_path: Path | None = setting("job_store_path", None, convert=optional_path)
+    upload_limit: int = setting("job_upload_limit_mib", DASHBOARD_UPLOAD_LIMIT, convert=mib)
     python: str = "python"  # the driver's interpreter on the cluster
     # where the local Ray head keeps its sessions (driver logs read in place); None: Ray's default
-    ray_temp_dir: Path | None = None
+    ray_temp_dir: Path | None = setting("ray_temp_dir", None, convert=optional_path)
 
 
 @dataclass
@@ -152,7 +157,7 @@ class JobsService:
     def _prepare(self, settings: JobSettings) -> Prepared:
         """Paths, environment, size guard, notebook conversion: everything that can fail
         before Ray is asked anything (runs on the pool)."""
-        file, project = resolve_job_paths(self.root, settings.file, settings.project)
+        file, project = resolve_file_and_project(self.root, settings.file, settings.project)
         project_api, file_api = to_api_path(self.root, project), to_api_path(self.root, file)
         env = build_job_environment(project, self.root, self.shared_roots,
                                     load_project_runtime_env(project))
@@ -239,11 +244,13 @@ class JobsService:
                 field="runtime_env",
             ) from err
 
-    async def submit(self, body: Any, user: str | None = None,
+    async def submit(self, request: JobSettings | Mapping[str, Any] | None,
+                     user: str | None = None,
                      cell: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Launch ``body`` (a JSON request or stored settings) as a Ray job. ``cell``: the
-        ``%%ray_job`` cell behind a temporary file, kept so that a re-run can write it again."""
-        settings = JobSettings.from_request(body)
+        """Launch ``request`` (the model, a JSON request or stored settings) as a Ray job.
+        ``cell``: the ``%%ray_job`` cell behind a temporary file, kept so that a re-run can
+        write it again."""
+        settings = JobSettings.coerce(request)
         prepared: Prepared = await self._off_loop(self._prepare, settings)
         metadata = {"launched_by": LAUNCHED_BY, "project": prepared.project,
                     "file": prepared.file, "user": user or ""}

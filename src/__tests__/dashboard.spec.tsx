@@ -18,7 +18,8 @@ import { opensBrowserTab } from '../cluster/components';
 import { ClusterPanel } from '../cluster/panel';
 import { DashboardWidget } from '../dashboard/widget';
 import { JobsPanel } from '../jobs/panel';
-import { cluster, waitFor } from './fixtures';
+import { cluster } from './fixtures';
+import { waitFor } from './wait';
 import { job } from './jobs-fixtures';
 
 const trans = nullTranslator.load('jupyter_ray_dev');

@@ -5,12 +5,17 @@
  * port-forward of Jupyter's port is enough and the browser never holds the
  * Ray token.
  */
-import type { ILayoutRestorer, JupyterFrontEnd } from '@jupyterlab/application';
-import { type ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
-import type { ITranslator } from '@jupyterlab/translation';
+import {
+  ILayoutRestorer,
+  type JupyterFrontEnd,
+  type JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import type { RayDevAPI } from '../api';
 import { rayIcon } from '../icons';
+import { IRayDashboard, IRayDevAPI } from '../tokens';
 import { DashboardWidget } from './widget';
 
 export namespace DashboardCommandIDs {
@@ -28,7 +33,31 @@ export interface IDashboardSetup {
   restorer: ILayoutRestorer | null;
 }
 
-export function setupDashboard(options: IDashboardSetup): void {
+export const dashboardPlugin: JupyterFrontEndPlugin<IRayDashboard> = {
+  id: 'jupyter-ray-dev:dashboard',
+  description:
+    'The Ray dashboard through the Jupyter server, in a Lab tab or a browser tab.',
+  autoStart: true,
+  requires: [IRayDevAPI],
+  optional: [ITranslator, ICommandPalette, ILayoutRestorer],
+  provides: IRayDashboard,
+  activate: (
+    app: JupyterFrontEnd,
+    api: IRayDevAPI,
+    translator: ITranslator | null,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null
+  ): IRayDashboard =>
+    setupDashboard({
+      app,
+      api,
+      translator: translator ?? nullTranslator,
+      palette,
+      restorer
+    })
+};
+
+export function setupDashboard(options: IDashboardSetup): IRayDashboard {
   const { app, api, translator, palette, restorer } = options;
   const trans = translator.load('jupyter_ray_dev');
   const { commands } = app;
@@ -98,4 +127,10 @@ export function setupDashboard(options: IDashboardSetup): void {
       name: () => 'dashboard'
     });
   }
+
+  return {
+    open: (page = '') =>
+      void commands.execute(DashboardCommandIDs.open, { page }),
+    openInBrowser: (page = '') => openInBrowser(page)
+  };
 }

@@ -27,6 +27,7 @@ import {
   projectsOf,
   sortJobs,
   statusBadge,
+  statusName,
   type IJobsFilter
 } from './model';
 import type { IJobsState } from './monitor';
@@ -66,7 +67,7 @@ export function StatusBadge(props: {
       data-status={badge.label}
       title={
         props.status
-          ? badge.label
+          ? statusName(props.status, props.trans)
           : props.trans.__('Ray no longer knows this job (history only)')
       }
     >
@@ -178,11 +179,11 @@ function JobsFilterBar(props: {
               data-testid={`ray-jobs-filter-${status}`}
               title={trans.__(
                 'Show only %1 jobs (click again to clear)',
-                status
+                statusName(status, trans)
               )}
               onClick={() => toggle(status)}
             >
-              {status.charAt(0) + status.slice(1).toLowerCase()}
+              {statusName(status, trans)}
               <span className="jp-RayDev-chipCount">{counts[status] ?? 0}</span>
             </button>
           );
@@ -281,7 +282,7 @@ function JobRow(props: {
           data-testid="ray-job-duration"
           title={trans.__('Duration')}
         >
-          {formatDuration(jobDuration(job, props.now))}
+          {formatDuration(jobDuration(job, props.now), trans)}
         </span>
       </div>
       {job.entrypoint && (

@@ -2,7 +2,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import {
-  ApiError,
+  errorMessage,
   type IPromoteRequest,
   type IPromotionPlan,
   type IStorageRoot,
@@ -63,14 +63,14 @@ export function PromoteReview(props: IPromoteReviewProps): JSX.Element {
       props.onPlan(fresh, next);
     } catch (reason) {
       setPlan(null);
-      setError(reason instanceof ApiError ? reason.message : String(reason));
+      setError(errorMessage(reason));
       props.onPlan(null, next);
     } finally {
       setLoading(false);
     }
   };
 
-  const blocker = plan ? buildBlocker(plan) : null;
+  const blocker = plan ? buildBlocker(plan, trans) : null;
   return (
     <div className="jp-RayDev-promote" data-testid="ray-promote-review">
       <div className="jp-RayDev-promoteRow">
@@ -211,7 +211,7 @@ function PlanView(props: {
   blocker: string | null;
 }): JSX.Element {
   const { plan, trans, blocker } = props;
-  const differences = differencesFromDev(plan);
+  const differences = differencesFromDev(plan, trans);
   return (
     <>
       <div className="jp-RayDev-promoteRow">
@@ -294,7 +294,7 @@ function PlanView(props: {
       <div className="jp-RayDev-promoteRow">
         <span className="jp-RayDev-promoteLabel">{trans.__('Shape')}</span>
         <span data-testid="ray-promote-shape">
-          {trans.__(shapeSourceLine(plan))}
+          {shapeSourceLine(plan, trans)}
         </span>
       </div>
       <h3>
