@@ -191,8 +191,8 @@ class RayDev(ExtensionApp):
     @default("dashboard_url")
     def _default_dashboard_url(self) -> str:
         # in the server, the dashboard through it (handlers/dashboard.py); a kernel or the
-        # CLI reads the settings without a server: the address then
-        return url_path_join(self.serverapp.base_url, DASHBOARD_PATH) if self.serverapp else ""
+        # CLI reads the settings unlinked to a server: the address then
+        return url_path_join(self.serverapp.base_url, DASHBOARD_PATH) if self._linked else ""
 
     @default("storage_roots")
     def _default_storage_roots(self) -> list:
