@@ -161,6 +161,12 @@ class RayDevService:
         # caller gets a summary at most 3 s old without waiting on a busy dashboard
         return SharedResult(fetch, reuse=1.0, stale=3.0)
 
+    async def cluster_metrics(self) -> dict[str, Any]:
+        """Whether the dashboard's Metrics page has a Grafana to show, or why not."""
+        from .cluster.metrics import fetch_metrics_status
+
+        return await fetch_metrics_status(self.dashboard())
+
     async def cluster(self) -> dict[str, Any]:
         auth = resolve_auth()
         return await self._cluster_summary.get(

@@ -40,7 +40,10 @@ export interface IKubeRayInfo {
 export interface IClusterSummary {
   /** The Ray dashboard address the server talks to. */
   address: string;
-  /** The dashboard link for the browser (may differ from `address`). */
+  /**
+   * The dashboard link for a browser tab: the dashboard through the Jupyter
+   * server unless `c.RayDev.dashboard_url` names another address.
+   */
   dashboard_url: string;
   ray_version: string | null;
   python_version?: string | null;
@@ -51,6 +54,15 @@ export interface IClusterSummary {
   alive_nodes: number;
   dead_nodes: number;
   kuberay: IKubeRayInfo | null;
+}
+
+/** `GET ray-dev/api/cluster/metrics`: whether the dashboard's Metrics page has Grafana. */
+export interface IClusterMetrics {
+  available: boolean;
+  /** Where the Metrics page's panels load from (the browser must reach it). */
+  grafana_host: string | null;
+  /** Why there are no metrics and what to set, or where the panels load from. */
+  message: string | null;
 }
 
 /** The JSON body of every error the server extension answers with. */
