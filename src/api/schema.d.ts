@@ -24,6 +24,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ray-dev/api/cluster/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether the Ray dashboard's Metrics page has a Grafana to show
+         * @description The dashboard's own Grafana health check (RAY_GRAFANA_HOST on the head). `available: false` comes with the reason and what to set.
+         */
+        get: operations["getClusterMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/dashboard/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The configured Ray dashboard through this server (HTTP and WebSocket)
+         * @description A proxy of the Ray dashboard the server uses (c.RayDev.ray_address), and of nothing else: the upstream is never taken from the request. The Ray token is added here (Authorization: Bearer), so the browser never holds it; Jupyter's cookie, XSRF token and token header are not forwarded. Open `/ray-dev/dashboard/` for the dashboard UI, `/ray-dev/dashboard/#/jobs/<submission id>` for a job. Every method is proxied; writes need Jupyter's XSRF token (or token authentication). A WebSocket upgrade (e.g. `api/jobs/<id>/logs/tail`) is relayed.
+         */
+        get: operations["dashboardProxy"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/ray-dev/api/jobs": {
         parameters: {
             query?: never;
@@ -1211,7 +1251,7 @@ export interface components {
         Cluster: {
             /** @description The dashboard address the server talks to */
             address: string;
-            /** @description The dashboard link for the browser */
+            /** @description The dashboard link for the browser: the dashboard through this server (`<base_url>ray-dev/dashboard/`) unless c.RayDev.dashboard_url names another */
             dashboard_url: string;
             ray_version: string | null;
             python_version?: string | null;
@@ -1700,6 +1740,14 @@ export interface components {
             /** @description The ETag read (If-Match works too): 409 if the file changed since */
             etag?: string;
         };
+        ClusterMetrics: {
+            /** @description The dashboard reaches a Grafana: its Metrics page shows panels */
+            available: boolean;
+            /** @description Where the Metrics page's panels load from (the browser must reach it) */
+            grafana_host: string | null;
+            /** @description Why there are no metrics and what to set, or where the panels load from */
+            message: string | null;
+        };
     };
     responses: {
         /** @description Storage error (reason: storage_root_not_found, storage_not_found, path_rejected, path_outside_root, not_a_directory, is_a_directory, storage_permission_denied, storage_read_only, storage_conflict, payload_too_large, range_not_satisfiable, upload_not_found, storage_unreachable (names the endpoint), storage_backend_missing, storage_config_invalid) */
@@ -1808,6 +1856,58 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             502: components["responses"]["Error"];
             503: components["responses"]["Error"];
+        };
+    };
+    getClusterMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The verdict */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterMetrics"];
+                };
+            };
+            403: components["responses"]["Forbidden"];
+            502: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
+    dashboardProxy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Path under the dashboard, e.g. `api/jobs/` */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the dashboard answered (any status, passed on) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            403: components["responses"]["Forbidden"];
+            /** @description The dashboard did not answer, or the Ray token is missing: an HTML page saying which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     listJobs: {
