@@ -140,6 +140,11 @@ def _follow(service: Any, job_id: str, show: bool = True) -> str | None:
 
 
 def cmd_jobs_logs(service: Any, args: Any, out: Output) -> int:
+    if args.save is not None:
+        saved = blocking.call(service.save_job_log, args.job, args.save or None, args.force)
+        out.result(saved, f"Saved the log of {args.job} to {saved['dest']} "
+                          f"({saved['bytes']} bytes)")
+        return OK
     if args.follow:
         final = _follow(service, args.job)
         return OK if final == "SUCCEEDED" else FAILED
@@ -174,7 +179,9 @@ def cmd_storage_cp(service: Any, args: Any, out: Output) -> int:
 def _promote_body(args: Any, service: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"image": args.image, "base_image": args.base_image,
                             "gpu": args.gpu, "builder": args.builder, "push": not args.no_push,
-                            "variant": args.variant, "serve_app": args.serve_app}
+                            "variant": args.variant, "serve_app": args.serve_app,
+                            "schedule": args.schedule, "time_zone": args.time_zone,
+                            "suspend": args.suspend or None}
     if args.entrypoint:
         body["entrypoint"] = _rel(service, _inside_root(service, str(Path(args.entrypoint)
                                                                     .resolve()), "entrypoint"))
@@ -263,7 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "job's outcome (0 succeeded, 1 failed or stopped)")
     p = command(jobs, "logs", cmd_jobs_logs, "print a job's log")
     p.add_argument("job")
-    p.add_argument("--follow", "-f", action="store_true", help="stream until the job ends")
+    follow = p.add_mutually_exclusive_group()
+    follow.add_argument("--follow", "-f", action="store_true", help="stream until the job ends")
+    follow.add_argument("--save", metavar="URI", nargs="?", const="", help="copy the finished "
+                        "job's log into storage (s3://..., gs://..., root:path; a folder gets "
+                        "<job>.log); no URI: the artifacts root, ray-dev-logs/<project>/")
+    p.add_argument("--force", action="store_true", help="with --save: overwrite a saved log")
     p = command(jobs, "stop", cmd_jobs_stop, "stop a running job")
     p.add_argument("job")
 
@@ -297,9 +309,16 @@ def build_parser() -> argparse.ArgumentParser:
                       "streaming the builder's log; exit 1 if the build fails")
     mode.add_argument("--context", metavar="FILE.tar.gz", help="write the build context "
                       "(Dockerfile, requirements, code, manifests) for an external CI")
-    p.add_argument("--variant", choices=("rayjob", "rayservice"), help="manifests: a RayJob "
-                   "and a RayCluster (rayjob, the default) or a RayService of the project's "
-                   "Serve app (rayservice)")
+    p.add_argument("--variant", choices=("rayjob", "rayservice", "raycronjob"),
+                   help="manifests: a RayJob and a RayCluster (rayjob, the default), a "
+                   "RayService of the project's Serve app (rayservice) or a RayCronJob running "
+                   "the RayJob on --schedule (raycronjob)")
+    p.add_argument("--schedule", metavar="CRON", help="raycronjob: five cron fields, e.g. "
+                   "'0 2 * * 1-5'; the review prints the next five runs")
+    p.add_argument("--time-zone", metavar="IANA", help="raycronjob: the schedule's zone, e.g. "
+                   "Europe/Berlin (default: the operator's, UTC)")
+    p.add_argument("--suspend", action="store_true", help="raycronjob: create it suspended "
+                   "(no runs until resumed)")
     p.add_argument("--serve-app", metavar="MODULE:APP", help="the Serve app the RayService "
                    "deploys (default: serve_config.yaml, else `app = X.bind()` in the "
                    "entrypoint)")

@@ -225,11 +225,19 @@ class RayDevMagics(Magics):
     @magic_arguments()
     @argument("job", help="Submission id (raysubmit_...).")
     @argument("--follow", "-f", action="store_true", help="Stream until the job ends.")
+    @argument("--save", metavar="URI", nargs="?", const="", help="Copy the finished job's log "
+              "into storage (s3://..., gs://..., root:path); no URI: the artifacts root.")
+    @argument("--force", action="store_true", help="With --save: overwrite a saved log.")
     @line_magic
     def ray_logs(self, line: str = "") -> None:
-        """Print a job's log; with --follow, stream it live until the job ends."""
+        """Print a job's log; with --follow, stream it live until the job ends; with --save,
+        copy it into storage so it outlives the cluster."""
         args = self._args(self.ray_logs, line)
-        if args.follow:
+        if args.save is not None:
+            saved = self._call(self.service.save_job_log, args.job, args.save or None,
+                               args.force)
+            print(f"Saved the log of {args.job} to {saved['dest']} ({saved['bytes']} bytes).")
+        elif args.follow:
             self._follow(args.job)
         else:
             print(self._call(self.service.jobs.logs, args.job), end="")
@@ -289,8 +297,14 @@ class RayDevMagics(Magics):
               "project's only one).")
     @argument("--no-push", action="store_true", help="Build only, push nothing.")
     @argument("--project", "-p", help="Project folder (default as for %%ray_init).")
-    @argument("--variant", choices=("rayjob", "rayservice"), help="Manifests: a RayJob and a "
-              "RayCluster (default) or a RayService of the project's Serve app.")
+    @argument("--variant", choices=("rayjob", "rayservice", "raycronjob"), help="Manifests: a "
+              "RayJob and a RayCluster (default), a RayService of the project's Serve app, or "
+              "a RayCronJob running the RayJob on --schedule.")
+    @argument("--schedule", metavar="CRON", help="raycronjob: five cron fields, quoted, e.g. "
+              "\"0 2 * * 1-5\".")
+    @argument("--time-zone", metavar="IANA", help="raycronjob: the schedule's zone, e.g. "
+              "Europe/Berlin (default: the operator's, UTC).")
+    @argument("--suspend", action="store_true", help="raycronjob: create it suspended.")
     @argument("--serve-app", metavar="MODULE:APP", help="The Serve app the RayService "
               "deploys (default: serve_config.yaml, else `app = X.bind()` in the entrypoint).")
     @line_magic
@@ -307,7 +321,11 @@ class RayDevMagics(Magics):
         project = service.project.api_path(self._project(args.project))
         body: dict[str, Any] = {"image": args.image, "builder": args.builder,
                                 "push": not args.no_push, "variant": args.variant,
-                                "serve_app": args.serve_app}
+                                "serve_app": args.serve_app,
+                                # IPython splits arguments keeping their quotes
+                                "schedule": " ".join(shlex.split(args.schedule))
+                                if args.schedule else None,
+                                "time_zone": args.time_zone, "suspend": args.suspend or None}
         if args.entrypoint:
             entry = self._sync(service.project.resolve, str(Path(args.entrypoint).resolve()),
                                "entrypoint")

@@ -53,6 +53,8 @@ class RayDevConfig:
     promote_builder: str = "buildah"  # buildah | docker | kaniko, when a request names none
     promote_docker_host: str = ""  # DOCKER_HOST for the docker builder ("" = the environment's)
     promote_kaniko: Any = None  # c.RayDev.promote_kaniko: where kaniko contexts go, its Secrets
+    history_server: str = ""  # "<s3/gs storage root>/<folder>" KubeRay's History Server reads
+    history_server_collector_image: str = ""  # "" = KubeRay's collector of the CRDs' release
 
     @classmethod
     def from_env(cls) -> RayDevConfig:
@@ -154,11 +156,50 @@ class RayDevService:
                 builder=cfg.promote_builder,
                 docker_host=cfg.promote_docker_host,
                 kaniko=dict(cfg.promote_kaniko or {}),
+                history_server=cfg.history_server,
+                history_server_image=cfg.history_server_collector_image,
             ),
             cluster=self.cluster,
             storage=lambda: self.storage,
             kubernetes=lambda: self.kubernetes,
         )
+
+    async def save_job_log(self, submission_id: str, dest: str | None = None,
+                           overwrite: bool = False) -> dict[str, Any]:
+        """Copy a finished job's log, byte for byte as ``/jobs/<id>/logs`` serves it, into a
+        storage root, so it outlives the dev cluster. ``dest``: a URI or ``root:path`` as
+        the storage core reads them (a folder gets ``<id>.log``); default the artifacts
+        root (else the first writable one), ``ray-dev-logs/<project>/<id>.log``."""
+        from .errors import BadRequest, Conflict
+        from .jobs import TERMINAL
+        from .storage.copy import save_bytes
+
+        if dest is not None and (not isinstance(dest, str) or not dest.strip()):
+            raise BadRequest("`dest` must be a storage URI (s3://..., gs://..., root:path) or "
+                             "left out for the artifacts root.", field="dest")
+        if not isinstance(overwrite, bool):
+            raise BadRequest("`overwrite` must be true or false.", field="overwrite")
+        job = await self.jobs.get(submission_id)  # 404 for an unknown job
+        if job["status"] not in TERMINAL:
+            raise Conflict(f"Job {submission_id} is {job['status'] or 'unknown to Ray'}: its log "
+                           "is saved once it has finished.", submission_id=submission_id)
+        if dest is None:
+            dest = self._log_folder(job.get("project"))
+        text = await self.jobs.logs(submission_id)
+        return {"submission_id": submission_id, **await save_bytes(
+            self.storage, text.encode("utf-8"), dest.strip(), f"{submission_id}.log",
+            overwrite)}
+
+    def _log_folder(self, project: str | None) -> str:
+        from .errors import BadRequest
+
+        writable = [r for r in self.storage.roots() if not r["read_only"]]
+        if not writable:
+            raise BadRequest("No writable storage root to save the log to: give `dest`, or add "
+                             "one with c.RayDev.storage_roots.", field="dest")
+        root = next((r for r in writable if r["name"] == "artifacts"), writable[0])
+        name = os.path.basename((project or "").rstrip("/")) or "jobs"
+        return f"{root['name']}:ray-dev-logs/{name}/"
 
     async def close(self) -> None:
         """Release what the capabilities hold (threads, the job store's connection)."""

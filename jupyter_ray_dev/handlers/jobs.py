@@ -80,6 +80,22 @@ class JobLogsHandler(RayDevHandler):
         self.finish(text, set_content_type="text/plain; charset=utf-8")
 
 
+class JobLogSaveHandler(RayDevHandler):
+    """Copy a finished job's log into a storage root (default: the artifacts root)."""
+
+    @tornado.web.authenticated
+    async def post(self, job_id: str) -> None:
+        try:
+            body = json.loads(self.request.body or b"null") or {}
+        except ValueError as err:
+            raise BadRequest(f"The request body is not JSON: {err}.", field="body") from err
+        if not isinstance(body, dict) or set(body) - {"dest", "overwrite"}:
+            raise BadRequest('Send {"dest": "<storage URI>", "overwrite": false} (both '
+                             "optional).", field="body")
+        self.finish(await self.service.save_job_log(job_id, body.get("dest"),
+                                                    body.get("overwrite", False)))
+
+
 class JobLogStreamHandler(EventStreamHandler):
     """Live log of one job as JSON messages: ``status`` (on change), ``lines`` (every line
     once, in order, the first numbered ``n`` counting from 0), then ``end``; or ``error``
@@ -99,4 +115,5 @@ ROUTES = [
     (f"{API_PREFIX}/jobs/{JOB_ID}/rerun", JobRerunHandler),
     (f"{API_PREFIX}/jobs/{JOB_ID}/logs", JobLogsHandler),
     (f"{API_PREFIX}/jobs/{JOB_ID}/logs/stream", JobLogStreamHandler),
+    (f"{API_PREFIX}/jobs/{JOB_ID}/logs/save", JobLogSaveHandler),
 ]

@@ -28,7 +28,8 @@ def check_manifest(manifest: object) -> tuple[Resource, str, str | None]:
                          field="manifest")
     kind = manifest.get("kind")
     if not isinstance(kind, str):
-        raise BadRequest("manifest.kind is missing: RayJob, RayService or RayCluster.",
+        raise BadRequest("manifest.kind is missing: RayJob, RayService, RayCluster or "
+                         "RayCronJob.",
                          field="manifest.kind")
     resource = applicable(kind, manifest.get("apiVersion"))
     meta = manifest.get("metadata")
@@ -94,6 +95,15 @@ def summarize_status(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
             start_time=status.get("startTime"),
             end_time=status.get("endTime"),
         )
+    elif kind == "RayCronJob":
+        spec = obj.get("spec") or {}
+        out.update(
+            schedule=spec.get("schedule"),
+            time_zone=spec.get("timeZone"),
+            suspend=bool(spec.get("suspend")),
+            last_schedule_time=status.get("lastScheduleTime"),
+            dashboard_url=None,
+        )
     elif kind == "RayService":
         active = status.get("activeServiceStatus") or {}
         out.update(
@@ -109,7 +119,7 @@ def summarize_status(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
             desired_worker_replicas=status.get("desiredWorkerReplicas"),
             dashboard_url=None,
         )
-    if not out.get("dashboard_url"):
+    if not out.get("dashboard_url") and kind != "RayCronJob":  # its clusters come and go
         # KubeRay sets dashboardURL on RayJobs; the others are reached through the head service
         own = meta.get("name") if kind == "RayCluster" else None
         cluster = out.get("ray_cluster_name") or own
@@ -132,3 +142,15 @@ def parse_apply_request(body: object) -> tuple[dict[str, Any], bool, bool]:
             raise BadRequest(f"{key} must be true or false.", field=key)
         flags.append(value)
     return body["manifest"], flags[0], flags[1]
+
+
+def parse_suspend_request(body: object) -> tuple[bool, bool]:
+    """``{"suspend": true|false, "dry_run": true}`` -> (suspend, dry_run); dry_run defaults
+    to true, as for apply."""
+    if not isinstance(body, dict) or not isinstance(body.get("suspend"), bool):
+        raise BadRequest('Send {"suspend": true|false, "dry_run": true|false}: suspend true '
+                         "stops new runs, false resumes them.", field="suspend")
+    dry_run = body.get("dry_run", True)
+    if not isinstance(dry_run, bool):
+        raise BadRequest("dry_run must be true or false.", field="dry_run")
+    return body["suspend"], dry_run

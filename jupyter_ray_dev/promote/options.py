@@ -7,11 +7,15 @@ from typing import Any
 
 from ..errors import BadRequest
 from .dockerfile import IMAGE_REF
+from .schedule import Schedule, check_schedule
 from .serve import check_import_path
 
 BUILDERS = ("buildah", "docker", "kaniko")
-# rayjob: a RayJob and a RayCluster of the image; rayservice: the project's Serve app
-VARIANTS = ("rayjob", "rayservice")
+# rayjob: a RayJob and a RayCluster of the image; rayservice: the project's Serve app;
+# raycronjob: a RayCronJob stamping that same RayJob on a schedule
+VARIANTS = ("rayjob", "rayservice", "raycronjob")
+FIELDS = ("entrypoint", "image", "base_image", "gpu", "push", "builder", "variant",
+          "serve_app", "schedule", "time_zone", "suspend")
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,7 @@ class PromoteOptions:
     builder: str | None = None  # None: the server's c.RayDev.promote_builder
     variant: str = "rayjob"
     serve_app: str | None = None  # module:app; None: found in the project (promote.serve)
+    schedule: Schedule | None = None  # the raycronjob variant's (and only its)
 
     @classmethod
     def from_request(cls, body: Any) -> PromoteOptions:
@@ -31,12 +36,11 @@ class PromoteOptions:
             body = {}
         if not isinstance(body, dict):
             raise BadRequest("The request body must be a JSON object.", field="body")
-        unknown = set(body) - {"entrypoint", "image", "base_image", "gpu", "push", "builder",
-                               "variant", "serve_app"}
+        unknown = set(body) - set(FIELDS)
         if unknown:
             raise BadRequest(f"Unknown field {sorted(unknown)[0]!r}: a promote request takes "
-                             "entrypoint, image, base_image, gpu, push, builder, variant and "
-                             "serve_app.", field=sorted(unknown)[0])
+                             f"{', '.join(FIELDS[:-1])} and {FIELDS[-1]}.",
+                             field=sorted(unknown)[0])
         for key in ("entrypoint", "image", "base_image", "serve_app"):
             if body.get(key) is not None and not isinstance(body[key], str):
                 raise BadRequest(f"`{key}` must be a string.", field=key)
@@ -54,16 +58,27 @@ class PromoteOptions:
             raise BadRequest(f"`builder` must be one of {', '.join(BUILDERS)}.", field="builder")
         variant = body.get("variant") or "rayjob"
         if variant not in VARIANTS:
-            raise BadRequest("`variant` must be rayjob (a RayJob and a RayCluster) or "
-                             "rayservice (a RayService of the project's Serve app).",
+            raise BadRequest("`variant` must be rayjob (a RayJob and a RayCluster), "
+                             "rayservice (a RayService of the project's Serve app) or "
+                             "raycronjob (a RayCronJob running the RayJob on a schedule).",
                              field="variant")
+        schedule = None
+        if variant == "raycronjob":
+            schedule = check_schedule(body.get("schedule"), body.get("time_zone"),
+                                      body.get("suspend"))
+        else:
+            given = next((k for k in ("schedule", "time_zone", "suspend")
+                          if body.get(k) not in (None, "", False)), None)
+            if given:
+                raise BadRequest(f"`{given}` belongs to a scheduled promotion: set `variant` "
+                                 "to raycronjob, or leave it out.", field=given)
         serve_app = body.get("serve_app") or None
         if serve_app is not None:
             check_import_path(serve_app)
         return cls(entrypoint=body.get("entrypoint") or None, image=body.get("image") or None,
                    base_image=body.get("base_image") or None, gpu=body.get("gpu"),
                    push=body.get("push", True), builder=builder, variant=variant,
-                   serve_app=serve_app)
+                   serve_app=serve_app, schedule=schedule)
 
 
 def registry_host(image: str) -> str | None:

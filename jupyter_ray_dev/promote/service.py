@@ -51,7 +51,8 @@ from .dockerfile import (
     render_dockerignore,
 )
 from .envvars import EnvVars, split_env_vars
-from .history import choose_manifest, history_diff
+from .history import choose_manifest, history_diff, schedule_of
+from .history_server import HistoryServer, not_configured, resolve
 from .kuberay_shape import RayClusterShape, shape_from_raycluster
 from .manifests import (
     Shape,
@@ -59,6 +60,7 @@ from .manifests import (
     k8s_name,
     pin_image,
     raycluster,
+    raycronjob,
     rayjob,
     rayservice,
     secret_env,
@@ -68,6 +70,7 @@ from .manifests import (
 from .options import PromoteOptions, registry_host
 from .package import PACKAGES_DIR, code_zip, runtime_env_for, runtime_env_rayjob
 from .pin import REQUIREMENTS_FILE, WHEELS_DIR, Pinned, pin_requirements
+from .schedule import Schedule
 from .serve import ServeApp, find_serve_app
 from .store import PromotionRecord, PromotionStore, default_store_path
 
@@ -103,6 +106,8 @@ class PromoteConfig:
     builder: str = "buildah"  # when a request names none
     docker_host: str = ""  # DOCKER_HOST for the docker builder ("" = the environment's)
     kaniko: dict[str, Any] = field(default_factory=dict)  # KanikoConfig's keys
+    history_server: str = ""  # "<storage root>/<folder>": historyServerOptions in the specs
+    history_server_image: str = ""  # the collector image ("" = KubeRay's of the CRDs)
 
 
 @dataclass
@@ -130,6 +135,8 @@ class Plan:
     shape: Shape | None = None
     shape_source: dict[str, Any] = field(default_factory=dict)
     manifests_yaml: str = ""  # the manifests as one YAML stream, dumped once per plan
+    schedule: Schedule | None = None
+    logs: dict[str, Any] = field(default_factory=not_configured)  # where the run's logs go
 
     def to_dict(self) -> dict[str, Any]:
         c = self.collected
@@ -159,6 +166,8 @@ class Plan:
             "ray_version": self.ray_version,
             "git_commit": self.git_commit or None,
             "shape_source": self.shape_source,
+            "schedule": self.schedule.to_dict() if self.schedule else None,
+            "logs": self.logs,
         }
 
 
@@ -296,14 +305,21 @@ class PromoteService:
         manifest_image = image or f"{name}:{digest[:12]}"
         secrets_env = secret_env([s["name"] for s in env.secret], secret_name)
         serve, serve_error = self._serve_app(folder, name, collected, options)
+        history, logs = self._history_server()
         common = {"name": name, "project": project_api, "image": manifest_image,
-                  "ray_version": ray_version, "shape": shape, "env": secrets_env}
+                  "ray_version": ray_version, "shape": shape, "env": secrets_env,
+                  "history": history.options() if history else None}
+        command = collected.entrypoint.command(self.config.workdir)
         if options.variant == "rayservice":
             assert serve is not None  # _serve_app raised otherwise
             manifests = [rayservice(serve_config=serve.config, **common)]
+        elif options.schedule is not None:  # the raycronjob variant: the RayJob, scheduled
+            sched = options.schedule
+            manifests = [raycronjob(schedule=sched.cron, time_zone=sched.time_zone,
+                                    suspend=sched.suspend, entrypoint=command, **common)]
         else:
             manifests = [
-                rayjob(entrypoint=collected.entrypoint.command(self.config.workdir), **common),
+                rayjob(entrypoint=command, **common),
                 raycluster(**common),
             ]
         errors = {m["kind"]: e for m in manifests if (e := validate_manifest(m))}
@@ -314,10 +330,22 @@ class PromoteService:
                     manifest_errors=errors, spec=spec, ray_version=ray_version, git_commit=commit,
                     workdir=self.config.workdir, variant=options.variant, serve=serve,
                     serve_error=serve_error, shape=shape, shape_source=shape_source,
-                    manifests_yaml="---\n".join(docs))
+                    manifests_yaml="---\n".join(docs), schedule=options.schedule, logs=logs)
         for manifest, doc in zip(manifests, docs):
             spec.add_text(f"manifests/{manifest['kind'].lower()}.yaml", doc)
         return plan
+
+    def _history_server(self) -> tuple[HistoryServer | None, dict[str, Any]]:
+        """Where KubeRay's History Server keeps the runs' logs, and what the review says."""
+        if not self.config.history_server:
+            return None, not_configured()
+        try:
+            found = resolve(self.config.history_server,
+                            self._storage() if self._storage else None,
+                            self.config.history_server_image)
+        except ValueError as err:
+            return None, {**not_configured(), "error": str(err)}
+        return found, found.review()
 
     @staticmethod
     def _serve_app(folder: Path, name: str, collected: Collected,
@@ -418,6 +446,9 @@ class PromoteService:
         if plan.manifest_errors:
             raise BadRequest("The generated manifests do not validate against KubeRay's CRDs: "
                              f"{plan.manifest_errors}", field="manifests")
+        if plan.logs.get("error"):  # the server means to keep the logs: do not build without
+            raise BadRequest(f"{plan.logs['error']} Fix the server configuration; the review "
+                             "shows the manifests meanwhile.", field="history_server")
         builder = options.builder or _preferred(plan.builders, self.config.builder)
         chosen = next(b for b in plan.builders if b.name == builder)
         if not chosen.available:
@@ -589,7 +620,8 @@ class PromoteService:
 
     # --- history ---------------------------------------------------------------------
     async def history(self, project: str | None = None) -> list[dict[str, Any]]:
-        return [r.summary() for r in await self.store.list(project)]
+        return [{**r.summary(), "schedule": schedule_of(r.manifests)}
+                for r in await self.store.list(project)]
 
     async def get(self, promotion_id: str) -> dict[str, Any]:
         """The record, and ``manifests_pinned``: its manifests on the pushed digest (what
@@ -599,7 +631,7 @@ class PromoteService:
         if record is None:
             raise NotFound(f"No promotion {promotion_id!r} in the history.",
                            promotion_id=promotion_id)
-        doc = record.to_dict()
+        doc = {**record.to_dict(), "schedule": schedule_of(record.manifests)}
         if live:
             doc["log"] = "\n".join(live.lines)
         doc["manifests_pinned"] = await self._off_loop(pin_image, record.manifests,
@@ -622,7 +654,8 @@ class PromoteService:
             raise BadRequest('Send {"kind": "RayJob", "dry_run": true|false}.', field="body")
         kind = body.get("kind")
         if kind is not None and not isinstance(kind, str):
-            raise BadRequest("`kind` must be RayJob, RayService or RayCluster.", field="kind")
+            raise BadRequest("`kind` must be RayCronJob, RayJob, RayService or RayCluster.",
+                             field="kind")
         _, dry_run, force = parse_apply_request({**body, "manifest": None})
         if self._kubernetes is None:
             raise BadRequest("Kubernetes is not configured on this server.", field="kind")
