@@ -48,7 +48,14 @@ export type SameAsOpenAPI = [
   Expect<Same<T.IPromoteBuilder, Schemas['Builder']>>,
   Expect<Same<T.IServeApp, Schemas['ServeApp']>>,
   Expect<Same<T.IPromotionDiff, Schemas['PromotionDiff']>>,
-  Expect<Same<T.IReapplyResult, Schemas['ReapplyResult']>>
+  Expect<Same<T.IReapplyResult, Schemas['ReapplyResult']>>,
+  Expect<Same<T.IScheduleReview, Schemas['ScheduleReview']>>,
+  Expect<Same<T.ILogsReview, Schemas['LogsReview']>>,
+  Expect<Same<T.IPromotionSchedule | null, Schemas['PromotionSchedule']>>,
+  Expect<Same<T.IScheduledPromotions, Schemas['ScheduledPromotions']>>,
+  Expect<Same<T.ISuspendResult, Schemas['SuspendResult']>>,
+  Expect<Same<T.ISaveLogRequest, Schemas['SaveLogRequest']>>,
+  Expect<Same<T.ISavedLog, Schemas['SavedLog']>>
 ];
 
 /**
