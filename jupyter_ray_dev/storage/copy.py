@@ -90,6 +90,17 @@ async def _one(data: bytes) -> AsyncIterator[bytes]:
         yield data[start:start + CHUNK]
 
 
+async def _folders(storage: Any, root: str, path: str) -> None:
+    """The folders above ``path``, made when missing (on object stores a prefix is free)."""
+    parts = path.split("/")[:-1]
+    for depth in range(1, len(parts) + 1):
+        folder = "/".join(parts[:depth])
+        try:
+            await storage.stat(root, folder)
+        except NotFound:
+            await storage.mkdir(root, folder)
+
+
 async def save_bytes(storage: Any, data: bytes, dest: str, name: str,
                      overwrite: bool = False) -> dict[str, Any]:
     """Write ``data`` as ``dest`` in a storage root (``name`` inside it when ``dest`` is a
@@ -102,6 +113,7 @@ async def save_bytes(storage: Any, data: bytes, dest: str, name: str,
     root, path = found
     if path == "" or dest.endswith("/"):
         path = f"{path.rstrip('/')}/{name}".lstrip("/")
+    await _folders(storage, root, path)
     written = await _to_root(storage, root, path, _one(data), len(data), overwrite)
     return {"dest": storage.backend(root).root.uri(path), "root": root, "path": path,
             "bytes": written}
