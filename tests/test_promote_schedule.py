@@ -27,7 +27,7 @@ from jupyter_ray_dev.cluster.local_head import free_port
 from jupyter_ray_dev.errors import BadRequest
 from jupyter_ray_dev.promote import PromoteConfig, PromoteService
 from jupyter_ray_dev.promote.history import choose_manifest, schedule_of
-from jupyter_ray_dev.promote.manifests import cluster_spec_of, validate_manifest
+from jupyter_ray_dev.promote.manifests import cluster_shape, cluster_spec_of, validate_manifest
 from jupyter_ray_dev.promote.options import PromoteOptions
 from jupyter_ray_dev.promote.schedule import Schedule, check_schedule
 from jupyter_ray_dev.storage import StorageService
@@ -176,9 +176,8 @@ def test_a_cronjob_manifest_that_breaks_the_crd_is_reported():
 
 @pytest.mark.parametrize("variant", ["rayjob", "rayservice", "raycronjob"])
 def test_history_server_options_exactly_when_configured(tmp_path, variant):
-    from test_promote_rayservice import SERVE_SCRIPT
-
     from promote_helpers import write
+    from test_promote_rayservice import SERVE_SCRIPT
 
     body = {"variant": variant}
     if variant == "raycronjob":
@@ -312,3 +311,15 @@ def test_magic_raises_a_usage_error_naming_the_field(tmp_path, capsys, monkeypat
     assert isinstance(result.error_in_exec, UsageError)
     message = str(result.error_in_exec)
     assert words in message and f"`{field}`" in message
+
+
+def test_the_runtime_env_rayjob_keeps_its_logs_too(tmp_path):
+    from jupyter_ray_dev.promote.package import runtime_env_rayjob
+
+    options = {"collectorOptions": {"image": "c:1", "env": [
+        {"name": "STORAGE_BACKEND", "value": "s3"}]}}
+    job = runtime_env_rayjob(name="p", project="p", image="rayproject/ray:2.60.0-py311",
+                             ray_version="2.60.0", script="t.py", runtime_env={},
+                             shape=cluster_shape(SUMMARY), env=[], history=options)
+    assert job["spec"]["rayClusterSpec"]["historyServerOptions"] == options
+    assert validate_manifest(job) == []

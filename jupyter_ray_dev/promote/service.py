@@ -223,6 +223,13 @@ class _LiveBuild:
             await changed.wait()
 
 
+def _check_logs(plan: Plan) -> None:
+    """The server means to keep the runs' logs: nothing is made without them."""
+    if plan.logs.get("error"):
+        raise BadRequest(f"{plan.logs['error']} Fix the server configuration; the review "
+                         "shows the manifests meanwhile.", field="history_server")
+
+
 class PromoteService:
     def __init__(self, config: PromoteConfig,
                  cluster: Callable[[], Awaitable[dict[str, Any]]],
@@ -446,9 +453,7 @@ class PromoteService:
         if plan.manifest_errors:
             raise BadRequest("The generated manifests do not validate against KubeRay's CRDs: "
                              f"{plan.manifest_errors}", field="manifests")
-        if plan.logs.get("error"):  # the server means to keep the logs: do not build without
-            raise BadRequest(f"{plan.logs['error']} Fix the server configuration; the review "
-                             "shows the manifests meanwhile.", field="history_server")
+        _check_logs(plan)
         builder = options.builder or _preferred(plan.builders, self.config.builder)
         chosen = next(b for b in plan.builders if b.name == builder)
         if not chosen.available:
@@ -576,6 +581,7 @@ class PromoteService:
             raise BadRequest("The runtime_env path emits a RayJob only: leave `variant` out "
                              "(the RayService variant needs the image).", field="variant")
         plan = await self._plan(project, options, builders=False)
+        _check_logs(plan)
         name = k8s_name(Path(plan.project).name)
         data, filename = await self._off_loop(code_zip, plan.spec, name)
         path = f"{PACKAGES_DIR}/{filename}"
@@ -603,7 +609,8 @@ class PromoteService:
             name=name, project=plan.project, image=plan.base_image,
             ray_version=plan.ray_version, script=plan.collected.entrypoint.script,
             runtime_env=runtime_env, shape=plan.shape or cluster_shape(await self._cluster()),
-            env=secret_env([s["name"] for s in plan.env.secret], f"{name}-secrets"))
+            env=secret_env([s["name"] for s in plan.env.secret], f"{name}-secrets"),
+            history=history.options() if (history := self._history_server()[0]) else None)
         entrypoint = job["spec"]["entrypoint"]
         errors = validate_manifest(job)
         record = self._record(plan, "runtime_env", "uploaded", user)
