@@ -180,12 +180,12 @@ describe('the schedule in the review', () => {
     // a changed schedule is sent when the field is left, not on every key
     const cron = node.querySelector(
       '[data-testid="ray-promote-cron"]'
-    ) as HTMLInputElement;
+    ) as HTMLTextAreaElement;
     const zone = node.querySelector(
       '[data-testid="ray-promote-time-zone"]'
-    ) as HTMLInputElement;
+    ) as HTMLTextAreaElement;
     const setValue = Object.getOwnPropertyDescriptor(
-      HTMLInputElement.prototype,
+      HTMLTextAreaElement.prototype,
       'value'
     )!.set!;
     setValue.call(zone, 'America/New_York');
@@ -194,7 +194,7 @@ describe('the schedule in the review', () => {
     zone.dispatchEvent(new FocusEvent('focusout', { bubbles: true }));
     await waitFor(() => requests.length === 2);
     expect(requests[1].time_zone).toBe('America/New_York');
-    await waitFor(() => !(cron as HTMLInputElement).disabled);
+    await waitFor(() => !(cron as HTMLTextAreaElement).disabled);
 
     setValue.call(cron, '61 * * * *');
     cron.dispatchEvent(new Event('input', { bubbles: true }));

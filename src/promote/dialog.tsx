@@ -180,6 +180,8 @@ export function PromoteReview(props: IPromoteReviewProps): JSX.Element {
 /**
  * The RayCronJob's schedule, zone and suspend. Text fields re-plan when they
  * are left or Enter is pressed, not on every key: the review asks the server.
+ * They are one-line textareas: the dialog takes Enter in an <input> as its
+ * default button, "Build and push".
  */
 function ScheduleFields(props: {
   request: IPromoteRequest;
@@ -204,7 +206,7 @@ function ScheduleFields(props: {
       props.onChange(next);
     }
   };
-  const onKey = (event: React.KeyboardEvent): void => {
+  const onKey = (event: React.KeyboardEvent<HTMLTextAreaElement>): void => {
     if (event.key === 'Enter') {
       event.preventDefault();
       commit();
@@ -217,14 +219,18 @@ function ScheduleFields(props: {
     >
       <div className="jp-RayDev-promoteRow">
         <span className="jp-RayDev-promoteLabel">{trans.__('Schedule')}</span>
-        <input
-          className="jp-mod-styled"
+        <textarea
+          rows={1}
+          wrap="off"
+          className="jp-mod-styled jp-RayDev-promoteField"
           data-testid="ray-promote-cron"
           aria-label={trans.__('Schedule (five cron fields)')}
           placeholder={DEFAULT_SCHEDULE}
           value={schedule}
           disabled={disabled}
-          onChange={event => setSchedule(event.currentTarget.value)}
+          onChange={event =>
+            setSchedule(event.currentTarget.value.replace(/\s+/g, ' '))
+          }
           onBlur={commit}
           onKeyDown={onKey}
         />
@@ -234,14 +240,16 @@ function ScheduleFields(props: {
       </div>
       <div className="jp-RayDev-promoteRow">
         <span className="jp-RayDev-promoteLabel">{trans.__('Time zone')}</span>
-        <input
-          className="jp-mod-styled"
+        <textarea
+          rows={1}
+          wrap="off"
+          className="jp-mod-styled jp-RayDev-promoteField"
           data-testid="ray-promote-time-zone"
           aria-label={trans.__('Time zone (IANA name)')}
           placeholder="UTC"
           value={zone}
           disabled={disabled}
-          onChange={event => setZone(event.currentTarget.value)}
+          onChange={event => setZone(event.currentTarget.value.trim())}
           onBlur={commit}
           onKeyDown={onKey}
         />
