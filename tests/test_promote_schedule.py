@@ -108,7 +108,7 @@ def test_schedule_fields_belong_to_the_cronjob_variant():
         PromoteOptions.from_request({"variant": "raycronjob"})
     assert err.value.details["field"] == "schedule"
     options = PromoteOptions.from_request({**CRON, "suspend": True})
-    assert options.schedule == Schedule("0 2 * * 1-5", "Europe/Berlin", True)
+    assert options.timing == Schedule("0 2 * * 1-5", "Europe/Berlin", True)
 
 
 # -- the manifests ------------------------------------------------------------------------

@@ -56,6 +56,12 @@ def _zone(name: str) -> datetime.tzinfo:
             "zone).", field="time_zone") from err
 
 
+def check_zone(name: str) -> str:
+    """The IANA zone name, or a 400 naming ``time_zone``."""
+    _zone(name)
+    return name
+
+
 def check_cron(cron: Any) -> str:
     """The expression, or a 400 naming ``schedule`` and what is wrong with it."""
     from cronsim import CronSim, CronSimError

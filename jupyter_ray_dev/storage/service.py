@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadRequest
+from ..settings import setting
 from . import preview as pv
 from . import ray_layout
 from .backends import Backend, make_backend
@@ -48,6 +49,15 @@ class Download:
     @property
     def length(self) -> int:
         return self.end - self.start
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """``StorageService``'s settings, by its parameters' names."""
+
+    roots_config: tuple[Any, ...] = setting("storage_roots", (), convert=tuple)
+    timeout: float = setting("storage_timeout", 30.0)
+    list_process: bool = setting("storage_list_process", True)
 
 
 class StorageService:
@@ -114,10 +124,10 @@ class StorageService:
 
     async def list(self, root: str, path: str = "", limit: int | None = None,
                    cursor: str | None = None, owner: str | None = None) -> dict[str, Any]:
-        """A page of a folder. ``owner`` (the user asking, from the REST API) lets the
-        backend list the next page ahead for that user's walk; without it, no page ahead.
-        With an owner, ``entries`` may come as JSON already (an ``orjson.Fragment``, which
-        ``orjson.dumps`` embeds as is): the REST reply is its only reader."""
+        """A page of a folder. ``owner`` (an opaque key for whoever asks, given by the face)
+        lets the backend list the next page ahead for that walk; without it, no page ahead.
+        With an owner, a later page's ``entries`` may be bytes: their JSON array, encoded
+        by the lister process, for a face to embed as it is rather than decode."""
         backend = self.backend(root)
         path = clean_relpath(path)
         limit = DEFAULT_LIMIT if limit is None else limit

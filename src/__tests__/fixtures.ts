@@ -194,17 +194,3 @@ export function plan(overrides: Partial<IPromotionPlan> = {}): IPromotionPlan {
     ...overrides
   };
 }
-
-/** Resolves once `predicate` holds (the views render on the next frames); throws after `timeout` ms. */
-export async function waitFor(
-  predicate: () => boolean,
-  timeout = 3000
-): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeout) {
-      throw new Error('Timed out waiting for the view to render');
-    }
-    await new Promise(resolve => setTimeout(resolve, 10));
-  }
-}

@@ -14,21 +14,9 @@ import { JobLogView } from '../jobs/logviewer';
 import { JobsPanel } from '../jobs/panel';
 import { DEFAULT_REFRESH_INTERVAL, MAX_BACKOFF_INTERVAL } from '../polling';
 import { job } from './jobs-fixtures';
+import { waitFor } from './wait';
 
 const trans = nullTranslator.load('jupyter_ray_dev');
-
-async function waitFor(
-  predicate: () => boolean,
-  timeout = 3000
-): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeout) {
-      throw new Error('Timed out waiting');
-    }
-    await new Promise(resolve => setTimeout(resolve, 10));
-  }
-}
 
 function q(root: Element, testId: string): HTMLElement[] {
   return Array.from(root.querySelectorAll(`[data-testid="${testId}"]`));

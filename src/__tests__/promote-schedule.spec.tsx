@@ -35,7 +35,8 @@ import {
   statusFields,
   statusSettled
 } from '../promote/model';
-import { plan, waitFor } from './fixtures';
+import { plan } from './fixtures';
+import { waitFor } from './wait';
 
 jest.mock('@jupyterlab/apputils', () => {
   const actual = jest.requireActual('@jupyterlab/apputils');
@@ -220,17 +221,18 @@ describe('the schedule in the review', () => {
             message: 'm',
             error: "storage root 'x' is /tmp; reads s3:// or gs:// only."
           }
-        })
+        }),
+        trans
       )
     ).toContain('c.RayDev.history_server');
-    expect(buildBlocker(plan())).toBeNull();
+    expect(buildBlocker(plan(), trans)).toBeNull();
   });
 });
 
 describe('applying and following a RayCronJob', () => {
   it('applies the RayCronJob by default and shows its schedule and runs', () => {
     const choices = applicableManifests(
-      parseManifests('kind: RayCronJob\nmetadata:\n  name: proj\n')
+      parseManifests('kind: RayCronJob\nmetadata:\n  name: proj\n', trans)
     );
     expect(choices.map(c => c.kind)).toEqual(['RayCronJob']);
     expect(defaultManifest(choices)).toBe(0);

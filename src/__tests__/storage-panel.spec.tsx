@@ -16,19 +16,7 @@ import {
 import { STORAGE_ROOTS } from './fixtures';
 import { StoragePanel } from '../storage/panel';
 import { STORAGE_UNREACHABLE_BODY } from './fixtures';
-
-async function waitFor(
-  predicate: () => boolean,
-  timeout = 3000
-): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeout) {
-      throw new Error('Timed out waiting for the panel to render');
-    }
-    await new Promise(resolve => setTimeout(resolve, 10));
-  }
-}
+import { waitFor } from './wait';
 
 function entry(
   path: string,

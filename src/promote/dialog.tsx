@@ -102,7 +102,7 @@ export function PromoteReview(props: IPromoteReviewProps): JSX.Element {
     }
   };
 
-  const blocker = plan ? buildBlocker(plan) : null;
+  const blocker = plan ? buildBlocker(plan, trans) : null;
   return (
     <div className="jp-RayDev-promote" data-testid="ray-promote-review">
       <div className="jp-RayDev-promoteRow">
@@ -346,7 +346,7 @@ function PlanView(props: {
   blocker: string | null;
 }): JSX.Element {
   const { plan, trans, blocker } = props;
-  const differences = differencesFromDev(plan);
+  const differences = differencesFromDev(plan, trans);
   return (
     <>
       <div className="jp-RayDev-promoteRow">
@@ -479,7 +479,7 @@ function PlanView(props: {
       <div className="jp-RayDev-promoteRow">
         <span className="jp-RayDev-promoteLabel">{trans.__('Shape')}</span>
         <span data-testid="ray-promote-shape">
-          {trans.__(shapeSourceLine(plan))}
+          {shapeSourceLine(plan, trans)}
         </span>
       </div>
       <h3>
