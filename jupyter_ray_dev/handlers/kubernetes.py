@@ -42,15 +42,12 @@ class ScheduledHandler(RayDevHandler):
 class SuspendHandler(RayDevHandler):
     @tornado.web.authenticated
     async def post(self, name: str) -> None:
-        from ..k8s.apply import parse_suspend_request
+        from ..k8s.apply import SuspendRequest
 
-        try:
-            body = json.loads(self.request.body or b"null")
-        except ValueError as err:
-            raise BadRequest(f"The request body is not JSON: {err}.", field="body") from err
-        suspend, dry_run = parse_suspend_request(body)
-        self.finish(await self.service.kubernetes.suspend(
-            name, suspend, dry_run=dry_run, namespace=self.get_argument("namespace", None)))
+        request = self.request_of(SuspendRequest)
+        self.reply(await self.service.kubernetes.suspend(
+            name, request.suspend, dry_run=request.dry_run,
+            namespace=self.get_argument("namespace", None)))
 
 
 class BuildHandler(RayDevHandler):

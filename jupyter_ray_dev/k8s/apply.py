@@ -165,8 +165,3 @@ class SuspendRequest(RequestModel):
     suspend: bool = option(REQUIRED, help="true stops new runs, false resumes them")
     dry_run: bool = option(True, help="show the diff against the cluster, change nothing")
 
-
-def parse_suspend_request(body: object) -> tuple[bool, bool]:
-    """``{"suspend": true|false, "dry_run": true}`` -> (suspend, dry_run)."""
-    request = SuspendRequest.from_json(body)
-    return request.suspend, request.dry_run
