@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
-
-from jupyter_server.extension.application import ExtensionApp
 from typing import Any
 
+from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.utils import url_path_join
 from traitlets import Bool, Dict, Enum, Float, List, TraitError, Unicode, default, validate
 
 from .errors import RayDevError
 from .service import RayDevConfig, RayDevService
+
+DASHBOARD_PATH = "ray-dev/dashboard/"  # the dashboard proxy (handlers/dashboard.py)
 
 
 class RayDev(ExtensionApp):
@@ -30,8 +32,9 @@ class RayDev(ExtensionApp):
     dashboard_url = Unicode(
         "",
         help=(
-            "URL of the Ray dashboard as the user's browser reaches it, when it differs from "
-            "the address the server uses (an Ingress or a proxied path). Default: the server's."
+            "URL of the Ray dashboard as the user's browser reaches it in a browser tab, when "
+            "not through this server (an Ingress). Default: the dashboard through this server, "
+            "<base_url>ray-dev/dashboard/, which adds the Ray token for the browser."
         ),
     ).tag(config=True)
 
@@ -60,6 +63,17 @@ class RayDev(ExtensionApp):
             "Temp dir of the Ray head on this machine (`ray start --temp-dir`). Live logs of "
             "drivers running here are read from its session logs in place, faster than Ray's "
             "log tail. Default: Ray's own ($RAY_TMPDIR or /tmp, then /ray)."
+        ),
+    ).tag(config=True)
+
+    record_runs = Bool(
+        True,
+        help=(
+            "Run each job's driver through a small launcher that records what the run used "
+            "(its Python, installed and imported distributions, the runtime_env as "
+            "submitted): promote pins the image's requirements from the latest succeeded "
+            "run. Off: jobs run their entrypoint directly and promote pins from this "
+            "server's Python."
         ),
     ).tag(config=True)
 
@@ -201,6 +215,12 @@ class RayDev(ExtensionApp):
             raise TraitError(f"c.RayDev.promote_builder must be a registered builder: "
                              f"{', '.join(names)}; got {proposal['value']!r}.")
         return proposal["value"]
+
+    @default("dashboard_url")
+    def _default_dashboard_url(self) -> str:
+        # in the server, the dashboard through it (handlers/dashboard.py); a kernel or the
+        # CLI reads the settings unlinked to a server: the address then
+        return url_path_join(self.serverapp.base_url, DASHBOARD_PATH) if self._linked else ""
 
     @default("storage_roots")
     def _default_storage_roots(self) -> list:

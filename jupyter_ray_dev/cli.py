@@ -96,6 +96,17 @@ def cmd_env_validate(service: RayDevService, args: argparse.Namespace, out: Outp
     return OK if verdict["valid"] else FAILED
 
 
+def cmd_env_add(service: RayDevService, args: argparse.Namespace, out: Output) -> int:
+    from .runtime_env.requests import PackagesRequest
+
+    project = _rel(service, _project(service, args.project))
+    request = console.request_from_options(PackagesRequest, args, service.project)
+    saved = blocking.call(service.runtime_env.add_packages, project, request.requirements,
+                          request.etag)
+    out.result(saved, present.saved_text(saved, f"added {', '.join(request.requirements)}"))
+    return OK
+
+
 def cmd_jobs_list(service: RayDevService, args: argparse.Namespace, out: Output) -> int:
     out.result(blocking.call(service.jobs.list, status=args.status, project=args.project),
                present.jobs_text)
@@ -194,6 +205,8 @@ def cmd_promote(service: RayDevService, args: argparse.Namespace, out: Output) -
 def build_parser() -> argparse.ArgumentParser:
     from .jobs.settings import JobSettings
     from .promote.options import PromoteOptions
+    from .runtime_env.requests import PackagesRequest
+
     json_help = "machine-readable output (the REST API's JSON documents)"
     # accepted before or after the subcommand; SUPPRESS keeps a subcommand's default from
     # overwriting a --json given before it
@@ -223,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = command(env, name, fn, text)
         p.add_argument("--project", "-p", help="project folder (default: the nearest folder "
                        "up from here with a runtime_env.yaml, else this one)")
+    p = command(env, "add", cmd_env_add, "add packages to the project's pip (or uv) list, "
+                "comments kept (e.g. what promote lists as imported but not declared)")
+    add_options(p, PackagesRequest)
+    p.add_argument("--project", "-p", help="project folder (default as for show)")
 
     jobs = sub.add_parser("jobs", help="Ray jobs").add_subparsers(
         dest="action", required=True, metavar="ACTION")

@@ -299,10 +299,26 @@ def promote_plan_text(plan: dict[str, Any]) -> str:
         state = ("available" if builder.get("available")
                  else f"not available: {builder.get('reason')}")
         lines.append(f"  builder {builder['name']}: {state}")
+    source = plan.get("source") or {}
+    if source:
+        lines.append(f"  versions     from {source.get('description')}")
+    lines += [f"  warning: {w['message']}" for w in plan.get("warnings") or []]
     pinned = reqs.get("requirements") or ["(none)"]
-    lines += ["", f"requirements.txt (from {reqs.get('source')}):", *(f"  {r}" for r in pinned)]
+    lines += ["", f"requirements.txt (from {reqs.get('source')}, lock "
+                  f"{(plan.get('lock_hash') or '')[:12]}):", *(f"  {r}" for r in pinned)]
+    for change in reqs.get("changes") or []:
+        origin = change.get("from") or {}
+        if change.get("how") == "installed":
+            where = (f"run {origin['run_id']}" if origin.get("run_id")
+                     else "this server's Python")
+            never = " (declared, never imported by the run)" if origin.get("imported") is \
+                False else ""
+            lines.append(f"  {change.get('pinned')}: from {where}{never}")
     for item in reqs.get("unpinned") or []:
         lines.append(f"  not pinned: {item.get('spec')}: {item.get('reason')}")
+    for item in plan.get("undeclared") or []:
+        lines.append(f"  imported, not declared: {item['requirement']} (modules "
+                     f"{', '.join(item['modules'])}): add it to runtime_env.yaml")
     serve = plan.get("serve_app")
     if plan.get("variant") == "rayservice" and serve:
         lines.append(f"  serves       {', '.join(serve['import_paths'])} "
@@ -329,4 +345,9 @@ def promotion_line(promotion: dict[str, Any]) -> str:
     digest = promotion.get("digest")
     where = f"{image}@{digest}" if digest else image
     error = f": {promotion['error']}" if promotion.get("error") else ""
-    return f"Promotion {promotion['id']} {promotion['status']} {where}{error}".rstrip()
+    run = promotion.get("source_run")
+    lock = (promotion.get("lock_hash") or "")[:12]
+    provenance = (f" (pins from run {run}" if run else " (pins from the server's Python") + \
+        (f", lock {lock})" if lock else ")")
+    return (f"Promotion {promotion['id']} {promotion['status']} {where}".rstrip()
+            + provenance + error)

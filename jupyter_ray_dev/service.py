@@ -130,6 +130,7 @@ class RayDevService:
             cluster=self.cluster,
             storage=lambda: self.storage,
             kubernetes=lambda: self.kubernetes,
+            runs=lambda: self.jobs,  # the recorded runs the pins come from
         )
 
     async def save_job_log(self, submission_id: str, dest: str | None = None,
@@ -196,6 +197,12 @@ class RayDevService:
         # every panel and tab polls this: Ray is asked at most once a second, and a
         # caller gets a summary at most 3 s old without waiting on a busy dashboard
         return SharedResult(fetch, reuse=1.0, stale=3.0)
+
+    async def cluster_metrics(self) -> dict[str, Any]:
+        """Whether the dashboard's Metrics page has a Grafana to show, or why not."""
+        from .cluster.metrics import fetch_metrics_status
+
+        return await fetch_metrics_status(self.dashboard())
 
     async def cluster(self) -> dict[str, Any]:
         auth = resolve_auth()

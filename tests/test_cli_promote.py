@@ -65,6 +65,27 @@ def test_review_is_the_default_and_builds_nothing(cli):
     assert json.loads(history.stdout)["inputs_hash"] == plan["inputs_hash"]
 
 
+def test_the_review_pins_from_the_latest_run_and_says_so_in_text_and_json(cli, tmp_path):
+    root = tmp_path / "root"
+    # no pip field (the head's Python runs it); the project's requirements.txt is pinned
+    (root / "proj" / "runtime_env.yaml").write_text("env_vars: {MODE: prod}\n")
+    (root / "proj" / "requirements.txt").write_text("pyyaml>=5\n")
+    ran = cli("jobs", "submit", "--wait", "--json", "train.ipynb")
+    assert ran.returncode == 0, ran.stderr
+    job_id = json.loads(ran.stdout)["submission_id"]
+    js = cli("promote", "-e", "train.ipynb", "--json")
+    assert js.returncode == 0, js.stderr
+    plan = json.loads(js.stdout)
+    assert plan["source"]["kind"] == "run" and plan["source"]["run"]["submission_id"] == job_id
+    (change,) = plan["requirements"]["changes"]
+    assert change["from"]["run_id"] == job_id and change["from"]["imported"] is False
+    text = cli("promote", "-e", "train.ipynb")
+    assert f"versions     from the run {job_id} of proj/train.ipynb" in text.stdout
+    assert f"from run {job_id} (declared, never imported by the run)" in text.stdout
+    server = cli("promote", "-e", "train.ipynb", "--source-run", "server", "--json")
+    assert json.loads(server.stdout)["source"]["kind"] == "server"
+
+
 def test_the_rayservice_variant_from_the_command_line(cli):
     js = cli("promote", "-e", "train.ipynb", "--variant", "rayservice", "--serve-app",
              "helpers:app", "--json")

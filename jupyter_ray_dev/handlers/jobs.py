@@ -86,6 +86,23 @@ class JobLogSaveHandler(RayDevHandler):
                                                     body.get("overwrite", False)))
 
 
+class JobRecordHandler(RayDevHandler):
+    """What the run used: interpreter, installed and imported distributions, the
+    runtime_env as submitted (secrets masked), the project's file digests."""
+
+    @tornado.web.authenticated
+    async def get(self, job_id: str) -> None:
+        self.finish(await self.service.jobs.record(job_id))
+
+
+class ProjectRunsHandler(RayDevHandler):
+    """The recorded runs of a project, newest first (promote's choice of source run)."""
+
+    @tornado.web.authenticated
+    async def get(self, project: str) -> None:
+        self.finish({"runs": await self.service.jobs.run_summaries(project)})
+
+
 class JobLogStreamHandler(EventStreamHandler):
     """Live log of one job as JSON messages: ``status`` (on change), ``lines`` (every line
     once, in order, the first numbered ``n`` counting from 0), then ``end``; or ``error``
@@ -106,4 +123,6 @@ ROUTES = [
     (f"{API_PREFIX}/jobs/{JOB_ID}/logs", JobLogsHandler),
     (f"{API_PREFIX}/jobs/{JOB_ID}/logs/stream", JobLogStreamHandler),
     (f"{API_PREFIX}/jobs/{JOB_ID}/logs/save", JobLogSaveHandler),
+    (f"{API_PREFIX}/jobs/{JOB_ID}/record", JobRecordHandler),
+    (f"{API_PREFIX}/projects/(?P<project>.*)/runs", ProjectRunsHandler),
 ]

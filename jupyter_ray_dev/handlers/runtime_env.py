@@ -56,6 +56,19 @@ class ValidateHandler(RuntimeEnvBase):
         self.reply(await self.envs.validate_request(project, self.request_of(ValidateRequest)))
 
 
+class PackagesHandler(RuntimeEnvBase):
+    """Add packages to the project's runtime_env (the review's *Add to runtime_env.yaml*)."""
+
+    @tornado.web.authenticated
+    async def post(self, project: str) -> None:
+        from ..runtime_env.requests import PackagesRequest
+
+        request = self.request_of(PackagesRequest)
+        if_match = self.request.headers.get("If-Match") or request.etag
+        self.reply_file(await self.envs.add_packages(project, request.requirements,
+                                                     if_match=if_match))
+
+
 class WorkingDirSizeHandler(RuntimeEnvBase):
     @tornado.web.authenticated
     async def get(self, project: str) -> None:
@@ -86,6 +99,7 @@ ROUTES = [
     (f"{API_PREFIX}/runtime-env/schema", RuntimeEnvSchemaHandler),
     (f"{PREFIX}/runtime-env", RuntimeEnvHandler),
     (f"{PREFIX}/runtime-env/validate", ValidateHandler),
+    (f"{PREFIX}/runtime-env/packages", PackagesHandler),
     (f"{PREFIX}/working-dir-size", WorkingDirSizeHandler),
     (f"{PREFIX}/install", InstallHandler),
 ]

@@ -16,6 +16,7 @@ from .builder_registry import BUILDER_NAMES
 from .dockerfile import IMAGE_REF
 from .schedule import Schedule, check_cron, check_zone
 from .serve import check_import_path
+from .source import check_source_run
 
 # rayjob: a RayJob and a RayCluster of the image; rayservice: the project's Serve app;
 # raycronjob: a RayCronJob stamping that same RayJob on a schedule
@@ -79,6 +80,10 @@ class PromoteOptions(RequestModel):
              "UTC)", check=lambda value, _name: check_zone(value), metavar="IANA")
     suspend: bool = option(False, help="raycronjob: create it suspended (no runs until "
                                        "resumed)")
+    source_run: str | None = option(
+        "latest", check=lambda value, name: check_source_run(value), metavar="RUN",
+        help="where the pinned versions come from: latest (the project's latest succeeded "
+             "run, the default), a run's submission id, or server (this server's Python)")
 
     def __post_init__(self) -> None:
         # the schedule fields belong together with the variant: checked across fields here

@@ -3,7 +3,8 @@ manifests shaped like the dev cluster, and the hash of all of it. Builds nothing
 
 ``compute_plan`` is file work (walking, pinning, nbconvert): callers run it off the event
 loop; ``cluster_inputs`` asks Ray (and Kubernetes, where this server may read its
-RayCluster) what the manifests are shaped like.
+RayCluster) what the manifests are shaped like. The pins' versions come from a
+``source.Source``: a recorded run of the project, or this server's Python.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..errors import BadRequest, RayDevError
+from ..project.digest import stat_digest
+from ..project.imports import project_imports
 from ..project.root import to_api_path
 from ..project.runtime_env import load_project_runtime_env
 from .builders import Availability
@@ -43,8 +46,10 @@ from .manifests import (
 )
 from .options import PromoteOptions, registry_host
 from .pin import REQUIREMENTS_FILE, WHEELS_DIR, Pinned, pin_requirements
+from .ray_view import host_facts
 from .schedule import Schedule
 from .serve import ServeApp, find_serve_app
+from .source import Source, changed_since, undeclared
 
 DEPS_DIR = "/home/ray/.ray-dev-deps"
 # runtime_env fields the image replaces, and what becomes of each
@@ -86,6 +91,51 @@ class Plan:
     schedule: Schedule | None = None
     history: HistoryServer | None = None  # where KubeRay's History Server keeps the logs
     logs: dict[str, Any] = field(default_factory=not_configured)  # what the review says of it
+    source: Source | None = None  # where the pins' versions come from
+    changed_files: dict[str, Any] | None = None  # the project's files changed since the run
+    undeclared: list[dict[str, Any]] = field(default_factory=list)  # imported, not declared
+
+    @property
+    def lock_hash(self) -> str:
+        return self.pinned.lock_hash()
+
+    @property
+    def source_run(self) -> str | None:
+        """The run the pins come from (None: this server's Python)."""
+        run = self.source.run if self.source else None
+        return run.submission_id if run is not None else None
+
+    def warnings(self) -> list[dict[str, str]]:
+        out = list(self.source.warnings) if self.source else []
+        left_out = [n for n in self.shape_source.get("numbers") or [] if not n["used"]]
+        if left_out:
+            what = ", ".join(f"{n['group']} {n['resource']} {n['value']}" for n in left_out)
+            out.append({"kind": "shape_not_requests",
+                        "message": f"Ray's view gives machine totals, not requests: {what} "
+                                   "are left out of the manifests' resources. Set the pods' "
+                                   "CPU and memory in the manifests (or promote from a "
+                                   "KubeRay pod, whose RayCluster gives them)."})
+        changed = self.changed_files
+        if changed and changed["changed"]:
+            counts = changed["counts"]
+            names = (changed["modified"] + changed["added"] + changed["removed"])[:5]
+            total = sum(counts.values())
+            more = f" and {total - len(names)} more" if total > len(names) else ""
+            out.append({"kind": "files_changed",
+                        "message": f"The project's files changed since the run "
+                                   f"{changed['since']}: {', '.join(names)}{more}. The image "
+                                   "holds them as they are now, which that run did not "
+                                   "test."})
+        return out
+
+    def lock(self) -> dict[str, Any]:
+        """The lock the history keeps: the requirements, each pin with its provenance."""
+        return {"requirements": self.pinned.lines, "hash": self.lock_hash,
+                "source": self.source.to_dict() if self.source else None,
+                "pins": [{k: c.get(k) for k in ("name", "spec", "pinned", "how", "from")}
+                         for c in self.pinned.changes],
+                "unpinned": [{k: u.get(k) for k in ("name", "spec", "from")}
+                             for u in self.pinned.unpinned]}
 
     def to_dict(self) -> dict[str, Any]:
         c = self.collected
@@ -115,6 +165,11 @@ class Plan:
             "ray_version": self.ray_version,
             "git_commit": self.git_commit or None,
             "shape_source": self.shape_source,
+            "source": self.source.to_dict() if self.source else None,
+            "lock_hash": self.lock_hash,
+            "changed_files": self.changed_files,
+            "undeclared": self.undeclared,
+            "warnings": self.warnings(),
             "schedule": self.schedule.to_dict() if self.schedule else None,
             "logs": self.logs,
         }
@@ -148,7 +203,8 @@ class ClusterInputs(NamedTuple):
 
 
 def compute_plan(config: PromoteConfig, root: Path, project: str, options: PromoteOptions,
-                 inputs: ClusterInputs, stream: TarGzWriter | None = None,
+                 inputs: ClusterInputs, source: Source,
+                 stream: TarGzWriter | None = None,
                  history: tuple[HistoryServer | None, dict[str, Any]] | None = None) -> Plan:
     """The plan; with ``stream``, the project's files are archived as they are found.
     ``history``: where the History Server keeps the runs' logs and what the review says
@@ -165,7 +221,7 @@ def compute_plan(config: PromoteConfig, root: Path, project: str, options: Promo
         stream.open(folder)
     collected = collect(folder, entry, tuple(excludes),
                         on_file=stream.add if stream is not None else None)
-    pinned = pin_requirements(folder, runtime_env)
+    pinned = pin_requirements(folder, runtime_env, source.pins)
     name = k8s_name(folder.name)
     secret_name = f"{name}-secrets"
     env = split_env_vars(runtime_env.get("env_vars"), secret_name)
@@ -177,14 +233,25 @@ def compute_plan(config: PromoteConfig, root: Path, project: str, options: Promo
     spec = ContextSpec()
     base = os.path.join(str(folder), "")  # strings: 5,000 Path objects cost 0.1 s
     stats = collected.stats
+    changed, imported_only = None, []
+    if source.run is not None:
+        # digests remembered by stat: the inputs hash below reads no file again
+        current = {rel: stat_digest(base + rel, stats[rel]) for rel in collected.files}
+        if source.run.files is not None:
+            still = {n for n in source.run.files
+                     if n not in current and os.path.exists(base + n)}
+            changed = changed_since(source.run, current, still)
+        code = project_imports(((base + rel, d) for rel, d in current.items()),
+                               [collected.entrypoint.generated or ""])
+        imported_only = undeclared(source.run, pinned.declared, code)
     for rel in collected.files:
         spec.add_file(f"app/{rel}", base + rel, stats[rel])
     if collected.entrypoint.generated is not None:
         spec.add_text(f"app/{collected.entrypoint.script}", collected.entrypoint.generated)
     if pinned.lines:
         spec.add_text(f"deps/{REQUIREMENTS_FILE}", pinned.text())
-        for source, fname in pinned.local_files:
-            spec.add_file(f"deps/{WHEELS_DIR}/{fname}", source)
+        for wheel, fname in pinned.local_files:
+            spec.add_file(f"deps/{WHEELS_DIR}/{fname}", wheel)
     spec.add_text(".dockerignore", render_dockerignore())
     digest = inputs_hash(spec)
     # the image also depends on what the Dockerfile says beyond the files
@@ -227,8 +294,8 @@ def compute_plan(config: PromoteConfig, root: Path, project: str, options: Promo
                 manifest_errors=errors, spec=spec, ray_version=ray_version, git_commit=commit,
                 workdir=config.workdir, variant=options.variant, serve=serve,
                 serve_error=serve_error, shape=shape, shape_source=shape_source,
-                manifests_yaml="---\n".join(docs), schedule=timing, history=server,
-                logs=logs)
+                manifests_yaml="---\n".join(docs), source=source, changed_files=changed,
+                undeclared=imported_only, schedule=timing, history=server, logs=logs)
     for manifest, doc in zip(manifests, docs):
         spec.add_text(f"manifests/{manifest['kind'].lower()}.yaml", doc)
     return plan
@@ -257,22 +324,25 @@ def _serve_app(folder: Path, name: str, collected: Collected,
 
 
 async def cluster_inputs(cluster: Callable[[], Awaitable[dict[str, Any]]],
-                         kubernetes: Callable[[], Any] | None) -> ClusterInputs:
+                         kubernetes: Callable[[], Any] | None,
+                         off_loop: Callable[..., Awaitable[Any]]) -> ClusterInputs:
     summary = await cluster()  # RayUnreachable -> 503: versions come from Ray
-    shape, source = await _shape(summary, kubernetes)
+    shape, source = await _shape(summary, kubernetes, off_loop)
     return ClusterInputs(summary, shape, source)
 
 
-async def _shape(summary: dict[str, Any], kubernetes: Callable[[], Any] | None
-                 ) -> tuple[Shape, dict[str, Any]]:
+async def _shape(summary: dict[str, Any], kubernetes: Callable[[], Any] | None,
+                 off_loop: Callable[..., Awaitable[Any]]) -> tuple[Shape, dict[str, Any]]:
     """The dev RayCluster's shape when this server may read it, else Ray's view of its
-    nodes; ``source`` says which, and why not the other (the review shows it)."""
+    nodes, each number with where it came from; ``source`` says which, and why not the
+    other (the review shows it)."""
     found, reason = await _raycluster_shape(kubernetes)
     if found is not None:
         return found, {"source": "raycluster", "raycluster": found.source,
-                       "reason": reason, "dropped": found.dropped}
-    return cluster_shape(summary), {"source": "ray", "raycluster": None,
-                                    "reason": reason, "dropped": []}
+                       "reason": reason, "dropped": found.dropped, "numbers": []}
+    shape = cluster_shape(summary, await off_loop(host_facts, summary))  # reads cgroup files
+    return shape, {"source": "ray", "raycluster": None, "reason": reason, "dropped": [],
+                   "numbers": shape.numbers()}
 
 
 async def _raycluster_shape(kubernetes: Callable[[], Any] | None

@@ -9,7 +9,8 @@ The capability the REST handlers, the magics and the CLI share::
 
 The plan (``plan.py``), the builds (``build.py``) and the runtime_env package
 (``package.py``) do the work; this service holds what they share: the configuration,
-the thread pool file work runs on, the builders and the history.
+the thread pool file work runs on, the builders, the history, and where tested
+versions come from (the jobs capability's recorded runs, ``source.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest, Conflict, NotFound
+from ..project.root import resolve_in_root, to_api_path
 from .build import Builds, choose_builder
 from .builder_registry import make_builders
 from .builders import Builder
@@ -35,7 +37,8 @@ from .history_server import HistoryServer, not_configured, resolve
 from .manifests import k8s_name, pin_image
 from .options import PackageRequest, PromoteOptions, PromoteRequestLike, ReapplyRequest
 from .package import package_plan, package_root
-from .plan import Plan, cluster_inputs, compute_plan
+from .plan import ClusterInputs, Plan, cluster_inputs, compute_plan
+from .source import LATEST, Runs, Source, choose_source
 from .store import PromotionRecord, PromotionStore, default_store_path
 
 _DOWNLOAD_CHUNK = 1 << 20
@@ -54,8 +57,10 @@ class PromoteService:
     def __init__(self, config: PromoteConfig,
                  cluster: Callable[[], Awaitable[dict[str, Any]]],
                  storage: Callable[[], Any] | None = None,
-                 kubernetes: Callable[[], Any] | None = None) -> None:
+                 kubernetes: Callable[[], Any] | None = None,
+                 runs: Callable[[], Runs] | None = None) -> None:
         self.config = config
+        self._runs = runs  # the jobs capability's recorded runs: where pins come from
         self._storage = storage  # the storage capability: runtime_env path, kaniko contexts
         self._kubernetes = kubernetes  # the Kubernetes capability: RayCluster shape, re-apply
         self.root = Path(config.root_dir).resolve()
@@ -69,11 +74,23 @@ class PromoteService:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     # --- planning ----------------------------------------------------------------
+    async def _inputs(self, project: str, options: PromoteOptions
+                      ) -> tuple[ClusterInputs, Source]:
+        """What a plan needs besides the project's files: the cluster's versions and shape,
+        and the tested environment the pins come from."""
+        inputs = await cluster_inputs(self._cluster, self._kubernetes, self._off_loop)
+        folder = await self._off_loop(resolve_in_root, self.root, project, "project")
+        runs = self._runs() if self._runs is not None else None
+        source = await choose_source(runs, to_api_path(self.root, folder),
+                                     options.source_run or LATEST)
+        return inputs, source
+
     async def _plan(self, project: str, options: PromoteOptions,
                     builders: bool = True) -> Plan:
-        inputs = await cluster_inputs(self._cluster, self._kubernetes)
+        inputs, source = await self._inputs(project, options)
         plan: Plan = await self._off_loop(compute_plan, self.config, self.root, project,
-                                          options, inputs, None, self.history_server())
+                                          options, inputs, source, None,
+                                          self.history_server())
         if builders:  # a context export needs none: it skips the builders' probes
             plan.builders = list(await asyncio.gather(*(b.availability()
                                                         for b in self.builders.values())))
@@ -100,7 +117,8 @@ class PromoteService:
             id=f"promo_{secrets.token_hex(6)}", project=plan.project, entrypoint=plan.entrypoint,
             kind=kind, status=status, inputs_hash=plan.inputs_hash, image=plan.image,
             dockerfile=plan.dockerfile, manifests=plan.manifests_yaml,
-            requirements=plan.pinned.text(), user=user)
+            requirements=plan.pinned.text(), user=user, source_run=plan.source_run,
+            lock=plan.lock(), lock_hash=plan.lock_hash)
 
     # --- building ----------------------------------------------------------------
     async def start_build(self, project: str, request: PromoteRequestLike = None,
@@ -132,14 +150,14 @@ class PromoteService:
                              user: str | None = None) -> dict[str, Any]:
         """Write the build context as ``dest`` (.tar.gz) for an external CI, and record it."""
         options = PromoteOptions.coerce(request)
-        inputs = await cluster_inputs(self._cluster, self._kubernetes)
+        inputs, source = await self._inputs(project, options)
         history = self.history_server()
 
         def export() -> tuple[Plan, int]:
             # tar archives the project while the walk, pins and hash are still computed
             with TarGzWriter(dest) as tar:
                 plan = compute_plan(self.config, self.root, project, options, inputs,
-                                    stream=tar, history=history)
+                                    source, stream=tar, history=history)
                 return plan, tar.finish(plan.spec)
 
         plan, size = await self._off_loop(export)
@@ -217,7 +235,8 @@ class PromoteService:
 
     async def diff(self, promotion_id: str, other_id: str) -> dict[str, Any]:
         """What changed from ``other_id`` to ``promotion_id``: a unified diff per artifact
-        (Dockerfile, requirements.txt, each manifest by kind/name), empty when equal."""
+        (Dockerfile, requirements.txt, the lock, each manifest by kind/name), empty when
+        equal."""
         new, old = await self.get(promotion_id), await self.get(other_id)
         return await self._off_loop(history_diff, old, new)
 

@@ -254,6 +254,13 @@ class RuntimeEnvService:
     async def add_pip_package(self, project: str, requirement: str) -> dict[str, Any]:
         return await self.edit(project, lambda d: docs.add_pip_package(d, requirement))
 
+    async def add_packages(self, project: str, requirements: list[str],
+                           if_match: str | None = None) -> dict[str, Any]:
+        """Add requirements (e.g. a run's imported-but-undeclared packages, pinned to the
+        versions it used) to the project's pip or uv list, comments kept, validated."""
+        return await self.edit(project, lambda d: docs.add_packages(d, requirements),
+                               if_match=if_match)
+
     async def remove_pip_package(self, project: str, name: str) -> dict[str, Any]:
         return await self.edit(project, lambda d: docs.remove_pip_package(d, name))
 

@@ -147,9 +147,17 @@ export function plan(overrides: Partial<IPromotionPlan> = {}): IPromotionPlan {
           spec: 'pyyaml>=5',
           pinned: 'pyyaml==6.0.2',
           how: 'installed',
+          from: { kind: 'run', run_id: 'raysubmit_a', time: 1, imported: true },
           message: 'pinned to 6.0.2'
         },
-        { name: 'x', spec: 'x==1', pinned: 'x==1', how: 'exact', message: '' }
+        {
+          name: 'x',
+          spec: 'x==1',
+          pinned: 'x==1',
+          how: 'exact',
+          from: { kind: 'run', run_id: 'raysubmit_a', time: 1, imported: null },
+          message: ''
+        }
       ],
       unpinned: [{ spec: 'nope>=1', reason: 'not installed' }],
       local_files: []
@@ -187,8 +195,21 @@ export function plan(overrides: Partial<IPromotionPlan> = {}): IPromotionPlan {
       source: 'ray',
       raycluster: null,
       reason: 'Not running in a KubeRay pod (RAY_CLUSTER_NAME is not set).',
-      dropped: []
+      dropped: [],
+      numbers: []
     },
+    source: {
+      requested: 'latest',
+      kind: 'server',
+      run: null,
+      description: "the dev cluster (this server's Python)",
+      warnings: [],
+      runs: []
+    },
+    lock_hash: 'f00d',
+    changed_files: null,
+    undeclared: [],
+    warnings: [],
     schedule: null,
     logs: { configured: false, message: 'The logs go with the cluster.' },
     ...overrides

@@ -68,7 +68,8 @@ describe('promote review', () => {
           source: 'raycluster',
           raycluster: 'team/ray-dev',
           reason: 'read',
-          dropped: ['head: port jupyter (8888, dev only)']
+          dropped: ['head: port jupyter (8888, dev only)'],
+          numbers: []
         }
       }),
       trans

@@ -9,6 +9,7 @@ import {
 import { ApiError, BAD_RESPONSE } from './errors';
 import type {
   IApplyResult,
+  IClusterMetrics,
   IClusterSummary,
   IInstallEvent,
   IInstallRequest,
@@ -49,6 +50,17 @@ import type {
  */
 const API_ROOT = 'ray-dev/api';
 
+/** The Ray dashboard through the Jupyter server, which adds the Ray token. */
+const DASHBOARD_ROOT = 'ray-dev/dashboard';
+
+/** Pages of Ray's dashboard UI (its `#/` routes), for `RayDevAPI.dashboardUrl`. */
+export const DashboardPages = {
+  overview: '',
+  metrics: 'metrics',
+  job: (submissionId: string): string =>
+    `jobs/${encodeURIComponent(submissionId)}`
+};
+
 /**
  * Typed client of the jupyter-ray-dev server extension.
  *
@@ -72,6 +84,29 @@ export class RayDevAPI {
   /** The Ray cluster the server is attached to; rejects with `ApiError`. */
   getCluster(): Promise<IClusterSummary> {
     return this.request<IClusterSummary>('cluster');
+  }
+
+  /** Whether the dashboard's Metrics page has a Grafana to show, or why not. */
+  getClusterMetrics(): Promise<IClusterMetrics> {
+    return this.request<IClusterMetrics>('cluster/metrics');
+  }
+
+  /**
+   * The Ray dashboard through the Jupyter server, at one of its pages
+   * (`jobs/<submission id>`, `metrics`; none for the overview). The page
+   * loads with the browser's Jupyter credentials; the server adds Ray's token.
+   */
+  dashboardUrl(page = ''): string {
+    const settings = this.serverSettings;
+    const query: Record<string, string> = {};
+    if (settings.appendToken && settings.token) {
+      query.token = settings.token; // as for WebSockets: where cookies are not usable
+    }
+    const base =
+      URLExt.join(settings.baseUrl, DASHBOARD_ROOT) +
+      '/' +
+      URLExt.objectToQueryString(query);
+    return page ? `${base}#/${page.replace(/^\/+/, '')}` : base;
   }
 
   /** This pod's RayCluster from the Kubernetes API, or why there is none. */

@@ -850,6 +850,112 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ray-dev/api/cluster/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether the Ray dashboard's Metrics page has a Grafana to show
+         * @description The dashboard's own Grafana health check (RAY_GRAFANA_HOST on the head). `available: false` comes with the reason and what to set.
+         */
+        get: operations["getClusterMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/dashboard/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The configured Ray dashboard through this server (HTTP and WebSocket)
+         * @description A proxy of the Ray dashboard the server uses (c.RayDev.ray_address), and of nothing else: the upstream is never taken from the request. The Ray token is added here (Authorization: Bearer), so the browser never holds it; Jupyter's cookie, XSRF token and token header are not forwarded. Open `/ray-dev/dashboard/` for the dashboard UI, `/ray-dev/dashboard/#/jobs/<submission id>` for a job. Every method is proxied; writes need Jupyter's XSRF token (or token authentication). A WebSocket upgrade (e.g. `api/jobs/<id>/logs/tail`) is relayed.
+         */
+        get: operations["dashboardProxy"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/jobs/{job_id}/record": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Ray's submission id (raysubmit_...) */
+                job_id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * What the run used: its interpreter, installed and imported distributions, the runtime_env as submitted, the project's files
+         * @description Settled on read: once Ray says the job ended, the launcher's record is taken into the job history.
+         */
+        get: operations["getRunRecord"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/projects/{project}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project folder, relative to the Jupyter root as the file browser shows it; its slashes as they are or encoded (%2F). `%2F` alone is the Jupyter root. */
+                project: components["parameters"]["Project"];
+            };
+            cookie?: never;
+        };
+        /** The project's recorded runs, newest first (the runs promote can pin from) */
+        get: operations["listProjectRuns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/projects/{project}/runtime-env/packages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project folder, relative to the Jupyter root as the file browser shows it; its slashes as they are or encoded (%2F). `%2F` alone is the Jupyter root. */
+                project: components["parameters"]["Project"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add packages to the project's runtime_env.yaml (pip, or uv when the project uses uv), comments kept
+         * @description The review's *Add to runtime_env.yaml* for packages a run imported that the project never declared (send their `requirement`, pinned to the run's version). Validated as a save is; written atomically. Needs the XSRF token.
+         */
+        post: operations["addRuntimeEnvPackages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1210,7 +1316,7 @@ export interface components {
         Cluster: {
             /** @description The dashboard address the server talks to */
             address: string;
-            /** @description The dashboard link for the browser */
+            /** @description The dashboard link for the browser: the dashboard through this server (`<base_url>ray-dev/dashboard/`) unless c.RayDev.dashboard_url names another */
             dashboard_url: string;
             ray_version: string | null;
             python_version?: string | null;
@@ -1391,6 +1497,11 @@ export interface components {
             time_zone?: string | null;
             /** @description raycronjob only: create it suspended (spec.suspend): no runs until resumed */
             suspend?: boolean | null;
+            /**
+             * @description Where the pinned versions come from: `latest` (the project's latest SUCCEEDED run, as its recorded environment says; the default), a run's submission id (GET /projects/{project}/runs lists them), or `server` (this server's Python). A run whose record cannot be used falls back to the server's Python with a warning in `warnings`.
+             * @default latest
+             */
+            source_run?: string | null;
         };
         Builder: {
             name: string;
@@ -1409,10 +1520,20 @@ export interface components {
             requirements: {
                 source?: string;
                 requirements?: string[];
-                changes?: Record<string, unknown>[];
+                changes?: {
+                    name: string;
+                    spec: string;
+                    pinned: string | null;
+                    /** @enum {string} */
+                    how: "installed" | "exact" | "url" | "local" | "base_image";
+                    from: components["schemas"]["PinSource"];
+                    message: string;
+                }[];
                 unpinned?: {
                     spec?: string;
                     reason?: string;
+                    from?: components["schemas"]["PinSource"];
+                    name?: string;
                 }[];
                 local_files?: string[];
             };
@@ -1465,10 +1586,59 @@ export interface components {
                 reason: string;
                 /** @description Dev-only parts of the RayCluster left out of the manifests (sidecars, ports, volumes, env) */
                 dropped: string[];
+                /** @description Ray's view only: each group's CPU and memory, where the number came from and whether the manifests use it (a machine's total is no request: left out and flagged) */
+                numbers: {
+                    group: string;
+                    /** @enum {string} */
+                    resource: "cpu" | "memory";
+                    value: string;
+                    /** @enum {string} */
+                    basis: "pod" | "container" | "ray_start" | "machine" | "unknown";
+                    used: boolean;
+                    from: string;
+                }[];
             };
             /** @description The raycronjob variant's schedule and its next runs */
             schedule?: components["schemas"]["ScheduleReview"] | null;
             logs?: components["schemas"]["LogsReview"];
+            /** @description The tested environment the pins come from */
+            source: {
+                /** @description latest, server or a run id, as asked */
+                requested: string;
+                /**
+                 * @description What was used (server when a run's record could not be)
+                 * @enum {string}
+                 */
+                kind: "run" | "server";
+                run: null | components["schemas"]["RunSummary"];
+                description: string;
+                warnings: components["schemas"]["ReviewWarning"][];
+                /** @description The project's recorded runs, newest first (at most 20): the choices */
+                runs: components["schemas"]["RunSummary"][];
+            };
+            /** @description sha256 of the requirements.txt the image installs */
+            lock_hash: string;
+            /** @description The project's files (relative to the project) changed since the source run; null without a run or when it recorded no files. Lists hold at most 200 names each; `counts` the totals */
+            changed_files: null | {
+                /** @description The run compared with */
+                since: string;
+                modified: string[];
+                added: string[];
+                removed: string[];
+                counts: {
+                    [key: string]: number;
+                };
+                changed: boolean;
+            };
+            /** @description Distributions the project's code imported in the run but the project declares nowhere; `requirement` (pinned to the run's version) is what POST /projects/{project}/runtime-env/packages adds */
+            undeclared: {
+                name: string;
+                version: string | null;
+                modules: string[];
+                requirement: string;
+            }[];
+            /** @description What the review must show before a build: the source's fallbacks, files changed since the run, shape numbers left out */
+            warnings: components["schemas"]["ReviewWarning"][];
         };
         Promotion: {
             id: string;
@@ -1487,6 +1657,10 @@ export interface components {
             created?: number;
             finished?: number | null;
             schedule?: components["schemas"]["PromotionSchedule"];
+            /** @description The run the pins came from (null: this server's Python) */
+            source_run?: string | null;
+            /** @description sha256 of the requirements.txt (null for promotions recorded before locks were kept) */
+            lock_hash?: string | null;
         };
         PromotionDetail: components["schemas"]["Promotion"] & {
             dockerfile?: string;
@@ -1495,6 +1669,18 @@ export interface components {
             log?: string;
             /** @description The manifests with the image on its pushed digest (registry/name@sha256:...): what to download or re-apply */
             manifests_pinned?: string;
+            /** @description The pinned requirements, each pin with where its version came from */
+            lock?: {
+                requirements?: string[];
+                hash?: string;
+                source?: Record<string, unknown> | null;
+                pins?: Record<string, unknown>[];
+                unpinned?: Record<string, unknown>[];
+            } | null;
+            /** @description The built image's parity check against the source run (null: not checked) */
+            parity?: Record<string, unknown> | null;
+            /** @description What the user chose to override (e.g. push despite a parity mismatch); null when nothing was */
+            overrides?: unknown[] | Record<string, unknown> | null;
         };
         BuildStreamMessage: {
             /** @enum {string} */
@@ -1516,11 +1702,11 @@ export interface components {
             from: string;
             to: string;
             same_inputs: boolean;
-            /** @description One entry per Dockerfile, requirements.txt and manifest (Kind/name, in either promotion) */
+            /** @description One entry per Dockerfile, requirements.txt, the lock (each pin with the run its version came from) and manifest (Kind/name, in either promotion) */
             artifacts: {
                 name: string;
                 /** @enum {string} */
-                kind: "dockerfile" | "requirements" | "manifest";
+                kind: "dockerfile" | "requirements" | "lock" | "manifest";
                 /** @description Unified diff; empty when equal */
                 diff: string;
             }[];
@@ -1528,6 +1714,19 @@ export interface components {
             requirements: string;
             /** @description All manifests as one text */
             manifests: string;
+            /** @description Unified diff of the locks */
+            lock?: string;
+            /** @description Packages whose pin changed (null: absent on that side) */
+            lock_changes?: {
+                name: string;
+                from: string | null;
+                to: string | null;
+            }[];
+            source_runs?: {
+                from?: string | null;
+                to?: string | null;
+            };
+            same_lock?: boolean;
         };
         ReapplyRequest: {
             /**
@@ -1612,6 +1811,100 @@ export interface components {
             root: string;
             path: string;
             bytes: number;
+        };
+        /** @description One recorded run of a project: a job launched from here whose driver ran through the recording launcher */
+        RunSummary: {
+            submission_id: string;
+            project: string;
+            file: string;
+            /** @description Submission time (seconds since the epoch) */
+            created: number;
+            /** @description When the driver started (from the record) */
+            started?: number | null;
+            ended?: number | null;
+            /** @enum {string|null} */
+            status: "PENDING" | "RUNNING" | "STOPPED" | "SUCCEEDED" | "FAILED" | null;
+            /**
+             * @description pending: not ended yet; recorded: complete; partial: the driver was stopped or killed before its end (installed versions read from its environment when still there, imports unknown); missing: ended without a record (driver on another node, record deleted); not_recorded: the launcher was not used (image_uri runtime_env, or c.RayDev.record_runs off)
+             * @enum {string}
+             */
+            state: "pending" | "recorded" | "partial" | "missing" | "not_recorded";
+            state_message: string;
+            /** @description Its installed versions are known: promote can pin from it */
+            usable: boolean;
+            python_version?: string | null;
+            ray_version?: string | null;
+            /** @description sha256 over the project's files (path and digest) at submission */
+            files_hash?: string | null;
+            /** @description How many distributions were installed */
+            distribution_count?: number;
+            /** @description How many of them the run imported */
+            imported_count?: number;
+        };
+        RunList: {
+            runs: components["schemas"]["RunSummary"][];
+        };
+        RunRecord: components["schemas"]["RunSummary"] & {
+            /** @description The project's runtime_env as submitted; values of secret-looking env vars and credentials in URLs masked (********) */
+            runtime_env: Record<string, unknown>;
+            python?: {
+                executable?: string;
+                version?: string;
+                implementation?: string;
+            } | null;
+            exit_code?: number | null;
+            /** @description The driver's exception (Type: message) when it failed */
+            error?: string | null;
+            /** @description Every distribution installed where the driver ran (canonical name: version), the first on sys.path winning as imports do */
+            distributions: {
+                [key: string]: string;
+            };
+            /** @description Distributions the run imported, with the top-level modules (namespace packages as ns.sub) it imported from each */
+            imported: {
+                [key: string]: string[];
+            };
+            /** @description Modules it imported that no distribution provides (the project's own) */
+            local_modules: string[];
+            /** @description The runtime_env's env vars as the driver got them (${VAR} expanded), secrets masked */
+            env_vars: {
+                [key: string]: string | null;
+            };
+            /** @description The project's files at submission (path relative to the project: sha256); null when the working_dir was a remote URI */
+            files: {
+                [key: string]: string;
+            } | null;
+            /** @description What recording cost at the driver's end */
+            record_seconds?: number | null;
+        };
+        /** @description Where one pin's version came from */
+        PinSource: {
+            /** @enum {string} */
+            kind: "run" | "server" | "file";
+            /** @description The run (submission id) whose environment had this version */
+            run_id: string | null;
+            /** @description When that run started (seconds since the epoch) */
+            time: number | null;
+            /** @description Whether the run imported it (null: not known; a declared package the run never imported is pinned all the same) */
+            imported?: boolean | null;
+        };
+        ReviewWarning: {
+            /** @description no_runs, no_succeeded_run, record_unusable (the run's record cannot be read: the pins fell back to the server's Python), run_not_succeeded, imports_unknown, files_changed, shape_not_requests (Ray's view gave machine totals, left out of the manifests' resources) */
+            kind: string;
+            message: string;
+        };
+        RuntimeEnvPackages: {
+            /** @description Requirements to add, e.g. tabulate==0.9.0 (each replaces a requirement of the same package) */
+            requirements: string[];
+            /** @description The ETag read (If-Match works too): 409 if the file changed since */
+            etag?: string;
+        };
+        ClusterMetrics: {
+            /** @description The dashboard reaches a Grafana: its Metrics page shows panels */
+            available: boolean;
+            /** @description Where the Metrics page's panels load from (the browser must reach it) */
+            grafana_host: string | null;
+            /** @description Why there are no metrics and what to set, or where the panels load from */
+            message: string | null;
         };
     };
     responses: {
@@ -3035,6 +3328,142 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["KubernetesError"];
             503: components["responses"]["KubernetesError"];
+        };
+    };
+    getClusterMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The verdict */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterMetrics"];
+                };
+            };
+            403: components["responses"]["Forbidden"];
+            502: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
+    dashboardProxy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Path under the dashboard, e.g. `api/jobs/` */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the dashboard answered (any status, passed on) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            403: components["responses"]["Forbidden"];
+            /** @description The dashboard did not answer, or the Ray token is missing: an HTML page saying which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    getRunRecord: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Ray's submission id (raysubmit_...) */
+                job_id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The record */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunRecord"];
+                };
+            };
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Error"];
+        };
+    };
+    listProjectRuns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project folder, relative to the Jupyter root as the file browser shows it; its slashes as they are or encoded (%2F). `%2F` alone is the Jupyter root. */
+                project: components["parameters"]["Project"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The runs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    addRuntimeEnvPackages: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag read */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description The project folder, relative to the Jupyter root as the file browser shows it; its slashes as they are or encoded (%2F). `%2F` alone is the Jupyter root. */
+                project: components["parameters"]["Project"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuntimeEnvPackages"];
+            };
+        };
+        responses: {
+            /** @description Saved */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuntimeEnvFile"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
         };
     };
 }

@@ -40,7 +40,10 @@ export interface IKubeRayInfo {
 export interface IClusterSummary {
   /** The Ray dashboard address the server talks to. */
   address: string;
-  /** The dashboard link for the browser (may differ from `address`). */
+  /**
+   * The dashboard link for a browser tab: the dashboard through the Jupyter
+   * server unless `c.RayDev.dashboard_url` names another address.
+   */
   dashboard_url: string;
   ray_version: string | null;
   python_version?: string | null;
@@ -51,6 +54,15 @@ export interface IClusterSummary {
   alive_nodes: number;
   dead_nodes: number;
   kuberay: IKubeRayInfo | null;
+}
+
+/** `GET ray-dev/api/cluster/metrics`: whether the dashboard's Metrics page has Grafana. */
+export interface IClusterMetrics {
+  available: boolean;
+  /** Where the Metrics page's panels load from (the browser must reach it). */
+  grafana_host: string | null;
+  /** Why there are no metrics and what to set, or where the panels load from. */
+  message: string | null;
 }
 
 /** The JSON body of every error the server extension answers with. */
@@ -511,6 +523,54 @@ export interface IPromoteRequest {
   time_zone?: string | null;
   /** `raycronjob`: create it suspended. */
   suspend?: boolean | null;
+  /** Where pinned versions come from: `latest` (default), a run's id, or `server`. */
+  source_run?: string | null;
+}
+
+/** One recorded run of a project (`RunSummary`): what promote can pin from. */
+export interface IRunSummary {
+  submission_id: string;
+  project: string;
+  file: string;
+  created: number;
+  started?: number | null;
+  ended?: number | null;
+  status: JobStatus | null;
+  state: 'pending' | 'recorded' | 'partial' | 'missing' | 'not_recorded';
+  state_message: string;
+  /** Its installed versions are known. */
+  usable: boolean;
+  python_version?: string | null;
+  ray_version?: string | null;
+  distribution_count?: number;
+  imported_count?: number;
+  files_hash?: string | null;
+}
+
+/** Where one pin's version came from (`PinSource`). */
+export interface IPinSource {
+  kind: 'run' | 'server' | 'file';
+  run_id: string | null;
+  time: number | null;
+  /** Whether the run imported it (null: not known). */
+  imported?: boolean | null;
+}
+
+/** Something the review must show (`ReviewWarning`). */
+export interface IReviewWarning {
+  kind: string;
+  message: string;
+}
+
+/** A CPU or memory number of a shape from Ray's view, and where it came from. */
+export interface IShapeNumber {
+  group: string;
+  resource: 'cpu' | 'memory';
+  value: string;
+  basis: 'pod' | 'container' | 'ray_start' | 'machine' | 'unknown';
+  /** False: a machine's total, left out of the manifests' resources. */
+  used: boolean;
+  from: string;
 }
 
 export type PromoteVariant = 'rayjob' | 'rayservice' | 'raycronjob';
@@ -578,10 +638,16 @@ export interface IPromotionPlan {
       name: string;
       spec: string;
       pinned: string | null;
-      how: string;
+      how: 'installed' | 'exact' | 'url' | 'local' | 'base_image';
+      from: IPinSource;
       message: string;
     }[];
-    unpinned: { spec: string; reason: string }[];
+    unpinned: {
+      spec: string;
+      reason: string;
+      name?: string;
+      from?: IPinSource;
+    }[];
     local_files: string[];
   };
   env_vars: {
@@ -611,6 +677,34 @@ export interface IPromotionPlan {
   /** The raycronjob variant's schedule and its next runs. */
   schedule: IScheduleReview | null;
   logs: ILogsReview;
+  /** The tested environment the pins come from, and the runs to choose from. */
+  source: {
+    requested: string;
+    kind: 'run' | 'server';
+    run: IRunSummary | null;
+    description: string;
+    warnings: IReviewWarning[];
+    runs: IRunSummary[];
+  };
+  /** sha256 of the requirements.txt the image installs. */
+  lock_hash: string;
+  /** Project files changed since the source run (null without one). */
+  changed_files: {
+    since: string;
+    modified: string[];
+    added: string[];
+    removed: string[];
+    counts: Record<string, number>;
+    changed: boolean;
+  } | null;
+  /** Imported by the project's code in the run, declared nowhere: *Add* sends `requirement`. */
+  undeclared: {
+    name: string;
+    version: string | null;
+    modules: string[];
+    requirement: string;
+  }[];
+  warnings: IReviewWarning[];
 }
 
 /** The dev RayCluster (through the Kubernetes API) or Ray's view of its nodes. */
@@ -621,6 +715,8 @@ export interface IPromoteShapeSource {
   reason: string;
   /** Dev-only parts of the RayCluster left out (sidecars, ports, volumes, env). */
   dropped: string[];
+  /** Ray's view only: each CPU/memory number, where it came from, whether it is used. */
+  numbers: IShapeNumber[];
 }
 
 export type PromotionStatus =
@@ -643,6 +739,9 @@ export interface IPromotion {
   finished: number | null;
   /** A scheduled promotion's schedule (the history and the record have it). */
   schedule?: IPromotionSchedule | null;
+  /** The run the pins came from (null: this server's Python). */
+  source_run?: string | null;
+  lock_hash?: string | null;
 }
 
 export interface IPromotionDetail extends IPromotion {
@@ -652,13 +751,23 @@ export interface IPromotionDetail extends IPromotion {
   log: string;
   /** The manifests with the image on its pushed digest: what to download or re-apply. */
   manifests_pinned: string;
+  /** The pinned requirements, each pin with where its version came from. */
+  lock?: {
+    requirements?: string[];
+    hash?: string;
+    source?: Record<string, unknown> | null;
+    pins?: Record<string, unknown>[];
+    unpinned?: Record<string, unknown>[];
+  } | null;
+  parity?: Record<string, unknown> | null;
+  overrides?: unknown[] | Record<string, unknown> | null;
 }
 
 /** One artifact's change between two promotions. */
 export interface IPromotionArtifactDiff {
   /** `Dockerfile`, `requirements.txt`, or `Kind/name` of a manifest. */
   name: string;
-  kind: 'dockerfile' | 'requirements' | 'manifest';
+  kind: 'dockerfile' | 'requirements' | 'lock' | 'manifest';
   /** Unified diff; empty when equal. */
   diff: string;
 }
@@ -673,6 +782,12 @@ export interface IPromotionDiff {
   requirements: string;
   /** All manifests as one text. */
   manifests: string;
+  /** Unified diff of the locks (each pin with the run its version came from). */
+  lock?: string;
+  /** Packages whose pin changed (null: absent on that side). */
+  lock_changes?: { name: string; from: string | null; to: string | null }[];
+  source_runs?: { from?: string | null; to?: string | null };
+  same_lock?: boolean;
 }
 
 /** Re-apply of a recorded promotion: the apply result and the promotion. */

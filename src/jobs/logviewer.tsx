@@ -10,8 +10,7 @@ import {
   fileUploadIcon,
   ReactWidget,
   stopIcon,
-  ToolbarButton,
-  UseSignal
+  ToolbarButton
 } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
@@ -21,7 +20,7 @@ import type { RayDevAPI } from '../api';
 import { ansiToRuns, stripAnsi } from './ansi';
 import { StatusBadge } from './components';
 import { isActive } from './model';
-import { JobLogStream, type ILogStreamState } from './logstream';
+import { JobLogStream } from './logstream';
 import { rayIcon } from '../icons';
 
 /** Lines within this many pixels of the bottom count as "at the bottom". */
@@ -245,7 +244,11 @@ export namespace JobLogView {
   }
 }
 
-/** The toolbar's live status badge. */
+/**
+ * The toolbar's live status badge. It re-renders from the stream's current
+ * state on every change: a restored tab's stream may hear `status` and `end`
+ * before the badge is mounted, and a signal emitted then would be lost.
+ */
 class StatusItem extends ReactWidget {
   constructor(
     private _stream: JobLogStream,
@@ -253,20 +256,11 @@ class StatusItem extends ReactWidget {
   ) {
     super();
     this.addClass('jp-RayDev-logBadge');
+    _stream.stateChanged.connect(() => this.update(), this);
   }
   protected render(): JSX.Element {
     return (
-      <UseSignal
-        signal={this._stream.stateChanged}
-        initialArgs={this._stream.state}
-      >
-        {(_, state?: ILogStreamState) => (
-          <StatusBadge
-            status={(state ?? this._stream.state).status}
-            trans={this._trans}
-          />
-        )}
-      </UseSignal>
+      <StatusBadge status={this._stream.state.status} trans={this._trans} />
     );
   }
 }
