@@ -137,8 +137,11 @@ def _echo(text: str) -> None:
 
 
 def cmd_jobs_logs(service: RayDevService, args: argparse.Namespace, out: Output) -> int:
-    if args.save is not None:
-        saved = blocking.call(service.save_job_log, args.job, args.save or None, args.force)
+    if args.dest is not None:  # --save [URI]
+        from .jobs.settings import SaveLogRequest
+
+        request = console.request_from_options(SaveLogRequest, args, service.project)
+        saved = blocking.call(service.save_job_log, args.job, request)
         out.result(saved, f"Saved the log of {args.job} to {saved['dest']} "
                           f"({saved['bytes']} bytes)")
         return OK
@@ -203,7 +206,7 @@ def cmd_promote(service: RayDevService, args: argparse.Namespace, out: Output) -
 # --- parser --------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    from .jobs.settings import JobSettings
+    from .jobs.settings import JobSettings, SaveLogRequest
     from .promote.options import PromoteOptions
     from .runtime_env.requests import PackagesRequest
 
@@ -255,10 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job")
     follow = p.add_mutually_exclusive_group()
     follow.add_argument("--follow", "-f", action="store_true", help="stream until the job ends")
-    follow.add_argument("--save", metavar="URI", nargs="?", const="", help="copy the finished "
-                        "job's log into storage (s3://..., gs://..., root:path; a folder gets "
-                        "<job>.log); no URI: the artifacts root, ray-dev-logs/<project>/")
-    p.add_argument("--force", action="store_true", help="with --save: overwrite a saved log")
+    add_options(follow, SaveLogRequest, only=("dest",))  # --save [URI]
+    add_options(p, SaveLogRequest, only=("overwrite",))
     p = command(jobs, "stop", cmd_jobs_stop, "stop a running job")
     p.add_argument("job")
 

@@ -27,7 +27,7 @@ from IPython.core.magic_arguments import (
 
 from . import blocking, console, present
 from .errors import RayDevError
-from .jobs.settings import JobSettings
+from .jobs.settings import JobSettings, SaveLogRequest
 from .promote.options import PromoteOptions
 from .request_model import RequestModel, add_options, options_body
 
@@ -240,17 +240,15 @@ class RayDevMagics(Magics):
     @magic_arguments()
     @argument("job", help="Submission id (raysubmit_...).")
     @argument("--follow", "-f", action="store_true", help="Stream until the job ends.")
-    @argument("--save", metavar="URI", nargs="?", const="", help="Copy the finished job's log "
-              "into storage (s3://..., gs://..., root:path); no URI: the artifacts root.")
-    @argument("--force", action="store_true", help="With --save: overwrite a saved log.")
+    @model_arguments(SaveLogRequest)  # --save [URI], --overwrite
     @line_magic
     def ray_logs(self, line: str = "") -> None:
         """Print a job's log; with --follow, stream it live until the job ends; with --save,
         copy it into storage so it outlives the cluster."""
         args = self._args(self.ray_logs, line)
-        if args.save is not None:
-            saved = self._call(self.service.save_job_log, args.job, args.save or None,
-                               args.force)
+        if args.dest is not None:  # --save [URI]
+            request = self._sync(SaveLogRequest.from_json, options_body(SaveLogRequest, args))
+            saved = self._call(self.service.save_job_log, args.job, request)
             print(f"Saved the log of {args.job} to {saved['dest']} ({saved['bytes']} bytes).")
         elif args.follow:
             self._follow(args.job)

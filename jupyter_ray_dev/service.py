@@ -26,6 +26,7 @@ from .shared_result import SharedResult
 
 if TYPE_CHECKING:
     from .jobs import JobsService
+    from .jobs.settings import SaveLogRequest
     from .k8s import KubernetesService
     from .project import ProjectService
     from .promote import PromoteService
@@ -133,21 +134,20 @@ class RayDevService:
             runs=lambda: self.jobs,  # the recorded runs the pins come from
         )
 
-    async def save_job_log(self, submission_id: str, dest: str | None = None,
-                           overwrite: bool = False) -> dict[str, Any]:
+    async def save_job_log(self, submission_id: str,
+                           request: SaveLogRequest | dict[str, Any] | None = None
+                           ) -> dict[str, Any]:
         """Copy a finished job's log, byte for byte as ``/jobs/<id>/logs`` serves it, into a
-        storage root, so it outlives the dev cluster. ``dest``: a URI or ``root:path`` as
-        the storage core reads them (a folder gets ``<id>.log``); default the artifacts
-        root (else the first writable one), ``ray-dev-logs/<project>/<id>.log``."""
-        from .errors import BadRequest, Conflict
+        storage root, so it outlives the dev cluster. ``request.dest``: a URI or
+        ``root:path`` as the storage core reads them (a folder gets ``<id>.log``); default
+        the artifacts root (else the first writable one), ``ray-dev-logs/<project>/<id>.log``."""
+        from .errors import Conflict
         from .jobs import TERMINAL
+        from .jobs.settings import SaveLogRequest
         from .storage.copy import save_bytes
 
-        if dest is not None and (not isinstance(dest, str) or not dest.strip()):
-            raise BadRequest("`dest` must be a storage URI (s3://..., gs://..., root:path) or "
-                             "left out for the artifacts root.", field="dest")
-        if not isinstance(overwrite, bool):
-            raise BadRequest("`overwrite` must be true or false.", field="overwrite")
+        request = SaveLogRequest.coerce(request)
+        dest = request.dest
         job = await self.jobs.get(submission_id)  # 404 for an unknown job
         if job["status"] not in TERMINAL:
             raise Conflict(f"Job {submission_id} is {job['status'] or 'unknown to Ray'}: its log "
@@ -156,8 +156,8 @@ class RayDevService:
             dest = self._log_folder(job.get("project"))
         text = await self.jobs.logs(submission_id)
         return {"submission_id": submission_id, **await save_bytes(
-            self.storage, text.encode("utf-8"), dest.strip(), f"{submission_id}.log",
-            overwrite)}
+            self.storage, text.encode("utf-8"), dest, f"{submission_id}.log",
+            request.overwrite)}
 
     def _log_folder(self, project: str | None) -> str:
         from .errors import BadRequest

@@ -117,4 +117,4 @@ def test_cli_saves_the_log_to_a_storage_uri(ray_head, tmp_path, s3):
     data = s3.read(f"runs/{job_id}.log")
     assert data.rstrip(b"\n") == served.rstrip(b"\n") and info["bytes"] == len(data)
     exists = cli("jobs", "logs", job_id, "--save", f"{s3.url}/runs/")
-    assert exists.returncode == 2, exists.stderr  # kept: a 409 unless --force
+    assert exists.returncode == 2, exists.stderr  # kept: a 409 unless --overwrite

@@ -75,15 +75,10 @@ class JobLogSaveHandler(RayDevHandler):
 
     @tornado.web.authenticated
     async def post(self, job_id: str) -> None:
-        try:
-            body = json.loads(self.request.body or b"null") or {}
-        except ValueError as err:
-            raise BadRequest(f"The request body is not JSON: {err}.", field="body") from err
-        if not isinstance(body, dict) or set(body) - {"dest", "overwrite"}:
-            raise BadRequest('Send {"dest": "<storage URI>", "overwrite": false} (both '
-                             "optional).", field="body")
-        self.finish(await self.service.save_job_log(job_id, body.get("dest"),
-                                                    body.get("overwrite", False)))
+        from ..jobs.settings import SaveLogRequest
+
+        request = self.request_of(SaveLogRequest)
+        self.finish(await self.service.save_job_log(job_id, request))
 
 
 class JobRecordHandler(RayDevHandler):
