@@ -185,6 +185,23 @@ class RayDev(ExtensionApp):
         ),
     ).tag(config=True)
 
+    history_server = Unicode(
+        "",
+        help=(
+            "Where KubeRay's History Server keeps promoted runs' logs: '<storage root>/"
+            "<folder>', an s3:// or gs:// root of c.RayDev.storage_roots. The generated "
+            "RayCluster/RayJob/RayService/RayCronJob specs then carry historyServerOptions "
+            "(KubeRay injects its log collector; the operator needs the "
+            "RayClusterHistoryServer feature gate, the pods write access to the bucket). "
+            "Default: none, and the review says the logs go with the cluster."
+        ),
+    ).tag(config=True)
+
+    history_server_collector_image = Unicode(
+        "", help="The History Server collector image the specs name. Default: KubeRay's "
+        "collector of the release whose CRDs promote validates against."
+    ).tag(config=True)
+
     @default("ray_address")
     def _default_ray_address(self) -> str:
         return os.environ.get("RAY_ADDRESS", "")

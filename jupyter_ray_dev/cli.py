@@ -137,6 +137,14 @@ def _echo(text: str) -> None:
 
 
 def cmd_jobs_logs(service: RayDevService, args: argparse.Namespace, out: Output) -> int:
+    if args.dest is not None:  # --save [URI]
+        from .jobs.settings import SaveLogRequest
+
+        request = console.request_from_options(SaveLogRequest, args, service.project)
+        saved = blocking.call(service.save_job_log, args.job, request)
+        out.result(saved, f"Saved the log of {args.job} to {saved['dest']} "
+                          f"({saved['bytes']} bytes)")
+        return OK
     if args.follow:
         final = console.JobLogFollower(service.jobs, args.job).run(_echo)
         return OK if final == "SUCCEEDED" else FAILED
@@ -198,7 +206,7 @@ def cmd_promote(service: RayDevService, args: argparse.Namespace, out: Output) -
 # --- parser --------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    from .jobs.settings import JobSettings
+    from .jobs.settings import JobSettings, SaveLogRequest
     from .promote.options import PromoteOptions
     from .runtime_env.requests import PackagesRequest
 
@@ -248,7 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "job's outcome (0 succeeded, 1 failed or stopped)")
     p = command(jobs, "logs", cmd_jobs_logs, "print a job's log")
     p.add_argument("job")
-    p.add_argument("--follow", "-f", action="store_true", help="stream until the job ends")
+    follow = p.add_mutually_exclusive_group()
+    follow.add_argument("--follow", "-f", action="store_true", help="stream until the job ends")
+    add_options(follow, SaveLogRequest, only=("dest",))  # --save [URI]
+    add_options(p, SaveLogRequest, only=("overwrite",))
     p = command(jobs, "stop", cmd_jobs_stop, "stop a running job")
     p.add_argument("job")
 

@@ -323,6 +323,17 @@ def promote_plan_text(plan: dict[str, Any]) -> str:
     if plan.get("variant") == "rayservice" and serve:
         lines.append(f"  serves       {', '.join(serve['import_paths'])} "
                      f"(from {serve['source']})")
+    schedule = plan.get("schedule")
+    if schedule:
+        suspended = " (created suspended)" if schedule.get("suspend") else ""
+        lines += ["", f"RayCronJob schedule {schedule['schedule']!r} in "
+                      f"{schedule['zone_shown']}{suspended}; next runs:",
+                  *(f"  {t}" for t in schedule["next_runs"])]
+    logs = plan.get("logs") or {}
+    if logs.get("message"):
+        lines += ["", f"logs: {logs['message']}"]
+    if logs.get("error"):
+        lines.append(f"  history server not usable: {logs['error']}")
     for name, errors in (plan.get("manifest_errors") or {}).items():
         lines += [f"  manifest {name}: {e}" for e in errors]
     lines += ["", "Dockerfile:", *(f"  {line}" for line in plan["dockerfile"].splitlines())]

@@ -9,7 +9,8 @@ from typing import Any
 from ..errors import BadRequest
 from .manifests import manifest_key, to_yaml
 
-APPLY_ORDER = ("RayJob", "RayService", "RayCluster")  # what a user most likely means
+# what a user most likely means
+APPLY_ORDER = ("RayCronJob", "RayJob", "RayService", "RayCluster")
 
 
 def _docs(text: str) -> list[dict[str, Any]]:
@@ -106,7 +107,7 @@ def history_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 def choose_manifest(manifests_yaml: str, kind: str | None) -> dict[str, Any]:
-    """The object of ``kind`` (or the first of RayJob, RayService, RayCluster)."""
+    """The object of ``kind`` (or the first of RayCronJob, RayJob, RayService, RayCluster)."""
     docs = [d for d in _docs(manifests_yaml) if d.get("kind") in APPLY_ORDER]
     kinds = sorted({d["kind"] for d in docs}, key=APPLY_ORDER.index)
     if kind is not None:
@@ -118,3 +119,15 @@ def choose_manifest(manifests_yaml: str, kind: str | None) -> dict[str, Any]:
     if not docs:
         raise BadRequest("This promotion has no KubeRay manifest to apply.", field="kind")
     return min(docs, key=lambda d: APPLY_ORDER.index(d["kind"]))
+
+
+def schedule_of(manifests_yaml: str) -> dict[str, Any] | None:
+    """A scheduled promotion's schedule, time zone and suspend, as its RayCronJob says."""
+    if "kind: RayCronJob" not in (manifests_yaml or ""):
+        return None  # most promotions: no YAML to parse for the history list
+    for doc in _docs(manifests_yaml):
+        if doc.get("kind") == "RayCronJob":
+            spec = doc.get("spec") or {}
+            return {"schedule": spec.get("schedule"), "time_zone": spec.get("timeZone"),
+                    "suspend": bool(spec.get("suspend"))}
+    return None

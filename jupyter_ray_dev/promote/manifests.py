@@ -33,6 +33,7 @@ CRD_FILES = {
     "RayCluster": "ray.io_rayclusters.yaml",
     "RayJob": "ray.io_rayjobs.yaml",
     "RayService": "ray.io_rayservices.yaml",
+    "RayCronJob": "ray.io_raycronjobs.yaml",
 }
 
 
@@ -223,8 +224,16 @@ def _cluster_spec_from_dev(image: str, ray_version: str, shape: RayClusterShape,
 Shape = ClusterShape | RayClusterShape
 
 
-def _cluster_spec(image: str, ray_version: str, shape: Shape,
-                  env: list[dict[str, Any]], serve: bool = False) -> dict[str, Any]:
+def _cluster_spec(image: str, ray_version: str, shape: Shape, env: list[dict[str, Any]],
+                  serve: bool = False, history: dict[str, Any] | None = None) -> dict[str, Any]:
+    spec = _cluster_spec_of_shape(image, ray_version, shape, env, serve)
+    if history:  # KubeRay injects the History Server's collector into every pod
+        spec["historyServerOptions"] = copy.deepcopy(history)
+    return spec
+
+
+def _cluster_spec_of_shape(image: str, ray_version: str, shape: Shape,
+                           env: list[dict[str, Any]], serve: bool) -> dict[str, Any]:
     if isinstance(shape, RayClusterShape):
         return _cluster_spec_from_dev(image, ray_version, shape, env, serve)
     workers = []
@@ -259,7 +268,8 @@ def _metadata(name: str, project: str) -> dict[str, Any]:
 
 
 def rayjob(*, name: str, project: str, image: str, ray_version: str, entrypoint: str,
-           shape: Shape, env: list[dict[str, Any]]) -> dict[str, Any]:
+           shape: Shape, env: list[dict[str, Any]],
+           history: dict[str, Any] | None = None) -> dict[str, Any]:
     """The job runs on a cluster of its own, torn down after it finishes. No runtime_env:
     code and dependencies are in the image."""
     return {
@@ -270,25 +280,41 @@ def rayjob(*, name: str, project: str, image: str, ray_version: str, entrypoint:
             "entrypoint": entrypoint,
             "shutdownAfterJobFinishes": True,
             "ttlSecondsAfterFinished": JOB_TTL_SECONDS,
-            "rayClusterSpec": _cluster_spec(image, ray_version, shape, env),
+            "rayClusterSpec": _cluster_spec(image, ray_version, shape, env, history=history),
         },
     }
 
 
+def raycronjob(*, schedule: str, time_zone: str | None, suspend: bool,
+               **job: Any) -> dict[str, Any]:
+    """The RayJob of :func:`rayjob`, stamped by KubeRay on ``schedule`` (five-field cron,
+    in ``time_zone`` when given): each run gets a cluster of its own, torn down after it."""
+    stamped = rayjob(**job)
+    spec: dict[str, Any] = {"schedule": schedule}
+    if time_zone:
+        spec["timeZone"] = time_zone
+    if suspend:
+        spec["suspend"] = True
+    spec["jobTemplate"] = stamped["spec"]
+    return {"apiVersion": "ray.io/v1", "kind": "RayCronJob", "metadata": stamped["metadata"],
+            "spec": spec}
+
+
 def raycluster(*, name: str, project: str, image: str, ray_version: str,
-               shape: Shape, env: list[dict[str, Any]]) -> dict[str, Any]:
+               shape: Shape, env: list[dict[str, Any]],
+               history: dict[str, Any] | None = None) -> dict[str, Any]:
     """A long-lived cluster running the image (submit the entrypoint to it, or serve)."""
     return {
         "apiVersion": "ray.io/v1",
         "kind": "RayCluster",
         "metadata": _metadata(name, project),
-        "spec": _cluster_spec(image, ray_version, shape, env),
+        "spec": _cluster_spec(image, ray_version, shape, env, history=history),
     }
 
 
 def rayservice(*, name: str, project: str, image: str, ray_version: str,
-               serve_config: dict[str, Any], shape: Shape,
-               env: list[dict[str, Any]]) -> dict[str, Any]:
+               serve_config: dict[str, Any], shape: Shape, env: list[dict[str, Any]],
+               history: dict[str, Any] | None = None) -> dict[str, Any]:
     """The project's Serve applications on a cluster KubeRay keeps up (and upgrades with a
     new cluster when the image changes). ``serveConfigV2`` is Serve's config file as text:
     that is the type KubeRay's CRD gives it."""
@@ -300,7 +326,8 @@ def rayservice(*, name: str, project: str, image: str, ray_version: str,
         "metadata": _metadata(name, project),
         "spec": {
             "serveConfigV2": yaml.safe_dump(serve_config, sort_keys=False),
-            "rayClusterConfig": _cluster_spec(image, ray_version, shape, env, serve=True),
+            "rayClusterConfig": _cluster_spec(image, ray_version, shape, env, serve=True,
+                                              history=history),
         },
     }
 
@@ -349,9 +376,15 @@ def pinned_reference(image: str, digest: str | None) -> str:
     return f"{image[:colon] if colon > slash else image}@{digest}"
 
 
-def _containers(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+def cluster_spec_of(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The RayCluster spec inside any of the KubeRay kinds (a RayCronJob's in its template)."""
     spec = manifest.get("spec") or {}
-    cluster = spec.get("rayClusterSpec") or spec.get("rayClusterConfig") or spec
+    spec = spec.get("jobTemplate") or spec
+    return spec.get("rayClusterSpec") or spec.get("rayClusterConfig") or spec
+
+
+def _containers(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    cluster = cluster_spec_of(manifest)
     groups = [cluster.get("headGroupSpec") or {}, *(cluster.get("workerGroupSpecs") or [])]
     return [c for g in groups for c in ((g.get("template") or {}).get("spec") or {})
             .get("containers") or []]

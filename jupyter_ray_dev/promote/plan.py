@@ -30,12 +30,14 @@ from .config import PromoteConfig
 from .context import ContextSpec, TarGzWriter, inputs_hash
 from .dockerfile import default_base_image, render_dockerfile, render_dockerignore
 from .envvars import EnvVars, split_env_vars
+from .history_server import HistoryServer, not_configured
 from .kuberay_shape import RayClusterShape, shape_from_raycluster
 from .manifests import (
     Shape,
     cluster_shape,
     k8s_name,
     raycluster,
+    raycronjob,
     rayjob,
     rayservice,
     secret_env,
@@ -45,6 +47,7 @@ from .manifests import (
 from .options import PromoteOptions, registry_host
 from .pin import REQUIREMENTS_FILE, WHEELS_DIR, Pinned, pin_requirements
 from .ray_view import host_facts
+from .schedule import Schedule
 from .serve import ServeApp, find_serve_app
 from .source import Source, changed_since, undeclared
 
@@ -85,6 +88,9 @@ class Plan:
     shape: Shape | None = None
     shape_source: dict[str, Any] = field(default_factory=dict)
     manifests_yaml: str = ""  # the manifests as one YAML stream, dumped once per plan
+    schedule: Schedule | None = None
+    history: HistoryServer | None = None  # where KubeRay's History Server keeps the logs
+    logs: dict[str, Any] = field(default_factory=not_configured)  # what the review says of it
     source: Source | None = None  # where the pins' versions come from
     changed_files: dict[str, Any] | None = None  # the project's files changed since the run
     undeclared: list[dict[str, Any]] = field(default_factory=list)  # imported, not declared
@@ -164,7 +170,15 @@ class Plan:
             "changed_files": self.changed_files,
             "undeclared": self.undeclared,
             "warnings": self.warnings(),
+            "schedule": self.schedule.to_dict() if self.schedule else None,
+            "logs": self.logs,
         }
+
+    def check_logs(self) -> None:
+        """The server means to keep the runs' logs: nothing is made without them."""
+        if self.logs.get("error"):
+            raise BadRequest(f"{self.logs['error']} Fix the server configuration; the review "
+                             "shows the manifests meanwhile.", field="history_server")
 
 
 def head_commit(folder: Path) -> str:
@@ -190,8 +204,12 @@ class ClusterInputs(NamedTuple):
 
 def compute_plan(config: PromoteConfig, root: Path, project: str, options: PromoteOptions,
                  inputs: ClusterInputs, source: Source,
-                 stream: TarGzWriter | None = None) -> Plan:
-    """The plan; with ``stream``, the project's files are archived as they are found."""
+                 stream: TarGzWriter | None = None,
+                 history: tuple[HistoryServer | None, dict[str, Any]] | None = None) -> Plan:
+    """The plan; with ``stream``, the project's files are archived as they are found.
+    ``history``: where the History Server keeps the runs' logs and what the review says
+    (``PromoteService.history_server``); None: not configured."""
+    server, logs = history or (None, not_configured())
     summary, shape, shape_source = inputs
     folder, entry = resolve_project(root, project, options.entrypoint)
     runtime_env = load_project_runtime_env(folder)
@@ -256,15 +274,18 @@ def compute_plan(config: PromoteConfig, root: Path, project: str, options: Promo
     secrets_env = secret_env([s["name"] for s in env.secret], secret_name)
     serve, serve_error = _serve_app(folder, name, collected, options)
     common = {"name": name, "project": project_api, "image": manifest_image,
-              "ray_version": ray_version, "shape": shape, "env": secrets_env}
+              "ray_version": ray_version, "shape": shape, "env": secrets_env,
+              "history": server.options() if server else None}
+    command = collected.entrypoint.command(config.workdir)
+    timing = options.timing
     if options.variant == "rayservice":
         assert serve is not None  # _serve_app raised otherwise
         manifests = [rayservice(serve_config=serve.config, **common)]
+    elif timing is not None:  # the raycronjob variant: the RayJob, scheduled
+        manifests = [raycronjob(schedule=timing.cron, time_zone=timing.time_zone,
+                                suspend=timing.suspend, entrypoint=command, **common)]
     else:
-        manifests = [
-            rayjob(entrypoint=collected.entrypoint.command(config.workdir), **common),
-            raycluster(**common),
-        ]
+        manifests = [rayjob(entrypoint=command, **common), raycluster(**common)]
     errors = {m["kind"]: e for m in manifests if (e := validate_manifest(m))}
     docs = [to_yaml([m]) for m in manifests]  # each dumped once: review, context, record
     plan = Plan(project=project_api, entrypoint=entry_api, collected=collected,
@@ -274,7 +295,7 @@ def compute_plan(config: PromoteConfig, root: Path, project: str, options: Promo
                 workdir=config.workdir, variant=options.variant, serve=serve,
                 serve_error=serve_error, shape=shape, shape_source=shape_source,
                 manifests_yaml="---\n".join(docs), source=source, changed_files=changed,
-                undeclared=imported_only)
+                undeclared=imported_only, schedule=timing, history=server, logs=logs)
     for manifest, doc in zip(manifests, docs):
         spec.add_text(f"manifests/{manifest['kind'].lower()}.yaml", doc)
     return plan

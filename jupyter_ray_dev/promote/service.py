@@ -32,7 +32,8 @@ from .builder_registry import make_builders
 from .builders import Builder
 from .config import PromoteConfig
 from .context import TarGzWriter
-from .history import choose_manifest, history_diff
+from .history import choose_manifest, history_diff, schedule_of
+from .history_server import HistoryServer, not_configured, resolve
 from .manifests import k8s_name, pin_image
 from .options import PackageRequest, PromoteOptions, PromoteRequestLike, ReapplyRequest
 from .package import package_plan, package_root
@@ -88,7 +89,8 @@ class PromoteService:
                     builders: bool = True) -> Plan:
         inputs, source = await self._inputs(project, options)
         plan: Plan = await self._off_loop(compute_plan, self.config, self.root, project,
-                                          options, inputs, source)
+                                          options, inputs, source, None,
+                                          self.history_server())
         if builders:  # a context export needs none: it skips the builders' probes
             plan.builders = list(await asyncio.gather(*(b.availability()
                                                         for b in self.builders.values())))
@@ -97,6 +99,18 @@ class PromoteService:
     async def plan(self, project: str, request: PromoteRequestLike = None) -> dict[str, Any]:
         """What a promotion would build, for review; builds nothing."""
         return (await self._plan(project, PromoteOptions.coerce(request))).to_dict()
+
+    def history_server(self) -> tuple[HistoryServer | None, dict[str, Any]]:
+        """Where KubeRay's History Server keeps the runs' logs, and what the review says."""
+        if not self.config.history_server:
+            return None, not_configured()
+        try:
+            found = resolve(self.config.history_server,
+                            self._storage() if self._storage else None,
+                            self.config.history_server_image)
+        except ValueError as err:
+            return None, {**not_configured(), "error": str(err)}
+        return found, found.review()
 
     def _record(self, plan: Plan, kind: str, status: str, user: str | None) -> PromotionRecord:
         return PromotionRecord(
@@ -112,6 +126,7 @@ class PromoteService:
         """Start building (and pushing) the image; follow it with ``follow(id)``."""
         options = PromoteOptions.coerce(request)
         plan = await self._plan(project, options)
+        plan.check_logs()
         builder = choose_builder(plan, options, self.config.builder)
         record = self._record(plan, "build", "building", user)
         record.builder = builder
@@ -136,12 +151,13 @@ class PromoteService:
         """Write the build context as ``dest`` (.tar.gz) for an external CI, and record it."""
         options = PromoteOptions.coerce(request)
         inputs, source = await self._inputs(project, options)
+        history = self.history_server()
 
         def export() -> tuple[Plan, int]:
             # tar archives the project while the walk, pins and hash are still computed
             with TarGzWriter(dest) as tar:
                 plan = compute_plan(self.config, self.root, project, options, inputs,
-                                    source, stream=tar)
+                                    source, stream=tar, history=history)
                 return plan, tar.finish(plan.spec)
 
         plan, size = await self._off_loop(export)
@@ -189,6 +205,7 @@ class PromoteService:
             raise BadRequest("The runtime_env path emits a RayJob only: leave `variant` out "
                              "(the RayService variant needs the image).", field="variant")
         plan = await self._plan(project, options, builders=False)
+        plan.check_logs()
         packaged = await package_plan(storage, root, plan, self._off_loop)
         record = self._record(plan, "runtime_env", "uploaded", user)
         record.image, record.manifests = plan.base_image, packaged["manifests"]
@@ -198,7 +215,8 @@ class PromoteService:
 
     # --- history ---------------------------------------------------------------------
     async def history(self, project: str | None = None) -> list[dict[str, Any]]:
-        return [r.summary() for r in await self.store.list(project)]
+        return [{**r.summary(), "schedule": schedule_of(r.manifests)}
+                for r in await self.store.list(project)]
 
     async def get(self, promotion_id: str) -> dict[str, Any]:
         """The record, and ``manifests_pinned``: its manifests on the pushed digest (what
@@ -208,7 +226,7 @@ class PromoteService:
         if record is None:
             raise NotFound(f"No promotion {promotion_id!r} in the history.",
                            promotion_id=promotion_id)
-        doc = record.to_dict()
+        doc = {**record.to_dict(), "schedule": schedule_of(record.manifests)}
         if live:
             doc["log"] = "\n".join(live.lines)
         doc["manifests_pinned"] = await self._off_loop(pin_image, record.manifests,

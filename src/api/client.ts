@@ -22,6 +22,9 @@ import type {
   IPromotionDetail,
   IPromotionDiff,
   IReapplyResult,
+  ISavedLog,
+  IScheduledPromotions,
+  ISuspendResult,
   IPromotionPackage,
   IPromotionPlan,
   IJob,
@@ -143,6 +146,38 @@ export class RayDevAPI {
     );
   }
 
+  /** The RayCronJobs promote made (a project's, when given), and whether they may be suspended. */
+  listScheduledPromotions(project?: string): Promise<IScheduledPromotions> {
+    const query: Record<string, string> = project ? { project } : {};
+    return this.request<IScheduledPromotions>(
+      'kubernetes/scheduled',
+      {},
+      query
+    );
+  }
+
+  /**
+   * Suspend (`suspend` true) or resume a RayCronJob. `dryRun` (the default)
+   * returns the diff without changing anything.
+   */
+  suspendRayCronJob(
+    name: string,
+    suspend: boolean,
+    options: { dryRun?: boolean; namespace?: string } = {}
+  ): Promise<ISuspendResult> {
+    const query: Record<string, string> = options.namespace
+      ? { namespace: options.namespace }
+      : {};
+    return this.request<ISuspendResult>(
+      `kubernetes/raycronjobs/${encodeURIComponent(name)}/suspend`,
+      {
+        method: 'POST',
+        body: JSON.stringify({ suspend, dry_run: options.dryRun ?? true })
+      },
+      query
+    );
+  }
+
   /** Every job on the Ray cluster, newest first, optionally filtered. */
   async listJobs(filters: IJobFilters = {}): Promise<IJob[]> {
     const query: Record<string, string> = {};
@@ -189,6 +224,17 @@ export class RayDevAPI {
   /** The job's full log (driver stdout and stderr) as text. */
   getJobLogs(jobId: string): Promise<string> {
     return this.request<string>(`${jobPath(jobId)}/logs`, {}, {}, 'text');
+  }
+
+  /**
+   * Copy a finished job's log into a storage root (`dest`: a storage URI;
+   * default the artifacts root), byte for byte.
+   */
+  saveJobLog(jobId: string, dest?: string | null): Promise<ISavedLog> {
+    return this.request<ISavedLog>(`${jobPath(jobId)}/logs/save`, {
+      method: 'POST',
+      body: JSON.stringify(dest ? { dest } : {})
+    });
   }
 
   /**

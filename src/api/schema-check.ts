@@ -51,7 +51,14 @@ export type SameAsOpenAPI = [
   Expect<Same<T.IRunSummary, Schemas['RunSummary']>>,
   Expect<Same<T.IPinSource, Schemas['PinSource']>>,
   Expect<Same<T.IReviewWarning, Schemas['ReviewWarning']>>,
-  Expect<Same<T.IReapplyResult, Schemas['ReapplyResult']>>
+  Expect<Same<T.IReapplyResult, Schemas['ReapplyResult']>>,
+  Expect<Same<T.IScheduleReview, Schemas['ScheduleReview']>>,
+  Expect<Same<T.ILogsReview, Schemas['LogsReview']>>,
+  Expect<Same<T.IPromotionSchedule | null, Schemas['PromotionSchedule']>>,
+  Expect<Same<T.IScheduledPromotions, Schemas['ScheduledPromotions']>>,
+  Expect<Same<T.ISuspendResult, Schemas['SuspendResult']>>,
+  Expect<Same<T.ISaveLogRequest, Schemas['SaveLogRequest']>>,
+  Expect<Same<T.ISavedLog, Schemas['SavedLog']>>
 ];
 
 /**

@@ -201,6 +201,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ray-dev/api/jobs/{job_id}/logs/save": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Ray's submission id (raysubmit_...) */
+                job_id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Copy a finished job's log into a storage root
+         * @description Byte for byte what GET /jobs/{job_id}/logs serves, written whole or not at all (the storage core's upload session), so the log outlives the dev cluster. Needs the XSRF token.
+         */
+        post: operations["saveJobLog"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/ray-dev/api/storage/roots": {
         parameters: {
             query?: never;
@@ -588,7 +611,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description RayJob, RayService or RayCluster */
+                /** @description RayJob, RayService, RayCluster or RayCronJob */
                 kind: string;
                 name: string;
             };
@@ -596,7 +619,7 @@ export interface paths {
         };
         /**
          * Status of an applied KubeRay object
-         * @description RayJob: jobDeploymentStatus, jobStatus, dashboard URL; RayService: serviceStatus; RayCluster: state and ready workers.
+         * @description RayJob: jobDeploymentStatus, jobStatus, dashboard URL; RayService: serviceStatus; RayCluster: state and ready workers. RayCronJob: schedule, time zone, suspend, lastScheduleTime and the RayJobs it stamped.
          */
         get: operations["getKubeRayStatus"];
         put?: never;
@@ -624,6 +647,48 @@ export interface paths {
         get: operations["getKanikoBuild"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/kubernetes/scheduled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The RayCronJobs promote made, and whether this server may suspend them
+         * @description RayCronJobs labelled app.kubernetes.io/managed-by=jupyter-ray-dev in the namespace, each with its schedule, suspend and lastScheduleTime; can_suspend from a SelfSubjectAccessReview (patch raycronjobs), else missing_rule names the Role rule to add.
+         */
+        get: operations["listScheduledPromotions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/kubernetes/raycronjobs/{name}/suspend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Suspend or resume a RayCronJob (a merge patch of spec.suspend, dry run first)
+         * @description dry_run (the default) shows the diff and changes nothing. An RBAC refusal is a 403 naming the verb, resource and the Role rule to add. Needs the XSRF token.
+         */
+        post: operations["suspendRayCronJob"];
         delete?: never;
         options?: never;
         head?: never;
@@ -819,6 +884,46 @@ export interface paths {
          * @description The promotion's manifest of `kind`, its image on the pushed digest, through the same path as /kubernetes/apply: with `dry_run` (the default) the API server validates it against KubeRay's CRD schema and `diff` shows what the apply would change; with `dry_run: false` it is stored. 409 for a promotion that failed or is still building (no image). Needs the XSRF token.
          */
         post: operations["reapplyPromotion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/cluster/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether the Ray dashboard's Metrics page has a Grafana to show
+         * @description The dashboard's own Grafana health check (RAY_GRAFANA_HOST on the head). `available: false` comes with the reason and what to set.
+         */
+        get: operations["getClusterMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/dashboard/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The configured Ray dashboard through this server (HTTP and WebSocket)
+         * @description A proxy of the Ray dashboard the server uses (c.RayDev.ray_address), and of nothing else: the upstream is never taken from the request. The Ray token is added here (Authorization: Bearer), so the browser never holds it; Jupyter's cookie, XSRF token and token header are not forwarded. Open `/ray-dev/dashboard/` for the dashboard UI, `/ray-dev/dashboard/#/jobs/<submission id>` for a job. Every method is proxied; writes need Jupyter's XSRF token (or token authentication). A WebSocket upgrade (e.g. `api/jobs/<id>/logs/tail`) is relayed.
+         */
+        get: operations["dashboardProxy"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1341,7 +1446,7 @@ export interface components {
             };
         };
         ApplyRequest: {
-            /** @description One ray.io/v1 RayJob, RayService or RayCluster */
+            /** @description One ray.io/v1 RayJob, RayService, RayCluster or RayCronJob */
             manifest: Record<string, unknown>;
             /** @default true */
             dry_run?: boolean;
@@ -1375,6 +1480,19 @@ export interface components {
             state?: string | null;
             dashboard_url?: string | null;
             message?: string | null;
+            /** @description RayCronJob */
+            schedule?: string | null;
+            /** @description RayCronJob */
+            time_zone?: string | null;
+            /** @description RayCronJob */
+            suspend?: boolean | null;
+            /** @description RayCronJob: status.lastScheduleTime, when it last stamped a RayJob */
+            last_schedule_time?: string | null;
+            /** @description RayCronJob: the RayJobs it stamped (label ray.io/cronjob-name), newest run first */
+            jobs?: (components["schemas"]["KubeRayStatus"] & {
+                scheduled_for?: string | null;
+                created?: string | null;
+            })[];
         };
         KanikoBuild: {
             name: string;
@@ -1403,13 +1521,22 @@ export interface components {
              */
             builder?: "buildah" | "docker" | "kaniko" | null;
             /**
-             * @description rayjob: a RayJob and a RayCluster running the image; rayservice: a RayService of the project's Serve app (serveConfigV2)
+             * @description rayjob: a RayJob and a RayCluster running the image; rayservice: a RayService of the project's Serve app (serveConfigV2); raycronjob: a RayCronJob that runs the rayjob variant's RayJob on `schedule`
              * @default rayjob
              * @enum {string}
              */
-            variant?: "rayjob" | "rayservice";
+            variant?: "rayjob" | "rayservice" | "raycronjob";
             /** @description The Serve app as module:attribute (as `serve run` takes it); default: the project's serve_config.yaml, else a top-level `app = X.bind()` in the entrypoint */
             serve_app?: string | null;
+            /**
+             * @description raycronjob only (required there): five cron fields (minute hour day-of-month month day-of-week), e.g. `0 2 * * 1-5`; a sixth field, @-macros or an out-of-range value (`61 * * * *`) is a 400 naming `schedule`
+             * @example 0 2 * * 1-5
+             */
+            schedule?: string | null;
+            /** @description raycronjob only: the IANA zone the schedule is read in (spec.timeZone), e.g. Europe/Berlin; default: the operator's (UTC). An unknown zone is a 400 naming `time_zone` */
+            time_zone?: string | null;
+            /** @description raycronjob only: create it suspended (spec.suspend): no runs until resumed */
+            suspend?: boolean | null;
             /**
              * @description Where the pinned versions come from: `latest` (the project's latest SUCCEEDED run, as its recorded environment says; the default), a run's submission id (GET /projects/{project}/runs lists them), or `server` (this server's Python). A run whose record cannot be used falls back to the server's Python with a warning in `warnings`.
              * @default latest
@@ -1485,7 +1612,7 @@ export interface components {
             ray_version?: string;
             git_commit?: string | null;
             /** @enum {string} */
-            variant?: "rayjob" | "rayservice";
+            variant?: "rayjob" | "rayservice" | "raycronjob";
             /** @description Where the project's Serve app was found (null when none) */
             serve_app?: null | components["schemas"]["ServeApp"];
             /** @description Why the project's serve config cannot be used (the rayservice variant would be refused) */
@@ -1511,6 +1638,9 @@ export interface components {
                     from: string;
                 }[];
             };
+            /** @description The raycronjob variant's schedule and its next runs */
+            schedule?: components["schemas"]["ScheduleReview"] | null;
+            logs?: components["schemas"]["LogsReview"];
             /** @description The tested environment the pins come from */
             source: {
                 /** @description latest, server or a run id, as asked */
@@ -1566,6 +1696,7 @@ export interface components {
             user?: string | null;
             created?: number;
             finished?: number | null;
+            schedule?: components["schemas"]["PromotionSchedule"];
             /** @description The run the pins came from (null: this server's Python) */
             source_run?: string | null;
             /** @description sha256 of the requirements.txt (null for promotions recorded before locks were kept) */
@@ -1639,10 +1770,10 @@ export interface components {
         };
         ReapplyRequest: {
             /**
-             * @description Which of the promotion's manifests; default: the RayJob, else the RayService, else the RayCluster
+             * @description Which of the promotion's manifests; default: the RayCronJob, else the RayJob, else the RayService, else the RayCluster
              * @enum {string}
              */
-            kind?: "RayJob" | "RayService" | "RayCluster";
+            kind?: "RayCronJob" | "RayJob" | "RayService" | "RayCluster";
             /** @default true */
             dry_run?: boolean;
             /**
@@ -1653,6 +1784,73 @@ export interface components {
         };
         ReapplyResult: components["schemas"]["ApplyResult"] & {
             promotion_id: string;
+        };
+        ScheduleReview: {
+            schedule: string;
+            time_zone: string | null;
+            suspend: boolean;
+            /** @description The zone the times are in: time_zone, else UTC */
+            zone_shown: string;
+            /** @description The next five run times after now, ISO 8601 with the zone's offset (DST as cron runs it: a time skipped in spring runs at the first minute after, a repeated time once) */
+            next_runs: string[];
+        };
+        LogsReview: {
+            /** @description The manifests carry historyServerOptions (c.RayDev.history_server) */
+            configured: boolean;
+            uri?: string | null;
+            collector_image?: string | null;
+            /** @description Where the run's logs go: to the History Server's storage, or with the cluster and how to keep them */
+            message: string;
+            /** @description c.RayDev.history_server is set but unusable (a build is refused until it is fixed) */
+            error?: string;
+        };
+        /** @description A scheduled promotion's RayCronJob schedule (null for the other variants) */
+        PromotionSchedule: {
+            schedule?: string;
+            time_zone?: string | null;
+            suspend?: boolean;
+        } | null;
+        ScheduledPromotions: {
+            namespace: string;
+            cronjobs: (components["schemas"]["KubeRayStatus"] & {
+                project?: string | null;
+            })[];
+            /** @description This server may patch RayCronJobs (SelfSubjectAccessReview) */
+            can_suspend: boolean;
+            /** @description When it may not: the message naming the Role rule to add */
+            missing_rule: string | null;
+        };
+        SuspendRequest: {
+            /** @description true: no new runs; false: resume */
+            suspend: boolean;
+            /** @default true */
+            dry_run?: boolean;
+        };
+        SuspendResult: {
+            dry_run: boolean;
+            /** @enum {string} */
+            kind: "RayCronJob";
+            name: string;
+            namespace: string;
+            suspend: boolean;
+            changed: boolean;
+            /** @description Unified YAML diff: the cluster's object -> after the patch */
+            diff: string;
+            status: components["schemas"]["KubeRayStatus"];
+        };
+        SaveLogRequest: {
+            /** @description A storage URI as the storage core reads it (s3://..., gs://..., /path in a root, root:path); a root or a path ending in / gets <submission id>.log. Default: the artifacts root (else the first writable root), ray-dev-logs/<project>/ */
+            dest?: string | null;
+            /** @default false */
+            overwrite?: boolean;
+        };
+        SavedLog: {
+            submission_id: string;
+            /** @description The saved file's URI */
+            dest: string;
+            root: string;
+            path: string;
+            bytes: number;
         };
         /** @description One recorded run of a project: a job launched from here whose driver ran through the recording launcher */
         RunSummary: {
@@ -2141,6 +2339,38 @@ export interface operations {
                 content?: never;
             };
             403: components["responses"]["Forbidden"];
+        };
+    };
+    saveJobLog: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Ray's submission id (raysubmit_...) */
+                job_id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["SaveLogRequest"];
+            };
+        };
+        responses: {
+            /** @description Where the log went */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedLog"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            503: components["responses"]["Error"];
         };
     };
     listStorageRoots: {
@@ -2790,7 +3020,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description RayJob, RayService or RayCluster */
+                /** @description RayJob, RayService, RayCluster or RayCronJob */
                 kind: string;
                 name: string;
             };
@@ -2835,6 +3065,67 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["KanikoBuild"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["KubernetesForbidden"];
+            404: components["responses"]["KubernetesError"];
+            503: components["responses"]["KubernetesError"];
+        };
+    };
+    listScheduledPromotions: {
+        parameters: {
+            query?: {
+                /** @description Only this project's (its folder relative to the Jupyter root) */
+                project?: string;
+                /** @description Default: this pod's namespace */
+                namespace?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The scheduled promotions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduledPromotions"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["KubernetesForbidden"];
+            503: components["responses"]["KubernetesError"];
+        };
+    };
+    suspendRayCronJob: {
+        parameters: {
+            query?: {
+                /** @description Default: this pod's namespace */
+                namespace?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SuspendRequest"];
+            };
+        };
+        responses: {
+            /** @description The patch's result (or what it would be) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuspendResult"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3129,6 +3420,58 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["KubernetesError"];
             503: components["responses"]["KubernetesError"];
+        };
+    };
+    getClusterMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The verdict */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterMetrics"];
+                };
+            };
+            403: components["responses"]["Forbidden"];
+            502: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
+    dashboardProxy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Path under the dashboard, e.g. `api/jobs/` */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the dashboard answered (any status, passed on) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            403: components["responses"]["Forbidden"];
+            /** @description The dashboard did not answer, or the Ray token is missing: an HTML page saying which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     getRunRecord: {

@@ -440,7 +440,7 @@ export interface IKubernetesDiscovery {
   raycluster: IRayClusterSummary | null;
 }
 
-/** Status of an applied RayJob / RayService / RayCluster. */
+/** Status of an applied RayJob / RayService / RayCluster / RayCronJob. */
 export interface IKubeRayStatus {
   kind: string;
   name: string;
@@ -451,6 +451,39 @@ export interface IKubeRayStatus {
   state?: string | null;
   dashboard_url?: string | null;
   message?: string | null;
+  /** RayCronJob: its cron schedule, zone and whether it is suspended. */
+  schedule?: string | null;
+  time_zone?: string | null;
+  suspend?: boolean | null;
+  /** RayCronJob: when it last stamped a RayJob. */
+  last_schedule_time?: string | null;
+  /** RayCronJob: the RayJobs it stamped, newest run first. */
+  jobs?: (IKubeRayStatus & {
+    scheduled_for?: string | null;
+    created?: string | null;
+  })[];
+}
+
+/** `GET ray-dev/api/kubernetes/scheduled`: the RayCronJobs promote made. */
+export interface IScheduledPromotions {
+  namespace: string;
+  cronjobs: (IKubeRayStatus & { project?: string | null })[];
+  /** This server may suspend and resume them (patch raycronjobs). */
+  can_suspend: boolean;
+  /** When it may not: the message naming the Role rule to add. */
+  missing_rule: string | null;
+}
+
+/** `POST .../raycronjobs/<name>/suspend`: the patch's result or what it would be. */
+export interface ISuspendResult {
+  dry_run: boolean;
+  kind: 'RayCronJob';
+  name: string;
+  namespace: string;
+  suspend: boolean;
+  changed: boolean;
+  diff: string;
+  status: IKubeRayStatus;
 }
 
 /** `POST ray-dev/api/kubernetes/apply`. */
@@ -484,6 +517,12 @@ export interface IPromoteRequest {
   variant?: PromoteVariant;
   /** The Serve app as `module:app`; default: found in the project. */
   serve_app?: string | null;
+  /** `raycronjob`: five cron fields. */
+  schedule?: string | null;
+  /** `raycronjob`: the IANA zone the schedule is read in (default: UTC). */
+  time_zone?: string | null;
+  /** `raycronjob`: create it suspended. */
+  suspend?: boolean | null;
   /** Where pinned versions come from: `latest` (default), a run's id, or `server`. */
   source_run?: string | null;
 }
@@ -534,7 +573,35 @@ export interface IShapeNumber {
   from: string;
 }
 
-export type PromoteVariant = 'rayjob' | 'rayservice';
+export type PromoteVariant = 'rayjob' | 'rayservice' | 'raycronjob';
+
+/** A scheduled promotion's schedule and its next runs, for the review. */
+export interface IScheduleReview {
+  schedule: string;
+  time_zone: string | null;
+  suspend: boolean;
+  /** The zone the times are in: time_zone, else UTC. */
+  zone_shown: string;
+  /** ISO 8601 with the zone's offset. */
+  next_runs: string[];
+}
+
+/** Where a promoted run's logs go (KubeRay's History Server, or with the cluster). */
+export interface ILogsReview {
+  configured: boolean;
+  uri?: string | null;
+  collector_image?: string | null;
+  message: string;
+  /** c.RayDev.history_server is set but unusable. */
+  error?: string;
+}
+
+/** A recorded promotion's RayCronJob schedule (null for the other variants). */
+export interface IPromotionSchedule {
+  schedule?: string;
+  time_zone?: string | null;
+  suspend?: boolean;
+}
 
 /** Where the project's Serve app was found, for the RayService variant. */
 export interface IServeApp {
@@ -607,6 +674,9 @@ export interface IPromotionPlan {
   git_commit: string | null;
   /** Where the manifests' groups come from, and why not the other source. */
   shape_source: IPromoteShapeSource;
+  /** The raycronjob variant's schedule and its next runs. */
+  schedule: IScheduleReview | null;
+  logs: ILogsReview;
   /** The tested environment the pins come from, and the runs to choose from. */
   source: {
     requested: string;
@@ -667,6 +737,8 @@ export interface IPromotion {
   user: string | null;
   created: number;
   finished: number | null;
+  /** A scheduled promotion's schedule (the history and the record have it). */
+  schedule?: IPromotionSchedule | null;
   /** The run the pins came from (null: this server's Python). */
   source_run?: string | null;
   lock_hash?: string | null;
@@ -748,4 +820,20 @@ export interface IPromotionPackage extends IPromotion {
   not_carried: { spec: string; reason: string }[];
   /** Says this path is less reproducible than the image. */
   reproducibility: string;
+}
+
+/** `POST ray-dev/api/jobs/<id>/logs/save`. */
+export interface ISaveLogRequest {
+  /** A storage URI (s3://..., gs://..., root:path); default: the artifacts root. */
+  dest?: string | null;
+  overwrite?: boolean;
+}
+
+/** Where a saved log went. */
+export interface ISavedLog {
+  submission_id: string;
+  dest: string;
+  root: string;
+  path: string;
+  bytes: number;
 }

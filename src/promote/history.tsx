@@ -28,6 +28,7 @@ import {
   toggleSelection
 } from './history-model';
 import { saveBlob } from './progress';
+import { scheduleLabel } from './model';
 
 /** Save a promotion's manifests, the image on its pushed digest. */
 export async function downloadManifests(
@@ -262,6 +263,16 @@ function PromotionsView(props: IPromotionsViewProps): JSX.Element {
             </span>
             <span className="jp-RayDev-historyKind">{p.kind}</span>
             <span className="jp-RayDev-historyProject">{p.project}</span>
+            {p.schedule ? (
+              <span
+                className="jp-RayDev-historySchedule"
+                data-testid="ray-promotion-schedule"
+                title={trans.__('RayCronJob schedule')}
+              >
+                {scheduleLabel(p.schedule)}
+                {p.schedule.suspend ? ` ${trans.__('(suspended)')}` : ''}
+              </span>
+            ) : null}
             <code className="jp-RayDev-historyImage" title={p.digest ?? ''}>
               {p.digest ? shortDigest(p.digest) : (p.image ?? '')}
             </code>
@@ -308,6 +319,17 @@ function Detail(props: {
         <div className="jp-RayDev-promoteRow">
           <span className="jp-RayDev-promoteLabel">{trans.__('Digest')}</span>
           <code>{detail.digest}</code>
+        </div>
+      ) : null}
+      {detail.schedule ? (
+        <div className="jp-RayDev-promoteRow">
+          <span className="jp-RayDev-promoteLabel">{trans.__('Schedule')}</span>
+          <code data-testid="ray-promotion-detail-schedule">
+            {scheduleLabel(detail.schedule)}
+          </code>
+          {detail.schedule.suspend ? (
+            <span>{trans.__('(suspended)')}</span>
+          ) : null}
         </div>
       ) : null}
       {detail.error ? (
