@@ -24,46 +24,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/ray-dev/api/cluster/metrics": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Whether the Ray dashboard's Metrics page has a Grafana to show
-         * @description The dashboard's own Grafana health check (RAY_GRAFANA_HOST on the head). `available: false` comes with the reason and what to set.
-         */
-        get: operations["getClusterMetrics"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/ray-dev/dashboard/{path}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * The configured Ray dashboard through this server (HTTP and WebSocket)
-         * @description A proxy of the Ray dashboard the server uses (c.RayDev.ray_address), and of nothing else: the upstream is never taken from the request. The Ray token is added here (Authorization: Bearer), so the browser never holds it; Jupyter's cookie, XSRF token and token header are not forwarded. Open `/ray-dev/dashboard/` for the dashboard UI, `/ray-dev/dashboard/#/jobs/<submission id>` for a job. Every method is proxied; writes need Jupyter's XSRF token (or token authentication). A WebSocket upgrade (e.g. `api/jobs/<id>/logs/tail`) is relayed.
-         */
-        get: operations["dashboardProxy"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/ray-dev/api/jobs": {
         parameters: {
             query?: never;
@@ -2054,58 +2014,6 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             502: components["responses"]["Error"];
             503: components["responses"]["Error"];
-        };
-    };
-    getClusterMetrics: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The verdict */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ClusterMetrics"];
-                };
-            };
-            403: components["responses"]["Forbidden"];
-            502: components["responses"]["Error"];
-            503: components["responses"]["Error"];
-        };
-    };
-    dashboardProxy: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description Path under the dashboard, e.g. `api/jobs/` */
-                path: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description What the dashboard answered (any status, passed on) */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            403: components["responses"]["Forbidden"];
-            /** @description The dashboard did not answer, or the Ray token is missing: an HTML page saying which */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
         };
     };
     listJobs: {
