@@ -24,6 +24,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ray-dev/api/cluster/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether the Ray dashboard's Metrics page has a Grafana to show
+         * @description The dashboard's own Grafana health check (RAY_GRAFANA_HOST on the head). `available: false` comes with the reason and what to set.
+         */
+        get: operations["getClusterMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/dashboard/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The configured Ray dashboard through this server (HTTP and WebSocket)
+         * @description A proxy of the Ray dashboard the server uses (c.RayDev.ray_address), and of nothing else: the upstream is never taken from the request. The Ray token is added here (Authorization: Bearer), so the browser never holds it; Jupyter's cookie, XSRF token and token header are not forwarded. Open `/ray-dev/dashboard/` for the dashboard UI, `/ray-dev/dashboard/#/jobs/<submission id>` for a job. Every method is proxied; writes need Jupyter's XSRF token (or token authentication). A WebSocket upgrade (e.g. `api/jobs/<id>/logs/tail`) is relayed.
+         */
+        get: operations["dashboardProxy"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/ray-dev/api/jobs": {
         parameters: {
             query?: never;
@@ -851,6 +891,69 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ray-dev/api/projects/{project}/notebook-installs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project folder, relative to the Jupyter root as the file browser shows it; its slashes as they are or encoded (%2F). `%2F` alone is the Jupyter root. */
+                project: components["parameters"]["Project"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Packages the project's notebooks installed into their kernels that its runtime_env.yaml does not declare
+         * @description Installs are recorded by the kernels this server starts (a recorder it loads into each Python kernel): only packages a cell installed with pip or uv (`%pip install`, `!pip install`, `%uv pip install`), at the version installed, attributed to that cell's notebook. Left out: what the notebook's project declares at that version (pip or uv in runtime_env.yaml) and what was dismissed. *Add to runtime_env.yaml* is POST /projects/{project}/runtime-env/packages with the entry's `requirement`.
+         */
+        get: operations["listProjectNotebookInstalls"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/notebook-installs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Packages any notebook installed into its kernel that its project's runtime_env.yaml does not declare (each with its project)
+         * @description Installs are recorded by the kernels this server starts (a recorder it loads into each Python kernel): only packages a cell installed with pip or uv (`%pip install`, `!pip install`, `%uv pip install`), at the version installed, attributed to that cell's notebook. Left out: what the notebook's project declares at that version (pip or uv in runtime_env.yaml) and what was dismissed. *Add to runtime_env.yaml* is POST /projects/{project}/runtime-env/packages with the entry's `requirement`.
+         */
+        get: operations["listNotebookInstalls"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/notebook-installs/dismiss": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hide installs from the list (the notebook keeps the package; another version is listed again)
+         * @description Needs the XSRF token.
+         */
+        post: operations["dismissNotebookInstalls"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1211,7 +1314,7 @@ export interface components {
         Cluster: {
             /** @description The dashboard address the server talks to */
             address: string;
-            /** @description The dashboard link for the browser */
+            /** @description The dashboard link for the browser: the dashboard through this server (`<base_url>ray-dev/dashboard/`) unless c.RayDev.dashboard_url names another */
             dashboard_url: string;
             ray_version: string | null;
             python_version?: string | null;
@@ -1700,6 +1803,51 @@ export interface components {
             /** @description The ETag read (If-Match works too): 409 if the file changed since */
             etag?: string;
         };
+        ClusterMetrics: {
+            /** @description The dashboard reaches a Grafana: its Metrics page shows panels */
+            available: boolean;
+            /** @description Where the Metrics page's panels load from (the browser must reach it) */
+            grafana_host: string | null;
+            /** @description Why there are no metrics and what to set, or where the panels load from */
+            message: string | null;
+        };
+        NotebookInstall: {
+            /** @description Stable id (notebook, package, version): what dismiss takes */
+            id: string;
+            /** @description The distribution's name as its metadata spells it */
+            name: string;
+            /** @description The version installed */
+            version: string;
+            /** @description name==version: what *Add to runtime_env.yaml* adds */
+            requirement: string;
+            /** @description The project's requirement of the same package the installed version does not satisfy (e.g. tabulate==0.8.0), or null */
+            declared: string | null;
+            /** @description API path of the notebook (its live session's, so a rename is followed) */
+            notebook: string;
+            /** @description API path of the notebook's project (the nearest folder with a runtime_env.yaml) */
+            project: string;
+            kernel_id: string;
+            /** @description Whether the kernel that installed it is still running */
+            running: boolean;
+            /** @description The cell's install command line */
+            command: string;
+            /** @description Where it was installed from when not an index (PEP 610: a file, a folder, a VCS URL; credentials removed) */
+            url: string | null;
+            /** @description When (Unix seconds) */
+            installed: number;
+        };
+        NotebookInstalls: {
+            /** @description The project asked about (null: every project) */
+            project: string | null;
+            installs: components["schemas"]["NotebookInstall"][];
+        };
+        DismissNotebookInstalls: {
+            /** @description The `id` of each install to hide */
+            ids: string[];
+        };
+        DismissedNotebookInstalls: {
+            dismissed: string[];
+        };
     };
     responses: {
         /** @description Storage error (reason: storage_root_not_found, storage_not_found, path_rejected, path_outside_root, not_a_directory, is_a_directory, storage_permission_denied, storage_read_only, storage_conflict, payload_too_large, range_not_satisfiable, upload_not_found, storage_unreachable (names the endpoint), storage_backend_missing, storage_config_invalid) */
@@ -1808,6 +1956,58 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             502: components["responses"]["Error"];
             503: components["responses"]["Error"];
+        };
+    };
+    getClusterMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The verdict */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterMetrics"];
+                };
+            };
+            403: components["responses"]["Forbidden"];
+            502: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
+    dashboardProxy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Path under the dashboard, e.g. `api/jobs/` */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the dashboard answered (any status, passed on) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            403: components["responses"]["Forbidden"];
+            /** @description The dashboard did not answer, or the Ray token is missing: an HTML page saying which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     listJobs: {
@@ -3113,6 +3313,79 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
+        };
+    };
+    listProjectNotebookInstalls: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project folder, relative to the Jupyter root as the file browser shows it; its slashes as they are or encoded (%2F). `%2F` alone is the Jupyter root. */
+                project: components["parameters"]["Project"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Installs, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotebookInstalls"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    listNotebookInstalls: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Installs, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotebookInstalls"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    dismissNotebookInstalls: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DismissNotebookInstalls"];
+            };
+        };
+        responses: {
+            /** @description Dismissed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DismissedNotebookInstalls"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
         };
     };
 }
