@@ -298,6 +298,16 @@ async def test_a_notebook_pip_install_is_listed_added_pinned_and_dismissed(
         assert dismissed == {"dismissed": [item["id"]]}
         assert (await fetch(jp_fetch, "ray-dev", "api", "notebook-installs"))["installs"] == []
         assert "extra-pkg" not in (project / "runtime_env.yaml").read_text()
+        # an install that is gone (a restarted pod's container) is not listed any more
+        undismissed = build_wheel(wheels, "gone-pkg", "1.0")
+        await run_cell(other, f"%pip install --no-index --no-deps --target {target} "
+                              f"{undismissed}")
+        (item,) = (await fetch(jp_fetch, "ray-dev", "api", "notebook-installs"))["installs"]
+        assert item["name"] == "gone-pkg"
+        import shutil
+
+        shutil.rmtree(target / "gone_pkg-1.0.dist-info")
+        assert (await fetch(jp_fetch, "ray-dev", "api", "notebook-installs"))["installs"] == []
         with pytest.raises(AssertionError, match="400"):
             await fetch(jp_fetch, "ray-dev", "api", "notebook-installs", "dismiss",
                         method="POST", body={"ids": []})

@@ -177,7 +177,7 @@ class InstallRecorder:
                 continue
             key = canonical(meta["name"])
             gone.discard(key)
-            installs[key] = {**meta, "command": command, "installed": now}
+            installs[key] = {**meta, "command": command, "installed": now, "location": entry}
         for key in gone:
             installs.pop(key, None)  # uninstalled (not upgraded): no longer in the notebook
         self.file.parent.mkdir(parents=True, exist_ok=True)
@@ -303,6 +303,13 @@ def declaration(requirements: list[str], name: str, version: str) -> tuple[bool,
             return True, text
         return req.specifier.contains(version, prereleases=True), text
     return False, None
+
+
+def still_installed(item: Mapping[str, Any]) -> bool:
+    """Whether the install is still there (a pod restart, a new image or a removed
+    environment takes it away, while the record, under the data dir, may stay)."""
+    location = item.get("location")
+    return not isinstance(location, str) or os.path.isdir(location)
 
 
 def sessions_by_kernel(sessions: Iterable[Mapping[str, Any]]) -> dict[str, str]:

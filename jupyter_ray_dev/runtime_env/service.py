@@ -295,7 +295,8 @@ class RuntimeEnvService:
             kernel_id = str(record.get("kernel_id"))
             for item in record["installs"].values():
                 name, version = item.get("name"), item.get("version")
-                if not isinstance(name, str) or not isinstance(version, str):
+                if not isinstance(name, str) or not isinstance(version, str) \
+                        or not installs.still_installed(item):
                     continue
                 item_id = installs.install_id(nb_path, name, version)
                 covered, requirement = installs.declaration(declared[folder], name, version)
