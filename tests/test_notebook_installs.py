@@ -108,6 +108,18 @@ def test_the_recorder_keeps_what_a_pip_cell_installed_at_its_version(tmp_path):
     assert json.loads((records / "k1.json").read_text())["installs"] == {}
 
 
+def test_a_folder_a_cell_puts_on_sys_path_is_watched_from_the_next_cell(tmp_path):
+    site, later = tmp_path / "site", tmp_path / "later"
+    site.mkdir()
+    later.mkdir()
+    path = [str(site)]
+    rec = ni.InstallRecorder(tmp_path / "records", "k2", None, paths=path)
+    path.insert(0, str(later))  # the paths given are read live, as sys.path is
+    _run(rec, "!pip install --target later x", lambda: _dist(later, "x-pkg", "1.0"))
+    data = json.loads((tmp_path / "records" / "k2.json").read_text())
+    assert data["installs"]["x-pkg"]["location"] == str(later / "x_pkg-1.0.dist-info")
+
+
 def test_which_cells_count_as_installs():
     for source in ("%pip install x", "!pip install x", "!pip3 install -U x",
                    "%uv pip install x", "!uv pip install x", "!python -m pip install x",

@@ -126,9 +126,11 @@ class InstallRecorder:
     """One kernel's record of what its cells installed (see the module doc)."""
 
     def __init__(self, folder: str | Path, kernel_id: str, notebook: str | None = None,
-                 paths: Iterable[str] | None = None) -> None:
+                 paths: list[str] | None = None) -> None:
         self.file = Path(folder) / f"{kernel_id}.json"
-        self.dirs = watched_dirs(paths)
+        self._paths = paths  # None: the live sys.path
+        self._path_key = self._current_path()
+        self.dirs = watched_dirs(self._path_key)
         self.record: dict[str, Any] = {
             "format": FORMAT, "kernel_id": kernel_id, "notebook": notebook,
             "python": sys.executable, "installs": {}}
@@ -141,7 +143,14 @@ class InstallRecorder:
         self._known = _entries(self.dirs)
         self._before: tuple[float, ...] | None = None
 
+    def _current_path(self) -> list[str]:
+        return list(sys.path if self._paths is None else self._paths)
+
     def pre_run_cell(self, info: Any = None) -> None:
+        path = self._current_path()
+        if path != self._path_key:  # a cell changed sys.path: watch its folders too
+            self._path_key, self.dirs = path, watched_dirs(path)
+            self._stamp, self._known = _mtimes(self.dirs), _entries(self.dirs)
         stamp = _mtimes(self.dirs)
         if stamp != self._stamp:  # changed between cells (another kernel, a terminal)
             self._stamp, self._known = stamp, _entries(self.dirs)
