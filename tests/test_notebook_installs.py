@@ -26,6 +26,9 @@ from tornado.httpclient import HTTPClientError
 
 from apischema import validate_response
 from jupyter_ray_dev.runtime_env import notebook_installs as ni
+from test_promote_loop import watch  # noqa: F401 - the fixture: asyncio's slow-callback check
+
+FILES = 2000  # kernels' records: reading them takes well over 100 ms
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -329,3 +332,33 @@ async def test_a_notebook_pip_install_is_listed_added_pinned_and_dismissed(
             client.stop_channels()
         for kernel_id in (train_id, other_id):
             await jp_serverapp.kernel_manager.shutdown_kernel(kernel_id, now=True)
+
+
+async def test_listing_many_records_never_holds_the_event_loop(jp_fetch, jp_serverapp,
+                                                               jp_root_dir, watch):
+    """Thousands of kernels' records (a long-lived server) are read off the loop: asyncio's
+    slow-callback check (weighed as in test_promote_loop) finds no callback of 100 ms."""
+    (app,) = jp_serverapp.extension_manager.extension_apps["jupyter_ray_dev"]
+    folder = app.service.runtime_env.installs_dir
+    folder.mkdir(parents=True)
+    for n in range(FILES):
+        project = jp_root_dir / f"p{n % 50}"
+        project.mkdir(exist_ok=True)
+        ni.write_json_atomic(folder / f"k{n}.json", {
+            "format": ni.FORMAT, "kernel_id": f"k{n}", "notebook": str(project / "nb.ipynb"),
+            "installs": {f"pkg-{i}": {"name": f"pkg-{i}", "version": "1.0", "command": "%pip",
+                                      "installed": n} for i in range(5)}})
+    for attempt in range(2):  # a report in both runs fails (see test_promote_loop)
+        watch.blocking.clear()
+        watch.watch(asyncio.get_running_loop())
+        listed = await fetch(jp_fetch, "ray-dev", "api", "notebook-installs")
+        assert len(listed["installs"]) == 50 * 5 - 5 * attempt  # one project dismissed a run
+        one = await fetch(jp_fetch, "ray-dev", "api", "projects", f"p{attempt}",
+                          "notebook-installs")
+        assert len(one["installs"]) == 5
+        await fetch(jp_fetch, "ray-dev", "api", "notebook-installs", "dismiss", method="POST",
+                    body={"ids": [i["id"] for i in one["installs"]]})
+        watch.unwatch()
+        if not watch.blocking:
+            break
+    assert not watch.blocking, watch.blocking
