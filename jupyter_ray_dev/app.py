@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
@@ -263,15 +264,16 @@ class RayDev(ExtensionApp):
         if data.get("action") not in ("start", "restart") or data.get("status") != "success":
             return
         try:
-            await self._load_recorder(str(data.get("kernel_id")))
+            # the kernel started just now (installs since then are its cells')
+            await self._load_recorder(str(data.get("kernel_id")), time.time() - 1.0)
         except Exception as err:  # noqa: BLE001 - a kernel without it just is not recorded
             self.log.debug("jupyter_ray_dev: no install recorder in kernel %s: %s",
                            data.get("kernel_id"), err)
 
-    async def _load_recorder(self, kernel_id: str) -> None:
+    async def _load_recorder(self, kernel_id: str, started: float) -> None:
         km = self.serverapp.kernel_manager.get_kernel(kernel_id)
         spec = km.kernel_spec
-        code = self.service.runtime_env.recorder_code(kernel_id)
+        code = self.service.runtime_env.recorder_code(kernel_id, started)
         if code is None or spec is None or (spec.language or "").lower() != "python":
             return
         from jupyter_client.session import Session

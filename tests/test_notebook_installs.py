@@ -165,6 +165,34 @@ def test_activation_needs_an_ipython_shell_and_a_kernel_id(tmp_path):
     assert [n for n, _ in shell.events.registered] == ["pre_run_cell", "post_run_cell"]
 
 
+def test_cells_run_before_the_recorder_loaded_are_caught_up(tmp_path, monkeypatch):
+    """A notebook run at once can execute its first cells before the server's request
+    loads the recorder: what they installed since the kernel started is still kept."""
+    import time
+
+    site = tmp_path / "site"
+    site.mkdir()
+    old = _dist(site, "old-pkg", "1.0")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))  # there before the kernel
+    started = time.time() - 1
+    _dist(site, "early-pkg", "3.0")  # what the early cell installed
+    monkeypatch.setattr(sys, "path", [str(site)])
+    shell = type("Shell", (), {})()
+    shell.events = type("Events", (), {"register": lambda self, n, f: None})()
+    shell.history_manager = type("H", (), {"input_hist_raw": ["", "x = 1",
+                                                              "%pip install early-pkg"]})()
+    assert ni.activate(shell, str(tmp_path / "rec"), "k3", "/r/nb.ipynb", started)
+    installs = json.loads((tmp_path / "rec" / "k3.json").read_text())["installs"]
+    assert list(installs) == ["early-pkg"]
+    assert installs["early-pkg"]["command"] == "%pip install early-pkg"
+    # no install command among the early cells: nothing is attributed to them
+    shell2 = type("Shell", (), {})()
+    shell2.events = shell.events
+    shell2.history_manager = type("H", (), {"input_hist_raw": ["", "import os"]})()
+    assert ni.activate(shell2, str(tmp_path / "rec"), "k4", None, started)
+    assert not (tmp_path / "rec" / "k4.json").exists()
+
+
 # --- a real server, real kernels ------------------------------------------------------------
 
 

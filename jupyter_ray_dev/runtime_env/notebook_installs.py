@@ -193,6 +193,22 @@ class InstallRecorder:
         write_json_atomic(self.file, self.record)
 
 
+    def catch_up(self, sources: Iterable[str], since: float) -> None:
+        """Cells that ran before the recorder was loaded (a notebook run at once can beat the
+        server's request): the distributions installed since the kernel started, when one
+        of those cells ran an install command."""
+        commands = [_command(src) for src in sources if src and INSTALL_COMMAND.search(src)]
+        if not commands:
+            return
+        recent = []
+        for entry in self._known:
+            with contextlib.suppress(OSError):
+                if os.stat(entry).st_mtime >= since:
+                    recent.append(entry)
+        if recent:
+            self.apply(recent, (), commands[-1])
+
+
 def _name_of(entry: str) -> str | None:
     base = os.path.basename(entry)
     for suffix in _META_SUFFIXES:
@@ -201,8 +217,10 @@ def _name_of(entry: str) -> str | None:
     return None
 
 
-def activate(shell: Any, folder: str, kernel_id: str, notebook: str | None = None) -> bool:
-    """Record this kernel's installs (idempotent: a second call replaces the first). False
+def activate(shell: Any, folder: str, kernel_id: str, notebook: str | None = None,
+             started: float | None = None) -> bool:
+    """Record this kernel's installs (idempotent: a second call replaces the first);
+    ``started``: when the kernel started, to catch up with cells that ran before. False
     when ``shell`` is not an IPython shell."""
     events = getattr(shell, "events", None)
     if events is None or not _KERNEL_ID.match(kernel_id):
@@ -217,15 +235,18 @@ def activate(shell: Any, folder: str, kernel_id: str, notebook: str | None = Non
     events.register("pre_run_cell", recorder.pre_run_cell)
     events.register("post_run_cell", recorder.post_run_cell)
     setattr(shell, _RECORDER_ATTR, recorder)
+    if started is not None and old is None:
+        with contextlib.suppress(Exception):
+            recorder.catch_up(getattr(shell.history_manager, "input_hist_raw", []), started)
     return True
 
 
-def activation_code(folder: str | Path, kernel_id: str) -> str:
-    """What the server runs (silently) in a Python kernel it started: load the recorder if
-    this package is importable there; say nothing either way."""
+def activation_code(folder: str | Path, kernel_id: str, started: float) -> str:
+    """What the server runs (silently) in a Python kernel it started at ``started``: load
+    the recorder if this package is importable there; say nothing either way."""
     return ("try:\n"
             "    __import__('jupyter_ray_dev.runtime_env.notebook_installs', fromlist=['_'])"
-            f".activate(get_ipython(), {str(folder)!r}, {kernel_id!r})\n"
+            f".activate(get_ipython(), {str(folder)!r}, {kernel_id!r}, None, {started!r})\n"
             "except Exception:\n"
             "    pass\n")
 

@@ -324,12 +324,12 @@ class RuntimeEnvService:
         the running sessions (a renamed notebook is followed)."""
         return await self._off_loop(self._notebook_installs, project, dict(sessions or {}))
 
-    def recorder_code(self, kernel_id: str) -> str | None:
+    def recorder_code(self, kernel_id: str, started: float) -> str | None:
         """The code that loads the install recorder into a Python kernel the server started
-        (None: capture is off)."""
+        at ``started`` (None: capture is off)."""
         if not self.config.capture_installs:
             return None
-        return installs.activation_code(self.installs_dir, kernel_id)
+        return installs.activation_code(self.installs_dir, kernel_id, started)
 
     async def dismiss_notebook_installs(self, ids: list[str]) -> dict[str, Any]:
         """Hide installs (by id) from the list: the notebook keeps its package, the project
