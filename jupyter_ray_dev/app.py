@@ -284,10 +284,11 @@ class RayDev(ExtensionApp):
                                            signature_scheme=km.session.signature_scheme))
         client.start_channels()
         try:
-            await client.wait_for_ready(timeout=60)
+            # sent at once, not after a kernel_info round trip: ZMQ holds it until the kernel
+            # listens, so it is ahead of the cells a notebook run sends once Lab connects
             msg_id = client.execute(code, silent=True, store_history=False, allow_stdin=False)
             while True:  # its reply: the channels are not closed under the request
-                reply = await client.get_shell_msg(timeout=30)
+                reply = await client.get_shell_msg(timeout=60)
                 if reply.get("parent_header", {}).get("msg_id") == msg_id:
                     break
         finally:

@@ -10,6 +10,9 @@ import { expect, test } from '@jupyterlab/galata';
 
 const SIDEBAR_ID = 'jupyter-ray-dev:panel';
 
+// a dismissal holds for the notebook's path and the version: another run's must not
+const RUN = String(Date.now());
+
 const BUILD = `import base64, hashlib, sys, tempfile, zipfile, pathlib
 base = pathlib.Path(tempfile.mkdtemp())
 target = base / 'site'
@@ -28,15 +31,19 @@ def wheel(name, version):
         for p, t in files.items():
             z.writestr(p, t)
     return path
-tiny, other = wheel('galata-tiny', '0.4.2'), wheel('galata-other', '1.1')
-print('built')`;
+tiny, other = wheel('galata-tiny', '0.4.2'), wheel('galata-other', '1.1.RUN')
+print('built')`.replace('RUN', RUN);
 
 function notebook(sources: string[]): string {
   return JSON.stringify({
     nbformat: 4,
     nbformat_minor: 5,
     metadata: {
-      kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }
+      kernelspec: {
+        name: 'python3',
+        display_name: 'Python 3',
+        language: 'python'
+      }
     },
     cells: sources.map((source, i) => ({
       cell_type: 'code',
@@ -90,7 +97,9 @@ test.describe('Packages installed from a notebook', () => {
       { timeout: 30000 }
     );
     await expect(offered).toContainText('galata-tiny==0.4.2');
-    await offered.getByRole('button', { name: 'Add to runtime_env.yaml' }).click();
+    await offered
+      .getByRole('button', { name: 'Add to runtime_env.yaml' })
+      .click();
     await expect(editor.locator('.jp-RayDev-envYaml')).toContainText(
       'galata-tiny==0.4.2'
     );
@@ -105,9 +114,13 @@ test.describe('Packages installed from a notebook', () => {
     await page.sidebar.openTab(SIDEBAR_ID);
     const section = page.locator('.jp-RayDev-installsPanel');
     const other = section.locator('li[data-package="galata-other"]');
-    await expect(other).toContainText('galata-other==1.1', { timeout: 30000 });
+    await expect(other).toContainText(`galata-other==1.1.${RUN}`, {
+      timeout: 30000
+    });
     await other.getByRole('button', { name: 'Dismiss' }).click();
     await expect(other).toHaveCount(0);
-    await expect(section.locator('li[data-package="galata-tiny"]')).toHaveCount(0);
+    await expect(section.locator('li[data-package="galata-tiny"]')).toHaveCount(
+      0
+    );
   });
 });
