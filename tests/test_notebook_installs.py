@@ -106,7 +106,7 @@ def test_the_recorder_keeps_what_a_pip_cell_installed_at_its_version(tmp_path):
     # an uninstall drops it: the notebook no longer has it
     import shutil
 
-    _run(rec, "%pip uninstall -y tiny-pkg\n%pip install other",
+    _run(rec, "%pip uninstall -y tiny-pkg",
          lambda: shutil.rmtree(site / "tiny_pkg-0.2.dist-info"))
     assert json.loads((records / "k1.json").read_text())["installs"] == {}
 
@@ -126,6 +126,7 @@ def test_a_folder_a_cell_puts_on_sys_path_is_watched_from_the_next_cell(tmp_path
 def test_which_cells_count_as_installs():
     for source in ("%pip install x", "!pip install x", "!pip3 install -U x",
                    "%uv pip install x", "!uv pip install x", "!python -m pip install x",
+                   "%pip uninstall -y x",
                    "subprocess.run([sys.executable, '-m', 'pip', 'install', 'x'])"):
         assert ni.INSTALL_COMMAND.search(source), source
     for source in ("import pipes", "print('install')", "%pip list", "pipeline.install_hook"):

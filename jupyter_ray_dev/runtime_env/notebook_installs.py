@@ -38,8 +38,9 @@ FORMAT = 1
 DISMISSED_FILE = "dismissed.json"
 _RECORDER_ATTR = "_jupyter_ray_dev_install_recorder"
 # a cell that runs an installer: %pip / !pip / pip3 / python -m pip / %uv pip / uv add
+# (and uninstall: what it removes is no longer the notebook's)
 INSTALL_COMMAND = re.compile(
-    r"(?:\bpip3?\b[^\n]*\binstall\b)|(?:\buv\b[^\n]*\b(?:add|install|sync)\b)")
+    r"(?:\bpip3?\b[^\n]*\b(?:un)?install\b)|(?:\buv\b[^\n]*\b(?:add|(?:un)?install|sync)\b)")
 _META_SUFFIXES = (".dist-info", ".egg-info")
 _KERNEL_ID = re.compile(r"^[\w-]{1,100}$")
 
@@ -191,7 +192,6 @@ class InstallRecorder:
             installs.pop(key, None)  # uninstalled (not upgraded): no longer in the notebook
         self.file.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.file, self.record)
-
 
     def catch_up(self, sources: Iterable[str], since: float) -> None:
         """Cells that ran before the recorder was loaded (a notebook run at once can beat the
