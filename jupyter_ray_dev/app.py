@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
@@ -13,6 +14,7 @@ from .errors import RayDevError
 from .service import RayDevConfig, RayDevService
 
 DASHBOARD_PATH = "ray-dev/dashboard/"  # the dashboard proxy (handlers/dashboard.py)
+KERNEL_ACTIONS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
 
 
 class RayDev(ExtensionApp):
@@ -108,6 +110,16 @@ class RayDev(ExtensionApp):
         "(one per root, started on first use), so the listing runs beside the server's "
         "request handling instead of taking turns with it on one GIL. False: the next page is "
         "listed on the server's storage threads.",
+    ).tag(config=True)
+
+    capture_notebook_installs = Bool(
+        True,
+        help=(
+            "Notice packages a notebook installs into its kernel (%pip install, !pip install, "
+            "%uv pip install) that its project's runtime_env.yaml does not declare, and offer "
+            "to add them, pinned. The server loads a small recorder into each Python kernel it "
+            "starts (kernels whose Python has this package installed)."
+        ),
     ).tag(config=True)
 
     kubeconfig = Unicode(
@@ -259,6 +271,45 @@ class RayDev(ExtensionApp):
         except RayDevError as err:
             # keep serving: the panel shows this same message until the config is fixed
             self.log.warning("jupyter_ray_dev: %s", err.message)
+
+        if self.capture_notebook_installs and self.serverapp is not None:
+            self.serverapp.event_logger.add_listener(schema_id=KERNEL_ACTIONS,
+                                                     listener=self._on_kernel_action)
+
+    async def _on_kernel_action(self, logger: Any, schema_id: str, data: dict) -> None:
+        """A kernel started (or restarted: a new process): load the install recorder."""
+        if data.get("action") not in ("start", "restart") or data.get("status") != "success":
+            return
+        try:
+            # the kernel started just now (installs since then are its cells')
+            await self._load_recorder(str(data.get("kernel_id")), time.time() - 1.0)
+        except Exception as err:  # noqa: BLE001 - a kernel without it just is not recorded
+            self.log.debug("jupyter_ray_dev: no install recorder in kernel %s: %s",
+                           data.get("kernel_id"), err)
+
+    async def _load_recorder(self, kernel_id: str, started: float) -> None:
+        km = self.serverapp.kernel_manager.get_kernel(kernel_id)
+        spec = km.kernel_spec
+        code = self.service.runtime_env.recorder_code(kernel_id, started)
+        if code is None or spec is None or (spec.language or "").lower() != "python":
+            return
+        from jupyter_client.session import Session
+
+        # a session of its own: a client with the manager's shares its ZMQ identity with
+        # any other such client, and the kernel would answer only one of them
+        client = km.client(session=Session(key=km.session.key,
+                                           signature_scheme=km.session.signature_scheme))
+        client.start_channels()
+        try:
+            # sent at once, not after a kernel_info round trip: ZMQ holds it until the kernel
+            # listens, so it is ahead of the cells a notebook run sends once Lab connects
+            msg_id = client.execute(code, silent=True, store_history=False, allow_stdin=False)
+            while True:  # its reply: the channels are not closed under the request
+                reply = await client.get_shell_msg(timeout=60)
+                if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                    break
+        finally:
+            client.stop_channels()
 
     async def stop_extension(self) -> None:
         await self.service.close()

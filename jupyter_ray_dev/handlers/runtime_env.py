@@ -69,6 +69,32 @@ class PackagesHandler(RuntimeEnvBase):
                                                      if_match=if_match))
 
 
+class NotebookInstallsBase(RuntimeEnvBase):
+    async def sessions(self) -> dict[str, str]:
+        """kernel id -> notebook path of the running sessions."""
+        from ..runtime_env.notebook_installs import sessions_by_kernel
+
+        return sessions_by_kernel(await self.session_manager.list_sessions())
+
+
+class NotebookInstallsHandler(NotebookInstallsBase):
+    """What notebooks installed (``%pip install``) that the runtime_env does not declare:
+    every project's, or (under ``/projects/<project>``) one project's."""
+
+    @tornado.web.authenticated
+    async def get(self, project: str | None = None) -> None:
+        self.reply(await self.envs.notebook_installs(project, await self.sessions()))
+
+
+class DismissInstallsHandler(NotebookInstallsBase):
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        from ..runtime_env.requests import DismissInstallsRequest
+
+        request = self.request_of(DismissInstallsRequest)
+        self.reply(await self.envs.dismiss_notebook_installs(request.ids))
+
+
 class WorkingDirSizeHandler(RuntimeEnvBase):
     @tornado.web.authenticated
     async def get(self, project: str) -> None:
@@ -100,6 +126,9 @@ ROUTES = [
     (f"{PREFIX}/runtime-env", RuntimeEnvHandler),
     (f"{PREFIX}/runtime-env/validate", ValidateHandler),
     (f"{PREFIX}/runtime-env/packages", PackagesHandler),
+    (f"{PREFIX}/notebook-installs", NotebookInstallsHandler),
+    (f"{API_PREFIX}/notebook-installs", NotebookInstallsHandler),
+    (f"{API_PREFIX}/notebook-installs/dismiss", DismissInstallsHandler),
     (f"{PREFIX}/working-dir-size", WorkingDirSizeHandler),
     (f"{PREFIX}/install", InstallHandler),
 ]

@@ -13,6 +13,7 @@ import type {
   IClusterSummary,
   IInstallEvent,
   IInstallRequest,
+  INotebookInstalls,
   IRuntimeEnvFile,
   IRuntimeEnvVerdict,
   IWorkingDirSize,
@@ -453,6 +454,46 @@ export class RayDevAPI {
       projectPath(project, 'runtime-env/validate'),
       { method: 'POST', body: JSON.stringify(content), signal }
     );
+  }
+
+  /**
+   * Add requirements (e.g. `tiny-pkg==0.1`) to the project's pip (or uv)
+   * list, replacing ones of the same package; comments kept, validated.
+   */
+  addRuntimeEnvPackages(
+    project: string,
+    requirements: string[],
+    etag?: string | null
+  ): Promise<IRuntimeEnvFile> {
+    const headers: Record<string, string> = {};
+    if (etag) {
+      headers['If-Match'] = etag;
+    }
+    return this.request<IRuntimeEnvFile>(
+      projectPath(project, 'runtime-env/packages'),
+      { method: 'POST', body: JSON.stringify({ requirements }), headers }
+    );
+  }
+
+  /**
+   * Packages notebooks installed into their kernels (`%pip install`...) that
+   * their project's runtime_env.yaml does not declare: one project's, or
+   * (no project) every project's.
+   */
+  getNotebookInstalls(project?: string): Promise<INotebookInstalls> {
+    return this.request<INotebookInstalls>(
+      project === undefined
+        ? 'notebook-installs'
+        : projectPath(project, 'notebook-installs')
+    );
+  }
+
+  /** Hide installs (by id) from those lists. */
+  async dismissNotebookInstalls(ids: string[]): Promise<void> {
+    await this.request<unknown>('notebook-installs/dismiss', {
+      method: 'POST',
+      body: JSON.stringify({ ids })
+    });
   }
 
   /** What Ray would upload for the saved environment's working_dir. */

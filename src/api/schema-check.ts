@@ -38,6 +38,8 @@ export type SameAsOpenAPI = [
   Expect<Same<T.IStorageUpload, Schemas['StorageUpload']>>,
   Expect<Same<T.IStorageDeleted, Schemas['StorageDeleted']>>,
   Expect<Same<T.IRuntimeEnvFinding, Schemas['RuntimeEnvFinding']>>,
+  Expect<Same<T.INotebookInstall, Schemas['NotebookInstall']>>,
+  Expect<Same<T.INotebookInstalls, Schemas['NotebookInstalls']>>,
   Expect<Same<T.IRuntimeEnvVerdict, Schemas['RuntimeEnvVerdict']>>,
   Expect<Same<T.IRuntimeEnvFile, Schemas['RuntimeEnvFile']>>,
   Expect<Same<T.IInstallEvent, Schemas['InstallEvent']>>,

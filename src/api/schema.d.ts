@@ -956,6 +956,69 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ray-dev/api/projects/{project}/notebook-installs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project folder, relative to the Jupyter root as the file browser shows it; its slashes as they are or encoded (%2F). `%2F` alone is the Jupyter root. */
+                project: components["parameters"]["Project"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Packages the project's notebooks installed into their kernels that its runtime_env.yaml does not declare
+         * @description Installs are recorded by the kernels this server starts (a recorder it loads into each Python kernel): only packages a cell installed with pip or uv (`%pip install`, `!pip install`, `%uv pip install`), at the version installed, attributed to that cell's notebook. Left out: what the notebook's project declares at that version (pip or uv in runtime_env.yaml) and what was dismissed. *Add to runtime_env.yaml* is POST /projects/{project}/runtime-env/packages with the entry's `requirement`.
+         */
+        get: operations["listProjectNotebookInstalls"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/notebook-installs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Packages any notebook installed into its kernel that its project's runtime_env.yaml does not declare (each with its project)
+         * @description Installs are recorded by the kernels this server starts (a recorder it loads into each Python kernel): only packages a cell installed with pip or uv (`%pip install`, `!pip install`, `%uv pip install`), at the version installed, attributed to that cell's notebook. Left out: what the notebook's project declares at that version (pip or uv in runtime_env.yaml) and what was dismissed. *Add to runtime_env.yaml* is POST /projects/{project}/runtime-env/packages with the entry's `requirement`.
+         */
+        get: operations["listNotebookInstalls"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/notebook-installs/dismiss": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hide installs from the list (the notebook keeps the package; another version is listed again)
+         * @description Needs the XSRF token.
+         */
+        post: operations["dismissNotebookInstalls"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1905,6 +1968,43 @@ export interface components {
             grafana_host: string | null;
             /** @description Why there are no metrics and what to set, or where the panels load from */
             message: string | null;
+        };
+        NotebookInstall: {
+            /** @description Stable id (notebook, package, version): what dismiss takes */
+            id: string;
+            /** @description The distribution's name as its metadata spells it */
+            name: string;
+            /** @description The version installed */
+            version: string;
+            /** @description name==version: what *Add to runtime_env.yaml* adds */
+            requirement: string;
+            /** @description The project's requirement of the same package the installed version does not satisfy (e.g. tabulate==0.8.0), or null */
+            declared: string | null;
+            /** @description API path of the notebook (its live session's, so a rename is followed) */
+            notebook: string;
+            /** @description API path of the notebook's project (the nearest folder with a runtime_env.yaml) */
+            project: string;
+            kernel_id: string;
+            /** @description Whether the kernel that installed it is still running */
+            running: boolean;
+            /** @description The cell's install command line */
+            command: string;
+            /** @description Where it was installed from when not an index (PEP 610: a file, a folder, a VCS URL; credentials removed) */
+            url: string | null;
+            /** @description When (Unix seconds) */
+            installed: number;
+        };
+        NotebookInstalls: {
+            /** @description The project asked about (null: every project) */
+            project: string | null;
+            installs: components["schemas"]["NotebookInstall"][];
+        };
+        DismissNotebookInstalls: {
+            /** @description The `id` of each install to hide */
+            ids: string[];
+        };
+        DismissedNotebookInstalls: {
+            dismissed: string[];
         };
     };
     responses: {
@@ -3464,6 +3564,79 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
+        };
+    };
+    listProjectNotebookInstalls: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project folder, relative to the Jupyter root as the file browser shows it; its slashes as they are or encoded (%2F). `%2F` alone is the Jupyter root. */
+                project: components["parameters"]["Project"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Installs, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotebookInstalls"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    listNotebookInstalls: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Installs, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotebookInstalls"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    dismissNotebookInstalls: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DismissNotebookInstalls"];
+            };
+        };
+        responses: {
+            /** @description Dismissed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DismissedNotebookInstalls"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
         };
     };
 }

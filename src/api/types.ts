@@ -334,6 +334,42 @@ export interface IRuntimeEnvFile {
   warnings?: IRuntimeEnvFinding[];
 }
 
+/**
+ * A package a notebook installed into its kernel (`%pip install`...) that
+ * its project's runtime_env.yaml does not declare at that version.
+ */
+export interface INotebookInstall {
+  /** What `dismissNotebookInstalls` takes. */
+  id: string;
+  name: string;
+  /** The version installed. */
+  version: string;
+  /** `name==version`: what *Add to runtime_env.yaml* adds. */
+  requirement: string;
+  /** The project's requirement of it the version does not satisfy, if any. */
+  declared: string | null;
+  /** API path of the notebook. */
+  notebook: string;
+  /** API path of the notebook's project. */
+  project: string;
+  kernel_id: string;
+  /** Whether the kernel that installed it still runs. */
+  running: boolean;
+  /** The cell's install command. */
+  command: string;
+  /** Where it came from when not an index (a file, a VCS URL). */
+  url: string | null;
+  /** Unix seconds. */
+  installed: number;
+}
+
+/** `GET .../notebook-installs`: newest first. */
+export interface INotebookInstalls {
+  /** The project asked about; `null`: every project. */
+  project: string | null;
+  installs: INotebookInstall[];
+}
+
 /** What Ray would upload for the working_dir. */
 export interface IWorkingDirSize {
   project: string;
