@@ -33,17 +33,17 @@ FRONTEND_SRC := $(shell find src style schema -type f 2>/dev/null) package.json 
 PACKAGE_SRC := $(shell find jupyter_ray_dev jupyter-config -type f -not -path '*/labextension/*' \
 	-not -path '*/__pycache__/*' -not -name _version.py 2>/dev/null) pyproject.toml install.json
 
-.PHONY: help lab test install build dev pytest jest ui-test bench check-auth clean k8s-apiserver \
-	dist deploy-test ui-test-wheel
+.PHONY: help lab test install build dev lint-imports pytest jest ui-test bench check-auth clean \
+	k8s-apiserver i18n dist deploy-test ui-test-wheel
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 lab: build  ## start JupyterLab with the extension, a local Ray head and an artifacts folder
 	$(PY) -m jupyter_ray_dev.devlab -- $(LAB_ARGS)
 
 test: build $(STAMPS)/ui-deps $(CHROMIUM)  ## install what is missing, then run every test
-	$(MAKE) --no-print-directory pytest jest ui-test deploy-test ui-test-wheel
+	$(MAKE) --no-print-directory lint-imports pytest jest ui-test deploy-test ui-test-wheel
 
 install: $(STAMPS)/python  ## the Python environment and the package (editable)
 
@@ -51,6 +51,9 @@ build: jupyter_ray_dev/labextension/package.json  ## the frontend, linked into t
 
 dev: build  ## rebuild the frontend on every change
 	$(JLPM) watch
+
+lint-imports: $(STAMPS)/python  ## check the import layers and circles (pyproject's [tool.importlinter])
+	$(VENV)/bin/lint-imports
 
 pytest: $(STAMPS)/python $(STAMPS)/kube-apiserver $(BUILD_TOOLS)
 	$(PY) -m pytest -m "not ($(DEPLOY_MARKERS))"
@@ -67,17 +70,26 @@ ui-test-wheel: $(STAMPS)/wheelhouse $(STAMPS)/ui-deps $(CHROMIUM)
 	cd ui-tests && CI=$${CI:-} RAY_DEV_WHEEL_VENV=$(abspath $(WHEEL_VENV)) \
 		../$(JLPM) playwright test -c playwright.wheel.config.js
 
+# the committed API types must be what openapi.json generates (tsc then holds types.ts to them)
 jest: $(STAMPS)/node
+	$(JLPM) check:api-types
 	$(JLPM) test
 
 ui-test: build $(STAMPS)/ui-deps $(CHROMIUM)
 	cd ui-tests && CI=$${CI:-} ../$(JLPM) playwright test
 
-bench: build $(BUILD_TOOLS)  ## benchmarks (not tests): start-up cost, storage listing, jobs, promote
+bench: build $(BUILD_TOOLS) $(STAMPS)/ui-deps $(CHROMIUM)  ## benchmarks (not tests): start-up cost, storage listing, jobs, promote
 	$(PY) bench/startup.py
 	$(PY) bench/storage.py
+	node bench/storage_browser.js
+	$(PY) bench/storage_hang.py
 	$(PY) bench/jobs.py
 	$(PY) bench/promote.py
+
+# Extracts with jupyterlab-translate, merges into each locale's .po (new strings empty,
+# changed ones fuzzy: translate them, then run it again), compiles the .mo and .json.
+i18n: $(STAMPS)/python  ## re-extract the frontend's strings into the translations, compile them
+	$(PY) scripts/i18n.py
 
 k8s-apiserver: $(STAMPS)/kube-apiserver  ## kube-apiserver from Debian's source + etcd, for the Kubernetes tests
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import time
+from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Dict, Enum, Float, List, Unicode, default
+from jupyter_server.utils import url_path_join
+from traitlets import Bool, Dict, Enum, Float, List, TraitError, Unicode, default, validate
 
 from .errors import RayDevError
 from .service import RayDevConfig, RayDevService
+
+DASHBOARD_PATH = "ray-dev/dashboard/"  # the dashboard proxy (handlers/dashboard.py)
+KERNEL_ACTIONS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
 
 
 class RayDev(ExtensionApp):
@@ -28,8 +34,9 @@ class RayDev(ExtensionApp):
     dashboard_url = Unicode(
         "",
         help=(
-            "URL of the Ray dashboard as the user's browser reaches it, when it differs from "
-            "the address the server uses (an Ingress or a proxied path). Default: the server's."
+            "URL of the Ray dashboard as the user's browser reaches it in a browser tab, when "
+            "not through this server (an Ingress). Default: the dashboard through this server, "
+            "<base_url>ray-dev/dashboard/, which adds the Ray token for the browser."
         ),
     ).tag(config=True)
 
@@ -58,6 +65,17 @@ class RayDev(ExtensionApp):
             "Temp dir of the Ray head on this machine (`ray start --temp-dir`). Live logs of "
             "drivers running here are read from its session logs in place, faster than Ray's "
             "log tail. Default: Ray's own ($RAY_TMPDIR or /tmp, then /ray)."
+        ),
+    ).tag(config=True)
+
+    record_runs = Bool(
+        True,
+        help=(
+            "Run each job's driver through a small launcher that records what the run used "
+            "(its Python, installed and imported distributions, the runtime_env as "
+            "submitted): promote pins the image's requirements from the latest succeeded "
+            "run. Off: jobs run their entrypoint directly and promote pins from this "
+            "server's Python."
         ),
     ).tag(config=True)
 
@@ -92,6 +110,16 @@ class RayDev(ExtensionApp):
         "(one per root, started on first use), so the listing runs beside the server's "
         "request handling instead of taking turns with it on one GIL. False: the next page is "
         "listed on the server's storage threads.",
+    ).tag(config=True)
+
+    capture_notebook_installs = Bool(
+        True,
+        help=(
+            "Notice packages a notebook installs into its kernel (%pip install, !pip install, "
+            "%uv pip install) that its project's runtime_env.yaml does not declare, and offer "
+            "to add them, pinned. The server loads a small recorder into each Python kernel it "
+            "starts (kernels whose Python has this package installed)."
+        ),
     ).tag(config=True)
 
     kubeconfig = Unicode(
@@ -142,12 +170,13 @@ class RayDev(ExtensionApp):
         "<jupyter data dir>/ray_dev/promotions.sqlite."
     ).tag(config=True)
 
-    promote_builder = Enum(
-        ["buildah", "docker", "kaniko"], "buildah",
+    promote_builder = Unicode(
+        "buildah",
         help="Image builder for a promotion that names none: buildah (daemonless, on this "
         "pod), docker (a Docker engine the server reaches: DOCKER_HOST, credentials from "
-        "DOCKER_CONFIG) or kaniko (a Kubernetes Job; needs c.RayDev.promote_kaniko). When it "
-        "cannot run here, such a promotion uses the first of these that can."
+        "DOCKER_CONFIG), kaniko (a Kubernetes Job; needs c.RayDev.promote_kaniko) or a "
+        "builder a site registers (entry point group jupyter_ray_dev.builders). When it "
+        "cannot run here, such a promotion uses the first registered one that can."
     ).tag(config=True)
 
     promote_docker_host = Unicode(
@@ -168,21 +197,43 @@ class RayDev(ExtensionApp):
         ),
     ).tag(config=True)
 
+    history_server = Unicode(
+        "",
+        help=(
+            "Where KubeRay's History Server keeps promoted runs' logs: '<storage root>/"
+            "<folder>', an s3:// or gs:// root of c.RayDev.storage_roots. The generated "
+            "RayCluster/RayJob/RayService/RayCronJob specs then carry historyServerOptions "
+            "(KubeRay injects its log collector; the operator needs the "
+            "RayClusterHistoryServer feature gate, the pods write access to the bucket). "
+            "Default: none, and the review says the logs go with the cluster."
+        ),
+    ).tag(config=True)
+
+    history_server_collector_image = Unicode(
+        "", help="The History Server collector image the specs name. Default: KubeRay's "
+        "collector of the release whose CRDs promote validates against."
+    ).tag(config=True)
+
     @default("ray_address")
     def _default_ray_address(self) -> str:
         return os.environ.get("RAY_ADDRESS", "")
 
-    @default("storage_roots")
-    def _default_storage_roots(self) -> list:
-        from .storage.roots import default_roots
+    @validate("promote_builder")
+    def _registered_builder(self, proposal: Any) -> str:
+        from .promote.builder_registry import builder_names
 
-        return default_roots()
+        names = builder_names()
+        if proposal["value"] not in names:
+            raise TraitError(f"c.RayDev.promote_builder must be a registered builder: "
+                             f"{', '.join(names)}; got {proposal['value']!r}.")
+        return proposal["value"]
 
-    def initialize_settings(self) -> None:
-        shared_roots = []
-        for folder in self.shared_roots:
+    @validate("shared_roots")
+    def _absolute_shared_roots(self, proposal: Any) -> list[str]:
+        kept = []
+        for folder in proposal["value"]:
             if os.path.isabs(folder):
-                shared_roots.append(folder)
+                kept.append(folder)
             else:
                 # a JSON list on the command line arrives as one string: used as a path it
                 # would put installs under the server's current folder
@@ -191,36 +242,34 @@ class RayDev(ExtensionApp):
                     "path, ignored. On the command line give one folder per flag "
                     "(--RayDev.shared_roots=/mnt/shared --RayDev.shared_roots=/mnt/other); "
                     'in a config file, a list (c.RayDev.shared_roots = ["/mnt/shared"]).', folder)
+        return kept
+
+    @default("dashboard_url")
+    def _default_dashboard_url(self) -> str:
+        # in the server, the dashboard through it (handlers/dashboard.py); a kernel or the
+        # CLI reads the settings unlinked to a server: the address then
+        return url_path_join(self.serverapp.base_url, DASHBOARD_PATH) if self._linked else ""
+
+    @default("storage_roots")
+    def _default_storage_roots(self) -> list:
+        from .storage.roots import default_roots
+
+        return default_roots()
+
+    def ray_dev_settings(self, root_dir: str) -> RayDevConfig:
+        """Every ``c.RayDev`` setting by its trait's name, for the capabilities to read theirs
+        (the one place settings are read, in the server and in kernels and the CLI)."""
+        values = {name: _plain(getattr(self, name))
+                  for name in self.class_own_traits(config=True)}
+        return RayDevConfig(root_dir=root_dir, **values)
+
+    def initialize_settings(self) -> None:
         self.service = RayDevService(
-            RayDevConfig(
-                ray_address=self.ray_address,
-                dashboard_url=self.dashboard_url,
-                request_timeout=self.request_timeout,
-                root_dir=self.serverapp.root_dir if self.serverapp else "",
-                shared_roots=tuple(shared_roots),
-                job_store_path=self.job_store_path,
-                job_upload_limit_mib=self.job_upload_limit_mib,
-                ray_temp_dir=self.ray_temp_dir,
-                storage_roots=tuple(self.storage_roots),
-                storage_timeout=self.storage_timeout,
-                storage_list_process=self.storage_list_process,
-                kubeconfig=self.kubeconfig,
-                kubernetes_timeout=self.kubernetes_timeout,
-                promote_registry=self.promote_registry,
-                promote_tls_verify=self.promote_tls_verify,
-                promote_buildah_root=self.promote_buildah_root,
-                promote_buildah_runroot=self.promote_buildah_runroot,
-                promote_buildah_storage_driver=self.promote_buildah_storage_driver,
-                promote_store_path=self.promote_store_path,
-                promote_builder=self.promote_builder,
-                promote_docker_host=self.promote_docker_host,
-                promote_kaniko=dict(self.promote_kaniko),
-            )
-        )
+            self.ray_dev_settings(self.serverapp.root_dir if self.serverapp else ""))
         if self.service.config.root_dir:
             # kernels inherit the server's environment: their magics then share its Jupyter
             # root (a kernel's own working directory is its notebook's folder)
-            from .local import ROOT_ENV
+            from .project.root import ROOT_ENV
 
             os.environ.setdefault(ROOT_ENV, self.service.config.root_dir)
         # checked with the cheap parser, not by building the storage service: that loads its
@@ -239,6 +288,45 @@ class RayDev(ExtensionApp):
             # keep serving: the panel shows this same message until the config is fixed
             self.log.warning("jupyter_ray_dev: %s", err.message)
 
+        if self.capture_notebook_installs and self.serverapp is not None:
+            self.serverapp.event_logger.add_listener(schema_id=KERNEL_ACTIONS,
+                                                     listener=self._on_kernel_action)
+
+    async def _on_kernel_action(self, logger: Any, schema_id: str, data: dict) -> None:
+        """A kernel started (or restarted: a new process): load the install recorder."""
+        if data.get("action") not in ("start", "restart") or data.get("status") != "success":
+            return
+        try:
+            # the kernel started just now (installs since then are its cells')
+            await self._load_recorder(str(data.get("kernel_id")), time.time() - 1.0)
+        except Exception as err:  # noqa: BLE001 - a kernel without it just is not recorded
+            self.log.debug("jupyter_ray_dev: no install recorder in kernel %s: %s",
+                           data.get("kernel_id"), err)
+
+    async def _load_recorder(self, kernel_id: str, started: float) -> None:
+        km = self.serverapp.kernel_manager.get_kernel(kernel_id)
+        spec = km.kernel_spec
+        code = self.service.runtime_env.recorder_code(kernel_id, started)
+        if code is None or spec is None or (spec.language or "").lower() != "python":
+            return
+        from jupyter_client.session import Session
+
+        # a session of its own: a client with the manager's shares its ZMQ identity with
+        # any other such client, and the kernel would answer only one of them
+        client = km.client(session=Session(key=km.session.key,
+                                           signature_scheme=km.session.signature_scheme))
+        client.start_channels()
+        try:
+            # sent at once, not after a kernel_info round trip: ZMQ holds it until the kernel
+            # listens, so it is ahead of the cells a notebook run sends once Lab connects
+            msg_id = client.execute(code, silent=True, store_history=False, allow_stdin=False)
+            while True:  # its reply: the channels are not closed under the request
+                reply = await client.get_shell_msg(timeout=60)
+                if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                    break
+        finally:
+            client.stop_channels()
+
     async def stop_extension(self) -> None:
         await self.service.close()
 
@@ -246,3 +334,12 @@ class RayDev(ExtensionApp):
         from .handlers import ROUTES
 
         self.handlers.extend(ROUTES)
+
+
+def _plain(value: Any) -> Any:
+    """A trait's value as an immutable plain value (a traitlets list -> a tuple)."""
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, dict):
+        return dict(value)
+    return value

@@ -14,14 +14,25 @@ import sys
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import (
+    ArgDecorator,
+    argument,
+    magic_arguments,
+    parse_argstring,
+)
 
-from . import blocking, present
+from . import blocking, console, present
 from .errors import RayDevError
+from .jobs.settings import JobSettings, SaveLogRequest
+from .promote.options import PromoteOptions
+from .request_model import RequestModel, add_options, options_body
+
+if TYPE_CHECKING:
+    from .service import RayDevService
 
 ENV_ACTIONS = ("show", "set", "pip", "validate")
 
@@ -39,19 +50,30 @@ class Rich:
         return self._text
 
 
+class model_arguments(ArgDecorator):  # noqa: N801 - named like IPython's own decorators
+    """A request model's fields as the magic's options (the CLI adds the same ones)."""
+
+    def __init__(self, model: type[RequestModel], **which: Any) -> None:
+        self.model, self.which = model, which
+
+    def add_to_parser(self, parser: Any, group: Any) -> None:
+        add_options(group if group is not None else parser, self.model, **self.which)
+
+
 def _usage(err: RayDevError) -> UsageError:
     return UsageError(present.error_text(err))
 
 
 @magics_class
 class RayDevMagics(Magics):
-    def __init__(self, shell: Any, service_factory: Callable[[], Any] | None = None) -> None:
+    def __init__(self, shell: Any,
+                 service_factory: Callable[[], RayDevService] | None = None) -> None:
         super().__init__(shell)
         self._factory = service_factory
-        self._service: Any = None
+        self._service: RayDevService | None = None
 
     @property
-    def service(self) -> Any:
+    def service(self) -> RayDevService:
         if self._service is None:
             from .local import local_service
 
@@ -79,9 +101,7 @@ class RayDevMagics(Magics):
             raise UsageError(f"{err}: check the quotes in the arguments.") from None
 
     def _project(self, project: str | None) -> Path:
-        from .driver import project_dir
-
-        return self._sync(project_dir, self.service.jobs.root, project)
+        return self._sync(self.service.project.folder, project)
 
     # --- cluster -----------------------------------------------------------------------------
 
@@ -127,10 +147,8 @@ class RayDevMagics(Magics):
         %ray_env show | %ray_env set KEY=VALUE | %ray_env pip add PKG | %ray_env validate
         """
         args = self._args(self.ray_env, line)
-        from .jobs.paths import to_api_path
-
         env = self.service.runtime_env
-        project = to_api_path(env.root, self._project(args.project))
+        project = self.service.project.api_path(self._project(args.project))
         action, rest = args.action, list(args.rest)
         if action == "show":
             self._no_more(action, rest)
@@ -164,10 +182,8 @@ class RayDevMagics(Magics):
     # --- jobs --------------------------------------------------------------------------------
 
     @magic_arguments()
-    @argument("--cpus", type=float, help="CPUs the driver reserves.")
-    @argument("--gpus", type=float, help="GPUs the driver reserves.")
+    @model_arguments(JobSettings, only=("project", "resources"))
     @argument("--name", help="A name for the job (part of its file name).")
-    @argument("--project", "-p", help="Project folder (default as for %%ray_init).")
     @argument("--no-wait", action="store_true", help="Return the job id at once; do not "
               "stream the logs.")
     @cell_magic
@@ -180,8 +196,8 @@ class RayDevMagics(Magics):
         from .jobs.cell import submit_cell
 
         project = self._project(args.project)
-        resources = {k: v for k, v in (("num_cpus", args.cpus), ("num_gpus", args.gpus))
-                     if v is not None}
+        # the cell's file and project are the magic's to find; the options are the model's
+        resources = options_body(JobSettings, args).get("resources")
         doc = self._call(submit_cell, self.service.jobs, cell, project, name=args.name,
                          resources=resources)
         job_id = doc["submission_id"]
@@ -193,19 +209,14 @@ class RayDevMagics(Magics):
         return job_id
 
     def _follow(self, job_id: str, interruptible: bool = False, start: int = 0) -> None:
-        events = blocking.iterate(self.service.jobs.follow(job_id, start))
-        shown = start
+        follower = console.JobLogFollower(self.service.jobs, job_id, start)
         try:
-            for event in events:
-                if event["type"] == "line":
-                    shown = event["n"] + 1
-                    print(event["line"], flush=True)
-                elif event["type"] == "end":
-                    print(present.job_line({"submission_id": job_id, **event}), flush=True)
+            follower.run(_echo)
+            if follower.end is not None:
+                print(present.job_line({"submission_id": job_id, **follower.end}), flush=True)
         except RayDevError as err:
             raise _usage(err) from None
         except KeyboardInterrupt:
-            events.close()
             if not interruptible:
                 raise
             answer = input(f"Stop Ray job {job_id}? [y/N] ").strip().lower()
@@ -214,7 +225,7 @@ class RayDevMagics(Magics):
                       f"%ray_stop {job_id} to stop it.")
                 return
             print(present.stop_line(self._call(self.service.jobs.stop, job_id)), flush=True)
-            self._follow(job_id, start=shown)  # the last lines and the final status
+            self._follow(job_id, start=follower.shown)  # the last lines and the final status
 
     @magic_arguments()
     @argument("--status", help="Only these statuses (comma-separated, e.g. RUNNING,FAILED).")
@@ -229,11 +240,17 @@ class RayDevMagics(Magics):
     @magic_arguments()
     @argument("job", help="Submission id (raysubmit_...).")
     @argument("--follow", "-f", action="store_true", help="Stream until the job ends.")
+    @model_arguments(SaveLogRequest)  # --save [URI], --overwrite
     @line_magic
     def ray_logs(self, line: str = "") -> None:
-        """Print a job's log; with --follow, stream it live until the job ends."""
+        """Print a job's log; with --follow, stream it live until the job ends; with --save,
+        copy it into storage so it outlives the cluster."""
         args = self._args(self.ray_logs, line)
-        if args.follow:
+        if args.dest is not None:  # --save [URI]
+            request = self._sync(SaveLogRequest.from_json, options_body(SaveLogRequest, args))
+            saved = self._call(self.service.save_job_log, args.job, request)
+            print(f"Saved the log of {args.job} to {saved['dest']} ({saved['bytes']} bytes).")
+        elif args.follow:
             self._follow(args.job)
         else:
             print(self._call(self.service.jobs.logs, args.job), end="")
@@ -281,24 +298,14 @@ class RayDevMagics(Magics):
     # --- promote -----------------------------------------------------------------------------
 
     @magic_arguments()
+    @model_arguments(PromoteOptions)
     @argument("--build", action="store_true", help="Build (and push) the image, streaming the "
               "builder's log; without it, only the review is shown.")
-    @argument("--builder", help="Image builder: buildah, docker or kaniko (default: "
-              "c.RayDev.promote_builder).")
     @argument("--context", metavar="FILE", help="Write the build context (.tar.gz) for an "
               "external CI instead of building.")
-    @argument("--image", help="Target registry/name:tag (default: c.RayDev.promote_registry/"
-              "<project>:<inputs hash>).")
-    @argument("--entrypoint", "-e", help="The .py/.ipynb the image runs (default: the "
-              "project's only one).")
-    @argument("--no-push", action="store_true", help="Build only, push nothing.")
     @argument("--project", "-p", help="Project folder (default as for %%ray_init).")
-    @argument("--variant", choices=("rayjob", "rayservice"), help="Manifests: a RayJob and a "
-              "RayCluster (default) or a RayService of the project's Serve app.")
-    @argument("--serve-app", metavar="MODULE:APP", help="The Serve app the RayService "
-              "deploys (default: serve_config.yaml, else `app = X.bind()` in the entrypoint).")
     @line_magic
-    def ray_promote(self, line: str = "") -> Any:
+    def ray_promote(self, line: str = "") -> Rich | None:
         """Promote the notebook's project to production, as the "Promote to prod" button does.
 
         Shows the review (entrypoint, pinned requirements, Dockerfile, what differs from dev);
@@ -307,38 +314,25 @@ class RayDevMagics(Magics):
         args = self._args(self.ray_promote, line)
         if args.build and args.context:
             raise UsageError("Give --build or --context, not both.")
-        from .jobs.paths import resolve_in_root, to_api_path
-
         service = self.service
-        root = service.jobs.root
-        project = to_api_path(root, self._project(args.project))
-        body: dict[str, Any] = {"image": args.image, "builder": args.builder,
-                                "push": not args.no_push, "variant": args.variant,
-                                "serve_app": args.serve_app}
-        if args.entrypoint:
-            entry = self._sync(resolve_in_root, root, str(Path(args.entrypoint).resolve()),
-                               "entrypoint")
-            body["entrypoint"] = to_api_path(root, entry)
-        body = {k: v for k, v in body.items() if v is not None}
+        folder = self._project(args.project)
+        project = service.project.api_path(folder)
+        if args.schedule:  # IPython splits a magic's arguments keeping their quotes
+            args.schedule = " ".join(shlex.split(args.schedule))
+        request = self._sync(console.request_from_options, PromoteOptions, args,
+                             service.project, folder)
         promote = service.promote
         if args.context:
             dest = Path(args.context).resolve()
-            result = self._call(promote.export_context, project, body, dest)
+            result = self._call(promote.export_context, project, request, dest)
             print(f"Wrote the build context to {dest} ({result['bytes']} bytes).")
             return None
         if not args.build:
-            plan = self._call(promote.plan, project, body)
+            plan = self._call(promote.plan, project, request)
             text = present.promote_plan_text(plan)
             return Rich(plan, text, f"<pre>{escape(text)}</pre>")
-        end: dict[str, Any] = {}
         try:
-            for event in blocking.iterate(promote.build(project, body)):
-                if event["type"] == "started":
-                    print(f"Building {event['promotion']['image']}", flush=True)
-                elif event["type"] == "line":
-                    print(event["text"], flush=True)
-                elif event["type"] == "end":
-                    end = event["promotion"]
+            end = console.run_build(promote.build(project, request), _echo)
         except RayDevError as err:
             raise _usage(err) from None
         summary = present.promotion_line(end)
@@ -346,6 +340,10 @@ class RayDevMagics(Magics):
             raise UsageError(summary)
         print(summary)
         return None
+
+
+def _echo(text: str) -> None:
+    print(text, flush=True)
 
 
 def _env_completer(_shell: Any, event: Any) -> list[str]:
@@ -359,7 +357,8 @@ def _env_completer(_shell: Any, event: Any) -> list[str]:
     return []
 
 
-def load(shell: Any, service_factory: Callable[[], Any] | None = None) -> RayDevMagics:
+def load(shell: Any, service_factory: Callable[[], RayDevService] | None = None
+         ) -> RayDevMagics:
     magics = RayDevMagics(shell, service_factory)
     shell.register_magics(magics)
     shell.set_hook("complete_command", _env_completer, str_key="%ray_env")

@@ -258,6 +258,16 @@ def error_text(err: RayDevError) -> str:
 
 # --- promote -------------------------------------------------------------------------------------
 
+_EXCLUDED_SHOWN = 20
+
+
+def _sentence(warning: Any) -> str:
+    """A warning as the sentence it carries (the core's are {kind, message, ...})."""
+    if isinstance(warning, dict):
+        return str(warning.get("message") or warning.get("kind") or warning)
+    return str(warning)
+
+
 def promote_plan_text(plan: dict[str, Any]) -> str:
     """The review a user checks before building: what goes into the image, and what differs."""
     entry = plan["entrypoint"]
@@ -277,19 +287,53 @@ def promote_plan_text(plan: dict[str, Any]) -> str:
                      f"({len(shape.get('dropped') or [])} dev-only parts left out)")
     elif shape:
         lines.append(f"  shape        from Ray's view of its nodes: {shape.get('reason')}")
-    lines += [f"  warning: {w}" for w in entry.get("warnings") or []]
+    excluded = plan["files"]["excluded"]
+    if excluded:
+        shown = ", ".join(excluded[:_EXCLUDED_SHOWN])
+        more = f" and {len(excluded) - _EXCLUDED_SHOWN} more" \
+            if len(excluded) > _EXCLUDED_SHOWN else ""
+        lines.append(f"  excluded     {shown}{more} (ignore rules: .gitignore, .rayignore, "
+                     ".dockerignore, Ray's defaults)")
+    lines += [f"  warning: {_sentence(w)}" for w in entry.get("warnings") or []]
     for builder in plan.get("builders") or []:
         state = ("available" if builder.get("available")
                  else f"not available: {builder.get('reason')}")
         lines.append(f"  builder {builder['name']}: {state}")
+    source = plan.get("source") or {}
+    if source:
+        lines.append(f"  versions     from {source.get('description')}")
+    lines += [f"  warning: {w['message']}" for w in plan.get("warnings") or []]
     pinned = reqs.get("requirements") or ["(none)"]
-    lines += ["", f"requirements.txt (from {reqs.get('source')}):", *(f"  {r}" for r in pinned)]
+    lines += ["", f"requirements.txt (from {reqs.get('source')}, lock "
+                  f"{(plan.get('lock_hash') or '')[:12]}):", *(f"  {r}" for r in pinned)]
+    for change in reqs.get("changes") or []:
+        origin = change.get("from") or {}
+        if change.get("how") == "installed":
+            where = (f"run {origin['run_id']}" if origin.get("run_id")
+                     else "this server's Python")
+            never = " (declared, never imported by the run)" if origin.get("imported") is \
+                False else ""
+            lines.append(f"  {change.get('pinned')}: from {where}{never}")
     for item in reqs.get("unpinned") or []:
         lines.append(f"  not pinned: {item.get('spec')}: {item.get('reason')}")
+    for item in plan.get("undeclared") or []:
+        lines.append(f"  imported, not declared: {item['requirement']} (modules "
+                     f"{', '.join(item['modules'])}): add it to runtime_env.yaml")
     serve = plan.get("serve_app")
     if plan.get("variant") == "rayservice" and serve:
         lines.append(f"  serves       {', '.join(serve['import_paths'])} "
                      f"(from {serve['source']})")
+    schedule = plan.get("schedule")
+    if schedule:
+        suspended = " (created suspended)" if schedule.get("suspend") else ""
+        lines += ["", f"RayCronJob schedule {schedule['schedule']!r} in "
+                      f"{schedule['zone_shown']}{suspended}; next runs:",
+                  *(f"  {t}" for t in schedule["next_runs"])]
+    logs = plan.get("logs") or {}
+    if logs.get("message"):
+        lines += ["", f"logs: {logs['message']}"]
+    if logs.get("error"):
+        lines.append(f"  history server not usable: {logs['error']}")
     for name, errors in (plan.get("manifest_errors") or {}).items():
         lines += [f"  manifest {name}: {e}" for e in errors]
     lines += ["", "Dockerfile:", *(f"  {line}" for line in plan["dockerfile"].splitlines())]
@@ -301,4 +345,9 @@ def promotion_line(promotion: dict[str, Any]) -> str:
     digest = promotion.get("digest")
     where = f"{image}@{digest}" if digest else image
     error = f": {promotion['error']}" if promotion.get("error") else ""
-    return f"Promotion {promotion['id']} {promotion['status']} {where}{error}".rstrip()
+    run = promotion.get("source_run")
+    lock = (promotion.get("lock_hash") or "")[:12]
+    provenance = (f" (pins from run {run}" if run else " (pins from the server's Python") + \
+        (f", lock {lock})" if lock else ")")
+    return (f"Promotion {promotion['id']} {promotion['status']} {where}".rstrip()
+            + provenance + error)

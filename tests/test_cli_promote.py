@@ -34,9 +34,10 @@ def make_cli(ray_head, tmp_path, ray_dev: dict):
     env.pop("RAY_DEV_ROOT_DIR", None)
     env.pop("RAY_CLUSTER_NAME", None)
 
-    def run(*args: str):
-        return subprocess.run([JUPYTER, "ray-dev", *args], check=False, cwd=root / "proj",
-                              env=env, capture_output=True, text=True, timeout=900)
+    def run(*args: str, cwd: Path | None = None):
+        return subprocess.run([JUPYTER, "ray-dev", *args], check=False,
+                              cwd=cwd or root / "proj", env=env, capture_output=True,
+                              text=True, timeout=900)
 
     sample_project(root)
     return run
@@ -62,6 +63,27 @@ def test_review_is_the_default_and_builds_nothing(cli):
     assert any(line.startswith("pyyaml==") for line in plan["requirements"]["requirements"])
     history = cli("promote", "-e", "train.ipynb", "--json")  # a review records nothing
     assert json.loads(history.stdout)["inputs_hash"] == plan["inputs_hash"]
+
+
+def test_the_review_pins_from_the_latest_run_and_says_so_in_text_and_json(cli, tmp_path):
+    root = tmp_path / "root"
+    # no pip field (the head's Python runs it); the project's requirements.txt is pinned
+    (root / "proj" / "runtime_env.yaml").write_text("env_vars: {MODE: prod}\n")
+    (root / "proj" / "requirements.txt").write_text("pyyaml>=5\n")
+    ran = cli("jobs", "submit", "--wait", "--json", "train.ipynb")
+    assert ran.returncode == 0, ran.stderr
+    job_id = json.loads(ran.stdout)["submission_id"]
+    js = cli("promote", "-e", "train.ipynb", "--json")
+    assert js.returncode == 0, js.stderr
+    plan = json.loads(js.stdout)
+    assert plan["source"]["kind"] == "run" and plan["source"]["run"]["submission_id"] == job_id
+    (change,) = plan["requirements"]["changes"]
+    assert change["from"]["run_id"] == job_id and change["from"]["imported"] is False
+    text = cli("promote", "-e", "train.ipynb")
+    assert f"versions     from the run {job_id} of proj/train.ipynb" in text.stdout
+    assert f"from run {job_id} (declared, never imported by the run)" in text.stdout
+    server = cli("promote", "-e", "train.ipynb", "--source-run", "server", "--json")
+    assert json.loads(server.stdout)["source"]["kind"] == "server"
 
 
 def test_the_rayservice_variant_from_the_command_line(cli):
@@ -90,13 +112,37 @@ def test_context_export_writes_the_tar_gz(cli, tmp_path):
     assert not any("checkpoints" in n or n.endswith(".log") for n in names)  # ignored files
 
 
+def test_the_readme_example_from_the_jupyter_root(cli, tmp_path):
+    """`jupyter ray-dev promote -p proj -e train.ipynb` as the README writes it, run from the
+    Jupyter root: -e is the project's file; a missing one is "not found" (exit 3)."""
+    root = tmp_path / "root"
+    js = cli("promote", "-p", "proj", "-e", "train.ipynb", "--json", cwd=root)
+    assert js.returncode == 0, js.stdout + js.stderr
+    assert json.loads(js.stdout)["entrypoint"]["source"] == "proj/train.ipynb"
+    text = cli("promote", "-p", "proj", "-e", "train.ipynb", cwd=root)
+    assert text.returncode == 0 and "warning: {" not in text.stdout
+    missing = cli("promote", "-p", "proj", "-e", "score.ipynb", cwd=root)
+    assert missing.returncode == 3
+    assert missing.stderr.strip() == (
+        "Error [entrypoint]: The entrypoint 'score.ipynb' was not found: there is no "
+        "'proj/score.ipynb' or 'score.ipynb' in the Jupyter root. Give a path relative to the "
+        "project folder or to the current directory.")
+    # from a subfolder of the project, the project is found upwards
+    (root / "proj" / "notes").mkdir(exist_ok=True)
+    sub = cli("promote", "-e", "train.ipynb", "--json", cwd=root / "proj" / "notes")
+    assert sub.returncode == 0, sub.stdout + sub.stderr
+    assert json.loads(sub.stdout)["entrypoint"]["source"] == "proj/train.ipynb"
+
+
 def test_exit_codes_a_pipeline_can_branch_on(cli):
     bad = cli("promote", "-e", "train.ipynb", "--build", "--image", "Not A Ref", "--json")
     assert bad.returncode == 2
     assert json.loads(bad.stdout)["error"]["field"] == "image"
     missing = cli("promote", "-e", "nope.ipynb", "--json")
-    assert missing.returncode in (2, 3), missing.stdout
-    assert json.loads(missing.stdout)["error"]["field"] == "entrypoint"
+    assert missing.returncode == 3, missing.stdout  # not found, as for a missing job or path
+    error = json.loads(missing.stdout)["error"]
+    assert (error["status"], error["field"]) == (404, "entrypoint")
+    assert "'proj/nope.ipynb'" in error["message"]  # the path as the file browser shows it
     # kaniko without c.RayDev.promote_kaniko cannot run: "no builder", told apart from a
     # failed build
     none = cli("promote", "-e", "train.ipynb", "--build", "--builder", "kaniko", "--json")

@@ -73,13 +73,16 @@ def ray_dev_config(layout, s3_store):
 
 
 def snapshot(base: Path) -> dict[str, str]:
-    """Every file outside the root, with a hash of its content."""
+    """Every path under ``base``, the root included: a file with a hash of its content, a
+    link with its target (a link replaced by a file, or repointed, shows), a folder as such."""
     out = {}
     for path in sorted(base.rglob("*")):
-        if path.is_relative_to(base / "root"):
-            continue
-        out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() and \
-            not path.is_symlink() else "dir"
+        if path.is_symlink():
+            out[str(path)] = f"link -> {os.readlink(path)}"
+        elif path.is_file():
+            out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+        else:
+            out[str(path)] = "dir"
     return out
 
 
@@ -114,16 +117,27 @@ async def test_hostile_paths_are_refused_and_leak_nothing(api, layout, path):
         reply = await api.get("t", op, params={"path": path})
         assert reply.code in (400, 403, 404), (op, reply)
         assert_no_leak(reply)
+    upload = await api.post("t", "uploads", {"path": path, "overwrite": True})
+    if upload.code == 201:  # never committed (that is another test's): cancelled, it leaves nothing
+        cancel = await api.request("DELETE", "t", f"uploads/{upload.json['upload_id']}")
+        assert cancel.code == 204, cancel
     writes = [
-        await api.post("t", "uploads", {"path": path, "overwrite": True}),
+        upload,
         await api.post("t", "mkdir", {"path": path + "/x"}),
         await api.post("t", "rename", {"path": "inside.txt", "new_path": path}),
         await api.post("t", "rename", {"path": path, "new_path": "stolen.txt"}),
         await api.post("t", "delete", {"path": path, "recursive": True}),
     ]
+    deleted = writes[-1]
     for reply in writes:
         assert_no_leak(reply)
-    assert snapshot(layout) == before
+    assert [r.code for r in writes[:-1] if r.code < 400] == [201] * (upload.code == 201)
+    # the root too: no link replaced or moved, no upload's temporary file left behind; a
+    # delete acts on a link itself (the entry in the root), never on what it points to
+    expected = dict(before)
+    if deleted.code == 200:
+        assert expected.pop(str(layout / "root" / path)).startswith("link -> "), deleted
+    assert snapshot(layout) == expected
     assert (layout / "root" / "inside.txt").read_bytes() == b"inside"
 
 
@@ -142,6 +156,60 @@ async def test_links_inside_the_root_still_work(api, layout):
     gone = await api.post("t", "delete", {"path": "link_dir_out", "recursive": True})
     assert gone.code == 200
     assert (layout / "outside" / "secret.txt").read_bytes() == SECRET
+
+
+LINKS_OUT = ["link_file_out", "link_abs", "link_chain", "link_sibling", "link_dir_out"]
+
+
+def assert_links_unchanged(layout) -> None:
+    root = layout / "root"
+    for name in LINKS_OUT:
+        assert (root / name).is_symlink(), name
+    assert os.readlink(root / "link_file_out") == "../outside/secret.txt"
+    assert (layout / "outside" / "secret.txt").read_bytes() == SECRET
+    assert not [p.name for p in root.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+@pytest.mark.parametrize("name", LINKS_OUT)
+async def test_an_overwrite_upload_onto_a_link_leading_out_is_refused_as_stat_is(api, layout,
+                                                                                 name):
+    before = snapshot(layout)
+    assert (await api.get("t", "stat", params={"path": name})).code == 403
+
+    reply = await api.upload("t", name, b"replacement", overwrite=True)
+
+    assert reply.code == 403 and reply.json["reason"] == "path_outside_root", reply
+    assert_links_unchanged(layout)
+    assert snapshot(layout) == before
+
+
+async def test_a_link_leading_out_that_appears_during_an_upload_is_refused_at_commit(api,
+                                                                                    layout):
+    started = await api.post("t", "uploads", {"path": "late.txt", "overwrite": True})
+    assert started.code == 201
+    upload_id = started.json["upload_id"]
+    assert (await api.request("PUT", "t", f"uploads/{upload_id}", data=b"data")).code == 200
+    os.symlink("../outside/secret.txt", layout / "root" / "late.txt")
+
+    reply = await api.post("t", f"uploads/{upload_id}/commit")
+
+    assert reply.code == 403 and reply.json["reason"] == "path_outside_root", reply
+    assert os.readlink(layout / "root" / "late.txt") == "../outside/secret.txt"
+    assert_links_unchanged(layout)
+
+
+async def test_renaming_a_link_leading_out_is_refused_before_anything_moves(api, layout):
+    reply = await api.post("t", "rename", {"path": "link_file_out", "new_path": "moved.txt"})
+
+    assert reply.code == 403 and reply.json["reason"] == "path_outside_root", reply
+    assert not (layout / "root" / "moved.txt").exists()
+    assert_links_unchanged(layout)
+
+
+async def test_an_overwrite_upload_onto_a_link_inside_the_root_still_works(api, layout):
+    reply = await api.upload("t", "link_in", b"new text", overwrite=True)
+    assert reply.code == 201, reply
+    assert (layout / "root" / "link_in").read_bytes() == b"new text"
 
 
 @pytest.mark.parametrize("query", [

@@ -10,7 +10,14 @@ from .base import API_PREFIX, RayDevHandler
 class ClusterHandler(RayDevHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        self.finish(await self.service.cluster())
+        self.reply(await self.service.cluster())
 
 
-ROUTES = [(f"{API_PREFIX}/cluster", ClusterHandler)]
+class ClusterMetricsHandler(RayDevHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        self.reply(await self.service.cluster_metrics())
+
+
+ROUTES = [(f"{API_PREFIX}/cluster", ClusterHandler),
+          (f"{API_PREFIX}/cluster/metrics", ClusterMetricsHandler)]

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import tornado.web
-from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 
-from ..errors import BadRequest
 from .base import API_PREFIX, RayDevHandler
 from .streaming import EventStreamHandler
 
 JOB_ID = r"(?P<job_id>[\w\-]+)"
-
-
-def _user(handler: JupyterHandler) -> str | None:
-    user = handler.current_user
-    return getattr(user, "username", None) or (user if isinstance(user, str) else None)
 
 
 class JobsHandler(RayDevHandler):
@@ -28,28 +20,26 @@ class JobsHandler(RayDevHandler):
         jobs = await self.service.jobs.list(
             status=self.get_argument("status", None), project=self.get_argument("project", None)
         )
-        self.finish({"jobs": jobs})
+        self.reply({"jobs": jobs})
 
     @tornado.web.authenticated
     async def post(self) -> None:
-        try:
-            body = json.loads(self.request.body or b"null")
-        except ValueError as err:
-            raise BadRequest(f"The request body is not JSON: {err}.", field="body") from err
-        _created(self, await self.service.jobs.submit(body, user=_user(self)))
+        from ..jobs.settings import JobSettings
+
+        request = self.request_of(JobSettings)
+        _created(self, await self.service.jobs.submit(request, user=self.user))
 
 
 def _created(handler: RayDevHandler, job: dict[str, Any]) -> None:
-    handler.set_status(201)
     handler.set_header("Location", url_path_join(handler.base_url, API_PREFIX, "jobs",
                                                  job["submission_id"]))
-    handler.finish(job)
+    handler.reply(job, status=201)
 
 
 class JobHandler(RayDevHandler):
     @tornado.web.authenticated
     async def get(self, job_id: str) -> None:
-        self.finish(await self.service.jobs.get(job_id))
+        self.reply(await self.service.jobs.get(job_id))
 
     @tornado.web.authenticated
     async def delete(self, job_id: str) -> None:
@@ -61,13 +51,13 @@ class JobHandler(RayDevHandler):
 class JobStopHandler(RayDevHandler):
     @tornado.web.authenticated
     async def post(self, job_id: str) -> None:
-        self.finish(await self.service.jobs.stop(job_id))
+        self.reply(await self.service.jobs.stop(job_id))
 
 
 class JobRerunHandler(RayDevHandler):
     @tornado.web.authenticated
     async def post(self, job_id: str) -> None:
-        _created(self, await self.service.jobs.rerun(job_id, user=_user(self)))
+        _created(self, await self.service.jobs.rerun(job_id, user=self.user))
 
 
 class JobLogsHandler(RayDevHandler):
@@ -78,6 +68,34 @@ class JobLogsHandler(RayDevHandler):
         disposition = "attachment" if download else "inline"
         self.set_header("Content-Disposition", f'{disposition}; filename="{job_id}.log"')
         self.finish(text, set_content_type="text/plain; charset=utf-8")
+
+
+class JobLogSaveHandler(RayDevHandler):
+    """Copy a finished job's log into a storage root (default: the artifacts root)."""
+
+    @tornado.web.authenticated
+    async def post(self, job_id: str) -> None:
+        from ..jobs.settings import SaveLogRequest
+
+        request = self.request_of(SaveLogRequest)
+        self.finish(await self.service.save_job_log(job_id, request))
+
+
+class JobRecordHandler(RayDevHandler):
+    """What the run used: interpreter, installed and imported distributions, the
+    runtime_env as submitted (secrets masked), the project's file digests."""
+
+    @tornado.web.authenticated
+    async def get(self, job_id: str) -> None:
+        self.finish(await self.service.jobs.record(job_id))
+
+
+class ProjectRunsHandler(RayDevHandler):
+    """The recorded runs of a project, newest first (promote's choice of source run)."""
+
+    @tornado.web.authenticated
+    async def get(self, project: str) -> None:
+        self.finish({"runs": await self.service.jobs.run_summaries(project)})
 
 
 class JobLogStreamHandler(EventStreamHandler):
@@ -99,4 +117,7 @@ ROUTES = [
     (f"{API_PREFIX}/jobs/{JOB_ID}/rerun", JobRerunHandler),
     (f"{API_PREFIX}/jobs/{JOB_ID}/logs", JobLogsHandler),
     (f"{API_PREFIX}/jobs/{JOB_ID}/logs/stream", JobLogStreamHandler),
+    (f"{API_PREFIX}/jobs/{JOB_ID}/logs/save", JobLogSaveHandler),
+    (f"{API_PREFIX}/jobs/{JOB_ID}/record", JobRecordHandler),
+    (f"{API_PREFIX}/projects/(?P<project>.*)/runs", ProjectRunsHandler),
 ]

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import copy
 import difflib
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from ..errors import BadRequest
+from ..request_model import REQUIRED, RequestModel, option
 from .resources import Resource, applicable, check_name
 
 # Fields the server owns: they change on every write and say nothing about the spec
@@ -28,7 +30,8 @@ def check_manifest(manifest: object) -> tuple[Resource, str, str | None]:
                          field="manifest")
     kind = manifest.get("kind")
     if not isinstance(kind, str):
-        raise BadRequest("manifest.kind is missing: RayJob, RayService or RayCluster.",
+        raise BadRequest("manifest.kind is missing: RayJob, RayService, RayCluster or "
+                         "RayCronJob.",
                          field="manifest.kind")
     resource = applicable(kind, manifest.get("apiVersion"))
     meta = manifest.get("metadata")
@@ -94,6 +97,15 @@ def summarize_status(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
             start_time=status.get("startTime"),
             end_time=status.get("endTime"),
         )
+    elif kind == "RayCronJob":
+        spec = obj.get("spec") or {}
+        out.update(
+            schedule=spec.get("schedule"),
+            time_zone=spec.get("timeZone"),
+            suspend=bool(spec.get("suspend")),
+            last_schedule_time=status.get("lastScheduleTime"),
+            dashboard_url=None,
+        )
     elif kind == "RayService":
         active = status.get("activeServiceStatus") or {}
         out.update(
@@ -109,7 +121,7 @@ def summarize_status(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
             desired_worker_replicas=status.get("desiredWorkerReplicas"),
             dashboard_url=None,
         )
-    if not out.get("dashboard_url"):
+    if not out.get("dashboard_url") and kind != "RayCronJob":  # its clusters come and go
         # KubeRay sets dashboardURL on RayJobs; the others are reached through the head service
         own = meta.get("name") if kind == "RayCluster" else None
         cluster = out.get("ray_cluster_name") or own
@@ -118,17 +130,38 @@ def summarize_status(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def parse_apply_request(body: object) -> tuple[dict[str, Any], bool, bool]:
-    """``{"manifest": {...}, "dry_run": true, "force": false}`` -> (manifest, dry_run, force).
+def _manifest(value: Any, name: str) -> dict[str, Any]:
+    if value is None:
+        raise BadRequest('Send {"manifest": {...}, "dry_run": true|false}.', field=name)
+    return value  # checked by check_manifest, which names the field inside it
 
-    dry_run defaults to true: nothing is written unless the caller says so.
-    """
-    if not isinstance(body, dict) or "manifest" not in body:
-        raise BadRequest('Send {"manifest": {...}, "dry_run": true|false}.', field="manifest")
-    flags = []
-    for key, default in (("dry_run", True), ("force", False)):
-        value = body.get(key, default)
-        if not isinstance(value, bool):
-            raise BadRequest(f"{key} must be true or false.", field=key)
-        flags.append(value)
-    return body["manifest"], flags[0], flags[1]
+
+@dataclass(frozen=True)
+class ApplyRequest(RequestModel):
+    """Apply a promoted KubeRay object. dry_run defaults to true: nothing is written unless
+    the caller says so."""
+
+    what = "apply request"
+
+    manifest: dict[str, Any] = option(REQUIRED, help="the Kubernetes object (JSON)", raw=True,
+                                      check=_manifest, cli=())
+    dry_run: bool = option(True, help="show the diff against the cluster, change nothing")
+    force: bool = option(False, help="take over fields another manager owns")
+
+
+def parse_apply_request(body: object) -> tuple[dict[str, Any], bool, bool]:
+    """``{"manifest": {...}, "dry_run": true, "force": false}`` -> (manifest, dry_run, force)."""
+    request = ApplyRequest.from_json(body)
+    return request.manifest, request.dry_run, request.force
+
+
+@dataclass(frozen=True)
+class SuspendRequest(RequestModel):
+    """Suspend (true: no new runs) or resume a RayCronJob; dry_run defaults to true, as for
+    apply."""
+
+    what = "suspend request"
+
+    suspend: bool = option(REQUIRED, help="true stops new runs, false resumes them")
+    dry_run: bool = option(True, help="show the diff against the cluster, change nothing")
+

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import BadRequest, Conflict, KubernetesUnreachable, NotFound, NotInKubernetes
+from ..settings import setting
 from .rbac import forbidden_error
 
 T = TypeVar("T")
@@ -55,6 +56,14 @@ def in_kubernetes_pod(env: dict[str, str] | os._Environ = os.environ) -> bool:
     return bool(env.get("KUBERNETES_SERVICE_HOST")) and Path(
         "/var/run/secrets/kubernetes.io/serviceaccount/token"
     ).exists()
+
+
+@dataclass(frozen=True)
+class KubeConfig:
+    """``KubeClient``'s settings, by its parameters' names."""
+
+    kubeconfig: str = setting("kubeconfig", "")
+    timeout: float = setting("kubernetes_timeout", 10.0)
 
 
 class KubeClient:
@@ -131,6 +140,12 @@ def translate(err: Exception, target: Target) -> Exception:
         return err
     if isinstance(err, ApiException):
         return _from_status(err, target)
+    if "CERTIFICATE_VERIFY_FAILED" in str(err):
+        return KubernetesUnreachable(
+            f"The Kubernetes API server's certificate is not trusted ({err}). Check the CA: "
+            "the pod's /var/run/secrets/kubernetes.io/serviceaccount/ca.crt, or "
+            "certificate-authority(-data) in the kubeconfig."
+        )
     if isinstance(err, (HTTPError, OSError)):
         return KubernetesUnreachable(
             f"The Kubernetes API server did not answer ({type(err).__name__}: {err}). "

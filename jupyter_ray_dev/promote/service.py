@@ -7,510 +7,157 @@ The capability the REST handlers, the magics and the CLI share::
         ...
     await service.promote.export_context("proj", {...}, Path("ctx.tar.gz"))
 
-File work (walking, pinning, nbconvert, writing contexts) runs on a small thread
-pool; builders are async subprocesses: nothing here blocks the event loop.
+The plan (``plan.py``), the builds (``build.py``) and the runtime_env package
+(``package.py``) do the work; this service holds what they share: the configuration,
+the thread pool file work runs on, the builders, the history, and where tested
+versions come from (the jobs capability's recorded runs, ``source.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime
-import hashlib
-import importlib.util
-import logging
-import os
 import secrets
 import shutil
-import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import BadRequest, Conflict, NotFound, RayDevError
-from ..jobs.paths import to_api_path
-from ..jobs.runtime_env import load_project_runtime_env
-from .builders import (
-    Availability,
-    BuildahBuilder,
-    BuildahConfig,
-    Builder,
-    BuildFailed,
-    DockerBuilder,
-    DockerConfig,
-    KanikoBuilder,
-)
-from .collect import Collected, collect, resolve_project
-from .context import ContextSpec, TarGzWriter, inputs_hash, write_folder, write_tar_gz
-from .dockerfile import (
-    build_time_args,
-    default_base_image,
-    render_dockerfile,
-    render_dockerignore,
-)
-from .envvars import EnvVars, split_env_vars
-from .history import choose_manifest, history_diff
-from .kuberay_shape import RayClusterShape, shape_from_raycluster
-from .manifests import (
-    Shape,
-    cluster_shape,
-    k8s_name,
-    pin_image,
-    raycluster,
-    rayjob,
-    rayservice,
-    secret_env,
-    to_yaml,
-    validate_manifest,
-)
-from .options import PromoteOptions, registry_host
-from .package import PACKAGES_DIR, code_zip, runtime_env_for, runtime_env_rayjob
-from .pin import REQUIREMENTS_FILE, WHEELS_DIR, Pinned, pin_requirements
-from .serve import ServeApp, find_serve_app
+from ..errors import BadRequest, Conflict, NotFound
+from ..project.root import resolve_in_root, to_api_path
+from .build import Builds, choose_builder
+from .builder_registry import make_builders
+from .builders import Builder
+from .config import PromoteConfig
+from .context import TarGzWriter
+from .history import choose_manifest, history_diff, schedule_of
+from .history_server import HistoryServer, not_configured, resolve
+from .manifests import k8s_name, pin_image
+from .options import PackageRequest, PromoteOptions, PromoteRequestLike, ReapplyRequest
+from .package import package_plan, package_root
+from .plan import ClusterInputs, Plan, cluster_inputs, compute_plan
+from .source import LATEST, Runs, Source, choose_source
 from .store import PromotionRecord, PromotionStore, default_store_path
 
-log = logging.getLogger(__name__)
-
-DEPS_DIR = "/home/ray/.ray-dev-deps"
-# runtime_env fields the image replaces, and what becomes of each
-_CARRIED = {
-    "working_dir": "baked into the image (the code layer)",
-    "py_modules": "baked into the image (they must be inside the project folder)",
-    "excludes": "applied when collecting the files",
-    "pip": "pinned into requirements.txt", "uv": "pinned into requirements.txt",
-    "conda": "its pip part pinned into requirements.txt",
-    "env_vars": "ENV lines (secrets: a Kubernetes Secret)",
-}
-
-
-class NoBuilder(RayDevError):
-    status = 409
-    reason = "no_builder"
+_DOWNLOAD_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
-class PromoteConfig:
-    root_dir: Path
-    registry: str = ""  # e.g. registry.example.com/team: images are <registry>/<project>:<hash>
-    tls_verify: bool = True
-    buildah_root: str = ""
-    buildah_runroot: str = ""
-    buildah_storage_driver: str = "auto"  # auto | overlay | vfs
-    store_path: Path | None = None
-    workdir: str = "/home/ray/app"
-    builder: str = "buildah"  # when a request names none
-    docker_host: str = ""  # DOCKER_HOST for the docker builder ("" = the environment's)
-    kaniko: dict[str, Any] = field(default_factory=dict)  # KanikoConfig's keys
+class ContextDownload:
+    """A build context on its way to a browser: read ``chunks`` to the end (or close it)."""
 
-
-@dataclass
-class Plan:
-    project: str
-    entrypoint: str
-    collected: Collected
-    pinned: Pinned
-    env: EnvVars
-    runtime_env: dict[str, Any]
-    base_image: str
-    image: str | None
-    inputs_hash: str
-    dockerfile: str
-    manifests: list[dict[str, Any]]
-    manifest_errors: dict[str, list[str]]
-    spec: ContextSpec
-    ray_version: str
-    git_commit: str
-    workdir: str
-    variant: str = "rayjob"
-    serve: ServeApp | None = None
-    serve_error: str | None = None
-    builders: list[Availability] = field(default_factory=list)
-    shape: Shape | None = None
-    shape_source: dict[str, Any] = field(default_factory=dict)
-    manifests_yaml: str = ""  # the manifests as one YAML stream, dumped once per plan
-
-    def to_dict(self) -> dict[str, Any]:
-        c = self.collected
-        dropped = {k: _CARRIED.get(k, "not carried into the image: set it in the base image "
-                                      "or the manifests") for k in self.runtime_env}
-        return {
-            "project": self.project,
-            "entrypoint": {"source": self.entrypoint, "script": c.entrypoint.script,
-                           "converted": c.entrypoint.generated is not None,
-                           "command": c.entrypoint.command(self.workdir),
-                           "warnings": c.entrypoint.warnings},
-            "requirements": self.pinned.to_dict(),
-            "env_vars": self.env.to_dict(f"{k8s_name(Path(self.project).name)}-secrets"),
-            "files": {"count": len(c.files), "bytes": c.total_bytes, "excluded": c.excluded},
-            "runtime_env": dropped,
-            "base_image": self.base_image,
-            "image": self.image,
-            "push_possible": self.image is not None and registry_host(self.image) is not None,
-            "inputs_hash": self.inputs_hash,
-            "dockerfile": self.dockerfile,
-            "manifests": self.manifests_yaml,
-            "manifest_errors": self.manifest_errors,
-            "variant": self.variant,
-            "serve_app": self.serve.to_dict() if self.serve else None,
-            "serve_app_error": self.serve_error,
-            "builders": [b.to_dict() for b in self.builders],
-            "ray_version": self.ray_version,
-            "git_commit": self.git_commit or None,
-            "shape_source": self.shape_source,
-        }
-
-
-def _git_commit(folder: Path) -> str:
-    git = shutil.which("git")
-    if git is None:
-        return ""
-    try:
-        out = subprocess.run([git, "-C", str(folder), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return out.stdout.strip() if out.returncode == 0 else ""
-
-
-def _preferred(found: list[Availability], default: str) -> str:
-    """The server's default builder, or when it cannot run here the first that can: the
-    review dialog offers "Build and push" whenever any builder is available."""
-    usable = [b.name for b in found if b.available]
-    return default if default in usable or not usable else usable[0]
-
-
-class _LiveBuild:
-    """A build in progress: its log so far, and a wake-up for followers."""
-
-    def __init__(self, record: PromotionRecord) -> None:
-        self.record = record
-        self.lines: list[str] = []
-        self.done = False
-        self._changed = asyncio.Event()
-
-    async def emit(self, line: str) -> None:
-        self.lines.append(line)
-        self._wake()
-
-    def finish(self) -> None:
-        self.done = True
-        self._wake()
-
-    def _wake(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def follow(self, start: int) -> AsyncIterator[dict[str, Any]]:
-        n = start
-        while True:
-            changed = self._changed
-            while n < len(self.lines):
-                yield {"type": "line", "n": n, "text": self.lines[n]}
-                n += 1
-            if self.done:
-                return
-            await changed.wait()
+    promotion_id: str
+    filename: str
+    chunks: AsyncIterator[bytes]
 
 
 class PromoteService:
     def __init__(self, config: PromoteConfig,
                  cluster: Callable[[], Awaitable[dict[str, Any]]],
                  storage: Callable[[], Any] | None = None,
-                 kubernetes: Callable[[], Any] | None = None) -> None:
+                 kubernetes: Callable[[], Any] | None = None,
+                 runs: Callable[[], Runs] | None = None) -> None:
         self.config = config
+        self._runs = runs  # the jobs capability's recorded runs: where pins come from
         self._storage = storage  # the storage capability: runtime_env path, kaniko contexts
-        self._kubernetes = kubernetes  # the Kubernetes capability: re-apply
+        self._kubernetes = kubernetes  # the Kubernetes capability: RayCluster shape, re-apply
         self.root = Path(config.root_dir).resolve()
         self._cluster = cluster
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ray-dev-promote")
         self.store = PromotionStore(config.store_path or default_store_path())
-        self.builders: dict[str, Builder] = {
-            "buildah": BuildahBuilder(BuildahConfig(root=config.buildah_root,
-                                                    runroot=config.buildah_runroot,
-                                                    storage_driver=config.buildah_storage_driver,
-                                                    tls_verify=config.tls_verify)),
-            "docker": DockerBuilder(DockerConfig(host=config.docker_host)),
-            "kaniko": KanikoBuilder(config.kaniko, storage, kubernetes),
-        }
-        self._live: dict[str, _LiveBuild] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.builders: dict[str, Builder] = make_builders(config, storage, kubernetes)
+        self._builds = Builds(self.store, self._off_loop)
 
     async def _off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     # --- planning ----------------------------------------------------------------
-    def _compute(self, project: str, options: PromoteOptions, summary: dict[str, Any],
-                 shape: Shape, shape_source: dict[str, Any],
-                 stream: TarGzWriter | None = None) -> Plan:
-        """The plan; with ``stream``, the project's files are archived as they are found."""
-        folder, entry = resolve_project(self.root, project, options.entrypoint)
-        runtime_env = load_project_runtime_env(folder)
-        excludes = runtime_env.get("excludes") or []
-        if not isinstance(excludes, list) or not all(isinstance(x, str) for x in excludes):
-            raise BadRequest("`excludes` in runtime_env.yaml must be a list of gitignore-style "
-                             "patterns.", field="runtime_env.excludes")
-        if stream is not None:
-            stream.open(folder)
-        collected = collect(folder, entry, tuple(excludes),
-                            on_file=stream.add if stream is not None else None)
-        pinned = pin_requirements(folder, runtime_env)
-        name = k8s_name(folder.name)
-        secret_name = f"{name}-secrets"
-        env = split_env_vars(runtime_env.get("env_vars"), secret_name)
-        ray_version = summary.get("ray_version") or ""
-        gpu = shape.has_gpus if options.gpu is None else options.gpu
-        base_image = options.base_image or default_base_image(
-            ray_version, summary.get("python_version"), gpu)
-
-        spec = ContextSpec()
-        base = os.path.join(str(folder), "")  # strings: 5,000 Path objects cost 0.1 s
-        stats = collected.stats
-        for rel in collected.files:
-            spec.add_file(f"app/{rel}", base + rel, stats[rel])
-        if collected.entrypoint.generated is not None:
-            spec.add_text(f"app/{collected.entrypoint.script}", collected.entrypoint.generated)
-        if pinned.lines:
-            spec.add_text(f"deps/{REQUIREMENTS_FILE}", pinned.text())
-            for source, fname in pinned.local_files:
-                spec.add_file(f"deps/{WHEELS_DIR}/{fname}", source)
-        spec.add_text(".dockerignore", render_dockerignore())
-        digest = inputs_hash(spec)
-        # the image also depends on what the Dockerfile says beyond the files
-        digest = hashlib.sha256("\n".join(
-            [digest, base_image, self.config.workdir, repr(sorted(env.baked.items()))]
-        ).encode()).hexdigest()
-        image = options.image
-        if image is None and self.config.registry:
-            image = f"{self.config.registry.rstrip('/')}/{name}:{digest[:12]}"
-        project_api = to_api_path(self.root, folder)
-        entry_api = to_api_path(self.root, entry)
-        commit = _git_commit(folder)
-        dockerfile = render_dockerfile(
-            project=project_api, base_image=base_image, workdir=self.config.workdir,
-            deps_dir=DEPS_DIR, has_requirements=bool(pinned.lines), env=env.baked,
-            entrypoint=collected.entrypoint.script, git_commit=commit,
-            ray_version=ray_version, inputs_hash=digest)
-        spec.add_text("Dockerfile", dockerfile)
-        manifest_image = image or f"{name}:{digest[:12]}"
-        secrets_env = secret_env([s["name"] for s in env.secret], secret_name)
-        serve, serve_error = self._serve_app(folder, name, collected, options)
-        common = {"name": name, "project": project_api, "image": manifest_image,
-                  "ray_version": ray_version, "shape": shape, "env": secrets_env}
-        if options.variant == "rayservice":
-            assert serve is not None  # _serve_app raised otherwise
-            manifests = [rayservice(serve_config=serve.config, **common)]
-        else:
-            manifests = [
-                rayjob(entrypoint=collected.entrypoint.command(self.config.workdir), **common),
-                raycluster(**common),
-            ]
-        errors = {m["kind"]: e for m in manifests if (e := validate_manifest(m))}
-        docs = [to_yaml([m]) for m in manifests]  # each dumped once: review, context, record
-        plan = Plan(project=project_api, entrypoint=entry_api, collected=collected,
-                    pinned=pinned, env=env, runtime_env=runtime_env, base_image=base_image,
-                    image=image, inputs_hash=digest, dockerfile=dockerfile, manifests=manifests,
-                    manifest_errors=errors, spec=spec, ray_version=ray_version, git_commit=commit,
-                    workdir=self.config.workdir, variant=options.variant, serve=serve,
-                    serve_error=serve_error, shape=shape, shape_source=shape_source,
-                    manifests_yaml="---\n".join(docs))
-        for manifest, doc in zip(manifests, docs):
-            spec.add_text(f"manifests/{manifest['kind'].lower()}.yaml", doc)
-        return plan
-
-    @staticmethod
-    def _serve_app(folder: Path, name: str, collected: Collected,
-                   options: PromoteOptions) -> tuple[ServeApp | None, str | None]:
-        """The Serve app, or why there is none. Only the RayService variant needs one: for the
-        default variant a broken serve config is reported in the review, not raised."""
-        entry = collected.entrypoint
-        text = entry.generated
-        if text is None:
-            text = (folder / entry.script).read_text(encoding="utf-8", errors="replace")
-        try:
-            serve = find_serve_app(folder, name, entry.script, text, options.serve_app)
-        except BadRequest as err:
-            if options.variant == "rayservice":
-                raise
-            return None, err.message
-        if serve is None and options.variant == "rayservice":
-            raise BadRequest(
-                "The RayService variant needs the project's Serve app: give `serve_app` as "
-                "module:app, add serve_config.yaml (`serve build` writes one) to the project, "
-                f"or end {entry.script} with `app = YourDeployment.bind()`.", field="serve_app")
-        return serve, None
-
-    async def _cluster_inputs(self) -> tuple[dict[str, Any], Shape, dict[str, Any]]:
-        summary = await self._cluster()  # RayUnreachable -> 503: versions come from Ray
-        shape, source = await self._shape(summary)
-        return summary, shape, source
+    async def _inputs(self, project: str, options: PromoteOptions
+                      ) -> tuple[ClusterInputs, Source]:
+        """What a plan needs besides the project's files: the cluster's versions and shape,
+        and the tested environment the pins come from."""
+        inputs = await cluster_inputs(self._cluster, self._kubernetes, self._off_loop)
+        folder = await self._off_loop(resolve_in_root, self.root, project, "project")
+        runs = self._runs() if self._runs is not None else None
+        source = await choose_source(runs, to_api_path(self.root, folder),
+                                     options.source_run or LATEST)
+        return inputs, source
 
     async def _plan(self, project: str, options: PromoteOptions,
                     builders: bool = True) -> Plan:
-        plan: Plan = await self._off_loop(self._compute, project, options,
-                                          *await self._cluster_inputs())
+        inputs, source = await self._inputs(project, options)
+        plan: Plan = await self._off_loop(compute_plan, self.config, self.root, project,
+                                          options, inputs, source, None,
+                                          self.history_server())
         if builders:  # a context export needs none: it skips the builders' probes
             plan.builders = list(await asyncio.gather(*(b.availability()
                                                         for b in self.builders.values())))
         return plan
 
-    async def _shape(self, summary: dict[str, Any]) -> tuple[Shape, dict[str, Any]]:
-        """The dev RayCluster's shape when this server may read it, else Ray's view of its
-        nodes; ``source`` says which, and why not the other (the review shows it)."""
-        found, reason = await self._raycluster_shape()
-        if found is not None:
-            return found, {"source": "raycluster", "raycluster": found.source,
-                           "reason": reason, "dropped": found.dropped}
-        return cluster_shape(summary), {"source": "ray", "raycluster": None,
-                                        "reason": reason, "dropped": []}
-
-    async def _raycluster_shape(self) -> tuple[RayClusterShape | None, str]:
-        from ..errors import RayDevError
-
-        if self._kubernetes is None:
-            return None, "Kubernetes is not configured on this server."
-        k8s = self._kubernetes()
-        ident = k8s.identity()
-        if ident is None:
-            return None, "Not running in a KubeRay pod (RAY_CLUSTER_NAME is not set)."
-        if importlib.util.find_spec("kubernetes") is None:
-            return None, ("The `kubernetes` Python client is not installed, so the RayCluster "
-                          f"{ident.cluster_name} cannot be read (pip install kubernetes).")
-        if not k8s.client.configured():
-            from ..k8s.client import not_configured_message
-
-            return None, not_configured_message()
-        try:
-            obj = await k8s.raycluster(ident)
-        except RayDevError as err:  # 403, 404, unreachable: the plan still has Ray's view
-            return None, f"Reading the RayCluster {ident.cluster_name} failed: {err.message}"
-        try:
-            shape = shape_from_raycluster(obj)
-        except ValueError as err:
-            return None, f"{err}: it gives no shape to promote."
-        return shape, (f"Read from the RayCluster {shape.source} this server runs in, through "
-                       "the Kubernetes API.")
-
-    async def plan(self, project: str, body: Any = None) -> dict[str, Any]:
+    async def plan(self, project: str, request: PromoteRequestLike = None) -> dict[str, Any]:
         """What a promotion would build, for review; builds nothing."""
-        return (await self._plan(project, PromoteOptions.from_request(body))).to_dict()
+        return (await self._plan(project, PromoteOptions.coerce(request))).to_dict()
 
-    # --- building ----------------------------------------------------------------
+    def history_server(self) -> tuple[HistoryServer | None, dict[str, Any]]:
+        """Where KubeRay's History Server keeps the runs' logs, and what the review says."""
+        if not self.config.history_server:
+            return None, not_configured()
+        try:
+            found = resolve(self.config.history_server,
+                            self._storage() if self._storage else None,
+                            self.config.history_server_image)
+        except ValueError as err:
+            return None, {**not_configured(), "error": str(err)}
+        return found, found.review()
+
     def _record(self, plan: Plan, kind: str, status: str, user: str | None) -> PromotionRecord:
         return PromotionRecord(
             id=f"promo_{secrets.token_hex(6)}", project=plan.project, entrypoint=plan.entrypoint,
             kind=kind, status=status, inputs_hash=plan.inputs_hash, image=plan.image,
             dockerfile=plan.dockerfile, manifests=plan.manifests_yaml,
-            requirements=plan.pinned.text(), user=user)
+            requirements=plan.pinned.text(), user=user, source_run=plan.source_run,
+            lock=plan.lock(), lock_hash=plan.lock_hash)
 
-    async def start_build(self, project: str, body: Any = None,
+    # --- building ----------------------------------------------------------------
+    async def start_build(self, project: str, request: PromoteRequestLike = None,
                           user: str | None = None) -> dict[str, Any]:
         """Start building (and pushing) the image; follow it with ``follow(id)``."""
-        options = PromoteOptions.from_request(body)
+        options = PromoteOptions.coerce(request)
         plan = await self._plan(project, options)
-        if plan.image is None:
-            raise BadRequest("No target image: give `image` (registry/name:tag) or set "
-                             "c.RayDev.promote_registry on the server.", field="image")
-        if options.push and registry_host(plan.image) is None:
-            raise BadRequest(f"`image` {plan.image!r} names no registry, so a push would go "
-                             "to Docker Hub: give registry.example.com/name:tag.", field="image")
-        if plan.manifest_errors:
-            raise BadRequest("The generated manifests do not validate against KubeRay's CRDs: "
-                             f"{plan.manifest_errors}", field="manifests")
-        builder = options.builder or _preferred(plan.builders, self.config.builder)
-        chosen = next(b for b in plan.builders if b.name == builder)
-        if not chosen.available:
-            tried = "; ".join(f"{b.name}: {b.reason}" for b in plan.builders)
-            raise NoBuilder(f"No image builder can run here ({tried}). Export the build "
-                            "context instead and build it in CI.",
-                            builders=[b.to_dict() for b in plan.builders])
+        plan.check_logs()
+        builder = choose_builder(plan, options, self.config.builder)
         record = self._record(plan, "build", "building", user)
         record.builder = builder
-        await self.store.put(record)
-        live = _LiveBuild(record)
-        self._live[record.id] = live
-        task = asyncio.create_task(self._run_build(live, plan, self.builders[builder],
-                                                   options.push))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        await self._builds.start(record, plan, self.builders[builder], options.push)
         return record.summary()
 
-    async def _run_build(self, live: _LiveBuild, plan: Plan, builder: Builder,
-                         push: bool) -> None:
-        record = live.record
-        scratch = Path(tempfile.mkdtemp(prefix="ray-dev-context-"))
-        try:
-            await live.emit(f"Writing the build context ({len(plan.collected.files)} files) ...")
-            if builder.context_form == "tar.gz":
-                context = scratch / "context.tar.gz"
-                await self._off_loop(write_tar_gz, plan.spec, context)
-            else:
-                context = scratch
-                await self._off_loop(write_folder, plan.spec, context)
-            built = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-            result = await builder.build(context, plan.image or "",
-                                         build_time_args(built), push, live.emit)
-            record.digest = result.digest
-            record.status = "pushed" if push else "built"
-            await live.emit(f"Done: {result.image}"
-                            + (f"@{result.digest}" if result.digest else " (not pushed)"))
-        except BuildFailed as err:
-            record.status, record.error = "failed", err.message
-            await live.emit(err.message)
-        except asyncio.CancelledError:
-            record.status, record.error = "failed", "The build was cancelled (server stopping)."
-            raise
-        except Exception as err:
-            log.exception("promotion %s failed", record.id)
-            record.status, record.error = "failed", f"The build failed: {err}"
-            await live.emit(record.error)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-            record.log = "\n".join(live.lines)
-            record.finished = datetime.datetime.now().timestamp()
-            try:
-                await self.store.put(record)
-            finally:
-                live.finish()
-                self._live.pop(record.id, None)
-
-    async def follow(self, promotion_id: str, start: int = 0) -> AsyncIterator[dict[str, Any]]:
+    def follow(self, promotion_id: str, start: int = 0) -> AsyncIterator[dict[str, Any]]:
         """The build log as ``line`` events (numbered from 0), then one ``end`` event."""
-        live = self._live.get(promotion_id)
-        if live is not None:
-            async for event in live.follow(start):
-                yield event
-            record = live.record
-        else:
-            found = await self.store.get(promotion_id)
-            if found is None:
-                raise NotFound(f"No promotion {promotion_id!r} in the history.",
-                               promotion_id=promotion_id)
-            record = found
-            for n, text in enumerate(record.log.splitlines()[start:], start):
-                yield {"type": "line", "n": n, "text": text}
-        yield {"type": "end", "promotion": record.summary()}
+        return self._builds.follow(promotion_id, start)
 
-    async def build(self, project: str, body: Any = None,
+    async def build(self, project: str, request: PromoteRequestLike = None,
                     user: str | None = None) -> AsyncIterator[dict[str, Any]]:
         """Start a build and follow it to the end (the magic's and the CLI's one call)."""
-        started = await self.start_build(project, body, user)
+        started = await self.start_build(project, request, user)
         yield {"type": "started", "promotion": started}
         async for event in self.follow(started["id"]):
             yield event
 
     # --- the context-only path -------------------------------------------------------
-    async def export_context(self, project: str, body: Any, dest: Path,
+    async def export_context(self, project: str, request: PromoteRequestLike, dest: Path,
                              user: str | None = None) -> dict[str, Any]:
         """Write the build context as ``dest`` (.tar.gz) for an external CI, and record it."""
-        options = PromoteOptions.from_request(body)
-        inputs = await self._cluster_inputs()
+        options = PromoteOptions.coerce(request)
+        inputs, source = await self._inputs(project, options)
+        history = self.history_server()
 
         def export() -> tuple[Plan, int]:
             # tar archives the project while the walk, pins and hash are still computed
             with TarGzWriter(dest) as tar:
-                plan = self._compute(project, options, *inputs, stream=tar)
+                plan = compute_plan(self.config, self.root, project, options, inputs,
+                                    source, stream=tar, history=history)
                 return plan, tar.finish(plan.spec)
 
         plan, size = await self._off_loop(export)
@@ -520,86 +167,66 @@ class PromoteService:
         name = f"{k8s_name(Path(plan.project).name)}-{plan.inputs_hash[:12]}-context.tar.gz"
         return {**record.summary(), "bytes": size, "filename": name}
 
+    async def context_download(self, project: str, request: PromoteRequestLike,
+                               user: str | None = None) -> ContextDownload:
+        """``export_context`` into a scratch folder, read back in chunks for a download;
+        the folder goes once the chunks are read or dropped. Every file step is off the loop."""
+        scratch = Path(await self._off_loop(tempfile.mkdtemp, "", "ray-dev-export-"))
+        archive = scratch / "context.tar.gz"
+        try:
+            info = await self.export_context(project, request, archive, user=user)
+        except BaseException:
+            await self._off_loop(shutil.rmtree, scratch, True)
+            raise
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                f = await self._off_loop(archive.open, "rb")
+                try:
+                    while chunk := await self._off_loop(f.read, _DOWNLOAD_CHUNK):
+                        yield chunk
+                finally:
+                    f.close()
+            finally:
+                await self._off_loop(shutil.rmtree, scratch, True)
+
+        return ContextDownload(info["id"], info["filename"], chunks())
+
     # --- the runtime_env path (less reproducible) -----------------------------------------
-    async def package(self, project: str, body: Any, user: str | None = None
-                      ) -> dict[str, Any]:
+    async def package(self, project: str, request: PackageRequest | Mapping[str, Any] | None,
+                      user: str | None = None) -> dict[str, Any]:
         """Upload the code zip to a storage root; a RayJob with ``runtimeEnvYAML`` using it.
 
-        ``body`` is a promote request plus ``storage_root``: the name of an s3:// or gs://
+        The request is a promote request plus ``storage_root``: the name of an s3:// or gs://
         root of ``c.RayDev.storage_roots`` (every node must read it)."""
-        body = dict(body or {})
-        root_name = body.pop("storage_root", None)
-        if not isinstance(root_name, str) or not root_name:
-            raise BadRequest("Give `storage_root`: the name of an s3:// or gs:// storage "
-                             "root the cluster's nodes can read.", field="storage_root")
-        if self._storage is None:
-            raise BadRequest("No storage is configured on this server.", field="storage_root")
-        storage = self._storage()
-        root = storage.root(root_name)  # NotFound for an unknown root
-        if root.protocol not in ("s3", "gs"):
-            raise BadRequest(f"Storage root {root_name!r} is {root.url}: Ray nodes download a "
-                             "working_dir from s3:// or gs:// only (a shared folder needs no "
-                             "upload: use a job from the Jobs panel).", field="storage_root")
-        options = PromoteOptions.from_request(body)
+        options = PackageRequest.coerce(request)
+        storage, root = package_root(self._storage, options.storage_root)
         if options.variant != "rayjob":
             raise BadRequest("The runtime_env path emits a RayJob only: leave `variant` out "
                              "(the RayService variant needs the image).", field="variant")
         plan = await self._plan(project, options, builders=False)
-        name = k8s_name(Path(plan.project).name)
-        data, filename = await self._off_loop(code_zip, plan.spec, name)
-        path = f"{PACKAGES_DIR}/{filename}"
-        try:
-            await storage.stat(root_name, path)  # content-addressed: already there
-            uploaded = False
-        except NotFound:
-            try:
-                await storage.stat(root_name, PACKAGES_DIR)
-            except NotFound:  # the first package of this root
-                await storage.mkdir(root_name, PACKAGES_DIR)
-            session = await storage.start_upload(root_name, path, len(data), overwrite=False)
-            try:
-                await storage.upload_chunk(root_name, session["upload_id"], data)
-                await storage.commit_upload(root_name, session["upload_id"])
-            except BaseException:
-                await storage.abort_upload(root_name, session["upload_id"])
-                raise
-            uploaded = True
-        uri = f"{root.url.rstrip('/')}/{path}"
-        pip = [line for line in plan.pinned.lines if not line.startswith("./")]
-        skipped = [line for line in plan.pinned.lines if line.startswith("./")]
-        runtime_env = runtime_env_for(uri, pip, plan.env.baked)
-        job = runtime_env_rayjob(
-            name=name, project=plan.project, image=plan.base_image,
-            ray_version=plan.ray_version, script=plan.collected.entrypoint.script,
-            runtime_env=runtime_env, shape=plan.shape or cluster_shape(await self._cluster()),
-            env=secret_env([s["name"] for s in plan.env.secret], f"{name}-secrets"))
-        entrypoint = job["spec"]["entrypoint"]
-        errors = validate_manifest(job)
+        plan.check_logs()
+        packaged = await package_plan(storage, root, plan, self._off_loop)
         record = self._record(plan, "runtime_env", "uploaded", user)
-        record.image, record.manifests, record.finished = plan.base_image, to_yaml([job]), \
-            record.created
+        record.image, record.manifests = plan.base_image, packaged["manifests"]
+        record.finished = record.created
         await self.store.put(record)
-        return {**record.summary(), "uri": uri, "uploaded": uploaded, "bytes": len(data),
-                "runtime_env": runtime_env, "entrypoint_command": entrypoint,
-                "manifests": to_yaml([job]), "manifest_errors": errors,
-                "not_carried": [{"spec": s, "reason": "a local file: only the image path "
-                                 "ships local wheels"} for s in skipped],
-                "reproducibility": "less reproducible than the image: pip resolves the "
-                                   "pinned list on every node at start."}
+        return {**record.summary(), **packaged}
 
     # --- history ---------------------------------------------------------------------
     async def history(self, project: str | None = None) -> list[dict[str, Any]]:
-        return [r.summary() for r in await self.store.list(project)]
+        return [{**r.summary(), "schedule": schedule_of(r.manifests)}
+                for r in await self.store.list(project)]
 
     async def get(self, promotion_id: str) -> dict[str, Any]:
         """The record, and ``manifests_pinned``: its manifests on the pushed digest (what
         "Download manifests" and re-apply use)."""
-        live = self._live.get(promotion_id)
+        live = self._builds.live.get(promotion_id)
         record = live.record if live else await self.store.get(promotion_id)
         if record is None:
             raise NotFound(f"No promotion {promotion_id!r} in the history.",
                            promotion_id=promotion_id)
-        doc = record.to_dict()
+        doc = {**record.to_dict(), "schedule": schedule_of(record.manifests)}
         if live:
             doc["log"] = "\n".join(live.lines)
         doc["manifests_pinned"] = await self._off_loop(pin_image, record.manifests,
@@ -608,22 +235,18 @@ class PromoteService:
 
     async def diff(self, promotion_id: str, other_id: str) -> dict[str, Any]:
         """What changed from ``other_id`` to ``promotion_id``: a unified diff per artifact
-        (Dockerfile, requirements.txt, each manifest by kind/name), empty when equal."""
+        (Dockerfile, requirements.txt, the lock, each manifest by kind/name), empty when
+        equal."""
         new, old = await self.get(promotion_id), await self.get(other_id)
         return await self._off_loop(history_diff, old, new)
 
-    async def reapply(self, promotion_id: str, body: Any) -> dict[str, Any]:
+    async def reapply(self, promotion_id: str,
+                      request: ReapplyRequest | Mapping[str, Any] | None) -> dict[str, Any]:
         """Apply one of a recorded promotion's manifests again (its image on the pushed
         digest), through the Kubernetes capability: ``dry_run`` (the default) shows the
         diff against the cluster and changes nothing."""
-        from ..k8s.apply import parse_apply_request
-
-        if not isinstance(body, dict):
-            raise BadRequest('Send {"kind": "RayJob", "dry_run": true|false}.', field="body")
-        kind = body.get("kind")
-        if kind is not None and not isinstance(kind, str):
-            raise BadRequest("`kind` must be RayJob, RayService or RayCluster.", field="kind")
-        _, dry_run, force = parse_apply_request({**body, "manifest": None})
+        options = ReapplyRequest.coerce(request)
+        kind, dry_run, force = options.kind, options.dry_run, options.force
         if self._kubernetes is None:
             raise BadRequest("Kubernetes is not configured on this server.", field="kind")
         record = await self.get(promotion_id)
@@ -636,9 +259,6 @@ class PromoteService:
         return {**result, "promotion_id": promotion_id}
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._builds.close()
         await self.store.close()
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -1,5 +1,11 @@
 """History of promotions: what went into each image, what came out, and the build log.
 
+Each promotion keeps its provenance: the run its pins came from (``source_run``,
+NULL when they came from the server's Python), the ``lock`` (the pinned
+requirements, each with where its version came from, as JSON) and its ``lock_hash``
+(sha256 of the requirements.txt), the image's ``parity`` check against the run and
+the ``overrides`` a user chose (JSON; NULL when there were none).
+
 One row per build or context export, in sqlite beside the job history, with the
 store discipline of sqlite_store.py: one thread owns the only connection, WAL and
 a busy timeout let a CLI share the file.
@@ -7,6 +13,8 @@ a busy timeout let a CLI share the file.
 
 from __future__ import annotations
 
+import copy
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,12 +40,18 @@ CREATE TABLE IF NOT EXISTS promotions (
     error       TEXT,
     user        TEXT,
     created     REAL NOT NULL,
-    finished    REAL
+    finished    REAL,
+    source_run  TEXT,
+    lock        TEXT,
+    lock_hash   TEXT,
+    parity      TEXT,
+    overrides   TEXT
 );
 CREATE INDEX IF NOT EXISTS promotions_project_created ON promotions (project, created);
 """
 _SUMMARY = ("id", "project", "entrypoint", "kind", "status", "inputs_hash", "image", "digest",
-            "builder", "error", "user", "created", "finished")
+            "builder", "error", "user", "created", "finished", "source_run", "lock_hash")
+_JSON = ("lock", "parity", "overrides")  # stored as JSON text
 
 
 def default_store_path() -> Path:
@@ -65,6 +79,11 @@ class PromotionRecord:
     user: str | None = None
     created: float = field(default_factory=time.time)
     finished: float | None = None
+    source_run: str | None = None
+    lock: dict[str, Any] | None = None
+    lock_hash: str | None = None
+    parity: dict[str, Any] | None = None
+    overrides: list[Any] | dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in _SUMMARY}
@@ -72,13 +91,28 @@ class PromotionRecord:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def row(self) -> dict[str, Any]:
+        data = self.to_dict()
+        for key in _JSON:
+            data[key] = None if data[key] is None else json.dumps(data[key], sort_keys=True)
+        return data
+
+    @classmethod
+    def from_row(cls, row: Any) -> PromotionRecord:
+        data = dict(row)
+        for key in _JSON:
+            data[key] = None if data.get(key) is None else json.loads(data[key])
+        return cls(**data)
+
 
 class PromotionStore(SqliteStore):
     schema = _SCHEMA
+    added_columns = tuple(("promotions", c, "TEXT") for c in
+                          ("source_run", "lock", "lock_hash", "parity", "overrides"))
     thread_name = "ray-dev-promote"
 
     def _put(self, record: PromotionRecord) -> None:
-        data = record.to_dict()
+        data = record.row()
         cols = ", ".join(data)
         marks = ", ".join("?" for _ in data)
         self._write(f"INSERT OR REPLACE INTO promotions ({cols}) VALUES ({marks})",
@@ -87,18 +121,18 @@ class PromotionStore(SqliteStore):
     def _get(self, promotion_id: str) -> PromotionRecord | None:
         row = self._db().execute("SELECT * FROM promotions WHERE id = ?",
                                  (promotion_id,)).fetchone()
-        return PromotionRecord(**dict(row)) if row else None
+        return PromotionRecord.from_row(row) if row else None
 
     def _list(self, project: str | None) -> list[PromotionRecord]:
         sql, args = "SELECT * FROM promotions", ()
         if project is not None:
             sql, args = sql + " WHERE project = ?", (project,)
         rows = self._db().execute(sql + " ORDER BY created DESC", args).fetchall()
-        return [PromotionRecord(**dict(r)) for r in rows]
+        return [PromotionRecord.from_row(r) for r in rows]
 
     async def put(self, record: PromotionRecord) -> None:
         # a copy: the caller keeps appending to its log while the thread writes
-        await self._run(self._put, PromotionRecord(**record.to_dict()))
+        await self._run(self._put, copy.deepcopy(record))
 
     async def get(self, promotion_id: str) -> PromotionRecord | None:
         return await self._run(self._get, promotion_id)

@@ -1,10 +1,8 @@
-"""The project's ``runtime_env.yaml`` as a round-trip document: read, edit, write atomically.
+"""Edits to the project's ``runtime_env.yaml`` document, and its atomic write.
 
-ruamel.yaml's round-trip mode keeps the user's comments, key order and quoting
-through an edit, so the form in the editor, the magics and a person editing the
-file by hand can all change it without losing anything. The ETag is a hash of
-the file's bytes: a write names the version it edited and is refused (409) if
-the file changed since.
+The file is read and parsed by ``project.runtime_env`` (round-trip nodes, comments
+kept); the edits here change only what they name, so a person's comments, key order
+and quoting survive the form, the magics and the editor.
 
 Pure Python and blocking: the service runs these in a worker thread.
 """
@@ -12,103 +10,16 @@ Pure Python and blocking: the service runs these in a worker thread.
 from __future__ import annotations
 
 import copy
-import hashlib
-import io
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest
-from ..jobs.paths import RUNTIME_ENV_FILE
+from ..project.runtime_env import plain
 
 
-class InvalidYaml(BadRequest):
-    reason = "invalid_yaml"
-
-
-def _yaml() -> Any:
-    from ruamel.yaml import YAML  # imported on first use: the server starts without it
-
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 4096  # never fold a long value (a URL, a command) onto two lines
-    return yaml
-
-
-def etag_of(data: bytes | None) -> str:
-    """A strong ETag of the file's bytes; an absent file has its own."""
-    if data is None:
-        return '"absent"'
-    return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
-
-
-def plain(value: Any) -> Any:
-    """Round-trip nodes (CommentedMap, CommentedSeq, ScalarString...) as plain JSON values."""
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    # dates and other YAML scalars JSON cannot carry: their text, which Ray would reject
-    return str(value)
-
-
-def parse(text: str, name: str = RUNTIME_ENV_FILE) -> Any:
-    """The round-trip document of ``text`` (a CommentedMap; an empty map for an empty file)."""
-    from ruamel.yaml.comments import CommentedMap
-    from ruamel.yaml.error import YAMLError
-
-    try:
-        doc = _yaml().load(text)
-    except YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise InvalidYaml(
-            f"{name} is not valid YAML{where}: {problem}. Fix the YAML (or remove the file to "
-            "use the default environment).",
-            field="yaml",
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-        ) from err
-    if doc is None:
-        return CommentedMap()
-    if not isinstance(doc, Mapping):
-        raise InvalidYaml(
-            f"{name} must hold a mapping of runtime_env fields (working_dir, pip, env_vars, "
-            f"...), not a {type(doc).__name__}.",
-            field="yaml",
-        )
-    return doc
-
-
-def dump(doc: Any) -> str:
-    text = _dump_raw(doc)
-    if not doc:
-        # an emptied document keeps its comments (if any) but not the "{}" of an empty map
-        lines = [ln for ln in text.splitlines() if ln.strip() != "{}"]
-        text = "\n".join(lines) + "\n" if any(ln.strip() for ln in lines) else ""
-    return text
-
-
-def _dump_raw(doc: Any) -> str:
-    out = io.StringIO()
-    _yaml().dump(doc, out)
-    return out.getvalue()
-
-
-# --- merging a plain dict into the round-trip document ---------------------------------
 def merge(doc: Any, new: Any) -> Any:
     """``new`` (plain values) laid onto ``doc`` (round-trip nodes), keeping the comments,
     order and style of everything that did not change. Returns the merged node."""
@@ -187,23 +98,24 @@ def unset_env_var(doc: Any, name: str) -> Any:
     return doc
 
 
-def _package_list(doc: Any, create: bool) -> Any:
-    """The list of requirements under ``pip`` (list form, or the mapping's ``packages``)."""
+def _package_list(doc: Any, create: bool, key: str = "pip") -> Any:
+    """The list of requirements under ``key`` (``pip`` or ``uv``: list form, or the
+    mapping's ``packages``)."""
     from ruamel.yaml.comments import CommentedSeq
 
-    pip = doc.get("pip")
+    pip = doc.get(key)
     if pip is None:
         if not create:
             return None
-        if doc.get("uv") is not None or doc.get("conda") is not None:
-            other = "uv" if doc.get("uv") is not None else "conda"
+        others = [k for k in ("pip", "uv", "conda") if k != key and doc.get(k) is not None]
+        if others:
             raise BadRequest(
-                f"The environment installs packages with {other}: Ray allows one of pip, uv "
-                f"and conda, so add the package to {other} instead.",
-                field="pip",
+                f"The environment installs packages with {others[0]}: Ray allows one of pip, "
+                f"uv and conda, so add the package to {others[0]} instead.",
+                field=key,
             )
-        doc["pip"] = CommentedSeq()
-        return doc["pip"]
+        doc[key] = CommentedSeq()
+        return doc[key]
     if isinstance(pip, list):
         return pip
     if isinstance(pip, Mapping) and isinstance(pip.get("packages"), list):
@@ -212,9 +124,9 @@ def _package_list(doc: Any, create: bool) -> Any:
         pip["packages"] = CommentedSeq()
         return pip["packages"]
     raise BadRequest(
-        "`pip` names a requirements file, so packages cannot be added here: add the "
-        "package to that file, or replace `pip` with a list of packages.",
-        field="pip",
+        f"`{key}` names a requirements file, so packages cannot be added here: add the "
+        f"package to that file, or replace `{key}` with a list of packages.",
+        field=key,
     )
 
 
@@ -229,14 +141,14 @@ def requirement_name(requirement: str) -> str | None:
         return None
 
 
-def add_pip_package(doc: Any, requirement: str) -> Any:
-    """Add ``requirement`` to the pip packages, replacing a requirement of the same project
-    (``requests`` -> ``requests==2.32``) in place; the list is created if missing."""
+def add_pip_package(doc: Any, requirement: str, key: str = "pip") -> Any:
+    """Add ``requirement`` to the pip (or uv) packages, replacing a requirement of the same
+    project (``requests`` -> ``requests==2.32``) in place; the list is created if missing."""
     requirement = (requirement or "").strip()
     if not requirement:
         raise BadRequest("Give the requirement to add (e.g. `requests==2.32.3`).",
                          field="requirement")
-    packages = _package_list(doc, create=True)
+    packages = _package_list(doc, create=True, key=key)
     name = requirement_name(requirement)
     for i, existing in enumerate(packages):
         if existing == requirement:
@@ -245,6 +157,31 @@ def add_pip_package(doc: Any, requirement: str) -> Any:
             packages[i] = requirement
             return doc
     packages.append(requirement)
+    return doc
+
+
+def add_packages(doc: Any, requirements: list[str]) -> Any:
+    """Add each requirement to the installer the environment uses (``uv`` when it has a uv
+    list, else ``pip``), each replacing a requirement of the same project in place."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    if not isinstance(requirements, list) or not requirements or \
+            not all(isinstance(r, str) for r in requirements):
+        raise BadRequest("`requirements` must be a non-empty list of requirement strings "
+                         "(e.g. [\"tabulate==0.9.0\"]).", field="requirements")
+    for i, requirement in enumerate(requirements):
+        text = requirement.strip()
+        try:
+            if not text or text.startswith("-") or any(c in text for c in "\r\n\x00"):
+                raise InvalidRequirement(text)
+            Requirement(text)
+        except InvalidRequirement:
+            raise BadRequest(f"{requirement!r} is not a requirement pip understands: give a "
+                             "package with its version, e.g. `tabulate==0.9.0`.",
+                             field=f"requirements[{i}]") from None
+    key = "uv" if doc.get("uv") is not None else "pip"
+    for requirement in requirements:
+        add_pip_package(doc, requirement, key)
     return doc
 
 
@@ -260,53 +197,6 @@ def remove_pip_package(doc: Any, name_or_requirement: str) -> Any:
                               and requirement_name(item) == name):
             del packages[i]
     return doc
-
-
-# --- the file --------------------------------------------------------------------------
-@dataclass
-class EnvFile:
-    path: Path
-    raw: bytes | None  # None: no file
-
-    @property
-    def exists(self) -> bool:
-        return self.raw is not None
-
-    @property
-    def text(self) -> str:
-        if self.raw is None:
-            return ""
-        try:
-            return self.raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise InvalidYaml(f"{self.path.name} is not UTF-8 text: {err}.", field="yaml") from err
-
-    @property
-    def etag(self) -> str:
-        return etag_of(self.raw)
-
-    def document(self) -> Any:
-        return parse(self.text, self.path.name)
-
-    def data(self) -> dict[str, Any]:
-        return plain(self.document())
-
-
-def read_file(project: Path) -> EnvFile:
-    path = project / RUNTIME_ENV_FILE
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raw = None
-    except IsADirectoryError as err:
-        raise BadRequest(f"{path} is a folder, not a file.", field="runtime_env") from err
-    return EnvFile(path, raw)
-
-
-def load_runtime_env(project: Path) -> dict[str, Any]:
-    """The project's environment as plain values ({} without a file): the one reader of
-    runtime_env.yaml, shared by jobs, the editor and the magics."""
-    return read_file(project).data()
 
 
 def write_atomic(path: Path, text: str) -> bytes:

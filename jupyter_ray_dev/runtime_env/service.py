@@ -12,16 +12,21 @@ import asyncio
 import contextlib
 import os
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest, Conflict
-from ..jobs.paths import resolve_in_root, to_api_path
-from ..jobs.workdir import DASHBOARD_UPLOAD_LIMIT, default_excludes, describe_size, measure_upload
+from ..project import runtime_env as envfile
+from ..project.discovery import find_project
+from ..project.files import DASHBOARD_UPLOAD_LIMIT, default_excludes, describe_size, measure_upload
+from ..project.root import resolve_in_root, to_api_path
+from ..settings import mib, paths, setting
 from . import document as docs
+from . import notebook_installs as installs
+from .requests import ValidateRequest
 from .schema import runtime_env_schema
 from .validate import Place, Verdict, local_working_dir, validate
 
@@ -79,8 +84,12 @@ class StaleEtag(Conflict):
 @dataclass(frozen=True)
 class RuntimeEnvConfig:
     root_dir: Path
-    shared_roots: tuple[Path, ...] = ()
-    upload_limit: int = DASHBOARD_UPLOAD_LIMIT
+    shared_roots: tuple[Path, ...] = setting("shared_roots", (), convert=paths)
+    upload_limit: int = setting("job_upload_limit_mib", DASHBOARD_UPLOAD_LIMIT, convert=mib)
+    # kernels the server starts record what their notebooks install (%pip install)
+    capture_installs: bool = setting("capture_notebook_installs", True)
+    # where kernels record what their notebooks installed (None: the Jupyter data dir's)
+    installs_dir: Path | None = None
 
 
 class RuntimeEnvService:
@@ -96,6 +105,7 @@ class RuntimeEnvService:
         self._locks: weakref.WeakValueDictionary[Path, asyncio.Lock] = \
             weakref.WeakValueDictionary()
         self._installer: Any = None
+        self.installs_dir = Path(config.installs_dir or installs.default_folder())
 
     async def _off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
@@ -121,7 +131,7 @@ class RuntimeEnvService:
     def place(self, folder: Path) -> Place:
         return Place(folder, self.root, self.shared_roots, self.config.upload_limit)
 
-    def _document(self, folder: Path, current: docs.EnvFile) -> dict[str, Any]:
+    def _document(self, folder: Path, current: envfile.EnvFile) -> dict[str, Any]:
         return {
             "project": to_api_path(self.root, folder),
             "path": to_api_path(self.root, current.path),
@@ -138,7 +148,7 @@ class RuntimeEnvService:
     # --- read ----------------------------------------------------------------------------
     def _read(self, project: str) -> dict[str, Any]:
         folder = self.project_dir(project)
-        return self._document(folder, docs.read_file(folder))
+        return self._document(folder, envfile.read_file(folder))
 
     async def read(self, project: str) -> dict[str, Any]:
         """{project, path, runtime_env, yaml, etag, exists}; 400 if the file is not YAML."""
@@ -155,11 +165,32 @@ class RuntimeEnvService:
         verdict: Verdict = await self._off_loop(self._validate, project, runtime_env)
         return verdict.to_dict()
 
+    def _validate_text(self, project: str, yaml_text: str) -> Verdict | dict[str, Any]:
+        try:
+            env = envfile.plain(envfile.parse(yaml_text))
+        except envfile.InvalidYaml as err:  # the editor shows it at its line, as Ray's errors
+            return {"valid": False, "ray_checked": False, "warnings": [],
+                    "errors": [{"path": "", "message": err.message, "fix": None,
+                                "line": err.details.get("line"),
+                                "column": err.details.get("column")}]}
+        return self._validate(project, env)
+
+    async def validate_request(self, project: str,
+                               request: ValidateRequest | Mapping[str, Any] | None
+                               ) -> dict[str, Any]:
+        """The verdict on the editor's content: the YAML text (a syntax error is a verdict
+        with its line, not a failed request) or the mapping."""
+        request = ValidateRequest.coerce(request)
+        if request.yaml is None:
+            return await self.validate(project, request.runtime_env)
+        verdict = await self._off_loop(self._validate_text, project, request.yaml)
+        return verdict if isinstance(verdict, dict) else verdict.to_dict()
+
     # --- write ---------------------------------------------------------------------------
     def _write(self, project: str, runtime_env: Any, yaml_text: str | None,
                if_match: str | None, edit: Callable[[Any], Any] | None) -> dict[str, Any]:
         folder = self.project_dir(project)
-        current = docs.read_file(folder)
+        current = envfile.read_file(folder)
         if if_match is not None and if_match != "*" and if_match != current.etag:
             raise StaleEtag(
                 f"{current.path.name} changed since it was read (someone saved it in another "
@@ -168,15 +199,15 @@ class RuntimeEnvService:
         if yaml_text is not None:
             if not isinstance(yaml_text, str):
                 raise BadRequest("`yaml` must be the file's text.", field="yaml")
-            data = docs.plain(docs.parse(yaml_text, current.path.name))
+            data = envfile.plain(envfile.parse(yaml_text, current.path.name))
             text = yaml_text
         else:
             try:
                 doc = current.document()
-            except docs.InvalidYaml:
+            except envfile.InvalidYaml:
                 if edit is not None:
                     raise
-                doc = docs.parse("")  # replacing an unreadable file with the form's content
+                doc = envfile.parse("")  # replacing an unreadable file with the form's content
             if edit is not None:
                 doc = edit(doc)
             else:
@@ -184,8 +215,8 @@ class RuntimeEnvService:
                     raise BadRequest("`runtime_env` must be a mapping of runtime_env fields.",
                                      field="runtime_env")
                 doc = docs.merge(doc, runtime_env)
-            text = docs.dump(doc)
-            data = docs.plain(doc)
+            text = envfile.dump(doc)
+            data = envfile.plain(doc)
         verdict = validate(data, self.place(folder))
         if not verdict.valid:
             first = verdict.errors[0]
@@ -193,14 +224,14 @@ class RuntimeEnvService:
                 f"Not saved: {first.message}" + (f" Fix: {first.fix}" if first.fix else ""),
                 field=first.path, **verdict.to_dict())
         raw = docs.write_atomic(current.path, text)
-        return {**self._document(folder, docs.EnvFile(current.path, raw)),
+        return {**self._document(folder, envfile.EnvFile(current.path, raw)),
                 "warnings": verdict.to_dict()["warnings"]}
 
     async def _locked_write(self, project: str, runtime_env: Any, yaml_text: str | None,
                             if_match: str | None,
                             edit: Callable[[Any], Any] | None) -> dict[str, Any]:
         folder = await self._off_loop(self.project_dir, project)
-        async with self._lock(folder / docs.RUNTIME_ENV_FILE):
+        async with self._lock(folder / envfile.RUNTIME_ENV_FILE):
             return await self._off_loop(self._write, project, runtime_env, yaml_text,
                                         if_match, edit)
 
@@ -230,13 +261,86 @@ class RuntimeEnvService:
     async def add_pip_package(self, project: str, requirement: str) -> dict[str, Any]:
         return await self.edit(project, lambda d: docs.add_pip_package(d, requirement))
 
+    async def add_packages(self, project: str, requirements: list[str],
+                           if_match: str | None = None) -> dict[str, Any]:
+        """Add requirements (e.g. a run's imported-but-undeclared packages, pinned to the
+        versions it used) to the project's pip or uv list, comments kept, validated."""
+        return await self.edit(project, lambda d: docs.add_packages(d, requirements),
+                               if_match=if_match)
+
     async def remove_pip_package(self, project: str, name: str) -> dict[str, Any]:
         return await self.edit(project, lambda d: docs.remove_pip_package(d, name))
+
+    # --- what notebooks installed ------------------------------------------------------
+    def _notebook_installs(self, project: str | None,
+                           sessions: Mapping[str, str]) -> dict[str, Any]:
+        only = self.project_dir(project) if project is not None else None
+        dismissed = installs.read_dismissed(self.installs_dir)
+        declared: dict[Path, list[str]] = {}
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for record in installs.read_records(self.installs_dir):
+            notebook = installs.notebook_path(record, self.root, sessions)
+            if notebook is None or self.root not in notebook.parents:
+                continue  # a kernel of another server, or a notebook outside the root
+            folder = find_project(self.root, notebook)
+            if only is not None and folder != only:
+                continue
+            if folder not in declared:
+                try:
+                    env = envfile.read_file(folder).data()
+                except BadRequest:
+                    env = {}  # a broken file declares nothing; the editor says why
+                declared[folder] = installs.declared_requirements(env, folder)
+            nb_path = to_api_path(self.root, notebook)
+            kernel_id = str(record.get("kernel_id"))
+            for item in record["installs"].values():
+                name, version = item.get("name"), item.get("version")
+                if not isinstance(name, str) or not isinstance(version, str) \
+                        or not installs.still_installed(item):
+                    continue
+                item_id = installs.install_id(nb_path, name, version)
+                covered, requirement = installs.declaration(declared[folder], name, version)
+                if covered or item_id in dismissed:
+                    continue
+                key = (nb_path, installs.canonical(name))
+                if key in found and found[key]["installed"] >= item.get("installed", 0):
+                    continue  # the notebook's latest kernel's install of it wins
+                found[key] = {
+                    "id": item_id, "name": name, "version": version,
+                    "requirement": f"{name}=={version}", "declared": requirement,
+                    "notebook": nb_path, "project": to_api_path(self.root, folder),
+                    "kernel_id": kernel_id, "running": kernel_id in sessions,
+                    "command": item.get("command") or "", "url": item.get("url"),
+                    "installed": item.get("installed", 0)}
+        items = sorted(found.values(), key=lambda x: (-x["installed"], x["name"]))
+        return {"project": to_api_path(self.root, only) if only is not None else None,
+                "installs": items}
+
+    async def notebook_installs(self, project: str | None = None,
+                                sessions: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Packages notebooks installed (``%pip install``...) into their kernel that their
+        project's runtime_env does not declare at that version, newest first; ``project``
+        limits it to one project's notebooks. ``sessions``: kernel id -> notebook path of
+        the running sessions (a renamed notebook is followed)."""
+        return await self._off_loop(self._notebook_installs, project, dict(sessions or {}))
+
+    def recorder_code(self, kernel_id: str, started: float) -> str | None:
+        """The code that loads the install recorder into a Python kernel the server started
+        at ``started`` (None: capture is off)."""
+        if not self.config.capture_installs:
+            return None
+        return installs.activation_code(self.installs_dir, kernel_id, started)
+
+    async def dismiss_notebook_installs(self, ids: list[str]) -> dict[str, Any]:
+        """Hide installs (by id) from the list: the notebook keeps its package, the project
+        is not told about it again unless it installs another version."""
+        await self._off_loop(installs.dismiss, self.installs_dir, ids)
+        return {"dismissed": sorted(set(ids))}
 
     # --- working_dir size ----------------------------------------------------------------
     def _working_dir_size(self, project: str, runtime_env: Any) -> dict[str, Any]:
         folder = self.project_dir(project)
-        env = runtime_env if isinstance(runtime_env, dict) else docs.read_file(folder).data()
+        env = runtime_env if isinstance(runtime_env, dict) else envfile.read_file(folder).data()
         local, uploaded = local_working_dir(env, self.place(folder))
         limit = self.config.upload_limit
         out: dict[str, Any] = {
@@ -305,7 +409,7 @@ class RuntimeEnvService:
         base = self.shared_root(root)
         from_env = requirements is None
         if from_env:
-            requirements = _env_requirements(docs.read_file(folder).data(), folder)
+            requirements = _env_requirements(envfile.read_file(folder).data(), folder)
         elif not isinstance(requirements, list):
             raise BadRequest("`requirements` must be a list of requirements "
                              "(e.g. [\"requests==2.32.3\"]).", field="requirements")

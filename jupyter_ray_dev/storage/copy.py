@@ -43,28 +43,42 @@ async def _local_chunks(path: Path) -> AsyncIterator[bytes]:
             yield data
 
 
-def _local_source(path: str) -> Path:
+def _local_source(path: str) -> tuple[Path, int]:
     source = Path(path).expanduser()
     if not source.is_file():
         raise NotFound(f"There is no local file {path!r} to copy.", field="source")
-    return source
+    return source, source.stat().st_size
+
+
+def _local_target(dest: str, name: str) -> Path:
+    target = Path(dest).expanduser()
+    return target / name if target.is_dir() else target
+
+
+def _part_file(dest: Path, overwrite: bool) -> tuple[int, str]:
+    if dest.exists() and not overwrite:
+        raise Conflict(f"{dest} exists: pass --force to overwrite it.", field="dest")
+    return tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+
+
+def _discard(tmp: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
 
 
 async def _to_local(chunks: AsyncIterator[bytes], dest: Path, overwrite: bool) -> int:
-    if dest.exists() and not overwrite:
-        raise Conflict(f"{dest} exists: pass --force to overwrite it.", field="dest")
+    # local disks here may be NFS mounts: every file call runs off the loop
     loop = asyncio.get_running_loop()
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    fd, tmp = await loop.run_in_executor(None, _part_file, dest, overwrite)
     written = 0
     try:
         with os.fdopen(fd, "wb") as fh:
             async for data in chunks:
                 await loop.run_in_executor(None, fh.write, data)
                 written += len(data)
-        os.replace(tmp, dest)
+        await loop.run_in_executor(None, os.replace, tmp, dest)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        await asyncio.shield(loop.run_in_executor(None, _discard, tmp))
         raise
     return written
 
@@ -85,6 +99,40 @@ async def _to_root(storage: Any, root: str, path: str, chunks: AsyncIterator[byt
     return written
 
 
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), CHUNK):
+        yield data[start:start + CHUNK]
+
+
+async def _folders(storage: Any, root: str, path: str) -> None:
+    """The folders above ``path``, made when missing (on object stores a prefix is free)."""
+    parts = path.split("/")[:-1]
+    for depth in range(1, len(parts) + 1):
+        folder = "/".join(parts[:depth])
+        try:
+            await storage.stat(root, folder)
+        except NotFound:
+            await storage.mkdir(root, folder)
+
+
+async def save_bytes(storage: Any, data: bytes, dest: str, name: str,
+                     overwrite: bool = False) -> dict[str, Any]:
+    """Write ``data`` as ``dest`` in a storage root (``name`` inside it when ``dest`` is a
+    root or ends with /): the same upload session as a copy, whole or not at all."""
+    found = _where(storage, dest)
+    if found is None:
+        raise BadRequest(f"{dest!r} is not in a storage root: give s3://..., gs://..., a "
+                         "root's folder or root:path (see c.RayDev.storage_roots).",
+                         field="dest")
+    root, path = found
+    if path == "" or dest.endswith("/"):
+        path = f"{path.rstrip('/')}/{name}".lstrip("/")
+    await _folders(storage, root, path)
+    written = await _to_root(storage, root, path, _one(data), len(data), overwrite)
+    return {"dest": storage.backend(root).root.uri(path), "root": root, "path": path,
+            "bytes": written}
+
+
 async def copy(storage: Any, source: str, dest: str, overwrite: bool = False) -> dict[str, Any]:
     src, dst = _where(storage, source), _where(storage, dest)
     if src is None and dst is None:
@@ -94,17 +142,16 @@ async def copy(storage: Any, source: str, dest: str, overwrite: bool = False) ->
     if dst is not None and (dst[1] == "" or dest.endswith("/")):
         name = Path(src[1]).name if src is not None else Path(source).name
         dst = (dst[0], f"{dst[1].rstrip('/')}/{name}".lstrip("/"))
+    loop = asyncio.get_running_loop()
     if src is None:
-        local = _local_source(source)
-        size = local.stat().st_size
+        local, size = await loop.run_in_executor(None, _local_source, source)
         chunks: AsyncIterator[bytes] = _local_chunks(local)
     else:
         download = await storage.download(*src)
         size, chunks = download.size, download.chunks
     if dst is None:
-        target = Path(dest).expanduser()
-        if target.is_dir():
-            target = target / (Path(src[1]).name if src else Path(source).name)
+        name = Path(src[1]).name if src else Path(source).name
+        target = await loop.run_in_executor(None, _local_target, dest, name)
         written = await _to_local(chunks, target, overwrite)
         shown = str(target)
     else:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadRequest
+from ..settings import setting
 from . import preview as pv
 from . import ray_layout
 from .backends import Backend, make_backend
@@ -27,6 +28,7 @@ from .errors import (
 )
 from .paths import clean_relpath
 from .ranges import parse_content_range, parse_range
+from .ray_names import mark_checkpoints
 from .roots import StorageRoot, parse_roots
 from .uploads import UploadRegistry
 
@@ -47,6 +49,15 @@ class Download:
     @property
     def length(self) -> int:
         return self.end - self.start
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """``StorageService``'s settings, by its parameters' names."""
+
+    roots_config: tuple[Any, ...] = setting("storage_roots", (), convert=tuple)
+    timeout: float = setting("storage_timeout", 30.0)
+    list_process: bool = setting("storage_list_process", True)
 
 
 class StorageService:
@@ -113,10 +124,10 @@ class StorageService:
 
     async def list(self, root: str, path: str = "", limit: int | None = None,
                    cursor: str | None = None, owner: str | None = None) -> dict[str, Any]:
-        """A page of a folder. ``owner`` (the user asking, from the REST API) lets the
-        backend list the next page ahead for that user's walk; without it, no page ahead.
-        With an owner, ``entries`` may come as JSON already (an ``orjson.Fragment``, which
-        ``orjson.dumps`` embeds as is): the REST reply is its only reader."""
+        """A page of a folder. ``owner`` (an opaque key for whoever asks, given by the face)
+        lets the backend list the next page ahead for that walk; without it, no page ahead.
+        With an owner, a later page's ``entries`` may be bytes: their JSON array, encoded
+        by the lister process, for a face to embed as it is rather than decode."""
         backend = self.backend(root)
         path = clean_relpath(path)
         limit = DEFAULT_LIMIT if limit is None else limit
@@ -136,7 +147,7 @@ class StorageService:
                 probing.cancel()
             raise
         if isinstance(entries, list):  # else JSON the local lister process already marked
-            ray_layout.mark_checkpoints(entries)
+            mark_checkpoints(entries)
         out: dict[str, Any] = {
             "root": root, "path": path, "entries": entries,
             "next_cursor": encode_cursor(root, path, next_token) if next_token else None,
@@ -277,6 +288,8 @@ class StorageService:
                                "root itself.", field="path")
         if new_path == path or new_path.startswith(path + "/"):
             raise PathRejected("A folder cannot be moved into itself.", field="new_path")
+        # what cannot be answered after the move (a link out of the root) is refused before it
+        await backend.stat(path)
         await backend.rename(path, new_path)
         return {**await backend.stat(new_path), "root": root,
                 "uri": backend.root.uri(new_path)}

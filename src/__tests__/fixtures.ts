@@ -1,4 +1,10 @@
-import type { IClusterSummary, IRayNode } from '../api';
+import type {
+  IClusterSummary,
+  IPromotionPlan,
+  IRayNode,
+  IStorageRoot
+} from '../api';
+import serverReplies from './server-replies.json';
 
 const GiB = 1024 ** 3;
 
@@ -67,14 +73,12 @@ export function cluster(
   };
 }
 
-/** The 503 body the server sends while Ray is down (verbatim from the contract). */
-export const UNREACHABLE_BODY = {
-  message:
-    'Cannot reach the Ray dashboard at http://127.0.0.1:8265: connection refused. ' +
-    'Start Ray (`ray start --head`) or set c.RayDev.ray_address / RAY_ADDRESS to the dashboard URL.',
-  reason: 'ray_unreachable',
-  address: 'http://127.0.0.1:8265'
-};
+/**
+ * The 503 bodies the server sends while Ray or a storage endpoint is down,
+ * as the real server words them (tests/test_ui_fixtures.py checks the file).
+ */
+export const UNREACHABLE_BODY = serverReplies.ray_unreachable;
+export const STORAGE_UNREACHABLE_BODY = serverReplies.storage_unreachable;
 
 /** One request a stubbed `fetch` saw. */
 export interface IRecordedCall {
@@ -100,5 +104,114 @@ export function recordingFetch(
     };
     calls.push(call);
     return respond(call);
+  };
+}
+
+/** Two storage roots: a writable folder and a read-only S3 prefix. */
+export const STORAGE_ROOTS: IStorageRoot[] = [
+  {
+    name: 'artifacts',
+    url: '/data/artifacts',
+    protocol: 'file',
+    read_only: false,
+    option_names: []
+  },
+  {
+    name: 'lake',
+    url: 's3://bucket/x',
+    protocol: 's3',
+    read_only: true,
+    option_names: []
+  }
+];
+
+/** A review of the shape the server returns (`PromotionPlan`). */
+export function plan(overrides: Partial<IPromotionPlan> = {}): IPromotionPlan {
+  return {
+    project: 'team/proj',
+    entrypoint: {
+      source: 'team/proj/train.ipynb',
+      script: 'train.py',
+      converted: true,
+      command: 'cd /home/ray/app && python train.py',
+      warnings: [
+        { kind: 'ipython_line_skipped', message: 'Cell 1: %pip skipped' }
+      ]
+    },
+    requirements: {
+      source: 'runtime_env.pip',
+      requirements: ['pyyaml==6.0.2'],
+      changes: [
+        {
+          name: 'pyyaml',
+          spec: 'pyyaml>=5',
+          pinned: 'pyyaml==6.0.2',
+          how: 'installed',
+          from: { kind: 'run', run_id: 'raysubmit_a', time: 1, imported: true },
+          message: 'pinned to 6.0.2'
+        },
+        {
+          name: 'x',
+          spec: 'x==1',
+          pinned: 'x==1',
+          how: 'exact',
+          from: { kind: 'run', run_id: 'raysubmit_a', time: 1, imported: null },
+          message: ''
+        }
+      ],
+      unpinned: [{ spec: 'nope>=1', reason: 'not installed' }],
+      local_files: []
+    },
+    env_vars: {
+      image: { MODE: 'prod' },
+      refused: [
+        {
+          name: 'HF_TOKEN',
+          reason: 'its name looks like a credential',
+          hint: 'use a Secret'
+        }
+      ],
+      secret_name: 'proj-secrets'
+    },
+    files: { count: 4, bytes: 100, excluded: ['checkpoints'] },
+    runtime_env: {},
+    base_image: 'rayproject/ray:2.60.0-py311',
+    image: 'registry.example.com:5000/team/proj:abc',
+    push_possible: true,
+    inputs_hash: 'abc',
+    dockerfile: 'FROM x\n',
+    manifests: 'kind: RayJob\n',
+    manifest_errors: {},
+    variant: 'rayjob',
+    serve_app: null,
+    serve_app_error: null,
+    builders: [
+      { name: 'buildah', available: true, reason: 'ok' },
+      { name: 'docker', available: false, reason: 'no engine' }
+    ],
+    ray_version: '2.60.0',
+    git_commit: null,
+    shape_source: {
+      source: 'ray',
+      raycluster: null,
+      reason: 'Not running in a KubeRay pod (RAY_CLUSTER_NAME is not set).',
+      dropped: [],
+      numbers: []
+    },
+    source: {
+      requested: 'latest',
+      kind: 'server',
+      run: null,
+      description: "the dev cluster (this server's Python)",
+      warnings: [],
+      runs: []
+    },
+    lock_hash: 'f00d',
+    changed_files: null,
+    undeclared: [],
+    warnings: [],
+    schedule: null,
+    logs: { configured: false, message: 'The logs go with the cluster.' },
+    ...overrides
   };
 }

@@ -15,19 +15,9 @@ import {
 import { describeVolume } from '../cluster/kuberay';
 import { ClusterPanel } from '../cluster/panel';
 import { cluster } from './fixtures';
+import { waitFor } from './wait';
 
-async function waitFor(
-  predicate: () => boolean,
-  timeout = 2000
-): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeout) {
-      throw new Error('Timed out waiting for the panel to render');
-    }
-    await new Promise(resolve => setTimeout(resolve, 10));
-  }
-}
+const trans = nullTranslator.load('jupyter_ray_dev');
 
 const RAYCLUSTER: IRayClusterSummary = {
   name: 'ray-dev',
@@ -80,7 +70,8 @@ const RAYCLUSTER: IRayClusterSummary = {
         }
       ]
     }
-  ]
+  ],
+  status: { state: 'ready' }
 };
 
 describe('KubeRayDetails in the cluster panel', () => {
@@ -95,7 +86,14 @@ describe('KubeRayDetails in the cluster panel', () => {
   ): ClusterPanel {
     const api = {
       getCluster: () => Promise.resolve(cluster()),
-      getKubernetes
+      getKubernetes,
+      listScheduledPromotions: () =>
+        Promise.resolve({
+          namespace: 'team-a',
+          cronjobs: [],
+          can_suspend: true,
+          missing_rule: null
+        })
     } as unknown as RayDevAPI;
     panel = new ClusterPanel({ api, translator: nullTranslator });
     Widget.attach(panel, document.body);
@@ -162,20 +160,23 @@ describe('KubeRayDetails in the cluster panel', () => {
 describe('describeVolume', () => {
   it('names an NFS export and each mount path', () => {
     expect(
-      describeVolume({
-        name: 'data',
-        type: 'nfs',
-        server: '10.0.0.2',
-        path: '/exports',
-        mounts: [
-          {
-            group: 'head',
-            container: null,
-            mount_path: '/data',
-            read_only: true
-          }
-        ]
-      })
+      describeVolume(
+        {
+          name: 'data',
+          type: 'nfs',
+          server: '10.0.0.2',
+          path: '/exports',
+          mounts: [
+            {
+              group: 'head',
+              container: null,
+              mount_path: '/data',
+              read_only: true
+            }
+          ]
+        },
+        trans
+      )
     ).toBe('nfs 10.0.0.2:/exports at /data on head');
   });
 });

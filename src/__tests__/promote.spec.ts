@@ -1,8 +1,9 @@
 /** "Promote to prod": the pure logic of the review and progress views, and the
  * client's promote routes against a stubbed `fetch`. */
+import { nullTranslator } from '@jupyterlab/translation';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { RayDevAPI, type IPromotionPlan } from '../api';
+import { RayDevAPI } from '../api';
 import {
   buildBlocker,
   differencesFromDev,
@@ -13,78 +14,13 @@ import {
   reduceBuild,
   shapeSourceLine
 } from '../promote/model';
-import { recordingFetch, type IRecordedCall } from './fixtures';
+import { plan, recordingFetch, type IRecordedCall } from './fixtures';
 
-function plan(overrides: Partial<IPromotionPlan> = {}): IPromotionPlan {
-  return {
-    project: 'team/proj',
-    entrypoint: {
-      source: 'team/proj/train.ipynb',
-      script: 'train.py',
-      converted: true,
-      command: 'cd /home/ray/app && python train.py',
-      warnings: [
-        { kind: 'ipython_line_skipped', message: 'Cell 1: %pip skipped' }
-      ]
-    },
-    requirements: {
-      source: 'runtime_env.pip',
-      requirements: ['pyyaml==6.0.2'],
-      changes: [
-        {
-          name: 'pyyaml',
-          spec: 'pyyaml>=5',
-          pinned: 'pyyaml==6.0.2',
-          how: 'installed',
-          message: 'pinned to 6.0.2'
-        },
-        { name: 'x', spec: 'x==1', pinned: 'x==1', how: 'exact', message: '' }
-      ],
-      unpinned: [{ spec: 'nope>=1', reason: 'not installed' }],
-      local_files: []
-    },
-    env_vars: {
-      image: { MODE: 'prod' },
-      refused: [
-        {
-          name: 'HF_TOKEN',
-          reason: 'its name looks like a credential',
-          hint: 'use a Secret'
-        }
-      ],
-      secret_name: 'proj-secrets'
-    },
-    files: { count: 4, bytes: 100, excluded: ['checkpoints'] },
-    runtime_env: {},
-    base_image: 'rayproject/ray:2.60.0-py311',
-    image: 'registry.example.com:5000/team/proj:abc',
-    push_possible: true,
-    inputs_hash: 'abc',
-    dockerfile: 'FROM x\n',
-    manifests: 'kind: RayJob\n',
-    manifest_errors: {},
-    variant: 'rayjob',
-    serve_app: null,
-    serve_app_error: null,
-    builders: [
-      { name: 'buildah', available: true, reason: 'ok' },
-      { name: 'docker', available: false, reason: 'no engine' }
-    ],
-    ray_version: '2.60.0',
-    git_commit: null,
-    shape_source: {
-      source: 'ray',
-      raycluster: null,
-      reason: 'Not running in a KubeRay pod (RAY_CLUSTER_NAME is not set).',
-      dropped: []
-    },
-    ...overrides
-  };
-}
+const trans = nullTranslator.load('jupyter_ray_dev');
 
 describe('promote review', () => {
   it('lists every difference from dev, exact pins left out', () => {
-    const kinds = differencesFromDev(plan()).map(d => d.kind);
+    const kinds = differencesFromDev(plan(), trans).map(d => d.kind);
     expect(kinds).toEqual([
       'pinned',
       'unpinned',
@@ -93,33 +29,36 @@ describe('promote review', () => {
       'env',
       'secret'
     ]);
-    const texts = differencesFromDev(plan()).map(d => d.text);
+    const texts = differencesFromDev(plan(), trans).map(d => d.text);
     expect(texts[0]).toContain('pyyaml>=5 → pyyaml==6.0.2');
     expect(texts.join()).not.toContain('x==1');
   });
 
   it('says why Build and push cannot run', () => {
-    expect(buildBlocker(plan())).toBeNull();
+    expect(buildBlocker(plan(), trans)).toBeNull();
     const none = buildBlocker(
       plan({
         builders: [
           { name: 'buildah', available: false, reason: 'not installed' }
         ]
-      })
+      }),
+      trans
     );
     expect(none).toContain('buildah: not installed');
     expect(none).toContain('Export the context');
-    expect(buildBlocker(plan({ image: null }))).toContain('promote_registry');
-    expect(buildBlocker(plan({ push_possible: false }))).toContain(
+    expect(buildBlocker(plan({ image: null }), trans)).toContain(
+      'promote_registry'
+    );
+    expect(buildBlocker(plan({ push_possible: false }), trans)).toContain(
       'no registry'
     );
     expect(
-      buildBlocker(plan({ manifest_errors: { RayJob: ['x'] } }))
+      buildBlocker(plan({ manifest_errors: { RayJob: ['x'] } }), trans)
     ).toContain('CRDs');
   });
 
   it('says in one line where the shape comes from and why', () => {
-    expect(shapeSourceLine(plan())).toBe(
+    expect(shapeSourceLine(plan(), trans)).toBe(
       "Groups and resources from Ray's view of its nodes. Not running in a " +
         'KubeRay pod (RAY_CLUSTER_NAME is not set).'
     );
@@ -129,9 +68,11 @@ describe('promote review', () => {
           source: 'raycluster',
           raycluster: 'team/ray-dev',
           reason: 'read',
-          dropped: ['head: port jupyter (8888, dev only)']
+          dropped: ['head: port jupyter (8888, dev only)'],
+          numbers: []
         }
-      })
+      }),
+      trans
     );
     expect(line).toContain('from the RayCluster team/ray-dev');
     expect(line).toContain('left out as dev-only: head: port jupyter');

@@ -1,12 +1,19 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+import {
+  type ITranslator,
+  nullTranslator,
+  type TranslationBundle
+} from '@jupyterlab/translation';
 
 import { ApiError, BAD_RESPONSE } from './errors';
 import type {
   IApplyResult,
+  IClusterMetrics,
   IClusterSummary,
   IInstallEvent,
   IInstallRequest,
+  INotebookInstalls,
   IRuntimeEnvFile,
   IRuntimeEnvVerdict,
   IWorkingDirSize,
@@ -16,6 +23,9 @@ import type {
   IPromotionDetail,
   IPromotionDiff,
   IReapplyResult,
+  ISavedLog,
+  IScheduledPromotions,
+  ISuspendResult,
   IPromotionPackage,
   IPromotionPlan,
   IJob,
@@ -41,6 +51,17 @@ import type {
  */
 const API_ROOT = 'ray-dev/api';
 
+/** The Ray dashboard through the Jupyter server, which adds the Ray token. */
+const DASHBOARD_ROOT = 'ray-dev/dashboard';
+
+/** Pages of Ray's dashboard UI (its `#/` routes), for `RayDevAPI.dashboardUrl`. */
+export const DashboardPages = {
+  overview: '',
+  metrics: 'metrics',
+  job: (submissionId: string): string =>
+    `jobs/${encodeURIComponent(submissionId)}`
+};
+
 /**
  * Typed client of the jupyter-ray-dev server extension.
  *
@@ -51,14 +72,42 @@ export class RayDevAPI {
   constructor(options: RayDevAPI.IOptions = {}) {
     this.serverSettings =
       options.serverSettings ?? ServerConnection.makeSettings();
+    this._trans = (options.translator ?? nullTranslator).load(
+      'jupyter_ray_dev'
+    );
   }
 
   /** Base URL, token, XSRF cookie handling and the `fetch` used for requests. */
   readonly serverSettings: ServerConnection.ISettings;
 
+  private readonly _trans: TranslationBundle;
+
   /** The Ray cluster the server is attached to; rejects with `ApiError`. */
   getCluster(): Promise<IClusterSummary> {
     return this.request<IClusterSummary>('cluster');
+  }
+
+  /** Whether the dashboard's Metrics page has a Grafana to show, or why not. */
+  getClusterMetrics(): Promise<IClusterMetrics> {
+    return this.request<IClusterMetrics>('cluster/metrics');
+  }
+
+  /**
+   * The Ray dashboard through the Jupyter server, at one of its pages
+   * (`jobs/<submission id>`, `metrics`; none for the overview). The page
+   * loads with the browser's Jupyter credentials; the server adds Ray's token.
+   */
+  dashboardUrl(page = ''): string {
+    const settings = this.serverSettings;
+    const query: Record<string, string> = {};
+    if (settings.appendToken && settings.token) {
+      query.token = settings.token; // as for WebSockets: where cookies are not usable
+    }
+    const base =
+      URLExt.join(settings.baseUrl, DASHBOARD_ROOT) +
+      '/' +
+      URLExt.objectToQueryString(query);
+    return page ? `${base}#/${page.replace(/^\/+/, '')}` : base;
   }
 
   /** This pod's RayCluster from the Kubernetes API, or why there is none. */
@@ -94,6 +143,38 @@ export class RayDevAPI {
     return this.request<IKubeRayStatus>(
       `kubernetes/status/${encodeURIComponent(kind)}/${encodeURIComponent(name)}`,
       {},
+      query
+    );
+  }
+
+  /** The RayCronJobs promote made (a project's, when given), and whether they may be suspended. */
+  listScheduledPromotions(project?: string): Promise<IScheduledPromotions> {
+    const query: Record<string, string> = project ? { project } : {};
+    return this.request<IScheduledPromotions>(
+      'kubernetes/scheduled',
+      {},
+      query
+    );
+  }
+
+  /**
+   * Suspend (`suspend` true) or resume a RayCronJob. `dryRun` (the default)
+   * returns the diff without changing anything.
+   */
+  suspendRayCronJob(
+    name: string,
+    suspend: boolean,
+    options: { dryRun?: boolean; namespace?: string } = {}
+  ): Promise<ISuspendResult> {
+    const query: Record<string, string> = options.namespace
+      ? { namespace: options.namespace }
+      : {};
+    return this.request<ISuspendResult>(
+      `kubernetes/raycronjobs/${encodeURIComponent(name)}/suspend`,
+      {
+        method: 'POST',
+        body: JSON.stringify({ suspend, dry_run: options.dryRun ?? true })
+      },
       query
     );
   }
@@ -144,6 +225,17 @@ export class RayDevAPI {
   /** The job's full log (driver stdout and stderr) as text. */
   getJobLogs(jobId: string): Promise<string> {
     return this.request<string>(`${jobPath(jobId)}/logs`, {}, {}, 'text');
+  }
+
+  /**
+   * Copy a finished job's log into a storage root (`dest`: a storage URI;
+   * default the artifacts root), byte for byte.
+   */
+  saveJobLog(jobId: string, dest?: string | null): Promise<ISavedLog> {
+    return this.request<ISavedLog>(`${jobPath(jobId)}/logs/save`, {
+      method: 'POST',
+      body: JSON.stringify(dest ? { dest } : {})
+    });
   }
 
   /**
@@ -364,6 +456,46 @@ export class RayDevAPI {
     );
   }
 
+  /**
+   * Add requirements (e.g. `tiny-pkg==0.1`) to the project's pip (or uv)
+   * list, replacing ones of the same package; comments kept, validated.
+   */
+  addRuntimeEnvPackages(
+    project: string,
+    requirements: string[],
+    etag?: string | null
+  ): Promise<IRuntimeEnvFile> {
+    const headers: Record<string, string> = {};
+    if (etag) {
+      headers['If-Match'] = etag;
+    }
+    return this.request<IRuntimeEnvFile>(
+      projectPath(project, 'runtime-env/packages'),
+      { method: 'POST', body: JSON.stringify({ requirements }), headers }
+    );
+  }
+
+  /**
+   * Packages notebooks installed into their kernels (`%pip install`...) that
+   * their project's runtime_env.yaml does not declare: one project's, or
+   * (no project) every project's.
+   */
+  getNotebookInstalls(project?: string): Promise<INotebookInstalls> {
+    return this.request<INotebookInstalls>(
+      project === undefined
+        ? 'notebook-installs'
+        : projectPath(project, 'notebook-installs')
+    );
+  }
+
+  /** Hide installs (by id) from those lists. */
+  async dismissNotebookInstalls(ids: string[]): Promise<void> {
+    await this.request<unknown>('notebook-installs/dismiss', {
+      method: 'POST',
+      body: JSON.stringify({ ids })
+    });
+  }
+
   /** What Ray would upload for the saved environment's working_dir. */
   getWorkingDirSize(project: string): Promise<IWorkingDirSize> {
     return this.request<IWorkingDirSize>(
@@ -391,10 +523,10 @@ export class RayDevAPI {
         this.serverSettings
       );
     } catch (error) {
-      throw ApiError.fromNetworkError(error);
+      throw ApiError.fromNetworkError(error, this._trans);
     }
     if (!response.ok) {
-      throw await ApiError.fromResponse(response);
+      throw await ApiError.fromResponse(response, this._trans);
     }
     let last: IInstallEvent | null = null;
     const parser = new EventStreamParser(event => {
@@ -455,10 +587,10 @@ export class RayDevAPI {
         this.serverSettings
       );
     } catch (error) {
-      throw ApiError.fromNetworkError(error);
+      throw ApiError.fromNetworkError(error, this._trans);
     }
     if (!response.ok) {
-      throw await ApiError.fromResponse(response);
+      throw await ApiError.fromResponse(response, this._trans);
     }
     const disposition = response.headers.get('Content-Disposition') ?? '';
     const match = /filename="([^"]+)"/.exec(disposition);
@@ -584,10 +716,10 @@ export class RayDevAPI {
         this.serverSettings
       );
     } catch (error) {
-      throw ApiError.fromNetworkError(error);
+      throw ApiError.fromNetworkError(error, this._trans);
     }
     if (!response.ok) {
-      throw await ApiError.fromResponse(response);
+      throw await ApiError.fromResponse(response, this._trans);
     }
     if (response.status === 204) {
       return undefined as T;
@@ -602,9 +734,10 @@ export class RayDevAPI {
       throw new ApiError({
         status: response.status,
         reason: BAD_RESPONSE,
-        message:
-          `The Jupyter server answered ${url} with something that is not JSON. ` +
-          'A proxy in front of Jupyter may be rewriting the response.'
+        message: this._trans.__(
+          'The Jupyter server answered %1 with something that is not JSON. A proxy in front of Jupyter may be rewriting the response.',
+          url
+        )
       });
     }
   }
@@ -687,5 +820,7 @@ export namespace RayDevAPI {
   export interface IOptions {
     /** Defaults to the page's own server (`ServerConnection.makeSettings()`). */
     serverSettings?: ServerConnection.ISettings;
+    /** The language of the messages the client writes itself (English by default). */
+    translator?: ITranslator;
   }
 }

@@ -15,9 +15,10 @@ import type {
   IRayVolume,
   RayDevAPI
 } from '../api';
+import { ScheduledPromotions, type ScheduledAPI } from './scheduled';
 
 export interface IKubeRayDetailsProps {
-  api: Pick<RayDevAPI, 'getKubernetes'>;
+  api: Pick<RayDevAPI, 'getKubernetes'> & ScheduledAPI;
   trans: TranslationBundle;
   /** Changing it reads the RayCluster again. */
   refreshKey?: number;
@@ -59,6 +60,9 @@ export function KubeRayDetails(props: IKubeRayDetailsProps): JSX.Element {
     >
       <h3 className="jp-RayDev-sectionTitle">{trans.__('RayCluster')}</h3>
       {body}
+      {answer?.in_kubernetes ? (
+        <ScheduledPromotions api={api} trans={trans} refreshKey={refreshKey} />
+      ) : null}
     </section>
   );
 }
@@ -118,7 +122,7 @@ function RayClusterFacts(props: {
       {rc.volumes.map(volume => (
         <React.Fragment key={`${volume.type}:${volume.name}`}>
           <dt>{trans.__('Volume')}</dt>
-          <dd data-testid="ray-volume">{describeVolume(volume)}</dd>
+          <dd data-testid="ray-volume">{describeVolume(volume, trans)}</dd>
         </React.Fragment>
       ))}
       <dt>{trans.__('Service account')}</dt>
@@ -128,7 +132,10 @@ function RayClusterFacts(props: {
 }
 
 /** "ray-dev-shared (efs-sc, 100Gi) at /mnt/shared on head, cpu" */
-export function describeVolume(volume: IRayVolume): string {
+export function describeVolume(
+  volume: IRayVolume,
+  trans: TranslationBundle
+): string {
   const source =
     volume.type === 'pvc'
       ? (volume.claim_name ?? volume.name)
@@ -144,7 +151,7 @@ export function describeVolume(volume: IRayVolume): string {
     byPath.set(path, [...(byPath.get(path) ?? []), mount.group]);
   }
   const where = [...byPath.entries()]
-    .map(([path, groups]) => `${path} on ${groups.join(', ')}`)
+    .map(([path, groups]) => trans.__('%1 on %2', path, groups.join(', ')))
     .join('; ');
-  return `${source}${pvc} at ${where}`;
+  return trans.__('%1 at %2', `${source}${pvc}`, where);
 }

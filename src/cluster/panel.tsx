@@ -5,6 +5,7 @@ import type { RayDevAPI } from '../api';
 import { PolledSection } from '../section';
 import { ClusterView } from './components';
 import { KubeRayDetails } from './kuberay';
+import { DashboardMetrics } from './metrics';
 import { ClusterMonitor, type IClusterState } from './monitor';
 
 /**
@@ -14,13 +15,14 @@ import { ClusterMonitor, type IClusterState } from './monitor';
  */
 export class ClusterPanel extends PolledSection<ClusterMonitor, IClusterState> {
   constructor(options: ClusterPanel.IOptions) {
+    const trans = options.translator.load('jupyter_ray_dev');
     super({
       id: 'jupyter-ray-dev:cluster',
       className: 'jp-RayDev-clusterPanel',
       translator: options.translator,
-      label: 'Cluster',
-      caption: 'The Ray cluster this server uses',
-      refreshTooltip: 'Refresh the cluster status',
+      label: trans.__('Cluster'),
+      caption: trans.__('The Ray cluster this server uses'),
+      refreshTooltip: trans.__('Refresh the cluster status'),
       refreshTestId: 'ray-refresh',
       monitor: isVisible =>
         new ClusterMonitor({
@@ -30,6 +32,7 @@ export class ClusterPanel extends PolledSection<ClusterMonitor, IClusterState> {
         })
     });
     this._api = options.api;
+    this._openDashboard = options.openDashboard ?? null;
   }
 
   protected onRefresh(): void {
@@ -44,7 +47,18 @@ export class ClusterPanel extends PolledSection<ClusterMonitor, IClusterState> {
           state={state}
           trans={this.trans}
           onRetry={() => void this.model.refresh()}
+          onOpenDashboard={
+            this._openDashboard ? () => this._openDashboard?.('') : undefined
+          }
         />
+        {state.cluster && this._openDashboard && (
+          <DashboardMetrics
+            api={this._api}
+            trans={this.trans}
+            openPage={this._openDashboard}
+            refreshKey={this._kuberayKey}
+          />
+        )}
         <KubeRayDetails
           api={this._api}
           trans={this.trans}
@@ -56,6 +70,7 @@ export class ClusterPanel extends PolledSection<ClusterMonitor, IClusterState> {
 
   private _api: RayDevAPI;
   private _kuberayKey = 0;
+  private _openDashboard: ((page: string) => void) | null;
 }
 
 export namespace ClusterPanel {
@@ -64,5 +79,7 @@ export namespace ClusterPanel {
     translator: ITranslator;
     /** Milliseconds between refreshes; see the `refreshInterval` setting. */
     refreshInterval?: number;
+    /** Open a page of the Ray dashboard (`''`: overview) in a Lab tab. */
+    openDashboard?: (page: string) => void;
   }
 }

@@ -13,6 +13,7 @@ import {
 import * as React from 'react';
 
 import type { IJob, JobStatus } from '../api';
+import { rayIcon } from '../icons';
 import {
   baseName,
   countByStatus,
@@ -26,6 +27,7 @@ import {
   projectsOf,
   sortJobs,
   statusBadge,
+  statusName,
   type IJobsFilter
 } from './model';
 import type { IJobsState } from './monitor';
@@ -33,6 +35,8 @@ import type { IJobsState } from './monitor';
 /** What a row's buttons do; the section wires them to the API and dialogs. */
 export interface IJobActions {
   openLogs: (job: IJob) => void;
+  /** The job's page in the Ray dashboard (absent: no such button). */
+  openDashboard?: (job: IJob) => void;
   openFile: (path: string) => void;
   stop: (job: IJob) => void;
   remove: (job: IJob) => void;
@@ -63,7 +67,7 @@ export function StatusBadge(props: {
       data-status={badge.label}
       title={
         props.status
-          ? badge.label
+          ? statusName(props.status, props.trans)
           : props.trans.__('Ray no longer knows this job (history only)')
       }
     >
@@ -175,11 +179,11 @@ function JobsFilterBar(props: {
               data-testid={`ray-jobs-filter-${status}`}
               title={trans.__(
                 'Show only %1 jobs (click again to clear)',
-                status
+                statusName(status, trans)
               )}
               onClick={() => toggle(status)}
             >
-              {status.charAt(0) + status.slice(1).toLowerCase()}
+              {statusName(status, trans)}
               <span className="jp-RayDev-chipCount">{counts[status] ?? 0}</span>
             </button>
           );
@@ -278,7 +282,7 @@ function JobRow(props: {
           data-testid="ray-job-duration"
           title={trans.__('Duration')}
         >
-          {formatDuration(jobDuration(job, props.now))}
+          {formatDuration(jobDuration(job, props.now), trans)}
         </span>
       </div>
       {job.entrypoint && (
@@ -309,6 +313,15 @@ function JobRow(props: {
           disabled={!job.known_to_ray}
           onClick={() => actions.openLogs(job)}
         />
+        {actions.openDashboard && (
+          <ActionButton
+            icon={rayIcon}
+            label={trans.__('View in dashboard')}
+            testid="ray-job-dashboard"
+            disabled={!job.known_to_ray}
+            onClick={() => actions.openDashboard?.(job)}
+          />
+        )}
         {isActive(job.status) && (
           <ActionButton
             icon={stopIcon}

@@ -8,7 +8,12 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import type { IApplyResult, IKubeRayStatus, RayDevAPI } from '../api';
+import {
+  errorMessage,
+  type IApplyResult,
+  type IKubeRayStatus,
+  type RayDevAPI
+} from '../api';
 import { UnifiedDiff } from './diffview';
 import {
   applicableManifests,
@@ -31,9 +36,10 @@ export async function showServerError(
   title: string,
   reason: unknown
 ): Promise<void> {
-  const message = reason instanceof Error ? reason.message : String(reason);
   await showErrorMessage(title, {
-    message: <pre className="jp-RayDev-applyErrorText">{message}</pre>
+    message: (
+      <pre className="jp-RayDev-applyErrorText">{errorMessage(reason)}</pre>
+    )
   });
 }
 
@@ -128,11 +134,7 @@ export function ApplyToCluster(props: {
     alive.current = true;
     api.getKubernetes().then(
       found => alive.current && setDiscovery(found),
-      reason =>
-        alive.current &&
-        setDiscoveryError(
-          reason instanceof Error ? reason.message : String(reason)
-        )
+      reason => alive.current && setDiscoveryError(errorMessage(reason))
     );
     return () => {
       alive.current = false;
@@ -145,13 +147,13 @@ export function ApplyToCluster(props: {
   } => {
     try {
       return {
-        choices: applicableManifests(parseManifests(manifests)),
+        choices: applicableManifests(parseManifests(manifests, trans)),
         error: null
       };
     } catch (reason) {
       return {
         choices: [],
-        error: reason instanceof Error ? reason.message : String(reason)
+        error: errorMessage(reason)
       };
     }
   }, [manifests]);
@@ -160,12 +162,14 @@ export function ApplyToCluster(props: {
   );
   const choice = parsed.choices[selected] ?? null;
 
-  let blocker = applyBlocker(discovery, discoveryError);
+  let blocker = applyBlocker(discovery, discoveryError, trans);
   if (blocker === null) {
     blocker =
       parsed.error ??
       (choice === null
-        ? trans.__('The manifests hold no RayJob, RayService or RayCluster.')
+        ? trans.__(
+            'The manifests hold no RayCronJob, RayJob, RayService or RayCluster.'
+          )
         : null);
   }
 
@@ -184,9 +188,7 @@ export function ApplyToCluster(props: {
       return statusSettled(next);
     } catch (reason) {
       if (alive.current) {
-        setStatusError(
-          reason instanceof Error ? reason.message : String(reason)
-        );
+        setStatusError(errorMessage(reason));
       }
       return false;
     } finally {
@@ -257,6 +259,9 @@ export function ApplyToCluster(props: {
     job: trans.__('Job'),
     service: trans.__('Service'),
     state: trans.__('State'),
+    schedule: trans.__('Schedule'),
+    suspended: trans.__('Suspended'),
+    last_schedule: trans.__('Last run'),
     message: trans.__('Message')
   };
 
@@ -312,10 +317,35 @@ export function ApplyToCluster(props: {
                   <span className="jp-RayDev-promoteLabel">
                     {labels[field]}
                   </span>
-                  <span>{value}</span>
+                  <span>{field === 'suspended' ? trans.__('yes') : value}</span>
                 </div>
               ))
             : null}
+          {status?.jobs ? (
+            <div className="jp-RayDev-promoteRow">
+              <span className="jp-RayDev-promoteLabel">
+                {trans.__('RayJobs')}
+              </span>
+              {status.jobs.length === 0 ? (
+                <span>{trans.__('none stamped yet')}</span>
+              ) : (
+                <ul
+                  className="jp-RayDev-promoteList"
+                  data-testid="ray-apply-runs"
+                >
+                  {status.jobs.map(job => (
+                    <li key={job.name}>
+                      <code>{job.name}</code>{' '}
+                      {job.job_status ?? job.job_deployment_status ?? '—'}
+                      {job.scheduled_for
+                        ? ` · ${trans.__('for %1', job.scheduled_for)}`
+                        : ''}
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </div>
+          ) : null}
           {status?.dashboard_url ? (
             <div className="jp-RayDev-promoteRow">
               <span className="jp-RayDev-promoteLabel">

@@ -9,7 +9,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import {
-  ApiError,
+  errorMessage,
   type IPromotion,
   type IPromotionDetail,
   type IPromotionDiff,
@@ -28,12 +28,7 @@ import {
   toggleSelection
 } from './history-model';
 import { saveBlob } from './progress';
-
-function message(reason: unknown): string {
-  return reason instanceof ApiError || reason instanceof Error
-    ? reason.message
-    : String(reason);
-}
+import { scheduleLabel } from './model';
 
 /** Save a promotion's manifests, the image on its pushed digest. */
 export async function downloadManifests(
@@ -49,7 +44,7 @@ export async function downloadManifests(
     );
   } catch (reason) {
     Notification.error(
-      trans.__('Could not download the manifests: %1', message(reason))
+      trans.__('Could not download the manifests: %1', errorMessage(reason))
     );
   }
 }
@@ -70,7 +65,7 @@ export async function reapply(
     await showServerError(trans.__('Re-apply failed'), reason);
     return;
   }
-  const blocker = reapplyBlocker(detail);
+  const blocker = reapplyBlocker(detail, trans);
   const kinds = reapplyKinds(detail.manifests_pinned);
   if (blocker || kinds.length === 0) {
     Notification.warning(
@@ -149,7 +144,7 @@ function PromotionsView(props: IPromotionsViewProps): JSX.Element {
       setPromotions(await api.listPromotions(project ?? undefined));
       setError(null);
     } catch (reason) {
-      setError(message(reason));
+      setError(errorMessage(reason));
     } finally {
       setLoading(false);
     }
@@ -160,7 +155,7 @@ function PromotionsView(props: IPromotionsViewProps): JSX.Element {
     try {
       setPane({ type: 'detail', detail: await api.getPromotion(id) });
     } catch (reason) {
-      setError(message(reason));
+      setError(errorMessage(reason));
     }
   };
   const pair = comparePair(selected, promotions);
@@ -174,7 +169,7 @@ function PromotionsView(props: IPromotionsViewProps): JSX.Element {
         diff: await api.diffPromotions(pair.newer.id, pair.older.id)
       });
     } catch (reason) {
-      setError(message(reason));
+      setError(errorMessage(reason));
     }
   };
   const onKey = (event: React.KeyboardEvent, index: number): void => {
@@ -268,6 +263,16 @@ function PromotionsView(props: IPromotionsViewProps): JSX.Element {
             </span>
             <span className="jp-RayDev-historyKind">{p.kind}</span>
             <span className="jp-RayDev-historyProject">{p.project}</span>
+            {p.schedule ? (
+              <span
+                className="jp-RayDev-historySchedule"
+                data-testid="ray-promotion-schedule"
+                title={trans.__('RayCronJob schedule')}
+              >
+                {scheduleLabel(p.schedule)}
+                {p.schedule.suspend ? ` ${trans.__('(suspended)')}` : ''}
+              </span>
+            ) : null}
             <code className="jp-RayDev-historyImage" title={p.digest ?? ''}>
               {p.digest ? shortDigest(p.digest) : (p.image ?? '')}
             </code>
@@ -300,7 +305,7 @@ function Detail(props: {
   detail: IPromotionDetail;
 }): JSX.Element {
   const { api, trans, detail } = props;
-  const blocker = reapplyBlocker(detail);
+  const blocker = reapplyBlocker(detail, trans);
   return (
     <div className="jp-RayDev-historyPane" data-testid="ray-promotion-detail">
       <h3>
@@ -314,6 +319,17 @@ function Detail(props: {
         <div className="jp-RayDev-promoteRow">
           <span className="jp-RayDev-promoteLabel">{trans.__('Digest')}</span>
           <code>{detail.digest}</code>
+        </div>
+      ) : null}
+      {detail.schedule ? (
+        <div className="jp-RayDev-promoteRow">
+          <span className="jp-RayDev-promoteLabel">{trans.__('Schedule')}</span>
+          <code data-testid="ray-promotion-detail-schedule">
+            {scheduleLabel(detail.schedule)}
+          </code>
+          {detail.schedule.suspend ? (
+            <span>{trans.__('(suspended)')}</span>
+          ) : null}
         </div>
       ) : null}
       {detail.error ? (

@@ -2,6 +2,7 @@
  * Pure logic of "Promote to prod": which project and entrypoint a click
  * means, what differs from dev, the kubectl command, the build log's state.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { parseAllDocuments } from 'yaml';
 
 import type {
@@ -53,7 +54,10 @@ export interface IDifference {
 }
 
 /** Everything the image does differently from the dev cluster, for the review. */
-export function differencesFromDev(plan: IPromotionPlan): IDifference[] {
+export function differencesFromDev(
+  plan: IPromotionPlan,
+  trans: TranslationBundle
+): IDifference[] {
   const out: IDifference[] = [];
   for (const change of plan.requirements.changes) {
     if (change.how === 'installed') {
@@ -72,7 +76,10 @@ export function differencesFromDev(plan: IPromotionPlan): IDifference[] {
     out.push({ kind: 'skipped', text: warning.message });
   }
   for (const path of plan.files.excluded) {
-    out.push({ kind: 'excluded', text: `${path} is not in the image` });
+    out.push({
+      kind: 'excluded',
+      text: trans.__('%1 is not in the image', path)
+    });
   }
   for (const [name, value] of Object.entries(plan.env_vars.image)) {
     out.push({ kind: 'env', text: `ENV ${name}=${value}` });
@@ -87,17 +94,28 @@ export function differencesFromDev(plan: IPromotionPlan): IDifference[] {
 }
 
 /** The roots Ray nodes can download a working_dir from (s3:// and gs://, writable). */
-/** The review's one line on where the head and worker groups come from (English: the
- * dialog passes it through the translator as a whole). */
-export function shapeSourceLine(plan: IPromotionPlan): string {
+/** The review's one line on where the head and worker groups come from. */
+export function shapeSourceLine(
+  plan: IPromotionPlan,
+  trans: TranslationBundle
+): string {
   const shape = plan.shape_source;
   if (shape.source === 'raycluster') {
-    const left = shape.dropped.length
-      ? `; left out as dev-only: ${shape.dropped.join(', ')}`
-      : '';
-    return `Groups, resources and rayStartParams from the RayCluster ${shape.raycluster}${left}.`;
+    return shape.dropped.length
+      ? trans.__(
+          'Groups, resources and rayStartParams from the RayCluster %1; left out as dev-only: %2.',
+          shape.raycluster,
+          shape.dropped.join(', ')
+        )
+      : trans.__(
+          'Groups, resources and rayStartParams from the RayCluster %1.',
+          shape.raycluster
+        );
   }
-  return `Groups and resources from Ray's view of its nodes. ${shape.reason}`;
+  return trans.__(
+    "Groups and resources from Ray's view of its nodes. %1",
+    shape.reason
+  );
 }
 
 export function objectStoreRoots(roots: IStorageRoot[]): IStorageRoot[] {
@@ -108,22 +126,38 @@ export function objectStoreRoots(roots: IStorageRoot[]): IStorageRoot[] {
 }
 
 /** Why "Build and push" cannot run, or null when it can. */
-export function buildBlocker(plan: IPromotionPlan): string | null {
+export function buildBlocker(
+  plan: IPromotionPlan,
+  trans: TranslationBundle
+): string | null {
   const usable = plan.builders.filter(builder => builder.available);
   if (usable.length === 0) {
     const tried = plan.builders
       .map(builder => `${builder.name}: ${builder.reason}`)
       .join('; ');
-    return `No image builder can run on this server (${tried}). Export the context and build it in CI.`;
+    return trans.__(
+      'No image builder can run on this server (%1). Export the context and build it in CI.',
+      tried
+    );
   }
   if (!plan.image) {
-    return 'No target image: ask the server admin to set c.RayDev.promote_registry, or give a full image name.';
+    return trans.__(
+      'No target image: ask the server admin to set c.RayDev.promote_registry, or give a full image name.'
+    );
   }
   if (!plan.push_possible) {
-    return `${plan.image} names no registry to push to: use registry.example.com/name:tag.`;
+    return trans.__(
+      '%1 names no registry to push to: use registry.example.com/name:tag.',
+      plan.image
+    );
   }
   if (Object.keys(plan.manifest_errors).length > 0) {
-    return 'The generated manifests do not validate against the KubeRay CRDs.';
+    return trans.__(
+      'The generated manifests do not validate against the KubeRay CRDs.'
+    );
+  }
+  if (plan.logs?.error) {
+    return `c.RayDev.history_server cannot be used (${plan.logs.error}): the server builds nothing until it is fixed.`;
   }
   return null;
 }
@@ -203,18 +237,21 @@ export interface IManifestChoice {
 }
 
 /** Kinds the apply endpoint takes, in the order a user most likely means. */
-const APPLY_ORDER = ['RayJob', 'RayService', 'RayCluster'];
+const APPLY_ORDER = ['RayCronJob', 'RayJob', 'RayService', 'RayCluster'];
 
 /**
  * The objects of a multi-document YAML text (`---` separated), in order; empty
  * documents and non-objects are left out. Throws the parser's first error.
  */
-export function parseManifests(text: string): IManifestChoice[] {
+export function parseManifests(
+  text: string,
+  trans: TranslationBundle
+): IManifestChoice[] {
   const out: IManifestChoice[] = [];
   for (const doc of parseAllDocuments(text)) {
     if ('errors' in doc && doc.errors.length) {
       throw new Error(
-        `The manifests are not valid YAML: ${doc.errors[0].message}`
+        trans.__('The manifests are not valid YAML: %1', doc.errors[0].message)
       );
     }
     const value: unknown = doc.toJS();
@@ -242,7 +279,7 @@ export function applicableManifests(
   );
 }
 
-/** The index of the object to apply by default: the RayJob, else the first KubeRay kind; -1 when none. */
+/** The index of the object to apply by default: the RayCronJob, else the RayJob, else the first KubeRay kind; -1 when none. */
 export function defaultManifest(choices: IManifestChoice[]): number {
   for (const kind of APPLY_ORDER) {
     const at = choices.findIndex(choice => choice.kind === kind);
@@ -262,16 +299,19 @@ export function manifestLabel(choice: IManifestChoice): string {
 /** Why "Apply to cluster" is disabled, from discovery (or its failure); null when it can run. */
 export function applyBlocker(
   discovery: { in_kubernetes: boolean; message: string | null } | null,
-  error: string | null
+  error: string | null,
+  trans: TranslationBundle
 ): string | null {
   if (error !== null) {
     return error;
   }
   if (discovery === null) {
-    return 'Checking whether the server runs in Kubernetes…';
+    return trans.__('Checking whether the server runs in Kubernetes…');
   }
   if (!discovery.in_kubernetes) {
-    return discovery.message || 'The server does not run in Kubernetes.';
+    return (
+      discovery.message || trans.__('The server does not run in Kubernetes.')
+    );
   }
   return null;
 }
@@ -344,14 +384,25 @@ export function diffStats(lines: IDiffLine[]): {
 }
 
 export type StatusField =
-  'deployment' | 'job' | 'service' | 'state' | 'message';
+  | 'deployment'
+  | 'job'
+  | 'service'
+  | 'state'
+  | 'schedule'
+  | 'suspended'
+  | 'last_schedule'
+  | 'message';
 
-/** The KubeRay status fields a status object has, in display order (the view words the labels). */
+/** The status fields worth showing, in order, with a value (suspended only when it is). */
 export function statusFields(status: {
   job_deployment_status?: string | null;
   job_status?: string | null;
   service_status?: string | null;
   state?: string | null;
+  schedule?: string | null;
+  time_zone?: string | null;
+  suspend?: boolean | null;
+  last_schedule_time?: string | null;
   message?: string | null;
 }): [StatusField, string][] {
   const pairs: [StatusField, string | null | undefined][] = [
@@ -359,9 +410,41 @@ export function statusFields(status: {
     ['job', status.job_status],
     ['service', status.service_status],
     ['state', status.state],
+    [
+      'schedule',
+      status.schedule
+        ? scheduleLabel({
+            schedule: status.schedule,
+            time_zone: status.time_zone ?? null
+          })
+        : null
+    ],
+    ['suspended', status.suspend ? 'true' : null],
+    ['last_schedule', status.last_schedule_time],
     ['message', status.message]
   ];
   return pairs.filter((pair): pair is [StatusField, string] => !!pair[1]);
+}
+
+/** `0 2 * * 1-5 (Europe/Berlin)`: a schedule and the zone it is read in. */
+export function scheduleLabel(schedule: {
+  schedule?: string;
+  time_zone?: string | null;
+}): string {
+  return `${schedule.schedule ?? ''} (${schedule.time_zone || 'UTC'})`;
+}
+
+/**
+ * A run time of the review (ISO 8601 with the schedule zone's offset) as the
+ * user reads it: the wall-clock time in that zone, and the offset.
+ */
+export function runTimeLabel(iso: string): string {
+  const match = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(?::\d{2})?(.*)$/.exec(iso);
+  if (!match) {
+    return iso;
+  }
+  const offset = match[3] === 'Z' || match[3] === '+00:00' ? 'UTC' : match[3];
+  return `${match[1]} ${match[2]} ${offset}`;
 }
 
 const DEPLOYMENT_SETTLED = [
@@ -378,7 +461,11 @@ export function statusSettled(status: {
   job_status?: string | null;
   service_status?: string | null;
   state?: string | null;
+  schedule?: string | null;
 }): boolean {
+  if (status.schedule) {
+    return true; // a RayCronJob never finishes: its runs are the RayJobs it stamps
+  }
   if (status.job_deployment_status || status.job_status) {
     return (
       DEPLOYMENT_SETTLED.includes(status.job_deployment_status ?? '') ||

@@ -20,6 +20,11 @@ import * as React from 'react';
 import type { IRuntimeEnvFinding } from '../api';
 import { rayIcon } from '../icons';
 import schema from '../../jupyter_ray_dev/runtime_env/schema/runtime_env.schema.json';
+import {
+  NotebookInstallsList,
+  NotebookInstallsMonitor,
+  type INotebookInstallsState
+} from './installs';
 import { RuntimeEnvModel } from './model';
 import {
   addPackage,
@@ -56,7 +61,9 @@ function formatBytes(n: number): string {
 function Findings(props: {
   items: IRuntimeEnvFinding[];
   kind: 'error' | 'warning';
+  trans: TranslationBundle;
 }): JSX.Element | null {
+  const { trans } = props;
   if (!props.items.length) {
     return null;
   }
@@ -65,7 +72,7 @@ function Findings(props: {
       {props.items.map((f, i) => (
         <li key={i} data-path={f.path}>
           {f.path && <code>{f.path}</code>} {f.message}
-          {f.line ? ` (line ${f.line})` : ''}
+          {f.line ? ` ${trans.__('(line %1)', f.line)}` : ''}
           {f.fix && <div className="jp-RayDev-envFix">{f.fix}</div>}
         </li>
       ))}
@@ -75,6 +82,7 @@ function Findings(props: {
 
 function InlineFindings(props: {
   items: IRuntimeEnvFinding[];
+  trans: TranslationBundle;
 }): JSX.Element | null {
   if (!props.items.length) {
     return null;
@@ -82,7 +90,7 @@ function InlineFindings(props: {
   return (
     <div className="jp-RayDev-envInline" role="alert">
       {props.items.map((f, i) => (
-        <div key={i}>{findingText(f)}</div>
+        <div key={i}>{findingText(f, props.trans)}</div>
       ))}
     </div>
   );
@@ -215,7 +223,7 @@ function EnvVars(props: {
                 {own.length > 0 && (
                   <tr>
                     <td colSpan={3}>
-                      <InlineFindings items={own} />
+                      <InlineFindings items={own} trans={trans} />
                     </td>
                   </tr>
                 )}
@@ -250,7 +258,7 @@ function PipPackages(props: {
         <p>
           {trans.__('pip names a requirements file: edit it, or the YAML.')}
         </p>
-        <InlineFindings items={findingsFor(findings, ['pip'])} />
+        <InlineFindings items={findingsFor(findings, ['pip'])} trans={trans} />
       </section>
     );
   }
@@ -286,6 +294,7 @@ function PipPackages(props: {
                 findings,
                 mapped ? ['pip', 'packages', i] : ['pip', i]
               )}
+              trans={trans}
             />
           </li>
         ))}
@@ -294,6 +303,7 @@ function PipPackages(props: {
         items={findingsFor(findings, ['pip']).filter(
           f => !/^pip(\.packages)?\[\d+\]/.test(f.path)
         )}
+        trans={trans}
       />
       <div className="jp-RayDev-envAdd">
         <input
@@ -348,9 +358,11 @@ function PipPackages(props: {
 function EnvForm(props: {
   model: RuntimeEnvModel;
   trans: TranslationBundle;
+  installs?: NotebookInstallsMonitor;
+  installsState?: INotebookInstallsState;
 }): JSX.Element {
-  const { model, trans } = props;
-  const extraErrors = toErrorSchema(model.errors) as any;
+  const { model, trans, installs, installsState } = props;
+  const extraErrors = toErrorSchema(model.errors, trans) as any;
   const general = generalFindings(model.errors, [
     ...FORM_FIELDS,
     ...OWN_SECTIONS
@@ -395,8 +407,22 @@ function EnvForm(props: {
           )}
         </div>
       )}
-      <Findings items={general} kind="error" />
-      <Findings items={model.warnings} kind="warning" />
+      {installs && installsState && (
+        <NotebookInstallsList
+          state={{
+            ...installsState,
+            // added here but not saved yet: the list follows the editor
+            installs: installsState.installs.filter(
+              i => !(pipPackages(model.value) ?? []).includes(i.requirement)
+            )
+          }}
+          trans={trans}
+          onAdd={item => void installs.add(item)}
+          onDismiss={item => void installs.dismiss(item)}
+        />
+      )}
+      <Findings items={general} kind="error" trans={trans} />
+      <Findings items={model.warnings} kind="warning" trans={trans} />
       <SizeMeter model={model} trans={trans} />
       <EnvVars model={model} trans={trans} />
       <PipPackages model={model} trans={trans} />
@@ -426,15 +452,24 @@ function EnvForm(props: {
 class FormView extends ReactWidget {
   constructor(
     private _model: RuntimeEnvModel,
-    private _trans: TranslationBundle
+    private _trans: TranslationBundle,
+    private _installs: NotebookInstallsMonitor
   ) {
     super();
     this.addClass('jp-RayDev-envFormView');
     _model.changed.connect(() => this.update());
+    _installs.changed.connect(() => this.update());
   }
 
   render(): JSX.Element {
-    return <EnvForm model={this._model} trans={this._trans} />;
+    return (
+      <EnvForm
+        model={this._model}
+        trans={this._trans}
+        installs={this._installs}
+        installsState={this._installs.state}
+      />
+    );
   }
 }
 
@@ -512,28 +547,41 @@ class YamlView extends Widget {
 /** The editor tab: the form and the YAML side by side. */
 export class RuntimeEnvEditor extends MainAreaWidget<SplitPanel> {
   constructor(options: RuntimeEnvEditor.IOptions) {
+    const trans = options.trans;
     const model = new RuntimeEnvModel({
       api: options.api,
-      project: options.project
+      project: options.project,
+      trans
+    });
+    let editor: RuntimeEnvEditor | null = null;
+    // what the project's notebooks installed that the file lacks: *Add* goes
+    // through the editor's model (its unsaved changes are kept)
+    const installs = new NotebookInstallsMonitor({
+      api: options.api,
+      project: options.project,
+      isVisible: () => editor?.isVisible ?? false,
+      add: item => model.addRequirement(item.requirement)
     });
     const content = new SplitPanel({ orientation: 'horizontal', spacing: 4 });
     content.addClass('jp-RayDev-envSplit');
-    content.addWidget(new FormView(model, options.trans));
+    content.addWidget(new FormView(model, trans, installs));
     content.addWidget(new YamlView(model, options.editorServices));
     super({ content });
+    editor = this;
     this.model = model;
+    this.installs = installs;
     this.project = options.project;
     this.addClass(EDITOR_CLASS);
     this.id = `jupyter-ray-dev-env-${encodeURIComponent(options.project || '/')}`;
     this.title.icon = rayIcon;
     this.title.closable = true;
     const name = options.project ? options.project.split('/').pop() : '/';
-    this.title.caption = options.trans.__(
+    this.title.caption = trans.__(
       'Ray environment of %1',
       options.project || '/'
     );
     const label = (): string =>
-      `${model.dirty ? '● ' : ''}${options.trans.__('Ray env: %1', name ?? '')}`;
+      `${model.dirty ? '● ' : ''}${trans.__('Ray env: %1', name ?? '')}`;
     this.title.label = label();
     model.changed.connect(() => {
       this.title.label = label();
@@ -543,6 +591,8 @@ export class RuntimeEnvEditor extends MainAreaWidget<SplitPanel> {
   }
 
   readonly model: RuntimeEnvModel;
+  /** Packages the project's notebooks installed that runtime_env.yaml lacks. */
+  readonly installs: NotebookInstallsMonitor;
   readonly project: string;
 
   save(): Promise<boolean> {
@@ -550,6 +600,7 @@ export class RuntimeEnvEditor extends MainAreaWidget<SplitPanel> {
   }
 
   dispose(): void {
+    this.installs.dispose();
     this.model.dispose();
     super.dispose();
   }

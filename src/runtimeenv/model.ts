@@ -3,10 +3,12 @@
  * the environment parsed from it, the saved version's ETag, the server's
  * verdict and the working_dir size. The form and the YAML view both edit it.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { Signal, type ISignal } from '@lumino/signaling';
 
 import {
   ApiError,
+  errorMessage,
   type IInstallEvent,
   type IRuntimeEnvFinding,
   type IRuntimeEnvVerdict,
@@ -14,8 +16,11 @@ import {
   type RayDevAPI
 } from '../api';
 import {
+  addPackage,
   applyToYaml,
   parseYaml,
+  pipPackages,
+  withPipPackages,
   type IYamlError,
   type RuntimeEnv
 } from './sync';
@@ -33,10 +38,12 @@ export class RuntimeEnvModel {
   constructor(options: {
     api: RayDevAPI;
     project: string;
+    trans: TranslationBundle;
     validateDelay?: number;
   }) {
     this.api = options.api;
     this.project = options.project;
+    this._trans = options.trans;
     this._delay = options.validateDelay ?? 400;
   }
 
@@ -80,7 +87,7 @@ export class RuntimeEnvModel {
       return [
         {
           path: '',
-          message: `YAML: ${this.yamlError.message}`,
+          message: this._trans.__('YAML: %1', this.yamlError.message),
           line: this.yamlError.line,
           column: this.yamlError.column
         }
@@ -111,9 +118,38 @@ export class RuntimeEnvModel {
       void this.refreshSize();
     } catch (reason) {
       this.loading = false;
-      this.error = messageOf(reason);
+      this.error = errorMessage(reason);
       this._emit('load');
     }
+  }
+
+  /**
+   * Add a requirement (a notebook's install, pinned). A saved file is changed
+   * on the server (pip or uv list, comments kept) and read again; with unsaved
+   * changes it joins them in the pip list, saved with them.
+   */
+  async addRequirement(requirement: string): Promise<void> {
+    if (!this.dirty) {
+      await this.api.addRuntimeEnvPackages(
+        this.project,
+        [requirement],
+        this.etag
+      );
+      await this.load();
+      return;
+    }
+    const packages = pipPackages(this.value);
+    if (packages === null || this.value.uv !== undefined) {
+      throw new Error(
+        this._trans.__(
+          'Save or revert your changes first: %1 goes into a list this editor cannot change while it has unsaved changes.',
+          requirement
+        )
+      );
+    }
+    this.setValue(
+      withPipPackages(this.value, addPackage(packages, requirement))
+    );
   }
 
   /** The YAML view changed the text. */
@@ -169,7 +205,7 @@ export class RuntimeEnvModel {
       return true;
     } catch (reason) {
       this.conflict = reason instanceof ApiError && reason.status === 409;
-      this.error = messageOf(reason);
+      this.error = errorMessage(reason);
       if (reason instanceof ApiError && reason.status === 400) {
         const errors = reason.details['errors'];
         if (Array.isArray(errors) && errors.length) {
@@ -217,7 +253,7 @@ export class RuntimeEnvModel {
       if (!abort.signal.aborted) {
         this.verdict = {
           valid: false,
-          errors: [{ path: '', message: messageOf(reason) }],
+          errors: [{ path: '', message: errorMessage(reason) }],
           warnings: []
         };
         this._emit('load');
@@ -249,13 +285,18 @@ export class RuntimeEnvModel {
         } else if (event.type === 'progress' || event.type === 'start') {
           this.install.progress =
             event.phase && event.total
-              ? `${event.phase} (${event.collected ?? 0} collected, ${event.total} asked)`
+              ? this._trans.__(
+                  '%1 (%2 collected, %3 asked)',
+                  event.phase,
+                  event.collected ?? 0,
+                  event.total
+                )
               : (event.message ?? event.folder ?? null);
         }
         this._emit('load');
       });
     } catch (reason) {
-      result = { type: 'error', message: messageOf(reason) };
+      result = { type: 'error', message: errorMessage(reason) };
     }
     this.install = { ...this.install, running: false, result };
     this._emit('load');
@@ -275,7 +316,7 @@ export class RuntimeEnvModel {
 
   private _setText(text: string): void {
     this.text = text;
-    const parsed = parseYaml(text);
+    const parsed = parseYaml(text, this._trans);
     this.yamlError = parsed.error;
     if (parsed.value) {
       this.value = parsed.value;
@@ -299,9 +340,6 @@ export class RuntimeEnvModel {
   private _changed = new Signal<this, Origin>(this);
   private _delay: number;
   private _timer: ReturnType<typeof setTimeout> | null = null;
+  private readonly _trans: TranslationBundle;
   private _abort: AbortController | null = null;
-}
-
-function messageOf(reason: unknown): string {
-  return reason instanceof Error ? reason.message : String(reason);
 }

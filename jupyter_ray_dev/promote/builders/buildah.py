@@ -18,15 +18,24 @@ the build context.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import Availability, BuildFailed, BuildResult, Emit, build_image, probe, run
+from .base import (
+    Availability,
+    BuildFailed,
+    BuildResult,
+    Emit,
+    build_image,
+    probe,
+    run,
+    scratch_dir,
+)
 
 _STEP = re.compile(r"^STEP \d+/\d+: .*")
 # the ids rootless builds map (podman's and buildah's default range)
@@ -177,8 +186,8 @@ class BuildahBuilder:
             emit)
         if not push:
             return BuildResult(image=image, image_id=image_id, digest=None)
-        with tempfile.TemporaryDirectory(prefix="ray-dev-push-") as scratch:
-            digestfile = Path(scratch) / "digest"
+        async with scratch_dir("ray-dev-push-") as scratch:
+            digestfile = scratch / "digest"
             tls = "true" if self.config.tls_verify else "false"
             await emit(f"Pushing {image} ...")
             code, lines = await run([*self._base(), "push", f"--tls-verify={tls}",
@@ -191,4 +200,4 @@ class BuildahBuilder:
                     "server has credentials for it (REGISTRY_AUTH_FILE).", failed_step="push",
                     exit_code=code)
             return BuildResult(image=image, image_id=image_id,
-                               digest=digestfile.read_text().strip())
+                               digest=(await asyncio.to_thread(digestfile.read_text)).strip())
