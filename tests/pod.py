@@ -2,7 +2,7 @@
 
 The head container's own command and args (read from the YAML, not copied) run as the
 image's user: uid 1000, gid 100, no supplementary groups, no capabilities (bounding set
-empty, no_new_privs), ``HOME=/home/ray``, in private network, mount and PID namespaces.
+empty, no_new_privs), ``HOME=/home/ray``, in private network, mount, PID and UTS namespaces.
 The network has a pod IP on its own (Ray picks it as the node address) and is reached
 only through one port-forward of 8888, as ``deploy/dev/service.yaml`` says users reach
 it: so the YAML's fixed ports (8888, 6379, 8265) are used as written and never clash
@@ -14,7 +14,8 @@ of ``authOptions``).
 Two file systems: this machine's (``rootfs=None``; /home, /mnt and /tmp are the pod's own
 folders mounted over the machine's, /etc/passwd names uid 1000 ``ray``, /etc/subuid and
 /etc/subgid are empty and /etc/profile is Ubuntu's) or an image's root file system
-(``buildah mount``), entered with chroot, with /mnt the pod's own. The only differences from a
+(``buildah mount``), entered with chroot, with /mnt the pod's own. Either way /etc/hosts
+and /etc/resolv.conf are the kubelet's and the hostname is the pod's name. The only differences from a
 real pod: no kubelet (the test sends SIGTERM as it would), no cgroup limits, no
 Kubernetes service account (the in-cluster path is tested elsewhere), and the head's
 ``--num-cpus``/``--memory`` come from rayStartParams only (KubeRay also derives them from
@@ -58,11 +59,13 @@ fi
 """
 
 # Runs as root inside the new namespaces, then becomes the container's user. Arguments:
-# ROOT WORKDIR [SRC DST]... -- COMMAND...
+# ROOT WORKDIR HOSTNAME [SRC DST]... -- COMMAND...
 _SETUP = """\
 set -eu
 root=$1 workdir=$2
-shift 2
+# a pod's hostname is its name (its own UTS namespace)
+printf %s "$3" > /proc/sys/kernel/hostname
+shift 3
 pod_path=$PATH
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 ip link set lo up
@@ -79,6 +82,22 @@ PATH=$pod_path exec /usr/sbin/chroot "$root" /bin/sh -c '
   exec setpriv --reuid={uid} --regid={gid} --clear-groups --inh-caps=-all \\
     --ambient-caps=-all --bounding-set=-all --no-new-privs -- "$@"' "$workdir" "$@"
 """.format(pod_ip=POD_IP, uid=UID, gid=GID)
+
+
+# What the kubelet mounts over every container's /etc/hosts: the pod's own name resolves
+# to its IP. Without it (an image has no entry for the pod's name) each lookup of the
+# hostname, which Ray's processes make on start, waits for DNS until it times out.
+KUBELET_HOSTS = """\
+# Kubernetes-managed hosts file.
+127.0.0.1\tlocalhost
+::1\tlocalhost ip6-localhost ip6-loopback
+{ip}\t{name}
+"""
+# The kubelet's resolv.conf names the cluster DNS; there is none here, so the nameserver is
+# the pod's own loopback, where nothing listens: a lookup of another name fails at once,
+# as NXDOMAIN from a cluster DNS would, instead of waiting for this machine's nameserver,
+# which the pod's network cannot reach.
+KUBELET_RESOLV = "nameserver 127.0.0.1\noptions ndots:5\n"
 
 
 @dataclass
@@ -181,9 +200,12 @@ class Pod:
         os.chown(self.shared, 0, GID)
         self.shared.chmod(0o2775)
         binds = [(str(self.folder / "mnt"), "/mnt")]
+        etc = self.folder / "etc"
+        etc.mkdir()
+        (etc / "hosts").write_text(KUBELET_HOSTS.format(ip=POD_IP, name=self.pod_name))
+        (etc / "resolv.conf").write_text(KUBELET_RESOLV)
+        files = [(str(etc / "hosts"), "/etc/hosts"), (str(etc / "resolv.conf"), "/etc/resolv.conf")]
         if self.rootfs is None:
-            etc = self.folder / "etc"
-            etc.mkdir()
             (etc / "profile").write_text(UBUNTU_PROFILE)
             home = self.folder / "home"
             (home / "ray").mkdir(parents=True)
@@ -207,7 +229,10 @@ class Pod:
             binds += [("/dev", "/dev"), ("/sys", "/sys")]
             for _, inside in binds:
                 (self.rootfs / inside.lstrip("/")).mkdir(parents=True, exist_ok=True)
-        return binds
+            # a container runtime creates the files it mounts over in the container's layer
+            for _, inside in files:
+                (self.rootfs / inside.lstrip("/")).touch()
+        return binds + files
 
     def start(self, timeout: float = 180) -> Pod:
         self._binds = self._prepare()
@@ -226,8 +251,9 @@ class Pod:
     def _run(self, timeout: float) -> Pod:
         container = head_container(self.jupyter_token, self.ray_token, self.pod_name)
         env = {**self.image_env, **container.env}
-        argv = ["unshare", "--net", "--mount", "--pid", "--fork", "--propagation", "private",
-                "/bin/sh", "-c", _SETUP, "pod-setup", str(self.rootfs or "/"), self.workdir]
+        argv = ["unshare", "--net", "--mount", "--pid", "--uts", "--fork", "--propagation",
+                "private", "/bin/sh", "-c", _SETUP, "pod-setup", str(self.rootfs or "/"),
+                self.workdir, self.pod_name]
         for source, inside in self._binds:
             argv += [source, inside]
         argv += ["--", *container.command, *container.args]

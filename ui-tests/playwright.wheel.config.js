@@ -2,10 +2,11 @@
  * The smoke set against JupyterLab installed from the wheel (`make ui-test-wheel`).
  *
  * Same browser and settings as playwright.config.js; the server is Lab from the clean
- * virtualenv RAY_DEV_WHEEL_VENV (`make deploy-test` builds it from dist/), on its own port
- * and folders, with its own Ray head (devlab from the wheel). The smoke set is four
- * existing tests, picked by title: one each for the Ray panel, storage, a job with live
- * logs and the promote review. A renamed title fails here rather than dropping a test.
+ * virtualenv RAY_DEV_WHEEL_VENV (`make ui-test-wheel` builds it from dist/), on its own
+ * port (RAY_DEV_UI_WHEEL_PORT, default 8930) and folders, with its own Ray head (devlab
+ * from the wheel). The smoke set is four existing tests, picked by title: one each for
+ * the Ray panel, storage, a job with live logs and the promote review. A renamed title
+ * fails here rather than dropping a test.
  */
 const fs = require('fs');
 const path = require('path');
@@ -18,7 +19,10 @@ if (!venv || !fs.existsSync(path.join(venv, 'bin', 'python'))) {
     'RAY_DEV_WHEEL_VENV must name the wheel virtualenv: run `make ui-test-wheel`'
   );
 }
-const port = process.env.RAY_DEV_UI_WHEEL_PORT || '8899';
+// Not Galata's 8888 nor the editable run's RAY_DEV_UI_PORT: both runs can share a machine
+const port = process.env.RAY_DEV_UI_WHEEL_PORT || '8930';
+// the editable install's server (base.webServer[1] is its outage server, not needed here)
+const [labServer] = base.webServer;
 
 const SMOKE = {
   'ray_panel.spec.ts': 'shows the cluster the server reports',
@@ -42,13 +46,15 @@ module.exports = {
   grep: new RegExp(Object.values(SMOKE).map(escape).join('|')),
   use: { ...base.use, baseURL: `http://localhost:${port}` },
   webServer: {
-    ...base.webServer,
+    ...labServer,
     // not `jlpm start`: the wheel's Python, from a folder outside the source tree's package
     command:
       `${path.join(venv, 'bin', 'python')} -m jupyter_ray_dev.devlab ` +
       '--root .lab/wheel/workspace --artifacts .lab/wheel/artifacts ' +
       '-- --config jupyter_server_test_config.py',
     url: `http://localhost:${port}/lab`,
-    env: { ...process.env, RAY_DEV_UI_PORT: port, PYTHONPATH: '' }
+    env: { ...labServer.env, RAY_DEV_UI_PORT: port, PYTHONPATH: '' },
+    // a server already on the port may be the editable install's: never test that one
+    reuseExistingServer: false
   }
 };
