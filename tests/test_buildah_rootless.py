@@ -1,10 +1,14 @@
 """Rootless buildah's prerequisites, read from files laid out as /etc/subuid, /etc/subgid
-and /proc/sys/user/max_user_namespaces are (the uid-1000 tier, tests/test_unprivileged.py,
-checks the review's line on this machine's real files)."""
+and /proc/sys/user/max_user_namespaces are, and whether this process may create a user
+namespace (the uid-1000 tier, tests/test_unprivileged.py, checks the review's line on
+this machine's real files)."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -56,3 +60,25 @@ def test_no_new_privs_is_named(files):
     gaps = rootless_gaps(4242, **paths)
     assert any(g.startswith("no_new_privs is set (allowPrivilegeEscalation: false)")
                for g in gaps), gaps
+
+
+def test_a_refused_user_namespace_is_named(files, tmp_path):
+    """The sysctl allows user namespaces, but this process may not create one: a real
+    refusal, from a user namespace whose own limit of nested namespaces is 0 (as a
+    seccomp profile refuses the call, only with another errno)."""
+    paths = files(subuid="4242:100000:65536\n", subgid="4242:100000:65536\n")
+    script = ("import json, sys; from jupyter_ray_dev.promote.builders.buildah import "
+              f"rootless_gaps; print(json.dumps(rootless_gaps(4242, **{paths!r})))")
+    out = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "sh", "-c",
+         'echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" -c "$1"',
+         sys.executable, script], capture_output=True, text=True, check=True)
+    gaps = json.loads(out.stdout)
+    [refused] = [g for g in gaps if g.startswith("this process cannot create a user namespace")]
+    assert "(No space left on device)" in refused, refused
+    assert "seccomp or AppArmor" in refused
+
+
+def test_a_user_namespace_this_process_may_create_is_no_gap(files):
+    paths = files(subuid="4242:100000:65536\n", subgid="4242:100000:65536\n")
+    assert not [g for g in rootless_gaps(4242, **paths) if "user namespace" in g]

@@ -23,6 +23,8 @@ import os
 import pwd
 import re
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +61,26 @@ def _subordinate_ids(path: str, uid: int, name: str | None) -> int:
     return total
 
 
+# unshare() of a user namespace fails in a process with threads (the server has some), so
+# a one-shot child tries it
+_USERNS_PROBE = """\
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.unshare(0x10000000) != 0:  # CLONE_NEWUSER
+    sys.exit(os.strerror(ctypes.get_errno()))
+"""
+
+
+def _userns_refused() -> str:
+    """Why this user cannot create a user namespace, or "" when it can."""
+    try:
+        done = subprocess.run([sys.executable, "-c", _USERNS_PROBE], capture_output=True,
+                              text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return str(err)
+    return done.stderr.strip().splitlines()[-1] if done.returncode else ""
+
+
 def rootless_gaps(uid: int | None = None, *, subuid: str = "/etc/subuid",
                   subgid: str = "/etc/subgid",
                   max_userns: str = "/proc/sys/user/max_user_namespaces",
@@ -74,10 +96,15 @@ def rootless_gaps(uid: int | None = None, *, subuid: str = "/etc/subuid",
     who = f"{name} (uid {uid})" if name else f"uid {uid}"
     gaps = []
     try:
-        if Path(max_userns).read_text().strip() == "0":
-            gaps.append("user namespaces are off (user.max_user_namespaces = 0)")
+        userns_off = Path(max_userns).read_text().strip() == "0"
     except OSError:
-        pass
+        userns_off = False
+    if userns_off:
+        gaps.append("user namespaces are off (user.max_user_namespaces = 0)")
+    elif refused := _userns_refused():
+        # the sysctl allows them, yet a seccomp or AppArmor profile may forbid the call
+        gaps.append(f"this process cannot create a user namespace ({refused}): the pod's "
+                    "seccomp or AppArmor profile or the kernel forbids it")
     for path in (subuid, subgid):
         count = _subordinate_ids(path, uid, name)
         if count == 0:
@@ -135,7 +162,8 @@ class BuildahBuilder:
 
     async def availability(self) -> Availability:
         installed = shutil.which(self.config.binary) is not None
-        gaps = rootless_gaps() if installed else []
+        # reads a few files and starts a probe: off the event loop
+        gaps = await asyncio.to_thread(rootless_gaps) if installed else []
         if gaps:
             # `buildah info` may still answer: it maps the user's one id, enough to list
             # storage but not to unpack rayproject/ray, whose files belong to several users
