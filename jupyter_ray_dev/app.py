@@ -228,22 +228,6 @@ class RayDev(ExtensionApp):
                              f"{', '.join(names)}; got {proposal['value']!r}.")
         return proposal["value"]
 
-    @validate("shared_roots")
-    def _absolute_shared_roots(self, proposal: Any) -> list[str]:
-        kept = []
-        for folder in proposal["value"]:
-            if os.path.isabs(folder):
-                kept.append(folder)
-            else:
-                # a JSON list on the command line arrives as one string: used as a path it
-                # would put installs under the server's current folder
-                self.log.warning(
-                    "jupyter_ray_dev: c.RayDev.shared_roots: %r is not an absolute folder "
-                    "path, ignored. On the command line give one folder per flag "
-                    "(--RayDev.shared_roots=/mnt/shared --RayDev.shared_roots=/mnt/other); "
-                    'in a config file, a list (c.RayDev.shared_roots = ["/mnt/shared"]).', folder)
-        return kept
-
     @default("dashboard_url")
     def _default_dashboard_url(self) -> str:
         # in the server, the dashboard through it (handlers/dashboard.py); a kernel or the
@@ -261,7 +245,24 @@ class RayDev(ExtensionApp):
         (the one place settings are read, in the server and in kernels and the CLI)."""
         values = {name: _plain(getattr(self, name))
                   for name in self.class_own_traits(config=True)}
+        values["shared_roots"] = self._absolute_shared_roots()
         return RayDevConfig(root_dir=root_dir, **values)
+
+    def _absolute_shared_roots(self) -> tuple[str, ...]:
+        # not a trait validator: an extension app loads its config twice, which would warn twice
+        kept = []
+        for folder in self.shared_roots:
+            if os.path.isabs(folder):
+                kept.append(folder)
+            else:
+                # a JSON list on the command line arrives as one string: used as a path it
+                # would put installs under the server's current folder
+                self.log.warning(
+                    "jupyter_ray_dev: c.RayDev.shared_roots: %r is not an absolute folder "
+                    "path, ignored. On the command line give one folder per flag "
+                    "(--RayDev.shared_roots=/mnt/shared --RayDev.shared_roots=/mnt/other); "
+                    'in a config file, a list (c.RayDev.shared_roots = ["/mnt/shared"]).', folder)
+        return tuple(kept)
 
     def initialize_settings(self) -> None:
         self.service = RayDevService(
