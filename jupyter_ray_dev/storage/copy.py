@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest, Conflict, NotFound, RayDevError
+from .errors import StorageConflict
 
 CHUNK = 8 * 1024 * 1024
 
@@ -127,10 +128,24 @@ async def save_bytes(storage: Any, data: bytes, dest: str, name: str,
     root, path = found
     if path == "" or dest.endswith("/"):
         path = f"{path.rstrip('/')}/{name}".lstrip("/")
+    if not overwrite:
+        await _refuse_existing_file(storage, root, path)
     await _folders(storage, root, path)
     written = await _to_root(storage, root, path, _one(data), len(data), overwrite)
     return {"dest": storage.backend(root).root.uri(path), "root": root, "path": path,
             "bytes": written}
+
+
+async def _refuse_existing_file(storage: Any, root: str, path: str) -> None:
+    """A 409 whose ``field`` is ``overwrite``, before any byte moves: the caller's message can
+    then name its own way to replace the file (a folder there is the backend's other 409)."""
+    try:
+        entry = await storage.stat(root, path)
+    except NotFound:
+        return
+    if entry["kind"] != "directory":
+        raise StorageConflict(f"{entry['uri']} already exists.", field="overwrite", root=root,
+                              path=path, dest=entry["uri"])
 
 
 async def copy(storage: Any, source: str, dest: str, overwrite: bool = False) -> dict[str, Any]:
