@@ -14,7 +14,8 @@ import { MainAreaWidget, ReactWidget } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { FormComponent } from '@jupyterlab/ui-components';
 import validatorAjv8 from '@rjsf/validator-ajv8';
-import { SplitPanel, Widget } from '@lumino/widgets';
+import { MessageLoop } from '@lumino/messaging';
+import { PanelLayout, SplitPanel, Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import type { IRuntimeEnvFinding } from '../api';
@@ -485,8 +486,13 @@ class YamlView extends Widget {
         factory: services.factoryService.newDocumentEditor,
         editorOptions: { config: { lineNumbers: true } }
       });
+      wrapper.addClass('jp-RayDev-envYamlEditor');
       this._wrapper = wrapper;
-      this.node.appendChild(wrapper.node);
+      // a child in a layout, not a node appended by hand: it then gets the
+      // attach, show and resize messages CodeMirror needs to measure itself
+      const layout = new PanelLayout();
+      layout.addWidget(wrapper);
+      this.layout = layout;
       this._editorModel.sharedModel.changed.connect(() => {
         if (!this._applying) {
           model.setText(this._editorModel!.sharedModel.getSource());
@@ -507,14 +513,10 @@ class YamlView extends Widget {
     this._show(model.text);
   }
 
-  protected onAfterAttach(): void {
-    if (this._wrapper) {
-      Widget.attach(this._wrapper, this.node);
-    }
-  }
-
   protected onResize(): void {
-    this._wrapper?.update();
+    if (this._wrapper) {
+      MessageLoop.sendMessage(this._wrapper, Widget.ResizeMessage.UnknownSize);
+    }
   }
 
   private _show(text: string): void {
@@ -533,9 +535,8 @@ class YamlView extends Widget {
   }
 
   dispose(): void {
-    this._wrapper?.dispose();
     this._editorModel?.dispose();
-    super.dispose();
+    super.dispose(); // the layout disposes the editor
   }
 
   private _editorModel: CodeEditor.Model | null = null;
