@@ -18,6 +18,7 @@ from dockerfile_parse import DockerfileParser
 from promote_helpers import SUMMARY, build_wheel, notebook, sample_project, write
 
 from jupyter_ray_dev.errors import BadRequest
+from jupyter_ray_dev.present import promote_plan_text
 from jupyter_ray_dev.promote import PromoteConfig, PromoteService
 from jupyter_ray_dev.promote.collect import collect
 from jupyter_ray_dev.promote.dockerfile import default_base_image, dq
@@ -92,6 +93,10 @@ def test_notebook_checkpoints_caches_and_vcs_never_reach_the_build_context(
     assert "app/sub/x.py" in names
     for gone in (".ipynb_checkpoints", "__pycache__", ".git/", ".venv"):
         assert not [n for n in names if gone in n], gone
+    # the review says which rule cut them
+    plan = asyncio.run(promote.plan("proj", {"entrypoint": "proj/train.ipynb"}))
+    (line,) = [x for x in promote_plan_text(plan).splitlines() if "excluded  " in x]
+    assert ".ipynb_checkpoints" in line and "Ray's defaults, .ipynb_checkpoints," in line
 
 
 def test_converted_notebook_never_shadows_a_module_of_the_same_name(tmp_path):
