@@ -1,0 +1,180 @@
+/**
+ * Promote pins from a tested run, end to end against the real server and the
+ * real local Ray head (started by `jlpm start` through devlab): a notebook
+ * project runs as a Ray job to SUCCEEDED (its driver records what it used);
+ * the Promote review attributes the pins to that run, changes attribution
+ * when "this server's Python" is picked, names a project file edited since
+ * the run, and *Add* writes an import the project never declared into
+ * runtime_env.yaml, pinned to the run's version. No image is built.
+ */
+import { expect, test } from '@jupyterlab/galata';
+
+const NOTEBOOK = JSON.stringify({
+  nbformat: 4,
+  nbformat_minor: 5,
+  metadata: {
+    kernelspec: {
+      name: 'python3',
+      display_name: 'Python 3',
+      language: 'python'
+    }
+  },
+  cells: [
+    {
+      cell_type: 'code',
+      id: 'c1',
+      metadata: {},
+      execution_count: null,
+      outputs: [],
+      // tornado is in the head's Python and declared nowhere: "installed by hand"
+      source:
+        'import yaml\nimport tornado\nimport helpers\n' +
+        "print('provenance', helpers.answer(), flush=True)"
+    }
+  ]
+});
+
+// pip makes Ray build the job a virtualenv on the head's Python, whose pyyaml
+// satisfies the spec: nothing is downloaded
+const RUNTIME_ENV = `pip:
+  - pyyaml>=5  # parsing the config
+`;
+
+test.describe('Promote pins from a tested run', () => {
+  test('pins attributed to the run, or to this server’s Python; changed files; Add an undeclared import', async ({
+    page,
+    tmpPath
+  }) => {
+    const project = `${tmpPath}/prov_proj`;
+    const files: [string, string][] = [
+      ['train.ipynb', NOTEBOOK],
+      ['helpers.py', 'def answer():\n    return 42\n'],
+      ['runtime_env.yaml', RUNTIME_ENV]
+    ];
+    for (const [name, content] of files) {
+      await page.contents.uploadContent(content, 'text', `${project}/${name}`);
+    }
+
+    // run the notebook as a Ray job, to SUCCEEDED
+    await page.filebrowser.openDirectory(project);
+    await page
+      .locator('.jp-DirListing-item', { hasText: 'train.ipynb' })
+      .click({ button: 'right' });
+    await page.getByRole('menuitem', { name: 'Run as Ray job…' }).click();
+    const runDialog = page.locator('.jp-Dialog');
+    await expect(runDialog.getByTestId('ray-run-form')).toContainText(
+      'train.ipynb'
+    );
+    const submitted = page.waitForResponse(
+      response =>
+        response.request().method() === 'POST' &&
+        /\/ray-dev\/api\/jobs(\?|$)/.test(response.url())
+    );
+    await runDialog.getByRole('button', { name: 'Run' }).click();
+    const reply = await submitted;
+    expect(reply.status(), await reply.text()).toBe(201);
+    const runId: string = (await reply.json()).submission_id;
+    const logTab = page.locator('.jp-RayDev-logWidget');
+    // the first job with pip waits for Ray to build its virtualenv
+    await expect(logTab.getByTestId('ray-job-status')).toHaveAttribute(
+      'data-status',
+      'SUCCEEDED',
+      { timeout: 240000 }
+    );
+    await expect(logTab.getByTestId('ray-log-lines')).toContainText(
+      'provenance 42'
+    );
+
+    // Promote to prod: by default the pins come from that run
+    await page.filebrowser.openDirectory(tmpPath);
+    await page
+      .locator('.jp-DirListing-item', { hasText: 'prov_proj' })
+      .click({ button: 'right' });
+    await page.getByRole('menuitem', { name: 'Promote to prod…' }).click();
+    const dialog = page.locator('.jp-Dialog');
+    const review = dialog.getByTestId('ray-promote-review');
+    await expect(review).toBeVisible({ timeout: 60000 });
+    const picker = review.getByTestId('ray-promote-source-run');
+    await expect(picker).toHaveValue('latest');
+    await expect(picker.locator('option[value="latest"]')).toHaveText(
+      `Latest succeeded run (${runId})`
+    );
+    await expect(picker.locator(`option[value="${runId}"]`)).toContainText(
+      'SUCCEEDED'
+    );
+    const origins = review.getByTestId('ray-promote-pin-origins');
+    const pyyaml = origins.locator('li[data-package="pyyaml"]');
+    await expect(pyyaml).toContainText(/pyyaml==\d/);
+    await expect(pyyaml).toContainText(`from the run ${runId} (`);
+    await expect(review.getByTestId('ray-promote-requirements')).toContainText(
+      /pyyaml==\d/
+    );
+    await expect(review.getByTestId('ray-promote-changed-files')).toHaveText(
+      `The project’s files are as they were in the run ${runId}.`
+    );
+    const undeclared = review.getByTestId('ray-promote-undeclared');
+    await expect(
+      undeclared.locator('li[data-package="tornado"]')
+    ).toContainText(/tornado==\d/);
+
+    // this server's Python: the attribution follows, nothing run-specific is left
+    await picker.selectOption('server');
+    await expect(pyyaml).toContainText('from this server’s Python');
+    await expect(pyyaml).not.toContainText(runId);
+    await expect(
+      review.getByTestId('ray-promote-source-description')
+    ).toHaveAttribute('data-kind', 'server');
+    await expect(undeclared).toHaveCount(0);
+    await expect(review.getByTestId('ray-promote-changed-files')).toHaveCount(
+      0
+    );
+
+    // a project file edited since the run is named once the run is picked again
+    await page.contents.uploadContent(
+      'def answer():\n    return 43\n',
+      'text',
+      `${project}/helpers.py`
+    );
+    await picker.focus();
+    await picker.selectOption(runId);
+    await expect(pyyaml).toContainText(`from the run ${runId} (`);
+    const changed = review.getByTestId('ray-promote-changed-files');
+    await expect(changed).toContainText(
+      `The project’s files changed since the run ${runId}`
+    );
+    await expect(changed.locator('dd li')).toHaveText(['helpers.py']);
+
+    // Add: the undeclared import goes into runtime_env.yaml at the run's version
+    const tornado = undeclared.locator('li[data-package="tornado"]');
+    const requirement = (await tornado.locator('code').innerText()).trim();
+    expect(requirement).toMatch(/^tornado==\d/);
+    // by keyboard: Enter on the button adds (the dialog's default button does not fire)
+    await tornado
+      .getByRole('button', { name: 'Add to runtime_env.yaml' })
+      .focus();
+    await page.keyboard.press('Enter');
+    await expect(undeclared).toHaveCount(0);
+    await expect(origins.locator('li[data-package="tornado"]')).toContainText(
+      `${requirement} from the run ${runId} (`
+    );
+    await expect(review.getByTestId('ray-promote-requirements')).toContainText(
+      requirement
+    );
+    await expect(changed.locator('dd li')).toHaveText([
+      'helpers.py',
+      'runtime_env.yaml'
+    ]);
+    const saved = await page.request.get(
+      `/api/contents/${project}/runtime_env.yaml?content=1&type=file&format=text`
+    );
+    const text = (await saved.json()).content as string;
+    expect(text).toContain(`- ${requirement}`);
+    expect(text).toContain('pyyaml>=5  # parsing the config');
+
+    await page
+      .locator('.jp-Dialog-footer')
+      .getByRole('button', { name: 'Cancel' })
+      .click();
+    await expect(dialog).toHaveCount(0);
+  });
+});
