@@ -153,7 +153,7 @@ test.describe('Promote pins from a tested run', () => {
       .getByRole('button', { name: 'Add to runtime_env.yaml' })
       .focus();
     await page.keyboard.press('Enter');
-    await expect(undeclared).toHaveCount(0);
+    await expect(tornado).toHaveCount(0);
     await expect(origins.locator('li[data-package="tornado"]')).toContainText(
       `${requirement} from the run ${runId} (`
     );
