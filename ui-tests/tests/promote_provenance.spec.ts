@@ -9,30 +9,16 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 
-const NOTEBOOK = JSON.stringify({
-  nbformat: 4,
-  nbformat_minor: 5,
-  metadata: {
-    kernelspec: {
-      name: 'python3',
-      display_name: 'Python 3',
-      language: 'python'
-    }
-  },
-  cells: [
-    {
-      cell_type: 'code',
-      id: 'c1',
-      metadata: {},
-      execution_count: null,
-      outputs: [],
-      // tornado is in the head's Python and declared nowhere: "installed by hand"
-      source:
-        'import yaml\nimport tornado\nimport helpers\n' +
-        "print('provenance', helpers.answer(), flush=True)"
-    }
-  ]
-});
+import { notebook } from './notebook';
+
+// tornado is in the head's Python and declared nowhere: "installed by hand"
+const NOTEBOOK = notebook([
+  'import yaml\nimport tornado\nimport helpers\n' +
+    "print('provenance', helpers.answer(), flush=True)"
+]);
+
+// the job history outlives the server: another run's jobs of the same folder must not count
+const FOLDER = `prov_${Date.now()}`;
 
 // pip makes Ray build the job a virtualenv on the head's Python, whose pyyaml
 // satisfies the spec: nothing is downloaded
@@ -45,7 +31,7 @@ test.describe('Promote pins from a tested run', () => {
     page,
     tmpPath
   }) => {
-    const project = `${tmpPath}/prov_proj`;
+    const project = `${tmpPath}/${FOLDER}`;
     const files: [string, string][] = [
       ['train.ipynb', NOTEBOOK],
       ['helpers.py', 'def answer():\n    return 42\n'],
@@ -54,6 +40,30 @@ test.describe('Promote pins from a tested run', () => {
     for (const [name, content] of files) {
       await page.contents.uploadContent(content, 'text', `${project}/${name}`);
     }
+
+    // before any run nothing was tested: the review says so where the picker is
+    const dialog = page.locator('.jp-Dialog');
+    const review = dialog.getByTestId('ray-promote-review');
+    const openReview = async (): Promise<void> => {
+      await page.filebrowser.openDirectory(tmpPath);
+      await page
+        .locator('.jp-DirListing-item', { hasText: FOLDER })
+        .click({ button: 'right' });
+      await page.getByRole('menuitem', { name: 'Promote to prod…' }).click();
+      await expect(review).toBeVisible({ timeout: 60000 });
+    };
+    await openReview();
+    await expect(
+      review.getByTestId('ray-promote-source-warnings')
+    ).toContainText('No succeeded run of');
+    await expect(
+      review.getByTestId('ray-promote-source-description')
+    ).toHaveAttribute('data-kind', 'server');
+    await page
+      .locator('.jp-Dialog-footer')
+      .getByRole('button', { name: 'Cancel' })
+      .click();
+    await expect(dialog).toHaveCount(0);
 
     // run the notebook as a Ray job, to SUCCEEDED
     await page.filebrowser.openDirectory(project);
@@ -86,14 +96,10 @@ test.describe('Promote pins from a tested run', () => {
     );
 
     // Promote to prod: by default the pins come from that run
-    await page.filebrowser.openDirectory(tmpPath);
-    await page
-      .locator('.jp-DirListing-item', { hasText: 'prov_proj' })
-      .click({ button: 'right' });
-    await page.getByRole('menuitem', { name: 'Promote to prod…' }).click();
-    const dialog = page.locator('.jp-Dialog');
-    const review = dialog.getByTestId('ray-promote-review');
-    await expect(review).toBeVisible({ timeout: 60000 });
+    await openReview();
+    await expect(review.getByTestId('ray-promote-source-warnings')).toHaveCount(
+      0
+    );
     const picker = review.getByTestId('ray-promote-source-run');
     await expect(picker).toHaveValue('latest');
     await expect(picker.locator('option[value="latest"]')).toHaveText(
