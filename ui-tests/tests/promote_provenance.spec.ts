@@ -7,7 +7,11 @@
  * the run, and *Add* writes an import the project never declared into
  * runtime_env.yaml, pinned to the run's version. No image is built.
  */
+import * as fs from 'fs';
+import * as path from 'path';
+
 import { expect, test } from '@jupyterlab/galata';
+import type { Locator, TestInfo } from '@playwright/test';
 
 import { notebook } from './notebook';
 
@@ -30,7 +34,9 @@ test.describe('Promote pins from a tested run', () => {
   test('pins attributed to the run, or to this server’s Python; changed files; Add an undeclared import', async ({
     page,
     tmpPath
-  }) => {
+  }, testInfo) => {
+    // Ray builds the job a virtualenv: minutes on a busy two-core machine
+    test.setTimeout(600 * 1000);
     const project = `${tmpPath}/${FOLDER}`;
     const files: [string, string][] = [
       ['train.ipynb', NOTEBOOK],
@@ -85,11 +91,10 @@ test.describe('Promote pins from a tested run', () => {
     expect(reply.status(), await reply.text()).toBe(201);
     const runId: string = (await reply.json()).submission_id;
     const logTab = page.locator('.jp-RayDev-logWidget');
-    // the first job with pip waits for Ray to build its virtualenv
     await expect(logTab.getByTestId('ray-job-status')).toHaveAttribute(
       'data-status',
       'SUCCEEDED',
-      { timeout: 240000 }
+      { timeout: 420000 }
     );
     await expect(logTab.getByTestId('ray-log-lines')).toContainText(
       'provenance 42'
@@ -177,6 +182,13 @@ test.describe('Promote pins from a tested run', () => {
     expect(text).toContain(`- ${requirement}`);
     expect(text).toContain('pyyaml>=5  # parsing the config');
 
+    // light and dark: the section uses only JupyterLab's theme variables
+    const section = review.getByTestId('ray-promote-source');
+    await screenshot(section, 'light', testInfo);
+    await page.theme.setDarkTheme();
+    await expect(section).toBeVisible();
+    await screenshot(section, 'dark', testInfo);
+
     await page
       .locator('.jp-Dialog-footer')
       .getByRole('button', { name: 'Cancel' })
@@ -184,3 +196,24 @@ test.describe('Promote pins from a tested run', () => {
     await expect(dialog).toHaveCount(0);
   });
 });
+
+/**
+ * The review's source section, attached to the test's report; with
+ * RAY_DEV_SCREENSHOTS=1 also written to ui-tests/screenshots/.
+ */
+async function screenshot(
+  section: Locator,
+  theme: 'light' | 'dark',
+  testInfo: TestInfo
+): Promise<void> {
+  const image = await section.screenshot();
+  await testInfo.attach(`promote-source-${theme}`, {
+    body: image,
+    contentType: 'image/png'
+  });
+  if (process.env.RAY_DEV_SCREENSHOTS) {
+    const dir = path.join(__dirname, '..', 'screenshots');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `promote-source-${theme}.png`), image);
+  }
+}
