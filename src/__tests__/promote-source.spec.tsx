@@ -20,6 +20,7 @@ import { PromoteReview } from '../promote/dialog';
 import {
   ChangedFiles,
   originLabel,
+  pinLabel,
   runLabel,
   runTime,
   SourceWarnings,
@@ -79,7 +80,7 @@ function planFor(request: IPromoteRequest): IPromotionPlan {
   return plan({
     requirements: {
       source: 'runtime_env.pip',
-      requirements: ['pyyaml==6.0.2', 'rich'],
+      requirements: ['pyyaml==6.0.2', 'tabulate==0.9.0', 'rich'],
       changes: [
         {
           name: 'pyyaml',
@@ -88,6 +89,14 @@ function planFor(request: IPromoteRequest): IPromotionPlan {
           how: 'installed',
           from,
           message: 'pinned'
+        },
+        {
+          name: 'tabulate',
+          spec: 'tabulate==0.9.0',
+          pinned: 'tabulate==0.9.0',
+          how: 'exact',
+          from,
+          message: 'already exact.'
         },
         {
           name: 'ray',
@@ -201,6 +210,30 @@ describe('the labels of a pin source', () => {
     );
   });
 
+  it('says where each kind of pin got its version', () => {
+    const pin = (how: string) =>
+      pinLabel(
+        {
+          name: 'p',
+          spec: 'p',
+          pinned: 'p==1',
+          how: how as 'installed',
+          from: FROM_RUN,
+          message: ''
+        },
+        trans
+      );
+    expect(
+      ['installed', 'exact', 'url', 'local', 'base_image'].map(pin)
+    ).toEqual([
+      'from the run raysubmit_new (2026-12-04 13:40 UTC)',
+      'exact as the project declares it',
+      'pinned by its URL',
+      'a file of the project, copied into the image',
+      'provided by the base image'
+    ]);
+  });
+
   it('gives each run its id, time and status, and says when it has no record', () => {
     expect(runLabel(RUNS[0], trans)).toBe(
       'raysubmit_new · 2026-12-04 13:40 UTC · SUCCEEDED'
@@ -262,6 +295,7 @@ describe('the source of the pins in the review', () => {
     );
     expect([...pins].map(li => li.textContent)).toEqual([
       'pyyaml==6.0.2 from the run raysubmit_new (2026-12-04 13:40 UTC)',
+      'tabulate==0.9.0 exact as the project declares it',
       'ray provided by the base image',
       'rich not pinned, from the run raysubmit_new (2026-12-04 13:40 UTC) (the run did not import it)'
     ]);

@@ -64,6 +64,26 @@ export function originLabel(
   return trans.__('from this server’s Python');
 }
 
+/** Where the version of one pinned requirement came from. */
+export function pinLabel(
+  change: IPromotionPlan['requirements']['changes'][number],
+  trans: TranslationBundle
+): string {
+  switch (change.how) {
+    case 'installed':
+      return originLabel(change.from, trans);
+    case 'exact':
+      // the project's own pin wins over whatever the run had installed
+      return trans.__('exact as the project declares it');
+    case 'url':
+      return trans.__('pinned by its URL');
+    case 'local':
+      return trans.__('a file of the project, copied into the image');
+    case 'base_image':
+      return trans.__('provided by the base image');
+  }
+}
+
 /** The request with another source of pins (`latest` is the server's default). */
 export function withSource(
   request: IPromoteRequest,
@@ -166,9 +186,7 @@ export function PinOrigins(props: {
         <li key={`pin-${change.spec}`} data-package={change.name}>
           <code>{change.pinned ?? change.spec}</code>{' '}
           <span className="jp-RayDev-pinOrigin">
-            {change.how === 'base_image'
-              ? trans.__('provided by the base image')
-              : originLabel(change.from, trans)}
+            {pinLabel(change, trans)}
             {notImported(change.from)}
           </span>
         </li>

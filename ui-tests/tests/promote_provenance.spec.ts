@@ -165,8 +165,9 @@ test.describe('Promote pins from a tested run', () => {
       .focus();
     await page.keyboard.press('Enter');
     await expect(tornado).toHaveCount(0);
-    await expect(origins.locator('li[data-package="tornado"]')).toContainText(
-      `${requirement} from the run ${runId} (`
+    // declared exactly now: the project's pin, whatever a run had
+    await expect(origins.locator('li[data-package="tornado"]')).toHaveText(
+      `${requirement} exact as the project declares it`
     );
     await expect(review.getByTestId('ray-promote-requirements')).toContainText(
       requirement
