@@ -359,7 +359,7 @@ describe('the source of the pins in the review', () => {
     const list = node.querySelector(
       '[data-testid="ray-promote-source-warnings"]'
     )!;
-    expect(list.getAttribute('role')).toBe('alert');
+    expect(list.getAttribute('role')).toBe('note');
     expect(list.textContent).toBe(message);
     expect((await render(<SourceWarnings warnings={[]} />)).textContent).toBe(
       ''

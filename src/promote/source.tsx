@@ -153,7 +153,7 @@ export function SourceWarnings(props: {
     <ul
       className="jp-RayDev-promoteList jp-RayDev-sourceWarnings"
       data-testid="ray-promote-source-warnings"
-      role="alert"
+      role="note"
     >
       {props.warnings.map((warning, i) => (
         <li key={i} data-kind={warning.kind}>
