@@ -101,6 +101,7 @@ export function SourcePicker(props: {
   onChange: (value: string) => void;
 }): JSX.Element {
   const { source, value, trans } = props;
+  const id = React.useId();
   const runs = source?.runs ?? [];
   const latest =
     source && source.requested === LATEST_RUN && source.run
@@ -112,14 +113,11 @@ export function SourcePicker(props: {
     runs.some(run => run.submission_id === value);
   return (
     <div className="jp-RayDev-promoteRow">
-      <label
-        className="jp-RayDev-promoteLabel"
-        htmlFor="jp-RayDev-promoteSourceRun"
-      >
+      <label className="jp-RayDev-promoteLabel" htmlFor={id}>
         {trans.__('Pin from')}
       </label>
       <select
-        id="jp-RayDev-promoteSourceRun"
+        id={id}
         className="jp-mod-styled"
         data-testid="ray-promote-source-run"
         title={trans.__('Where the pinned versions come from')}
