@@ -13,9 +13,11 @@ import {
   buildBlocker,
   differencesFromDev,
   objectStoreRoots,
+  otherWarnings,
   runTimeLabel,
   shapeSourceLine
 } from './model';
+import { SourceReview } from './source';
 
 /** What a new schedule starts as: the example the review explains. */
 export const DEFAULT_SCHEDULE = '0 2 * * 1-5';
@@ -180,6 +182,15 @@ export function PromoteReview(props: IPromoteReviewProps): JSX.Element {
         </div>
       ) : null}
       {loading ? <div>{trans.__('Preparing the review…')}</div> : null}
+      <SourceReview
+        api={api}
+        project={project}
+        plan={plan}
+        request={request}
+        loading={loading}
+        trans={trans}
+        onReplan={replan}
+      />
       {plan ? <PlanView plan={plan} trans={trans} blocker={blocker} /> : null}
       <StorageChoice api={api} trans={trans} onChange={props.onStorageRoot} />
     </div>
@@ -362,6 +373,7 @@ function PlanView(props: {
 }): JSX.Element {
   const { plan, trans, blocker } = props;
   const differences = differencesFromDev(plan, trans);
+  const warnings = otherWarnings(plan);
   return (
     <>
       <div className="jp-RayDev-promoteRow">
@@ -400,11 +412,11 @@ function PlanView(props: {
           {blocker}
         </div>
       ) : null}
-      {plan.warnings.length ? (
+      {warnings.length ? (
         <div data-testid="ray-promote-warnings" role="note">
           <h3>{trans.__('Warnings')}</h3>
           <ul className="jp-RayDev-promoteList">
-            {plan.warnings.map((warning, i) => (
+            {warnings.map((warning, i) => (
               <li
                 key={i}
                 className="jp-RayDev-promoteWarning"
