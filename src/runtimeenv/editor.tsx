@@ -13,14 +13,13 @@ import {
 import { MainAreaWidget, ReactWidget } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { FormComponent } from '@jupyterlab/ui-components';
-import validatorAjv8 from '@rjsf/validator-ajv8';
 import { MessageLoop } from '@lumino/messaging';
 import { PanelLayout, SplitPanel, Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import type { IRuntimeEnvFinding } from '../api';
 import { rayIcon } from '../icons';
-import schema from '../../jupyter_ray_dev/runtime_env/schema/runtime_env.schema.json';
+import { FORM_SCHEMA, FORM_VALIDATOR } from './form';
 import {
   NotebookInstallsList,
   NotebookInstallsMonitor,
@@ -32,7 +31,6 @@ import {
   envVarRows,
   findingsFor,
   formData,
-  formSchema,
   fromForm,
   generalFindings,
   isSecretName,
@@ -46,7 +44,6 @@ import {
 } from './sync';
 
 export const EDITOR_CLASS = 'jp-RayDev-RuntimeEnvEditor';
-const FORM_SCHEMA = formSchema(schema as Record<string, unknown>);
 const FORM_FIELDS = Object.keys(FORM_SCHEMA.properties as object);
 
 function formatBytes(n: number): string {
@@ -432,7 +429,7 @@ function EnvForm(props: {
         <FormComponent
           schema={FORM_SCHEMA as any}
           formData={formData(model.value) as any}
-          validator={validatorAjv8 as any}
+          validator={FORM_VALIDATOR as any}
           extraErrors={extraErrors}
           noValidate={true}
           liveValidate={false}
