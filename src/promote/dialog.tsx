@@ -13,9 +13,11 @@ import {
   buildBlocker,
   differencesFromDev,
   objectStoreRoots,
+  otherWarnings,
   runTimeLabel,
   shapeSourceLine
 } from './model';
+import { SourceReview } from './source';
 
 /** What a new schedule starts as: the example the review explains. */
 export const DEFAULT_SCHEDULE = '0 2 * * 1-5';
@@ -85,20 +87,29 @@ export function PromoteReview(props: IPromoteReviewProps): JSX.Element {
   const [error, setError] = React.useState(props.initialError);
   const [loading, setLoading] = React.useState(false);
 
+  // Two reviews can be in flight (a field's blur, then a click): the last asked wins.
+  const asked = React.useRef(0);
   const replan = async (next: IPromoteRequest): Promise<void> => {
+    const mine = ++asked.current;
     setRequest(next);
     setLoading(true);
     try {
       const fresh = await api.planPromotion(project, next);
-      setPlan(fresh);
-      setError(null);
-      props.onPlan(fresh, next);
+      if (mine === asked.current) {
+        setPlan(fresh);
+        setError(null);
+        props.onPlan(fresh, next);
+      }
     } catch (reason) {
-      setPlan(null);
-      setError(errorMessage(reason));
-      props.onPlan(null, next);
+      if (mine === asked.current) {
+        setPlan(null);
+        setError(errorMessage(reason));
+        props.onPlan(null, next);
+      }
     } finally {
-      setLoading(false);
+      if (mine === asked.current) {
+        setLoading(false);
+      }
     }
   };
 
@@ -171,6 +182,15 @@ export function PromoteReview(props: IPromoteReviewProps): JSX.Element {
         </div>
       ) : null}
       {loading ? <div>{trans.__('Preparing the review…')}</div> : null}
+      <SourceReview
+        api={api}
+        project={project}
+        plan={plan}
+        request={request}
+        loading={loading}
+        trans={trans}
+        onReplan={replan}
+      />
       {plan ? <PlanView plan={plan} trans={trans} blocker={blocker} /> : null}
       <StorageChoice api={api} trans={trans} onChange={props.onStorageRoot} />
     </div>
@@ -197,8 +217,9 @@ function ScheduleFields(props: {
     [request.schedule]
   );
   React.useEffect(() => setZone(request.time_zone ?? ''), [request.time_zone]);
+  const typed = { schedule, time_zone: zone.trim() || null };
   const commit = (): void => {
-    const next = { ...request, schedule, time_zone: zone.trim() || null };
+    const next = { ...request, ...typed };
     if (
       next.schedule !== request.schedule ||
       next.time_zone !== (request.time_zone ?? null)
@@ -259,9 +280,14 @@ function ScheduleFields(props: {
           type="checkbox"
           data-testid="ray-promote-suspend"
           checked={!!request.suspend}
-          disabled={disabled}
+          // not disabled while a review loads: leaving a text field for this
+          // box starts one, and a disabled box would swallow the click
           onChange={event =>
-            props.onChange({ ...request, suspend: event.currentTarget.checked })
+            props.onChange({
+              ...request,
+              ...typed,
+              suspend: event.currentTarget.checked
+            })
           }
         />
         {trans.__('Create it suspended (no runs until resumed)')}
@@ -347,6 +373,7 @@ function PlanView(props: {
 }): JSX.Element {
   const { plan, trans, blocker } = props;
   const differences = differencesFromDev(plan, trans);
+  const warnings = otherWarnings(plan);
   return (
     <>
       <div className="jp-RayDev-promoteRow">
@@ -383,6 +410,22 @@ function PlanView(props: {
           data-testid="ray-promote-blocker"
         >
           {blocker}
+        </div>
+      ) : null}
+      {warnings.length ? (
+        <div data-testid="ray-promote-warnings" role="note">
+          <h3>{trans.__('Warnings')}</h3>
+          <ul className="jp-RayDev-promoteList">
+            {warnings.map((warning, i) => (
+              <li
+                key={i}
+                className="jp-RayDev-promoteWarning"
+                data-kind={warning.kind}
+              >
+                {warning.message}
+              </li>
+            ))}
+          </ul>
         </div>
       ) : null}
       <h3>
