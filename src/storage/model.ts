@@ -571,32 +571,39 @@ export class StorageModel {
 
   /** Create folder `name` in the folder on screen and select it. */
   async makeFolder(name: string): Promise<void> {
-    const root = this._writableRoot();
-    if (!root || !this._validName(name)) {
-      return;
-    }
-    await this._act(async () => {
-      await this._api.makeStorageFolder(
+    await this._writeNamed(name, root =>
+      this._api.makeStorageFolder(
         root.name,
         joinPath(this.listing.state.path, name)
-      );
-      await this.listing.refresh();
-      this.listing.selectByName(name);
-    });
+      )
+    );
   }
 
   /** Rename `entry` to `name` in its folder and select it. */
   async rename(entry: IStorageEntry, name: string): Promise<void> {
+    await this._writeNamed(name, root =>
+      this._api.renameStorage(
+        root.name,
+        entry.path,
+        joinPath(parentPath(entry.path), name)
+      )
+    );
+  }
+
+  /**
+   * Run `write`, which leaves an entry called `name` in the folder on screen,
+   * then reload that folder and select the entry.
+   */
+  private async _writeNamed(
+    name: string,
+    write: (root: IStorageRoot) => Promise<unknown>
+  ): Promise<void> {
     const root = this._writableRoot();
     if (!root || !this._validName(name)) {
       return;
     }
     await this._act(async () => {
-      await this._api.renameStorage(
-        root.name,
-        entry.path,
-        joinPath(parentPath(entry.path), name)
-      );
+      await write(root);
       await this.listing.refresh();
       this.listing.selectByName(name);
     });
