@@ -53,6 +53,26 @@ export interface IListingState {
   selected: number;
 }
 
+/** A listing of folder `path` with nothing loaded, nothing selected. */
+function unloaded(
+  root: string | null,
+  path: string,
+  version: number
+): IListingState {
+  return {
+    root,
+    path,
+    entries: [],
+    version,
+    nextCursor: null,
+    loaded: false,
+    loading: false,
+    error: null,
+    ray: null,
+    selected: -1
+  };
+}
+
 /** Rows before the end of what is loaded at which the next page is asked for. */
 export const PREFETCH_ROWS = 200;
 
@@ -108,18 +128,7 @@ export class ListingModel {
   /** Show folder `path` of `root`, loading its first page. */
   open(root: string, path = ''): Promise<void> {
     this._generation++;
-    this._state = {
-      root,
-      path,
-      entries: [],
-      version: this._state.version + 1,
-      nextCursor: null,
-      loaded: false,
-      loading: false,
-      error: null,
-      ray: null,
-      selected: -1
-    };
+    this._state = unloaded(root, path, this._state.version + 1);
     this._emit();
     return this._load(null);
   }
@@ -264,18 +273,7 @@ export class ListingModel {
   private _fetch: FetchPage;
   private _generation = 0;
   private _rayInfo = new Map<string, IRayFolder | null>();
-  private _state: IListingState = {
-    root: null,
-    path: '',
-    entries: [],
-    version: 0,
-    nextCursor: null,
-    loaded: false,
-    loading: false,
-    error: null,
-    ray: null,
-    selected: -1
-  };
+  private _state: IListingState = unloaded(null, '', 0);
   private _changed = new Signal<this, IListingState>(this);
 }
 
