@@ -23,6 +23,7 @@ from tornado.httpclient import HTTPClientError
 
 from apischema import validate_response
 from jupyter_ray_dev.runtime_env import notebook_installs as ni
+from kernel_messages import take_iopub
 from test_promote_loop import watch  # noqa: F401 - the fixture: asyncio's slow-callback check
 from wheel_files import write_wheel
 
@@ -210,14 +211,7 @@ async def run_cell(client, code: str, timeout: float = 120.0) -> dict[str, str]:
             msg = await client.get_iopub_msg(timeout=max(0.1, deadline - loop.time()))
         except queue.Empty as err:
             raise AssertionError(f"no answer from the kernel for {code!r}: {out}") from err
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        kind, content = msg["msg_type"], msg["content"]
-        if kind == "stream":
-            out[content["name"]] += content["text"]
-        elif kind == "error":
-            out["error"] = f"{content['ename']}: {content['evalue']}"
-        elif kind == "status" and content["execution_state"] == "idle":
+        if take_iopub(out, msg, msg_id):
             return out
 
 
