@@ -26,11 +26,13 @@ USAGE = 2  # wrong arguments or a request the core refused (4xx other than 404)
 NOT_FOUND = 3  # no such job, file or storage path (404)
 UNAVAILABLE = 4  # Ray or storage unreachable or misconfigured (5xx)
 NO_BUILDER = 5  # promote --build: no image builder can run here (export the context instead)
+BLOCKED = 6  # promote --build: built, not pushed: the parity check failed or could not run
 INTERRUPTED = 130
 
 EPILOG = """exit codes: 0 ok; 1 the job failed / the runtime_env is invalid; 2 bad arguments or
 request; 3 not found; 4 Ray or storage unreachable or misconfigured; 5 no image builder
-can run here (promote --build); 130 interrupted.
+can run here (promote --build); 6 built but not pushed: the image's parity check failed or
+could not run (promote --push-anyway ID pushes it); 130 interrupted.
 Configuration: c.RayDev.* in jupyter_server_config.py/.json (as for the server), $RAY_ADDRESS;
 paths are relative to the current directory, inside the root ($RAY_DEV_ROOT_DIR,
 c.ServerApp.root_dir, else the current directory)."""
@@ -188,11 +190,12 @@ def _promote_body(args: Any, service: Any) -> dict[str, Any]:
 
 
 def cmd_promote(service: Any, args: Any, out: Output) -> int:
-    """Review by default; --context writes the build context; --build builds and pushes.
+    """Review by default; --context writes the build context; --build builds, checks and
+    pushes; --push-anyway pushes what the check held back.
 
     Exit codes a pipeline branches on: 0 reviewed/exported/pushed, 1 the build failed,
     2 bad request (a field named), 3 no such project, 4 Ray unreachable, 5 no builder can
-    run here (the context export still works)."""
+    run here (the context export still works), 6 built but held back by the parity check."""
     promote = service.promote
     project = _rel(service, _project(service, args.project))
     body = _promote_body(args, service)
@@ -202,13 +205,18 @@ def cmd_promote(service: Any, args: Any, out: Output) -> int:
                    lambda r: f"Wrote the build context of {r['project'] or '/'} to {dest} "
                              f"({r['bytes']} bytes, inputs {r['inputs_hash'][:16]})")
         return OK
-    if not args.build:
+    if args.push_anyway:
+        events = promote.push(args.push_anyway, {"override": True})
+    elif args.build:
+        events = promote.build(project, body)
+    else:
         out.result(blocking.call(promote.plan, project, body), present.promote_plan_text)
         return OK
     end: dict[str, Any] | None = None
-    for event in blocking.iterate(promote.build(project, body)):
+    for event in blocking.iterate(events):
         if event["type"] == "started" and not out.json:
-            print(f"Building {event['promotion']['image']} ({event['promotion']['id']})",
+            verb = "Pushing" if args.push_anyway else "Building"
+            print(f"{verb} {event['promotion']['image']} ({event['promotion']['id']})",
                   flush=True)
         elif event["type"] == "line" and not out.json:
             print(event["text"], flush=True)
@@ -216,6 +224,8 @@ def cmd_promote(service: Any, args: Any, out: Output) -> int:
             end = event["promotion"]
     assert end is not None  # follow() always ends with an "end" event
     out.result(end, present.promotion_line)
+    if end["status"] == "blocked":
+        return BLOCKED
     return OK if end["status"] in ("pushed", "built") else FAILED
 
 
@@ -291,7 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--entrypoint", "-e", help="the .py/.ipynb the image runs (default: the "
                    "project's only one)")
     p.add_argument("--image", help="target reference, registry/name:tag (default: "
-                   "c.RayDev.promote_registry/<project>:<inputs hash>)")
+                   "c.RayDev.promote_registry/<project>:<inputs hash>; with --no-push and "
+                   "no registry, localhost/<project>:<inputs hash>)")
     p.add_argument("--base-image", help="default: rayproject/ray of the dev cluster's Ray and "
                    "Python")
     gpu = p.add_mutually_exclusive_group()
@@ -299,10 +310,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the -gpu base image (default: when the dev cluster has GPUs)")
     gpu.add_argument("--no-gpu", dest="gpu", action="store_false")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--build", action="store_true", help="build (and push) the image, "
-                      "streaming the builder's log; exit 1 if the build fails")
+    mode.add_argument("--build", action="store_true", help="build the image, check it "
+                      "against the run it reproduces (parity) and push it, streaming the "
+                      "builder's log; exit 1 if the build fails, 6 if the check holds the "
+                      "push back")
     mode.add_argument("--context", metavar="FILE.tar.gz", help="write the build context "
                       "(Dockerfile, requirements, code, manifests) for an external CI")
+    mode.add_argument("--push-anyway", metavar="PROMOTION_ID", help="push a built image that "
+                      "its parity check held back (exit 6 of --build), recorded as an "
+                      "override in the promotion history")
     p.add_argument("--variant", choices=("rayjob", "rayservice"), help="manifests: a RayJob "
                    "and a RayCluster (rayjob, the default) or a RayService of the project's "
                    "Serve app (rayservice)")

@@ -292,6 +292,8 @@ class RayDevMagics(Magics):
     @argument("--entrypoint", "-e", help="The .py/.ipynb the image runs (default: the "
               "project's only one).")
     @argument("--no-push", action="store_true", help="Build only, push nothing.")
+    @argument("--push-anyway", metavar="PROMOTION_ID", help="Push a built image its parity "
+              "check held back; the history records the override.")
     @argument("--project", "-p", help="Project folder (default as for %%ray_init).")
     @argument("--variant", choices=("rayjob", "rayservice"), help="Manifests: a RayJob and a "
               "RayCluster (default) or a RayService of the project's Serve app.")
@@ -302,11 +304,13 @@ class RayDevMagics(Magics):
         """Promote the notebook's project to production, as the "Promote to prod" button does.
 
         Shows the review (entrypoint, pinned requirements, Dockerfile, what differs from dev);
-        --context writes the build context, --build builds and pushes, streaming the log.
+        --context writes the build context, --build builds, checks the image against the run
+        it reproduces and pushes it, streaming the log; --push-anyway pushes what the check
+        held back.
         """
         args = self._args(self.ray_promote, line)
-        if args.build and args.context:
-            raise UsageError("Give --build or --context, not both.")
+        if sum(map(bool, (args.build, args.context, args.push_anyway))) > 1:
+            raise UsageError("Give one of --build, --context and --push-anyway.")
         from .jobs.paths import resolve_in_root, to_api_path
 
         service = self.service
@@ -326,15 +330,18 @@ class RayDevMagics(Magics):
             result = self._call(promote.export_context, project, body, dest)
             print(f"Wrote the build context to {dest} ({result['bytes']} bytes).")
             return None
-        if not args.build:
+        if not args.build and not args.push_anyway:
             plan = self._call(promote.plan, project, body)
             text = present.promote_plan_text(plan)
             return Rich(plan, text, f"<pre>{escape(text)}</pre>")
         end: dict[str, Any] = {}
+        events = promote.push(args.push_anyway, {"override": True}) if args.push_anyway \
+            else promote.build(project, body)
         try:
-            for event in blocking.iterate(promote.build(project, body)):
+            for event in blocking.iterate(events):
                 if event["type"] == "started":
-                    print(f"Building {event['promotion']['image']}", flush=True)
+                    verb = "Pushing" if args.push_anyway else "Building"
+                    print(f"{verb} {event['promotion']['image']}", flush=True)
                 elif event["type"] == "line":
                     print(event["text"], flush=True)
                 elif event["type"] == "end":
@@ -342,6 +349,9 @@ class RayDevMagics(Magics):
         except RayDevError as err:
             raise _usage(err) from None
         summary = present.promotion_line(end)
+        if end.get("status") == "blocked":
+            raise UsageError(f"{summary}\nTo push it anyway: %ray_promote --push-anyway "
+                             f"{end['id']}")
         if end.get("status") not in ("pushed", "built"):
             raise UsageError(summary)
         print(summary)

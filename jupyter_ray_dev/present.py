@@ -282,6 +282,11 @@ def promote_plan_text(plan: dict[str, Any]) -> str:
         state = ("available" if builder.get("available")
                  else f"not available: {builder.get('reason')}")
         lines.append(f"  builder {builder['name']}: {state}")
+    expected = (plan.get("parity") or {}).get("expected")
+    if expected:
+        lines.append(f"  parity       the image is checked against {expected['source']}; "
+                     f"imports {', '.join(expected['modules']) or 'none'} (from "
+                     f"{expected['modules_source']})")
     pinned = reqs.get("requirements") or ["(none)"]
     lines += ["", f"requirements.txt (from {reqs.get('source')}):", *(f"  {r}" for r in pinned)]
     for item in reqs.get("unpinned") or []:
@@ -301,4 +306,8 @@ def promotion_line(promotion: dict[str, Any]) -> str:
     digest = promotion.get("digest")
     where = f"{image}@{digest}" if digest else image
     error = f": {promotion['error']}" if promotion.get("error") else ""
-    return f"Promotion {promotion['id']} {promotion['status']} {where}{error}".rstrip()
+    parity = (promotion.get("parity") or {}).get("status")
+    check = f" (parity {parity})" if parity else ""
+    if promotion.get("overrides"):
+        check += " (pushed anyway: the override is recorded)"
+    return f"Promotion {promotion['id']} {promotion['status']}{check} {where}{error}".rstrip()

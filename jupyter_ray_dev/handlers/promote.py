@@ -1,5 +1,6 @@
 """``/projects/<path>/promote/*`` and ``/promotions``: review, build and push, export the
-build context, the history, and the live build log."""
+build context, the history, the live build log, and the push of an image held back by its
+parity check."""
 
 from __future__ import annotations
 
@@ -103,6 +104,18 @@ class PromotionDiffHandler(RayDevHandler):
         self.finish(await self.service.promote.diff(promotion_id, other))
 
 
+class PromotionPushHandler(RayDevHandler):
+    """Push a built image waiting for its push; ``{"override": true}`` is *Push anyway* for
+    one whose parity check did not pass (recorded). Follow it on the stream route."""
+
+    @tornado.web.authenticated
+    async def post(self, promotion_id: str) -> None:
+        started = await self.service.promote.start_push(promotion_id, _body(self),
+                                                        user=_user(self))
+        self.set_status(202)
+        self.finish(started)
+
+
 class PromotionApplyHandler(RayDevHandler):
     """Re-apply a recorded promotion's manifest (dry run first, as Apply to cluster)."""
 
@@ -132,5 +145,6 @@ ROUTES = [
     (f"{API_PREFIX}/promotions/{PROMOTION_ID}", PromotionHandler),
     (f"{API_PREFIX}/promotions/{PROMOTION_ID}/diff", PromotionDiffHandler),
     (f"{API_PREFIX}/promotions/{PROMOTION_ID}/apply", PromotionApplyHandler),
+    (f"{API_PREFIX}/promotions/{PROMOTION_ID}/push", PromotionPushHandler),
     (f"{API_PREFIX}/promotions/{PROMOTION_ID}/stream", PromotionStreamHandler),
 ]

@@ -67,8 +67,10 @@ class PromoteOptions:
 
 
 def registry_host(image: str) -> str | None:
-    """The registry part of a reference, or None when it would default to Docker Hub."""
+    """The registry part of a reference, or None when it would default to Docker Hub or is
+    bare ``localhost``: the name buildah and podman give images that stay on this machine
+    (a registry on this host has a port: ``localhost:5000/``)."""
     first, sep, _ = image.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
+    if sep and ("." in first or ":" in first):
         return first
     return None

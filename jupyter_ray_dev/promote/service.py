@@ -67,6 +67,18 @@ from .manifests import (
 )
 from .options import PromoteOptions, registry_host
 from .package import PACKAGES_DIR, code_zip, runtime_env_for, runtime_env_rayjob
+from .parity import (
+    PASSED,
+    ExpectedEnv,
+    RunEnvironment,
+    check_image,
+    entrypoint_modules,
+    expected_from_lock,
+    expected_from_run,
+    own_modules,
+    probe_workdir,
+)
+from .parity import summary as parity_summary
 from .pin import REQUIREMENTS_FILE, WHEELS_DIR, Pinned, pin_requirements
 from .serve import ServeApp, find_serve_app
 from .store import PromotionRecord, PromotionStore, default_store_path
@@ -90,6 +102,11 @@ class NoBuilder(RayDevError):
     reason = "no_builder"
 
 
+# the adapter point for the record of what a dev run really ran in: the project's latest
+# successful run's environment, or None when no run of it is recorded
+RunLookup = Callable[[str], Awaitable[RunEnvironment | None]]
+
+
 @dataclass(frozen=True)
 class PromoteConfig:
     root_dir: Path
@@ -103,6 +120,7 @@ class PromoteConfig:
     builder: str = "buildah"  # when a request names none
     docker_host: str = ""  # DOCKER_HOST for the docker builder ("" = the environment's)
     kaniko: dict[str, Any] = field(default_factory=dict)  # KanikoConfig's keys
+    parity_timeout: float = 600.0  # seconds for the check in a built image (imports included)
 
 
 @dataclass
@@ -130,6 +148,9 @@ class Plan:
     shape: Shape | None = None
     shape_source: dict[str, Any] = field(default_factory=dict)
     manifests_yaml: str = ""  # the manifests as one YAML stream, dumped once per plan
+    expected: ExpectedEnv | None = None  # what the parity check holds the built image to
+    source_run: str = ""
+    lock_sha256: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         c = self.collected
@@ -148,6 +169,14 @@ class Plan:
             "base_image": self.base_image,
             "image": self.image,
             "push_possible": self.image is not None and registry_host(self.image) is not None,
+            "source_run": self.source_run or None,
+            "lock_sha256": self.lock_sha256 or None,
+            "parity": {
+                "expected": self.expected.to_dict() if self.expected else None,
+                # the builders that can check the image before it is pushed
+                "before_push": [b.name for b in self.builders if b.available
+                                and b.name in _LOCAL_IMAGE],
+            },
             "inputs_hash": self.inputs_hash,
             "dockerfile": self.dockerfile,
             "manifests": self.manifests_yaml,
@@ -172,6 +201,19 @@ def _git_commit(folder: Path) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return out.stdout.strip() if out.returncode == 0 else ""
+
+
+_LOCAL_IMAGE = ("buildah", "docker")  # builders that keep the image here until its push
+
+
+def _blocked_message(parity: dict[str, Any]) -> str:
+    if parity.get("status") == "failed":
+        diff = "; ".join(m["message"] for m in parity.get("mismatches") or [])
+        why = f"the image differs from {(parity.get('expected') or {}).get('source')}: {diff}"
+    else:
+        why = f"the parity check could not run: {parity.get('reason')}"
+    return (f"Not pushed: {why}. *Push anyway* (override) pushes it and records the override; "
+            "or fix the project and build again.")
 
 
 def _preferred(found: list[Availability], default: str) -> str:
@@ -218,8 +260,10 @@ class PromoteService:
     def __init__(self, config: PromoteConfig,
                  cluster: Callable[[], Awaitable[dict[str, Any]]],
                  storage: Callable[[], Any] | None = None,
-                 kubernetes: Callable[[], Any] | None = None) -> None:
+                 kubernetes: Callable[[], Any] | None = None,
+                 runs: RunLookup | None = None) -> None:
         self.config = config
+        self._runs = runs
         self._storage = storage  # the storage capability: runtime_env path, kaniko contexts
         self._kubernetes = kubernetes  # the Kubernetes capability: re-apply
         self.root = Path(config.root_dir).resolve()
@@ -242,7 +286,7 @@ class PromoteService:
 
     # --- planning ----------------------------------------------------------------
     def _compute(self, project: str, options: PromoteOptions, summary: dict[str, Any],
-                 shape: Shape, shape_source: dict[str, Any],
+                 shape: Shape, shape_source: dict[str, Any], run: RunEnvironment | None = None,
                  stream: TarGzWriter | None = None) -> Plan:
         """The plan; with ``stream``, the project's files are archived as they are found."""
         folder, entry = resolve_project(self.root, project, options.entrypoint)
@@ -276,14 +320,19 @@ class PromoteService:
             for source, fname in pinned.local_files:
                 spec.add_file(f"deps/{WHEELS_DIR}/{fname}", source)
         spec.add_text(".dockerignore", render_dockerignore())
+        lock_sha256 = hashlib.sha256(pinned.text().encode()).hexdigest() if pinned.lines else ""
+        source_run = run.run_id if run is not None else ""
         digest = inputs_hash(spec)
-        # the image also depends on what the Dockerfile says beyond the files
+        # the image also depends on what the Dockerfile says beyond the files (its labels
+        # name the run it reproduces)
         digest = hashlib.sha256("\n".join(
-            [digest, base_image, self.config.workdir, repr(sorted(env.baked.items()))]
-        ).encode()).hexdigest()
+            [digest, base_image, self.config.workdir, repr(sorted(env.baked.items())),
+             source_run]).encode()).hexdigest()
         image = options.image
         if image is None and self.config.registry:
             image = f"{self.config.registry.rstrip('/')}/{name}:{digest[:12]}"
+        elif image is None and not options.push:
+            image = f"localhost/{name}:{digest[:12]}"  # a local image needs no registry
         project_api = to_api_path(self.root, folder)
         entry_api = to_api_path(self.root, entry)
         commit = _git_commit(folder)
@@ -291,7 +340,8 @@ class PromoteService:
             project=project_api, base_image=base_image, workdir=self.config.workdir,
             deps_dir=DEPS_DIR, has_requirements=bool(pinned.lines), env=env.baked,
             entrypoint=collected.entrypoint.script, git_commit=commit,
-            ray_version=ray_version, inputs_hash=digest)
+            ray_version=ray_version, inputs_hash=digest, source_run=source_run,
+            lock_sha256=lock_sha256)
         spec.add_text("Dockerfile", dockerfile)
         manifest_image = image or f"{name}:{digest[:12]}"
         secrets_env = secret_env([s["name"] for s in env.secret], secret_name)
@@ -314,10 +364,27 @@ class PromoteService:
                     manifest_errors=errors, spec=spec, ray_version=ray_version, git_commit=commit,
                     workdir=self.config.workdir, variant=options.variant, serve=serve,
                     serve_error=serve_error, shape=shape, shape_source=shape_source,
-                    manifests_yaml="---\n".join(docs))
+                    manifests_yaml="---\n".join(docs), source_run=source_run,
+                    lock_sha256=lock_sha256,
+                    expected=self._expected(folder, collected, pinned, summary, run))
         for manifest, doc in zip(manifests, docs):
             spec.add_text(f"manifests/{manifest['kind'].lower()}.yaml", doc)
         return plan
+
+    @staticmethod
+    def _expected(folder: Path, collected: Collected, pinned: Pinned, summary: dict[str, Any],
+                  run: RunEnvironment | None) -> ExpectedEnv:
+        """What the built image must hold: the run's environment, else the lock's."""
+        if run is not None:
+            return expected_from_run(run, pinned.lines,
+                                     own_modules(collected.entrypoint.script, collected.files))
+        entry = collected.entrypoint
+        text = entry.generated
+        if text is None:
+            text = (folder / entry.script).read_text(encoding="utf-8", errors="replace")
+        modules, how = entrypoint_modules(folder, entry.script, text, collected.files)
+        return expected_from_lock(pinned.lines, summary.get("ray_version"),
+                                  summary.get("python_version"), modules, how)
 
     @staticmethod
     def _serve_app(folder: Path, name: str, collected: Collected,
@@ -341,15 +408,17 @@ class PromoteService:
                 f"or end {entry.script} with `app = YourDeployment.bind()`.", field="serve_app")
         return serve, None
 
-    async def _cluster_inputs(self) -> tuple[dict[str, Any], Shape, dict[str, Any]]:
+    async def _cluster_inputs(self, project: str) -> tuple[
+            dict[str, Any], Shape, dict[str, Any], RunEnvironment | None]:
         summary = await self._cluster()  # RayUnreachable -> 503: versions come from Ray
         shape, source = await self._shape(summary)
-        return summary, shape, source
+        run = await self._runs(project) if self._runs is not None else None
+        return summary, shape, source, run
 
     async def _plan(self, project: str, options: PromoteOptions,
                     builders: bool = True) -> Plan:
         plan: Plan = await self._off_loop(self._compute, project, options,
-                                          *await self._cluster_inputs())
+                                          *await self._cluster_inputs(project))
         if builders:  # a context export needs none: it skips the builders' probes
             plan.builders = list(await asyncio.gather(*(b.availability()
                                                         for b in self.builders.values())))
@@ -413,8 +482,9 @@ class PromoteService:
             raise BadRequest("No target image: give `image` (registry/name:tag) or set "
                              "c.RayDev.promote_registry on the server.", field="image")
         if options.push and registry_host(plan.image) is None:
-            raise BadRequest(f"`image` {plan.image!r} names no registry, so a push would go "
-                             "to Docker Hub: give registry.example.com/name:tag.", field="image")
+            raise BadRequest(f"`image` {plan.image!r} names no registry to push to (without "
+                             "one a push would go to Docker Hub; localhost/ names a local "
+                             "image): give registry.example.com/name:tag.", field="image")
         if plan.manifest_errors:
             raise BadRequest("The generated manifests do not validate against KubeRay's CRDs: "
                              f"{plan.manifest_errors}", field="manifests")
@@ -428,16 +498,33 @@ class PromoteService:
         record = self._record(plan, "build", "building", user)
         record.builder = builder
         await self.store.put(record)
-        live = _LiveBuild(record)
-        self._live[record.id] = live
-        task = asyncio.create_task(self._run_build(live, plan, self.builders[builder],
-                                                   options.push))
+        self._start(_LiveBuild(record), lambda live: self._run_build(
+            live, plan, self.builders[builder], options.push))
+        return record.summary()
+
+    def _start(self, live: _LiveBuild,
+               work: Callable[[_LiveBuild], Awaitable[None]]) -> None:
+        self._live[live.record.id] = live
+        task = asyncio.create_task(work(live))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return record.summary()
+
+    async def _done(self, live: _LiveBuild) -> None:
+        record = live.record
+        record.log = "\n".join(live.lines)
+        record.finished = datetime.datetime.now().timestamp()
+        try:
+            await self.store.put(record)
+        finally:
+            live.finish()
+            self._live.pop(record.id, None)
 
     async def _run_build(self, live: _LiveBuild, plan: Plan, builder: Builder,
                          push: bool) -> None:
+        """Build; check the image against what it must reproduce; push only when the
+        check passed (a builder that keeps the image here). A check that failed or could
+        not run leaves the image built and ``blocked``: only the user's *Push anyway*
+        (``push(id, {"override": true})``) pushes it then."""
         record = live.record
         scratch = Path(tempfile.mkdtemp(prefix="ray-dev-context-"))
         try:
@@ -449,12 +536,28 @@ class PromoteService:
                 context = scratch
                 await self._off_loop(write_folder, plan.spec, context)
             built = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-            result = await builder.build(context, plan.image or "",
-                                         build_time_args(built), push, live.emit)
+            # a builder that keeps the image here pushes only after the check
+            result = await builder.build(context, plan.image or "", build_time_args(built),
+                                         push and not builder.local_image, live.emit)
             record.digest = result.digest
+            assert plan.expected is not None  # _compute sets it
+            # a builder that cannot check: which ones here could have, before the push
+            could = None if builder.local_image else [
+                b.name for b in plan.builders if b.available and b.name in _LOCAL_IMAGE]
+            record.parity = await check_image(
+                builder, result.image, plan.expected,
+                probe_workdir(plan.workdir, plan.collected.entrypoint.script), live.emit,
+                self.config.parity_timeout, could)
+            if push and builder.local_image and record.parity["status"] != PASSED:
+                record.status = "blocked"
+                record.error = _blocked_message(record.parity)
+                await live.emit(record.error)
+                return
+            if push and builder.local_image:
+                record.digest = await builder.push(result.image, live.emit)
             record.status = "pushed" if push else "built"
             await live.emit(f"Done: {result.image}"
-                            + (f"@{result.digest}" if result.digest else " (not pushed)"))
+                            + (f"@{record.digest}" if record.digest else " (not pushed)"))
         except BuildFailed as err:
             record.status, record.error = "failed", err.message
             await live.emit(err.message)
@@ -467,13 +570,88 @@ class PromoteService:
             await live.emit(record.error)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-            record.log = "\n".join(live.lines)
-            record.finished = datetime.datetime.now().timestamp()
-            try:
-                await self.store.put(record)
-            finally:
-                live.finish()
-                self._live.pop(record.id, None)
+            await self._done(live)
+
+    async def start_push(self, promotion_id: str, body: Any = None,
+                         user: str | None = None) -> dict[str, Any]:
+        """Push a built image that waits for its push: ``{"override": true}`` is the user's
+        *Push anyway* for an image whose parity check did not pass, recorded in the
+        promotion's ``overrides``. Follow it with ``follow(id)``."""
+        if body is None:
+            body = {}
+        if not isinstance(body, dict) or set(body) - {"override"}:
+            raise BadRequest('Send {"override": true|false}.', field="body")
+        override = body.get("override", False)
+        if not isinstance(override, bool):
+            raise BadRequest("`override` must be true or false.", field="override")
+        record = await self.store.get(promotion_id)
+        if record is None:
+            raise NotFound(f"No promotion {promotion_id!r} in the history.",
+                           promotion_id=promotion_id)
+        if promotion_id in self._live or record.kind != "build" or \
+                record.status not in ("blocked", "built"):
+            state = "in progress" if promotion_id in self._live else record.status
+            raise Conflict(f"Promotion {promotion_id} is {state}: only a built image waiting "
+                           "for its push can be pushed.", promotion_id=promotion_id)
+        if not record.image or registry_host(record.image) is None:
+            raise Conflict(f"{record.image} names no registry (a local build): build again "
+                           "with a registry image to push.", promotion_id=promotion_id)
+        builder = self.builders.get(record.builder or "")
+        if builder is None or not builder.local_image:
+            raise Conflict(f"The {record.builder} builder keeps no image to push later.",
+                           promotion_id=promotion_id)
+        parity = record.parity or {}
+        checked = parity.get("status") == PASSED
+        if not checked and not override:
+            raise Conflict(_blocked_message(parity) if parity else
+                           "This image was not checked: send override true to push it.",
+                           promotion_id=promotion_id, parity=parity_summary(parity))
+        before = record.status
+        record.status, record.error = "pushing", None
+        live = _LiveBuild(record)
+        live.lines = record.log.splitlines()
+        self._live[promotion_id] = live  # before any await: a second click finds it
+        try:
+            await self.store.put(record)
+        except BaseException:
+            self._live.pop(promotion_id, None)
+            raise
+        self._start(live, lambda live: self._run_push(live, builder, before,
+                                                      None if checked else user or "",
+                                                      parity))
+        return record.summary()
+
+    async def _run_push(self, live: _LiveBuild, builder: Builder, before: str,
+                        overridden_by: str | None, parity: dict[str, Any]) -> None:
+        record = live.record
+        image = record.image or ""
+        try:
+            if overridden_by is not None:
+                await live.emit(f"Push anyway: {image} is pushed although its parity check "
+                                f"{'failed' if parity.get('status') == 'failed' else 'did not run'}"
+                                " (recorded as an override).")
+            record.digest = await builder.push(image, live.emit)
+            if overridden_by is not None:
+                record.overrides = [*(record.overrides or []), {
+                    "what": "parity", "parity_status": parity.get("status"),
+                    "mismatches": [m["message"] for m in parity.get("mismatches") or []],
+                    "reason": parity.get("reason"), "user": overridden_by or None,
+                    "at": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                        timespec="seconds")}]
+            record.status = "pushed"
+            await live.emit(f"Done: {image}@{record.digest}")
+        except BuildFailed as err:
+            record.status, record.error = before, err.message  # still built: push again
+            await live.emit(err.message)
+        except asyncio.CancelledError:
+            record.status, record.error = before, "The push was cancelled (server stopping)."
+            raise
+        except Exception as err:
+            log.exception("push of promotion %s failed", record.id)
+            record.status, record.error = before, f"The push failed: {err}"
+            await live.emit(record.error)
+        finally:
+            await self._done(live)
 
     async def follow(self, promotion_id: str, start: int = 0) -> AsyncIterator[dict[str, Any]]:
         """The build log as ``line`` events (numbered from 0), then one ``end`` event."""
@@ -500,12 +678,20 @@ class PromoteService:
         async for event in self.follow(started["id"]):
             yield event
 
+    async def push(self, promotion_id: str, body: Any = None,
+                   user: str | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Push a blocked or built image and follow it to the end (the CLI's and magic's)."""
+        started = await self.start_push(promotion_id, body, user)
+        yield {"type": "started", "promotion": started}
+        async for event in self.follow(promotion_id):
+            yield event
+
     # --- the context-only path -------------------------------------------------------
     async def export_context(self, project: str, body: Any, dest: Path,
                              user: str | None = None) -> dict[str, Any]:
         """Write the build context as ``dest`` (.tar.gz) for an external CI, and record it."""
         options = PromoteOptions.from_request(body)
-        inputs = await self._cluster_inputs()
+        inputs = await self._cluster_inputs(project)
 
         def export() -> tuple[Plan, int]:
             # tar archives the project while the walk, pins and hash are still computed

@@ -7,6 +7,8 @@ a busy timeout let a CLI share the file.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,7 +22,9 @@ CREATE TABLE IF NOT EXISTS promotions (
     project     TEXT NOT NULL,     -- folder relative to the Jupyter root
     entrypoint  TEXT NOT NULL,
     kind        TEXT NOT NULL,     -- build | context | runtime_env
-    status      TEXT NOT NULL,     -- building | pushed | built | failed | exported | uploaded
+    -- building | pushed | built | blocked (built, the parity check did not pass: waiting for
+    -- "Push anyway") | pushing | failed | exported | uploaded
+    status      TEXT NOT NULL,
     inputs_hash TEXT NOT NULL,
     image       TEXT,
     digest      TEXT,
@@ -32,12 +36,17 @@ CREATE TABLE IF NOT EXISTS promotions (
     error       TEXT,
     user        TEXT,
     created     REAL NOT NULL,
-    finished    REAL
+    finished    REAL,
+    parity      TEXT,              -- JSON: the parity check of the built image
+    overrides   TEXT               -- JSON: what the user pushed despite ([{what, by, at, ...}])
 );
 CREATE INDEX IF NOT EXISTS promotions_project_created ON promotions (project, created);
 """
 _SUMMARY = ("id", "project", "entrypoint", "kind", "status", "inputs_hash", "image", "digest",
-            "builder", "error", "user", "created", "finished")
+            "builder", "error", "user", "created", "finished", "overrides")
+# columns later than the first schema: added to an older file when it is opened
+_ADDED = {"parity": "TEXT", "overrides": "TEXT"}
+_JSON = ("parity", "overrides")
 
 
 def default_store_path() -> Path:
@@ -65,20 +74,47 @@ class PromotionRecord:
     user: str | None = None
     created: float = field(default_factory=time.time)
     finished: float | None = None
+    parity: dict[str, Any] | None = None
+    overrides: list[dict[str, Any]] | None = None
 
     def summary(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in _SUMMARY}
+        from .parity import summary
+
+        return {**{k: getattr(self, k) for k in _SUMMARY}, "parity": summary(self.parity)}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _record(row: sqlite3.Row) -> PromotionRecord:
+    data = dict(row)
+    for key in _JSON:
+        data[key] = json.loads(data[key]) if data.get(key) else None
+    return PromotionRecord(**data)
 
 
 class PromotionStore(SqliteStore):
     schema = _SCHEMA
     thread_name = "ray-dev-promote"
 
+    def _db(self) -> sqlite3.Connection:
+        fresh = self._conn is None
+        db = super()._db()
+        if fresh:
+            have = {r["name"] for r in db.execute("PRAGMA table_info(promotions)")}
+            for column, kind in _ADDED.items():
+                if column not in have:
+                    try:
+                        db.execute(f"ALTER TABLE promotions ADD COLUMN {column} {kind}")
+                    except sqlite3.OperationalError as err:  # another process added it first
+                        if "duplicate column" not in str(err):
+                            raise
+        return db
+
     def _put(self, record: PromotionRecord) -> None:
         data = record.to_dict()
+        for key in _JSON:
+            data[key] = json.dumps(data[key]) if data[key] is not None else None
         cols = ", ".join(data)
         marks = ", ".join("?" for _ in data)
         self._write(f"INSERT OR REPLACE INTO promotions ({cols}) VALUES ({marks})",
@@ -87,14 +123,14 @@ class PromotionStore(SqliteStore):
     def _get(self, promotion_id: str) -> PromotionRecord | None:
         row = self._db().execute("SELECT * FROM promotions WHERE id = ?",
                                  (promotion_id,)).fetchone()
-        return PromotionRecord(**dict(row)) if row else None
+        return _record(row) if row else None
 
     def _list(self, project: str | None) -> list[PromotionRecord]:
         sql, args = "SELECT * FROM promotions", ()
         if project is not None:
             sql, args = sql + " WHERE project = ?", (project,)
         rows = self._db().execute(sql + " ORDER BY created DESC", args).fetchall()
-        return [PromotionRecord(**dict(r)) for r in rows]
+        return [_record(r) for r in rows]
 
     async def put(self, record: PromotionRecord) -> None:
         # a copy: the caller keeps appending to its log while the thread writes

@@ -102,3 +102,17 @@ export function recordingFetch(
     return respond(call);
   };
 }
+
+/** Poll until `predicate` holds (a view rendered, a socket opened): a hang guard only. */
+export async function waitFor(
+  predicate: () => boolean,
+  timeout = 3000
+): Promise<void> {
+  const start = Date.now();
+  while (!predicate()) {
+    if (Date.now() - start > timeout) {
+      throw new Error('Timed out waiting');
+    }
+    await new Promise(resolve => setTimeout(resolve, 10));
+  }
+}

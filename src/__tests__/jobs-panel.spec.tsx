@@ -13,21 +13,9 @@ import { JobLogStream, type IWebSocketLike } from '../jobs/logstream';
 import { JobLogView } from '../jobs/logviewer';
 import { JobsPanel } from '../jobs/panel';
 import { job } from './jobs-fixtures';
+import { waitFor } from './fixtures';
 
 const trans = nullTranslator.load('jupyter_ray_dev');
-
-async function waitFor(
-  predicate: () => boolean,
-  timeout = 3000
-): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeout) {
-      throw new Error('Timed out waiting');
-    }
-    await new Promise(resolve => setTimeout(resolve, 10));
-  }
-}
 
 function q(root: Element, testId: string): HTMLElement[] {
   return Array.from(root.querySelectorAll(`[data-testid="${testId}"]`));

@@ -11,6 +11,7 @@ import * as React from 'react';
 
 import { ApiError, type IApplyResult, type RayDevAPI } from '../api';
 import { ApplyToCluster } from '../promote/apply';
+import { waitFor } from './fixtures';
 
 jest.mock('@jupyterlab/apputils', () => ({
   ...jest.requireActual('@jupyterlab/apputils'),
@@ -20,19 +21,6 @@ jest.mock('@jupyterlab/apputils', () => ({
 
 const dialog = showDialog as jest.Mock;
 const errorMessage = showErrorMessage as jest.Mock;
-
-async function waitFor(
-  predicate: () => boolean,
-  timeout = 3000
-): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeout) {
-      throw new Error('Timed out waiting for the view to render');
-    }
-    await new Promise(resolve => setTimeout(resolve, 10));
-  }
-}
 
 const MANIFESTS = `kind: RayJob
 metadata:

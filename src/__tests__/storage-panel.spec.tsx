@@ -15,19 +15,7 @@ import {
   type RayDevAPI
 } from '../api';
 import { StoragePanel } from '../storage/panel';
-
-async function waitFor(
-  predicate: () => boolean,
-  timeout = 3000
-): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeout) {
-      throw new Error('Timed out waiting for the panel to render');
-    }
-    await new Promise(resolve => setTimeout(resolve, 10));
-  }
-}
+import { waitFor } from './fixtures';
 
 const ROOTS: IStorageRoot[] = [
   {

@@ -544,6 +544,19 @@ export interface IPromotionPlan {
   git_commit: string | null;
   /** Where the manifests' groups come from, and why not the other source. */
   shape_source: IPromoteShapeSource;
+  /** The dev run the image reproduces (its label io.ray-dev.source-run). */
+  source_run?: string | null;
+  /** sha256 of the lock the image installs (its label io.ray-dev.lock-sha256). */
+  lock_sha256?: string | null;
+  /** What the built image is checked against, and which builders check before the push. */
+  parity?: {
+    expected: {
+      source: string;
+      modules: string[];
+      modules_source: string;
+    } | null;
+    before_push: string[];
+  };
 }
 
 /** The dev RayCluster (through the Kubernetes API) or Ray's view of its nodes. */
@@ -556,8 +569,52 @@ export interface IPromoteShapeSource {
   dropped: string[];
 }
 
+/** `blocked`: built, held back by its parity check (Push anyway pushes it). */
 export type PromotionStatus =
-  'building' | 'pushed' | 'built' | 'failed' | 'exported' | 'uploaded';
+  | 'building'
+  | 'pushed'
+  | 'built'
+  | 'blocked'
+  | 'pushing'
+  | 'failed'
+  | 'exported'
+  | 'uploaded';
+
+/** One difference between the built image and the run it reproduces. */
+export interface IParityMismatch {
+  kind: 'python' | 'ray' | 'missing' | 'version' | 'import' | 'pip_check';
+  name: string;
+  image: string | null;
+  expected: string | null;
+  /** e.g. `numpy 2.1.3 in the image, 1.26.4 in the run` */
+  message: string;
+}
+
+/** The parity check of a built image (`ParitySummary`). */
+export interface IParitySummary {
+  status: 'passed' | 'failed' | 'unavailable';
+  source: string | null;
+  /** Why the check could not run (unavailable). */
+  reason?: string;
+  /** Builders that can check an image before its push. */
+  could_check?: string[];
+  mismatches: IParityMismatch[];
+  notes: string[];
+  /** How many distributions the image has beyond those expected. */
+  extras: number;
+  seconds?: number;
+  builder?: string;
+}
+
+/** A push the user made despite the parity check. */
+export interface IPromotionOverride {
+  what: 'parity';
+  parity_status: string;
+  mismatches: string[];
+  reason: string | null;
+  user: string | null;
+  at: string;
+}
 
 /** One entry of the promotion history (`Promotion`). */
 export interface IPromotion {
@@ -574,6 +631,8 @@ export interface IPromotion {
   user: string | null;
   created: number;
   finished: number | null;
+  parity?: IParitySummary | null;
+  overrides?: IPromotionOverride[] | null;
 }
 
 export interface IPromotionDetail extends IPromotion {

@@ -30,6 +30,29 @@ export interface IPromoteReviewProps {
   onStorageRoot: (root: string | null) => void;
 }
 
+/** The class that finds the review dialog's "Build and push" button. */
+export const BUILD_BUTTON_CLASS = 'jp-RayDev-promoteBuildButton';
+
+/**
+ * Disable "Build and push" while the build cannot run, and say why on the button
+ * (the review shows the same reason in its body).
+ */
+export function syncBuildButton(
+  root: HTMLElement,
+  state: { disabled: boolean; reason: string | null },
+  trans: TranslationBundle
+): void {
+  const button = root.querySelector<HTMLButtonElement>(
+    `button.${BUILD_BUTTON_CLASS}`
+  );
+  if (!button) {
+    return;
+  }
+  button.disabled = state.disabled;
+  button.title = state.reason ? trans.__(state.reason) : '';
+  button.setAttribute('aria-disabled', String(state.disabled));
+}
+
 function ReadOnly(props: { text: string; testid: string }): JSX.Element {
   return (
     <pre

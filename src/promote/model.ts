@@ -128,6 +128,20 @@ export function buildBlocker(plan: IPromotionPlan): string | null {
   return null;
 }
 
+/**
+ * The review dialog's "Build and push" button for the plan on screen: disabled,
+ * with why, while the build cannot run (no plan, no target image, no builder...).
+ */
+export function buildButtonState(
+  plan: IPromotionPlan | null,
+  error: string | null
+): { disabled: boolean; reason: string | null } {
+  const reason = plan
+    ? buildBlocker(plan)
+    : (error ?? 'The review did not load, so there is nothing to build.');
+  return { disabled: reason !== null, reason };
+}
+
 /** A shell command that applies the manifests (a quoted heredoc: no expansion). */
 export function kubectlApply(manifests: string, namespace?: string): string {
   let marker = 'RAY_DEV_MANIFESTS';
@@ -157,6 +171,11 @@ export const INITIAL_BUILD: IBuildState = {
   result: null,
   error: null
 };
+
+/** Follow again after the result: a push of the same promotion continues its log. */
+export function resumeBuild(state: IBuildState): IBuildState {
+  return { ...state, result: null, error: null };
+}
 
 /** Apply one stream message; a line already seen (after a reconnect) is dropped. */
 export function reduceBuild(

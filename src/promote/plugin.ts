@@ -8,8 +8,7 @@ import {
   Dialog,
   type ICommandPalette,
   MainAreaWidget,
-  Notification,
-  showDialog
+  Notification
 } from '@jupyterlab/apputils';
 import type { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import type { ITranslator } from '@jupyterlab/translation';
@@ -25,9 +24,15 @@ import {
 } from '../api';
 import { rayIcon } from '../icons';
 import { CommandButtonExtension } from '../toolbar';
-import { PromoteReview } from './dialog';
+import { BUILD_BUTTON_CLASS, PromoteReview, syncBuildButton } from './dialog';
 import { downloadManifests, PromotionsWidget, reapply } from './history';
-import { entrypointCandidates, folderOf, isEntrypoint, nameOf } from './model';
+import {
+  buildButtonState,
+  entrypointCandidates,
+  folderOf,
+  isEntrypoint,
+  nameOf
+} from './model';
 import { PackageResultWidget } from './package';
 import { BuildProgressWidget, saveBlob } from './progress';
 
@@ -267,6 +272,7 @@ async function promote(
     request: { entrypoint, variant: 'rayjob' }
   };
   let storageRoot: string | null = null;
+  let dialog: Dialog<unknown> | null = null;
   const body = ReactWidget.create(
     React.createElement(PromoteReview, {
       api,
@@ -278,6 +284,9 @@ async function promote(
       trans,
       onPlan: (next, request) => {
         current = { plan: next, request };
+        if (dialog) {
+          syncBuildButton(dialog.node, buildButtonState(next, null), trans);
+        }
       },
       onStorageRoot: root => {
         storageRoot = root;
@@ -286,7 +295,8 @@ async function promote(
   );
   const EXPORT = 'export';
   const PACKAGE = 'package';
-  const result = await showDialog({
+  const initial = buildButtonState(plan, error);
+  dialog = new Dialog({
     title: trans.__('Promote %1 to prod', nameOf(project)),
     body,
     buttons: [
@@ -305,16 +315,29 @@ async function promote(
         actions: [PACKAGE],
         displayType: 'warn'
       }),
-      Dialog.okButton({ label: trans.__('Build and push') })
+      Dialog.okButton({
+        label: trans.__('Build and push'),
+        className: BUILD_BUTTON_CLASS
+      })
     ],
+    // Enter must not start a build that cannot run: Cancel is the default then
+    defaultButton: initial.disabled ? 0 : 3,
     hasClose: true
   });
+  syncBuildButton(dialog.node, initial, trans);
+  const result = await dialog.launch();
   const actions = result.button.actions;
   if (
     !result.button.accept &&
     !actions.includes(EXPORT) &&
     !actions.includes(PACKAGE)
   ) {
+    return;
+  }
+  const blocked = buildButtonState(current.plan, null);
+  if (result.button.accept && blocked.disabled) {
+    // the plan changed to one that cannot build while the dialog was open
+    Notification.warning(trans.__(blocked.reason ?? ''));
     return;
   }
   const request = current.request;

@@ -13,12 +13,24 @@ the build context.
 from __future__ import annotations
 
 import re
+import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import Availability, BuildFailed, BuildResult, Emit, build_image, probe, run
+from .base import (
+    Availability,
+    BuildFailed,
+    BuildResult,
+    CheckUnavailable,
+    Emit,
+    build_image,
+    probe,
+    quietly,
+    run,
+    run_limited,
+)
 
 _STEP = re.compile(r"^STEP \d+/\d+: .*")
 
@@ -36,6 +48,7 @@ class BuildahConfig:
 class BuildahBuilder:
     name = "buildah"
     context_form = "folder"
+    local_image = True
 
     def __init__(self, config: BuildahConfig) -> None:
         self.config = config
@@ -93,6 +106,11 @@ class BuildahBuilder:
             emit)
         if not push:
             return BuildResult(image=image, image_id=image_id, digest=None)
+        return BuildResult(image=image, image_id=image_id, digest=await self.push(image, emit))
+
+    async def push(self, image: str, emit: Emit) -> str | None:
+        if self._driver is None:
+            await self.availability()
         with tempfile.TemporaryDirectory(prefix="ray-dev-push-") as scratch:
             digestfile = Path(scratch) / "digest"
             tls = "true" if self.config.tls_verify else "false"
@@ -106,5 +124,26 @@ class BuildahBuilder:
                     + " ".join(lines[-2:])[:400] + " Check the registry address and that the "
                     "server has credentials for it (REGISTRY_AUTH_FILE).", failed_step="push",
                     exit_code=code)
-            return BuildResult(image=image, image_id=image_id,
-                               digest=digestfile.read_text().strip())
+            return digestfile.read_text().strip()
+
+    async def run_in_image(self, image: str, argv: list[str], workdir: str, emit: Emit,
+                           timeout: float) -> tuple[int, list[str]]:
+        """A working container of the local image (never pulled), removed by its name
+        afterwards, whatever happened. Without network, except under chroot isolation,
+        which cannot take a network namespace: imports then share the pod's network."""
+        if self._driver is None:
+            await self.availability()
+        name = f"ray-dev-check-{secrets.token_hex(4)}"
+        code, lines = await run([*self._base(), "from", "--pull=never", "--name", name, image],
+                                None)
+        if code != 0:
+            raise CheckUnavailable(f"buildah could not make a container of {image}: "
+                                   + " ".join(lines[-2:])[:400])
+        try:
+            network = [] if self.config.isolation == "chroot" else ["--network", "none"]
+            return await run_limited(
+                [*self._base(), "run", "--isolation", self.config.isolation, *network,
+                 "--workingdir", workdir, name, "--", *argv], emit, timeout,
+                f"The check in {image}")
+        finally:
+            await quietly(run([*self._base(), "rm", name], None), f"buildah rm {name}")

@@ -25,7 +25,7 @@ from typing import Any
 from ...errors import RayDevError
 from ..manifests import k8s_name
 from ..upload import upload_file
-from .base import Availability, BuildFailed, BuildResult, Emit, last_match
+from .base import Availability, BuildFailed, BuildResult, CheckUnavailable, Emit, last_match
 
 # kaniko logs each Dockerfile instruction as it starts it: INFO[0012] RUN pip install ...
 _STEP = re.compile(r"^INFO\[\d+\] (FROM|RUN|COPY|ADD|ENV|WORKDIR|USER|LABEL|ARG|ENTRYPOINT|CMD)"
@@ -74,6 +74,7 @@ class KanikoConfig:
 class KanikoBuilder:
     name = "kaniko"
     context_form = "tar.gz"
+    local_image = False  # the image exists only in the registry kaniko pushes to
 
     def __init__(self, config: Mapping[str, Any], storage: Callable[[], Any] | None,
                  kubernetes: Callable[[], Any] | None) -> None:
@@ -179,6 +180,16 @@ class KanikoBuilder:
             raise BuildFailed("kaniko finished but reported no digest (its termination "
                               "message was empty).", failed_step="push")
         return BuildResult(image=image, image_id=digest or "", digest=digest if push else None)
+
+    async def push(self, image: str, emit: Emit) -> str | None:
+        raise BuildFailed("kaniko pushes in its build Job and keeps no image to push later: "
+                          "build again.", failed_step="push")
+
+    async def run_in_image(self, image: str, argv: list[str], workdir: str, emit: Emit,
+                           timeout: float) -> tuple[int, list[str]]:
+        raise CheckUnavailable(
+            "kaniko builds inside the cluster and pushes in the same Job: no copy of the "
+            "image stays where it could be checked before the push.")
 
     async def _follow(self, kube: Any, job: str, ns: str, emit: Emit) -> str | None:
         """Stream the pod's log until the Job ends; the digest. Fails when no pod runs
