@@ -42,6 +42,7 @@ from .builders import (
     DockerConfig,
     KanikoBuilder,
 )
+from .builders.base import repository
 from .collect import Collected, collect, resolve_project
 from .context import ContextSpec, TarGzWriter, inputs_hash, write_folder, write_tar_gz
 from .dockerfile import (
@@ -544,10 +545,17 @@ class PromoteService:
             # a builder that cannot check: which ones here could have, before the push
             could = None if builder.local_image else [
                 b.name for b in plan.builders if b.available and b.name in _LOCAL_IMAGE]
+            # an image kept here is checked by name; one only in the registry by its digest
+            checked = result.image if builder.local_image or not result.digest \
+                else f"{repository(result.image)}@{result.digest}"
             record.parity = await check_image(
-                builder, result.image, plan.expected,
+                builder, checked, plan.expected,
                 probe_workdir(plan.workdir, plan.collected.entrypoint.script), live.emit,
                 self.config.parity_timeout, could)
+            if not builder.local_image and record.parity["status"] == "failed":
+                await live.emit(f"{builder.name} pushed before the check: {result.image} is "
+                                "in the registry although it differs. Do not deploy it: fix "
+                                "the project and build again (buildah or docker check first).")
             if push and builder.local_image and record.parity["status"] != PASSED:
                 record.status = "blocked"
                 record.error = _blocked_message(record.parity)

@@ -71,6 +71,14 @@ class Builder(Protocol):
         ...
 
 
+def repository(image: str) -> str:
+    """``registry:5000/team/app:tag`` -> ``registry:5000/team/app`` (a port is not a tag)."""
+    name = image.split("@", 1)[0]
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    return name[:colon] if colon > slash else name
+
+
 async def run(argv: list[str], emit: Emit | None, env: dict[str, str] | None = None
               ) -> tuple[int, list[str]]:
     """Run, streaming merged stdout/stderr line by line to ``emit``; (exit code, lines)."""

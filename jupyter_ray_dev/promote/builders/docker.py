@@ -22,6 +22,7 @@ from .base import (
     build_image,
     probe,
     quietly,
+    repository,
     run,
     run_limited,
 )
@@ -36,14 +37,6 @@ class DockerConfig:
     binary: str = "docker"
     host: str = ""  # DOCKER_HOST for the engine ("" = the server environment's)
     buildkit: bool = False
-
-
-def _repository(image: str) -> str:
-    """``registry:5000/team/app:tag`` -> ``registry:5000/team/app`` (a port is not a tag)."""
-    name = image.split("@", 1)[0]
-    slash = name.rfind("/")
-    colon = name.rfind(":")
-    return name[:colon] if colon > slash else name
 
 
 class DockerBuilder:
@@ -117,7 +110,7 @@ class DockerBuilder:
         code, lines = await run([self.config.binary, "inspect", "--format",
                                  "{{range .RepoDigests}}{{println .}}{{end}}", image], None,
                                 env=env)
-        repo = _repository(image)
+        repo = repository(image)
         for line in lines if code == 0 else []:
             name, _, digest = line.strip().partition("@")
             if name == repo and digest.startswith("sha256:"):
