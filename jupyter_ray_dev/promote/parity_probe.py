@@ -6,8 +6,8 @@ Self-contained on purpose: only the standard library of whatever Python the imag
 checked. It never compares: the server does, against the environment the run used.
 
 What it reports: the interpreter, Ray's version (from its metadata: importing Ray just to
-read a version would take seconds), every installed distribution, ``pip check``, and an
-import of each module asked for. Output the imported code prints (to Python's stdout or
+read a version would take seconds), every installed distribution, ``pip check`` (in a child
+process, while the imports run), and an import of each module asked for. Output the imported code prints (to Python's stdout or
 straight to file descriptor 1) is sent to stderr, so the JSON line stays the last word.
 """
 
@@ -45,7 +45,8 @@ def _distributions():
     return found, sorted(set(shadowed))
 
 
-def _pip_check():
+def _start_pip_check():
+    """``pip check`` in a child process, started first: it runs while the imports do."""
     import importlib.util
 
     if importlib.util.find_spec("pip") is None:
@@ -53,12 +54,24 @@ def _pip_check():
                 "image, so `pip check` could not run."}
     env = dict(os.environ, PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
     try:
-        out = subprocess.run([sys.executable, "-m", "pip", "check"], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, env=env, timeout=300)
-    except (OSError, subprocess.TimeoutExpired) as err:
+        return subprocess.Popen([sys.executable, "-m", "pip", "check"], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    except OSError as err:
         return {"ran": False, "ok": None, "lines": [], "error": "pip check: %s" % err}
-    lines = [ln for ln in out.stdout.decode("utf-8", "replace").splitlines() if ln.strip()]
-    return {"ran": True, "ok": out.returncode == 0, "lines": lines[:200], "error": None}
+
+
+def _pip_check_result(started):
+    if isinstance(started, dict):
+        return started
+    try:
+        out, _ = started.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        started.kill()
+        started.communicate()
+        return {"ran": False, "ok": None, "lines": [], "error": "pip check did not finish "
+                "within 300 s."}
+    lines = [ln for ln in out.decode("utf-8", "replace").splitlines() if ln.strip()]
+    return {"ran": True, "ok": started.returncode == 0, "lines": lines[:200], "error": None}
 
 
 def _import_all(modules):
@@ -82,6 +95,7 @@ def _import_all(modules):
 
 def main(argv):
     modules = json.loads(argv[1]) if len(argv) > 1 else []
+    pip = _start_pip_check()
     from importlib import metadata
 
     try:
@@ -96,7 +110,6 @@ def main(argv):
         "ray": ray,
         "distributions": dists,
         "shadowed": shadowed,
-        "pip_check": _pip_check(),
     }
     sys.stdout.flush()
     saved = os.dup(1)
@@ -107,6 +120,7 @@ def main(argv):
         sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
+    report["pip_check"] = _pip_check_result(pip)
     sys.stdout.write(MARKER + json.dumps(report) + "\n")
     sys.stdout.flush()
     # a module's threads or atexit hooks must not change what was reported
