@@ -22,7 +22,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 FRONTEND_SRC := $(shell find src style schema -type f 2>/dev/null) package.json tsconfig.json
 
-.PHONY: help lab test install build dev pytest jest ui-test bench check-auth clean k8s-apiserver
+.PHONY: help lab test install build dev lint-imports pytest jest ui-test bench check-auth clean k8s-apiserver
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ lab: build  ## start JupyterLab with the extension, a local Ray head and an arti
 	$(PY) -m jupyter_ray_dev.devlab -- $(LAB_ARGS)
 
 test: build $(STAMPS)/ui-deps $(CHROMIUM)  ## install what is missing, then run every test
-	$(MAKE) --no-print-directory pytest jest ui-test
+	$(MAKE) --no-print-directory lint-imports pytest jest ui-test
 
 install: $(STAMPS)/python  ## the Python environment and the package (editable)
 
@@ -40,10 +40,15 @@ build: jupyter_ray_dev/labextension/package.json  ## the frontend, linked into t
 dev: build  ## rebuild the frontend on every change
 	$(JLPM) watch
 
+lint-imports: $(STAMPS)/python  ## check the import layers and circles (pyproject's [tool.importlinter])
+	$(VENV)/bin/lint-imports
+
 pytest: $(STAMPS)/python $(STAMPS)/kube-apiserver $(BUILD_TOOLS)
 	$(PY) -m pytest
 
+# the committed API types must be what openapi.json generates (tsc then holds types.ts to them)
 jest: $(STAMPS)/node
+	$(JLPM) check:api-types
 	$(JLPM) test
 
 ui-test: build $(STAMPS)/ui-deps $(CHROMIUM)
@@ -52,6 +57,7 @@ ui-test: build $(STAMPS)/ui-deps $(CHROMIUM)
 bench: build $(BUILD_TOOLS)  ## benchmarks (not tests): start-up cost, storage listing, jobs, promote
 	$(PY) bench/startup.py
 	$(PY) bench/storage.py
+	$(PY) bench/storage_hang.py
 	$(PY) bench/jobs.py
 	$(PY) bench/promote.py
 

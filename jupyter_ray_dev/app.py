@@ -208,7 +208,7 @@ class RayDev(ExtensionApp):
         if self.service.config.root_dir:
             # kernels inherit the server's environment: their magics then share its Jupyter
             # root (a kernel's own working directory is its notebook's folder)
-            from .local import ROOT_ENV
+            from .project.root import ROOT_ENV
 
             os.environ.setdefault(ROOT_ENV, self.service.config.root_dir)
         # checked with the cheap parser, not by building the storage service: that loads its

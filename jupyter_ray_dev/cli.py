@@ -65,15 +65,11 @@ class Output:
 
 
 def _project(service: Any, project: str | None) -> Path:
-    from .driver import project_dir
-
-    return project_dir(service.jobs.root, project)
+    return service.project.folder(project)
 
 
 def _rel(service: Any, path: Path) -> str:
-    from .jobs.paths import to_api_path
-
-    return to_api_path(service.jobs.root, path)
+    return service.project.api_path(path)
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -132,9 +128,7 @@ def cmd_jobs_submit(service: Any, args: Any, out: Output) -> int:
 
 
 def _inside_root(service: Any, path: str, field: str) -> Path:
-    from .jobs.paths import resolve_in_root
-
-    return resolve_in_root(service.jobs.root, path, field)
+    return service.project.resolve(path, field)
 
 
 def _follow(service: Any, job_id: str, show: bool = True) -> str | None:

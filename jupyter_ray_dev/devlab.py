@@ -39,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[ray-dev] Using the Ray cluster at RAY_ADDRESS={env['RAY_ADDRESS']}", flush=True)
     else:
         print("[ray-dev] Starting a local Ray head (about 15 s)...", flush=True)
-        head = LocalRayHead(num_cpus=args.num_cpus, token_auth=True).start()
+        # RAY_AUTH_TOKEN, when set, is the head's token: a second Lab (the UI tests' outage
+        # server) can then reach this head once it is given its address
+        head = LocalRayHead(num_cpus=args.num_cpus, token_auth=True,
+                            token=env.get("RAY_AUTH_TOKEN") or None).start()
         env.update(head.client_env())
         print(f"[ray-dev] Ray head up: dashboard {head.dashboard_url} (token auth on, "
               f"pid {head.process.pid}, logs {head.log_path})", flush=True)

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BadRequest, Conflict, RayUnreachable
-from .jobs.paths import find_project, resolve_in_root, to_api_path
 from .jobs.ray_client import import_ray
+from .project.discovery import project_dir
+from .project.root import to_api_path
 
 _HTTP = ("http://", "https://")
 
@@ -31,21 +32,6 @@ class Applied:
 
 
 _applied: Applied | None = None
-
-
-def project_dir(root: Path, project: str | None, cwd: Path | None = None) -> Path:
-    """The project folder: ``project`` (relative to ``cwd``, or absolute), confined to the root;
-    by default the nearest folder from ``cwd`` up holding a runtime_env.yaml, else ``cwd``."""
-    cwd = (cwd or Path.cwd()).resolve()
-    if project is None:
-        here = resolve_in_root(root, str(cwd), "project")
-        return find_project(root, here / "__cell__")
-    # relative to where the user is, so `..` is fine while it stays inside the root
-    path = resolve_in_root(root, os.path.normpath(cwd / project), "project")
-    if not path.is_dir():
-        raise BadRequest(f"The project folder {project!r} does not exist (looked in {cwd}).",
-                         field="project")
-    return path
 
 
 def init_address(explicit: str | None, configured: str, ray_temp_dir: str = "",
@@ -103,12 +89,12 @@ def init(service: Any, project: str | None = None, address: str | None = None,
          cwd: Path | None = None) -> dict[str, Any]:
     """``ray.init`` with the project's runtime_env; what was applied, as a plain dict."""
     global _applied
-    jobs = service.jobs
-    folder = project_dir(jobs.root, project, cwd)
-    runtime_env = jobs.project_environment(folder)
+    root = service.project.root
+    folder = project_dir(root, project, cwd)
+    runtime_env = service.jobs.project_environment(folder)
     cfg = service.config
     target = init_address(address, cfg.ray_address, cfg.ray_temp_dir)
-    wanted = Applied(target, to_api_path(jobs.root, folder), runtime_env)
+    wanted = Applied(target, to_api_path(root, folder), runtime_env)
     ray = import_ray("ray")
     if not ray.is_initialized():
         check_reachable(target)

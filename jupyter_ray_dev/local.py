@@ -13,9 +13,9 @@ import dataclasses
 import os
 from typing import Any
 
+from .project.root import ROOT_ENV
 from .service import RayDevConfig, RayDevService
 
-ROOT_ENV = "RAY_DEV_ROOT_DIR"  # overrides the root outside the server (CI, tests)
 CONFIG_FILE = "jupyter_server_config"
 
 

@@ -79,9 +79,7 @@ class RayDevMagics(Magics):
             raise UsageError(f"{err}: check the quotes in the arguments.") from None
 
     def _project(self, project: str | None) -> Path:
-        from .driver import project_dir
-
-        return self._sync(project_dir, self.service.jobs.root, project)
+        return self._sync(self.service.project.folder, project)
 
     # --- cluster -----------------------------------------------------------------------------
 
@@ -127,10 +125,8 @@ class RayDevMagics(Magics):
         %ray_env show | %ray_env set KEY=VALUE | %ray_env pip add PKG | %ray_env validate
         """
         args = self._args(self.ray_env, line)
-        from .jobs.paths import to_api_path
-
         env = self.service.runtime_env
-        project = to_api_path(env.root, self._project(args.project))
+        project = self.service.project.api_path(self._project(args.project))
         action, rest = args.action, list(args.rest)
         if action == "show":
             self._no_more(action, rest)
@@ -311,18 +307,15 @@ class RayDevMagics(Magics):
         args = self._args(self.ray_promote, line)
         if sum(map(bool, (args.build, args.context, args.push_anyway))) > 1:
             raise UsageError("Give one of --build, --context and --push-anyway.")
-        from .jobs.paths import resolve_in_root, to_api_path
-
         service = self.service
-        root = service.jobs.root
-        project = to_api_path(root, self._project(args.project))
+        project = service.project.api_path(self._project(args.project))
         body: dict[str, Any] = {"image": args.image, "builder": args.builder,
                                 "push": not args.no_push, "variant": args.variant,
                                 "serve_app": args.serve_app}
         if args.entrypoint:
-            entry = self._sync(resolve_in_root, root, str(Path(args.entrypoint).resolve()),
+            entry = self._sync(service.project.resolve, str(Path(args.entrypoint).resolve()),
                                "entrypoint")
-            body["entrypoint"] = to_api_path(root, entry)
+            body["entrypoint"] = service.project.api_path(entry)
         body = {k: v for k, v in body.items() if v is not None}
         promote = service.promote
         if args.context:

@@ -11,15 +11,21 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from .cluster import fetch_cluster_summary, kuberay_identity, resolve_auth, resolve_dashboard_address
+from .cluster import (
+    fetch_cluster_summary,
+    kuberay_identity,
+    resolve_auth,
+    resolve_dashboard_address,
+)
 from .cluster.dashboard import DashboardClient
 from .shared_result import SharedResult
 
 if TYPE_CHECKING:
     from .jobs import JobsService
-    from .runtime_env import RuntimeEnvService
     from .k8s import KubernetesService
+    from .project import ProjectService
     from .promote import PromoteService
+    from .runtime_env import RuntimeEnvService
     from .storage import StorageService
 
 
@@ -67,6 +73,15 @@ class RayDevService:
         return DashboardClient(self.dashboard_address, resolve_auth(), self.config.request_timeout)
 
     @cached_property
+    def project(self) -> ProjectService:
+        """The Jupyter root: confinement, project folders, their runtime_env files."""
+        from pathlib import Path
+
+        from .project import ProjectService
+
+        return ProjectService(Path(self.config.root_dir or os.getcwd()))
+
+    @cached_property
     def jobs(self) -> JobsService:
         """Launch, watch, stop and re-run Ray jobs (created on first use)."""
         from pathlib import Path
@@ -76,7 +91,7 @@ class RayDevService:
         cfg = self.config
         return JobsService(
             JobsConfig(
-                root_dir=Path(cfg.root_dir or os.getcwd()),
+                root_dir=self.project.root,
                 shared_roots=tuple(Path(p) for p in cfg.shared_roots),
                 store_path=Path(cfg.job_store_path) if cfg.job_store_path else None,
                 upload_limit=int(cfg.job_upload_limit_mib * 1024 * 1024),
@@ -96,7 +111,7 @@ class RayDevService:
 
         cfg = self.config
         return RuntimeEnvService(RuntimeEnvConfig(
-            root_dir=Path(cfg.root_dir or os.getcwd()),
+            root_dir=self.project.root,
             shared_roots=tuple(Path(p) for p in cfg.shared_roots),
             upload_limit=int(cfg.job_upload_limit_mib * 1024 * 1024),
         ))
@@ -129,7 +144,7 @@ class RayDevService:
         cfg = self.config
         return PromoteService(
             PromoteConfig(
-                root_dir=Path(cfg.root_dir or os.getcwd()),
+                root_dir=self.project.root,
                 registry=cfg.promote_registry,
                 tls_verify=cfg.promote_tls_verify,
                 buildah_root=cfg.promote_buildah_root,

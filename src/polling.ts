@@ -1,7 +1,7 @@
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { ApiError } from './api';
+import { type ApiError, NETWORK_ERROR, toApiError } from './api';
 
 /** Polling defaults; `interval` is overridden by the `refreshInterval` setting. */
 export const DEFAULT_REFRESH_INTERVAL = 5000;
@@ -22,6 +22,8 @@ export interface IPolledState {
 export interface IPolledModel<S extends IPolledState> {
   readonly changed: ISignal<unknown, S>;
   readonly state: S;
+  /** Milliseconds between refreshes while visible (the `refreshInterval` setting). */
+  interval: number;
   refresh(): Promise<void>;
   dispose(): void;
 }
@@ -122,8 +124,7 @@ export abstract class PollingMonitor<
       });
       return value;
     } catch (reason) {
-      const error =
-        reason instanceof ApiError ? reason : ApiError.fromNetworkError(reason);
+      const error = toApiError(reason, NETWORK_ERROR);
       this.set({
         ...this.failed(error),
         error,

@@ -5,16 +5,24 @@ import { Widget } from '@lumino/widgets';
 import type { RayDevAPI } from './api';
 import { ClusterPanel } from './cluster/panel';
 import { rayIcon } from './icons';
+import { PolledSection } from './section';
+import {
+  DEFAULT_SECTION_RANK,
+  type IRaySectionOptions,
+  type IRaySidebar
+} from './tokens';
 
 /** The sidebar widget's id, used by the shell, the restorer and commands. */
 export const SIDEBAR_ID = 'jupyter-ray-dev:panel';
 
+/** The rank of the cluster section: first. */
+const CLUSTER_RANK = 0;
+
 /**
  * The "Ray" left sidebar: a side panel whose accordion holds one section per
- * capability. The cluster section comes first; jobs and storage sections
- * are meant to be added below it.
+ * capability, the cluster first; other plugins add theirs through `IRaySidebar`.
  */
-export class RaySidebar extends SidePanel {
+export class RaySidebar extends SidePanel implements IRaySidebar {
   constructor(options: RaySidebar.IOptions) {
     super({ translator: options.translator });
     const trans = options.translator.load('jupyter_ray_dev');
@@ -28,11 +36,48 @@ export class RaySidebar extends SidePanel {
     this.header.addWidget(new Widget({ node: heading }));
 
     this.cluster = new ClusterPanel(options);
-    this.addWidget(this.cluster);
+    this.addSection(this.cluster, { rank: CLUSTER_RANK });
   }
 
   /** The cluster section (its `model` polls the server). */
   readonly cluster: ClusterPanel;
+
+  /**
+   * Milliseconds between refreshes of every polled section (the
+   * `refreshInterval` setting); `null` leaves each at its own default.
+   */
+  get refreshInterval(): number | null {
+    return this._interval;
+  }
+  set refreshInterval(value: number | null) {
+    this._interval = value;
+    for (const widget of this.widgets) {
+      this._applyInterval(widget);
+    }
+  }
+
+  addSection(section: Widget, options: IRaySectionOptions = {}): void {
+    const rank = options.rank ?? DEFAULT_SECTION_RANK;
+    this._ranks.set(section, rank);
+    const index = this.widgets.findIndex(
+      widget => (this._ranks.get(widget) ?? DEFAULT_SECTION_RANK) > rank
+    );
+    this.insertWidget(index < 0 ? this.widgets.length : index, section);
+    this._applyInterval(section);
+  }
+
+  addToolbarItem(name: string, item: Widget): void {
+    this.toolbar.addItem(name, item);
+  }
+
+  private _applyInterval(widget: Widget): void {
+    if (this._interval !== null && widget instanceof PolledSection) {
+      widget.model.interval = this._interval;
+    }
+  }
+
+  private _interval: number | null = null;
+  private _ranks = new WeakMap<Widget, number>();
 }
 
 export namespace RaySidebar {

@@ -6,6 +6,7 @@ No mocks: the extension talks to a real Ray dashboard over loopback.
 from __future__ import annotations
 
 import pytest
+from ci import in_ci
 
 from jupyter_ray_dev.cluster.local_head import LocalRayHead
 
@@ -59,3 +60,41 @@ def jp_server_config(ray_address, ray_dev_config):
         "ServerApp": {"jpserver_extensions": {"jupyter_ray_dev": True}},
         "RayDev": {"ray_address": ray_address, **ray_dev_config},
     }
+
+
+# -- a CI run fails when any test was skipped ---------------------------------------------------
+# A skip says a part was missing; on a user's machine that may be true and the reason is
+# printed, but on CI (which installs every part) a skip would pass what was never tested.
+
+
+_skipped: list[tuple[str, str]] = []
+
+
+def _skip_reason(report: pytest.CollectReport | pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:  # an xfail counts too: in CI it hides a test as a skip does
+        _skipped.append((report.nodeid, _skip_reason(report)))
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.skipped:  # a whole module skipped at collection (pytestmark, importorskip)
+        _skipped.append((report.nodeid, _skip_reason(report)))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if _skipped and in_ci():
+        terminalreporter.write_sep("=", f"{len(_skipped)} skipped in CI: the run fails",
+                                   red=True, bold=True)
+        for nodeid, reason in _skipped:
+            terminalreporter.write_line(f"SKIPPED {nodeid}: {reason}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _skipped and in_ci() and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from ci import skip_unless_ci
 from docker_engine import DockerEngine
 from promote_base import build_context, recipe_key
 from storage_fixtures import Server
@@ -33,7 +34,7 @@ http:
 def _need_tools() -> None:
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if missing:
-        pytest.skip(f"{', '.join(missing)} not installed: `make pytest` installs them "
+        skip_unless_ci(f"{', '.join(missing)} not installed: `make pytest` installs them "
                     "(apt-get install buildah skopeo docker-registry debootstrap)")
 
 
@@ -71,7 +72,7 @@ def base_image(buildah_store, tmp_path_factory):
 @pytest.fixture(scope="session")
 def docker_engine():
     if shutil.which("dockerd") is None or shutil.which("docker") is None:
-        pytest.skip("dockerd not installed: `make pytest` installs it (apt-get install "
+        skip_unless_ci("dockerd not installed: `make pytest` installs it (apt-get install "
                     "docker.io)")
     engine = DockerEngine()
     try:

@@ -95,8 +95,10 @@ def test_exit_codes_a_pipeline_can_branch_on(cli):
     assert bad.returncode == 2
     assert json.loads(bad.stdout)["error"]["field"] == "image"
     missing = cli("promote", "-e", "nope.ipynb", "--json")
-    assert missing.returncode in (2, 3), missing.stdout
-    assert json.loads(missing.stdout)["error"]["field"] == "entrypoint"
+    assert missing.returncode == 3, missing.stdout  # not found, as for a missing job or path
+    error = json.loads(missing.stdout)["error"]
+    assert (error["status"], error["field"]) == (404, "entrypoint")
+    assert "'proj/nope.ipynb'" in error["message"]  # the path as the file browser shows it
     # kaniko without c.RayDev.promote_kaniko cannot run: "no builder", told apart from a
     # failed build
     none = cli("promote", "-e", "train.ipynb", "--build", "--builder", "kaniko", "--json")

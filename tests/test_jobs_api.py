@@ -62,7 +62,11 @@ async def test_script_runs_to_succeeded_with_its_logs_in_order(api, jp_root_dir,
     assert done["launched_here"] and done["can_rerun"] and done["known_to_ray"]
     assert done["metadata"]["launched_by"] == "jupyter-ray-dev"
     assert done["metadata"]["file"] == "proj/hello.py"
-    assert done["duration"] is not None and done["duration"] >= 0
+    # the times are Ray's own (ms -> s), and the duration is the span between them
+    info = JobSubmissionClient(ray_head.dashboard_url).get_job_info(job_id)
+    assert (done["start_time"], done["end_time"]) == (info.start_time / 1000,
+                                                      info.end_time / 1000)
+    assert done["duration"] == done["end_time"] - done["start_time"] > 0
     assert done["settings"]["args"] == ["--name", "Ray Dev"]
 
     log = await api.logs(job_id)
@@ -192,7 +196,7 @@ async def test_stop_a_long_running_job_then_delete_it(api, jp_root_dir, store_pa
 async def test_runtime_env_yaml_env_vars_reach_the_driver(api, jp_root_dir):
     project = jp_root_dir / "envproj"
     write(project / "runtime_env.yaml", """
-        # the project's environment (issue 4's editor writes this file)
+        # the project's environment (the runtime_env editor writes this file)
         env_vars:
           GREETING: hello from runtime_env
         excludes: ["big/"]

@@ -15,10 +15,10 @@ import pytest
 
 from jupyter_ray_dev.errors import BadRequest
 from jupyter_ray_dev.jobs import JobRecord, JobSettings, JobStore, LogFollower, error_summary
-from jupyter_ray_dev.jobs.notebook import convert_notebook
-from jupyter_ray_dev.jobs.paths import find_project, resolve_job_paths
-from jupyter_ray_dev.jobs.runtime_env import build_job_environment
-from jupyter_ray_dev.jobs.workdir import DEFAULT_EXCLUDES, measure_upload
+from jupyter_ray_dev.jobs.environment import build_job_environment
+from jupyter_ray_dev.project.discovery import find_project, resolve_file_and_project
+from jupyter_ray_dev.project.files import DEFAULT_EXCLUDES, measure_upload
+from jupyter_ray_dev.project.notebook import convert_notebook
 
 # --- request validation ------------------------------------------------------
 
@@ -91,15 +91,16 @@ def test_paths_stay_inside_the_root(root, tmp_path):
     for path in ("../secret.py", "proj/../../secret.py", str(outside), "link.py",
                  "linkdir/secret.py"):
         with pytest.raises(BadRequest) as err:
-            resolve_job_paths(root, path, None)
+            resolve_file_and_project(root, path, None)
         assert err.value.details["field"] == "file", path
     with pytest.raises(BadRequest) as err:
-        resolve_job_paths(root, "proj/missing.py", None)
+        resolve_file_and_project(root, "proj/missing.py", None)
     assert "no file" in err.value.message
     # absolute paths inside the root are fine, as are symlinks that stay inside
     (root / "inner.py").symlink_to(root / "proj" / "top.py")
-    assert resolve_job_paths(root, str(root / "proj" / "top.py"), None)[0] == root / "proj/top.py"
-    assert resolve_job_paths(root, "inner.py", None)[0] == root / "proj" / "top.py"
+    top = root / "proj" / "top.py"
+    assert resolve_file_and_project(root, str(top), None)[0] == top
+    assert resolve_file_and_project(root, "inner.py", None)[0] == root / "proj" / "top.py"
 
 
 def test_project_is_the_nearest_folder_with_runtime_env_else_the_files_folder(root):
@@ -108,7 +109,7 @@ def test_project_is_the_nearest_folder_with_runtime_env_else_the_files_folder(ro
     (root / "proj" / "runtime_env.yaml").write_text("env_vars: {A: '1'}\n")
     assert find_project(root, run) == root / "proj"
     with pytest.raises(BadRequest) as err:
-        resolve_job_paths(root, "proj/top.py", "proj/sub")
+        resolve_file_and_project(root, "proj/top.py", "proj/sub")
     assert err.value.details["field"] == "project"
 
 
@@ -178,9 +179,9 @@ def test_a_walk_after_an_ignore_file_changes_follows_the_new_rules(tmp_path, mon
     """Matches are remembered per spec between walks: an edited .gitignore is a new spec,
     and a folder holding the same rules as another answers the same. (A memo of two
     paths: one that fills up while matching still answers right.)"""
-    from jupyter_ray_dev.jobs import workdir
+    from jupyter_ray_dev.project import files
 
-    monkeypatch.setattr(workdir._Spec, "_MEMO_LIMIT", 2)
+    monkeypatch.setattr(files._Spec, "_MEMO_LIMIT", 2)
     _tree(tmp_path / "p", {"a.py": "1", "b.log": "22", "sub/c.log": "333",
                            "sub/.gitignore": "*.log\n", "other/d.log": "4444"})
     assert measure_upload(tmp_path / "p").files == 4  # sub/c.log is ignored
@@ -197,7 +198,8 @@ def test_upload_size_survives_symlink_loops(tmp_path):
     (tmp_path / "p" / "loop").symlink_to(tmp_path / "p")
     (tmp_path / "p" / "dangling").symlink_to(tmp_path / "nothing")
     size = measure_upload(tmp_path / "p")
-    assert size.total_bytes >= 3
+    # the loop leads back to a folder already walked, the dangling link to nothing: a.py alone
+    assert (size.total_bytes, size.files, size.top(10)) == (3, 1, [("a.py", 3)])
 
 
 # --- notebooks -------------------------------------------------------------------------

@@ -34,7 +34,7 @@ def test_build_push_inspect_and_rebuild_on_cached_dependency_layers(
     service = PromoteService(PromoteConfig(
         root_dir=root, registry=f"{registry}/team", tls_verify=False,
         buildah_root=buildah_store["root"], buildah_runroot=buildah_store["runroot"],
-        buildah_storage_driver="vfs",  # the issue asks for vfs: what works in any pod
+        buildah_storage_driver="vfs",  # vfs: what works in any pod
         store_path=tmp_path / "p.sqlite"), _summary)
     body = {"entrypoint": "proj/train.ipynb", "base_image": base_image}
     try:
@@ -73,7 +73,7 @@ def test_a_failing_step_is_named_and_nothing_is_pushed(tmp_path, buildah_store, 
     service = PromoteService(PromoteConfig(
         root_dir=root, registry=f"{registry}/team", tls_verify=False,
         buildah_root=buildah_store["root"], buildah_runroot=buildah_store["runroot"],
-        buildah_storage_driver="vfs",  # the issue asks for vfs: what works in any pod
+        buildah_storage_driver="vfs",  # vfs: what works in any pod
         store_path=tmp_path / "p.sqlite"), _summary)
     try:
         lines, end = asyncio.run(run_build(service, {"entrypoint": "proj/train.ipynb",

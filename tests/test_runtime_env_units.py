@@ -11,6 +11,7 @@ import pytest
 from ray.runtime_env import RuntimeEnv
 
 from jupyter_ray_dev.errors import BadRequest
+from jupyter_ray_dev.project.runtime_env import dump, parse, plain, with_project_paths
 from jupyter_ray_dev.runtime_env import (
     InvalidRuntimeEnv,
     Place,
@@ -18,11 +19,8 @@ from jupyter_ray_dev.runtime_env import (
     RuntimeEnvService,
     StaleEtag,
     add_pip_package,
-    dump,
     format_path,
     merge,
-    parse,
-    plain,
     remove_pip_package,
     runtime_env_schema,
     set_env_var,
@@ -30,7 +28,6 @@ from jupyter_ray_dev.runtime_env import (
     validate,
 )
 from jupyter_ray_dev.runtime_env.document import write_atomic
-from jupyter_ray_dev.runtime_env.validate import with_project_paths
 
 
 def ray_accepts(env: dict) -> bool:
@@ -293,7 +290,7 @@ def test_service_refuses_paths_outside_the_root(service):
 
 
 def test_jobs_read_the_file_through_the_core(tmp_path):
-    from jupyter_ray_dev.jobs.runtime_env import load_project_runtime_env
+    from jupyter_ray_dev.project.runtime_env import load_project_runtime_env
 
     (tmp_path / "runtime_env.yaml").write_text(COMMENTED)
     assert load_project_runtime_env(tmp_path) == {"env_vars": {"A": "1"},

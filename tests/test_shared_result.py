@@ -9,6 +9,12 @@ import pytest
 from jupyter_ray_dev.shared_result import SharedResult
 
 
+async def finished(up: Upstream) -> None:
+    """Until the newest call has ended and SharedResult has kept (or dropped) its result:
+    SharedResult's own done callback was added first, so it has run when this returns."""
+    await asyncio.wait([up.tasks[-1]])
+
+
 class Upstream:
     """Counts calls; each call waits for `release` so concurrency is under the test's control."""
 
@@ -16,9 +22,11 @@ class Upstream:
         self.calls = 0
         self.release = asyncio.Event()
         self.fail = False
+        self.tasks: list[asyncio.Task] = []
 
     async def fetch(self) -> int:
         self.calls += 1
+        self.tasks.append(asyncio.current_task())
         number = self.calls
         await self.release.wait()
         if self.fail:
@@ -48,8 +56,9 @@ async def test_a_stale_result_is_served_at_once_while_a_newer_one_is_fetched():
     assert await asyncio.wait_for(shared.get(), 1) == 1
     assert up.calls == 2
     up.release.set()
-    await asyncio.sleep(0.01)
+    await finished(up)
     assert await shared.get() == 2
+    assert up.calls == 2
 
 
 async def test_without_a_stale_window_an_old_result_is_never_served():
@@ -78,7 +87,7 @@ async def test_a_failed_background_refresh_drops_the_stale_result():
     assert await shared.get() == 1
     up.fail = True
     assert await shared.get() == 1  # served stale; the refresh fails behind it
-    await asyncio.sleep(0.01)
+    await finished(up)
     with pytest.raises(RuntimeError, match="call 3"):
         await shared.get()
 

@@ -21,10 +21,10 @@ from apischema import validate_response
 from jupyter_ray_dev.cluster.local_head import free_port
 from jupyter_ray_dev.storage import StorageService
 from jupyter_ray_dev.storage.backends import lister as lister_module
-from jupyter_ray_dev.storage.backends import local
+from jupyter_ray_dev.storage.backends import local, read_ahead
 from jupyter_ray_dev.storage.backends.lister import Lister
 from jupyter_ray_dev.storage.backends.local_listing import NameCache, list_fd
-from jupyter_ray_dev.storage.ray_layout import mark_checkpoints
+from jupyter_ray_dev.storage.ray_names import mark_checkpoints
 
 NAMES = sorted([f"f{i:02d}.txt" for i in range(40)] + [
     "checkpoint_000001", "sub", "in_link", "out_link", "broken_link", "ünï code.txt"])
@@ -231,12 +231,25 @@ async def test_a_listing_ahead_dropped_by_a_write_does_not_fail_the_request_wait
         return lists_pages(*args)
 
     monkeypatch.setattr(backend._ahead, "_list_pages", held)
+    awaits_listing = asyncio.Event()
+
+    class Asyncio:  # read_ahead's asyncio, telling when a request awaits a listing ahead
+        def __getattr__(self, name):
+            return getattr(asyncio, name)
+
+        @staticmethod
+        def wait(futures, **kwargs):
+            awaits_listing.set()
+            return asyncio.wait(futures, **kwargs)
+
+    monkeypatch.setattr(read_ahead, "asyncio", Asyncio())
     try:
         first = await svc.list("t", "data", 7, None, owner="alice")
         await asyncio.to_thread(started.wait, 30)
         waiting = asyncio.ensure_future(
             svc.list("t", "data", 7, first["next_cursor"], owner="alice"))
-        await asyncio.sleep(0.05)  # it now waits for the listing ahead
+        await asyncio.wait_for(awaits_listing.wait(), 30)  # it now waits for the listing ahead
+        assert not waiting.done()
         await svc.mkdir("t", "data/f07b")  # which the write drops (cancels)
         page = await asyncio.wait_for(waiting, 30)
         # listed on demand, after the write: the new folder is there

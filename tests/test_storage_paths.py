@@ -73,13 +73,16 @@ def ray_dev_config(layout, s3_store):
 
 
 def snapshot(base: Path) -> dict[str, str]:
-    """Every file outside the root, with a hash of its content."""
+    """Every path under ``base``, the root included: a file with a hash of its content, a
+    link with its target (a link replaced by a file, or repointed, shows), a folder as such."""
     out = {}
     for path in sorted(base.rglob("*")):
-        if path.is_relative_to(base / "root"):
-            continue
-        out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() and \
-            not path.is_symlink() else "dir"
+        if path.is_symlink():
+            out[str(path)] = f"link -> {os.readlink(path)}"
+        elif path.is_file():
+            out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+        else:
+            out[str(path)] = "dir"
     return out
 
 
@@ -114,16 +117,27 @@ async def test_hostile_paths_are_refused_and_leak_nothing(api, layout, path):
         reply = await api.get("t", op, params={"path": path})
         assert reply.code in (400, 403, 404), (op, reply)
         assert_no_leak(reply)
+    upload = await api.post("t", "uploads", {"path": path, "overwrite": True})
+    if upload.code == 201:  # never committed (that is another test's): cancelled, it leaves nothing
+        cancel = await api.request("DELETE", "t", f"uploads/{upload.json['upload_id']}")
+        assert cancel.code == 204, cancel
     writes = [
-        await api.post("t", "uploads", {"path": path, "overwrite": True}),
+        upload,
         await api.post("t", "mkdir", {"path": path + "/x"}),
         await api.post("t", "rename", {"path": "inside.txt", "new_path": path}),
         await api.post("t", "rename", {"path": path, "new_path": "stolen.txt"}),
         await api.post("t", "delete", {"path": path, "recursive": True}),
     ]
+    deleted = writes[-1]
     for reply in writes:
         assert_no_leak(reply)
-    assert snapshot(layout) == before
+    assert [r.code for r in writes[:-1] if r.code < 400] == [201] * (upload.code == 201)
+    # the root too: no link replaced or moved, no upload's temporary file left behind; a
+    # delete acts on a link itself (the entry in the root), never on what it points to
+    expected = dict(before)
+    if deleted.code == 200:
+        assert expected.pop(str(layout / "root" / path)).startswith("link -> "), deleted
+    assert snapshot(layout) == expected
     assert (layout / "root" / "inside.txt").read_bytes() == b"inside"
 
 

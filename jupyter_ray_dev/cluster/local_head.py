@@ -48,6 +48,7 @@ class LocalRayHead:
         num_gpus: int | None = None,
         resources: dict[str, float] | None = None,
         token_auth: bool = False,
+        token: str | None = None,
         dashboard_port: int | None = None,
         temp_root: str = "/tmp",
         env: dict[str, str] | None = None,
@@ -59,7 +60,8 @@ class LocalRayHead:
         self.resources = resources or {}
         # Socket paths must stay under ~107 bytes: keep the temp dir short.
         self.temp_dir = Path(tempfile.mkdtemp(prefix="rdh-", dir=temp_root))
-        self.token = secrets.token_hex(16) if token_auth else None
+        # a given token: other processes that must reach this head already hold it
+        self.token = (token or secrets.token_hex(16)) if token_auth else None
         self.gcs_port = free_port()
         self.dashboard_port = dashboard_port or free_port()
         self.log_path = self.temp_dir / "head.log"

@@ -63,7 +63,7 @@ class ValidateHandler(RuntimeEnvBase):
     async def post(self, project: str) -> None:
         body = self.body()
         if "yaml" in body:
-            from ..runtime_env.document import InvalidYaml, parse, plain
+            from ..project.runtime_env import InvalidYaml, parse, plain
 
             try:
                 env = plain(parse(body["yaml"])) if isinstance(body["yaml"], str) else None

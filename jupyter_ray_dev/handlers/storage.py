@@ -67,9 +67,6 @@ class StorageHandler(RayDevHandler):
         except ValueError:
             raise BadRequest(f"`{name}` must be an integer.", field=name) from None
 
-    def query_bool(self, name: str) -> bool:
-        return (self.query(name) or "").lower() in ("1", "true", "yes")
-
     def body(self) -> dict[str, Any]:
         try:
             body = json.loads(self.request.body or b"{}")

@@ -8,10 +8,8 @@ from .logs import TERMINAL, LogFollower
 from .service import JobsConfig, JobsService, WorkingDirTooLarge, error_summary, job_document
 from .settings import JobSettings, Resources
 from .store import JobRecord, JobStore, default_store_path
-from .workdir import DASHBOARD_UPLOAD_LIMIT, measure_upload
 
 __all__ = [
-    "DASHBOARD_UPLOAD_LIMIT",
     "TERMINAL",
     "JobRecord",
     "JobSettings",
@@ -24,5 +22,4 @@ __all__ = [
     "default_store_path",
     "error_summary",
     "job_document",
-    "measure_upload",
 ]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest
-from .paths import to_api_path
+from ..project.root import to_api_path
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -54,7 +54,8 @@ def is_plain_python(code: str) -> bool:
 
 def _uploaded(jobs: Any, project: Path) -> bool:
     """Does a job from ``project`` upload its working_dir (so the script is copied at submit)?"""
-    from .runtime_env import build_job_environment, load_project_runtime_env
+    from ..project.runtime_env import load_project_runtime_env
+    from .environment import build_job_environment
 
     env = build_job_environment(project, jobs.root, jobs.shared_roots,
                                 load_project_runtime_env(project))

@@ -22,16 +22,18 @@ from typing import Any
 
 from ..cluster.auth import RayAuth
 from ..errors import BadRequest, Conflict, NotFound
+from ..project.discovery import resolve_file_and_project
+from ..project.files import DASHBOARD_UPLOAD_LIMIT, describe_size, measure_upload
+from ..project.notebook import convert_notebook, write_module
+from ..project.root import resolve_in_root, to_api_path
+from ..project.runtime_env import load_project_runtime_env
 from ..shared_result import SharedResult
 from .driver_log import LocalDriverLogs, default_ray_temp_dir
+from .environment import build_job_environment
 from .logs import TERMINAL, LogFollower
-from .notebook import convert_notebook, write_module
-from .paths import resolve_in_root, resolve_job_paths, to_api_path
 from .ray_client import RayJobsClient, import_ray
-from .runtime_env import build_job_environment, load_project_runtime_env
 from .settings import JobSettings
 from .store import JobRecord, JobStore, default_store_path
-from .workdir import DASHBOARD_UPLOAD_LIMIT, describe_size, measure_upload
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +154,7 @@ class JobsService:
     def _prepare(self, settings: JobSettings) -> Prepared:
         """Paths, environment, size guard, notebook conversion: everything that can fail
         before Ray is asked anything (runs on the pool)."""
-        file, project = resolve_job_paths(self.root, settings.file, settings.project)
+        file, project = resolve_file_and_project(self.root, settings.file, settings.project)
         project_api, file_api = to_api_path(self.root, project), to_api_path(self.root, file)
         env = build_job_environment(project, self.root, self.shared_roots,
                                     load_project_runtime_env(project))

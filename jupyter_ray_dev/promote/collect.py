@@ -1,11 +1,11 @@
 """Collect a project for an image: the files a container build keeps, and the entrypoint.
 
-The walk is the jobs capability's (``jobs.workdir.iter_kept_files``: ``.gitignore``
+The walk is the project's (``project.files.iter_kept_files``: ``.gitignore``
 and ``.rayignore`` in every folder, the runtime_env ``excludes``, Ray's default
 excludes), plus ``.dockerignore`` read the same way, so what reaches the image is
 what a Ray job from the same folder would have uploaded, minus what the user keeps
-out of images. A notebook entrypoint is converted to a script with the jobs
-converter; the IPython-only lines it skips are reported, never silently dropped.
+out of images. A notebook entrypoint is converted to a script with the project's
+converter, as a job's is; the IPython-only lines it skips are reported, never silently dropped.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import BadRequest
-from ..jobs.notebook import convert_notebook
-from ..jobs.paths import resolve_in_root, to_api_path
-from ..jobs.workdir import iter_kept_files
+from ..project.discovery import resolve_project_folder
+from ..project.files import iter_kept_files
+from ..project.notebook import convert_notebook
+from ..project.root import resolve_in_root, to_api_path
 
 DOCKERIGNORE = ".dockerignore"
 
@@ -92,13 +93,7 @@ def _entrypoint(project: Path, entry: Path, files: set[str]) -> Entrypoint:
 
 def resolve_project(root: Path, project: str, entrypoint: str | None) -> tuple[Path, Path]:
     """(project folder, entrypoint file), real and inside the Jupyter root."""
-    folder = resolve_in_root(root, project, "project")
-    if not folder.is_dir():
-        raise BadRequest(
-            f"The project folder {project!r} does not exist: give a folder relative to the "
-            "Jupyter root, as the file browser shows it.",
-            field="project",
-        )
+    folder = resolve_project_folder(root, project)
     if entrypoint is None:
         candidates = sorted(p for p in folder.iterdir()
                             if p.is_file() and p.suffix in (".py", ".ipynb"))

@@ -26,7 +26,7 @@ GIB = 1024**3
 JOB_TTL_SECONDS = 600
 SERVE_PORT = 8000
 _STANDARD = {"CPU", "GPU", "memory", "object_store_memory"}
-_CRD_FILES = {
+CRD_FILES = {
     "RayCluster": "ray.io_rayclusters.yaml",
     "RayJob": "ray.io_rayjobs.yaml",
     "RayService": "ray.io_rayservices.yaml",
@@ -263,7 +263,7 @@ def _schema(kind: str) -> dict[str, Any]:
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the CRDs are ~1 MB each
-    text = files("jupyter_ray_dev.promote").joinpath("crds", _CRD_FILES[kind]).read_text()
+    text = files("jupyter_ray_dev.promote").joinpath("crds", CRD_FILES[kind]).read_text()
     crd = yaml.load(text, Loader=loader)
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
     return version["schema"]["openAPIV3Schema"]
@@ -272,7 +272,7 @@ def _schema(kind: str) -> dict[str, Any]:
 def validate_manifest(manifest: dict[str, Any]) -> list[str]:
     """Every violation of the KubeRay CRD schema (empty when valid)."""
     kind = manifest.get("kind")
-    if kind not in _CRD_FILES or manifest.get("apiVersion") != "ray.io/v1":
+    if kind not in CRD_FILES or manifest.get("apiVersion") != "ray.io/v1":
         return [f"not a ray.io/v1 KubeRay resource: {manifest.get('apiVersion')}/{kind}"]
     validator = _validator(kind)
     return [f"{'/'.join(str(p) for p in err.absolute_path) or '(root)'}: {err.message}"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest
-from ..jobs.paths import resolve_in_root
+from ..project.root import resolve_in_root
 
 WHEELS_DIR = "wheels"  # in the context's deps folder: local wheels/sdists the project ships
 REQUIREMENTS_FILE = "requirements.txt"

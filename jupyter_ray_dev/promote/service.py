@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest, Conflict, NotFound, RayDevError
-from ..jobs.paths import to_api_path
-from ..jobs.runtime_env import load_project_runtime_env
+from ..project.root import to_api_path
+from ..project.runtime_env import load_project_runtime_env
 from .builders import (
     Availability,
     BuildahBuilder,

@@ -8,15 +8,13 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from ..errors import NotFound
+from ..errors import NotFound, RayDevError
 
 CHUNK = 8 << 20  # one S3 multipart part per chunk
 
 
 async def ensure_folder(storage: Any, root: str, folder: str) -> None:
     """Create ``folder`` and its parents in ``root`` where missing."""
-    from ..storage.errors import StorageConflict
-
     parts = [p for p in folder.split("/") if p]
     for i in range(1, len(parts) + 1):
         path = "/".join(parts[:i])
@@ -25,8 +23,9 @@ async def ensure_folder(storage: Any, root: str, folder: str) -> None:
         except NotFound:
             try:
                 await storage.mkdir(root, path)
-            except StorageConflict:  # made meanwhile by another build: just as good
-                pass
+            except RayDevError as err:
+                if err.status != 409:  # 409: made meanwhile by another build, just as good
+                    raise
 
 
 async def upload_file(storage: Any, root: str, path: str, source: Path) -> int:

@@ -1,10 +1,8 @@
-"""The project's ``runtime_env.yaml`` as a round-trip document: read, edit, write atomically.
+"""Edits to the project's ``runtime_env.yaml`` document, and its atomic write.
 
-ruamel.yaml's round-trip mode keeps the user's comments, key order and quoting
-through an edit, so the form in the editor, the magics and a person editing the
-file by hand can all change it without losing anything. The ETag is a hash of
-the file's bytes: a write names the version it edited and is refused (409) if
-the file changed since.
+The file is read and parsed by ``project.runtime_env`` (round-trip nodes, comments
+kept); the edits here change only what they name, so a person's comments, key order
+and quoting survive the form, the magics and the editor.
 
 Pure Python and blocking: the service runs these in a worker thread.
 """
@@ -12,103 +10,16 @@ Pure Python and blocking: the service runs these in a worker thread.
 from __future__ import annotations
 
 import copy
-import hashlib
-import io
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest
-from ..jobs.paths import RUNTIME_ENV_FILE
+from ..project.runtime_env import plain
 
 
-class InvalidYaml(BadRequest):
-    reason = "invalid_yaml"
-
-
-def _yaml() -> Any:
-    from ruamel.yaml import YAML  # imported on first use: the server starts without it
-
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 4096  # never fold a long value (a URL, a command) onto two lines
-    return yaml
-
-
-def etag_of(data: bytes | None) -> str:
-    """A strong ETag of the file's bytes; an absent file has its own."""
-    if data is None:
-        return '"absent"'
-    return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
-
-
-def plain(value: Any) -> Any:
-    """Round-trip nodes (CommentedMap, CommentedSeq, ScalarString...) as plain JSON values."""
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    # dates and other YAML scalars JSON cannot carry: their text, which Ray would reject
-    return str(value)
-
-
-def parse(text: str, name: str = RUNTIME_ENV_FILE) -> Any:
-    """The round-trip document of ``text`` (a CommentedMap; an empty map for an empty file)."""
-    from ruamel.yaml.comments import CommentedMap
-    from ruamel.yaml.error import YAMLError
-
-    try:
-        doc = _yaml().load(text)
-    except YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise InvalidYaml(
-            f"{name} is not valid YAML{where}: {problem}. Fix the YAML (or remove the file to "
-            "use the default environment).",
-            field="yaml",
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-        ) from err
-    if doc is None:
-        return CommentedMap()
-    if not isinstance(doc, Mapping):
-        raise InvalidYaml(
-            f"{name} must hold a mapping of runtime_env fields (working_dir, pip, env_vars, "
-            f"...), not a {type(doc).__name__}.",
-            field="yaml",
-        )
-    return doc
-
-
-def dump(doc: Any) -> str:
-    text = _dump_raw(doc)
-    if not doc:
-        # an emptied document keeps its comments (if any) but not the "{}" of an empty map
-        lines = [ln for ln in text.splitlines() if ln.strip() != "{}"]
-        text = "\n".join(lines) + "\n" if any(ln.strip() for ln in lines) else ""
-    return text
-
-
-def _dump_raw(doc: Any) -> str:
-    out = io.StringIO()
-    _yaml().dump(doc, out)
-    return out.getvalue()
-
-
-# --- merging a plain dict into the round-trip document ---------------------------------
 def merge(doc: Any, new: Any) -> Any:
     """``new`` (plain values) laid onto ``doc`` (round-trip nodes), keeping the comments,
     order and style of everything that did not change. Returns the merged node."""
@@ -260,53 +171,6 @@ def remove_pip_package(doc: Any, name_or_requirement: str) -> Any:
                               and requirement_name(item) == name):
             del packages[i]
     return doc
-
-
-# --- the file --------------------------------------------------------------------------
-@dataclass
-class EnvFile:
-    path: Path
-    raw: bytes | None  # None: no file
-
-    @property
-    def exists(self) -> bool:
-        return self.raw is not None
-
-    @property
-    def text(self) -> str:
-        if self.raw is None:
-            return ""
-        try:
-            return self.raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise InvalidYaml(f"{self.path.name} is not UTF-8 text: {err}.", field="yaml") from err
-
-    @property
-    def etag(self) -> str:
-        return etag_of(self.raw)
-
-    def document(self) -> Any:
-        return parse(self.text, self.path.name)
-
-    def data(self) -> dict[str, Any]:
-        return plain(self.document())
-
-
-def read_file(project: Path) -> EnvFile:
-    path = project / RUNTIME_ENV_FILE
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raw = None
-    except IsADirectoryError as err:
-        raise BadRequest(f"{path} is a folder, not a file.", field="runtime_env") from err
-    return EnvFile(path, raw)
-
-
-def load_runtime_env(project: Path) -> dict[str, Any]:
-    """The project's environment as plain values ({} without a file): the one reader of
-    runtime_env.yaml, shared by jobs, the editor and the magics."""
-    return read_file(project).data()
 
 
 def write_atomic(path: Path, text: str) -> bytes:

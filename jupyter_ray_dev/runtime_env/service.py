@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest, Conflict
-from ..jobs.paths import resolve_in_root, to_api_path
-from ..jobs.workdir import DASHBOARD_UPLOAD_LIMIT, default_excludes, describe_size, measure_upload
+from ..project import runtime_env as envfile
+from ..project.files import DASHBOARD_UPLOAD_LIMIT, default_excludes, describe_size, measure_upload
+from ..project.root import resolve_in_root, to_api_path
 from . import document as docs
 from .schema import runtime_env_schema
 from .validate import Place, Verdict, local_working_dir, validate
@@ -121,7 +122,7 @@ class RuntimeEnvService:
     def place(self, folder: Path) -> Place:
         return Place(folder, self.root, self.shared_roots, self.config.upload_limit)
 
-    def _document(self, folder: Path, current: docs.EnvFile) -> dict[str, Any]:
+    def _document(self, folder: Path, current: envfile.EnvFile) -> dict[str, Any]:
         return {
             "project": to_api_path(self.root, folder),
             "path": to_api_path(self.root, current.path),
@@ -138,7 +139,7 @@ class RuntimeEnvService:
     # --- read ----------------------------------------------------------------------------
     def _read(self, project: str) -> dict[str, Any]:
         folder = self.project_dir(project)
-        return self._document(folder, docs.read_file(folder))
+        return self._document(folder, envfile.read_file(folder))
 
     async def read(self, project: str) -> dict[str, Any]:
         """{project, path, runtime_env, yaml, etag, exists}; 400 if the file is not YAML."""
@@ -159,7 +160,7 @@ class RuntimeEnvService:
     def _write(self, project: str, runtime_env: Any, yaml_text: str | None,
                if_match: str | None, edit: Callable[[Any], Any] | None) -> dict[str, Any]:
         folder = self.project_dir(project)
-        current = docs.read_file(folder)
+        current = envfile.read_file(folder)
         if if_match is not None and if_match != "*" and if_match != current.etag:
             raise StaleEtag(
                 f"{current.path.name} changed since it was read (someone saved it in another "
@@ -168,15 +169,15 @@ class RuntimeEnvService:
         if yaml_text is not None:
             if not isinstance(yaml_text, str):
                 raise BadRequest("`yaml` must be the file's text.", field="yaml")
-            data = docs.plain(docs.parse(yaml_text, current.path.name))
+            data = envfile.plain(envfile.parse(yaml_text, current.path.name))
             text = yaml_text
         else:
             try:
                 doc = current.document()
-            except docs.InvalidYaml:
+            except envfile.InvalidYaml:
                 if edit is not None:
                     raise
-                doc = docs.parse("")  # replacing an unreadable file with the form's content
+                doc = envfile.parse("")  # replacing an unreadable file with the form's content
             if edit is not None:
                 doc = edit(doc)
             else:
@@ -184,8 +185,8 @@ class RuntimeEnvService:
                     raise BadRequest("`runtime_env` must be a mapping of runtime_env fields.",
                                      field="runtime_env")
                 doc = docs.merge(doc, runtime_env)
-            text = docs.dump(doc)
-            data = docs.plain(doc)
+            text = envfile.dump(doc)
+            data = envfile.plain(doc)
         verdict = validate(data, self.place(folder))
         if not verdict.valid:
             first = verdict.errors[0]
@@ -193,14 +194,14 @@ class RuntimeEnvService:
                 f"Not saved: {first.message}" + (f" Fix: {first.fix}" if first.fix else ""),
                 field=first.path, **verdict.to_dict())
         raw = docs.write_atomic(current.path, text)
-        return {**self._document(folder, docs.EnvFile(current.path, raw)),
+        return {**self._document(folder, envfile.EnvFile(current.path, raw)),
                 "warnings": verdict.to_dict()["warnings"]}
 
     async def _locked_write(self, project: str, runtime_env: Any, yaml_text: str | None,
                             if_match: str | None,
                             edit: Callable[[Any], Any] | None) -> dict[str, Any]:
         folder = await self._off_loop(self.project_dir, project)
-        async with self._lock(folder / docs.RUNTIME_ENV_FILE):
+        async with self._lock(folder / envfile.RUNTIME_ENV_FILE):
             return await self._off_loop(self._write, project, runtime_env, yaml_text,
                                         if_match, edit)
 
@@ -236,7 +237,7 @@ class RuntimeEnvService:
     # --- working_dir size ----------------------------------------------------------------
     def _working_dir_size(self, project: str, runtime_env: Any) -> dict[str, Any]:
         folder = self.project_dir(project)
-        env = runtime_env if isinstance(runtime_env, dict) else docs.read_file(folder).data()
+        env = runtime_env if isinstance(runtime_env, dict) else envfile.read_file(folder).data()
         local, uploaded = local_working_dir(env, self.place(folder))
         limit = self.config.upload_limit
         out: dict[str, Any] = {
@@ -305,7 +306,7 @@ class RuntimeEnvService:
         base = self.shared_root(root)
         from_env = requirements is None
         if from_env:
-            requirements = _env_requirements(docs.read_file(folder).data(), folder)
+            requirements = _env_requirements(envfile.read_file(folder).data(), folder)
         elif not isinstance(requirements, list):
             raise BadRequest("`requirements` must be a list of requirements "
                              "(e.g. [\"requests==2.32.3\"]).", field="requirements")

@@ -20,12 +20,13 @@ Blocking (imports Ray, walks folders): the service runs it in a worker thread.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..jobs.workdir import DASHBOARD_UPLOAD_LIMIT, describe_size, measure_upload
+from ..project.files import DASHBOARD_UPLOAD_LIMIT, describe_size, measure_upload
+from ..project.runtime_env import is_uri, with_project_paths
 from .schema import schema_validator
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
@@ -206,38 +207,6 @@ def _ray_path(message: str, env: Mapping[str, Any]) -> str:
 
 
 # --- warnings Ray cannot give ---------------------------------------------------------------
-def _is_uri(value: str) -> bool:
-    return "://" in value
-
-
-def _absolute(value: Any, project: Path) -> Any:
-    if isinstance(value, str) and value and not _is_uri(value) and not Path(value).is_absolute():
-        return str(project / value)
-    return value
-
-
-def with_project_paths(env: Mapping[str, Any], project: Path) -> dict[str, Any]:
-    """``env`` with its requirement files (pip: requirements.txt, conda: environment.yml)
-    relative to the project, as a person writing runtime_env.yaml means them; Ray would
-    read them relative to the server's current folder."""
-    out = dict(env)
-    for key in ("pip", "uv"):
-        value = out.get(key)
-        if isinstance(value, str):
-            out[key] = _absolute(value, project)
-        elif isinstance(value, Mapping) and isinstance(value.get("packages"), str):
-            out[key] = {**value, "packages": _absolute(value["packages"], project)}
-    conda = out.get("conda")
-    if isinstance(conda, str) and conda.endswith((".yml", ".yaml")):
-        out["conda"] = _absolute(conda, project)
-    # local folders, like the working_dir the job gets, are the project's too
-    if isinstance(out.get("working_dir"), str):
-        out["working_dir"] = _absolute(out["working_dir"], project)
-    if isinstance(out.get("py_modules"), list):
-        out["py_modules"] = [_absolute(m, project) for m in out["py_modules"]]
-    return out
-
-
 def uri_findings(env: Mapping[str, Any]) -> list[Finding]:
     findings = []
     places: list[tuple[str, Any]] = [("working_dir", env.get("working_dir"))]
@@ -247,7 +216,7 @@ def uri_findings(env: Mapping[str, Any]) -> list[Finding]:
     for path, value in places:
         if not isinstance(value, str):
             continue
-        scheme = value.split("://", 1)[0].lower() if _is_uri(value) else ""
+        scheme = value.split("://", 1)[0].lower() if is_uri(value) else ""
         extra = {"s3": "s3", "gs": "gcs"}.get(scheme)
         if extra:
             findings.append(Finding(
@@ -299,7 +268,7 @@ def local_working_dir(env: Mapping[str, Any], place: Place) -> tuple[Path | None
         return None, False
     elif wd.startswith(LOCAL_SCHEME):
         return Path(wd[len(LOCAL_SCHEME):]), False
-    elif _is_uri(wd):
+    elif is_uri(wd):
         return None, False
     else:
         folder = (place.project / wd).resolve()
@@ -370,7 +339,3 @@ def validate(env: Any, place: Place | None = None, *, use_ray: bool = True) -> V
         if place is not None:
             warnings += working_dir_findings(env, place)
     return Verdict(not errors, errors, warnings, ray_checked)
-
-
-def first_error_path(errors: Sequence[Finding]) -> str:
-    return errors[0].path if errors else ""

@@ -22,25 +22,18 @@ from typing import Any
 from ..errors import RayDevError
 from .backends import Backend
 from .paths import join
-
-TUNER_PKL = "tuner.pkl"
-EXPERIMENT_STATE_PREFIX = "experiment_state-"
-TRIAL_FILES = ("params.json", "result.json", "progress.csv")
-SNAPSHOT = "checkpoint_manager_snapshot.json"
-CHECKPOINT_PREFIX = "checkpoint_"
-PROBED_FILES = (TUNER_PKL, *TRIAL_FILES, SNAPSHOT)
+from .ray_names import (
+    CHECKPOINT_PREFIX,
+    EXPERIMENT_STATE_PREFIX,
+    PROBED_FILES,
+    SNAPSHOT,
+    TRIAL_FILES,
+    TUNER_PKL,
+)
 
 MAX_CHECKPOINTS = 1000
 MAX_JSON_BYTES = 1 << 20
 TAIL_BYTES = 256 << 10
-
-
-def mark_checkpoints(entries: list[dict[str, Any]]) -> None:
-    """Hint the ``checkpoint_*`` folders of a listing page (one loop, not a call per entry:
-    a walk sees 100k entries)."""
-    for entry in entries:
-        if entry["kind"] == "directory" and entry["name"].startswith(CHECKPOINT_PREFIX):
-            entry["ray_hint"] = "checkpoint"
 
 
 def classify(files: set[str], dirs: set[str], has_experiment_state: bool,

@@ -27,6 +27,7 @@ from .errors import (
 )
 from .paths import clean_relpath
 from .ranges import parse_content_range, parse_range
+from .ray_names import mark_checkpoints
 from .roots import StorageRoot, parse_roots
 from .uploads import UploadRegistry
 
@@ -136,7 +137,7 @@ class StorageService:
                 probing.cancel()
             raise
         if isinstance(entries, list):  # else JSON the local lister process already marked
-            ray_layout.mark_checkpoints(entries)
+            mark_checkpoints(entries)
         out: dict[str, Any] = {
             "root": root, "path": path, "entries": entries,
             "next_cursor": encode_cursor(root, path, next_token) if next_token else None,
@@ -277,6 +278,8 @@ class StorageService:
                                "root itself.", field="path")
         if new_path == path or new_path.startswith(path + "/"):
             raise PathRejected("A folder cannot be moved into itself.", field="new_path")
+        # what cannot be answered after the move (a link out of the root) is refused before it
+        await backend.stat(path)
         await backend.rename(path, new_path)
         return {**await backend.stat(new_path), "root": root,
                 "uri": backend.root.uri(new_path)}

@@ -1,4 +1,5 @@
-import type { IClusterSummary, IRayNode } from '../api';
+import type { IClusterSummary, IRayNode, IStorageRoot } from '../api';
+import serverReplies from './server-replies.json';
 
 const GiB = 1024 ** 3;
 
@@ -67,14 +68,12 @@ export function cluster(
   };
 }
 
-/** The 503 body the server sends while Ray is down (verbatim from the contract). */
-export const UNREACHABLE_BODY = {
-  message:
-    'Cannot reach the Ray dashboard at http://127.0.0.1:8265: connection refused. ' +
-    'Start Ray (`ray start --head`) or set c.RayDev.ray_address / RAY_ADDRESS to the dashboard URL.',
-  reason: 'ray_unreachable',
-  address: 'http://127.0.0.1:8265'
-};
+/**
+ * The 503 bodies the server sends while Ray or a storage endpoint is down,
+ * as the real server words them (tests/test_ui_fixtures.py checks the file).
+ */
+export const UNREACHABLE_BODY = serverReplies.ray_unreachable;
+export const STORAGE_UNREACHABLE_BODY = serverReplies.storage_unreachable;
 
 /** One request a stubbed `fetch` saw. */
 export interface IRecordedCall {
@@ -116,3 +115,21 @@ export async function waitFor(
     await new Promise(resolve => setTimeout(resolve, 10));
   }
 }
+
+/** Two storage roots: a writable folder and a read-only S3 prefix. */
+export const STORAGE_ROOTS: IStorageRoot[] = [
+  {
+    name: 'artifacts',
+    url: '/data/artifacts',
+    protocol: 'file',
+    read_only: false,
+    option_names: []
+  },
+  {
+    name: 'lake',
+    url: 's3://bucket/x',
+    protocol: 's3',
+    read_only: true,
+    option_names: []
+  }
+];

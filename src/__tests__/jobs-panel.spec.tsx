@@ -12,6 +12,7 @@ import { fieldOf, runJobDialog } from '../jobs/dialog';
 import { JobLogStream, type IWebSocketLike } from '../jobs/logstream';
 import { JobLogView } from '../jobs/logviewer';
 import { JobsPanel } from '../jobs/panel';
+import { DEFAULT_REFRESH_INTERVAL, MAX_BACKOFF_INTERVAL } from '../polling';
 import { job } from './jobs-fixtures';
 import { waitFor } from './fixtures';
 
@@ -193,11 +194,49 @@ describe('JobsPanel', () => {
       reason: 'ray_unreachable',
       message: 'Cannot reach Ray.'
     });
-    const p = open({ listJobs: () => Promise.reject(error) });
-    await waitFor(() => q(p.node, 'ray-jobs-error').length === 1);
-    expect(q(p.node, 'ray-jobs-error')[0].textContent).toContain(
-      'Cannot reach Ray.'
-    );
+    jest.useFakeTimers();
+    // Lumino's backoff picks each wait at random up to three times the last
+    // one: the top of that range makes the schedule exact
+    const random = jest.spyOn(Math, 'random').mockReturnValue(0.999999);
+    try {
+      let down = true;
+      const asked: number[] = [];
+      const listJobs = jest.fn(() => {
+        asked.push(Date.now());
+        return down ? Promise.reject(error) : Promise.resolve(jobs);
+      });
+      const p = open({ listJobs });
+      await jest.advanceTimersByTimeAsync(100);
+      expect(q(p.node, 'ray-jobs-error')[0].textContent).toContain(
+        'Cannot reach Ray.'
+      );
+      for (let second = 0; second < 400; second++) {
+        await jest.advanceTimersByTimeAsync(1000);
+      }
+      // it keeps asking, each wait longer than the last, then once a minute
+      const waits = asked.slice(1).map((t, i) => t - asked[i]);
+      expect(listJobs).toHaveBeenCalledTimes(16);
+      expect(waits).toEqual([...waits].sort((a, b) => a - b));
+      expect(waits.slice(-5)).toEqual(Array(5).fill(MAX_BACKOFF_INTERVAL));
+      expect(q(p.node, 'ray-jobs-error')).toHaveLength(1);
+      // Ray is back: the next retry clears the error by itself, and polling
+      // returns to its interval
+      down = false;
+      await jest.advanceTimersByTimeAsync(
+        asked[asked.length - 1] + MAX_BACKOFF_INTERVAL - Date.now() + 100
+      );
+      expect(listJobs).toHaveBeenCalledTimes(17);
+      expect(p.model.state.error).toBeNull();
+      await jest.advanceTimersByTimeAsync(DEFAULT_REFRESH_INTERVAL - 100);
+      expect(listJobs).toHaveBeenCalledTimes(18);
+      // React renders on a channel these timers do not drive
+      jest.useRealTimers();
+      await waitFor(() => q(p.node, 'ray-jobs-error').length === 0);
+      expect(q(p.node, 'ray-job')).toHaveLength(jobs.length);
+    } finally {
+      random.mockRestore();
+      jest.useRealTimers();
+    }
   });
 });
 
@@ -355,7 +394,11 @@ describe('JobLogView', () => {
     const send = (m: unknown): void =>
       socket!.onmessage!({ data: JSON.stringify(m) });
     socket!.onopen!({});
-    send({ type: 'lines', n: 0, lines: ['hello', '\x1b[31merror\x1b[0m here'] });
+    send({
+      type: 'lines',
+      n: 0,
+      lines: ['hello', '\x1b[31merror\x1b[0m here']
+    });
     send({ type: 'lines', n: 2, lines: ['bye'] });
     await waitFor(
       () => view.node.querySelectorAll('.jp-RayDev-logLine').length === 3
@@ -374,12 +417,33 @@ describe('JobLogView', () => {
     view.query = '';
     expect(view.node.querySelectorAll('.jp-mod-hidden')).toHaveLength(0);
 
+    // jsdom lays nothing out: give the view a height to scroll, and watch it
+    let top = 0;
+    const scrolledTo: number[] = [];
+    Object.defineProperty(view.node, 'scrollHeight', { get: () => 900 });
+    Object.defineProperty(view.node, 'scrollTop', {
+      get: () => top,
+      set: (value: number) => {
+        top = value;
+        scrolledTo.push(value);
+      }
+    });
+    const followChanged = jest.fn();
+    view.followChanged = followChanged;
+    view.follow = false; // a new line no longer scrolls the view
+    send({ type: 'lines', n: 3, lines: ['while paused'] });
+    await waitFor(
+      () => view.node.querySelectorAll('.jp-RayDev-logLine').length === 4
+    );
+    expect(scrolledTo).toEqual([]);
+    view.follow = true; // following again jumps to the end
+    expect(scrolledTo).toEqual([900]);
+    expect(followChanged.mock.calls).toEqual([[false], [true]]);
+
     send({ type: 'end', status: 'SUCCEEDED', message: null, error_type: null });
     expect(
       view.node.querySelector('.jp-RayDev-logStatus')!.textContent
     ).toContain('finished');
-    view.follow = false;
-    expect(view.follow).toBe(false);
     view.dispose();
     expect(stream.isDisposed).toBe(true);
   });

@@ -80,7 +80,8 @@ const RAYCLUSTER: IRayClusterSummary = {
         }
       ]
     }
-  ]
+  ],
+  status: { state: 'ready' }
 };
 
 describe('KubeRayDetails in the cluster panel', () => {

@@ -7,6 +7,7 @@ import { Widget } from '@lumino/widgets';
 
 import { ApiError, type IClusterSummary, type RayDevAPI } from '../api';
 import { ClusterPanel } from '../cluster/panel';
+import { DEFAULT_REFRESH_INTERVAL, MAX_BACKOFF_INTERVAL } from '../polling';
 import { cluster, node, UNREACHABLE_BODY } from './fixtures';
 
 /** Wait until `predicate` holds, for renders that React schedules itself. */
@@ -157,10 +158,21 @@ describe('ClusterPanel', () => {
   });
 
   it('stops polling when disposed', async () => {
-    const getCluster = jest.fn(async () => cluster());
-    const widget = open(getCluster);
-    await waitFor(() => getCluster.mock.calls.length > 0);
-    widget.dispose();
-    expect(widget.model.isDisposed).toBe(true);
+    jest.useFakeTimers();
+    try {
+      const getCluster = jest.fn(async () => cluster());
+      const widget = open(getCluster);
+      await jest.advanceTimersByTimeAsync(100); // the first tick: at once, on a frame
+      expect(getCluster).toHaveBeenCalledTimes(1);
+      // polling runs under these timers: one more call per interval
+      await jest.advanceTimersByTimeAsync(DEFAULT_REFRESH_INTERVAL);
+      expect(getCluster).toHaveBeenCalledTimes(2);
+      widget.dispose();
+      expect(widget.model.isDisposed).toBe(true);
+      await jest.advanceTimersByTimeAsync(10 * MAX_BACKOFF_INTERVAL);
+      expect(getCluster).toHaveBeenCalledTimes(2);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });

@@ -102,7 +102,10 @@ describe('history entries', () => {
       artifacts: [
         { name: 'Dockerfile', kind: 'dockerfile' as const, diff: '' },
         { name: 'RayJob/p', kind: 'manifest' as const, diff: '@@ -1 +1 @@\n' }
-      ]
+      ],
+      dockerfile: '',
+      requirements: '',
+      manifests: ''
     };
     expect(diffSummary(diff)).toEqual({ changed: 1, total: 2 });
   });

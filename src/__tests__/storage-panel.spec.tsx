@@ -11,28 +11,10 @@ import {
   type IStorageEntry,
   type IStorageListing,
   type IStoragePreview,
-  type IStorageRoot,
   type RayDevAPI
 } from '../api';
 import { StoragePanel } from '../storage/panel';
-import { waitFor } from './fixtures';
-
-const ROOTS: IStorageRoot[] = [
-  {
-    name: 'artifacts',
-    url: '/data/artifacts',
-    protocol: 'file',
-    read_only: false,
-    option_names: []
-  },
-  {
-    name: 'lake',
-    url: 's3://bucket/x',
-    protocol: 's3',
-    read_only: true,
-    option_names: []
-  }
-];
+import { STORAGE_ROOTS, STORAGE_UNREACHABLE_BODY, waitFor } from './fixtures';
 
 function entry(
   path: string,
@@ -60,7 +42,7 @@ function fakeApi(
 ) {
   const calls: string[] = [];
   const api = {
-    listStorageRoots: async () => ROOTS,
+    listStorageRoots: async () => STORAGE_ROOTS,
     listStorage: async (
       root: string,
       path: string,
@@ -141,7 +123,7 @@ describe('StoragePanel', () => {
 
   /** Wait for the roots and the first page of the folder on screen. */
   async function ready(p: StoragePanel): Promise<void> {
-    await waitFor(() => p.roots !== null && p.listing.state.loaded);
+    await waitFor(() => p.model.roots !== null && p.model.listing.state.loaded);
   }
 
   it('lists the first root, browses with the keyboard and previews a CSV', async () => {
@@ -193,12 +175,12 @@ describe('StoragePanel', () => {
     const p = open(api, 500);
     await ready(p);
     await waitFor(() => rows(p).length > 0);
-    expect(p.listing.state.entries).toHaveLength(500);
+    expect(p.model.listing.state.entries).toHaveLength(500);
     expect(rows(p).length).toBeLessThan(60);
     // later pages are bigger (2000): the rest comes in one request
-    await p.listing.loadMore();
-    expect(p.listing.state.entries).toHaveLength(1200);
-    expect(p.listing.hasMore).toBe(false);
+    await p.model.listing.loadMore();
+    expect(p.model.listing.state.entries).toHaveLength(1200);
+    expect(p.model.listing.hasMore).toBe(false);
     expect(calls).toEqual(['list artifacts:@0', 'list artifacts:@500']);
     expect(rows(p).length).toBeLessThan(60);
   });
@@ -212,7 +194,7 @@ describe('StoragePanel', () => {
     const disabled = (id: string) =>
       q(p, `[data-testid="${id}"]`)?.getAttribute('aria-disabled');
     expect(disabled('storage-new-folder')).toBe('false');
-    await p.openRoot('lake');
+    await p.model.openRoot('lake');
     await waitFor(() => disabled('storage-new-folder') === 'true');
     expect(p.readOnly).toBe(true);
     expect(disabled('storage-new-folder')).toBe('true');
@@ -226,20 +208,16 @@ describe('StoragePanel', () => {
       {
         listStorageRoots: async () => {
           if (down) {
-            throw new ApiError({
-              status: 503,
-              reason: 'storage_unreachable',
-              message: 'Cannot reach S3 at http://10.0.0.9:9000.'
-            });
+            throw new ApiError({ status: 503, ...STORAGE_UNREACHABLE_BODY });
           }
-          return ROOTS;
+          return STORAGE_ROOTS;
         }
       }
     );
     const p = open(api);
     await waitFor(() => q(p, '[data-testid="storage-error"]') !== null);
     const error = q(p, '[data-testid="storage-error"]')!;
-    expect(error.textContent).toContain('http://10.0.0.9:9000');
+    expect(error.textContent).toContain(STORAGE_UNREACHABLE_BODY.message);
     expect(error.textContent).toContain('cannot be reached');
     down = false;
     (error.querySelector('button') as HTMLButtonElement).click();
@@ -269,7 +247,7 @@ describe('StoragePanel', () => {
     const p = open(api);
     await ready(p);
     await waitFor(() => rows(p).length === 1);
-    await p.navigate('exp');
+    await p.model.navigate('exp');
     await waitFor(() => rows(p).length === 2);
     expect(q(p, '[data-testid="storage-folder-kind"]')!.textContent).toBe(
       'experiment'
@@ -306,8 +284,8 @@ describe('StoragePanel', () => {
     ) as HTMLElement;
     expect(p.entryFor(name)?.name).toBe('b.csv');
     expect(p.entryFor(null)).toBeNull();
-    p.select(0);
+    p.model.listing.select(0);
     expect(p.entryFor(null)?.name).toBe('a.csv');
-    expect(p.uri(p.entryFor(null)!)).toBe('/data/artifacts/a.csv');
+    expect(p.model.uri(p.entryFor(null)!)).toBe('/data/artifacts/a.csv');
   });
 });

@@ -62,11 +62,10 @@ export class ApiError extends Error {
 
   /** Wrap a failure that happened before any response (DNS, refused, offline). */
   static fromNetworkError(error: unknown): ApiError {
-    const cause = error instanceof Error ? error.message : String(error);
     return new ApiError({
       status: 0,
       reason: NETWORK_ERROR,
-      message: `Cannot reach the Jupyter server: ${cause}`
+      message: `Cannot reach the Jupyter server: ${describe(error)}`
     });
   }
 }
@@ -78,6 +77,31 @@ export namespace ApiError {
     message: string;
     details?: Record<string, unknown>;
   }
+}
+
+/**
+ * Any failure as an `ApiError`: the client's own errors as they are; anything
+ * else (a thrown `Error`, a string) keeps its message under `reason`, or reads
+ * "Cannot reach the Jupyter server: ..." when `reason` is `NETWORK_ERROR`
+ * (a fetch that never answered).
+ */
+export function toApiError(error: unknown, reason = 'error'): ApiError {
+  if (error instanceof ApiError) {
+    return error;
+  }
+  if (reason === NETWORK_ERROR) {
+    return ApiError.fromNetworkError(error);
+  }
+  return new ApiError({ status: 0, reason, message: describe(error) });
+}
+
+/** What a failure says, for a person: the message of `toApiError`. */
+export function errorMessage(error: unknown): string {
+  return toApiError(error).message;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
- * Shapes of the jupyter-ray-dev REST API responses.
- *
- * They mirror `jupyter_ray_dev/openapi.json` (the server's contract, checked by
- * the Python tests); keep both in step when an endpoint changes.
+ * Shapes of the jupyter-ray-dev REST API, named and documented for the
+ * frontend. `schema-check.ts` holds each against the types generated from
+ * `jupyter_ray_dev/openapi.json` (the server's contract, checked by the
+ * Python tests): tsc fails when they part.
  */
 
 /** Resource name to amount: CPU, GPU, custom resources; memory in bytes. */
@@ -132,7 +132,7 @@ export interface IJobRequest {
 
 /** Something the server noticed while launching, e.g. a skipped `%magic`. */
 export interface IJobWarning {
-  kind: 'ipython_line_skipped' | 'history_not_saved' | string;
+  kind: 'ipython_line_skipped' | 'history_not_saved';
   message: string;
   cell?: number;
   line?: number;
@@ -416,6 +416,8 @@ export interface IRayClusterSummary {
     idle_timeout_seconds: number | null;
   };
   volumes: IRayVolume[];
+  /** The RayCluster's own `status`, as Kubernetes has it. */
+  status: Record<string, unknown>;
 }
 
 /** `GET ray-dev/api/kubernetes`. */
@@ -489,13 +491,8 @@ export interface IPromoteBuilder {
   reason: string;
 }
 
-export interface IPromoteWarning {
-  kind: string;
-  message: string;
-  cell?: number;
-  line?: number;
-  source?: string;
-}
+/** Something the entrypoint's conversion noticed (as for jobs). */
+export type IPromoteWarning = IJobWarning;
 
 /** The review before anything is built (`PromotionPlan`). */
 export interface IPromotionPlan {
@@ -659,6 +656,10 @@ export interface IPromotionDiff {
   to: string;
   same_inputs: boolean;
   artifacts: IPromotionArtifactDiff[];
+  dockerfile: string;
+  requirements: string;
+  /** All manifests as one text. */
+  manifests: string;
 }
 
 /** Re-apply of a recorded promotion: the apply result and the promotion. */

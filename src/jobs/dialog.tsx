@@ -3,7 +3,13 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { ApiError, type ISubmittedJob, type RayDevAPI } from '../api';
+import {
+  type ApiError,
+  type ISubmittedJob,
+  NETWORK_ERROR,
+  type RayDevAPI,
+  toApiError
+} from '../api';
 import { EMPTY_FORM, parseRunForm, type IRunForm } from './model';
 
 /** What the dialog knows about the environment the job will get. */
@@ -241,8 +247,7 @@ export async function runJobDialog(
           : {})
       });
     } catch (reason) {
-      const err =
-        reason instanceof ApiError ? reason : ApiError.fromNetworkError(reason);
+      const err = toApiError(reason, NETWORK_ERROR);
       error = { field: fieldOf(err), message: err.message };
     } finally {
       Notification.dismiss(notice);

@@ -3,18 +3,23 @@
  * context menu, toolbar buttons in notebooks and Python editors, the log
  * viewer tabs (restored on reload) and the Jobs section of the sidebar.
  */
-import type { ILayoutRestorer, JupyterFrontEnd } from '@jupyterlab/application';
 import {
-  type ICommandPalette,
+  ILayoutRestorer,
+  type JupyterFrontEnd,
+  type JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import {
+  ICommandPalette,
   Notification,
   WidgetTracker
 } from '@jupyterlab/apputils';
-import type { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
-import type { ITranslator } from '@jupyterlab/translation';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import type { Widget } from '@lumino/widgets';
 
 import type { IJob, ISubmittedJob, RayDevAPI } from '../api';
 import { rayIcon } from '../icons';
+import { IRayDevAPI, IRayJobs, IRaySidebar } from '../tokens';
 import { CommandButtonExtension } from '../toolbar';
 import { runJobDialog, type IEnvironmentSummary } from './dialog';
 import { JobLogWidget } from './logviewer';
@@ -50,11 +55,46 @@ export interface IJobsSetup {
   fileBrowser: IDefaultFileBrowser | null;
   /** Put the Jobs section in the sidebar. */
   addSection: (panel: JobsPanel) => void;
-  refreshInterval?: number;
 }
 
-/** Set up the jobs feature; returns the sidebar section. */
-export function setupJobs(options: IJobsSetup): JobsPanel {
+/** The Jobs section's place in the Ray sidebar: after the cluster. */
+const JOBS_RANK = 100;
+
+export const jobsPlugin: JupyterFrontEndPlugin<IRayJobs> = {
+  id: 'jupyter-ray-dev:jobs',
+  description:
+    'Run .py and .ipynb files as Ray jobs, list them in the Ray sidebar, follow their logs.',
+  autoStart: true,
+  requires: [IRayDevAPI, IRaySidebar],
+  optional: [
+    ITranslator,
+    ICommandPalette,
+    ILayoutRestorer,
+    IDefaultFileBrowser
+  ],
+  provides: IRayJobs,
+  activate: (
+    app: JupyterFrontEnd,
+    api: IRayDevAPI,
+    sidebar: IRaySidebar,
+    translator: ITranslator | null,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null,
+    fileBrowser: IDefaultFileBrowser | null
+  ): IRayJobs =>
+    setupJobs({
+      app,
+      api,
+      translator: translator ?? nullTranslator,
+      palette,
+      restorer,
+      fileBrowser,
+      addSection: section => sidebar.addSection(section, { rank: JOBS_RANK })
+    })
+};
+
+/** Set up the jobs feature. */
+export function setupJobs(options: IJobsSetup): IRayJobs {
   const { app, api, translator, palette, restorer, fileBrowser } = options;
   const trans = translator.load('jupyter_ray_dev');
   const { commands } = app;
@@ -73,7 +113,6 @@ export function setupJobs(options: IJobsSetup): JobsPanel {
   const panel = new JobsPanel({
     api,
     translator,
-    refreshInterval: options.refreshInterval,
     openFile,
     openLogs
   });
@@ -199,7 +238,7 @@ export function setupJobs(options: IJobsSetup): JobsPanel {
     });
   }
 
-  return panel;
+  return { model: panel.model, run, openLogs };
 }
 
 /** The path of the current document, if the current widget is one. */

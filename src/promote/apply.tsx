@@ -8,7 +8,12 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import type { IApplyResult, IKubeRayStatus, RayDevAPI } from '../api';
+import {
+  errorMessage,
+  type IApplyResult,
+  type IKubeRayStatus,
+  type RayDevAPI
+} from '../api';
 import { UnifiedDiff } from './diffview';
 import {
   applicableManifests,
@@ -31,9 +36,10 @@ export async function showServerError(
   title: string,
   reason: unknown
 ): Promise<void> {
-  const message = reason instanceof Error ? reason.message : String(reason);
   await showErrorMessage(title, {
-    message: <pre className="jp-RayDev-applyErrorText">{message}</pre>
+    message: (
+      <pre className="jp-RayDev-applyErrorText">{errorMessage(reason)}</pre>
+    )
   });
 }
 
@@ -128,11 +134,7 @@ export function ApplyToCluster(props: {
     alive.current = true;
     api.getKubernetes().then(
       found => alive.current && setDiscovery(found),
-      reason =>
-        alive.current &&
-        setDiscoveryError(
-          reason instanceof Error ? reason.message : String(reason)
-        )
+      reason => alive.current && setDiscoveryError(errorMessage(reason))
     );
     return () => {
       alive.current = false;
@@ -151,7 +153,7 @@ export function ApplyToCluster(props: {
     } catch (reason) {
       return {
         choices: [],
-        error: reason instanceof Error ? reason.message : String(reason)
+        error: errorMessage(reason)
       };
     }
   }, [manifests]);
@@ -184,9 +186,7 @@ export function ApplyToCluster(props: {
       return statusSettled(next);
     } catch (reason) {
       if (alive.current) {
-        setStatusError(
-          reason instanceof Error ? reason.message : String(reason)
-        );
+        setStatusError(errorMessage(reason));
       }
       return false;
     } finally {

@@ -2,7 +2,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import {
-  ApiError,
+  errorMessage,
   type IPromoteRequest,
   type IPromotionPlan,
   type IStorageRoot,
@@ -86,7 +86,7 @@ export function PromoteReview(props: IPromoteReviewProps): JSX.Element {
       props.onPlan(fresh, next);
     } catch (reason) {
       setPlan(null);
-      setError(reason instanceof ApiError ? reason.message : String(reason));
+      setError(errorMessage(reason));
       props.onPlan(null, next);
     } finally {
       setLoading(false);

@@ -9,7 +9,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import {
-  ApiError,
+  errorMessage,
   type IPromotion,
   type IPromotionDetail,
   type IPromotionDiff,
@@ -29,12 +29,6 @@ import {
 } from './history-model';
 import { saveBlob } from './progress';
 
-function message(reason: unknown): string {
-  return reason instanceof ApiError || reason instanceof Error
-    ? reason.message
-    : String(reason);
-}
-
 /** Save a promotion's manifests, the image on its pushed digest. */
 export async function downloadManifests(
   api: RayDevAPI,
@@ -49,7 +43,7 @@ export async function downloadManifests(
     );
   } catch (reason) {
     Notification.error(
-      trans.__('Could not download the manifests: %1', message(reason))
+      trans.__('Could not download the manifests: %1', errorMessage(reason))
     );
   }
 }
@@ -149,7 +143,7 @@ function PromotionsView(props: IPromotionsViewProps): JSX.Element {
       setPromotions(await api.listPromotions(project ?? undefined));
       setError(null);
     } catch (reason) {
-      setError(message(reason));
+      setError(errorMessage(reason));
     } finally {
       setLoading(false);
     }
@@ -160,7 +154,7 @@ function PromotionsView(props: IPromotionsViewProps): JSX.Element {
     try {
       setPane({ type: 'detail', detail: await api.getPromotion(id) });
     } catch (reason) {
-      setError(message(reason));
+      setError(errorMessage(reason));
     }
   };
   const pair = comparePair(selected, promotions);
@@ -174,7 +168,7 @@ function PromotionsView(props: IPromotionsViewProps): JSX.Element {
         diff: await api.diffPromotions(pair.newer.id, pair.older.id)
       });
     } catch (reason) {
-      setError(message(reason));
+      setError(errorMessage(reason));
     }
   };
   const onKey = (event: React.KeyboardEvent, index: number): void => {

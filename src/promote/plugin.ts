@@ -3,26 +3,30 @@
  * browser context menu on folders and notebooks, notebook toolbar, Ray
  * panel), the review dialog and the build progress tab.
  */
-import type { JupyterFrontEnd } from '@jupyterlab/application';
+import type {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
 import {
   Dialog,
-  type ICommandPalette,
+  ICommandPalette,
   MainAreaWidget,
   Notification
 } from '@jupyterlab/apputils';
-import type { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
-import type { ITranslator } from '@jupyterlab/translation';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import {
-  ApiError,
+  errorMessage,
   type IPromoteRequest,
   type IPromotionPlan,
   type RayDevAPI
 } from '../api';
 import { rayIcon } from '../icons';
+import { IRayDevAPI, IRaySidebar } from '../tokens';
 import { CommandButtonExtension } from '../toolbar';
 import { BUILD_BUTTON_CLASS, PromoteReview, syncBuildButton } from './dialog';
 import { downloadManifests, PromotionsWidget, reapply } from './history';
@@ -58,6 +62,35 @@ export interface IPromoteSetup {
   /** Put the "Promote to prod" section in the Ray panel. */
   addSection: (widget: Widget) => void;
 }
+
+/** The "Promote to prod" section's place in the Ray sidebar: after the jobs. */
+const PROMOTE_RANK = 200;
+
+export const promotePlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-ray-dev:promote',
+  description:
+    'Promote a project to prod: a reproducible image and KubeRay manifests, their history.',
+  autoStart: true,
+  requires: [IRayDevAPI],
+  optional: [IRaySidebar, ITranslator, ICommandPalette, IDefaultFileBrowser],
+  activate: (
+    app: JupyterFrontEnd,
+    api: IRayDevAPI,
+    sidebar: IRaySidebar | null,
+    translator: ITranslator | null,
+    palette: ICommandPalette | null,
+    fileBrowser: IDefaultFileBrowser | null
+  ): void =>
+    setupPromote({
+      app,
+      api,
+      translator: translator ?? nullTranslator,
+      palette,
+      fileBrowser,
+      addSection: section =>
+        sidebar?.addSection(section, { rank: PROMOTE_RANK })
+    })
+};
 
 export function setupPromote(options: IPromoteSetup): void {
   const { app, api, translator, palette, fileBrowser } = options;
@@ -265,7 +298,7 @@ async function promote(
   try {
     plan = await api.planPromotion(project, { entrypoint });
   } catch (reason) {
-    error = reason instanceof ApiError ? reason.message : String(reason);
+    error = errorMessage(reason);
   }
   let current: { plan: IPromotionPlan | null; request: IPromoteRequest } = {
     plan,
@@ -357,9 +390,7 @@ async function promote(
         }
       );
     } catch (reason) {
-      Notification.error(
-        reason instanceof ApiError ? reason.message : String(reason)
-      );
+      Notification.error(errorMessage(reason));
     }
     return;
   }
@@ -406,9 +437,7 @@ async function promote(
       );
     }
   } catch (reason) {
-    Notification.error(
-      reason instanceof ApiError ? reason.message : String(reason)
-    );
+    Notification.error(errorMessage(reason));
   }
 }
 

@@ -7,6 +7,7 @@ import { Signal, type ISignal } from '@lumino/signaling';
 
 import {
   ApiError,
+  errorMessage,
   type IInstallEvent,
   type IRuntimeEnvFinding,
   type IRuntimeEnvVerdict,
@@ -111,7 +112,7 @@ export class RuntimeEnvModel {
       void this.refreshSize();
     } catch (reason) {
       this.loading = false;
-      this.error = messageOf(reason);
+      this.error = errorMessage(reason);
       this._emit('load');
     }
   }
@@ -169,7 +170,7 @@ export class RuntimeEnvModel {
       return true;
     } catch (reason) {
       this.conflict = reason instanceof ApiError && reason.status === 409;
-      this.error = messageOf(reason);
+      this.error = errorMessage(reason);
       if (reason instanceof ApiError && reason.status === 400) {
         const errors = reason.details['errors'];
         if (Array.isArray(errors) && errors.length) {
@@ -217,7 +218,7 @@ export class RuntimeEnvModel {
       if (!abort.signal.aborted) {
         this.verdict = {
           valid: false,
-          errors: [{ path: '', message: messageOf(reason) }],
+          errors: [{ path: '', message: errorMessage(reason) }],
           warnings: []
         };
         this._emit('load');
@@ -255,7 +256,7 @@ export class RuntimeEnvModel {
         this._emit('load');
       });
     } catch (reason) {
-      result = { type: 'error', message: messageOf(reason) };
+      result = { type: 'error', message: errorMessage(reason) };
     }
     this.install = { ...this.install, running: false, result };
     this._emit('load');
@@ -300,8 +301,4 @@ export class RuntimeEnvModel {
   private _delay: number;
   private _timer: ReturnType<typeof setTimeout> | null = null;
   private _abort: AbortController | null = null;
-}
-
-function messageOf(reason: unknown): string {
-  return reason instanceof Error ? reason.message : String(reason);
 }

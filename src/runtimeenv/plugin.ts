@@ -2,18 +2,24 @@
  * Wiring of the runtime_env editor: commands (palette, the file browser's
  * folder context menu, the Ray panel's toolbar), Ctrl/Cmd+S, restore on reload.
  */
-import type { ILayoutRestorer, JupyterFrontEnd } from '@jupyterlab/application';
 import {
-  type ICommandPalette,
+  ILayoutRestorer,
+  type JupyterFrontEnd,
+  type JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import {
+  CommandToolbarButton,
+  ICommandPalette,
   Notification,
   WidgetTracker
 } from '@jupyterlab/apputils';
-import type { IEditorServices } from '@jupyterlab/codeeditor';
-import type { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
-import type { ITranslator } from '@jupyterlab/translation';
+import { IEditorServices } from '@jupyterlab/codeeditor';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import type { RayDevAPI } from '../api';
 import { rayIcon } from '../icons';
+import { IRayDevAPI, IRaySidebar } from '../tokens';
 import { EDITOR_CLASS, RuntimeEnvEditor } from './editor';
 
 export namespace RuntimeEnvCommandIDs {
@@ -34,6 +40,51 @@ export interface IRuntimeEnvSetup {
   fileBrowser: IDefaultFileBrowser | null;
   editorServices: IEditorServices | null;
 }
+
+export const runtimeEnvPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-ray-dev:runtime-env',
+  description:
+    "The editor of a project's runtime_env.yaml, opened from the Ray sidebar, a folder or the palette.",
+  autoStart: true,
+  requires: [IRayDevAPI],
+  optional: [
+    IRaySidebar,
+    ITranslator,
+    ICommandPalette,
+    ILayoutRestorer,
+    IDefaultFileBrowser,
+    IEditorServices
+  ],
+  activate: (
+    app: JupyterFrontEnd,
+    api: IRayDevAPI,
+    sidebar: IRaySidebar | null,
+    translator: ITranslator | null,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null,
+    fileBrowser: IDefaultFileBrowser | null,
+    editorServices: IEditorServices | null
+  ): void => {
+    translator = translator ?? nullTranslator;
+    setupRuntimeEnv({
+      app,
+      api,
+      translator,
+      palette,
+      restorer,
+      fileBrowser,
+      editorServices
+    });
+    sidebar?.addToolbarItem(
+      'ray-runtime-env',
+      new CommandToolbarButton({
+        commands: app.commands,
+        id: RuntimeEnvCommandIDs.open,
+        label: translator.load('jupyter_ray_dev').__('Environment')
+      })
+    );
+  }
+};
 
 export function setupRuntimeEnv(
   options: IRuntimeEnvSetup

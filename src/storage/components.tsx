@@ -1,6 +1,6 @@
 /**
  * React views of the storage panel. They hold no data of their own: the
- * panel (panel.tsx) owns the models and passes state and actions down.
+ * panel (panel.tsx) passes its model's state (model.ts) and actions down.
  */
 import type { TranslationBundle } from '@jupyterlab/translation';
 import {
@@ -25,7 +25,6 @@ import type {
   ApiError,
   IRayFolder,
   IStorageEntry,
-  IStorageItem,
   IStoragePreview,
   IStorageRoot
 } from '../api';
@@ -37,22 +36,13 @@ import {
   formatValue,
   rayKindLabel
 } from './format';
-import type { IListingState } from './model';
+import type { IListingState, IPreviewState } from './model';
 import { breadcrumbs } from './paths';
 import type { ISnippet } from './snippets';
 import { percent, type IUploadItem } from './upload';
 
 /** Height of one row of the list, in pixels. */
 export const ROW_HEIGHT = 26;
-
-/** What the preview pane shows. */
-export interface IPreviewState {
-  target: IStorageEntry | null;
-  preview: IStoragePreview | null;
-  item: IStorageItem | null;
-  loading: boolean;
-  error: ApiError | null;
-}
 
 /** What the views can ask the panel to do. */
 export interface IStorageActions {

@@ -1,9 +1,8 @@
 /**
- * The listing of one folder, loaded page by page as the list scrolls.
- *
- * Pure state (no DOM): the panel renders `state` and calls `ensureLoaded`
- * with the last row on screen. Answers for a folder the user has left are
- * dropped (a generation counter), so fast clicking never mixes listings.
+ * The Storage panel's state, without DOM: the roots, the folder on screen
+ * (`ListingModel`, loaded page by page), the preview, the uploads and the
+ * last failed action. The panel renders `StorageModel.state` and asks the
+ * user (dialogs, clipboard) before calling the model.
  */
 import { Signal, type ISignal } from '@lumino/signaling';
 
@@ -11,8 +10,16 @@ import {
   ApiError,
   type IRayFolder,
   type IStorageEntry,
-  type IStorageListing
+  type IStorageItem,
+  type IStorageListing,
+  type IStoragePreview,
+  type IStorageRoot,
+  type RayDevAPI,
+  toApiError
 } from '../api';
+import { baseName, invalidName, itemUri, joinPath, parentPath } from './paths';
+import { defaultSnippet, type ISnippet, snippetsFor } from './snippets';
+import { type IUploadItem, UploadQueue } from './upload';
 
 /** Fetch one page: `cursor` is `null` for the first page. */
 export type FetchPage = (
@@ -50,6 +57,18 @@ export const DEFAULT_PAGE_SIZE = 500;
 /** Later pages: bigger, fewer round trips while scrolling through 100k. */
 export const DEFAULT_NEXT_PAGE_SIZE = 2000;
 
+/**
+ * The listing of one folder, loaded page by page as the list scrolls: the
+ * panel renders `state` and calls `ensureLoaded` with the last row on screen.
+ * Answers for a folder the user has left are dropped (a generation counter),
+ * so fast clicking never mixes listings.
+ */
+/**
+ * The listing of one folder, loaded page by page as the list scrolls: the
+ * panel renders `state` and calls `ensureLoaded` with the last row on screen.
+ * Answers for a folder the user has left are dropped (a generation counter),
+ * so fast clicking never mixes listings.
+ */
 export class ListingModel {
   constructor(options: ListingModel.IOptions) {
     this._fetch = options.fetchPage;
@@ -265,14 +284,442 @@ export namespace ListingModel {
   }
 }
 
-/** Any failure as an `ApiError` (the client already throws those). */
-export function toApiError(reason: unknown): ApiError {
-  if (reason instanceof ApiError) {
-    return reason;
+/** What the preview pane shows. */
+export interface IPreviewState {
+  target: IStorageEntry | null;
+  preview: IStoragePreview | null;
+  item: IStorageItem | null;
+  loading: boolean;
+  error: ApiError | null;
+}
+
+export const EMPTY_PREVIEW: IPreviewState = {
+  target: null,
+  preview: null,
+  item: null,
+  loading: false,
+  error: null
+};
+
+/** Everything the panel renders, as one snapshot. */
+export interface IStorageState {
+  roots: IStorageRoot[] | null;
+  rootsError: ApiError | null;
+  root: IStorageRoot | null;
+  listing: IListingState;
+  uploads: readonly IUploadItem[];
+  preview: IPreviewState;
+  actionError: ApiError | null;
+}
+
+/** The pause after a selection before its preview is asked for (arrowing through rows). */
+export const PREVIEW_DELAY = 150;
+
+/**
+ * The storage roots and the folder, preview, uploads and errors on screen.
+ * Every change emits `changed` and bumps `version`.
+ */
+export class StorageModel {
+  constructor(options: StorageModel.IOptions) {
+    this._api = options.api;
+    this.listing = new ListingModel({
+      fetchPage: (root, path, cursor, limit) =>
+        this._api.listStorage(root, path, { cursor, limit }),
+      pageSize: options.pageSize
+    });
+    this.uploads = new UploadQueue(this._api);
+    this.listing.changed.connect(this._onListingChanged, this);
+    this.uploads.changed.connect(() => this._changed.emit(), this);
+    // connected first, so the version has moved before any view hears of it
+    this._changed.connect(() => this._version++, this);
   }
-  return new ApiError({
-    status: 0,
-    reason: 'error',
-    message: reason instanceof Error ? reason.message : String(reason)
-  });
+
+  readonly listing: ListingModel;
+  readonly uploads: UploadQueue;
+
+  /** Emitted whenever the view must re-render. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  /** Bumped on every change: the view's snapshot for useSyncExternalStore. */
+  get version(): number {
+    return this._version;
+  }
+
+  /** The roots, once loaded. */
+  get roots(): IStorageRoot[] | null {
+    return this._roots;
+  }
+
+  /** The root on screen. */
+  get root(): IStorageRoot | null {
+    return this._root;
+  }
+
+  /** Whether changes are refused on the current root. */
+  get readOnly(): boolean {
+    return this._root?.read_only ?? true;
+  }
+
+  get state(): IStorageState {
+    return {
+      roots: this._roots,
+      rootsError: this._rootsError,
+      root: this._root,
+      listing: this.listing.state,
+      uploads: this.uploads.items,
+      preview: this._preview,
+      actionError: this._actionError
+    };
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    clearTimeout(this._previewTimer);
+    Signal.clearData(this);
+  }
+
+  /** Load the roots the first time only (not while a load is under way). */
+  loadOnce(): void {
+    if (!this._roots && !this._rootsLoading) {
+      this._rootsLoading = true;
+      void this.loadRoots().finally(() => (this._rootsLoading = false));
+    }
+  }
+
+  /** Load the roots and open the first one (or `root`). */
+  async loadRoots(root?: string, path = ''): Promise<void> {
+    this._rootsError = null;
+    this._changed.emit();
+    try {
+      this._roots = await this._api.listStorageRoots();
+    } catch (reason) {
+      this._rootsError = toApiError(reason);
+      this._changed.emit();
+      return;
+    }
+    const target =
+      this._roots.find(r => r.name === (root ?? this._root?.name)) ??
+      this._roots[0];
+    if (target) {
+      await this.openRoot(target.name, root ? path : this.listing.state.path);
+    } else {
+      this._changed.emit();
+    }
+  }
+
+  /** Show folder `path` of root `name`. */
+  openRoot(name: string, path = ''): Promise<void> {
+    const root = this._roots?.find(r => r.name === name) ?? null;
+    this._root = root;
+    this._actionError = null;
+    this._clearPreview();
+    if (!root) {
+      this._changed.emit();
+      return Promise.resolve();
+    }
+    return this.listing.open(root.name, path);
+  }
+
+  /** Open a folder of the current root. */
+  navigate(path: string): Promise<void> {
+    if (!this._root) {
+      return Promise.resolve();
+    }
+    this._clearPreview();
+    return this.listing.open(this._root.name, path);
+  }
+
+  /** Go to the parent folder, selecting the folder we came from. */
+  async goUp(): Promise<void> {
+    const path = this.listing.state.path;
+    if (!path || !this._root) {
+      return;
+    }
+    await this.navigate(parentPath(path));
+    this.listing.selectByName(baseName(path));
+  }
+
+  /** Reload the roots and the folder on screen. */
+  refresh(): Promise<void> {
+    if (!this._roots) {
+      return this.loadRoots();
+    }
+    return this.listing.refresh();
+  }
+
+  /** Try again what failed: the roots, else the folder's page. */
+  retry(): Promise<void> {
+    return this._roots ? this.listing.retry() : this.loadRoots();
+  }
+
+  /** Open a row: enter a folder, preview a file right away. */
+  openEntry(entry: IStorageEntry): void {
+    if (entry.kind === 'directory') {
+      void this.navigate(entry.path);
+    } else {
+      clearTimeout(this._previewTimer);
+      void this.preview(entry);
+    }
+  }
+
+  /** Preview a file, or summarise a folder (its Ray Train/Tune kind). */
+  async preview(entry: IStorageEntry): Promise<void> {
+    const root = this._root;
+    if (!root) {
+      return;
+    }
+    const token = ++this._previewToken;
+    this._preview = { ...EMPTY_PREVIEW, target: entry, loading: true };
+    this._changed.emit();
+    try {
+      if (entry.kind === 'directory') {
+        const item = await this._api.statStorage(root.name, entry.path);
+        this.listing.setRayInfo(entry.path, item.ray ?? null);
+        if (token === this._previewToken) {
+          this._preview = { ...this._preview, item, loading: false };
+        }
+      } else {
+        const preview = await this._api.previewStorage(root.name, entry.path);
+        if (token === this._previewToken) {
+          this._preview = { ...this._preview, preview, loading: false };
+        }
+      }
+    } catch (reason) {
+      if (token === this._previewToken) {
+        this._preview = {
+          ...this._preview,
+          loading: false,
+          error: toApiError(reason)
+        };
+      }
+    }
+    this._changed.emit();
+  }
+
+  closePreview(): void {
+    this._clearPreview();
+    this._changed.emit();
+  }
+
+  /** The item's URI (absolute path, s3://..., gs://...). */
+  uri(entry: Pick<IStorageEntry, 'path'>): string {
+    return this._root ? itemUri(this._root, entry.path) : entry.path;
+  }
+
+  /** The URL that downloads a file (the server streams it); null for folders. */
+  downloadUrl(entry: IStorageEntry): string | null {
+    if (!this._root || entry.kind !== 'file') {
+      return null;
+    }
+    return this._api.storageDownloadUrl(this._root.name, entry.path);
+  }
+
+  /** The snippets that read `entry`, the default first. */
+  snippets(entry: IStorageEntry): ISnippet[] {
+    if (!this._root) {
+      return [];
+    }
+    return snippetsFor(this._root, {
+      ...entry,
+      ray:
+        this._preview.target?.path === entry.path && this._preview.item
+          ? (this._preview.item.ray ?? null)
+          : (this.listing.rayInfo(entry.path) ??
+            (entry.path === this.listing.state.path
+              ? this.listing.state.ray
+              : null))
+    });
+  }
+
+  /** The snippet for `entry`; a folder's Ray kind is asked for once first. */
+  async defaultSnippet(entry: IStorageEntry): Promise<ISnippet | null> {
+    const root = this._root;
+    if (!root) {
+      return null;
+    }
+    if (entry.kind === 'directory' && !this.listing.rayInfo(entry.path)) {
+      try {
+        const item = await this._api.statStorage(root.name, entry.path);
+        this.listing.setRayInfo(entry.path, item.ray ?? null);
+      } catch {
+        // a plain folder snippet will do
+      }
+    }
+    return this.snippets(entry)[0] ?? defaultSnippet(root, entry);
+  }
+
+  /** Create folder `name` in the folder on screen and select it. */
+  async makeFolder(name: string): Promise<void> {
+    const root = this._writableRoot();
+    if (!root || !this._validName(name)) {
+      return;
+    }
+    await this._act(async () => {
+      await this._api.makeStorageFolder(
+        root.name,
+        joinPath(this.listing.state.path, name)
+      );
+      await this.listing.refresh();
+      this.listing.selectByName(name);
+    });
+  }
+
+  /** Rename `entry` to `name` in its folder and select it. */
+  async rename(entry: IStorageEntry, name: string): Promise<void> {
+    const root = this._writableRoot();
+    if (!root || !this._validName(name)) {
+      return;
+    }
+    await this._act(async () => {
+      await this._api.renameStorage(
+        root.name,
+        entry.path,
+        joinPath(parentPath(entry.path), name)
+      );
+      await this.listing.refresh();
+      this.listing.selectByName(name);
+    });
+  }
+
+  /** Delete `entry` (a folder with everything in it). */
+  async remove(entry: IStorageEntry): Promise<void> {
+    const root = this._writableRoot();
+    if (!root) {
+      return;
+    }
+    await this._act(async () => {
+      await this._api.deleteStorage(
+        root.name,
+        entry.path,
+        entry.kind === 'directory'
+      );
+      if (this._preview.target?.path === entry.path) {
+        this._clearPreview();
+      }
+      const index = this.listing.state.selected;
+      await this.listing.refresh();
+      this.listing.select(
+        Math.min(index, this.listing.state.entries.length - 1)
+      );
+    });
+  }
+
+  /**
+   * Upload files into the folder on screen, then show them. `confirmOverwrite`
+   * answers "already exists"; the caller refuses read-only roots first.
+   */
+  async upload(
+    files: File[],
+    confirmOverwrite: (name: string) => Promise<boolean>
+  ): Promise<void> {
+    const root = this._root;
+    if (!root) {
+      return;
+    }
+    const dir = this.listing.state.path;
+    const results = await Promise.all(
+      files.map(file =>
+        this.uploads.add(root.name, dir, file, confirmOverwrite)
+      )
+    );
+    const done = results.filter(r => r !== null);
+    if (
+      done.length &&
+      this._root?.name === root.name &&
+      this.listing.state.path === dir
+    ) {
+      await this.listing.refresh();
+      this.listing.selectByName(baseName(done[done.length - 1]!.path));
+    }
+  }
+
+  /** Show an error about an action the server was never asked about. */
+  showActionError(message: string, status = 400): void {
+    this._actionError = new ApiError({ status, reason: 'invalid', message });
+    this._changed.emit();
+  }
+
+  dismissError(): void {
+    this._actionError = null;
+    this._changed.emit();
+  }
+
+  /** A new selection is previewed after a short pause (arrowing through rows). */
+  private _onListingChanged(): void {
+    const entry = this.listing.selectedEntry;
+    const selectedPath = entry?.path ?? null;
+    if (selectedPath !== this._lastSelected) {
+      this._lastSelected = selectedPath;
+      clearTimeout(this._previewTimer);
+      if (entry && this._preview.target?.path !== entry.path) {
+        this._previewTimer = setTimeout(
+          () => void this.preview(entry),
+          PREVIEW_DELAY
+        );
+      }
+    }
+    this._changed.emit();
+  }
+
+  private _clearPreview(): void {
+    this._previewToken++;
+    clearTimeout(this._previewTimer);
+    this._preview = EMPTY_PREVIEW;
+    this._lastSelected = null;
+  }
+
+  private _writableRoot(): IStorageRoot | null {
+    const root = this._root;
+    return root && !root.read_only ? root : null;
+  }
+
+  private _validName(name: string): boolean {
+    const bad = invalidName(name);
+    if (bad) {
+      this.showActionError(bad);
+    }
+    return !bad;
+  }
+
+  private async _act(action: () => Promise<void>): Promise<void> {
+    this._actionError = null;
+    this._changed.emit();
+    try {
+      await action();
+    } catch (reason) {
+      this._actionError = toApiError(reason);
+      this._changed.emit();
+    }
+  }
+
+  private _api: RayDevAPI;
+  private _isDisposed = false;
+  private _roots: IStorageRoot[] | null = null;
+  private _rootsError: ApiError | null = null;
+  private _rootsLoading = false;
+  private _root: IStorageRoot | null = null;
+  private _preview: IPreviewState = EMPTY_PREVIEW;
+  private _previewToken = 0;
+  private _previewTimer: ReturnType<typeof setTimeout> | undefined;
+  private _lastSelected: string | null = null;
+  private _actionError: ApiError | null = null;
+  private _changed = new Signal<this, void>(this);
+  private _version = 0;
+}
+
+export namespace StorageModel {
+  export interface IOptions {
+    api: RayDevAPI;
+    /** Entries of a folder's first page. */
+    pageSize?: number;
+  }
 }

@@ -2,10 +2,14 @@
  * Wiring of the storage feature into JupyterLab: its left sidebar panel,
  * the palette command, entry commands and their context menu.
  */
-import type { ILayoutRestorer, JupyterFrontEnd } from '@jupyterlab/application';
-import type { ICommandPalette } from '@jupyterlab/apputils';
-import { type INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
-import type { ITranslator } from '@jupyterlab/translation';
+import {
+  ILayoutRestorer,
+  type JupyterFrontEnd,
+  type JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import {
   copyIcon,
   deleteIcon,
@@ -16,6 +20,7 @@ import {
 } from '@jupyterlab/ui-components';
 
 import type { RayDevAPI } from '../api';
+import { IRayDevAPI } from '../tokens';
 import { storageIcon } from './icon';
 import { ENTRY_CLASS, STORAGE_PANEL_ID, StoragePanel } from './panel';
 
@@ -39,6 +44,32 @@ export interface IStorageSetupOptions {
   restorer: ILayoutRestorer | null;
   notebooks: INotebookTracker | null;
 }
+
+export const storagePlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-ray-dev:storage',
+  description:
+    'A left panel browsing the storage roots (local/NFS, S3, GCS), with snippets for notebooks.',
+  autoStart: true,
+  requires: [IRayDevAPI],
+  optional: [ITranslator, ICommandPalette, ILayoutRestorer, INotebookTracker],
+  activate: (
+    app: JupyterFrontEnd,
+    api: IRayDevAPI,
+    translator: ITranslator | null,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null,
+    notebooks: INotebookTracker | null
+  ): void => {
+    setupStorage({
+      app,
+      api,
+      translator: translator ?? nullTranslator,
+      palette,
+      restorer,
+      notebooks
+    });
+  }
+};
 
 /**
  * Put `code` in the active notebook: into the active cell when it is an

@@ -7,8 +7,13 @@
  */
 import { Signal, type ISignal } from '@lumino/signaling';
 
-import type { ApiError, IStorageItem, IStorageUpload, RayDevAPI } from '../api';
-import { toApiError } from './model';
+import {
+  type ApiError,
+  type IStorageItem,
+  type IStorageUpload,
+  type RayDevAPI,
+  toApiError
+} from '../api';
 import { joinPath } from './paths';
 
 /** One chunk: bytes `[start, end)` of the file. */

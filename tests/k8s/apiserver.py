@@ -24,12 +24,17 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from importlib.resources import files
 from pathlib import Path
 
 import yaml
 
-HERE = Path(__file__).resolve().parent
-CRDS = HERE / "crds"
+from jupyter_ray_dev.promote.manifests import CRD_FILES
+
+# the package's own copy (promote validates manifests against their schemas): the CRDs of the
+# kinds it writes, nothing else of the folder
+CRDS = Path(str(files("jupyter_ray_dev.promote").joinpath("crds")))
+CRD_PATHS = [CRDS / name for name in sorted(CRD_FILES.values())]
 CACHE = Path(os.environ.get("KUBE_APISERVER_CACHE", Path.home() / ".cache" / "jupyter-ray-dev"))
 ADMIN_TOKEN = "admin-token-for-tests"
 
@@ -217,7 +222,7 @@ def seeded_etcd(binary: str) -> Path:
     once per machine (per binary and CRD version) and copied for each session: registering the
     2 MB of CRD schemas costs the 1.20 API server 4-12 s, starting on them ~1 s."""
     digest = hashlib.sha256(Path(binary).name.encode())
-    for path in sorted(CRDS.glob("*.yaml")):
+    for path in CRD_PATHS:
         digest.update(path.read_bytes())
     seed = CACHE / f"etcd-seed-{digest.hexdigest()[:16]}"
     if seed.is_dir():
@@ -241,7 +246,7 @@ def load_crds() -> list[dict]:
     # libyaml: the three CRDs are 2 MB of YAML, ~15 s with the pure-Python loader
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return [_without_empty_string_defaults(yaml.load(p.read_text(), Loader=loader))
-            for p in sorted(CRDS.glob("*.yaml"))]
+            for p in CRD_PATHS]
 
 
 def _without_empty_string_defaults(node):

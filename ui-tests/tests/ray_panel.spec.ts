@@ -6,15 +6,14 @@
  * Python tests.
  */
 import * as fs from 'fs';
+import * as net from 'net';
 import * as path from 'path';
 
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
-import type { Locator, TestInfo } from '@playwright/test';
+import { type Locator, request, type TestInfo } from '@playwright/test';
 
 const SIDEBAR_ID = 'jupyter-ray-dev:panel';
 const COMMAND_LABEL = 'Open Ray Panel';
-// JupyterLab adds a cache-busting query string to GET requests.
-const CLUSTER_URL = /\/ray-dev\/api\/cluster(\?.*)?$/;
 
 /** The subset of `GET /ray-dev/api/cluster` these tests compare with the UI. */
 interface IClusterSummary {
@@ -83,42 +82,6 @@ test.describe('Ray panel', () => {
     expect(await page.sidebar.isTabOpen(SIDEBAR_ID)).toBe(true);
   });
 
-  test('shows the server error while Ray is unreachable, then recovers', async ({
-    page
-  }, testInfo) => {
-    // Stopping the shared Ray head would break the other tests and cannot be
-    // undone from here, so the outage is simulated at the network layer with
-    // the exact 503 body the server sends (see the Python tests for the real one).
-    const message =
-      'Cannot reach the Ray dashboard at http://127.0.0.1:8265: connection refused. ' +
-      'Start Ray (`ray start --head`) or set c.RayDev.ray_address / RAY_ADDRESS to the dashboard URL.';
-    await page.route(CLUSTER_URL, route =>
-      route.fulfill({
-        status: 503,
-        contentType: 'application/json',
-        body: JSON.stringify({
-          message,
-          reason: 'ray_unreachable',
-          address: 'http://127.0.0.1:8265'
-        })
-      })
-    );
-    await page.sidebar.openTab(SIDEBAR_ID);
-    const panel = sidebar(page);
-    const alert = panel.getByRole('alert');
-    await expect(alert).toContainText('Cannot reach the Ray dashboard');
-    await expect(alert.locator('code').first()).toHaveText('ray start --head');
-    await expect(panel.getByTestId('ray-node-count')).toHaveCount(0);
-    await screenshot(page, panel, 'error', testInfo);
-
-    // Ray is back: the panel must recover without any click (poll backoff).
-    await page.unroute(CLUSTER_URL);
-    await expect(panel.getByTestId('ray-node-count')).toBeVisible({
-      timeout: 60 * 1000
-    });
-    await expect(alert).toHaveCount(0);
-  });
-
   test('shows the cluster the server reports', async ({ page }, testInfo) => {
     await page.sidebar.openTab(SIDEBAR_ID);
     const tab = page.sidebar.getTabLocator(SIDEBAR_ID);
@@ -151,6 +114,79 @@ test.describe('Ray panel', () => {
     await page.theme.setDarkTheme();
     await expect(panel.getByTestId('ray-node-count')).toBeVisible();
     await screenshot(page, panel, 'dark', testInfo);
+  });
+});
+
+// The outage server (jupyter_server_outage_config.py): its Ray address is a
+// loopback port where nothing listens until a test relays it to the real head.
+const PORT = Number(process.env.RAY_DEV_UI_PORT || '8888');
+const OUTAGE_URL = `http://localhost:${PORT + 1}`;
+const DEAD_RAY_PORT = PORT + 2;
+
+/** Relay `port` on loopback to `target` (host:port): Ray appears there. */
+async function relay(port: number, target: URL): Promise<() => Promise<void>> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer(client => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>(resolve => server.listen(port, '127.0.0.1', resolve));
+  return async () => {
+    for (const socket of sockets) {
+      socket.destroy();
+    }
+    await new Promise(resolve => server.close(resolve));
+  };
+}
+
+test.describe('Ray panel while Ray is unreachable', () => {
+  test.use({ baseURL: OUTAGE_URL });
+
+  test('shows the server error, then recovers when Ray comes up', async ({
+    page
+  }, testInfo) => {
+    await page.sidebar.openTab(SIDEBAR_ID);
+    const panel = sidebar(page);
+    // the cluster section's alert (the Jobs section shows its own)
+    const alert = panel.getByTestId('ray-error');
+    await expect(alert).toHaveAttribute('role', 'alert');
+    // the real server's 503, naming the address it tried
+    await expect(alert).toContainText(
+      `Cannot reach the Ray dashboard at http://127.0.0.1:${DEAD_RAY_PORT}`
+    );
+    await expect(alert.locator('code').first()).toHaveText('ray start --head');
+    await expect(panel.getByTestId('ray-node-count')).toHaveCount(0);
+    await screenshot(page, panel, 'error', testInfo);
+
+    // Ray comes up at that address (a relay to the main server's head): the
+    // panel must recover without any click (poll backoff)
+    const main = await request.newContext({
+      baseURL: `http://localhost:${PORT}`
+    });
+    let dashboard = '';
+    await expect(async () => {
+      const reply = await main.get('/ray-dev/api/cluster');
+      expect(reply.status(), await reply.text()).toBe(200);
+      dashboard = (await reply.json()).dashboard_url;
+    }).toPass({ timeout: 90 * 1000 });
+    await main.dispose();
+    const stop = await relay(DEAD_RAY_PORT, new URL(dashboard));
+    try {
+      await expect(panel.getByTestId('ray-node-count')).toBeVisible({
+        timeout: 90 * 1000
+      });
+      await expect(alert).toHaveCount(0);
+    } finally {
+      await stop();
+    }
   });
 });
 

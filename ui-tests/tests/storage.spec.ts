@@ -209,31 +209,6 @@ test.describe('Storage panel', () => {
     expect(await listNames(request, top)).toEqual(['data']);
   });
 
-  test('shows the server message when the storage is unreachable', async ({
-    page
-  }) => {
-    // A real unreachable S3 endpoint is covered by the Python tests; here the
-    // exact error body the server sends is injected at the network layer.
-    await page.route(/\/ray-dev\/api\/storage\/artifacts\/list/, route =>
-      route.fulfill({
-        status: 503,
-        contentType: 'application/json',
-        body: JSON.stringify({
-          message:
-            "Cannot reach the storage of root 'artifacts' at http://127.0.0.1:9/: connection refused.",
-          reason: 'storage_unreachable'
-        })
-      })
-    );
-    await openStorage(page);
-    const error = panel(page).getByTestId('storage-error');
-    await expect(error).toBeVisible();
-    await expect(error).toContainText('http://127.0.0.1:9/');
-    await page.unroute(/\/ray-dev\/api\/storage\/artifacts\/list/);
-    await error.getByRole('button', { name: 'Retry' }).click();
-    await expect(entry(page, top)).toBeVisible();
-  });
-
   test('understands a Ray Tune experiment and inserts a checkpoint snippet', async ({
     page,
     request
@@ -305,17 +280,20 @@ test.describe('Storage panel', () => {
     );
   });
 
-  test('stays responsive on a folder of 100,000 files, paging as it scrolls', async ({
+  test('pages through a folder of 100,000 files as it scrolls, a screenful in the DOM', async ({
     page,
     request
   }) => {
-    // Written straight into the artifacts folder: 100k uploads would take minutes.
-    const artifacts = path.resolve(__dirname, '..', '.lab', 'artifacts');
-    test.skip(
-      !fs.existsSync(path.join(artifacts, top)),
-      'the artifacts root is not ui-tests/.lab/artifacts'
+    // Written straight into the artifacts folder (100k uploads would take
+    // minutes): the server says where it is, and it must be on this machine
+    const roots = await request.get('/ray-dev/api/storage/roots');
+    expect(roots.status(), await roots.text()).toBe(200);
+    const artifacts = (await roots.json()).roots.find(
+      (r: { name: string }) => r.name === ROOT
     );
-    const big = path.join(artifacts, top, 'big');
+    expect(artifacts?.protocol, JSON.stringify(artifacts)).toBe('file');
+    expect(fs.existsSync(path.join(artifacts.url, top))).toBe(true);
+    const big = path.join(artifacts.url, top, 'big');
     fs.mkdirSync(big);
     const N = 100000;
     for (let i = 0; i < N; i++) {
@@ -328,20 +306,11 @@ test.describe('Storage panel', () => {
     await openStorage(page);
     const view = panel(page);
     await entry(page, top).dblclick();
-    const started = Date.now();
     await entry(page, 'big').dblclick();
     await expect(view.getByTestId('storage-entry').first()).toBeVisible();
-    const firstPage = Date.now() - started;
 
-    // watch the main thread while scrolling to the very end
-    await page.evaluate(() => {
-      (window as any).__longTasks = [];
-      new PerformanceObserver(list => {
-        for (const e of list.getEntries()) {
-          (window as any).__longTasks.push(e.duration);
-        }
-      }).observe({ type: 'longtask', buffered: false });
-    });
+    // how long the pages and the main thread take is bench/ material; here:
+    // every page arrives, the last entry shows, and the DOM stays a screenful
     const scroller = view.locator('.jp-RayDev-storageRows [role="list"]');
     const setSize = async () =>
       Number(
@@ -350,7 +319,6 @@ test.describe('Storage panel', () => {
           .first()
           .getAttribute('aria-setsize')
       );
-    const scrollStart = Date.now();
     await expect(async () => {
       await scroller.evaluate(node => {
         node.scrollTop = node.scrollHeight;
@@ -363,23 +331,36 @@ test.describe('Storage panel', () => {
     await expect(
       entry(page, `f${String(N - 1).padStart(6, '0')}.txt`)
     ).toBeVisible();
-    const scrollAll = Date.now() - scrollStart;
-    const rendered = await view.getByTestId('storage-entry').count();
-    const longTasks: number[] = await page.evaluate(
-      () => (window as any).__longTasks
-    );
-    const report = {
-      firstPageMs: firstPage,
-      scrollToEndMs: scrollAll,
-      renderedRows: rendered,
-      longTasks: longTasks.length,
-      longestTaskMs: Math.round(Math.max(0, ...longTasks))
-    };
-    console.log(`100k folder: ${JSON.stringify(report)}`);
     // virtualised: a screenful of rows in the DOM, not 100k
-    expect(rendered).toBeLessThan(100);
-    // no frame-freezing work on the main thread while paging through 100k
-    expect(report.longestTaskMs).toBeLessThan(400);
+    expect(await view.getByTestId('storage-entry').count()).toBeLessThan(100);
+  });
+});
+
+// The outage server (jupyter_server_outage_config.py): its `artifacts` root is
+// an S3 endpoint on a loopback port where nothing listens.
+const PORT = Number(process.env.RAY_DEV_UI_PORT || '8888');
+const DEAD_S3 = `http://127.0.0.1:${PORT + 3}`;
+
+test.describe('Storage panel while the storage is unreachable', () => {
+  test.use({ baseURL: `http://localhost:${PORT + 1}` });
+
+  test('shows the server message, and Retry asks again', async ({ page }) => {
+    const listed = () =>
+      page.waitForResponse(
+        r => r.url().includes(`${API}/list`) && r.status() === 503
+      );
+    const first = listed();
+    await openStorage(page);
+    const body = await (await first).json();
+    expect(body.reason).toBe('storage_unreachable');
+    const error = panel(page).getByTestId('storage-error');
+    // the real server's 503, naming the endpoint it tried
+    await expect(error).toContainText(body.message);
+    await expect(error).toContainText(DEAD_S3);
+    const again = listed();
+    await error.getByRole('button', { name: 'Retry' }).click();
+    expect((await (await again).json()).reason).toBe('storage_unreachable');
+    await expect(error).toContainText(DEAD_S3);
   });
 });
 

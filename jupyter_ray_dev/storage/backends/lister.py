@@ -259,7 +259,7 @@ def _stop(proc: subprocess.Popen[bytes], gently: bool) -> None:
 
 
 def serve(sock: socket.socket) -> None:
-    from ..ray_layout import mark_checkpoints
+    from ..ray_names import mark_checkpoints
 
     names, generation = NameCache(), None
     sock.sendall(_READY)

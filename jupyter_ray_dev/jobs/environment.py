@@ -1,11 +1,8 @@
 """The runtime_env a job launched from a project gets.
 
-The project's own environment lives in ``runtime_env.yaml`` at the project's top,
-owned by the runtime_env core (jupyter_ray_dev.runtime_env: the editor, validation,
-installs). ``load_project_runtime_env`` is the one seam: it reads the file through that
-core; everything else here
-only adds what a job needs on top (the working_dir, and ``local://`` when the
-project sits on storage every node mounts).
+The project's own environment is its ``runtime_env.yaml`` (read by
+``project.runtime_env``); this adds only what a job needs on top: the working_dir,
+and ``local://`` when the project sits on storage every node mounts.
 """
 
 from __future__ import annotations
@@ -16,22 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest
-from .paths import RUNTIME_ENV_FILE, to_api_path
+from ..project.root import to_api_path
+from ..project.runtime_env import RUNTIME_ENV_FILE, is_uri, with_project_paths
 
 LOCAL_SCHEME = "local://"
-
-
-def load_project_runtime_env(project: Path) -> dict[str, Any]:
-    """The project's runtime_env.yaml as a dict ({} when the project has none).
-
-    The file has one reader, the runtime_env core (comments kept, the same parse as the
-    editor's): a file the editor shows as broken is refused here with the same message."""
-    from ..runtime_env.document import InvalidYaml, load_runtime_env
-
-    try:
-        return load_runtime_env(project)
-    except InvalidYaml as err:  # the launch's field is the environment as a whole
-        raise BadRequest(err.message, field="runtime_env") from err
 
 
 @dataclass(frozen=True)
@@ -42,10 +27,6 @@ class JobEnvironment:
     # the folder the driver starts in, when we know it locally (for the entrypoint's paths)
     local_working_dir: Path | None
     excludes: tuple[str, ...]
-
-
-def _is_uri(value: str) -> bool:
-    return "://" in value
 
 
 def _shared_root_of(path: Path, shared_roots: tuple[Path, ...]) -> Path | None:
@@ -60,8 +41,6 @@ def build_job_environment(
 ) -> JobEnvironment:
     """The project's runtime_env with working_dir set: the project folder unless the file
     sets one; ``local:///abs/path`` when that folder is under a shared root."""
-    from ..runtime_env.validate import with_project_paths
-
     # requirements.txt / environment.yml are the project's, not the server's current folder's
     env = with_project_paths(copy.deepcopy(project_env), project)
     excludes = env.get("excludes") or []
@@ -76,7 +55,7 @@ def build_job_environment(
         # depend on the Jupyter server's current directory
         env["py_modules"] = [
             str((project / m).resolve())
-            if isinstance(m, str) and not _is_uri(m) and not Path(m).is_absolute() else m
+            if isinstance(m, str) and not is_uri(m) and not Path(m).is_absolute() else m
             for m in py_modules
         ]
     working_dir = env.get("working_dir")
@@ -91,7 +70,7 @@ def build_job_environment(
         local = Path(working_dir[len(LOCAL_SCHEME):])
         env["working_dir"] = working_dir
         return JobEnvironment(env, None, local, tuple(excludes))
-    elif _is_uri(working_dir):
+    elif is_uri(working_dir):
         # s3://, gs://, https://...zip: Ray downloads it on each node; nothing to upload
         return JobEnvironment(env, None, None, tuple(excludes))
     else:

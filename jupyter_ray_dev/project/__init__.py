@@ -1,0 +1,62 @@
+"""The project: the Jupyter root and confinement to it, which folder is a project (the
+nearest holding ``runtime_env.yaml``), the files Ray would pack from it (Ray's ignore
+rules), a notebook as a script, and the project's runtime_env file.
+
+jobs, runtime_env, promote and the driver build on this; it depends only on the shared
+utilities. Importing it is cheap: nbconvert and ruamel.yaml load on first use.
+"""
+
+from .discovery import find_project, project_dir, resolve_file_and_project, resolve_project_folder
+from .files import (
+    DASHBOARD_UPLOAD_LIMIT,
+    UploadSize,
+    default_excludes,
+    describe_size,
+    iter_kept_files,
+    measure_upload,
+)
+from .notebook import ConvertedNotebook, convert_notebook, write_module
+from .root import ROOT_ENV, resolve_in_root, to_api_path
+from .runtime_env import (
+    RUNTIME_ENV_FILE,
+    EnvFile,
+    InvalidYaml,
+    dump,
+    load_project_runtime_env,
+    load_runtime_env,
+    parse,
+    plain,
+    read_file,
+    with_project_paths,
+)
+from .service import ProjectService
+
+__all__ = [
+    "DASHBOARD_UPLOAD_LIMIT",
+    "ROOT_ENV",
+    "RUNTIME_ENV_FILE",
+    "ConvertedNotebook",
+    "EnvFile",
+    "InvalidYaml",
+    "ProjectService",
+    "UploadSize",
+    "convert_notebook",
+    "default_excludes",
+    "describe_size",
+    "dump",
+    "find_project",
+    "iter_kept_files",
+    "load_project_runtime_env",
+    "load_runtime_env",
+    "measure_upload",
+    "parse",
+    "plain",
+    "project_dir",
+    "read_file",
+    "resolve_file_and_project",
+    "resolve_in_root",
+    "resolve_project_folder",
+    "to_api_path",
+    "with_project_paths",
+    "write_module",
+]
