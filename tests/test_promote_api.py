@@ -234,7 +234,7 @@ class TestRealBuild:
         assert mismatch["kind"] == "import" and mismatch["name"] == "tabulate"
         detail = await api.get("promotions", promotion_id)
         validate_response(detail.json, "PromotionDetail")
-        assert detail.json["parity"]["expected"]["modules"] == ["tabulate"]
+        assert detail.json["parity_report"]["expected"]["modules"] == ["tabulate"]
 
         async def push(**body):
             return await api.call_at(["promotions", promotion_id, "push"], body)

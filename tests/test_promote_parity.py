@@ -104,9 +104,9 @@ def test_a_different_pin_blocks_the_push_and_push_anyway_records_the_override(
 
         # the whole result in the history: what the image had, what was imported
         stored = asyncio.run(service.get(end["id"]))
-        imports = {i["module"]: i["ok"] for i in stored["parity"]["imports"]}
+        imports = {i["module"]: i["ok"] for i in stored["parity_report"]["imports"]}
         assert imports == {"raydevdep": True, "tabulate": False}
-        assert stored["parity"]["image"]["ray"] == RAY_VERSION
+        assert stored["parity_report"]["image"]["ray"] == RAY_VERSION
 
         # no push without the user's explicit override
         with pytest.raises(Conflict) as refused:
@@ -187,8 +187,8 @@ def test_a_local_build_needs_no_registry_and_is_still_checked(tmp_path, buildah_
         assert parity["source"].startswith("the pinned lock (requirements.txt) and the dev "
                                            f"cluster's Ray {RAY_VERSION}, Python 3.11")
         stored = asyncio.run(service.get(end["id"]))
-        assert stored["parity"]["expected"]["modules"] == ["raydevdep"]
-        assert stored["parity"]["expected"]["modules_source"].startswith("static analysis")
+        assert stored["parity_report"]["expected"]["modules"] == ["raydevdep"]
+        assert stored["parity_report"]["expected"]["modules_source"].startswith("static analysis")
         assert buildah(buildah_store, "images", "--quiet", end["image"]).strip()
         # a local image has nowhere to go
         with pytest.raises(Conflict, match="names no registry"):

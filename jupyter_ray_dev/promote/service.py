@@ -786,14 +786,17 @@ class PromoteService:
         return [r.summary() for r in await self.store.list(project)]
 
     async def get(self, promotion_id: str) -> dict[str, Any]:
-        """The record, and ``manifests_pinned``: its manifests on the pushed digest (what
-        "Download manifests" and re-apply use)."""
+        """The record, ``manifests_pinned``: its manifests on the pushed digest (what
+        "Download manifests" and re-apply use), and ``parity_report``: the whole parity
+        check of its image."""
         live = self._live.get(promotion_id)
         record = live.record if live else await self.store.get(promotion_id)
         if record is None:
             raise NotFound(f"No promotion {promotion_id!r} in the history.",
                            promotion_id=promotion_id)
         doc = record.to_dict()
+        # the history row's verdict and diff, and the whole check (versions, every import)
+        doc["parity"], doc["parity_report"] = parity_summary(record.parity), record.parity
         if live:
             doc["log"] = "\n".join(live.lines)
         doc["manifests_pinned"] = await self._off_loop(pin_image, record.manifests,

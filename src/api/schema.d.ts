@@ -627,7 +627,7 @@ export interface paths {
         put?: never;
         /**
          * Build the image (and push it unless `push` is false); follow it on the stream
-         * @description Starts the build and answers at once; the log streams on /promotions/{promotion_id}/stream and the result (status, image, digest) lands in the history. 409 (reason no_builder) when no builder can run here, listing each builder and why: export the context instead. Registry credentials come from the server's environment (REGISTRY_AUTH_FILE for buildah, DOCKER_CONFIG for docker) or, for kaniko, a dockerconfigjson Secret the Job mounts; never from the request. Needs the XSRF token.
+         * @description Starts the build and answers at once; the log streams on /promotions/{promotion_id}/stream and the result (status, image, digest) lands in the history. After the build, the image is checked (parity) against the run it reproduces, or the pinned lock and the dev cluster's Ray and Python without one: its Python and Ray versions, distributions, `pip check`, and an import of each top-level module the entrypoint imports. A mismatch, a failed import or a check that cannot run stops before the push (status `blocked`, the diff in `parity`); POST /promotions/{promotion_id}/push with override true pushes it anyway. kaniko pushes in its build Job, so its image is checked after the push, in a short Job running the pushed digest (parity `unavailable` when no pod of it runs, saying which builder could have checked before the push). 409 (reason no_builder) when no builder can run here, listing each builder and why: export the context instead. Registry credentials come from the server's environment (REGISTRY_AUTH_FILE for buildah, DOCKER_CONFIG for docker) or, for kaniko, a dockerconfigjson Secret the Job mounts; never from the request. Needs the XSRF token.
          */
         post: operations["buildPromotion"];
         delete?: never;
@@ -779,6 +779,29 @@ export interface paths {
          * @description The promotion's manifest of `kind`, its image on the pushed digest, through the same path as /kubernetes/apply: with `dry_run` (the default) the API server validates it against KubeRay's CRD schema and `diff` shows what the apply would change; with `dry_run: false` it is stored. 409 for a promotion that failed or is still building (no image). Needs the XSRF token.
          */
         post: operations["reapplyPromotion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/promotions/{promotion_id}/push": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A promotion's id (promo_...) */
+                promotion_id: components["parameters"]["PromotionId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Push a built image held back by its parity check (Push anyway)
+         * @description For a promotion `blocked` (its parity check failed or could not run) or `built` without a push: pushes the image the builder keeps. A check that did not pass needs `override: true`, which the promotion's `overrides` records with the user. Returns 202; follow on .../stream. 409 for another state, a local image (no registry), or without override when the check did not pass (the body carries the parity summary). Needs the XSRF token.
+         */
+        post: operations["pushPromotion"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1283,7 +1306,7 @@ export interface components {
         PromoteRequest: {
             /** @description The .py or .ipynb the image runs, relative to the Jupyter root; default: the project's only one */
             entrypoint?: string | null;
-            /** @description Target image reference; default <c.RayDev.promote_registry>/<project>:<inputs hash> */
+            /** @description Target image reference; default <c.RayDev.promote_registry>/<project>:<inputs hash>, or localhost/<project>:<inputs hash> for a build without push when no registry is set */
             image?: string | null;
             /** @description Default rayproject/ray:<dev Ray>-py<dev Python>[-gpu] */
             base_image?: string | null;
@@ -1379,6 +1402,15 @@ export interface components {
                 /** @description Dev-only parts of the RayCluster left out of the manifests (sidecars, ports, volumes, env) */
                 dropped: string[];
             };
+            /** @description The dev run the image reproduces (its label io.ray-dev.source-run) */
+            source_run?: string | null;
+            /** @description sha256 of the lock (deps/requirements.txt): the label io.ray-dev.lock-sha256 */
+            lock_sha256?: string | null;
+            parity?: {
+                expected?: Record<string, unknown> | null;
+                /** @description Available builders that check the image before pushing it */
+                before_push?: string[];
+            };
         };
         Promotion: {
             id: string;
@@ -1386,8 +1418,11 @@ export interface components {
             entrypoint: string;
             /** @enum {string} */
             kind: "build" | "context" | "runtime_env";
-            /** @enum {string} */
-            status: "building" | "pushed" | "built" | "failed" | "exported" | "uploaded";
+            /**
+             * @description blocked: built, but its parity check failed or could not run, so it was not pushed: POST .../push with override true pushes it anyway. pushing: such a push in progress.
+             * @enum {string}
+             */
+            status: "building" | "pushed" | "built" | "blocked" | "pushing" | "failed" | "exported" | "uploaded";
             inputs_hash: string;
             image?: string | null;
             digest?: string | null;
@@ -1396,6 +1431,18 @@ export interface components {
             user?: string | null;
             created?: number;
             finished?: number | null;
+            parity?: null | components["schemas"]["ParitySummary"];
+            /** @description What the user pushed despite the parity check (Push anyway): one entry per override */
+            overrides?: {
+                /** @enum {string} */
+                what?: "parity";
+                parity_status?: string;
+                mismatches?: string[];
+                reason?: string | null;
+                user?: string | null;
+                /** Format: date-time */
+                at?: string;
+            }[] | null;
         };
         PromotionDetail: components["schemas"]["Promotion"] & {
             dockerfile?: string;
@@ -1404,6 +1451,8 @@ export interface components {
             log?: string;
             /** @description The manifests with the image on its pushed digest (registry/name@sha256:...): what to download or re-apply */
             manifests_pinned?: string;
+            /** @description The whole parity check of the image: expected and found versions, every import, pip check, the image's other distributions */
+            parity_report?: null | components["schemas"]["ParityResult"];
         };
         BuildStreamMessage: {
             /** @enum {string} */
@@ -1454,6 +1503,79 @@ export interface components {
         };
         ReapplyResult: components["schemas"]["ApplyResult"] & {
             promotion_id: string;
+        };
+        ParityMismatch: {
+            /** @enum {string} */
+            kind?: "python" | "ray" | "missing" | "version" | "import" | "pip_check";
+            name?: string;
+            /** @description The version in the image (null: not there) */
+            image?: string | null;
+            /** @description The version the run (or the lock) had */
+            expected?: string | null;
+            /** @description e.g. numpy 2.1.3 in the image, 1.26.4 in the run */
+            message?: string;
+        };
+        /** @description The parity check of the built image against what the promotion reproduces (the run's record, else the pinned lock and the dev cluster's Ray and Python) */
+        ParitySummary: {
+            /**
+             * @description failed: a mismatch or a failed import (not pushed); unavailable: the check could not run (reason, could_check)
+             * @enum {string}
+             */
+            status: "passed" | "failed" | "unavailable";
+            source?: string | null;
+            reason?: string;
+            /** @description Builders that can check an image before its push */
+            could_check?: string[];
+            mismatches?: components["schemas"]["ParityMismatch"][];
+            notes?: string[];
+            /** @description How many distributions the image has beyond those expected (informational) */
+            extras?: number;
+            seconds?: number;
+            builder?: string;
+        };
+        /** @description The whole parity result (GET /promotions/{id}) */
+        ParityResult: {
+            /** @enum {string} */
+            status?: "passed" | "failed" | "unavailable";
+            expected?: {
+                source?: string;
+                source_run?: string | null;
+                python?: string | null;
+                ray?: string | null;
+                distributions?: {
+                    [key: string]: string | null;
+                };
+                modules?: string[];
+                /** @description the run's record, or static analysis of the entrypoint */
+                modules_source?: string;
+                notes?: string[];
+            } | null;
+            image?: {
+                python?: string | null;
+                ray?: string | null;
+            } | null;
+            mismatches?: components["schemas"]["ParityMismatch"][];
+            extras?: {
+                name?: string;
+                version?: string;
+            }[];
+            notes?: string[];
+            imports?: {
+                module?: string;
+                ok?: boolean;
+                error?: string | null;
+                seconds?: number;
+            }[];
+            pip_check?: {
+                ran?: boolean;
+                ok?: boolean | null;
+                lines?: string[];
+                error?: string | null;
+            } | null;
+            reason?: string;
+            could_check?: string[];
+            seconds?: number;
+            builder?: string;
         };
     };
     responses: {
@@ -2784,6 +2906,47 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["KubernetesError"];
             503: components["responses"]["KubernetesError"];
+        };
+    };
+    pushPromotion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A promotion's id (promo_...) */
+                promotion_id: components["parameters"]["PromotionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** @default false */
+                    override?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Pushing */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Promotion"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            /** @description Not waiting for a push, or the check did not pass and override is not true */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
 }
