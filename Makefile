@@ -22,10 +22,10 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 FRONTEND_SRC := $(shell find src style schema -type f 2>/dev/null) package.json tsconfig.json
 
-.PHONY: help lab test install build dev lint-imports pytest jest ui-test bench check-auth clean k8s-apiserver
+.PHONY: help lab test install build dev lint-imports pytest jest ui-test bench check-auth clean k8s-apiserver i18n
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 lab: build  ## start JupyterLab with the extension, a local Ray head and an artifacts folder
 	$(PY) -m jupyter_ray_dev.devlab -- $(LAB_ARGS)
@@ -60,6 +60,11 @@ bench: build $(BUILD_TOOLS)  ## benchmarks (not tests): start-up cost, storage l
 	$(PY) bench/storage_hang.py
 	$(PY) bench/jobs.py
 	$(PY) bench/promote.py
+
+# Extracts with jupyterlab-translate, merges into each locale's .po (new strings empty,
+# changed ones fuzzy: translate them, then run it again), compiles the .mo and .json.
+i18n: $(STAMPS)/python  ## re-extract the frontend's strings into the translations, compile them
+	$(PY) scripts/i18n.py
 
 k8s-apiserver: $(STAMPS)/kube-apiserver  ## kube-apiserver from Debian's source + etcd, for the Kubernetes tests
 

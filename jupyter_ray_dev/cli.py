@@ -14,10 +14,14 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import blocking, present
+from . import blocking, console, present
 from .errors import RayDevError
+from .request_model import add_options
+
+if TYPE_CHECKING:
+    from .service import RayDevService
 
 # exit codes a CI script can branch on
 OK = 0
@@ -64,28 +68,28 @@ class Output:
         print(present.error_text(err), file=sys.stderr)
 
 
-def _project(service: Any, project: str | None) -> Path:
+def _project(service: RayDevService, project: str | None) -> Path:
     return service.project.folder(project)
 
 
-def _rel(service: Any, path: Path) -> str:
+def _rel(service: RayDevService, path: Path) -> str:
     return service.project.api_path(path)
 
 
 # --- commands ------------------------------------------------------------------------------------
 
-def cmd_status(service: Any, args: Any, out: Output) -> int:
+def cmd_status(service: RayDevService, args: argparse.Namespace, out: Output) -> int:
     out.result(blocking.call(service.cluster), present.cluster_text)
     return OK
 
 
-def cmd_env_show(service: Any, args: Any, out: Output) -> int:
+def cmd_env_show(service: RayDevService, args: argparse.Namespace, out: Output) -> int:
     project = _rel(service, _project(service, args.project))
     out.result(blocking.call(service.runtime_env.read, project), present.env_file_text)
     return OK
 
 
-def cmd_env_validate(service: Any, args: Any, out: Output) -> int:
+def cmd_env_validate(service: RayDevService, args: argparse.Namespace, out: Output) -> int:
     project = _rel(service, _project(service, args.project))
     current = blocking.call(service.runtime_env.read, project)
     verdict = blocking.call(service.runtime_env.validate, project, current["runtime_env"])
@@ -94,26 +98,17 @@ def cmd_env_validate(service: Any, args: Any, out: Output) -> int:
     return OK if verdict["valid"] else FAILED
 
 
-def cmd_jobs_list(service: Any, args: Any, out: Output) -> int:
+def cmd_jobs_list(service: RayDevService, args: argparse.Namespace, out: Output) -> int:
     out.result(blocking.call(service.jobs.list, status=args.status, project=args.project),
                present.jobs_text)
     return OK
 
 
-def cmd_jobs_submit(service: Any, args: Any, out: Output) -> int:
-    file = Path(args.file).resolve()
-    body: dict[str, Any] = {"file": str(file), "args": args.args}
-    if args.project:
-        body["project"] = str(Path(args.project).resolve())
-    resources = {k: v for k, v in (("num_cpus", args.cpus), ("num_gpus", args.gpus))
-                 if v is not None}
-    if resources:
-        body["resources"] = resources
-    # the jobs core takes paths relative to the root; absolute ones are checked against it too
-    body["file"] = _rel(service, _inside_root(service, body["file"], "file"))
-    if "project" in body:
-        body["project"] = _rel(service, _inside_root(service, body["project"], "project"))
-    job = blocking.call(service.jobs.submit, body)
+def cmd_jobs_submit(service: RayDevService, args: argparse.Namespace, out: Output) -> int:
+    from .jobs.settings import JobSettings
+
+    request = console.request_from_options(JobSettings, args, service.project)
+    job = blocking.call(service.jobs.submit, request)
     for warning in present.warnings_text(job):
         print(warning, file=sys.stderr)
     if not args.wait:
@@ -121,41 +116,32 @@ def cmd_jobs_submit(service: Any, args: Any, out: Output) -> int:
         return OK
     if not out.json:
         print(f"Submitted Ray job {job['submission_id']}", flush=True)
-    final = _follow(service, job["submission_id"], show=not out.json)
+    final = console.JobLogFollower(service.jobs, job["submission_id"]).run(
+        None if out.json else _echo)
     job = blocking.call(service.jobs.get, job["submission_id"])
     out.result(job, present.job_line)
     return OK if final == "SUCCEEDED" else FAILED
 
 
-def _inside_root(service: Any, path: str, field: str) -> Path:
-    return service.project.resolve(path, field)
+def _echo(text: str) -> None:
+    print(text, flush=True)
 
 
-def _follow(service: Any, job_id: str, show: bool = True) -> str | None:
-    final = None
-    for event in blocking.iterate(service.jobs.follow(job_id)):
-        if event["type"] == "line" and show:
-            print(event["line"], flush=True)
-        elif event["type"] == "end":
-            final = event["status"]
-    return final
-
-
-def cmd_jobs_logs(service: Any, args: Any, out: Output) -> int:
+def cmd_jobs_logs(service: RayDevService, args: argparse.Namespace, out: Output) -> int:
     if args.follow:
-        final = _follow(service, args.job)
+        final = console.JobLogFollower(service.jobs, args.job).run(_echo)
         return OK if final == "SUCCEEDED" else FAILED
     text = blocking.call(service.jobs.logs, args.job)
     out.result({"submission_id": args.job, "logs": text}, text.rstrip("\n"))
     return OK
 
 
-def cmd_jobs_stop(service: Any, args: Any, out: Output) -> int:
+def cmd_jobs_stop(service: RayDevService, args: argparse.Namespace, out: Output) -> int:
     out.result(blocking.call(service.jobs.stop, args.job), present.stop_line)
     return OK
 
 
-def cmd_storage_ls(service: Any, args: Any, out: Output) -> int:
+def cmd_storage_ls(service: RayDevService, args: argparse.Namespace, out: Output) -> int:
     storage = service.storage
     if not args.uri:
         out.result(storage.roots(), present.roots_text)
@@ -165,7 +151,7 @@ def cmd_storage_ls(service: Any, args: Any, out: Output) -> int:
     return OK
 
 
-def cmd_storage_cp(service: Any, args: Any, out: Output) -> int:
+def cmd_storage_cp(service: RayDevService, args: argparse.Namespace, out: Output) -> int:
     from .storage.copy import copy
 
     result = blocking.call(copy, service.storage, args.source, args.dest, overwrite=args.force)
@@ -173,50 +159,36 @@ def cmd_storage_cp(service: Any, args: Any, out: Output) -> int:
     return OK
 
 
-def _promote_body(args: Any, service: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"image": args.image, "base_image": args.base_image,
-                            "gpu": args.gpu, "builder": args.builder, "push": not args.no_push,
-                            "variant": args.variant, "serve_app": args.serve_app}
-    if args.entrypoint:
-        body["entrypoint"] = _rel(service, _inside_root(service, str(Path(args.entrypoint)
-                                                                    .resolve()), "entrypoint"))
-    return {k: v for k, v in body.items() if v is not None}
-
-
-def cmd_promote(service: Any, args: Any, out: Output) -> int:
+def cmd_promote(service: RayDevService, args: argparse.Namespace, out: Output) -> int:
     """Review by default; --context writes the build context; --build builds, checks and
     pushes; --push-anyway pushes what the check held back.
 
     Exit codes a pipeline branches on: 0 reviewed/exported/pushed, 1 the build failed,
-    2 bad request (a field named), 3 no such project, 4 Ray unreachable, 5 no builder can
-    run here (the context export still works), 6 built but held back by the parity check."""
+    2 bad request (a field named), 3 no such project or entrypoint, 4 Ray unreachable,
+    5 no builder can run here (the context export still works), 6 built but held back by
+    the parity check."""
+    from .promote.options import PromoteOptions
+
     promote = service.promote
-    project = _rel(service, _project(service, args.project))
-    body = _promote_body(args, service)
+    folder = _project(service, args.project)
+    project = _rel(service, folder)
+    request = console.request_from_options(PromoteOptions, args, service.project,
+                                           folder)
     if args.context:
         dest = Path(args.context).resolve()
-        out.result(blocking.call(promote.export_context, project, body, dest),
+        out.result(blocking.call(promote.export_context, project, request, dest),
                    lambda r: f"Wrote the build context of {r['project'] or '/'} to {dest} "
                              f"({r['bytes']} bytes, inputs {r['inputs_hash'][:16]})")
         return OK
+    echo = None if out.json else _echo
     if args.push_anyway:
-        events = promote.push(args.push_anyway, {"override": True})
+        end = console.run_build(promote.push(args.push_anyway, {"override": True}), echo,
+                                started="Pushing")
     elif args.build:
-        events = promote.build(project, body)
+        end = console.run_build(promote.build(project, request), echo)
     else:
-        out.result(blocking.call(promote.plan, project, body), present.promote_plan_text)
+        out.result(blocking.call(promote.plan, project, request), present.promote_plan_text)
         return OK
-    end: dict[str, Any] | None = None
-    for event in blocking.iterate(events):
-        if event["type"] == "started" and not out.json:
-            verb = "Pushing" if args.push_anyway else "Building"
-            print(f"{verb} {event['promotion']['image']} ({event['promotion']['id']})",
-                  flush=True)
-        elif event["type"] == "line" and not out.json:
-            print(event["text"], flush=True)
-        elif event["type"] == "end":
-            end = event["promotion"]
-    assert end is not None  # follow() always ends with an "end" event
     out.result(end, present.promotion_line)
     if end["status"] == "blocked":
         return BLOCKED
@@ -226,6 +198,8 @@ def cmd_promote(service: Any, args: Any, out: Output) -> int:
 # --- parser --------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
+    from .jobs.settings import JobSettings
+    from .promote.options import PromoteOptions
     json_help = "machine-readable output (the REST API's JSON documents)"
     # accepted before or after the subcommand; SUPPRESS keeps a subcommand's default from
     # overwriting a --json given before it
@@ -263,12 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", help="only jobs of this project (relative to the root)")
     p = command(jobs, "submit", cmd_jobs_submit, "run a .py or .ipynb as a Ray job with its "
                 "project's runtime_env")
-    p.add_argument("file", help="the .py or .ipynb (options go before it)")
-    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script: "
-                   "everything after the file")
-    p.add_argument("--project", "-p", help="project folder (the job's working_dir)")
-    p.add_argument("--cpus", type=float, help="CPUs the driver reserves")
-    p.add_argument("--gpus", type=float, help="GPUs the driver reserves")
+    add_options(p, JobSettings)
     p.add_argument("--wait", action="store_true", help="stream the logs and exit with the "
                    "job's outcome (0 succeeded, 1 failed or stopped)")
     p = command(jobs, "logs", cmd_jobs_logs, "print a job's log")
@@ -292,17 +261,6 @@ def build_parser() -> argparse.ArgumentParser:
                 "would be built (default), export the build context (--context) or build and "
                 "push the image (--build); the manifests come with every answer (--json)")
     p.add_argument("--project", "-p", help="project folder (default as for env)")
-    p.add_argument("--entrypoint", "-e", help="the .py/.ipynb the image runs (default: the "
-                   "project's only one)")
-    p.add_argument("--image", help="target reference, registry/name:tag (default: "
-                   "c.RayDev.promote_registry/<project>:<inputs hash>; with --no-push and "
-                   "no registry, localhost/<project>:<inputs hash>)")
-    p.add_argument("--base-image", help="default: rayproject/ray of the dev cluster's Ray and "
-                   "Python")
-    gpu = p.add_mutually_exclusive_group()
-    gpu.add_argument("--gpu", dest="gpu", action="store_true", default=None,
-                     help="the -gpu base image (default: when the dev cluster has GPUs)")
-    gpu.add_argument("--no-gpu", dest="gpu", action="store_false")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--build", action="store_true", help="build the image, check it "
                       "against the run it reproduces (parity) and push it, streaming the "
@@ -313,19 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--push-anyway", metavar="PROMOTION_ID", help="push a built image that "
                       "its parity check held back (exit 6 of --build), recorded as an "
                       "override in the promotion history")
-    p.add_argument("--variant", choices=("rayjob", "rayservice"), help="manifests: a RayJob "
-                   "and a RayCluster (rayjob, the default) or a RayService of the project's "
-                   "Serve app (rayservice)")
-    p.add_argument("--serve-app", metavar="MODULE:APP", help="the Serve app the RayService "
-                   "deploys (default: serve_config.yaml, else `app = X.bind()` in the "
-                   "entrypoint)")
-    p.add_argument("--builder", help="image builder: buildah, docker or kaniko (default: "
-                   "c.RayDev.promote_builder, itself buildah by default)")
-    p.add_argument("--no-push", action="store_true", help="build only, push nothing")
+    add_options(p, PromoteOptions)
     return parser
 
 
-def main(argv: list[str] | None = None, service_factory: Callable[[], Any] | None = None) -> int:
+def main(argv: list[str] | None = None,
+         service_factory: Callable[[], RayDevService] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = Output(args.json)
     from .local import local_service

@@ -14,14 +14,25 @@ import sys
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import (
+    ArgDecorator,
+    argument,
+    magic_arguments,
+    parse_argstring,
+)
 
-from . import blocking, present
+from . import blocking, console, present
 from .errors import RayDevError
+from .jobs.settings import JobSettings
+from .promote.options import PromoteOptions
+from .request_model import RequestModel, add_options, options_body
+
+if TYPE_CHECKING:
+    from .service import RayDevService
 
 ENV_ACTIONS = ("show", "set", "pip", "validate")
 
@@ -39,19 +50,30 @@ class Rich:
         return self._text
 
 
+class model_arguments(ArgDecorator):  # noqa: N801 - named like IPython's own decorators
+    """A request model's fields as the magic's options (the CLI adds the same ones)."""
+
+    def __init__(self, model: type[RequestModel], **which: Any) -> None:
+        self.model, self.which = model, which
+
+    def add_to_parser(self, parser: Any, group: Any) -> None:
+        add_options(group if group is not None else parser, self.model, **self.which)
+
+
 def _usage(err: RayDevError) -> UsageError:
     return UsageError(present.error_text(err))
 
 
 @magics_class
 class RayDevMagics(Magics):
-    def __init__(self, shell: Any, service_factory: Callable[[], Any] | None = None) -> None:
+    def __init__(self, shell: Any,
+                 service_factory: Callable[[], RayDevService] | None = None) -> None:
         super().__init__(shell)
         self._factory = service_factory
-        self._service: Any = None
+        self._service: RayDevService | None = None
 
     @property
-    def service(self) -> Any:
+    def service(self) -> RayDevService:
         if self._service is None:
             from .local import local_service
 
@@ -160,10 +182,8 @@ class RayDevMagics(Magics):
     # --- jobs --------------------------------------------------------------------------------
 
     @magic_arguments()
-    @argument("--cpus", type=float, help="CPUs the driver reserves.")
-    @argument("--gpus", type=float, help="GPUs the driver reserves.")
+    @model_arguments(JobSettings, only=("project", "resources"))
     @argument("--name", help="A name for the job (part of its file name).")
-    @argument("--project", "-p", help="Project folder (default as for %%ray_init).")
     @argument("--no-wait", action="store_true", help="Return the job id at once; do not "
               "stream the logs.")
     @cell_magic
@@ -176,8 +196,8 @@ class RayDevMagics(Magics):
         from .jobs.cell import submit_cell
 
         project = self._project(args.project)
-        resources = {k: v for k, v in (("num_cpus", args.cpus), ("num_gpus", args.gpus))
-                     if v is not None}
+        # the cell's file and project are the magic's to find; the options are the model's
+        resources = options_body(JobSettings, args).get("resources")
         doc = self._call(submit_cell, self.service.jobs, cell, project, name=args.name,
                          resources=resources)
         job_id = doc["submission_id"]
@@ -189,19 +209,14 @@ class RayDevMagics(Magics):
         return job_id
 
     def _follow(self, job_id: str, interruptible: bool = False, start: int = 0) -> None:
-        events = blocking.iterate(self.service.jobs.follow(job_id, start))
-        shown = start
+        follower = console.JobLogFollower(self.service.jobs, job_id, start)
         try:
-            for event in events:
-                if event["type"] == "line":
-                    shown = event["n"] + 1
-                    print(event["line"], flush=True)
-                elif event["type"] == "end":
-                    print(present.job_line({"submission_id": job_id, **event}), flush=True)
+            follower.run(_echo)
+            if follower.end is not None:
+                print(present.job_line({"submission_id": job_id, **follower.end}), flush=True)
         except RayDevError as err:
             raise _usage(err) from None
         except KeyboardInterrupt:
-            events.close()
             if not interruptible:
                 raise
             answer = input(f"Stop Ray job {job_id}? [y/N] ").strip().lower()
@@ -210,7 +225,7 @@ class RayDevMagics(Magics):
                       f"%ray_stop {job_id} to stop it.")
                 return
             print(present.stop_line(self._call(self.service.jobs.stop, job_id)), flush=True)
-            self._follow(job_id, start=shown)  # the last lines and the final status
+            self._follow(job_id, start=follower.shown)  # the last lines and the final status
 
     @magic_arguments()
     @argument("--status", help="Only these statuses (comma-separated, e.g. RUNNING,FAILED).")
@@ -277,26 +292,17 @@ class RayDevMagics(Magics):
     # --- promote -----------------------------------------------------------------------------
 
     @magic_arguments()
-    @argument("--build", action="store_true", help="Build (and push) the image, streaming the "
-              "builder's log; without it, only the review is shown.")
-    @argument("--builder", help="Image builder: buildah, docker or kaniko (default: "
-              "c.RayDev.promote_builder).")
+    @model_arguments(PromoteOptions)
+    @argument("--build", action="store_true", help="Build the image, check it against the run "
+              "it reproduces (parity) and push it, streaming the builder's log; without it, "
+              "only the review is shown.")
     @argument("--context", metavar="FILE", help="Write the build context (.tar.gz) for an "
               "external CI instead of building.")
-    @argument("--image", help="Target registry/name:tag (default: c.RayDev.promote_registry/"
-              "<project>:<inputs hash>).")
-    @argument("--entrypoint", "-e", help="The .py/.ipynb the image runs (default: the "
-              "project's only one).")
-    @argument("--no-push", action="store_true", help="Build only, push nothing.")
     @argument("--push-anyway", metavar="PROMOTION_ID", help="Push a built image its parity "
               "check held back; the history records the override.")
     @argument("--project", "-p", help="Project folder (default as for %%ray_init).")
-    @argument("--variant", choices=("rayjob", "rayservice"), help="Manifests: a RayJob and a "
-              "RayCluster (default) or a RayService of the project's Serve app.")
-    @argument("--serve-app", metavar="MODULE:APP", help="The Serve app the RayService "
-              "deploys (default: serve_config.yaml, else `app = X.bind()` in the entrypoint).")
     @line_magic
-    def ray_promote(self, line: str = "") -> Any:
+    def ray_promote(self, line: str = "") -> Rich | None:
         """Promote the notebook's project to production, as the "Promote to prod" button does.
 
         Shows the review (entrypoint, pinned requirements, Dockerfile, what differs from dev);
@@ -308,37 +314,26 @@ class RayDevMagics(Magics):
         if sum(map(bool, (args.build, args.context, args.push_anyway))) > 1:
             raise UsageError("Give one of --build, --context and --push-anyway.")
         service = self.service
-        project = service.project.api_path(self._project(args.project))
-        body: dict[str, Any] = {"image": args.image, "builder": args.builder,
-                                "push": not args.no_push, "variant": args.variant,
-                                "serve_app": args.serve_app}
-        if args.entrypoint:
-            entry = self._sync(service.project.resolve, str(Path(args.entrypoint).resolve()),
-                               "entrypoint")
-            body["entrypoint"] = service.project.api_path(entry)
-        body = {k: v for k, v in body.items() if v is not None}
+        folder = self._project(args.project)
+        project = service.project.api_path(folder)
+        request = self._sync(console.request_from_options, PromoteOptions, args,
+                             service.project, folder)
         promote = service.promote
         if args.context:
             dest = Path(args.context).resolve()
-            result = self._call(promote.export_context, project, body, dest)
+            result = self._call(promote.export_context, project, request, dest)
             print(f"Wrote the build context to {dest} ({result['bytes']} bytes).")
             return None
         if not args.build and not args.push_anyway:
-            plan = self._call(promote.plan, project, body)
+            plan = self._call(promote.plan, project, request)
             text = present.promote_plan_text(plan)
             return Rich(plan, text, f"<pre>{escape(text)}</pre>")
-        end: dict[str, Any] = {}
-        events = promote.push(args.push_anyway, {"override": True}) if args.push_anyway \
-            else promote.build(project, body)
         try:
-            for event in blocking.iterate(events):
-                if event["type"] == "started":
-                    verb = "Pushing" if args.push_anyway else "Building"
-                    print(f"{verb} {event['promotion']['image']}", flush=True)
-                elif event["type"] == "line":
-                    print(event["text"], flush=True)
-                elif event["type"] == "end":
-                    end = event["promotion"]
+            if args.push_anyway:
+                end = console.run_build(promote.push(args.push_anyway, {"override": True}),
+                                        _echo, started="Pushing")
+            else:
+                end = console.run_build(promote.build(project, request), _echo)
         except RayDevError as err:
             raise _usage(err) from None
         summary = present.promotion_line(end)
@@ -349,6 +344,10 @@ class RayDevMagics(Magics):
             raise UsageError(summary)
         print(summary)
         return None
+
+
+def _echo(text: str) -> None:
+    print(text, flush=True)
 
 
 def _env_completer(_shell: Any, event: Any) -> list[str]:
@@ -362,7 +361,8 @@ def _env_completer(_shell: Any, event: Any) -> list[str]:
     return []
 
 
-def load(shell: Any, service_factory: Callable[[], Any] | None = None) -> RayDevMagics:
+def load(shell: Any, service_factory: Callable[[], RayDevService] | None = None
+         ) -> RayDevMagics:
     magics = RayDevMagics(shell, service_factory)
     shell.register_magics(magics)
     shell.set_hook("complete_command", _env_completer, str_key="%ray_env")

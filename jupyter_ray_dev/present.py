@@ -258,6 +258,16 @@ def error_text(err: RayDevError) -> str:
 
 # --- promote -------------------------------------------------------------------------------------
 
+_EXCLUDED_SHOWN = 20
+
+
+def _sentence(warning: Any) -> str:
+    """A warning as the sentence it carries (the core's are {kind, message, ...})."""
+    if isinstance(warning, dict):
+        return str(warning.get("message") or warning.get("kind") or warning)
+    return str(warning)
+
+
 def promote_plan_text(plan: dict[str, Any]) -> str:
     """The review a user checks before building: what goes into the image, and what differs."""
     entry = plan["entrypoint"]
@@ -277,7 +287,14 @@ def promote_plan_text(plan: dict[str, Any]) -> str:
                      f"({len(shape.get('dropped') or [])} dev-only parts left out)")
     elif shape:
         lines.append(f"  shape        from Ray's view of its nodes: {shape.get('reason')}")
-    lines += [f"  warning: {w}" for w in entry.get("warnings") or []]
+    excluded = plan["files"]["excluded"]
+    if excluded:
+        shown = ", ".join(excluded[:_EXCLUDED_SHOWN])
+        more = f" and {len(excluded) - _EXCLUDED_SHOWN} more" \
+            if len(excluded) > _EXCLUDED_SHOWN else ""
+        lines.append(f"  excluded     {shown}{more} (ignore rules: .gitignore, .rayignore, "
+                     ".dockerignore, Ray's defaults)")
+    lines += [f"  warning: {_sentence(w)}" for w in entry.get("warnings") or []]
     for builder in plan.get("builders") or []:
         state = ("available" if builder.get("available")
                  else f"not available: {builder.get('reason')}")

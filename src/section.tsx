@@ -26,8 +26,8 @@ export abstract class PolledSection<
     this.id = options.id;
     this.addClass(options.className);
     this.trans = options.translator.load('jupyter_ray_dev');
-    this.title.label = this.trans.__(options.label);
-    this.title.caption = this.trans.__(options.caption);
+    this.title.label = options.label;
+    this.title.caption = options.caption;
     // `isVisible` is false while the sidebar is collapsed, another sidebar
     // tab is selected or this accordion section is folded.
     this.model = options.monitor(() => this.isVisible);
@@ -38,7 +38,7 @@ export abstract class PolledSection<
       'refresh',
       new ToolbarButton({
         icon: refreshIcon,
-        tooltip: this.trans.__(options.refreshTooltip),
+        tooltip: options.refreshTooltip,
         dataset: { 'data-testid': options.refreshTestId },
         onClick: () => this.onRefresh()
       })
@@ -90,7 +90,7 @@ export namespace PolledSection {
     id: string;
     className: string;
     translator: ITranslator;
-    /** Untranslated; passed through the bundle. */
+    /** Translated by the caller (a literal in its `trans.__` call, for the extractor). */
     label: string;
     caption: string;
     refreshTooltip: string;

@@ -34,9 +34,10 @@ def make_cli(ray_head, tmp_path, ray_dev: dict):
     env.pop("RAY_DEV_ROOT_DIR", None)
     env.pop("RAY_CLUSTER_NAME", None)
 
-    def run(*args: str):
-        return subprocess.run([JUPYTER, "ray-dev", *args], check=False, cwd=root / "proj",
-                              env=env, capture_output=True, text=True, timeout=900)
+    def run(*args: str, cwd: Path | None = None):
+        return subprocess.run([JUPYTER, "ray-dev", *args], check=False,
+                              cwd=cwd or root / "proj", env=env, capture_output=True,
+                              text=True, timeout=900)
 
     sample_project(root)
     return run
@@ -88,6 +89,28 @@ def test_context_export_writes_the_tar_gz(cli, tmp_path):
         names = set(tar.getnames())
     assert "Dockerfile" in names and "manifests/rayjob.yaml" in names
     assert not any("checkpoints" in n or n.endswith(".log") for n in names)  # ignored files
+
+
+def test_the_readme_example_from_the_jupyter_root(cli, tmp_path):
+    """`jupyter ray-dev promote -p proj -e train.ipynb` as the README writes it, run from the
+    Jupyter root: -e is the project's file; a missing one is "not found" (exit 3)."""
+    root = tmp_path / "root"
+    js = cli("promote", "-p", "proj", "-e", "train.ipynb", "--json", cwd=root)
+    assert js.returncode == 0, js.stdout + js.stderr
+    assert json.loads(js.stdout)["entrypoint"]["source"] == "proj/train.ipynb"
+    text = cli("promote", "-p", "proj", "-e", "train.ipynb", cwd=root)
+    assert text.returncode == 0 and "warning: {" not in text.stdout
+    missing = cli("promote", "-p", "proj", "-e", "score.ipynb", cwd=root)
+    assert missing.returncode == 3
+    assert missing.stderr.strip() == (
+        f"Error [entrypoint]: The entrypoint 'score.ipynb' was not found (looked in "
+        f"{root / 'proj'} and {root}): give a path relative to the project folder or to the "
+        "current directory.")
+    # from a subfolder of the project, the project is found upwards
+    (root / "proj" / "notes").mkdir(exist_ok=True)
+    sub = cli("promote", "-e", "train.ipynb", "--json", cwd=root / "proj" / "notes")
+    assert sub.returncode == 0, sub.stdout + sub.stderr
+    assert json.loads(sub.stdout)["entrypoint"]["source"] == "proj/train.ipynb"
 
 
 def test_exit_codes_a_pipeline_can_branch_on(cli):

@@ -10,7 +10,7 @@ from .base import API_PREFIX, RayDevHandler
 class ClusterHandler(RayDevHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        self.finish(await self.service.cluster())
+        self.reply(await self.service.cluster())
 
 
 ROUTES = [(f"{API_PREFIX}/cluster", ClusterHandler)]

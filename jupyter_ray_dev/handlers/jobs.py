@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import tornado.web
-from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 
-from ..errors import BadRequest
 from .base import API_PREFIX, RayDevHandler
 from .streaming import EventStreamHandler
 
 JOB_ID = r"(?P<job_id>[\w\-]+)"
-
-
-def _user(handler: JupyterHandler) -> str | None:
-    user = handler.current_user
-    return getattr(user, "username", None) or (user if isinstance(user, str) else None)
 
 
 class JobsHandler(RayDevHandler):
@@ -28,28 +20,26 @@ class JobsHandler(RayDevHandler):
         jobs = await self.service.jobs.list(
             status=self.get_argument("status", None), project=self.get_argument("project", None)
         )
-        self.finish({"jobs": jobs})
+        self.reply({"jobs": jobs})
 
     @tornado.web.authenticated
     async def post(self) -> None:
-        try:
-            body = json.loads(self.request.body or b"null")
-        except ValueError as err:
-            raise BadRequest(f"The request body is not JSON: {err}.", field="body") from err
-        _created(self, await self.service.jobs.submit(body, user=_user(self)))
+        from ..jobs.settings import JobSettings
+
+        request = self.request_of(JobSettings)
+        _created(self, await self.service.jobs.submit(request, user=self.user))
 
 
 def _created(handler: RayDevHandler, job: dict[str, Any]) -> None:
-    handler.set_status(201)
     handler.set_header("Location", url_path_join(handler.base_url, API_PREFIX, "jobs",
                                                  job["submission_id"]))
-    handler.finish(job)
+    handler.reply(job, status=201)
 
 
 class JobHandler(RayDevHandler):
     @tornado.web.authenticated
     async def get(self, job_id: str) -> None:
-        self.finish(await self.service.jobs.get(job_id))
+        self.reply(await self.service.jobs.get(job_id))
 
     @tornado.web.authenticated
     async def delete(self, job_id: str) -> None:
@@ -61,13 +51,13 @@ class JobHandler(RayDevHandler):
 class JobStopHandler(RayDevHandler):
     @tornado.web.authenticated
     async def post(self, job_id: str) -> None:
-        self.finish(await self.service.jobs.stop(job_id))
+        self.reply(await self.service.jobs.stop(job_id))
 
 
 class JobRerunHandler(RayDevHandler):
     @tornado.web.authenticated
     async def post(self, job_id: str) -> None:
-        _created(self, await self.service.jobs.rerun(job_id, user=_user(self)))
+        _created(self, await self.service.jobs.rerun(job_id, user=self.user))
 
 
 class JobLogsHandler(RayDevHandler):

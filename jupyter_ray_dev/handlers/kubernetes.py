@@ -3,44 +3,36 @@ kaniko builds."""
 
 from __future__ import annotations
 
-import json
-
 import tornado.web
 
-from ..errors import BadRequest
 from .base import API_PREFIX, RayDevHandler
 
 
 class KubernetesHandler(RayDevHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        self.finish(await self.service.kubernetes.discover())
+        self.reply(await self.service.kubernetes.discover())
 
 
 class ApplyHandler(RayDevHandler):
     @tornado.web.authenticated
     async def post(self) -> None:
-        from ..k8s.apply import parse_apply_request
+        from ..k8s.apply import ApplyRequest
 
-        try:
-            body = json.loads(self.request.body or b"null")
-        except ValueError as err:
-            raise BadRequest(f"The request body is not JSON: {err}.", field="body") from err
-        manifest, dry_run, force = parse_apply_request(body)
-        self.finish(await self.service.kubernetes.apply(manifest, dry_run=dry_run, force=force))
+        self.reply(await self.service.kubernetes.apply_request(self.request_of(ApplyRequest)))
 
 
 class StatusHandler(RayDevHandler):
     @tornado.web.authenticated
     async def get(self, kind: str, name: str) -> None:
-        self.finish(await self.service.kubernetes.status(
+        self.reply(await self.service.kubernetes.status(
             kind, name, namespace=self.get_argument("namespace", None)))
 
 
 class BuildHandler(RayDevHandler):
     @tornado.web.authenticated
     async def get(self, name: str) -> None:
-        self.finish(await self.service.kubernetes.build_report(
+        self.reply(await self.service.kubernetes.build_report(
             name, namespace=self.get_argument("namespace", None)))
 
 

@@ -4,15 +4,10 @@ parity check."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import tornado.web
-from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 
 from ..errors import BadRequest
@@ -21,35 +16,26 @@ from .streaming import EventStreamHandler
 
 PROJECT = r"(?P<project>.+)"
 PROMOTION_ID = r"(?P<promotion_id>[\w\-]+)"
-_CHUNK = 1 << 20
-
-
-def _body(handler: RayDevHandler) -> Any:
-    try:
-        return json.loads(handler.request.body or b"null")
-    except ValueError as err:
-        raise BadRequest(f"The request body is not JSON: {err}.", field="body") from err
-
-
-def _user(handler: JupyterHandler) -> str | None:
-    user = handler.current_user
-    return getattr(user, "username", None) or (user if isinstance(user, str) else None)
 
 
 class PromotePlanHandler(RayDevHandler):
     @tornado.web.authenticated
     async def post(self, project: str) -> None:
-        self.finish(await self.service.promote.plan(project, _body(self)))
+        from ..promote.options import PromoteOptions
+
+        self.reply(await self.service.promote.plan(project, self.request_of(PromoteOptions)))
 
 
 class PromoteBuildHandler(RayDevHandler):
     @tornado.web.authenticated
     async def post(self, project: str) -> None:
-        started = await self.service.promote.start_build(project, _body(self), user=_user(self))
-        self.set_status(202)
+        from ..promote.options import PromoteOptions
+
+        started = await self.service.promote.start_build(
+            project, self.request_of(PromoteOptions), user=self.user)
         self.set_header("Location", url_path_join(self.base_url, API_PREFIX, "promotions",
                                                   started["id"]))
-        self.finish(started)
+        self.reply(started, status=202)
 
 
 class PromoteContextHandler(RayDevHandler):
@@ -57,20 +43,14 @@ class PromoteContextHandler(RayDevHandler):
 
     @tornado.web.authenticated
     async def post(self, project: str) -> None:
-        scratch = Path(tempfile.mkdtemp(prefix="ray-dev-export-"))
-        try:
-            info = await self.service.promote.export_context(
-                project, _body(self), scratch / "context.tar.gz", user=_user(self))
-            self.set_header("Content-Type", "application/gzip")
-            self.set_header("Content-Disposition", f'attachment; filename="{info["filename"]}"')
-            self.set_header("X-Ray-Dev-Promotion", info["id"])
-            with (scratch / "context.tar.gz").open("rb") as f:
-                while chunk := f.read(_CHUNK):
-                    self.write(chunk)
-                    await self.flush()
-            self.finish()
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        from ..promote.options import PromoteOptions
+
+        export = await self.service.promote.context_download(
+            project, self.request_of(PromoteOptions), user=self.user)
+        self.set_header("Content-Type", "application/gzip")
+        self.set_header("Content-Disposition", f'attachment; filename="{export.filename}"')
+        self.set_header("X-Ray-Dev-Promotion", export.promotion_id)
+        await self.reply_stream(export.chunks)
 
 
 class PromotePackageHandler(RayDevHandler):
@@ -78,20 +58,23 @@ class PromotePackageHandler(RayDevHandler):
 
     @tornado.web.authenticated
     async def post(self, project: str) -> None:
-        self.finish(await self.service.promote.package(project, _body(self), user=_user(self)))
+        from ..promote.options import PackageRequest
+
+        self.reply(await self.service.promote.package(project, self.request_of(PackageRequest),
+                                                      user=self.user))
 
 
 class PromotionsHandler(RayDevHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         project = self.get_argument("project", None)
-        self.finish({"promotions": await self.service.promote.history(project)})
+        self.reply({"promotions": await self.service.promote.history(project)})
 
 
 class PromotionHandler(RayDevHandler):
     @tornado.web.authenticated
     async def get(self, promotion_id: str) -> None:
-        self.finish(await self.service.promote.get(promotion_id))
+        self.reply(await self.service.promote.get(promotion_id))
 
 
 class PromotionDiffHandler(RayDevHandler):
@@ -101,7 +84,7 @@ class PromotionDiffHandler(RayDevHandler):
         if not other:
             raise BadRequest("Give `other`: the id of the promotion to compare with.",
                              field="other")
-        self.finish(await self.service.promote.diff(promotion_id, other))
+        self.reply(await self.service.promote.diff(promotion_id, other))
 
 
 class PromotionPushHandler(RayDevHandler):
@@ -110,10 +93,11 @@ class PromotionPushHandler(RayDevHandler):
 
     @tornado.web.authenticated
     async def post(self, promotion_id: str) -> None:
-        started = await self.service.promote.start_push(promotion_id, _body(self),
-                                                        user=_user(self))
-        self.set_status(202)
-        self.finish(started)
+        from ..promote.options import PushRequest
+
+        started = await self.service.promote.start_push(
+            promotion_id, self.request_of(PushRequest), user=self.user)
+        self.reply(started, status=202)
 
 
 class PromotionApplyHandler(RayDevHandler):
@@ -121,7 +105,10 @@ class PromotionApplyHandler(RayDevHandler):
 
     @tornado.web.authenticated
     async def post(self, promotion_id: str) -> None:
-        self.finish(await self.service.promote.reapply(promotion_id, _body(self)))
+        from ..promote.options import ReapplyRequest
+
+        self.reply(await self.service.promote.reapply(promotion_id,
+                                                      self.request_of(ReapplyRequest)))
 
 
 class PromotionStreamHandler(EventStreamHandler):

@@ -14,7 +14,7 @@ import shlex
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,11 +241,13 @@ class JobsService:
                 field="runtime_env",
             ) from err
 
-    async def submit(self, body: Any, user: str | None = None,
+    async def submit(self, request: JobSettings | Mapping[str, Any] | None,
+                     user: str | None = None,
                      cell: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Launch ``body`` (a JSON request or stored settings) as a Ray job. ``cell``: the
-        ``%%ray_job`` cell behind a temporary file, kept so that a re-run can write it again."""
-        settings = JobSettings.from_request(body)
+        """Launch ``request`` (the model, a JSON request or stored settings) as a Ray job.
+        ``cell``: the ``%%ray_job`` cell behind a temporary file, kept so that a re-run can
+        write it again."""
+        settings = JobSettings.coerce(request)
         prepared: Prepared = await self._off_loop(self._prepare, settings)
         metadata = {"launched_by": LAUNCHED_BY, "project": prepared.project,
                     "file": prepared.file, "user": user or ""}

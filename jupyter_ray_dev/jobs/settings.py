@@ -7,12 +7,14 @@ validated ``JobSettings`` are also what the history stores for a re-run.
 
 from __future__ import annotations
 
+import argparse
 import math
 import shlex
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import BadRequest
+from ..request_model import REQUIRED, Flag, RequestModel, option
 
 RUNNABLE_SUFFIXES = (".py", ".ipynb")
 MAGICS_MODES = ("comment", "error")
@@ -45,50 +47,7 @@ class Resources:
         }
 
 
-@dataclass(frozen=True)
-class JobSettings:
-    """A launch request after validation: enough to launch the same job again."""
-
-    file: str  # path relative to the Jupyter root, '/'-separated
-    project: str | None = None  # folder relative to the root; None: found from the file
-    args: tuple[str, ...] = ()
-    resources: Resources = field(default_factory=Resources)
-    magics: str = "comment"  # notebooks only: what to do with IPython-only lines
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "project": self.project,
-            "args": list(self.args),
-            "resources": self.resources.to_dict(),
-            "magics": self.magics,
-        }
-
-    @classmethod
-    def from_request(cls, body: Any) -> JobSettings:
-        """Validate a JSON request body (or stored settings) into settings."""
-        if not isinstance(body, dict):
-            raise BadRequest(
-                'The request body must be a JSON object like {"file": "project/train.py"}.',
-                field="body",
-            )
-        unknown = sorted(set(body) - {"file", "project", "args", "resources", "magics"})
-        if unknown:
-            raise BadRequest(
-                f"Unknown field {unknown[0]!r}. Known fields: file, project, args, resources, "
-                "magics.",
-                field=unknown[0],
-            )
-        return cls(
-            file=_file(body.get("file")),
-            project=_project(body.get("project")),
-            args=parse_args(body.get("args")),
-            resources=parse_resources(body.get("resources")),
-            magics=_magics(body.get("magics", "comment")),
-        )
-
-
-def _file(value: Any) -> str:
+def _file(value: Any, name: str = "file") -> str:
     if not isinstance(value, str) or not value.strip():
         raise BadRequest(
             "Give the file to run as `file`: a .py or .ipynb path relative to the Jupyter root, "
@@ -104,7 +63,7 @@ def _file(value: Any) -> str:
     return value
 
 
-def _project(value: Any) -> str | None:
+def _project(value: Any, name: str = "project") -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -116,7 +75,9 @@ def _project(value: Any) -> str | None:
     return value
 
 
-def _magics(value: Any) -> str:
+def _magics(value: Any, name: str = "magics") -> str:
+    if value is None:
+        return "comment"
     if value not in MAGICS_MODES:
         raise BadRequest(
             f"`magics` must be one of {', '.join(MAGICS_MODES)}: 'comment' turns IPython magics "
@@ -124,6 +85,46 @@ def _magics(value: Any) -> str:
             field="magics",
         )
     return value
+
+
+@dataclass(frozen=True)
+class JobSettings(RequestModel):
+    """A launch request after validation: enough to launch the same job again (the history
+    stores it for a re-run)."""
+
+    what = "job request"
+
+    file: str = option(
+        REQUIRED, raw=True, check=_file, path="cwd",
+        help="the .py or .ipynb to run; relative to the Jupyter root (REST) or the current "
+             "directory (command line)",
+        cli=(Flag(("file",), help="the .py or .ipynb (options go before it)"),))
+    project: str | None = option(
+        raw=True, check=_project, path="cwd", short="-p",
+        help="project folder, the job's working_dir (default: the nearest folder up from the "
+             "file with a runtime_env.yaml, else the file's folder)")
+    args: tuple[str, ...] = option(
+        (), raw=True, check=lambda v, n: parse_args(v),
+        help="arguments for the script: a list of strings, or one string split like a shell",
+        cli=(Flag(("args",), nargs=argparse.REMAINDER,
+                  help="arguments for the script: everything after the file"),))
+    resources: Resources = option(
+        raw=True, check=lambda v, n: parse_resources(v), default_factory=Resources,
+        help="what the driver reserves: num_cpus, num_gpus, memory (bytes), custom",
+        cli=(Flag(("--cpus",), key="num_cpus", type=float, help="CPUs the driver reserves"),
+             Flag(("--gpus",), key="num_gpus", type=float, help="GPUs the driver reserves")))
+    magics: str = option(
+        "comment", raw=True, check=_magics, choices=MAGICS_MODES,
+        help="notebooks: comment skips IPython-only lines with a warning, error refuses them")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "project": self.project,
+            "args": list(self.args),
+            "resources": self.resources.to_dict(),
+            "magics": self.magics,
+        }
 
 
 def parse_args(value: Any) -> tuple[str, ...]:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import copy
 import difflib
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from ..errors import BadRequest
+from ..request_model import REQUIRED, RequestModel, option
 from .resources import Resource, applicable, check_name
 
 # Fields the server owns: they change on every write and say nothing about the spec
@@ -118,17 +120,26 @@ def summarize_status(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def parse_apply_request(body: object) -> tuple[dict[str, Any], bool, bool]:
-    """``{"manifest": {...}, "dry_run": true, "force": false}`` -> (manifest, dry_run, force).
+def _manifest(value: Any, name: str) -> dict[str, Any]:
+    if value is None:
+        raise BadRequest('Send {"manifest": {...}, "dry_run": true|false}.', field=name)
+    return value  # checked by check_manifest, which names the field inside it
 
-    dry_run defaults to true: nothing is written unless the caller says so.
-    """
-    if not isinstance(body, dict) or "manifest" not in body:
-        raise BadRequest('Send {"manifest": {...}, "dry_run": true|false}.', field="manifest")
-    flags = []
-    for key, default in (("dry_run", True), ("force", False)):
-        value = body.get(key, default)
-        if not isinstance(value, bool):
-            raise BadRequest(f"{key} must be true or false.", field=key)
-        flags.append(value)
-    return body["manifest"], flags[0], flags[1]
+
+@dataclass(frozen=True)
+class ApplyRequest(RequestModel):
+    """Apply a promoted KubeRay object. dry_run defaults to true: nothing is written unless
+    the caller says so."""
+
+    what = "apply request"
+
+    manifest: dict[str, Any] = option(REQUIRED, help="the Kubernetes object (JSON)", raw=True,
+                                      check=_manifest, cli=())
+    dry_run: bool = option(True, help="show the diff against the cluster, change nothing")
+    force: bool = option(False, help="take over fields another manager owns")
+
+
+def parse_apply_request(body: object) -> tuple[dict[str, Any], bool, bool]:
+    """``{"manifest": {...}, "dry_run": true, "force": false}`` -> (manifest, dry_run, force)."""
+    request = ApplyRequest.from_json(body)
+    return request.manifest, request.dry_run, request.force

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from ..cluster.kuberay import KubeRayIdentity
@@ -98,6 +98,12 @@ class KubernetesService:
             return None
 
     # -- apply and status -----------------------------------------------------------
+
+    async def apply_request(self, request: ap.ApplyRequest | Mapping[str, Any] | None
+                            ) -> dict[str, Any]:
+        """``apply`` of a request body (manifest, dry_run, force), validated first."""
+        request = ap.ApplyRequest.coerce(request)
+        return await self.apply(request.manifest, dry_run=request.dry_run, force=request.force)
 
     async def apply(self, manifest: Any, *, dry_run: bool = True,
                     force: bool = False) -> dict[str, Any]:

@@ -1,10 +1,26 @@
 """Promote to prod: a notebook project -> reproducible image -> KubeRay manifests.
 
 Importing this package is cheap: nbconvert, jinja2, jsonschema and yaml are
-imported on first use, in a worker thread.
+imported on first use, in a worker thread; the service itself loads on first use
+(PEP 562), so the faces can read the request models (``options``) without it.
 """
 
-from .options import PromoteOptions
-from .service import NoBuilder, PromoteConfig, PromoteService
+from __future__ import annotations
 
-__all__ = ["NoBuilder", "PromoteConfig", "PromoteOptions", "PromoteService"]
+from typing import TYPE_CHECKING
+
+from ..lazy import exports
+
+if TYPE_CHECKING:
+    from .options import PromoteOptions
+    from .service import NoBuilder, PromoteConfig, PromoteService
+
+_LAZY = {
+    "PromoteOptions": "options",
+    "NoBuilder": "service",
+    "PromoteConfig": "service",
+    "PromoteService": "service",
+}
+
+__all__ = sorted(_LAZY)
+__getattr__ = exports(__name__, _LAZY)

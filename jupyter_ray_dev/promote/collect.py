@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..errors import BadRequest
+from ..errors import BadRequest, NotFound
 from ..project.discovery import resolve_project_folder
 from ..project.files import iter_kept_files
 from ..project.notebook import convert_notebook
@@ -107,6 +107,10 @@ def resolve_project(root: Path, project: str, entrypoint: str | None) -> tuple[P
             )
         return folder, candidates[0]
     entry = resolve_in_root(root, entrypoint, "entrypoint")
+    if not entry.exists():
+        raise NotFound(
+            f"The entrypoint {entrypoint!r} was not found: give a .py or .ipynb path relative "
+            "to the Jupyter root, as the file browser shows it.", field="entrypoint")
     if not entry.is_file() or entry.suffix not in (".py", ".ipynb"):
         raise BadRequest(
             f"The entrypoint {entrypoint!r} must be a .py or .ipynb file.", field="entrypoint"

@@ -1,11 +1,17 @@
-"""What a promote request may choose, validated before any work (the request's only input)."""
+"""What a promote request may choose, validated before any work (the request's only input).
+
+The models are the one definition the REST API, the CLI and ``%ray_promote`` read
+(``request_model``): a field added here is an option of all three.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Union
 
 from ..errors import BadRequest
+from ..request_model import RequestModel, option
 from .dockerfile import IMAGE_REF
 from .serve import check_import_path
 
@@ -14,56 +20,88 @@ BUILDERS = ("buildah", "docker", "kaniko")
 VARIANTS = ("rayjob", "rayservice")
 
 
-@dataclass(frozen=True)
-class PromoteOptions:
-    entrypoint: str | None = None  # path relative to the Jupyter root; None: the only one
-    image: str | None = None  # full target reference; None: <registry>/<project>:<hash>
-    base_image: str | None = None  # None: rayproject/ray of the dev cluster's versions
-    gpu: bool | None = None  # None: the -gpu image when the dev cluster has GPUs
-    push: bool = True
-    builder: str | None = None  # None: the server's c.RayDev.promote_builder
-    variant: str = "rayjob"
-    serve_app: str | None = None  # module:app; None: found in the project (promote.serve)
+def _image_ref(value: str, name: str) -> str:
+    if not IMAGE_REF.match(value):
+        raise BadRequest(
+            f"`{name}` {value!r} is not an image reference: use registry/name:tag in lower "
+            "case, e.g. registry.example.com/team/project:v1.", field=name)
+    return value
 
-    @classmethod
-    def from_request(cls, body: Any) -> PromoteOptions:
-        if body is None:
-            body = {}
-        if not isinstance(body, dict):
-            raise BadRequest("The request body must be a JSON object.", field="body")
-        unknown = set(body) - {"entrypoint", "image", "base_image", "gpu", "push", "builder",
-                               "variant", "serve_app"}
-        if unknown:
-            raise BadRequest(f"Unknown field {sorted(unknown)[0]!r}: a promote request takes "
-                             "entrypoint, image, base_image, gpu, push, builder, variant and "
-                             "serve_app.", field=sorted(unknown)[0])
-        for key in ("entrypoint", "image", "base_image", "serve_app"):
-            if body.get(key) is not None and not isinstance(body[key], str):
-                raise BadRequest(f"`{key}` must be a string.", field=key)
-        for key in ("image", "base_image"):
-            value = body.get(key)
-            if value and not IMAGE_REF.match(value):
-                raise BadRequest(
-                    f"`{key}` {value!r} is not an image reference: use registry/name:tag in "
-                    "lower case, e.g. registry.example.com/team/project:v1.", field=key)
-        for key in ("gpu", "push"):
-            if body.get(key) is not None and not isinstance(body[key], bool):
-                raise BadRequest(f"`{key}` must be true or false.", field=key)
-        builder = body.get("builder") or None
-        if builder is not None and builder not in BUILDERS:
-            raise BadRequest(f"`builder` must be one of {', '.join(BUILDERS)}.", field="builder")
-        variant = body.get("variant") or "rayjob"
-        if variant not in VARIANTS:
-            raise BadRequest("`variant` must be rayjob (a RayJob and a RayCluster) or "
-                             "rayservice (a RayService of the project's Serve app).",
-                             field="variant")
-        serve_app = body.get("serve_app") or None
-        if serve_app is not None:
-            check_import_path(serve_app)
-        return cls(entrypoint=body.get("entrypoint") or None, image=body.get("image") or None,
-                   base_image=body.get("base_image") or None, gpu=body.get("gpu"),
-                   push=body.get("push", True), builder=builder, variant=variant,
-                   serve_app=serve_app)
+
+def _variant(value: Any, name: str) -> str:
+    value = value or "rayjob"
+    if value not in VARIANTS:
+        raise BadRequest("`variant` must be rayjob (a RayJob and a RayCluster) or rayservice "
+                         "(a RayService of the project's Serve app).", field=name)
+    return value
+
+
+@dataclass(frozen=True)
+class PromoteOptions(RequestModel):
+    what = "promote request"
+
+    entrypoint: str | None = option(
+        help="the .py/.ipynb the image runs (default: the project's only one); relative to "
+             "the Jupyter root (REST), to the project folder or the current directory "
+             "(command line)", short="-e", path="project")
+    image: str | None = option(
+        help="target reference, registry/name:tag (default: c.RayDev.promote_registry/"
+             "<project>:<inputs hash>; with --no-push and no registry, "
+             "localhost/<project>:<inputs hash>)", check=_image_ref, metavar="REF")
+    base_image: str | None = option(
+        help="the image to build FROM (default: rayproject/ray of the dev cluster's Ray and "
+             "Python)", check=_image_ref, metavar="REF")
+    gpu: bool | None = option(help="the -gpu base image (default: when the dev cluster has "
+                                   "GPUs)")
+    push: bool = option(True, help="--no-push: build only, push nothing (pushing is the "
+                                      "default)")
+    builder: str | None = option(
+        help="image builder (default: c.RayDev.promote_builder, itself buildah by default)",
+        choices=BUILDERS)
+    variant: str = option(
+        "rayjob", raw=True, check=_variant, choices=VARIANTS,
+        help="manifests: a RayJob and a RayCluster (rayjob, the default) or a RayService of "
+             "the project's Serve app (rayservice)")
+    serve_app: str | None = option(
+        help="the Serve app the RayService deploys (default: serve_config.yaml, else "
+             "`app = X.bind()` in the entrypoint)", check=check_import_path,
+        metavar="MODULE:APP")
+
+
+@dataclass(frozen=True)
+class PackageRequest(PromoteOptions):
+    """The runtime_env path: a promote request plus where the code zip goes."""
+
+    what = "package request"
+
+    storage_root: str | None = option(
+        help="the name of an s3:// or gs:// storage root the cluster's nodes can read")
+
+
+@dataclass(frozen=True)
+class ReapplyRequest(RequestModel):
+    """Apply one of a recorded promotion's manifests again."""
+
+    what = "re-apply request"
+
+    kind: str | None = option(help="the manifest to apply: RayJob, RayService or RayCluster "
+                                    "(default: the promotion's main one)")
+    dry_run: bool = option(True, help="show the diff against the cluster, change nothing")
+    force: bool = option(False, help="take over fields another manager owns")
+
+
+@dataclass(frozen=True)
+class PushRequest(RequestModel):
+    """Push a built image its parity check held back."""
+
+    what = "push request"
+
+    override: bool = option(False, help="push although the image's parity check failed or "
+                                        "could not run (Push anyway): the history records it")
+
+
+# what the promote core accepts: the model, or a JSON body validated into it
+PromoteRequestLike = Union[PromoteOptions, Mapping[str, Any], None]
 
 
 def registry_host(image: str) -> str | None:

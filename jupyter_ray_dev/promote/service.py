@@ -23,7 +23,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +66,14 @@ from .manifests import (
     to_yaml,
     validate_manifest,
 )
-from .options import PromoteOptions, registry_host
+from .options import (
+    PackageRequest,
+    PromoteOptions,
+    PromoteRequestLike,
+    PushRequest,
+    ReapplyRequest,
+    registry_host,
+)
 from .package import PACKAGES_DIR, code_zip, runtime_env_for, runtime_env_rayjob
 from .parity import (
     PASSED,
@@ -85,6 +92,16 @@ from .serve import ServeApp, find_serve_app
 from .store import PromotionRecord, PromotionStore, default_store_path
 
 log = logging.getLogger(__name__)
+_DOWNLOAD_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ContextDownload:
+    """A build context on its way to a browser: read ``chunks`` to the end (or close it)."""
+
+    promotion_id: str
+    filename: str
+    chunks: AsyncIterator[bytes]
 
 DEPS_DIR = "/home/ray/.ray-dev-deps"
 # runtime_env fields the image replaces, and what becomes of each
@@ -462,9 +479,9 @@ class PromoteService:
         return shape, (f"Read from the RayCluster {shape.source} this server runs in, through "
                        "the Kubernetes API.")
 
-    async def plan(self, project: str, body: Any = None) -> dict[str, Any]:
+    async def plan(self, project: str, request: PromoteRequestLike = None) -> dict[str, Any]:
         """What a promotion would build, for review; builds nothing."""
-        return (await self._plan(project, PromoteOptions.from_request(body))).to_dict()
+        return (await self._plan(project, PromoteOptions.coerce(request))).to_dict()
 
     # --- building ----------------------------------------------------------------
     def _record(self, plan: Plan, kind: str, status: str, user: str | None) -> PromotionRecord:
@@ -474,10 +491,10 @@ class PromoteService:
             dockerfile=plan.dockerfile, manifests=plan.manifests_yaml,
             requirements=plan.pinned.text(), user=user)
 
-    async def start_build(self, project: str, body: Any = None,
+    async def start_build(self, project: str, request: PromoteRequestLike = None,
                           user: str | None = None) -> dict[str, Any]:
         """Start building (and pushing) the image; follow it with ``follow(id)``."""
-        options = PromoteOptions.from_request(body)
+        options = PromoteOptions.coerce(request)
         plan = await self._plan(project, options)
         if plan.image is None:
             raise BadRequest("No target image: give `image` (registry/name:tag) or set "
@@ -580,18 +597,13 @@ class PromoteService:
             shutil.rmtree(scratch, ignore_errors=True)
             await self._done(live)
 
-    async def start_push(self, promotion_id: str, body: Any = None,
+    async def start_push(self, promotion_id: str,
+                         request: PushRequest | Mapping[str, Any] | None = None,
                          user: str | None = None) -> dict[str, Any]:
-        """Push a built image that waits for its push: ``{"override": true}`` is the user's
-        *Push anyway* for an image whose parity check did not pass, recorded in the
-        promotion's ``overrides``. Follow it with ``follow(id)``."""
-        if body is None:
-            body = {}
-        if not isinstance(body, dict) or set(body) - {"override"}:
-            raise BadRequest('Send {"override": true|false}.', field="body")
-        override = body.get("override", False)
-        if not isinstance(override, bool):
-            raise BadRequest("`override` must be true or false.", field="override")
+        """Push a built image that waits for its push: ``override`` is the user's *Push
+        anyway* for an image whose parity check did not pass, recorded in the promotion's
+        ``overrides``. Follow it with ``follow(id)``."""
+        override = PushRequest.coerce(request).override
         record = await self.store.get(promotion_id)
         if record is None:
             raise NotFound(f"No promotion {promotion_id!r} in the history.",
@@ -678,27 +690,28 @@ class PromoteService:
                 yield {"type": "line", "n": n, "text": text}
         yield {"type": "end", "promotion": record.summary()}
 
-    async def build(self, project: str, body: Any = None,
+    async def build(self, project: str, request: PromoteRequestLike = None,
                     user: str | None = None) -> AsyncIterator[dict[str, Any]]:
         """Start a build and follow it to the end (the magic's and the CLI's one call)."""
-        started = await self.start_build(project, body, user)
+        started = await self.start_build(project, request, user)
         yield {"type": "started", "promotion": started}
         async for event in self.follow(started["id"]):
             yield event
 
-    async def push(self, promotion_id: str, body: Any = None,
+    async def push(self, promotion_id: str,
+                   request: PushRequest | Mapping[str, Any] | None = None,
                    user: str | None = None) -> AsyncIterator[dict[str, Any]]:
         """Push a blocked or built image and follow it to the end (the CLI's and magic's)."""
-        started = await self.start_push(promotion_id, body, user)
+        started = await self.start_push(promotion_id, request, user)
         yield {"type": "started", "promotion": started}
         async for event in self.follow(promotion_id):
             yield event
 
     # --- the context-only path -------------------------------------------------------
-    async def export_context(self, project: str, body: Any, dest: Path,
+    async def export_context(self, project: str, request: PromoteRequestLike, dest: Path,
                              user: str | None = None) -> dict[str, Any]:
         """Write the build context as ``dest`` (.tar.gz) for an external CI, and record it."""
-        options = PromoteOptions.from_request(body)
+        options = PromoteOptions.coerce(request)
         inputs = await self._cluster_inputs(project)
 
         def export() -> tuple[Plan, int]:
@@ -714,16 +727,41 @@ class PromoteService:
         name = f"{k8s_name(Path(plan.project).name)}-{plan.inputs_hash[:12]}-context.tar.gz"
         return {**record.summary(), "bytes": size, "filename": name}
 
+    async def context_download(self, project: str, request: PromoteRequestLike,
+                               user: str | None = None) -> ContextDownload:
+        """``export_context`` into a scratch folder, read back in chunks for a download;
+        the folder goes once the chunks are read or dropped. Every file step is off the loop."""
+        scratch = Path(await self._off_loop(tempfile.mkdtemp, "", "ray-dev-export-"))
+        archive = scratch / "context.tar.gz"
+        try:
+            info = await self.export_context(project, request, archive, user=user)
+        except BaseException:
+            await self._off_loop(shutil.rmtree, scratch, True)
+            raise
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                f = await self._off_loop(archive.open, "rb")
+                try:
+                    while chunk := await self._off_loop(f.read, _DOWNLOAD_CHUNK):
+                        yield chunk
+                finally:
+                    f.close()
+            finally:
+                await self._off_loop(shutil.rmtree, scratch, True)
+
+        return ContextDownload(info["id"], info["filename"], chunks())
+
     # --- the runtime_env path (less reproducible) -----------------------------------------
-    async def package(self, project: str, body: Any, user: str | None = None
-                      ) -> dict[str, Any]:
+    async def package(self, project: str, request: PackageRequest | Mapping[str, Any] | None,
+                      user: str | None = None) -> dict[str, Any]:
         """Upload the code zip to a storage root; a RayJob with ``runtimeEnvYAML`` using it.
 
-        ``body`` is a promote request plus ``storage_root``: the name of an s3:// or gs://
+        The request is a promote request plus ``storage_root``: the name of an s3:// or gs://
         root of ``c.RayDev.storage_roots`` (every node must read it)."""
-        body = dict(body or {})
-        root_name = body.pop("storage_root", None)
-        if not isinstance(root_name, str) or not root_name:
+        options = PackageRequest.coerce(request)
+        root_name = options.storage_root
+        if not root_name:
             raise BadRequest("Give `storage_root`: the name of an s3:// or gs:// storage "
                              "root the cluster's nodes can read.", field="storage_root")
         if self._storage is None:
@@ -734,7 +772,6 @@ class PromoteService:
             raise BadRequest(f"Storage root {root_name!r} is {root.url}: Ray nodes download a "
                              "working_dir from s3:// or gs:// only (a shared folder needs no "
                              "upload: use a job from the Jobs panel).", field="storage_root")
-        options = PromoteOptions.from_request(body)
         if options.variant != "rayjob":
             raise BadRequest("The runtime_env path emits a RayJob only: leave `variant` out "
                              "(the RayService variant needs the image).", field="variant")
@@ -809,18 +846,13 @@ class PromoteService:
         new, old = await self.get(promotion_id), await self.get(other_id)
         return await self._off_loop(history_diff, old, new)
 
-    async def reapply(self, promotion_id: str, body: Any) -> dict[str, Any]:
+    async def reapply(self, promotion_id: str,
+                      request: ReapplyRequest | Mapping[str, Any] | None) -> dict[str, Any]:
         """Apply one of a recorded promotion's manifests again (its image on the pushed
         digest), through the Kubernetes capability: ``dry_run`` (the default) shows the
         diff against the cluster and changes nothing."""
-        from ..k8s.apply import parse_apply_request
-
-        if not isinstance(body, dict):
-            raise BadRequest('Send {"kind": "RayJob", "dry_run": true|false}.', field="body")
-        kind = body.get("kind")
-        if kind is not None and not isinstance(kind, str):
-            raise BadRequest("`kind` must be RayJob, RayService or RayCluster.", field="kind")
-        _, dry_run, force = parse_apply_request({**body, "manifest": None})
+        options = ReapplyRequest.coerce(request)
+        kind, dry_run, force = options.kind, options.dry_run, options.force
         if self._kubernetes is None:
             raise BadRequest("Kubernetes is not configured on this server.", field="kind")
         record = await self.get(promotion_id)

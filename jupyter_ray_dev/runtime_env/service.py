@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ from ..project import runtime_env as envfile
 from ..project.files import DASHBOARD_UPLOAD_LIMIT, default_excludes, describe_size, measure_upload
 from ..project.root import resolve_in_root, to_api_path
 from . import document as docs
+from .requests import ValidateRequest
 from .schema import runtime_env_schema
 from .validate import Place, Verdict, local_working_dir, validate
 
@@ -155,6 +156,27 @@ class RuntimeEnvService:
         ray_checked}: the verdict is Ray's own (RuntimeEnv(**env)) when Ray is installed."""
         verdict: Verdict = await self._off_loop(self._validate, project, runtime_env)
         return verdict.to_dict()
+
+    def _validate_text(self, project: str, yaml_text: str) -> Verdict | dict[str, Any]:
+        try:
+            env = envfile.plain(envfile.parse(yaml_text))
+        except envfile.InvalidYaml as err:  # the editor shows it at its line, as Ray's errors
+            return {"valid": False, "ray_checked": False, "warnings": [],
+                    "errors": [{"path": "", "message": err.message, "fix": None,
+                                "line": err.details.get("line"),
+                                "column": err.details.get("column")}]}
+        return self._validate(project, env)
+
+    async def validate_request(self, project: str,
+                               request: ValidateRequest | Mapping[str, Any] | None
+                               ) -> dict[str, Any]:
+        """The verdict on the editor's content: the YAML text (a syntax error is a verdict
+        with its line, not a failed request) or the mapping."""
+        request = ValidateRequest.coerce(request)
+        if request.yaml is None:
+            return await self.validate(project, request.runtime_env)
+        verdict = await self._off_loop(self._validate_text, project, request.yaml)
+        return verdict if isinstance(verdict, dict) else verdict.to_dict()
 
     # --- write ---------------------------------------------------------------------------
     def _write(self, project: str, runtime_env: Any, yaml_text: str | None,

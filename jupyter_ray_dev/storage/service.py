@@ -114,10 +114,10 @@ class StorageService:
 
     async def list(self, root: str, path: str = "", limit: int | None = None,
                    cursor: str | None = None, owner: str | None = None) -> dict[str, Any]:
-        """A page of a folder. ``owner`` (the user asking, from the REST API) lets the
-        backend list the next page ahead for that user's walk; without it, no page ahead.
-        With an owner, ``entries`` may come as JSON already (an ``orjson.Fragment``, which
-        ``orjson.dumps`` embeds as is): the REST reply is its only reader."""
+        """A page of a folder. ``owner`` (an opaque key for whoever asks, given by the face)
+        lets the backend list the next page ahead for that walk; without it, no page ahead.
+        With an owner, a later page's ``entries`` may be bytes: their JSON array, encoded
+        by the lister process, for a face to embed as it is rather than decode."""
         backend = self.backend(root)
         path = clean_relpath(path)
         limit = DEFAULT_LIMIT if limit is None else limit

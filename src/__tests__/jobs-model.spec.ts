@@ -1,3 +1,4 @@
+import { nullTranslator } from '@jupyterlab/translation';
 import {
   countByStatus,
   filterJobs,
@@ -19,6 +20,8 @@ import {
 } from '../jobs/model';
 import { ansiToRuns, paletteColour, stripAnsi } from '../jobs/ansi';
 import { job } from './jobs-fixtures';
+
+const trans = nullTranslator.load('jupyter_ray_dev');
 
 describe('job statuses', () => {
   it('knows terminal and active statuses', () => {
@@ -84,13 +87,13 @@ describe('job statuses', () => {
 
 describe('durations', () => {
   it('formats seconds compactly', () => {
-    expect(formatDuration(null)).toBe('—');
-    expect(formatDuration(0.42)).toBe('0.4s');
-    expect(formatDuration(9.96)).toBe('10s');
-    expect(formatDuration(42.7)).toBe('42s');
-    expect(formatDuration(185)).toBe('3m 05s');
-    expect(formatDuration(7380)).toBe('2h 03m');
-    expect(formatDuration(3 * 86400 + 4 * 3600)).toBe('3d 4h');
+    expect(formatDuration(null, trans)).toBe('—');
+    expect(formatDuration(0.42, trans)).toBe('0.4s');
+    expect(formatDuration(9.96, trans)).toBe('10s');
+    expect(formatDuration(42.7, trans)).toBe('42s');
+    expect(formatDuration(185, trans)).toBe('3m 05s');
+    expect(formatDuration(7380, trans)).toBe('2h 03m');
+    expect(formatDuration(3 * 86400 + 4 * 3600, trans)).toBe('3d 4h');
   });
 
   it('counts up to now while a job runs', () => {
@@ -117,19 +120,22 @@ describe('the run form', () => {
   });
 
   it('turns fields into a request', () => {
-    expect(parseRunForm(EMPTY_FORM)).toEqual({
+    expect(parseRunForm(EMPTY_FORM, trans)).toEqual({
       ok: true,
       args: '',
       resources: {}
     });
     expect(
-      parseRunForm({
-        args: ' --lr 0.1 ',
-        cpus: '2',
-        gpus: '0.5',
-        memory: '1GiB',
-        custom: 'accel=1, tpu=2'
-      })
+      parseRunForm(
+        {
+          args: ' --lr 0.1 ',
+          cpus: '2',
+          gpus: '0.5',
+          memory: '1GiB',
+          custom: 'accel=1, tpu=2'
+        },
+        trans
+      )
     ).toEqual({
       ok: true,
       args: '--lr 0.1',
@@ -143,19 +149,23 @@ describe('the run form', () => {
   });
 
   it('names the field at fault', () => {
-    expect(parseRunForm({ ...EMPTY_FORM, cpus: '-1' })).toMatchObject({
+    expect(parseRunForm({ ...EMPTY_FORM, cpus: '-1' }, trans)).toMatchObject({
       ok: false,
       field: 'cpus'
     });
-    expect(parseRunForm({ ...EMPTY_FORM, gpus: 'one' })).toMatchObject({
+    expect(parseRunForm({ ...EMPTY_FORM, gpus: 'one' }, trans)).toMatchObject({
       ok: false,
       field: 'gpus'
     });
-    expect(parseRunForm({ ...EMPTY_FORM, memory: 'big' })).toMatchObject({
-      ok: false,
-      field: 'memory'
-    });
-    expect(parseRunForm({ ...EMPTY_FORM, custom: 'accel' })).toMatchObject({
+    expect(parseRunForm({ ...EMPTY_FORM, memory: 'big' }, trans)).toMatchObject(
+      {
+        ok: false,
+        field: 'memory'
+      }
+    );
+    expect(
+      parseRunForm({ ...EMPTY_FORM, custom: 'accel' }, trans)
+    ).toMatchObject({
       ok: false,
       field: 'custom'
     });

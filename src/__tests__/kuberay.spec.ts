@@ -16,6 +16,8 @@ import { describeVolume } from '../cluster/kuberay';
 import { ClusterPanel } from '../cluster/panel';
 import { cluster } from './fixtures';
 
+const trans = nullTranslator.load('jupyter_ray_dev');
+
 async function waitFor(
   predicate: () => boolean,
   timeout = 2000
@@ -163,20 +165,23 @@ describe('KubeRayDetails in the cluster panel', () => {
 describe('describeVolume', () => {
   it('names an NFS export and each mount path', () => {
     expect(
-      describeVolume({
-        name: 'data',
-        type: 'nfs',
-        server: '10.0.0.2',
-        path: '/exports',
-        mounts: [
-          {
-            group: 'head',
-            container: null,
-            mount_path: '/data',
-            read_only: true
-          }
-        ]
-      })
+      describeVolume(
+        {
+          name: 'data',
+          type: 'nfs',
+          server: '10.0.0.2',
+          path: '/exports',
+          mounts: [
+            {
+              group: 'head',
+              container: null,
+              mount_path: '/data',
+              read_only: true
+            }
+          ]
+        },
+        trans
+      )
     ).toBe('nfs 10.0.0.2:/exports at /data on head');
   });
 });

@@ -1,5 +1,6 @@
 /** "Apply to cluster": choosing the manifest, classifying the dry run's diff,
  * why the button is disabled, and when status polling may stop. */
+import { nullTranslator } from '@jupyterlab/translation';
 import {
   applicableManifests,
   applyBlocker,
@@ -14,6 +15,8 @@ import {
   statusSettled,
   STATUS_POLL_DELAYS
 } from '../promote/model';
+
+const trans = nullTranslator.load('jupyter_ray_dev');
 
 const MANIFESTS = `apiVersion: ray.io/v1
 kind: RayCluster
@@ -38,7 +41,7 @@ spec:
 
 describe('apply: the manifest to apply', () => {
   it('parses every object of the YAML stream, in order', () => {
-    const choices = parseManifests(MANIFESTS);
+    const choices = parseManifests(MANIFESTS, trans);
     expect(choices.map(c => [c.kind, c.name, c.namespace])).toEqual([
       ['RayCluster', 'proj-cluster', null],
       ['RayJob', 'proj', 'prod']
@@ -50,17 +53,20 @@ describe('apply: the manifest to apply', () => {
   });
 
   it('skips empty documents and non-objects', () => {
-    expect(parseManifests('')).toEqual([]);
-    expect(parseManifests('---\n---\n- a\n---\nplain\n')).toEqual([]);
+    expect(parseManifests('', trans)).toEqual([]);
+    expect(parseManifests('---\n---\n- a\n---\nplain\n', trans)).toEqual([]);
   });
 
   it('throws the parser error on broken YAML', () => {
-    expect(() => parseManifests('kind: [RayJob\n')).toThrow(/not valid YAML/);
+    expect(() => parseManifests('kind: [RayJob\n', trans)).toThrow(
+      /not valid YAML/
+    );
   });
 
   it('keeps only KubeRay kinds with a name', () => {
     const choices = parseManifests(
-      `kind: Secret\nmetadata: {name: s}\n---\nkind: RayJob\nmetadata: {}\n---\n${MANIFESTS}`
+      `kind: Secret\nmetadata: {name: s}\n---\nkind: RayJob\nmetadata: {}\n---\n${MANIFESTS}`,
+      trans
     );
     expect(applicableManifests(choices).map(c => c.kind)).toEqual([
       'RayCluster',
@@ -69,18 +75,19 @@ describe('apply: the manifest to apply', () => {
   });
 
   it('chooses the RayJob by default, else RayService, else RayCluster', () => {
-    const choices = applicableManifests(parseManifests(MANIFESTS));
+    const choices = applicableManifests(parseManifests(MANIFESTS, trans));
     expect(defaultManifest(choices)).toBe(1);
     expect(defaultManifest(choices.slice(0, 1))).toBe(0);
     const service = parseManifests(
-      'kind: RayCluster\nmetadata: {name: c}\n---\nkind: RayService\nmetadata: {name: s}\n'
+      'kind: RayCluster\nmetadata: {name: c}\n---\nkind: RayService\nmetadata: {name: s}\n',
+      trans
     );
     expect(defaultManifest(service)).toBe(1);
     expect(defaultManifest([])).toBe(-1);
   });
 
   it('labels a choice by kind, name and namespace', () => {
-    const [cluster, job] = parseManifests(MANIFESTS);
+    const [cluster, job] = parseManifests(MANIFESTS, trans);
     expect(manifestLabel(cluster)).toBe('RayCluster/proj-cluster');
     expect(manifestLabel(job)).toBe('RayJob/proj (-n prod)');
   });
@@ -89,26 +96,31 @@ describe('apply: the manifest to apply', () => {
 describe('apply: when the button is enabled', () => {
   it('is enabled only in Kubernetes, else says the server message', () => {
     expect(
-      applyBlocker({ in_kubernetes: true, message: null }, null)
+      applyBlocker({ in_kubernetes: true, message: null }, null, trans)
     ).toBeNull();
     // configured but not a KubeRay pod: apply still works
     expect(
-      applyBlocker({ in_kubernetes: true, message: 'not a KubeRay pod' }, null)
+      applyBlocker(
+        { in_kubernetes: true, message: 'not a KubeRay pod' },
+        null,
+        trans
+      )
     ).toBeNull();
     expect(
       applyBlocker(
         { in_kubernetes: false, message: 'Not running in Kubernetes' },
-        null
+        null,
+        trans
       )
     ).toBe('Not running in Kubernetes');
     expect(
-      applyBlocker({ in_kubernetes: false, message: null }, null)
+      applyBlocker({ in_kubernetes: false, message: null }, null, trans)
     ).toContain('does not run in Kubernetes');
   });
 
   it('is disabled while discovery runs and when it fails (its message)', () => {
-    expect(applyBlocker(null, null)).toContain('Checking');
-    expect(applyBlocker(null, 'Kubernetes API unreachable')).toBe(
+    expect(applyBlocker(null, null, trans)).toContain('Checking');
+    expect(applyBlocker(null, 'Kubernetes API unreachable', trans)).toBe(
       'Kubernetes API unreachable'
     );
   });

@@ -1,6 +1,7 @@
 /** The Promotions history: the pure logic of the view (selection, comparison, re-apply,
  * keyboard) and the client's history routes against a stubbed `fetch`. */
 import { ServerConnection } from '@jupyterlab/services';
+import { nullTranslator } from '@jupyterlab/translation';
 
 import { RayDevAPI, type IPromotion, type IStorageRoot } from '../api';
 import {
@@ -15,6 +16,8 @@ import {
 } from '../promote/history-model';
 import { objectStoreRoots } from '../promote/model';
 import { recordingFetch, type IRecordedCall } from './fixtures';
+
+const trans = nullTranslator.load('jupyter_ray_dev');
 
 function promotion(overrides: Partial<IPromotion> = {}): IPromotion {
   return {
@@ -57,10 +60,12 @@ describe('history selection', () => {
 
 describe('history entries', () => {
   it('refuses to re-apply what produced no image', () => {
-    expect(reapplyBlocker(promotion())).toBeNull();
-    expect(reapplyBlocker(promotion({ status: 'exported' }))).toBeNull();
-    expect(reapplyBlocker(promotion({ status: 'failed' }))).toMatch(/failed/);
-    expect(reapplyBlocker(promotion({ status: 'building' }))).toMatch(
+    expect(reapplyBlocker(promotion(), trans)).toBeNull();
+    expect(reapplyBlocker(promotion({ status: 'exported' }), trans)).toBeNull();
+    expect(reapplyBlocker(promotion({ status: 'failed' }), trans)).toMatch(
+      /failed/
+    );
+    expect(reapplyBlocker(promotion({ status: 'building' }), trans)).toMatch(
       /running/
     );
   });

@@ -34,14 +34,14 @@ function plan(overrides: Partial<IPromotionPlan> = {}): IPromotionPlan {
 
 describe('Build and push in the review dialog', () => {
   it('is disabled, saying why, without a target image or a plan', () => {
-    const none = buildButtonState(plan({ image: null }), null);
+    const none = buildButtonState(plan({ image: null }), null, trans);
     expect(none.disabled).toBe(true);
     expect(none.reason).toContain('c.RayDev.promote_registry');
-    expect(buildButtonState(plan(), null)).toEqual({
+    expect(buildButtonState(plan(), null, trans)).toEqual({
       disabled: false,
       reason: null
     });
-    const failed = buildButtonState(null, 'Ray is unreachable at x');
+    const failed = buildButtonState(null, 'Ray is unreachable at x', trans);
     expect(failed).toEqual({
       disabled: true,
       reason: 'Ray is unreachable at x'
@@ -66,13 +66,12 @@ describe('Build and push in the review dialog', () => {
     expect(button.textContent).toContain('Build and push');
     syncBuildButton(
       dialog.node,
-      buildButtonState(plan({ image: null }), null),
-      trans
+      buildButtonState(plan({ image: null }), null, trans)
     );
     expect(button.disabled).toBe(true);
     expect(button.title).toContain('promote_registry');
     expect(button.getAttribute('aria-disabled')).toBe('true');
-    syncBuildButton(dialog.node, buildButtonState(plan(), null), trans);
+    syncBuildButton(dialog.node, buildButtonState(plan(), null, trans));
     expect(button.disabled).toBe(false);
     expect(button.title).toBe('');
     dialog.dispose();

@@ -1,5 +1,6 @@
 /** "Promote to prod": the pure logic of the review and progress views, and the
  * client's promote routes against a stubbed `fetch`. */
+import { nullTranslator } from '@jupyterlab/translation';
 import { ServerConnection } from '@jupyterlab/services';
 
 import { RayDevAPI, type IPromotionPlan } from '../api';
@@ -14,6 +15,8 @@ import {
   shapeSourceLine
 } from '../promote/model';
 import { recordingFetch, type IRecordedCall } from './fixtures';
+
+const trans = nullTranslator.load('jupyter_ray_dev');
 
 function plan(overrides: Partial<IPromotionPlan> = {}): IPromotionPlan {
   return {
@@ -84,7 +87,7 @@ function plan(overrides: Partial<IPromotionPlan> = {}): IPromotionPlan {
 
 describe('promote review', () => {
   it('lists every difference from dev, exact pins left out', () => {
-    const kinds = differencesFromDev(plan()).map(d => d.kind);
+    const kinds = differencesFromDev(plan(), trans).map(d => d.kind);
     expect(kinds).toEqual([
       'pinned',
       'unpinned',
@@ -93,33 +96,36 @@ describe('promote review', () => {
       'env',
       'secret'
     ]);
-    const texts = differencesFromDev(plan()).map(d => d.text);
+    const texts = differencesFromDev(plan(), trans).map(d => d.text);
     expect(texts[0]).toContain('pyyaml>=5 → pyyaml==6.0.2');
     expect(texts.join()).not.toContain('x==1');
   });
 
   it('says why Build and push cannot run', () => {
-    expect(buildBlocker(plan())).toBeNull();
+    expect(buildBlocker(plan(), trans)).toBeNull();
     const none = buildBlocker(
       plan({
         builders: [
           { name: 'buildah', available: false, reason: 'not installed' }
         ]
-      })
+      }),
+      trans
     );
     expect(none).toContain('buildah: not installed');
     expect(none).toContain('Export the context');
-    expect(buildBlocker(plan({ image: null }))).toContain('promote_registry');
-    expect(buildBlocker(plan({ push_possible: false }))).toContain(
+    expect(buildBlocker(plan({ image: null }), trans)).toContain(
+      'promote_registry'
+    );
+    expect(buildBlocker(plan({ push_possible: false }), trans)).toContain(
       'no registry'
     );
     expect(
-      buildBlocker(plan({ manifest_errors: { RayJob: ['x'] } }))
+      buildBlocker(plan({ manifest_errors: { RayJob: ['x'] } }), trans)
     ).toContain('CRDs');
   });
 
   it('says in one line where the shape comes from and why', () => {
-    expect(shapeSourceLine(plan())).toBe(
+    expect(shapeSourceLine(plan(), trans)).toBe(
       "Groups and resources from Ray's view of its nodes. Not running in a " +
         'KubeRay pod (RAY_CLUSTER_NAME is not set).'
     );
@@ -131,7 +137,8 @@ describe('promote review', () => {
           reason: 'read',
           dropped: ['head: port jupyter (8888, dev only)']
         }
-      })
+      }),
+      trans
     );
     expect(line).toContain('from the RayCluster team/ray-dev');
     expect(line).toContain('left out as dev-only: head: port jupyter');

@@ -1,3 +1,4 @@
+import { nullTranslator } from '@jupyterlab/translation';
 import {
   addPackage,
   applyToYaml,
@@ -18,6 +19,8 @@ import {
 } from '../runtimeenv/sync';
 import schema from '../../jupyter_ray_dev/runtime_env/schema/runtime_env.schema.json';
 
+const trans = nullTranslator.load('jupyter_ray_dev');
+
 const COMMENTED = `# the project's environment
 env_vars:
   A: "1"   # keep me
@@ -28,19 +31,19 @@ pip:
 
 describe('YAML <-> form', () => {
   it('parses the text, an empty file and errors with their line', () => {
-    expect(parseYaml(COMMENTED).value).toEqual({
+    expect(parseYaml(COMMENTED, trans).value).toEqual({
       env_vars: { A: '1' },
       pip: ['requests', 'six']
     });
-    expect(parseYaml('').value).toEqual({});
-    const bad = parseYaml('pip: [six\nenv_vars: {');
+    expect(parseYaml('', trans).value).toEqual({});
+    const bad = parseYaml('pip: [six\nenv_vars: {', trans);
     expect(bad.value).toBeNull();
     expect(bad.error?.line).toBeGreaterThan(0);
-    expect(parseYaml('- a\n- b\n').error?.message).toMatch(/mapping/);
+    expect(parseYaml('- a\n- b\n', trans).error?.message).toMatch(/mapping/);
   });
 
   it('keeps comments and quoting through a form edit', () => {
-    const env = parseYaml(COMMENTED).value!;
+    const env = parseYaml(COMMENTED, trans).value!;
     const edited = withEnvVars(env, [
       ...envVarRows(env),
       { name: 'B', value: '2' }
@@ -50,14 +53,14 @@ describe('YAML <-> form', () => {
     expect(text).toContain('A: "1"');
     expect(text).toContain('# keep me');
     expect(text).toContain('requests # http');
-    expect(parseYaml(text).value).toEqual({
+    expect(parseYaml(text, trans).value).toEqual({
       env_vars: { A: '1', B: '2' },
       pip: ['requests', 'six']
     });
   });
 
   it('keeps the comment of a value that changed', () => {
-    const env = parseYaml(COMMENTED).value!;
+    const env = parseYaml(COMMENTED, trans).value!;
     const text = applyToYaml(
       COMMENTED,
       withEnvVars(env, [{ name: 'A', value: 'two' }])
@@ -65,26 +68,28 @@ describe('YAML <-> form', () => {
     expect(text).toContain('A: "two" # keep me');
     const number = applyToYaml('n: 1 # a number\n', { n: 'x' });
     expect(number).toContain('# a number');
-    expect(parseYaml(number).value).toEqual({ n: 'x' });
+    expect(parseYaml(number, trans).value).toEqual({ n: 'x' });
   });
 
   it('returns the text untouched when nothing changed, and drops removed fields', () => {
-    const env = parseYaml(COMMENTED).value!;
+    const env = parseYaml(COMMENTED, trans).value!;
     expect(applyToYaml(COMMENTED, env)).toBe(COMMENTED);
     const text = applyToYaml(COMMENTED, withPipPackages(env, ['six']));
-    expect(parseYaml(text).value).toEqual({
+    expect(parseYaml(text, trans).value).toEqual({
       env_vars: { A: '1' },
       pip: ['six']
     });
     expect(applyToYaml('', {})).toBe('');
-    expect(parseYaml(applyToYaml('', { env_vars: { X: 'y' } })).value).toEqual({
+    expect(
+      parseYaml(applyToYaml('', { env_vars: { X: 'y' } }), trans).value
+    ).toEqual({
       env_vars: { X: 'y' }
     });
   });
 
   it('replaces text that does not parse', () => {
     const text = applyToYaml('pip: [six', { pip: ['six'] });
-    expect(parseYaml(text).value).toEqual({ pip: ['six'] });
+    expect(parseYaml(text, trans).value).toEqual({ pip: ['six'] });
   });
 
   it('splits the schema: env vars and pip have their own sections', () => {
@@ -115,12 +120,15 @@ describe('findings -> fields', () => {
   });
 
   it('maps errors of the generated form to rjsf extraErrors', () => {
-    const errors = toErrorSchema([
-      { path: 'config.setup_timeout_seconds', message: 'must be above 0' },
-      { path: 'working_dir', message: 'too big', fix: 'add .rayignore' },
-      { path: 'env_vars.A', message: 'own section' },
-      { path: '', message: 'whole env' }
-    ]);
+    const errors = toErrorSchema(
+      [
+        { path: 'config.setup_timeout_seconds', message: 'must be above 0' },
+        { path: 'working_dir', message: 'too big', fix: 'add .rayignore' },
+        { path: 'env_vars.A', message: 'own section' },
+        { path: '', message: 'whole env' }
+      ],
+      trans
+    );
     expect(errors).toEqual({
       config: { setup_timeout_seconds: { __errors: ['must be above 0'] } },
       working_dir: { __errors: ['too big Fix: add .rayignore'] }

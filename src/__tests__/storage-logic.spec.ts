@@ -96,7 +96,7 @@ describe('paths', () => {
   });
 
   it('refuses names that are not one plain segment', () => {
-    expect(invalidName('ok name.txt')).toBeNull();
+    expect(invalidName('ok name.txt', trans)).toBeNull();
     for (const bad of [
       '',
       '  ',
@@ -107,7 +107,7 @@ describe('paths', () => {
       'a\u0000b',
       'a\nb'
     ]) {
-      expect(invalidName(bad)).not.toBeNull();
+      expect(invalidName(bad, trans)).not.toBeNull();
     }
   });
 });
@@ -120,7 +120,7 @@ describe('snippets', () => {
   });
 
   it('reads Parquet with Ray Data, pyarrow and open()', () => {
-    const snippets = snippetsFor(s3, file('part-0.parquet'));
+    const snippets = snippetsFor(s3, file('part-0.parquet'), trans);
     expect(snippets.map(s => s.id)).toEqual(['ray-data', 'pyarrow', 'open']);
     expect(snippets[0].code).toContain(
       'ray.data.read_parquet("s3://bucket/prefix/d/part-0.parquet")'
@@ -137,38 +137,42 @@ describe('snippets', () => {
   });
 
   it('picks the reader by extension and open() for local files', () => {
-    expect(defaultSnippet(local, file('a.csv')).code).toContain(
+    expect(defaultSnippet(local, file('a.csv'), trans).code).toContain(
       'ray.data.read_csv("/mnt/shared/artifacts/d/a.csv")'
     );
-    expect(defaultSnippet(local, file('a.jsonl')).code).toContain(
+    expect(defaultSnippet(local, file('a.jsonl'), trans).code).toContain(
       'ray.data.read_json('
     );
-    expect(defaultSnippet(local, file('cat.PNG')).code).toContain(
+    expect(defaultSnippet(local, file('cat.PNG'), trans).code).toContain(
       'ray.data.read_images('
     );
-    expect(defaultSnippet(local, file('blob.bin')).code).toContain(
+    expect(defaultSnippet(local, file('blob.bin'), trans).code).toContain(
       'read_binary_files('
     );
-    expect(defaultSnippet(local, file('t.tsv')).code).toContain(
+    expect(defaultSnippet(local, file('t.tsv'), trans).code).toContain(
       'delimiter="\\t"'
     );
-    const open = snippetsFor(local, file('log.txt'))[2].code;
+    const open = snippetsFor(local, file('log.txt'), trans)[2].code;
     expect(open).toContain(
       'with open("/mnt/shared/artifacts/d/log.txt", "r") as f:'
     );
     expect(open).not.toContain('fsspec');
-    expect(snippetsFor(local, file('cfg.json'))[2].code).toContain(
+    expect(snippetsFor(local, file('cfg.json'), trans)[2].code).toContain(
       'json.load(f)'
     );
   });
 
   it('uses ray.train.Checkpoint for checkpoint folders', () => {
-    const cp = defaultSnippet(s3, {
-      name: 'checkpoint_000003',
-      path: 'run/checkpoint_000003',
-      kind: 'directory',
-      ray_hint: 'checkpoint'
-    });
+    const cp = defaultSnippet(
+      s3,
+      {
+        name: 'checkpoint_000003',
+        path: 'run/checkpoint_000003',
+        kind: 'directory',
+        ray_hint: 'checkpoint'
+      },
+      trans
+    );
     expect(cp.id).toBe('checkpoint');
     expect(cp.code).toContain(
       'ray.train.Checkpoint("s3://bucket/prefix/run/checkpoint_000003")'
@@ -177,41 +181,53 @@ describe('snippets', () => {
   });
 
   it('knows Tune experiments, trials and Train runs', () => {
-    const exp = snippetsFor(local, {
-      name: 'exp',
-      path: 'exp',
-      kind: 'directory',
-      ray: { kind: 'tune_experiment' }
-    });
+    const exp = snippetsFor(
+      local,
+      {
+        name: 'exp',
+        path: 'exp',
+        kind: 'directory',
+        ray: { kind: 'tune_experiment' }
+      },
+      trans
+    );
     expect(exp[0].code).toContain(
       'tune.ExperimentAnalysis("/mnt/shared/artifacts/exp")'
     );
-    const trial = snippetsFor(local, {
-      name: 't',
-      path: 'exp/t',
-      kind: 'directory',
-      ray: {
-        kind: 'tune_trial',
-        checkpoints: [
-          {
-            name: 'checkpoint_2',
-            path: 'exp/t/checkpoint_2',
-            uri: '/x/checkpoint_2',
-            modified: 2,
-            latest: true
-          }
-        ]
-      }
-    });
+    const trial = snippetsFor(
+      local,
+      {
+        name: 't',
+        path: 'exp/t',
+        kind: 'directory',
+        ray: {
+          kind: 'tune_trial',
+          checkpoints: [
+            {
+              name: 'checkpoint_2',
+              path: 'exp/t/checkpoint_2',
+              uri: '/x/checkpoint_2',
+              modified: 2,
+              latest: true
+            }
+          ]
+        }
+      },
+      trans
+    );
     expect(trial[0].code).toContain(
       'Result.from_path("/mnt/shared/artifacts/exp/t")'
     );
     expect(trial[1].code).toContain('ray.train.Checkpoint("/x/checkpoint_2")');
-    const plain = defaultSnippet(local, {
-      name: 'ds',
-      path: 'ds',
-      kind: 'directory'
-    });
+    const plain = defaultSnippet(
+      local,
+      {
+        name: 'ds',
+        path: 'ds',
+        kind: 'directory'
+      },
+      trans
+    );
     expect(plain.code).toContain(
       'ray.data.read_parquet("/mnt/shared/artifacts/ds")'
     );
@@ -219,7 +235,7 @@ describe('snippets', () => {
 
   it('quotes any path as a valid Python literal', () => {
     expect(pyString('a "b" \\ c\n')).toBe('"a \\"b\\" \\\\ c\\n"');
-    const code = defaultSnippet(local, file('we"ird.csv')).code;
+    const code = defaultSnippet(local, file('we"ird.csv'), trans).code;
     expect(code).toContain('"/mnt/shared/artifacts/d/we\\"ird.csv"');
   });
 });

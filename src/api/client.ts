@@ -1,5 +1,10 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+import {
+  type ITranslator,
+  nullTranslator,
+  type TranslationBundle
+} from '@jupyterlab/translation';
 
 import { ApiError, BAD_RESPONSE } from './errors';
 import type {
@@ -51,10 +56,15 @@ export class RayDevAPI {
   constructor(options: RayDevAPI.IOptions = {}) {
     this.serverSettings =
       options.serverSettings ?? ServerConnection.makeSettings();
+    this._trans = (options.translator ?? nullTranslator).load(
+      'jupyter_ray_dev'
+    );
   }
 
   /** Base URL, token, XSRF cookie handling and the `fetch` used for requests. */
   readonly serverSettings: ServerConnection.ISettings;
+
+  private readonly _trans: TranslationBundle;
 
   /** The Ray cluster the server is attached to; rejects with `ApiError`. */
   getCluster(): Promise<IClusterSummary> {
@@ -391,10 +401,10 @@ export class RayDevAPI {
         this.serverSettings
       );
     } catch (error) {
-      throw ApiError.fromNetworkError(error);
+      throw ApiError.fromNetworkError(error, this._trans);
     }
     if (!response.ok) {
-      throw await ApiError.fromResponse(response);
+      throw await ApiError.fromResponse(response, this._trans);
     }
     let last: IInstallEvent | null = null;
     const parser = new EventStreamParser(event => {
@@ -455,10 +465,10 @@ export class RayDevAPI {
         this.serverSettings
       );
     } catch (error) {
-      throw ApiError.fromNetworkError(error);
+      throw ApiError.fromNetworkError(error, this._trans);
     }
     if (!response.ok) {
-      throw await ApiError.fromResponse(response);
+      throw await ApiError.fromResponse(response, this._trans);
     }
     const disposition = response.headers.get('Content-Disposition') ?? '';
     const match = /filename="([^"]+)"/.exec(disposition);
@@ -595,10 +605,10 @@ export class RayDevAPI {
         this.serverSettings
       );
     } catch (error) {
-      throw ApiError.fromNetworkError(error);
+      throw ApiError.fromNetworkError(error, this._trans);
     }
     if (!response.ok) {
-      throw await ApiError.fromResponse(response);
+      throw await ApiError.fromResponse(response, this._trans);
     }
     if (response.status === 204) {
       return undefined as T;
@@ -613,9 +623,10 @@ export class RayDevAPI {
       throw new ApiError({
         status: response.status,
         reason: BAD_RESPONSE,
-        message:
-          `The Jupyter server answered ${url} with something that is not JSON. ` +
-          'A proxy in front of Jupyter may be rewriting the response.'
+        message: this._trans.__(
+          'The Jupyter server answered %1 with something that is not JSON. A proxy in front of Jupyter may be rewriting the response.',
+          url
+        )
       });
     }
   }
@@ -698,5 +709,7 @@ export namespace RayDevAPI {
   export interface IOptions {
     /** Defaults to the page's own server (`ServerConnection.makeSettings()`). */
     serverSettings?: ServerConnection.ISettings;
+    /** The language of the messages the client writes itself (English by default). */
+    translator?: ITranslator;
   }
 }

@@ -1,4 +1,12 @@
+import {
+  nullTranslator,
+  type TranslationBundle
+} from '@jupyterlab/translation';
+
 import type { IErrorBody } from './types';
+
+/** English, for callers that have no translator (tests, early failures). */
+const ENGLISH = nullTranslator.load('jupyter_ray_dev');
 
 /**
  * Why a request failed when the server did not say: the browser could not
@@ -12,7 +20,8 @@ export const BAD_RESPONSE = 'bad_response';
  * A failed call to the jupyter-ray-dev server extension.
  *
  * `message` is meant for the user as is: the server writes messages a person
- * can act on, and the fallbacks below try to do the same.
+ * can act on (in English), and the fallbacks below try to do the same in the
+ * user's language.
  */
 export class ApiError extends Error {
   constructor(options: ApiError.IOptions) {
@@ -36,7 +45,10 @@ export class ApiError extends Error {
    * Build the error for a non-2xx response, preferring the server's own JSON
    * body `{message, reason, ...}` over generic text.
    */
-  static async fromResponse(response: Response): Promise<ApiError> {
+  static async fromResponse(
+    response: Response,
+    trans: TranslationBundle = ENGLISH
+  ): Promise<ApiError> {
     let text = '';
     try {
       text = await response.text();
@@ -56,16 +68,19 @@ export class ApiError extends Error {
     return new ApiError({
       status: response.status,
       reason: `http_${response.status}`,
-      message: fallbackMessage(response)
+      message: fallbackMessage(response, trans)
     });
   }
 
   /** Wrap a failure that happened before any response (DNS, refused, offline). */
-  static fromNetworkError(error: unknown): ApiError {
+  static fromNetworkError(
+    error: unknown,
+    trans: TranslationBundle = ENGLISH
+  ): ApiError {
     return new ApiError({
       status: 0,
       reason: NETWORK_ERROR,
-      message: `Cannot reach the Jupyter server: ${describe(error)}`
+      message: trans.__('Cannot reach the Jupyter server: %1', describe(error))
     });
   }
 }
@@ -85,12 +100,16 @@ export namespace ApiError {
  * "Cannot reach the Jupyter server: ..." when `reason` is `NETWORK_ERROR`
  * (a fetch that never answered).
  */
-export function toApiError(error: unknown, reason = 'error'): ApiError {
+export function toApiError(
+  error: unknown,
+  reason = 'error',
+  trans: TranslationBundle = ENGLISH
+): ApiError {
   if (error instanceof ApiError) {
     return error;
   }
   if (reason === NETWORK_ERROR) {
-    return ApiError.fromNetworkError(error);
+    return ApiError.fromNetworkError(error, trans);
   }
   return new ApiError({ status: 0, reason, message: describe(error) });
 }
@@ -130,24 +149,25 @@ export function parseErrorBody(text: string): IErrorBody | null {
   };
 }
 
-function fallbackMessage(response: Response): string {
+function fallbackMessage(response: Response, trans: TranslationBundle): string {
   const status = `${response.status}${
     response.statusText ? ` ${response.statusText}` : ''
   }`;
+  const path = pathOf(response.url) ?? trans.__('the request');
   if (response.status === 404) {
     // Tornado's HTML 404 means no handler is registered for the route.
-    return (
-      `The Jupyter server answered ${status} for ${pathOf(response.url)}. ` +
-      'Is the jupyter_ray_dev server extension installed and enabled? ' +
-      'Check `jupyter server extension list`.'
+    return trans.__(
+      'The Jupyter server answered %1 for %2. Is the jupyter_ray_dev server extension installed and enabled? Check `jupyter server extension list`.',
+      status,
+      path
     );
   }
-  return `The Jupyter server answered ${status} for ${pathOf(response.url)}.`;
+  return trans.__('The Jupyter server answered %1 for %2.', status, path);
 }
 
-function pathOf(url: string): string {
+function pathOf(url: string): string | null {
   if (!url) {
-    return 'the request';
+    return null;
   }
   try {
     return new URL(url).pathname;

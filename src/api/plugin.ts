@@ -2,6 +2,7 @@ import type {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import { ITranslator } from '@jupyterlab/translation';
 
 import { IRayDevAPI } from '../tokens';
 import { RayDevAPI } from './client';
@@ -12,6 +13,13 @@ export const apiPlugin: JupyterFrontEndPlugin<IRayDevAPI> = {
   description: 'The client of the jupyter-ray-dev REST API.',
   autoStart: true,
   provides: IRayDevAPI,
-  activate: (app: JupyterFrontEnd): IRayDevAPI =>
-    new RayDevAPI({ serverSettings: app.serviceManager.serverSettings })
+  optional: [ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    translator: ITranslator | null
+  ): IRayDevAPI =>
+    new RayDevAPI({
+      serverSettings: app.serviceManager.serverSettings,
+      translator: translator ?? undefined
+    })
 };

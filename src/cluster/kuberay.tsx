@@ -118,7 +118,7 @@ function RayClusterFacts(props: {
       {rc.volumes.map(volume => (
         <React.Fragment key={`${volume.type}:${volume.name}`}>
           <dt>{trans.__('Volume')}</dt>
-          <dd data-testid="ray-volume">{describeVolume(volume)}</dd>
+          <dd data-testid="ray-volume">{describeVolume(volume, trans)}</dd>
         </React.Fragment>
       ))}
       <dt>{trans.__('Service account')}</dt>
@@ -128,7 +128,10 @@ function RayClusterFacts(props: {
 }
 
 /** "ray-dev-shared (efs-sc, 100Gi) at /mnt/shared on head, cpu" */
-export function describeVolume(volume: IRayVolume): string {
+export function describeVolume(
+  volume: IRayVolume,
+  trans: TranslationBundle
+): string {
   const source =
     volume.type === 'pvc'
       ? (volume.claim_name ?? volume.name)
@@ -144,7 +147,7 @@ export function describeVolume(volume: IRayVolume): string {
     byPath.set(path, [...(byPath.get(path) ?? []), mount.group]);
   }
   const where = [...byPath.entries()]
-    .map(([path, groups]) => `${path} on ${groups.join(', ')}`)
+    .map(([path, groups]) => trans.__('%1 on %2', path, groups.join(', ')))
     .join('; ');
-  return `${source}${pvc} at ${where}`;
+  return trans.__('%1 at %2', `${source}${pvc}`, where);
 }

@@ -14,13 +14,14 @@ import { ClusterMonitor, type IClusterState } from './monitor';
  */
 export class ClusterPanel extends PolledSection<ClusterMonitor, IClusterState> {
   constructor(options: ClusterPanel.IOptions) {
+    const trans = options.translator.load('jupyter_ray_dev');
     super({
       id: 'jupyter-ray-dev:cluster',
       className: 'jp-RayDev-clusterPanel',
       translator: options.translator,
-      label: 'Cluster',
-      caption: 'The Ray cluster this server uses',
-      refreshTooltip: 'Refresh the cluster status',
+      label: trans.__('Cluster'),
+      caption: trans.__('The Ray cluster this server uses'),
+      refreshTooltip: trans.__('Refresh the cluster status'),
       refreshTestId: 'ray-refresh',
       monitor: isVisible =>
         new ClusterMonitor({

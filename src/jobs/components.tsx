@@ -26,6 +26,7 @@ import {
   projectsOf,
   sortJobs,
   statusBadge,
+  statusName,
   type IJobsFilter
 } from './model';
 import type { IJobsState } from './monitor';
@@ -63,7 +64,7 @@ export function StatusBadge(props: {
       data-status={badge.label}
       title={
         props.status
-          ? badge.label
+          ? statusName(props.status, props.trans)
           : props.trans.__('Ray no longer knows this job (history only)')
       }
     >
@@ -175,11 +176,11 @@ function JobsFilterBar(props: {
               data-testid={`ray-jobs-filter-${status}`}
               title={trans.__(
                 'Show only %1 jobs (click again to clear)',
-                status
+                statusName(status, trans)
               )}
               onClick={() => toggle(status)}
             >
-              {status.charAt(0) + status.slice(1).toLowerCase()}
+              {statusName(status, trans)}
               <span className="jp-RayDev-chipCount">{counts[status] ?? 0}</span>
             </button>
           );
@@ -278,7 +279,7 @@ function JobRow(props: {
           data-testid="ray-job-duration"
           title={trans.__('Duration')}
         >
-          {formatDuration(jobDuration(job, props.now))}
+          {formatDuration(jobDuration(job, props.now), trans)}
         </span>
       </div>
       {job.entrypoint && (

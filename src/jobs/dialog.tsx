@@ -227,9 +227,9 @@ export async function runJobDialog(
       return null;
     }
     form = result.value;
-    const parsed = parseRunForm(form);
+    const parsed = parseRunForm(form, trans);
     if (!parsed.ok) {
-      error = { field: parsed.field, message: trans.__(parsed.message) };
+      error = { field: parsed.field, message: parsed.message };
       continue;
     }
     // Ray takes a few seconds to accept a job (upload, driver start).
@@ -247,7 +247,7 @@ export async function runJobDialog(
           : {})
       });
     } catch (reason) {
-      const err = toApiError(reason, NETWORK_ERROR);
+      const err = toApiError(reason, NETWORK_ERROR, trans);
       error = { field: fieldOf(err), message: err.message };
     } finally {
       Notification.dismiss(notice);

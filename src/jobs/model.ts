@@ -2,6 +2,8 @@
  * Pure logic of the jobs UI: statuses, ordering, filters, durations and the
  * "Run as Ray job" form. No DOM, no server: everything here is unit-tested.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
+
 import type { IJob, IJobResources, JobStatus } from '../api';
 
 /** Every status Ray reports, in the order the filter offers them. */
@@ -44,6 +46,30 @@ export function statusBadge(
     return { label: 'UNKNOWN', kind: 'unknown' };
   }
   return { label: status, kind: status.toLowerCase() };
+}
+
+/**
+ * A status in words ("Running"). The badge keeps Ray's own constant
+ * (`RUNNING`, as `ray job list` and the dashboard print it); this names it.
+ */
+export function statusName(
+  status: JobStatus | null | undefined,
+  trans: TranslationBundle
+): string {
+  switch (status) {
+    case 'PENDING':
+      return trans.__('Pending');
+    case 'RUNNING':
+      return trans.__('Running');
+    case 'SUCCEEDED':
+      return trans.__('Succeeded');
+    case 'FAILED':
+      return trans.__('Failed');
+    case 'STOPPED':
+      return trans.__('Stopped');
+    default:
+      return trans.__('Unknown');
+  }
 }
 
 /** Active jobs first (running, then pending), then the rest newest first. */
@@ -119,29 +145,37 @@ export function jobDuration(job: IJob, now: number): number | null {
   return job.duration ?? null;
 }
 
-/** `0.4s`, `12s`, `3m 05s`, `2h 03m`, `3d 4h`; `—` when unknown. */
-export function formatDuration(seconds: number | null | undefined): string {
+/** `0.4s`, `12s`, `3m 05s`, `2h 03m`, `3d 4h` (in English); `—` when unknown. */
+export function formatDuration(
+  seconds: number | null | undefined,
+  trans: TranslationBundle
+): string {
   if (seconds === null || seconds === undefined || !isFinite(seconds)) {
     return '—';
   }
+  // Units alone, not "%1s": gettext tools take "%1s" for a Python format string.
+  const sec = trans._p('duration', 's');
+  const min = trans._p('duration', 'm');
+  const hr = trans._p('duration', 'h');
+  const day = trans._p('duration', 'd');
   const s = Math.max(0, seconds);
   if (s < 10) {
-    return `${Number(s.toFixed(1))}s`;
+    return `${Number(s.toFixed(1))}${sec}`;
   }
   const total = Math.floor(s);
   const pad = (n: number): string => String(n).padStart(2, '0');
   if (total < 60) {
-    return `${total}s`;
+    return `${total}${sec}`;
   }
   const minutes = Math.floor(total / 60);
   if (minutes < 60) {
-    return `${minutes}m ${pad(total % 60)}s`;
+    return `${minutes}${min} ${pad(total % 60)}${sec}`;
   }
   const hours = Math.floor(minutes / 60);
   if (hours < 24) {
-    return `${hours}h ${pad(minutes % 60)}m`;
+    return `${hours}${hr} ${pad(minutes % 60)}${min}`;
   }
-  return `${Math.floor(hours / 24)}d ${hours % 24}h`;
+  return `${Math.floor(hours / 24)}${day} ${hours % 24}${hr}`;
 }
 
 /** The file name of a path, for compact display. */
@@ -222,14 +256,17 @@ function parseAmount(text: string): number | null | undefined {
 }
 
 /** Validate the form the way the server will, naming the field at fault. */
-export function parseRunForm(form: IRunForm): ParsedForm {
+export function parseRunForm(
+  form: IRunForm,
+  trans: TranslationBundle
+): ParsedForm {
   const resources: IJobResources = {};
   const cpus = parseAmount(form.cpus);
   if (cpus === null) {
     return {
       ok: false,
       field: 'cpus',
-      message: 'CPUs must be a number, 0 or more (e.g. 1 or 0.5).'
+      message: trans.__('CPUs must be a number, 0 or more (e.g. 1 or 0.5).')
     };
   }
   if (cpus !== undefined) {
@@ -240,7 +277,7 @@ export function parseRunForm(form: IRunForm): ParsedForm {
     return {
       ok: false,
       field: 'gpus',
-      message: 'GPUs must be a number, 0 or more (e.g. 1 or 0.25).'
+      message: trans.__('GPUs must be a number, 0 or more (e.g. 1 or 0.25).')
     };
   }
   if (gpus !== undefined) {
@@ -252,8 +289,9 @@ export function parseRunForm(form: IRunForm): ParsedForm {
       return {
         ok: false,
         field: 'memory',
-        message:
+        message: trans.__(
           'Memory must be a size such as 2GiB, 512MB or a number of bytes.'
+        )
       };
     }
     resources.memory = memory;
@@ -266,7 +304,10 @@ export function parseRunForm(form: IRunForm): ParsedForm {
       return {
         ok: false,
         field: 'custom',
-        message: `Custom resources are name=amount pairs (e.g. accelerator=1); "${pair}" is not.`
+        message: trans.__(
+          'Custom resources are name=amount pairs (e.g. accelerator=1); "%1" is not.',
+          pair
+        )
       };
     }
     custom[match[1]] = amount;

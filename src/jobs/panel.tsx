@@ -14,13 +14,14 @@ import { JobsMonitor, type IJobsState } from './monitor';
  */
 export class JobsPanel extends PolledSection<JobsMonitor, IJobsState> {
   constructor(options: JobsPanel.IOptions) {
+    const trans = options.translator.load('jupyter_ray_dev');
     super({
       id: 'jupyter-ray-dev:jobs',
       className: 'jp-RayDev-jobsPanel',
       translator: options.translator,
-      label: 'Jobs',
-      caption: 'Ray jobs on this cluster',
-      refreshTooltip: 'Refresh the jobs list',
+      label: trans.__('Jobs'),
+      caption: trans.__('Ray jobs on this cluster'),
+      refreshTooltip: trans.__('Refresh the jobs list'),
       refreshTestId: 'ray-jobs-refresh',
       monitor: isVisible =>
         new JobsMonitor({
@@ -105,6 +106,7 @@ export class JobsPanel extends PolledSection<JobsMonitor, IJobsState> {
 
   /** Launch a job again with its stored settings; opens the new job's log. */
   async rerun(job: IJob): Promise<ISubmittedJob | null> {
+    const trans = this.trans;
     let submitted: ISubmittedJob | null = null;
     await this._busyWhile(
       job,
@@ -115,7 +117,7 @@ export class JobsPanel extends PolledSection<JobsMonitor, IJobsState> {
         void this.model.refresh();
         return true;
       },
-      this.trans.__('Cannot run the job again')
+      trans.__('Cannot run the job again')
     );
     return submitted;
   }

@@ -147,7 +147,7 @@ export function ApplyToCluster(props: {
   } => {
     try {
       return {
-        choices: applicableManifests(parseManifests(manifests)),
+        choices: applicableManifests(parseManifests(manifests, trans)),
         error: null
       };
     } catch (reason) {
@@ -162,7 +162,7 @@ export function ApplyToCluster(props: {
   );
   const choice = parsed.choices[selected] ?? null;
 
-  let blocker = applyBlocker(discovery, discoveryError);
+  let blocker = applyBlocker(discovery, discoveryError, trans);
   if (blocker === null) {
     blocker =
       parsed.error ??

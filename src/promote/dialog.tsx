@@ -35,12 +35,11 @@ export const BUILD_BUTTON_CLASS = 'jp-RayDev-promoteBuildButton';
 
 /**
  * Disable "Build and push" while the build cannot run, and say why on the button
- * (the review shows the same reason in its body).
+ * (the review shows the same reason in its body; it comes translated).
  */
 export function syncBuildButton(
   root: HTMLElement,
-  state: { disabled: boolean; reason: string | null },
-  trans: TranslationBundle
+  state: { disabled: boolean; reason: string | null }
 ): void {
   const button = root.querySelector<HTMLButtonElement>(
     `button.${BUILD_BUTTON_CLASS}`
@@ -49,7 +48,7 @@ export function syncBuildButton(
     return;
   }
   button.disabled = state.disabled;
-  button.title = state.reason ? trans.__(state.reason) : '';
+  button.title = state.reason ?? '';
   button.setAttribute('aria-disabled', String(state.disabled));
 }
 
@@ -93,7 +92,7 @@ export function PromoteReview(props: IPromoteReviewProps): JSX.Element {
     }
   };
 
-  const blocker = plan ? buildBlocker(plan) : null;
+  const blocker = plan ? buildBlocker(plan, trans) : null;
   return (
     <div className="jp-RayDev-promote" data-testid="ray-promote-review">
       <div className="jp-RayDev-promoteRow">
@@ -234,7 +233,7 @@ function PlanView(props: {
   blocker: string | null;
 }): JSX.Element {
   const { plan, trans, blocker } = props;
-  const differences = differencesFromDev(plan);
+  const differences = differencesFromDev(plan, trans);
   return (
     <>
       <div className="jp-RayDev-promoteRow">
@@ -317,7 +316,7 @@ function PlanView(props: {
       <div className="jp-RayDev-promoteRow">
         <span className="jp-RayDev-promoteLabel">{trans.__('Shape')}</span>
         <span data-testid="ray-promote-shape">
-          {trans.__(shapeSourceLine(plan))}
+          {shapeSourceLine(plan, trans)}
         </span>
       </div>
       <h3>

@@ -2,8 +2,15 @@
  * Pure logic of the Promotions history view: which two entries a comparison
  * means, what can be re-applied, keyboard moves, labels.
  */
+import {
+  nullTranslator,
+  type TranslationBundle
+} from '@jupyterlab/translation';
+
 import type { IPromotion, IPromotionDiff } from '../api';
 import { applicableManifests, nameOf, parseManifests } from './model';
+
+const ENGLISH = nullTranslator.load('jupyter_ray_dev');
 
 /** Select or unselect `id`; at most `max` stay selected, the earliest chosen go first. */
 export function toggleSelection(
@@ -36,12 +43,15 @@ export function comparePair(
 }
 
 /** Why a promotion cannot be re-applied, or null when it can. */
-export function reapplyBlocker(promotion: IPromotion): string | null {
+export function reapplyBlocker(
+  promotion: IPromotion,
+  trans: TranslationBundle
+): string | null {
   if (promotion.status === 'building') {
-    return 'The build is still running.';
+    return trans.__('The build is still running.');
   }
   if (promotion.status === 'failed') {
-    return 'The build failed: there is no image to apply.';
+    return trans.__('The build failed: there is no image to apply.');
   }
   return null;
 }
@@ -49,7 +59,10 @@ export function reapplyBlocker(promotion: IPromotion): string | null {
 /** The KubeRay kinds a promotion's manifests hold, RayJob first; [] when unreadable. */
 export function reapplyKinds(manifests: string): string[] {
   try {
-    return applicableManifests(parseManifests(manifests)).map(c => c.kind);
+    // The kinds only: a parse error is not shown, so its language does not matter.
+    return applicableManifests(parseManifests(manifests, ENGLISH)).map(
+      c => c.kind
+    );
   } catch {
     return [];
   }

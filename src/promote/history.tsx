@@ -64,7 +64,7 @@ export async function reapply(
     await showServerError(trans.__('Re-apply failed'), reason);
     return;
   }
-  const blocker = reapplyBlocker(detail);
+  const blocker = reapplyBlocker(detail, trans);
   const kinds = reapplyKinds(detail.manifests_pinned);
   if (blocker || kinds.length === 0) {
     Notification.warning(
@@ -294,7 +294,7 @@ function Detail(props: {
   detail: IPromotionDetail;
 }): JSX.Element {
   const { api, trans, detail } = props;
-  const blocker = reapplyBlocker(detail);
+  const blocker = reapplyBlocker(detail, trans);
   return (
     <div className="jp-RayDev-historyPane" data-testid="ray-promotion-detail">
       <h3>

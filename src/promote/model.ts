@@ -2,6 +2,7 @@
  * Pure logic of "Promote to prod": which project and entrypoint a click
  * means, what differs from dev, the kubectl command, the build log's state.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { parseAllDocuments } from 'yaml';
 
 import type {
@@ -53,7 +54,10 @@ export interface IDifference {
 }
 
 /** Everything the image does differently from the dev cluster, for the review. */
-export function differencesFromDev(plan: IPromotionPlan): IDifference[] {
+export function differencesFromDev(
+  plan: IPromotionPlan,
+  trans: TranslationBundle
+): IDifference[] {
   const out: IDifference[] = [];
   for (const change of plan.requirements.changes) {
     if (change.how === 'installed') {
@@ -72,7 +76,10 @@ export function differencesFromDev(plan: IPromotionPlan): IDifference[] {
     out.push({ kind: 'skipped', text: warning.message });
   }
   for (const path of plan.files.excluded) {
-    out.push({ kind: 'excluded', text: `${path} is not in the image` });
+    out.push({
+      kind: 'excluded',
+      text: trans.__('%1 is not in the image', path)
+    });
   }
   for (const [name, value] of Object.entries(plan.env_vars.image)) {
     out.push({ kind: 'env', text: `ENV ${name}=${value}` });
@@ -87,17 +94,28 @@ export function differencesFromDev(plan: IPromotionPlan): IDifference[] {
 }
 
 /** The roots Ray nodes can download a working_dir from (s3:// and gs://, writable). */
-/** The review's one line on where the head and worker groups come from (English: the
- * dialog passes it through the translator as a whole). */
-export function shapeSourceLine(plan: IPromotionPlan): string {
+/** The review's one line on where the head and worker groups come from. */
+export function shapeSourceLine(
+  plan: IPromotionPlan,
+  trans: TranslationBundle
+): string {
   const shape = plan.shape_source;
   if (shape.source === 'raycluster') {
-    const left = shape.dropped.length
-      ? `; left out as dev-only: ${shape.dropped.join(', ')}`
-      : '';
-    return `Groups, resources and rayStartParams from the RayCluster ${shape.raycluster}${left}.`;
+    return shape.dropped.length
+      ? trans.__(
+          'Groups, resources and rayStartParams from the RayCluster %1; left out as dev-only: %2.',
+          shape.raycluster,
+          shape.dropped.join(', ')
+        )
+      : trans.__(
+          'Groups, resources and rayStartParams from the RayCluster %1.',
+          shape.raycluster
+        );
   }
-  return `Groups and resources from Ray's view of its nodes. ${shape.reason}`;
+  return trans.__(
+    "Groups and resources from Ray's view of its nodes. %1",
+    shape.reason
+  );
 }
 
 export function objectStoreRoots(roots: IStorageRoot[]): IStorageRoot[] {
@@ -108,22 +126,35 @@ export function objectStoreRoots(roots: IStorageRoot[]): IStorageRoot[] {
 }
 
 /** Why "Build and push" cannot run, or null when it can. */
-export function buildBlocker(plan: IPromotionPlan): string | null {
+export function buildBlocker(
+  plan: IPromotionPlan,
+  trans: TranslationBundle
+): string | null {
   const usable = plan.builders.filter(builder => builder.available);
   if (usable.length === 0) {
     const tried = plan.builders
       .map(builder => `${builder.name}: ${builder.reason}`)
       .join('; ');
-    return `No image builder can run on this server (${tried}). Export the context and build it in CI.`;
+    return trans.__(
+      'No image builder can run on this server (%1). Export the context and build it in CI.',
+      tried
+    );
   }
   if (!plan.image) {
-    return 'No target image: ask the server admin to set c.RayDev.promote_registry, or give a full image name.';
+    return trans.__(
+      'No target image: ask the server admin to set c.RayDev.promote_registry, or give a full image name.'
+    );
   }
   if (!plan.push_possible) {
-    return `${plan.image} names no registry to push to: use registry.example.com/name:tag.`;
+    return trans.__(
+      '%1 names no registry to push to: use registry.example.com/name:tag.',
+      plan.image
+    );
   }
   if (Object.keys(plan.manifest_errors).length > 0) {
-    return 'The generated manifests do not validate against the KubeRay CRDs.';
+    return trans.__(
+      'The generated manifests do not validate against the KubeRay CRDs.'
+    );
   }
   return null;
 }
@@ -134,11 +165,13 @@ export function buildBlocker(plan: IPromotionPlan): string | null {
  */
 export function buildButtonState(
   plan: IPromotionPlan | null,
-  error: string | null
+  error: string | null,
+  trans: TranslationBundle
 ): { disabled: boolean; reason: string | null } {
   const reason = plan
-    ? buildBlocker(plan)
-    : (error ?? 'The review did not load, so there is nothing to build.');
+    ? buildBlocker(plan, trans)
+    : (error ??
+      trans.__('The review did not load, so there is nothing to build.'));
   return { disabled: reason !== null, reason };
 }
 
@@ -228,12 +261,15 @@ const APPLY_ORDER = ['RayJob', 'RayService', 'RayCluster'];
  * The objects of a multi-document YAML text (`---` separated), in order; empty
  * documents and non-objects are left out. Throws the parser's first error.
  */
-export function parseManifests(text: string): IManifestChoice[] {
+export function parseManifests(
+  text: string,
+  trans: TranslationBundle
+): IManifestChoice[] {
   const out: IManifestChoice[] = [];
   for (const doc of parseAllDocuments(text)) {
     if ('errors' in doc && doc.errors.length) {
       throw new Error(
-        `The manifests are not valid YAML: ${doc.errors[0].message}`
+        trans.__('The manifests are not valid YAML: %1', doc.errors[0].message)
       );
     }
     const value: unknown = doc.toJS();
@@ -281,16 +317,19 @@ export function manifestLabel(choice: IManifestChoice): string {
 /** Why "Apply to cluster" is disabled, from discovery (or its failure); null when it can run. */
 export function applyBlocker(
   discovery: { in_kubernetes: boolean; message: string | null } | null,
-  error: string | null
+  error: string | null,
+  trans: TranslationBundle
 ): string | null {
   if (error !== null) {
     return error;
   }
   if (discovery === null) {
-    return 'Checking whether the server runs in Kubernetes…';
+    return trans.__('Checking whether the server runs in Kubernetes…');
   }
   if (!discovery.in_kubernetes) {
-    return discovery.message || 'The server does not run in Kubernetes.';
+    return (
+      discovery.message || trans.__('The server does not run in Kubernetes.')
+    );
   }
   return null;
 }

@@ -318,7 +318,7 @@ async function promote(
       onPlan: (next, request) => {
         current = { plan: next, request };
         if (dialog) {
-          syncBuildButton(dialog.node, buildButtonState(next, null), trans);
+          syncBuildButton(dialog.node, buildButtonState(next, null, trans));
         }
       },
       onStorageRoot: root => {
@@ -328,7 +328,7 @@ async function promote(
   );
   const EXPORT = 'export';
   const PACKAGE = 'package';
-  const initial = buildButtonState(plan, error);
+  const initial = buildButtonState(plan, error, trans);
   dialog = new Dialog({
     title: trans.__('Promote %1 to prod', nameOf(project)),
     body,
@@ -357,7 +357,7 @@ async function promote(
     defaultButton: initial.disabled ? 0 : 3,
     hasClose: true
   });
-  syncBuildButton(dialog.node, initial, trans);
+  syncBuildButton(dialog.node, initial);
   const result = await dialog.launch();
   const actions = result.button.actions;
   if (
@@ -367,10 +367,10 @@ async function promote(
   ) {
     return;
   }
-  const blocked = buildButtonState(current.plan, null);
+  const blocked = buildButtonState(current.plan, null, trans);
   if (result.button.accept && blocked.disabled) {
     // the plan changed to one that cannot build while the dialog was open
-    Notification.warning(trans.__(blocked.reason ?? ''));
+    Notification.warning(blocked.reason ?? '');
     return;
   }
   const request = current.request;

@@ -56,7 +56,9 @@ function formatBytes(n: number): string {
 function Findings(props: {
   items: IRuntimeEnvFinding[];
   kind: 'error' | 'warning';
+  trans: TranslationBundle;
 }): JSX.Element | null {
+  const { trans } = props;
   if (!props.items.length) {
     return null;
   }
@@ -65,7 +67,7 @@ function Findings(props: {
       {props.items.map((f, i) => (
         <li key={i} data-path={f.path}>
           {f.path && <code>{f.path}</code>} {f.message}
-          {f.line ? ` (line ${f.line})` : ''}
+          {f.line ? ` ${trans.__('(line %1)', f.line)}` : ''}
           {f.fix && <div className="jp-RayDev-envFix">{f.fix}</div>}
         </li>
       ))}
@@ -75,6 +77,7 @@ function Findings(props: {
 
 function InlineFindings(props: {
   items: IRuntimeEnvFinding[];
+  trans: TranslationBundle;
 }): JSX.Element | null {
   if (!props.items.length) {
     return null;
@@ -82,7 +85,7 @@ function InlineFindings(props: {
   return (
     <div className="jp-RayDev-envInline" role="alert">
       {props.items.map((f, i) => (
-        <div key={i}>{findingText(f)}</div>
+        <div key={i}>{findingText(f, props.trans)}</div>
       ))}
     </div>
   );
@@ -215,7 +218,7 @@ function EnvVars(props: {
                 {own.length > 0 && (
                   <tr>
                     <td colSpan={3}>
-                      <InlineFindings items={own} />
+                      <InlineFindings items={own} trans={trans} />
                     </td>
                   </tr>
                 )}
@@ -250,7 +253,7 @@ function PipPackages(props: {
         <p>
           {trans.__('pip names a requirements file: edit it, or the YAML.')}
         </p>
-        <InlineFindings items={findingsFor(findings, ['pip'])} />
+        <InlineFindings items={findingsFor(findings, ['pip'])} trans={trans} />
       </section>
     );
   }
@@ -286,6 +289,7 @@ function PipPackages(props: {
                 findings,
                 mapped ? ['pip', 'packages', i] : ['pip', i]
               )}
+              trans={trans}
             />
           </li>
         ))}
@@ -294,6 +298,7 @@ function PipPackages(props: {
         items={findingsFor(findings, ['pip']).filter(
           f => !/^pip(\.packages)?\[\d+\]/.test(f.path)
         )}
+        trans={trans}
       />
       <div className="jp-RayDev-envAdd">
         <input
@@ -350,7 +355,7 @@ function EnvForm(props: {
   trans: TranslationBundle;
 }): JSX.Element {
   const { model, trans } = props;
-  const extraErrors = toErrorSchema(model.errors) as any;
+  const extraErrors = toErrorSchema(model.errors, trans) as any;
   const general = generalFindings(model.errors, [
     ...FORM_FIELDS,
     ...OWN_SECTIONS
@@ -395,8 +400,8 @@ function EnvForm(props: {
           )}
         </div>
       )}
-      <Findings items={general} kind="error" />
-      <Findings items={model.warnings} kind="warning" />
+      <Findings items={general} kind="error" trans={trans} />
+      <Findings items={model.warnings} kind="warning" trans={trans} />
       <SizeMeter model={model} trans={trans} />
       <EnvVars model={model} trans={trans} />
       <PipPackages model={model} trans={trans} />
@@ -512,13 +517,15 @@ class YamlView extends Widget {
 /** The editor tab: the form and the YAML side by side. */
 export class RuntimeEnvEditor extends MainAreaWidget<SplitPanel> {
   constructor(options: RuntimeEnvEditor.IOptions) {
+    const trans = options.trans;
     const model = new RuntimeEnvModel({
       api: options.api,
-      project: options.project
+      project: options.project,
+      trans
     });
     const content = new SplitPanel({ orientation: 'horizontal', spacing: 4 });
     content.addClass('jp-RayDev-envSplit');
-    content.addWidget(new FormView(model, options.trans));
+    content.addWidget(new FormView(model, trans));
     content.addWidget(new YamlView(model, options.editorServices));
     super({ content });
     this.model = model;
@@ -528,12 +535,12 @@ export class RuntimeEnvEditor extends MainAreaWidget<SplitPanel> {
     this.title.icon = rayIcon;
     this.title.closable = true;
     const name = options.project ? options.project.split('/').pop() : '/';
-    this.title.caption = options.trans.__(
+    this.title.caption = trans.__(
       'Ray environment of %1',
       options.project || '/'
     );
     const label = (): string =>
-      `${model.dirty ? '● ' : ''}${options.trans.__('Ray env: %1', name ?? '')}`;
+      `${model.dirty ? '● ' : ''}${trans.__('Ray env: %1', name ?? '')}`;
     this.title.label = label();
     model.changed.connect(() => {
       this.title.label = label();

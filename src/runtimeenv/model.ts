@@ -3,6 +3,7 @@
  * the environment parsed from it, the saved version's ETag, the server's
  * verdict and the working_dir size. The form and the YAML view both edit it.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { Signal, type ISignal } from '@lumino/signaling';
 
 import {
@@ -34,10 +35,12 @@ export class RuntimeEnvModel {
   constructor(options: {
     api: RayDevAPI;
     project: string;
+    trans: TranslationBundle;
     validateDelay?: number;
   }) {
     this.api = options.api;
     this.project = options.project;
+    this._trans = options.trans;
     this._delay = options.validateDelay ?? 400;
   }
 
@@ -81,7 +84,7 @@ export class RuntimeEnvModel {
       return [
         {
           path: '',
-          message: `YAML: ${this.yamlError.message}`,
+          message: this._trans.__('YAML: %1', this.yamlError.message),
           line: this.yamlError.line,
           column: this.yamlError.column
         }
@@ -250,7 +253,12 @@ export class RuntimeEnvModel {
         } else if (event.type === 'progress' || event.type === 'start') {
           this.install.progress =
             event.phase && event.total
-              ? `${event.phase} (${event.collected ?? 0} collected, ${event.total} asked)`
+              ? this._trans.__(
+                  '%1 (%2 collected, %3 asked)',
+                  event.phase,
+                  event.collected ?? 0,
+                  event.total
+                )
               : (event.message ?? event.folder ?? null);
         }
         this._emit('load');
@@ -276,7 +284,7 @@ export class RuntimeEnvModel {
 
   private _setText(text: string): void {
     this.text = text;
-    const parsed = parseYaml(text);
+    const parsed = parseYaml(text, this._trans);
     this.yamlError = parsed.error;
     if (parsed.value) {
       this.value = parsed.value;
@@ -300,5 +308,6 @@ export class RuntimeEnvModel {
   private _changed = new Signal<this, Origin>(this);
   private _delay: number;
   private _timer: ReturnType<typeof setTimeout> | null = null;
+  private readonly _trans: TranslationBundle;
   private _abort: AbortController | null = null;
 }

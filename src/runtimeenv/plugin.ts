@@ -66,6 +66,7 @@ export const runtimeEnvPlugin: JupyterFrontEndPlugin<void> = {
     editorServices: IEditorServices | null
   ): void => {
     translator = translator ?? nullTranslator;
+    const trans = translator.load('jupyter_ray_dev');
     setupRuntimeEnv({
       app,
       api,
@@ -80,7 +81,7 @@ export const runtimeEnvPlugin: JupyterFrontEndPlugin<void> = {
       new CommandToolbarButton({
         commands: app.commands,
         id: RuntimeEnvCommandIDs.open,
-        label: translator.load('jupyter_ray_dev').__('Environment')
+        label: trans.__('Environment')
       })
     );
   }

@@ -4,6 +4,7 @@
  * (`pip.packages[2]`, `env_vars.API_TOKEN`) mapped onto form fields; the
  * env vars table and pip package list.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
 import {
   type Document,
   isMap,
@@ -32,7 +33,7 @@ export interface IParsed {
 }
 
 /** Parse runtime_env.yaml's text (empty text is the empty environment). */
-export function parseYaml(text: string): IParsed {
+export function parseYaml(text: string, trans: TranslationBundle): IParsed {
   const doc = parseDocument(text);
   if (doc.errors.length) {
     const first = doc.errors[0];
@@ -54,8 +55,9 @@ export function parseYaml(text: string): IParsed {
     return {
       value: null,
       error: {
-        message:
-          'runtime_env.yaml must hold a mapping of fields (working_dir, pip, env_vars, ...)',
+        message: trans.__(
+          'runtime_env.yaml must hold a mapping of fields (working_dir, pip, env_vars, ...)'
+        ),
         line: 1,
         column: 1
       }
@@ -212,7 +214,10 @@ export const OWN_SECTIONS = ['env_vars', 'pip'];
  * The findings as rjsf extraErrors, for the fields of the generated form
  * (env vars and pip have their own sections; see `findingsFor`).
  */
-export function toErrorSchema(findings: IRuntimeEnvFinding[]): IErrorSchema {
+export function toErrorSchema(
+  findings: IRuntimeEnvFinding[],
+  trans: TranslationBundle
+): IErrorSchema {
   const root: IErrorSchema = {};
   for (const finding of findings) {
     const parts = parsePath(finding.path);
@@ -225,15 +230,18 @@ export function toErrorSchema(findings: IRuntimeEnvFinding[]): IErrorSchema {
       node[key] = (node[key] as IErrorSchema) ?? {};
       node = node[key] as IErrorSchema;
     }
-    node.__errors = [...(node.__errors ?? []), text(finding)];
+    node.__errors = [...(node.__errors ?? []), text(finding, trans)];
   }
   return root;
 }
 
 /** The message with its fix, as one line for a person. */
-export function text(finding: IRuntimeEnvFinding): string {
+export function text(
+  finding: IRuntimeEnvFinding,
+  trans: TranslationBundle
+): string {
   return finding.fix
-    ? `${finding.message} Fix: ${finding.fix}`
+    ? trans.__('%1 Fix: %2', finding.message, finding.fix)
     : finding.message;
 }
 

@@ -4,6 +4,11 @@
  * last failed action. The panel renders `StorageModel.state` and asks the
  * user (dialogs, clipboard) before calling the model.
  */
+import {
+  type ITranslator,
+  nullTranslator,
+  type TranslationBundle
+} from '@jupyterlab/translation';
 import { Signal, type ISignal } from '@lumino/signaling';
 
 import {
@@ -322,6 +327,9 @@ export const PREVIEW_DELAY = 150;
 export class StorageModel {
   constructor(options: StorageModel.IOptions) {
     this._api = options.api;
+    this._trans = (options.translator ?? nullTranslator).load(
+      'jupyter_ray_dev'
+    );
     this.listing = new ListingModel({
       fetchPage: (root, path, cursor, limit) =>
         this._api.listStorage(root, path, { cursor, limit }),
@@ -528,16 +536,20 @@ export class StorageModel {
     if (!this._root) {
       return [];
     }
-    return snippetsFor(this._root, {
-      ...entry,
-      ray:
-        this._preview.target?.path === entry.path && this._preview.item
-          ? (this._preview.item.ray ?? null)
-          : (this.listing.rayInfo(entry.path) ??
-            (entry.path === this.listing.state.path
-              ? this.listing.state.ray
-              : null))
-    });
+    return snippetsFor(
+      this._root,
+      {
+        ...entry,
+        ray:
+          this._preview.target?.path === entry.path && this._preview.item
+            ? (this._preview.item.ray ?? null)
+            : (this.listing.rayInfo(entry.path) ??
+              (entry.path === this.listing.state.path
+                ? this.listing.state.ray
+                : null))
+      },
+      this._trans
+    );
   }
 
   /** The snippet for `entry`; a folder's Ray kind is asked for once first. */
@@ -554,7 +566,7 @@ export class StorageModel {
         // a plain folder snippet will do
       }
     }
-    return this.snippets(entry)[0] ?? defaultSnippet(root, entry);
+    return this.snippets(entry)[0] ?? defaultSnippet(root, entry, this._trans);
   }
 
   /** Create folder `name` in the folder on screen and select it. */
@@ -683,7 +695,7 @@ export class StorageModel {
   }
 
   private _validName(name: string): boolean {
-    const bad = invalidName(name);
+    const bad = invalidName(name, this._trans);
     if (bad) {
       this.showActionError(bad);
     }
@@ -702,6 +714,7 @@ export class StorageModel {
   }
 
   private _api: RayDevAPI;
+  private _trans: TranslationBundle;
   private _isDisposed = false;
   private _roots: IStorageRoot[] | null = null;
   private _rootsError: ApiError | null = null;
@@ -721,5 +734,7 @@ export namespace StorageModel {
     api: RayDevAPI;
     /** Entries of a folder's first page. */
     pageSize?: number;
+    /** The language of snippet labels and name checks (English by default). */
+    translator?: ITranslator;
   }
 }

@@ -42,7 +42,8 @@ export class StoragePanel extends ReactWidget {
     this.title.caption = this._trans.__('Ray storage');
     this.model = new StorageModel({
       api: options.api,
-      pageSize: options.pageSize
+      pageSize: options.pageSize,
+      translator: options.translator
     });
   }
 

@@ -2,6 +2,8 @@
  * Paths inside a storage root: '/'-separated, relative, '' is the root.
  * Pure functions (jest-tested); the server checks every path again.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
+
 import type { IStorageRoot } from '../api';
 
 /** One step of the breadcrumb: a label and the folder it opens. */
@@ -83,19 +85,22 @@ export function itemUri(root: IStorageRoot, path: string): string {
  * Why a new name cannot be used inside a folder, or `null` if it can:
  * one path segment, no '/', '\\', NUL or control characters, not '.' or '..'.
  */
-export function invalidName(name: string): string | null {
+export function invalidName(
+  name: string,
+  trans: TranslationBundle
+): string | null {
   if (!name.trim()) {
-    return 'A name is required.';
+    return trans.__('A name is required.');
   }
   if (name === '.' || name === '..') {
-    return `"${name}" is not a valid name.`;
+    return trans.__('"%1" is not a valid name.', name);
   }
   if (/[/\\]/.test(name)) {
-    return 'A name cannot contain "/" or "\\".';
+    return trans.__('A name cannot contain "/" or "\\".');
   }
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(name)) {
-    return 'A name cannot contain control characters.';
+    return trans.__('A name cannot contain control characters.');
   }
   return null;
 }

@@ -3,6 +3,8 @@
  * plain `open` / `fsspec.open`, and for Ray Train/Tune folders the matching
  * Ray API. Pure (jest-tested): the panel only inserts the text.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
+
 import type { IRayFolder, IStorageRoot } from '../api';
 import { extension, itemUri } from './paths';
 
@@ -90,22 +92,29 @@ export function isCheckpoint(target: ISnippetTarget): boolean {
  */
 export function snippetsFor(
   root: IStorageRoot,
-  target: ISnippetTarget
+  target: ISnippetTarget,
+  trans: TranslationBundle
 ): ISnippet[] {
   const uri = itemUri(root, target.path);
   const q = pyString(uri);
   const remote = root.protocol !== 'file';
-  const note = optionsNote(root);
+  const note = optionsNote(root, trans);
   const out: ISnippet[] = [];
 
   if (isCheckpoint(target)) {
-    out.push(checkpointSnippet(target.ray?.checkpoint ?? uri, note));
+    out.push(
+      checkpointSnippet(
+        target.ray?.checkpoint ?? uri,
+        note,
+        trans.__('Ray Train checkpoint')
+      )
+    );
   } else if (target.kind === 'directory') {
     const ray = target.ray;
     if (ray?.kind === 'tune_experiment') {
       out.push({
         id: 'tune-experiment',
-        label: 'Ray Tune results',
+        label: trans.__('Ray Tune results'),
         code:
           note +
           'from ray import tune\n\n' +
@@ -115,11 +124,11 @@ export function snippetsFor(
       });
       out.push({
         id: 'tune-restore',
-        label: 'Ray Tune restore',
+        label: trans.__('Ray Tune restore'),
         code:
           note +
           'from ray import tune\n\n' +
-          '# pass the same trainable the experiment ran\n' +
+          `# ${trans.__('pass the same trainable the experiment ran')}\n` +
           `tuner = tune.Tuner.restore(${q}, trainable=train_fn)\n` +
           'results = tuner.get_results()\n' +
           'results.get_dataframe().head()'
@@ -127,7 +136,7 @@ export function snippetsFor(
     } else if (ray?.kind === 'tune_trial' || ray?.kind === 'train_run') {
       out.push({
         id: 'train-result',
-        label: 'Ray Train result',
+        label: trans.__('Ray Train result'),
         code:
           note +
           'from ray.train import Result\n\n' +
@@ -137,7 +146,9 @@ export function snippetsFor(
       });
       const latest = ray.checkpoints?.[0];
       if (latest) {
-        out.push(checkpointSnippet(latest.uri, note, 'Latest checkpoint'));
+        out.push(
+          checkpointSnippet(latest.uri, note, trans.__('Latest checkpoint'))
+        );
       }
     }
     out.push({
@@ -204,16 +215,13 @@ export function snippetsFor(
 /** The default snippet (what "Insert snippet" uses). */
 export function defaultSnippet(
   root: IStorageRoot,
-  target: ISnippetTarget
+  target: ISnippetTarget,
+  trans: TranslationBundle
 ): ISnippet {
-  return snippetsFor(root, target)[0];
+  return snippetsFor(root, target, trans)[0];
 }
 
-function checkpointSnippet(
-  uri: string,
-  note: string,
-  label = 'Ray Train checkpoint'
-): ISnippet {
+function checkpointSnippet(uri: string, note: string, label: string): ISnippet {
   return {
     id: 'checkpoint',
     label,
@@ -282,13 +290,12 @@ function openSnippet(
   };
 }
 
-function optionsNote(root: IStorageRoot): string {
+function optionsNote(root: IStorageRoot, trans: TranslationBundle): string {
   if (root.protocol === 'file' || !root.option_names.length) {
     return '';
   }
   return (
-    `# The storage root "${root.name}" sets fsspec options ` +
-    `(${root.option_names.join(', ')}): configure the same here\n` +
-    '# (environment variables or a filesystem= argument).\n'
+    `# ${trans.__('The storage root "%1" sets fsspec options (%2): configure the same here', root.name, root.option_names.join(', '))}\n` +
+    `# ${trans.__('(environment variables or a filesystem= argument).')}\n`
   );
 }

@@ -67,10 +67,10 @@ class Backend(ABC):
         """
 
     async def list_page_for(self, owner: str, path: str, limit: int,
-                            token: str | None) -> tuple[list[Entry], str | None]:
+                            token: str | None) -> tuple[list[Entry] | bytes, str | None]:
         """A page a user asked for (``list_page`` without a prefix); ``owner`` names the
         user, for a backend that lists the next page ahead (local) and must serve it to
-        that user only."""
+        that user only. A later page may come as its entries' JSON array already (bytes)."""
         return await self.list_page(path, limit, token)
 
     async def has_file(self, path: str) -> bool:

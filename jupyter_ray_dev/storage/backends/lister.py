@@ -8,8 +8,8 @@ listed on another core while the server answers the current one.
 Confinement stays in the server: it opens and checks the folder (``_open_checked``)
 and passes the open *descriptor* over a Unix socket (SCM_RIGHTS); the child lists
 relative to it with the same code the server uses (``local_listing.list_fd``) and
-never opens a path. The page comes back JSON-encoded and the server embeds it in its
-reply as it is (``orjson.Fragment``): the entries are not decoded and encoded again.
+never opens a path. The page comes back JSON-encoded and is passed on as bytes, which
+the REST reply embeds as they are: the entries are not decoded and encoded again.
 It lists a walk's first page too (and the name-prefix probes of Ray detection), so
 the 100k-name listdir and sort of a big folder never hold the server's GIL.
 

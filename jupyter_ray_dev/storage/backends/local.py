@@ -177,7 +177,7 @@ class LocalBackend(Backend):
         return _decoded(page.entries), page.next_token
 
     async def list_page_for(self, owner: str, path: str, limit: int,
-                            token: str | None) -> tuple[list[Entry], str | None]:
+                            token: str | None) -> tuple[list[Entry] | bytes, str | None]:
         """``list_page``, with the next pages listed ahead for the same owner (read_ahead).
 
         A paged walk otherwise serialises: the listing idles while the client parses a
@@ -197,10 +197,8 @@ class LocalBackend(Backend):
                                                  page.next_token)
         if token is None:  # the first page: Ray detection reads its entries
             return _decoded(page.entries), page.next_token
-        # later pages go to the REST reply only: the child's JSON is embedded as it is
-        entries = orjson.Fragment(page.entries) if isinstance(page.entries, bytes) else \
-            page.entries
-        return entries, page.next_token
+        # later pages are the caller's to show: the child's JSON is passed on as it is
+        return page.entries, page.next_token
 
     def _pages_per_batch(self, limit: int) -> int:
         return max(1, _BATCH_ENTRIES // limit) if self._lister is not None else 1
