@@ -856,9 +856,10 @@ class PromoteService:
         if self._kubernetes is None:
             raise BadRequest("Kubernetes is not configured on this server.", field="kind")
         record = await self.get(promotion_id)
-        if record["status"] in ("building", "failed"):
+        if record["status"] in ("building", "failed", "blocked", "pushing"):
+            # blocked: built here but held back by its parity check, so in no registry
             raise Conflict(f"Promotion {promotion_id} is {record['status']}: there is no "
-                           "image to apply. Re-apply a pushed promotion.",
+                           "pushed image to apply. Re-apply a pushed promotion.",
                            promotion_id=promotion_id)
         manifest = choose_manifest(record["manifests_pinned"], kind)
         result = await self._kubernetes().apply(manifest, dry_run=dry_run, force=force)

@@ -68,6 +68,10 @@ describe('history entries', () => {
     expect(reapplyBlocker(promotion({ status: 'building' }), trans)).toMatch(
       /running/
     );
+    // built, held back by its parity check: in no registry yet
+    expect(reapplyBlocker(promotion({ status: 'blocked' }), trans)).toMatch(
+      /not pushed/
+    );
   });
 
   it('offers the KubeRay kinds of the manifests, RayJob first, none for bad YAML', () => {
