@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Dict, Enum, Float, List, Unicode, default
+from typing import Any
+
+from traitlets import Bool, Dict, Enum, Float, List, TraitError, Unicode, default, validate
 
 from .errors import RayDevError
 from .service import RayDevConfig, RayDevService
@@ -142,12 +144,13 @@ class RayDev(ExtensionApp):
         "<jupyter data dir>/ray_dev/promotions.sqlite."
     ).tag(config=True)
 
-    promote_builder = Enum(
-        ["buildah", "docker", "kaniko"], "buildah",
+    promote_builder = Unicode(
+        "buildah",
         help="Image builder for a promotion that names none: buildah (daemonless, on this "
         "pod), docker (a Docker engine the server reaches: DOCKER_HOST, credentials from "
-        "DOCKER_CONFIG) or kaniko (a Kubernetes Job; needs c.RayDev.promote_kaniko). When it "
-        "cannot run here, such a promotion uses the first of these that can."
+        "DOCKER_CONFIG), kaniko (a Kubernetes Job; needs c.RayDev.promote_kaniko) or a "
+        "builder a site registers (entry point group jupyter_ray_dev.builders). When it "
+        "cannot run here, such a promotion uses the first registered one that can."
     ).tag(config=True)
 
     promote_docker_host = Unicode(
@@ -172,39 +175,32 @@ class RayDev(ExtensionApp):
     def _default_ray_address(self) -> str:
         return os.environ.get("RAY_ADDRESS", "")
 
+    @validate("promote_builder")
+    def _registered_builder(self, proposal: Any) -> str:
+        from .promote.builder_registry import builder_names
+
+        names = builder_names()
+        if proposal["value"] not in names:
+            raise TraitError(f"c.RayDev.promote_builder must be a registered builder: "
+                             f"{', '.join(names)}; got {proposal['value']!r}.")
+        return proposal["value"]
+
     @default("storage_roots")
     def _default_storage_roots(self) -> list:
         from .storage.roots import default_roots
 
         return default_roots()
 
+    def ray_dev_settings(self, root_dir: str) -> RayDevConfig:
+        """Every ``c.RayDev`` setting by its trait's name, for the capabilities to read theirs
+        (the one place settings are read, in the server and in kernels and the CLI)."""
+        values = {name: _plain(getattr(self, name))
+                  for name in self.class_own_traits(config=True)}
+        return RayDevConfig(root_dir=root_dir, **values)
+
     def initialize_settings(self) -> None:
         self.service = RayDevService(
-            RayDevConfig(
-                ray_address=self.ray_address,
-                dashboard_url=self.dashboard_url,
-                request_timeout=self.request_timeout,
-                root_dir=self.serverapp.root_dir if self.serverapp else "",
-                shared_roots=tuple(self.shared_roots),
-                job_store_path=self.job_store_path,
-                job_upload_limit_mib=self.job_upload_limit_mib,
-                ray_temp_dir=self.ray_temp_dir,
-                storage_roots=tuple(self.storage_roots),
-                storage_timeout=self.storage_timeout,
-                storage_list_process=self.storage_list_process,
-                kubeconfig=self.kubeconfig,
-                kubernetes_timeout=self.kubernetes_timeout,
-                promote_registry=self.promote_registry,
-                promote_tls_verify=self.promote_tls_verify,
-                promote_buildah_root=self.promote_buildah_root,
-                promote_buildah_runroot=self.promote_buildah_runroot,
-                promote_buildah_storage_driver=self.promote_buildah_storage_driver,
-                promote_store_path=self.promote_store_path,
-                promote_builder=self.promote_builder,
-                promote_docker_host=self.promote_docker_host,
-                promote_kaniko=dict(self.promote_kaniko),
-            )
-        )
+            self.ray_dev_settings(self.serverapp.root_dir if self.serverapp else ""))
         if self.service.config.root_dir:
             # kernels inherit the server's environment: their magics then share its Jupyter
             # root (a kernel's own working directory is its notebook's folder)
@@ -234,3 +230,12 @@ class RayDev(ExtensionApp):
         from .handlers import ROUTES
 
         self.handlers.extend(ROUTES)
+
+
+def _plain(value: Any) -> Any:
+    """A trait's value as an immutable plain value (a traitlets list -> a tuple)."""
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, dict):
+        return dict(value)
+    return value

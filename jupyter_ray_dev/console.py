@@ -43,12 +43,23 @@ def api_path(project: ProjectService, value: str, how: str, field: str,
     if how == "project":
         found = [c for c in candidates if c.exists()]
         if not found:
-            places = " and ".join(dict.fromkeys(str(c.parent) for c in candidates))
-            raise NotFound(f"The {field} {value!r} was not found (looked in {places}): give a "
-                           "path relative to the project folder or to the current directory.",
-                           field=field)
+            looked = " or ".join(f"'{p}'" for p in _in_root(project, candidates))
+            raise NotFound(f"The {field} {value!r} was not found: there is no {looked} in "
+                           "the Jupyter root. Give a path relative to the project folder or "
+                           "to the current directory.", field=field)
         chosen = found[0]
     return project.api_path(project.resolve(os.path.normpath(chosen), field))
+
+
+def _in_root(project: ProjectService, paths: list[Path]) -> list[str]:
+    """The paths as the file browser shows them (relative to the root), once each."""
+    shown = []
+    for path in paths:
+        try:
+            shown.append(project.api_path(Path(os.path.normpath(path))))
+        except ValueError:  # outside the root: never a candidate the core could take
+            continue
+    return list(dict.fromkeys(shown)) or [str(p) for p in paths[:1]]
 
 
 def request_from_options(model: type[RequestModel], args: argparse.Namespace,

@@ -9,7 +9,6 @@ and shared folders the panels see. ``RayDev``'s own trait defaults (e.g.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any
 
@@ -34,21 +33,13 @@ def load_jupyter_config(paths: list[str] | None = None) -> Any:
 
 def config_from_jupyter(config: Any = None, root_dir: str | None = None) -> RayDevConfig:
     """``RayDevConfig`` from ``c.RayDev.*`` (and ``c.ServerApp.root_dir``), as the server
-    would build it. Every RayDevConfig field a RayDev trait of the same name sets is taken,
-    so a setting added to both is picked up here without a change."""
+    would build it, through the same ``RayDev.ray_dev_settings``."""
     from .app import RayDev
 
     config = load_jupyter_config() if config is None else config
-    app = RayDev(config=config)
-    values: dict[str, Any] = {}
-    for field in dataclasses.fields(RayDevConfig):
-        if app.has_trait(field.name):
-            value = getattr(app, field.name)
-            values[field.name] = tuple(value) if isinstance(value, list) else value
     server = config.get("ServerApp", {})
     root = root_dir or os.environ.get(ROOT_ENV) or server.get("root_dir") or os.getcwd()
-    values["root_dir"] = os.path.abspath(os.path.expanduser(str(root)))
-    return RayDevConfig(**values)
+    return RayDev(config=config).ray_dev_settings(os.path.abspath(os.path.expanduser(str(root))))
 
 
 def local_service(config: Any = None, root_dir: str | None = None) -> RayDevService:

@@ -7,8 +7,11 @@ per capability; it knows nothing about Tornado handlers or IPython.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .cluster import (
@@ -18,6 +21,7 @@ from .cluster import (
     resolve_dashboard_address,
 )
 from .cluster.dashboard import DashboardClient
+from .settings import as_kwargs, from_settings, setting
 from .shared_result import SharedResult
 
 if TYPE_CHECKING:
@@ -29,54 +33,50 @@ if TYPE_CHECKING:
     from .storage import StorageService
 
 
-@dataclass(frozen=True)
 class RayDevConfig:
-    ray_address: str = ""  # any form resolve_dashboard_address accepts
-    dashboard_url: str = ""  # what the browser should open, when it differs
-    request_timeout: float = 5.0
-    root_dir: str = ""  # the Jupyter root: jobs run files from under it ("" = current dir)
-    shared_roots: tuple[str, ...] = ()  # folders every Ray node mounts: jobs use local://
-    job_store_path: str = ""  # job history sqlite; "" = <jupyter data dir>/ray_dev/jobs.sqlite
-    job_upload_limit_mib: float = 100.0  # Ray's dashboard refuses larger uploads (ray#55877)
-    ray_temp_dir: str = ""  # the local head's --temp-dir, for reading driver logs in place
-    storage_roots: tuple[Any, ...] = ()  # c.RayDev.storage_roots, validated by the storage core
-    storage_timeout: float = 30.0  # seconds per storage call before a 503
-    storage_list_process: bool = True  # walks' next pages listed in a helper process
-    kubeconfig: str = ""  # "" = in-cluster service account, else $KUBECONFIG / ~/.kube/config
-    kubernetes_timeout: float = 10.0  # seconds per Kubernetes API call before a 503
-    promote_registry: str = ""  # images go to <registry>/<project>:<inputs hash>
-    promote_tls_verify: bool = True  # False only for a plain-HTTP registry on loopback/in-cluster
-    promote_buildah_root: str = ""  # buildah --root/--runroot ("" = buildah's defaults)
-    promote_buildah_runroot: str = ""
-    promote_buildah_storage_driver: str = "auto"  # auto (overlay if it mounts, else vfs)
-    promote_store_path: str = ""  # "" = <jupyter data dir>/ray_dev/promotions.sqlite
-    promote_builder: str = "buildah"  # buildah | docker | kaniko, when a request names none
-    promote_docker_host: str = ""  # DOCKER_HOST for the docker builder ("" = the environment's)
-    promote_kaniko: Any = None  # c.RayDev.promote_kaniko: where kaniko contexts go, its Secrets
+    """The server's settings: the Jupyter root, and each ``c.RayDev`` trait's value by its
+    name (``RayDev.ray_dev_settings()`` reads them, in the server and outside it). Each capability
+    takes the ones its config's fields name (``settings.from_settings``)."""
 
-    @classmethod
-    def from_env(cls) -> RayDevConfig:
-        return cls(ray_address=os.environ.get("RAY_ADDRESS", ""))
+    def __init__(self, root_dir: str = "", **values: Any) -> None:
+        self.root_dir = root_dir  # the Jupyter root: jobs run files from under it ("" = cwd)
+        self.values: Mapping[str, Any] = MappingProxyType(values)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(f"No setting {name!r} was given.") from None
+
+    def __repr__(self) -> str:
+        return f"RayDevConfig(root_dir={self.root_dir!r}, **{dict(self.values)!r})"
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    ray_address: str = setting("ray_address", "")  # any form resolve_dashboard_address accepts
+    dashboard_url: str = setting("dashboard_url", "")  # what the browser opens, when it differs
+    request_timeout: float = setting("request_timeout", 5.0)
 
 
 class RayDevService:
     def __init__(self, config: RayDevConfig) -> None:
         self.config = config
+        self.cluster_config = from_settings(ClusterConfig, config.values)
 
     @property
     def dashboard_address(self) -> str:
-        return resolve_dashboard_address(self.config.ray_address)
+        return resolve_dashboard_address(self.cluster_config.ray_address)
 
     def dashboard(self) -> DashboardClient:
         # Auth is resolved per call: a token written after start-up (e.g. by a
         # later `ray start`) is picked up without restarting Jupyter.
-        return DashboardClient(self.dashboard_address, resolve_auth(), self.config.request_timeout)
+        return DashboardClient(self.dashboard_address, resolve_auth(),
+                               self.cluster_config.request_timeout)
 
     @cached_property
     def project(self) -> ProjectService:
         """The Jupyter root: confinement, project folders, their runtime_env files."""
-        from pathlib import Path
-
         from .project import ProjectService
 
         return ProjectService(Path(self.config.root_dir or os.getcwd()))
@@ -84,19 +84,10 @@ class RayDevService:
     @cached_property
     def jobs(self) -> JobsService:
         """Launch, watch, stop and re-run Ray jobs (created on first use)."""
-        from pathlib import Path
-
         from .jobs import JobsConfig, JobsService
 
-        cfg = self.config
         return JobsService(
-            JobsConfig(
-                root_dir=self.project.root,
-                shared_roots=tuple(Path(p) for p in cfg.shared_roots),
-                store_path=Path(cfg.job_store_path) if cfg.job_store_path else None,
-                upload_limit=int(cfg.job_upload_limit_mib * 1024 * 1024),
-                ray_temp_dir=Path(cfg.ray_temp_dir) if cfg.ray_temp_dir else None,
-            ),
+            from_settings(JobsConfig, self.config.values, root_dir=self.project.root),
             address=lambda: self.dashboard_address,
             auth=resolve_auth,
         )
@@ -105,56 +96,37 @@ class RayDevService:
     def runtime_env(self) -> RuntimeEnvService:
         """Read, validate, save a project's runtime_env.yaml; install its packages onto
         shared storage (created on first use)."""
-        from pathlib import Path
-
         from .runtime_env import RuntimeEnvConfig, RuntimeEnvService
 
-        cfg = self.config
-        return RuntimeEnvService(RuntimeEnvConfig(
-            root_dir=self.project.root,
-            shared_roots=tuple(Path(p) for p in cfg.shared_roots),
-            upload_limit=int(cfg.job_upload_limit_mib * 1024 * 1024),
-        ))
+        return RuntimeEnvService(
+            from_settings(RuntimeEnvConfig, self.config.values, root_dir=self.project.root))
 
     @cached_property
     def storage(self) -> StorageService:
         """Browse, preview, upload to the configured storage roots (created on first use)."""
         from .storage import StorageService
+        from .storage.service import StorageConfig
 
-        return StorageService(self.config.storage_roots, timeout=self.config.storage_timeout,
-                              list_process=self.config.storage_list_process)
+        return StorageService(**as_kwargs(from_settings(StorageConfig, self.config.values)))
 
     @cached_property
     def kubernetes(self) -> KubernetesService:
         """This pod's RayCluster, apply of promoted KubeRay objects, kaniko builds (first use)."""
         from .k8s import KubernetesService
-        from .k8s.client import KubeClient
+        from .k8s.client import KubeClient, KubeConfig
 
         return KubernetesService(
-            KubeClient(self.config.kubeconfig, self.config.kubernetes_timeout), kuberay_identity
+            KubeClient(**as_kwargs(from_settings(KubeConfig, self.config.values))),
+            kuberay_identity,
         )
 
     @cached_property
     def promote(self) -> PromoteService:
         """Promote a project to an image and KubeRay manifests (created on first use)."""
-        from pathlib import Path
-
         from .promote import PromoteConfig, PromoteService
 
-        cfg = self.config
         return PromoteService(
-            PromoteConfig(
-                root_dir=self.project.root,
-                registry=cfg.promote_registry,
-                tls_verify=cfg.promote_tls_verify,
-                buildah_root=cfg.promote_buildah_root,
-                buildah_runroot=cfg.promote_buildah_runroot,
-                buildah_storage_driver=cfg.promote_buildah_storage_driver,
-                store_path=Path(cfg.promote_store_path) if cfg.promote_store_path else None,
-                builder=cfg.promote_builder,
-                docker_host=cfg.promote_docker_host,
-                kaniko=dict(cfg.promote_kaniko or {}),
-            ),
+            from_settings(PromoteConfig, self.config.values, root_dir=self.project.root),
             cluster=self.cluster,
             storage=lambda: self.storage,
             kubernetes=lambda: self.kubernetes,
@@ -180,7 +152,7 @@ class RayDevService:
         async def fetch() -> dict[str, Any]:
             return await fetch_cluster_summary(
                 self.dashboard(),
-                dashboard_url=self.config.dashboard_url or None,
+                dashboard_url=self.cluster_config.dashboard_url or None,
                 kuberay=kuberay_identity(),
             )
 

@@ -103,9 +103,9 @@ def test_the_readme_example_from_the_jupyter_root(cli, tmp_path):
     missing = cli("promote", "-p", "proj", "-e", "score.ipynb", cwd=root)
     assert missing.returncode == 3
     assert missing.stderr.strip() == (
-        f"Error [entrypoint]: The entrypoint 'score.ipynb' was not found (looked in "
-        f"{root / 'proj'} and {root}): give a path relative to the project folder or to the "
-        "current directory.")
+        "Error [entrypoint]: The entrypoint 'score.ipynb' was not found: there is no "
+        "'proj/score.ipynb' or 'score.ipynb' in the Jupyter root. Give a path relative to the "
+        "project folder or to the current directory.")
     # from a subfolder of the project, the project is found upwards
     (root / "proj" / "notes").mkdir(exist_ok=True)
     sub = cli("promote", "-e", "train.ipynb", "--json", cwd=root / "proj" / "notes")

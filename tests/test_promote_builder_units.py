@@ -11,7 +11,7 @@ from jupyter_ray_dev.errors import BadRequest
 from jupyter_ray_dev.promote.builders import Availability, KanikoConfig
 from jupyter_ray_dev.promote.builders.base import repository
 from jupyter_ray_dev.promote.options import PromoteOptions
-from jupyter_ray_dev.promote.service import _preferred
+from jupyter_ray_dev.promote.build import preferred as _preferred
 
 
 def _found(*usable: str) -> list[Availability]:

@@ -174,9 +174,9 @@ def test_cli_missing_entrypoint_is_not_found_with_exit_3(root, monkeypatch, caps
     monkeypatch.chdir(root)
     assert run_cli(service, "promote", "-p", "proj", "-e", "nope.ipynb") == cli.NOT_FOUND == 3
     err = capsys.readouterr().err.strip()
-    assert err == (f"Error [entrypoint]: The entrypoint 'nope.ipynb' was not found (looked in "
-                   f"{root / 'proj'} and {root}): give a path relative to the project folder "
-                   "or to the current directory.")
+    assert err == ("Error [entrypoint]: The entrypoint 'nope.ipynb' was not found: there is "
+                   "no 'proj/nope.ipynb' or 'nope.ipynb' in the Jupyter root. Give a path "
+                   "relative to the project folder or to the current directory.")
     assert run_cli(service, "--json", "promote", "-p", "proj", "-e", "nope.ipynb") == 3
     error = json.loads(capsys.readouterr().out)["error"]
     assert (error["status"], error["reason"], error["field"]) == (404, "not_found", "entrypoint")

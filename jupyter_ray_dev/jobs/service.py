@@ -27,6 +27,7 @@ from ..project.files import DASHBOARD_UPLOAD_LIMIT, describe_size, measure_uploa
 from ..project.notebook import convert_notebook, write_module
 from ..project.root import resolve_in_root, to_api_path
 from ..project.runtime_env import load_project_runtime_env
+from ..settings import mib, optional_path, paths, setting
 from ..shared_result import SharedResult
 from .driver_log import LocalDriverLogs, default_ray_temp_dir
 from .environment import build_job_environment
@@ -49,12 +50,14 @@ class WorkingDirTooLarge(BadRequest):
 @dataclass(frozen=True)
 class JobsConfig:
     root_dir: Path
-    shared_roots: tuple[Path, ...] = ()  # folders every Ray node mounts at the same path
-    store_path: Path | None = None  # default: <jupyter data dir>/ray_dev/jobs.sqlite
-    upload_limit: int = DASHBOARD_UPLOAD_LIMIT
+    # folders every Ray node mounts at the same path
+    shared_roots: tuple[Path, ...] = setting("shared_roots", (), convert=paths)
+    # default: <jupyter data dir>/ray_dev/jobs.sqlite
+    store_path: Path | None = setting("job_store_path", None, convert=optional_path)
+    upload_limit: int = setting("job_upload_limit_mib", DASHBOARD_UPLOAD_LIMIT, convert=mib)
     python: str = "python"  # the driver's interpreter on the cluster
     # where the local Ray head keeps its sessions (driver logs read in place); None: Ray's default
-    ray_temp_dir: Path | None = None
+    ray_temp_dir: Path | None = setting("ray_temp_dir", None, convert=optional_path)
 
 
 @dataclass

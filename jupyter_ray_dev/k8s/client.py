@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import BadRequest, Conflict, KubernetesUnreachable, NotFound, NotInKubernetes
+from ..settings import setting
 from .rbac import forbidden_error
 
 T = TypeVar("T")
@@ -55,6 +56,14 @@ def in_kubernetes_pod(env: dict[str, str] | os._Environ = os.environ) -> bool:
     return bool(env.get("KUBERNETES_SERVICE_HOST")) and Path(
         "/var/run/secrets/kubernetes.io/serviceaccount/token"
     ).exists()
+
+
+@dataclass(frozen=True)
+class KubeConfig:
+    """``KubeClient``'s settings, by its parameters' names."""
+
+    kubeconfig: str = setting("kubeconfig", "")
+    timeout: float = setting("kubernetes_timeout", 10.0)
 
 
 class KubeClient:

@@ -12,14 +12,18 @@ from typing import TYPE_CHECKING
 from ..lazy import exports
 
 if TYPE_CHECKING:
+    from .build import NoBuilder
+    from .builder_registry import register_builder
+    from .config import PromoteConfig
     from .options import PromoteOptions
-    from .service import NoBuilder, PromoteConfig, PromoteService
+    from .service import PromoteService
 
 _LAZY = {
     "PromoteOptions": "options",
-    "NoBuilder": "service",
-    "PromoteConfig": "service",
+    "NoBuilder": "build",
+    "PromoteConfig": "config",
     "PromoteService": "service",
+    "register_builder": "builder_registry",
 }
 
 __all__ = sorted(_LAZY)

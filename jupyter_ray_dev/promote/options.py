@@ -12,10 +12,10 @@ from typing import Any, Union
 
 from ..errors import BadRequest
 from ..request_model import RequestModel, option
+from .builder_registry import BUILDER_NAMES
 from .dockerfile import IMAGE_REF
 from .serve import check_import_path
 
-BUILDERS = ("buildah", "docker", "kaniko")
 # rayjob: a RayJob and a RayCluster of the image; rayservice: the project's Serve app
 VARIANTS = ("rayjob", "rayservice")
 
@@ -56,8 +56,9 @@ class PromoteOptions(RequestModel):
     push: bool = option(True, help="--no-push: build only, push nothing (pushing is the "
                                       "default)")
     builder: str | None = option(
-        help="image builder (default: c.RayDev.promote_builder, itself buildah by default)",
-        choices=BUILDERS)
+        help="image builder: buildah, docker, kaniko or one a site registers (default: "
+             "c.RayDev.promote_builder, itself buildah by default)",
+        choices=BUILDER_NAMES)
     variant: str = option(
         "rayjob", raw=True, check=_variant, choices=VARIANTS,
         help="manifests: a RayJob and a RayCluster (rayjob, the default) or a RayService of "

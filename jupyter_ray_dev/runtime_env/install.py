@@ -99,6 +99,35 @@ _PHASES = (("Collecting ", "collecting"), ("Downloading ", "downloading"),
            ("Successfully installed", "installed"))
 
 
+def _scratch(target: Target) -> tuple[Path, Path]:
+    """A fresh folder beside the target for pip to install into, and its requirements file."""
+    folder = target.folder
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{target.digest}-", dir=folder.parent))
+    reqfile = tmp.parent / f"{tmp.name}.requirements.txt"
+    reqfile.write_text("\n".join(target.requirements) + "\n", encoding="utf-8")
+    return tmp, reqfile
+
+
+def _publish(tmp: Path, folder: Path, manifest: dict[str, Any]) -> bool:
+    """Move the finished install into place in one rename; False when another server
+    finished the same install first (its folder stays)."""
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    try:
+        os.rename(tmp, folder)
+    except OSError:
+        if (folder / MANIFEST).is_file():
+            return False
+        raise
+    return True
+
+
+def _clean_up(reqfile: Path, tmp: Path | None) -> None:
+    with contextlib.suppress(OSError):
+        reqfile.unlink()
+    if tmp is not None:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 class SharedInstaller:
     def __init__(self, python: str = sys.executable) -> None:
         self.python = python
@@ -124,7 +153,8 @@ class SharedInstaller:
             yield {"type": "progress", "phase": "waiting",
                    "message": "Another install of the same packages is running: waiting."}
         async with lock:
-            if (folder / MANIFEST).is_file():
+            loop = asyncio.get_running_loop()
+            if await loop.run_in_executor(None, (folder / MANIFEST).is_file):
                 yield {"type": "done", "folder": str(folder), "cached": True,
                        "message": "Already installed: nothing to do."}
                 return
@@ -140,9 +170,8 @@ class SharedInstaller:
         except OSError as err:
             yield {"type": "error", "message": f"Cannot create {folder.parent}: {err}."}
             return
-        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{target.digest}-", dir=folder.parent))
-        reqfile = tmp.parent / f"{tmp.name}.requirements.txt"
-        reqfile.write_text("\n".join(target.requirements) + "\n", encoding="utf-8")
+        # the shared folder is often NFS: every file call on it runs off the loop
+        tmp, reqfile = await loop.run_in_executor(None, _scratch, target)
         command = [self.python, "-m", "pip", "install", "--target", str(tmp),
                    "--no-input", "--disable-pip-version-check", "--progress-bar", "off",
                    "--no-warn-script-location", "-r", str(reqfile)]
@@ -179,15 +208,10 @@ class SharedInstaller:
             manifest = {"requirements": target.requirements, "hash": target.digest,
                         "project": target.project, "python": sys.version.split()[0],
                         "created": time.time()}
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-            try:
-                os.rename(tmp, folder)
-            except OSError:
-                if (folder / MANIFEST).is_file():  # another server finished it first
-                    yield {"type": "done", "folder": str(folder), "cached": True,
-                           "message": "Installed meanwhile by another server."}
-                    return
-                raise
+            if not await loop.run_in_executor(None, _publish, tmp, folder, manifest):
+                yield {"type": "done", "folder": str(folder), "cached": True,
+                       "message": "Installed meanwhile by another server."}
+                return
             ok = True
             yield {"type": "done", "folder": str(folder), "cached": False,
                    "seconds": round(time.monotonic() - started, 1),
@@ -202,10 +226,7 @@ class SharedInstaller:
                         proc.kill()
                     with contextlib.suppress(Exception):
                         await asyncio.shield(proc.wait())
-            with contextlib.suppress(OSError):
-                reqfile.unlink()
-            if not ok:
-                await loop.run_in_executor(None, shutil.rmtree, tmp, True)
+            await loop.run_in_executor(None, _clean_up, reqfile, None if ok else tmp)
 
     async def close(self) -> None:
         for proc in list(self._running):

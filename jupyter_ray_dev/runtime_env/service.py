@@ -22,6 +22,7 @@ from ..errors import BadRequest, Conflict
 from ..project import runtime_env as envfile
 from ..project.files import DASHBOARD_UPLOAD_LIMIT, default_excludes, describe_size, measure_upload
 from ..project.root import resolve_in_root, to_api_path
+from ..settings import mib, paths, setting
 from . import document as docs
 from .requests import ValidateRequest
 from .schema import runtime_env_schema
@@ -81,8 +82,8 @@ class StaleEtag(Conflict):
 @dataclass(frozen=True)
 class RuntimeEnvConfig:
     root_dir: Path
-    shared_roots: tuple[Path, ...] = ()
-    upload_limit: int = DASHBOARD_UPLOAD_LIMIT
+    shared_roots: tuple[Path, ...] = setting("shared_roots", (), convert=paths)
+    upload_limit: int = setting("job_upload_limit_mib", DASHBOARD_UPLOAD_LIMIT, convert=mib)
 
 
 class RuntimeEnvService:

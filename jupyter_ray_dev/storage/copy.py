@@ -43,28 +43,42 @@ async def _local_chunks(path: Path) -> AsyncIterator[bytes]:
             yield data
 
 
-def _local_source(path: str) -> Path:
+def _local_source(path: str) -> tuple[Path, int]:
     source = Path(path).expanduser()
     if not source.is_file():
         raise NotFound(f"There is no local file {path!r} to copy.", field="source")
-    return source
+    return source, source.stat().st_size
+
+
+def _local_target(dest: str, name: str) -> Path:
+    target = Path(dest).expanduser()
+    return target / name if target.is_dir() else target
+
+
+def _part_file(dest: Path, overwrite: bool) -> tuple[int, str]:
+    if dest.exists() and not overwrite:
+        raise Conflict(f"{dest} exists: pass --force to overwrite it.", field="dest")
+    return tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+
+
+def _discard(tmp: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
 
 
 async def _to_local(chunks: AsyncIterator[bytes], dest: Path, overwrite: bool) -> int:
-    if dest.exists() and not overwrite:
-        raise Conflict(f"{dest} exists: pass --force to overwrite it.", field="dest")
+    # local disks here may be NFS mounts: every file call runs off the loop
     loop = asyncio.get_running_loop()
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    fd, tmp = await loop.run_in_executor(None, _part_file, dest, overwrite)
     written = 0
     try:
         with os.fdopen(fd, "wb") as fh:
             async for data in chunks:
                 await loop.run_in_executor(None, fh.write, data)
                 written += len(data)
-        os.replace(tmp, dest)
+        await loop.run_in_executor(None, os.replace, tmp, dest)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        await asyncio.shield(loop.run_in_executor(None, _discard, tmp))
         raise
     return written
 
@@ -94,17 +108,16 @@ async def copy(storage: Any, source: str, dest: str, overwrite: bool = False) ->
     if dst is not None and (dst[1] == "" or dest.endswith("/")):
         name = Path(src[1]).name if src is not None else Path(source).name
         dst = (dst[0], f"{dst[1].rstrip('/')}/{name}".lstrip("/"))
+    loop = asyncio.get_running_loop()
     if src is None:
-        local = _local_source(source)
-        size = local.stat().st_size
+        local, size = await loop.run_in_executor(None, _local_source, source)
         chunks: AsyncIterator[bytes] = _local_chunks(local)
     else:
         download = await storage.download(*src)
         size, chunks = download.size, download.chunks
     if dst is None:
-        target = Path(dest).expanduser()
-        if target.is_dir():
-            target = target / (Path(src[1]).name if src else Path(source).name)
+        name = Path(src[1]).name if src else Path(source).name
+        target = await loop.run_in_executor(None, _local_target, dest, name)
         written = await _to_local(chunks, target, overwrite)
         shown = str(target)
     else:

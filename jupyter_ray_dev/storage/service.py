@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadRequest
+from ..settings import setting
 from . import preview as pv
 from . import ray_layout
 from .backends import Backend, make_backend
@@ -48,6 +49,15 @@ class Download:
     @property
     def length(self) -> int:
         return self.end - self.start
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """``StorageService``'s settings, by its parameters' names."""
+
+    roots_config: tuple[Any, ...] = setting("storage_roots", (), convert=tuple)
+    timeout: float = setting("storage_timeout", 30.0)
+    list_process: bool = setting("storage_list_process", True)
 
 
 class StorageService:

@@ -102,20 +102,6 @@ export function recordingFetch(
   };
 }
 
-/** Poll until `predicate` holds (a view rendered, a socket opened): a hang guard only. */
-export async function waitFor(
-  predicate: () => boolean,
-  timeout = 3000
-): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeout) {
-      throw new Error('Timed out waiting');
-    }
-    await new Promise(resolve => setTimeout(resolve, 10));
-  }
-}
-
 /** Two storage roots: a writable folder and a read-only S3 prefix. */
 export const STORAGE_ROOTS: IStorageRoot[] = [
   {

@@ -14,7 +14,7 @@ import { JobLogView } from '../jobs/logviewer';
 import { JobsPanel } from '../jobs/panel';
 import { DEFAULT_REFRESH_INTERVAL, MAX_BACKOFF_INTERVAL } from '../polling';
 import { job } from './jobs-fixtures';
-import { waitFor } from './fixtures';
+import { waitFor } from './wait';
 
 const trans = nullTranslator.load('jupyter_ray_dev');
 

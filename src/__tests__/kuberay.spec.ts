@@ -15,21 +15,9 @@ import {
 import { describeVolume } from '../cluster/kuberay';
 import { ClusterPanel } from '../cluster/panel';
 import { cluster } from './fixtures';
+import { waitFor } from './wait';
 
 const trans = nullTranslator.load('jupyter_ray_dev');
-
-async function waitFor(
-  predicate: () => boolean,
-  timeout = 2000
-): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeout) {
-      throw new Error('Timed out waiting for the panel to render');
-    }
-    await new Promise(resolve => setTimeout(resolve, 10));
-  }
-}
 
 const RAYCLUSTER: IRayClusterSummary = {
   name: 'ray-dev',

@@ -9,20 +9,7 @@ import { ApiError, type IClusterSummary, type RayDevAPI } from '../api';
 import { ClusterPanel } from '../cluster/panel';
 import { DEFAULT_REFRESH_INTERVAL, MAX_BACKOFF_INTERVAL } from '../polling';
 import { cluster, node, UNREACHABLE_BODY } from './fixtures';
-
-/** Wait until `predicate` holds, for renders that React schedules itself. */
-async function waitFor(
-  predicate: () => boolean,
-  timeout = 2000
-): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeout) {
-      throw new Error('Timed out waiting for the panel to render');
-    }
-    await new Promise(resolve => setTimeout(resolve, 10));
-  }
-}
+import { waitFor } from './wait';
 
 function stubApi(getCluster: () => Promise<IClusterSummary>): RayDevAPI {
   const getKubernetes = () =>

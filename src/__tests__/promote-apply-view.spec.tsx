@@ -11,7 +11,7 @@ import * as React from 'react';
 
 import { ApiError, type IApplyResult, type RayDevAPI } from '../api';
 import { ApplyToCluster } from '../promote/apply';
-import { waitFor } from './fixtures';
+import { waitFor } from './wait';
 
 jest.mock('@jupyterlab/apputils', () => ({
   ...jest.requireActual('@jupyterlab/apputils'),

@@ -18,7 +18,8 @@ import {
 import { BUILD_BUTTON_CLASS, syncBuildButton } from '../promote/dialog';
 import { buildButtonState, INITIAL_BUILD, resumeBuild } from '../promote/model';
 import { BuildProgressWidget } from '../promote/progress';
-import { recordingFetch, waitFor, type IRecordedCall } from './fixtures';
+import { recordingFetch, type IRecordedCall } from './fixtures';
+import { waitFor } from './wait';
 
 const trans = nullTranslator.load('jupyter_ray_dev');
 

@@ -13,8 +13,10 @@ import {
   type IStoragePreview,
   type RayDevAPI
 } from '../api';
+import { STORAGE_ROOTS } from './fixtures';
 import { StoragePanel } from '../storage/panel';
-import { STORAGE_ROOTS, STORAGE_UNREACHABLE_BODY, waitFor } from './fixtures';
+import { STORAGE_UNREACHABLE_BODY } from './fixtures';
+import { waitFor } from './wait';
 
 function entry(
   path: string,

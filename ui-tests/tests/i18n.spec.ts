@@ -17,6 +17,16 @@ test.use({
   mockSettings: {
     ...galata.DEFAULT_SETTINGS,
     '@jupyterlab/translation-extension:plugin': { locale: 'zh_CN' }
+  },
+  // Galata waits for a tab named "Launcher", which is 启动页 in Chinese
+  waitForApplication: async ({ baseURL }, use) => {
+    await use(async page => {
+      await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+      await page
+        .getByRole('main')
+        .getByRole('tab', { name: '启动页' })
+        .waitFor({ state: 'visible' });
+    });
   }
 });
 
@@ -29,17 +39,17 @@ test.describe('In Simplified Chinese', () => {
     // JupyterLab itself: the language pack is in use
     await expect(page.locator('#jp-menu-panel')).toContainText('文件');
 
-    // the command palette
+    // the command palette opens the Ray panel
     await page.keyboard.press('Control+Shift+C');
     const palette = page.locator('#command-palette');
     await palette.locator('.lm-CommandPalette-input').fill('Ray');
-    await expect(
-      palette.locator('.lm-CommandPalette-item', { hasText: '打开 Ray 面板' })
-    ).toBeVisible();
-    await page.keyboard.press('Escape');
+    const item = palette.locator('.lm-CommandPalette-item', {
+      hasText: '打开 Ray 面板'
+    });
+    await expect(item).toBeVisible();
+    await item.click();
 
     // the Ray panel: section titles, the cluster's facts and resources
-    await page.sidebar.openTab('jupyter-ray-dev:panel');
     const ray = byId(page, 'jupyter-ray-dev:panel');
     const titles = ray.locator('.lm-AccordionPanel-title');
     await expect(titles.filter({ hasText: '集群' })).toHaveCount(1);

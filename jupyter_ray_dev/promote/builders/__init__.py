@@ -2,7 +2,8 @@
 here and why not, build, push, stream output, record the digest.
 
 ``buildah`` (daemonless: the default on a head pod), ``docker`` (a reachable Docker
-engine) and ``kaniko`` (a Kubernetes Job, for pods where neither runs).
+engine) and ``kaniko`` (a Kubernetes Job, for pods where neither runs); a site adds its
+own by name (``promote.builder_registry``).
 """
 
 from .base import Availability, Builder, BuildFailed, BuildResult, Emit

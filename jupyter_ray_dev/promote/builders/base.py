@@ -8,7 +8,8 @@ import logging
 import re
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -142,6 +143,16 @@ def last_match(lines: list[str], pattern: Callable[[str], object]) -> str | None
     return next((ln for ln in reversed(lines) if pattern(ln)), None)
 
 
+@asynccontextmanager
+async def scratch_dir(prefix: str) -> AsyncIterator[Path]:
+    """A temporary folder, made and removed off the event loop."""
+    path = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix=prefix))
+    try:
+        yield path
+    finally:
+        await asyncio.to_thread(shutil.rmtree, path, True)
+
+
 async def build_image(tool: str, argv: list[str], context: Path, build_args: dict[str, str],
                       step: re.Pattern[str], emit: Emit, env: dict[str, str] | None = None
                       ) -> str:
@@ -150,12 +161,12 @@ async def build_image(tool: str, argv: list[str], context: Path, build_args: dic
     argv = list(argv)
     for key, value in sorted(build_args.items()):
         argv += ["--build-arg", f"{key}={value}"]
-    with tempfile.TemporaryDirectory(prefix="ray-dev-build-") as scratch:
-        iidfile = Path(scratch) / "iid"
+    async with scratch_dir("ray-dev-build-") as scratch:
+        iidfile = scratch / "iid"
         code, lines = await run([*argv, "--iidfile", str(iidfile), str(context)], emit, env=env)
         if code != 0:
             failed = last_match(lines, step.match)
             raise BuildFailed(
                 f"The image build failed at {failed or 'the start'} ({tool} exit {code}). "
                 "The log above shows why.", failed_step=failed, exit_code=code)
-        return iidfile.read_text().strip()
+        return (await asyncio.to_thread(iidfile.read_text)).strip()

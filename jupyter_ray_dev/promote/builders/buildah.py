@@ -12,10 +12,10 @@ the build context.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from .base import (
     quietly,
     run,
     run_limited,
+    scratch_dir,
 )
 
 _STEP = re.compile(r"^STEP \d+/\d+: .*")
@@ -111,8 +112,8 @@ class BuildahBuilder:
     async def push(self, image: str, emit: Emit) -> str | None:
         if self._driver is None:
             await self.availability()
-        with tempfile.TemporaryDirectory(prefix="ray-dev-push-") as scratch:
-            digestfile = Path(scratch) / "digest"
+        async with scratch_dir("ray-dev-push-") as scratch:
+            digestfile = scratch / "digest"
             tls = "true" if self.config.tls_verify else "false"
             await emit(f"Pushing {image} ...")
             code, lines = await run([*self._base(), "push", f"--tls-verify={tls}",
@@ -124,7 +125,7 @@ class BuildahBuilder:
                     + " ".join(lines[-2:])[:400] + " Check the registry address and that the "
                     "server has credentials for it (REGISTRY_AUTH_FILE).", failed_step="push",
                     exit_code=code)
-            return digestfile.read_text().strip()
+            return (await asyncio.to_thread(digestfile.read_text)).strip()
 
     async def run_in_image(self, image: str, argv: list[str], workdir: str, emit: Emit,
                            timeout: float) -> tuple[int, list[str]]:
