@@ -12,12 +12,16 @@ imported) or, without one, from the entrypoint's source (:func:`entrypoint_modul
 from __future__ import annotations
 
 import ast
+import asyncio
+import json
 import sys
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .builders.base import CheckUnavailable
 from .parity_probe import MARKER
 
 PROBE_FILE = Path(__file__).with_name("parity_probe.py")
@@ -262,8 +266,6 @@ def entrypoint_modules(project: Path, script: str, text: str,
 
 def probe_argv(modules: tuple[str, ...]) -> list[str]:
     """The command run in the image (its ``python``, as the entrypoint's command uses)."""
-    import json
-
     return ["python", "-c", PROBE_FILE.read_text(encoding="utf-8"), json.dumps(list(modules))]
 
 
@@ -273,8 +275,6 @@ def probe_workdir(workdir: str, script: str) -> str:
 
 
 def read_report(lines: list[str]) -> dict[str, Any] | None:
-    import json
-
     for line in reversed(lines):
         if line.startswith(MARKER):
             try:
@@ -419,10 +419,6 @@ async def check_image(builder: Any, image: str, expected: ExpectedEnv, workdir: 
     """Run the probe in the built image with ``builder`` and compare; the result always
     says what happened (a check that could not run is ``unavailable``, with why and, from
     ``could``, which builders can check an image before its push)."""
-    import time
-
-    from .builders.base import CheckUnavailable
-
     async def relay(line: str) -> None:
         if not line.startswith(MARKER):  # the report itself is for the server, not the log
             await emit(line)
@@ -430,9 +426,9 @@ async def check_image(builder: Any, image: str, expected: ExpectedEnv, workdir: 
     started = time.perf_counter()
     if builder.local_image:
         await emit(f"Checking {image} against {expected.source} ...")
+    argv = await asyncio.to_thread(probe_argv, expected.modules)  # reads the probe's file
     try:
-        code, lines = await builder.run_in_image(image, probe_argv(expected.modules), workdir,
-                                                 relay, timeout)
+        code, lines = await builder.run_in_image(image, argv, workdir, relay, timeout)
     except CheckUnavailable as err:
         result = unavailable(expected, str(err), could)
     else:
