@@ -54,9 +54,10 @@ jest: $(STAMPS)/node
 ui-test: build $(STAMPS)/ui-deps $(CHROMIUM)
 	cd ui-tests && CI=$${CI:-} ../$(JLPM) playwright test
 
-bench: build $(BUILD_TOOLS)  ## benchmarks (not tests): start-up cost, storage listing, jobs, promote
+bench: build $(BUILD_TOOLS) $(STAMPS)/ui-deps $(CHROMIUM)  ## benchmarks (not tests): start-up cost, storage listing, jobs, promote
 	$(PY) bench/startup.py
 	$(PY) bench/storage.py
+	node bench/storage_browser.js
 	$(PY) bench/storage_hang.py
 	$(PY) bench/jobs.py
 	$(PY) bench/promote.py

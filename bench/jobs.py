@@ -10,9 +10,14 @@ Starts a private Ray head and a Jupyter server with the extension, then prints:
    print-to-arrival delays (target <= 1.10);
 3. 20 jobs streaming logs at once through our WebSocket: p50/p99 of
    ``GET /ray-dev/api/cluster`` meanwhile, and without streams for reference (target
-   p99 < 50 ms).
+   p99 < 50 ms);
+4. the run recorder's cost: two servers on the same head, one running drivers through
+   the recording launcher (the default), one with ``c.RayDev.record_runs = False``;
+   interleaved, the same script: submit-to-driver-start (the driver's first statement
+   stamps the time) and driver-end-to-job-end, medians and their difference (target:
+   start <= 100 ms more).
 
-    python bench/jobs.py [--rounds 5] [--streams 20]
+    python bench/jobs.py [--rounds 5] [--streams 20] [--only compare|streams|record]
 """
 
 from __future__ import annotations
@@ -45,10 +50,13 @@ for i in range(n):
 """
 
 
+STARTER = "import time\nprint(f'started {time.time():.6f}', flush=True)\n"
+
+
 class Lab:
     """A Jupyter server with the extension, as a child process."""
 
-    def __init__(self, head: LocalRayHead, root: Path) -> None:
+    def __init__(self, head: LocalRayHead, root: Path, *extra: str) -> None:
         self.port, self.token = free_port(), secrets.token_hex(8)
         env = {**os.environ, **head.client_env()}
         config = root / ".bench_config.json"
@@ -57,9 +65,9 @@ class Lab:
         cmd = [sys.executable, "-m", "jupyter", "server", "--no-browser", "--allow-root",
                f"--port={self.port}", "--ip=127.0.0.1", f"--IdentityProvider.token={self.token}",
                f"--ServerApp.root_dir={root}", f"--RayDev.ray_address={head.dashboard_url}",
-               f"--RayDev.job_store_path={root}/.jobs.sqlite", f"--config={config}",
+               f"--RayDev.job_store_path={root}/.jobs-{self.port}.sqlite", f"--config={config}",
                # JupyterLab on the head node, as on KubeRay: driver logs are read in place
-               f"--RayDev.ray_temp_dir={head.temp_dir}"]
+               f"--RayDev.ray_temp_dir={head.temp_dir}", *extra]
         env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
@@ -147,10 +155,51 @@ async def run(lab: Lab, head: LocalRayHead, project: Path, rounds: int, streams:
     from ray.job_submission import JobSubmissionClient
 
     client = JobSubmissionClient(head.dashboard_url)
-    if only != "streams":
+    if only in (None, "compare"):
         await compare(lab, client, project, rounds)
-    if only != "compare":
+    if only in (None, "streams"):
         await many_streams(lab, streams)
+    if only in (None, "record"):
+        plain = Lab(head, project.parent, "--RayDev.record_runs=False")
+        try:
+            await recording_cost(lab, plain, rounds)
+        finally:
+            plain.stop()
+
+
+async def start_and_end(lab: Lab) -> tuple[float, float]:
+    """(submit -> the driver's first statement, the driver's last -> Ray's end time)."""
+    begun = time.time()
+    job = await http(lab, "POST", "/ray-dev/api/jobs", {"file": "proj/starter.py"})
+    job_url = f"/ray-dev/api/jobs/{job['submission_id']}"
+    while (done := await http(lab, "GET", job_url))["status"] not in ("SUCCEEDED", "FAILED"):
+        await asyncio.sleep(0.05)
+    assert done["status"] == "SUCCEEDED", done["message"]
+    from tornado.httpclient import AsyncHTTPClient
+
+    log = (await AsyncHTTPClient().fetch(lab.url(f"{job_url}/logs"))).body.decode()
+    stamp = float(next(ln for ln in log.splitlines() if ln.startswith("started")).split()[1])
+    return stamp - begun, done["end_time"] - stamp
+
+
+async def recording_cost(recording: Lab, plain: Lab, rounds: int) -> None:
+    for lab in (recording, plain):  # warm: imports, the launcher's first upload, caches
+        await start_and_end(lab)
+    starts: dict[bool, list[float]] = {True: [], False: []}
+    ends: dict[bool, list[float]] = {True: [], False: []}
+    for i in range(rounds):
+        for recorded in ((True, False) if i % 2 else (False, True)):
+            start, end = await start_and_end(recording if recorded else plain)
+            starts[recorded].append(start)
+            ends[recorded].append(end)
+    on, off = statistics.median(starts[True]), statistics.median(starts[False])
+    print(f"job start        recorded median {on * 1000:.0f}ms  not recorded median "
+          f"{off * 1000:.0f}ms  over {rounds}  difference {(on - off) * 1000:+.0f}ms ratio "
+          f"{on / off:.3f} (target <= +100ms) {'OK' if on - off <= 0.1 else 'OVER'}")
+    on, off = statistics.median(ends[True]), statistics.median(ends[False])
+    print(f"job end          recorded median {on * 1000:.0f}ms  not recorded median "
+          f"{off * 1000:.0f}ms  difference {(on - off) * 1000:+.0f}ms (the record of what "
+          "was installed and imported, written when the driver ends)")
 
 
 async def compare(lab: Lab, client, project: Path, rounds: int) -> None:
@@ -245,7 +294,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--streams", type=int, default=20)
-    parser.add_argument("--only", choices=["compare", "streams"], help="run one part")
+    parser.add_argument("--only", choices=["compare", "streams", "record"],
+                        help="run one part")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -253,6 +303,7 @@ def main() -> None:
         project.mkdir()
         (project / "sleeper.py").write_text(SLEEPER)
         (project / "stamper.py").write_text(STAMPER)
+        (project / "starter.py").write_text(STARTER)
         head = LocalRayHead(num_cpus=2).start()
         lab = None
         try:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
-
-from jupyter_server.extension.application import ExtensionApp
+import time
 from typing import Any
 
+from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.utils import url_path_join
 from traitlets import Bool, Dict, Enum, Float, List, TraitError, Unicode, default, validate
 
 from .errors import RayDevError
 from .service import RayDevConfig, RayDevService
+
+DASHBOARD_PATH = "ray-dev/dashboard/"  # the dashboard proxy (handlers/dashboard.py)
+KERNEL_ACTIONS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
 
 
 class RayDev(ExtensionApp):
@@ -30,8 +34,9 @@ class RayDev(ExtensionApp):
     dashboard_url = Unicode(
         "",
         help=(
-            "URL of the Ray dashboard as the user's browser reaches it, when it differs from "
-            "the address the server uses (an Ingress or a proxied path). Default: the server's."
+            "URL of the Ray dashboard as the user's browser reaches it in a browser tab, when "
+            "not through this server (an Ingress). Default: the dashboard through this server, "
+            "<base_url>ray-dev/dashboard/, which adds the Ray token for the browser."
         ),
     ).tag(config=True)
 
@@ -60,6 +65,17 @@ class RayDev(ExtensionApp):
             "Temp dir of the Ray head on this machine (`ray start --temp-dir`). Live logs of "
             "drivers running here are read from its session logs in place, faster than Ray's "
             "log tail. Default: Ray's own ($RAY_TMPDIR or /tmp, then /ray)."
+        ),
+    ).tag(config=True)
+
+    record_runs = Bool(
+        True,
+        help=(
+            "Run each job's driver through a small launcher that records what the run used "
+            "(its Python, installed and imported distributions, the runtime_env as "
+            "submitted): promote pins the image's requirements from the latest succeeded "
+            "run. Off: jobs run their entrypoint directly and promote pins from this "
+            "server's Python."
         ),
     ).tag(config=True)
 
@@ -94,6 +110,16 @@ class RayDev(ExtensionApp):
         "(one per root, started on first use), so the listing runs beside the server's "
         "request handling instead of taking turns with it on one GIL. False: the next page is "
         "listed on the server's storage threads.",
+    ).tag(config=True)
+
+    capture_notebook_installs = Bool(
+        True,
+        help=(
+            "Notice packages a notebook installs into its kernel (%pip install, !pip install, "
+            "%uv pip install) that its project's runtime_env.yaml does not declare, and offer "
+            "to add them, pinned. The server loads a small recorder into each Python kernel it "
+            "starts (kernels whose Python has this package installed)."
+        ),
     ).tag(config=True)
 
     kubeconfig = Unicode(
@@ -171,6 +197,23 @@ class RayDev(ExtensionApp):
         ),
     ).tag(config=True)
 
+    history_server = Unicode(
+        "",
+        help=(
+            "Where KubeRay's History Server keeps promoted runs' logs: '<storage root>/"
+            "<folder>', an s3:// or gs:// root of c.RayDev.storage_roots. The generated "
+            "RayCluster/RayJob/RayService/RayCronJob specs then carry historyServerOptions "
+            "(KubeRay injects its log collector; the operator needs the "
+            "RayClusterHistoryServer feature gate, the pods write access to the bucket). "
+            "Default: none, and the review says the logs go with the cluster."
+        ),
+    ).tag(config=True)
+
+    history_server_collector_image = Unicode(
+        "", help="The History Server collector image the specs name. Default: KubeRay's "
+        "collector of the release whose CRDs promote validates against."
+    ).tag(config=True)
+
     @default("ray_address")
     def _default_ray_address(self) -> str:
         return os.environ.get("RAY_ADDRESS", "")
@@ -184,6 +227,12 @@ class RayDev(ExtensionApp):
             raise TraitError(f"c.RayDev.promote_builder must be a registered builder: "
                              f"{', '.join(names)}; got {proposal['value']!r}.")
         return proposal["value"]
+
+    @default("dashboard_url")
+    def _default_dashboard_url(self) -> str:
+        # in the server, the dashboard through it (handlers/dashboard.py); a kernel or the
+        # CLI reads the settings unlinked to a server: the address then
+        return url_path_join(self.serverapp.base_url, DASHBOARD_PATH) if self._linked else ""
 
     @default("storage_roots")
     def _default_storage_roots(self) -> list:
@@ -222,6 +271,45 @@ class RayDev(ExtensionApp):
         except RayDevError as err:
             # keep serving: the panel shows this same message until the config is fixed
             self.log.warning("jupyter_ray_dev: %s", err.message)
+
+        if self.capture_notebook_installs and self.serverapp is not None:
+            self.serverapp.event_logger.add_listener(schema_id=KERNEL_ACTIONS,
+                                                     listener=self._on_kernel_action)
+
+    async def _on_kernel_action(self, logger: Any, schema_id: str, data: dict) -> None:
+        """A kernel started (or restarted: a new process): load the install recorder."""
+        if data.get("action") not in ("start", "restart") or data.get("status") != "success":
+            return
+        try:
+            # the kernel started just now (installs since then are its cells')
+            await self._load_recorder(str(data.get("kernel_id")), time.time() - 1.0)
+        except Exception as err:  # noqa: BLE001 - a kernel without it just is not recorded
+            self.log.debug("jupyter_ray_dev: no install recorder in kernel %s: %s",
+                           data.get("kernel_id"), err)
+
+    async def _load_recorder(self, kernel_id: str, started: float) -> None:
+        km = self.serverapp.kernel_manager.get_kernel(kernel_id)
+        spec = km.kernel_spec
+        code = self.service.runtime_env.recorder_code(kernel_id, started)
+        if code is None or spec is None or (spec.language or "").lower() != "python":
+            return
+        from jupyter_client.session import Session
+
+        # a session of its own: a client with the manager's shares its ZMQ identity with
+        # any other such client, and the kernel would answer only one of them
+        client = km.client(session=Session(key=km.session.key,
+                                           signature_scheme=km.session.signature_scheme))
+        client.start_channels()
+        try:
+            # sent at once, not after a kernel_info round trip: ZMQ holds it until the kernel
+            # listens, so it is ahead of the cells a notebook run sends once Lab connects
+            msg_id = client.execute(code, silent=True, store_history=False, allow_stdin=False)
+            while True:  # its reply: the channels are not closed under the request
+                reply = await client.get_shell_msg(timeout=60)
+                if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                    break
+        finally:
+            client.stop_channels()
 
     async def stop_extension(self) -> None:
         await self.service.close()

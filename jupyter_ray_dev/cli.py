@@ -98,6 +98,17 @@ def cmd_env_validate(service: RayDevService, args: argparse.Namespace, out: Outp
     return OK if verdict["valid"] else FAILED
 
 
+def cmd_env_add(service: RayDevService, args: argparse.Namespace, out: Output) -> int:
+    from .runtime_env.requests import PackagesRequest
+
+    project = _rel(service, _project(service, args.project))
+    request = console.request_from_options(PackagesRequest, args, service.project)
+    saved = blocking.call(service.runtime_env.add_packages, project, request.requirements,
+                          request.etag)
+    out.result(saved, present.saved_text(saved, f"added {', '.join(request.requirements)}"))
+    return OK
+
+
 def cmd_jobs_list(service: RayDevService, args: argparse.Namespace, out: Output) -> int:
     out.result(blocking.call(service.jobs.list, status=args.status, project=args.project),
                present.jobs_text)
@@ -128,6 +139,14 @@ def _echo(text: str) -> None:
 
 
 def cmd_jobs_logs(service: RayDevService, args: argparse.Namespace, out: Output) -> int:
+    if args.dest is not None:  # --save [URI]
+        from .jobs.settings import SaveLogRequest
+
+        request = console.request_from_options(SaveLogRequest, args, service.project)
+        saved = blocking.call(service.save_job_log, args.job, request)
+        out.result(saved, f"Saved the log of {args.job} to {saved['dest']} "
+                          f"({saved['bytes']} bytes)")
+        return OK
     if args.follow:
         final = console.JobLogFollower(service.jobs, args.job).run(_echo)
         return OK if final == "SUCCEEDED" else FAILED
@@ -189,7 +208,7 @@ def cmd_promote(service: RayDevService, args: argparse.Namespace, out: Output) -
     else:
         out.result(blocking.call(promote.plan, project, request), present.promote_plan_text)
         return OK
-    out.result(end, present.promotion_line)
+    out.result(end, present.promotion_text)
     if end["status"] == "blocked":
         return BLOCKED
     return OK if end["status"] in ("pushed", "built") else FAILED
@@ -198,8 +217,10 @@ def cmd_promote(service: RayDevService, args: argparse.Namespace, out: Output) -
 # --- parser --------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    from .jobs.settings import JobSettings
+    from .jobs.settings import JobSettings, SaveLogRequest
     from .promote.options import PromoteOptions
+    from .runtime_env.requests import PackagesRequest
+
     json_help = "machine-readable output (the REST API's JSON documents)"
     # accepted before or after the subcommand; SUPPRESS keeps a subcommand's default from
     # overwriting a --json given before it
@@ -229,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = command(env, name, fn, text)
         p.add_argument("--project", "-p", help="project folder (default: the nearest folder "
                        "up from here with a runtime_env.yaml, else this one)")
+    p = command(env, "add", cmd_env_add, "add packages to the project's pip (or uv) list, "
+                "comments kept (e.g. what promote lists as imported but not declared)")
+    add_options(p, PackagesRequest)
+    p.add_argument("--project", "-p", help="project folder (default as for show)")
 
     jobs = sub.add_parser("jobs", help="Ray jobs").add_subparsers(
         dest="action", required=True, metavar="ACTION")
@@ -242,7 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "job's outcome (0 succeeded, 1 failed or stopped)")
     p = command(jobs, "logs", cmd_jobs_logs, "print a job's log")
     p.add_argument("job")
-    p.add_argument("--follow", "-f", action="store_true", help="stream until the job ends")
+    follow = p.add_mutually_exclusive_group()
+    follow.add_argument("--follow", "-f", action="store_true", help="stream until the job ends")
+    add_options(follow, SaveLogRequest, only=("dest",))  # --save [URI]
+    add_options(p, SaveLogRequest, only=("overwrite",))
     p = command(jobs, "stop", cmd_jobs_stop, "stop a running job")
     p.add_argument("job")
 

@@ -27,7 +27,7 @@ from IPython.core.magic_arguments import (
 
 from . import blocking, console, present
 from .errors import RayDevError
-from .jobs.settings import JobSettings
+from .jobs.settings import JobSettings, SaveLogRequest
 from .promote.options import PromoteOptions
 from .request_model import RequestModel, add_options, options_body
 
@@ -240,11 +240,17 @@ class RayDevMagics(Magics):
     @magic_arguments()
     @argument("job", help="Submission id (raysubmit_...).")
     @argument("--follow", "-f", action="store_true", help="Stream until the job ends.")
+    @model_arguments(SaveLogRequest)  # --save [URI], --overwrite
     @line_magic
     def ray_logs(self, line: str = "") -> None:
-        """Print a job's log; with --follow, stream it live until the job ends."""
+        """Print a job's log; with --follow, stream it live until the job ends; with --save,
+        copy it into storage so it outlives the cluster."""
         args = self._args(self.ray_logs, line)
-        if args.follow:
+        if args.dest is not None:  # --save [URI]
+            request = self._sync(SaveLogRequest.from_json, options_body(SaveLogRequest, args))
+            saved = self._call(self.service.save_job_log, args.job, request)
+            print(f"Saved the log of {args.job} to {saved['dest']} ({saved['bytes']} bytes).")
+        elif args.follow:
             self._follow(args.job)
         else:
             print(self._call(self.service.jobs.logs, args.job), end="")
@@ -316,6 +322,8 @@ class RayDevMagics(Magics):
         service = self.service
         folder = self._project(args.project)
         project = service.project.api_path(folder)
+        if args.schedule:  # IPython splits a magic's arguments keeping their quotes
+            args.schedule = " ".join(shlex.split(args.schedule))
         request = self._sync(console.request_from_options, PromoteOptions, args,
                              service.project, folder)
         promote = service.promote
@@ -336,14 +344,14 @@ class RayDevMagics(Magics):
                 end = console.run_build(promote.build(project, request), _echo)
         except RayDevError as err:
             raise _usage(err) from None
-        summary = present.promotion_line(end)
+        summary = present.promotion_text(end)
         if end.get("status") == "blocked":
             raise UsageError(f"{summary}\nTo push it anyway: %ray_promote --push-anyway "
                              f"{end['id']}")
         if end.get("status") not in ("pushed", "built"):
             raise UsageError(summary)
-        print(summary)
-        return None
+        # the JSON (``_.data``) is the document `jupyter ray-dev promote --json` prints
+        return Rich(end, summary, f"<pre>{escape(summary)}</pre>")
 
 
 def _echo(text: str) -> None:

@@ -299,19 +299,46 @@ def promote_plan_text(plan: dict[str, Any]) -> str:
         state = ("available" if builder.get("available")
                  else f"not available: {builder.get('reason')}")
         lines.append(f"  builder {builder['name']}: {state}")
+    source = plan.get("source") or {}
+    if source:
+        lines.append(f"  versions     from {source.get('description')}")
     expected = (plan.get("parity") or {}).get("expected")
     if expected:
         lines.append(f"  parity       the image is checked against {expected['source']}; "
                      f"imports {', '.join(expected['modules']) or 'none'} (from "
                      f"{expected['modules_source']})")
+    lines += [f"  warning: {w['message']}" for w in plan.get("warnings") or []]
     pinned = reqs.get("requirements") or ["(none)"]
-    lines += ["", f"requirements.txt (from {reqs.get('source')}):", *(f"  {r}" for r in pinned)]
+    lines += ["", f"requirements.txt (from {reqs.get('source')}, lock "
+                  f"{(plan.get('lock_hash') or '')[:12]}):", *(f"  {r}" for r in pinned)]
+    for change in reqs.get("changes") or []:
+        origin = change.get("from") or {}
+        if change.get("how") == "installed":
+            where = (f"run {origin['run_id']}" if origin.get("run_id")
+                     else "this server's Python")
+            never = " (declared, never imported by the run)" if origin.get("imported") is \
+                False else ""
+            lines.append(f"  {change.get('pinned')}: from {where}{never}")
     for item in reqs.get("unpinned") or []:
         lines.append(f"  not pinned: {item.get('spec')}: {item.get('reason')}")
+    for item in plan.get("undeclared") or []:
+        lines.append(f"  imported, not declared: {item['requirement']} (modules "
+                     f"{', '.join(item['modules'])}): add it to runtime_env.yaml")
     serve = plan.get("serve_app")
     if plan.get("variant") == "rayservice" and serve:
         lines.append(f"  serves       {', '.join(serve['import_paths'])} "
                      f"(from {serve['source']})")
+    schedule = plan.get("schedule")
+    if schedule:
+        suspended = " (created suspended)" if schedule.get("suspend") else ""
+        lines += ["", f"RayCronJob schedule {schedule['schedule']!r} in "
+                      f"{schedule['zone_shown']}{suspended}; next runs:",
+                  *(f"  {t}" for t in schedule["next_runs"])]
+    logs = plan.get("logs") or {}
+    if logs.get("message"):
+        lines += ["", f"logs: {logs['message']}"]
+    if logs.get("error"):
+        lines.append(f"  history server not usable: {logs['error']}")
     for name, errors in (plan.get("manifest_errors") or {}).items():
         lines += [f"  manifest {name}: {e}" for e in errors]
     lines += ["", "Dockerfile:", *(f"  {line}" for line in plan["dockerfile"].splitlines())]
@@ -327,4 +354,48 @@ def promotion_line(promotion: dict[str, Any]) -> str:
     check = f" (parity {parity})" if parity else ""
     if promotion.get("overrides"):
         check += " (pushed anyway: the override is recorded)"
-    return f"Promotion {promotion['id']} {promotion['status']}{check} {where}{error}".rstrip()
+    run = promotion.get("source_run")
+    lock = (promotion.get("lock_hash") or "")[:12]
+    provenance = (f" (pins from run {run}" if run else " (pins from the server's Python") + \
+        (f", lock {lock})" if lock else ")")
+    return (f"Promotion {promotion['id']} {promotion['status']}{check} {where}".rstrip()
+            + provenance + error)
+
+
+def provenance_lines(provenance: dict[str, Any] | None) -> list[str]:
+    """A promotion's provenance (``PromotionRecord.provenance``) as the CLI and the magic
+    print it: the source run, the lock, the parity check, every override."""
+    if not provenance:
+        return []
+    run = provenance.get("source_run")
+    if run:
+        when = f" (started {_when(run['time'])})" if run.get("time") else ""
+        lines = [f"  source run   {run['id']}{when}"]
+    else:
+        lines = ["  source run   none: the pins come from this server's Python"]
+    lock = provenance.get("lock") or {}
+    requirements = lock.get("requirements") or []
+    lines.append(f"  lock         sha256 {lock.get('sha256') or '?'}, "
+                 f"{len(requirements)} pinned line{'' if len(requirements) == 1 else 's'}")
+    lines += [f"    {r}" for r in requirements]
+    parity = provenance.get("parity")
+    if parity:
+        status = parity.get("status")
+        against = f" against {parity['source']}" if parity.get("source") else ""
+        lines.append(f"  parity       {status}{against}")
+        lines += [f"    {m['message']}" for m in parity.get("mismatches") or []]
+        if parity.get("reason"):
+            lines.append(f"    {parity['reason']}")
+    else:
+        lines.append("  parity       not checked")
+    for override in provenance.get("overrides") or []:
+        who = f" by {override['user']}" if override.get("user") else ""
+        lines.append(f"  override     pushed anyway{who} at {override.get('at')} although "
+                     f"the parity check {override.get('parity_status')}")
+    return lines
+
+
+def promotion_text(promotion: dict[str, Any]) -> str:
+    """The end of a build or push: its line, then its provenance."""
+    return "\n".join([promotion_line(promotion),
+                      *provenance_lines(promotion.get("provenance"))])

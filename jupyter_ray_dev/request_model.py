@@ -49,6 +49,7 @@ class Flag:
     type: Callable[[str], Any] | None = None
     nargs: Any = None
     metavar: str | None = None
+    const: Any = None  # with nargs="?": the value of the option given without one
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,7 @@ def add_options(parser: Any, model: type[RequestModel], *, only: tuple[str, ...]
         if spec.flags is not None:
             for flag in spec.flags:
                 kw: dict[str, Any] = {"help": flag.help, "type": flag.type, "nargs": flag.nargs,
-                                      "metavar": flag.metavar}
+                                      "metavar": flag.metavar, "const": flag.const}
                 kw = {k: v for k, v in kw.items() if v is not None}
                 if flag.names[0].startswith("-"):
                     kw["dest"] = _dest(f, flag)

@@ -26,6 +26,7 @@ from .shared_result import SharedResult
 
 if TYPE_CHECKING:
     from .jobs import JobsService
+    from .jobs.settings import SaveLogRequest
     from .k8s import KubernetesService
     from .project import ProjectService
     from .promote import PromoteService
@@ -130,7 +131,44 @@ class RayDevService:
             cluster=self.cluster,
             storage=lambda: self.storage,
             kubernetes=lambda: self.kubernetes,
+            runs=lambda: self.jobs,  # the recorded runs the pins come from
         )
+
+    async def save_job_log(self, submission_id: str,
+                           request: SaveLogRequest | dict[str, Any] | None = None
+                           ) -> dict[str, Any]:
+        """Copy a finished job's log, byte for byte as ``/jobs/<id>/logs`` serves it, into a
+        storage root, so it outlives the dev cluster. ``request.dest``: a URI or
+        ``root:path`` as the storage core reads them (a folder gets ``<id>.log``); default
+        the artifacts root (else the first writable one), ``ray-dev-logs/<project>/<id>.log``."""
+        from .errors import Conflict
+        from .jobs import TERMINAL
+        from .jobs.settings import SaveLogRequest
+        from .storage.copy import save_bytes
+
+        request = SaveLogRequest.coerce(request)
+        dest = request.dest
+        job = await self.jobs.get(submission_id)  # 404 for an unknown job
+        if job["status"] not in TERMINAL:
+            raise Conflict(f"Job {submission_id} is {job['status'] or 'unknown to Ray'}: its log "
+                           "is saved once it has finished.", submission_id=submission_id)
+        if dest is None:
+            dest = self._log_folder(job.get("project"))
+        text = await self.jobs.logs(submission_id)
+        return {"submission_id": submission_id, **await save_bytes(
+            self.storage, text.encode("utf-8"), dest, f"{submission_id}.log",
+            request.overwrite)}
+
+    def _log_folder(self, project: str | None) -> str:
+        from .errors import BadRequest
+
+        writable = [r for r in self.storage.roots() if not r["read_only"]]
+        if not writable:
+            raise BadRequest("No writable storage root to save the log to: give `dest`, or add "
+                             "one with c.RayDev.storage_roots.", field="dest")
+        root = next((r for r in writable if r["name"] == "artifacts"), writable[0])
+        name = os.path.basename((project or "").rstrip("/")) or "jobs"
+        return f"{root['name']}:ray-dev-logs/{name}/"
 
     async def close(self) -> None:
         """Release what the capabilities hold (threads, the job store's connection)."""
@@ -159,6 +197,12 @@ class RayDevService:
         # every panel and tab polls this: Ray is asked at most once a second, and a
         # caller gets a summary at most 3 s old without waiting on a busy dashboard
         return SharedResult(fetch, reuse=1.0, stale=3.0)
+
+    async def cluster_metrics(self) -> dict[str, Any]:
+        """Whether the dashboard's Metrics page has a Grafana to show, or why not."""
+        from .cluster.metrics import fetch_metrics_status
+
+        return await fetch_metrics_status(self.dashboard())
 
     async def cluster(self) -> dict[str, Any]:
         auth = resolve_auth()

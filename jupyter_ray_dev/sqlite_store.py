@@ -21,6 +21,9 @@ T = TypeVar("T")
 class SqliteStore:
     schema = ""  # CREATE ... IF NOT EXISTS statements: run on every open, so idempotent
     schema_version: int | None = None
+    # (table, column, declaration) added since a table was first created: a file written
+    # by an older version gets them on open (CREATE TABLE IF NOT EXISTS leaves it as it is)
+    added_columns: tuple[tuple[str, str, str], ...] = ()
     thread_name = "ray-dev-store"
 
     def __init__(self, path: Path | str) -> None:
@@ -40,10 +43,22 @@ class SqliteStore:
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL keeps this crash-safe
             conn.execute("PRAGMA busy_timeout=30000")
             conn.executescript(self.schema)  # safe when two servers start together
+            self._add_columns(conn)
             if self.schema_version is not None:
                 conn.execute(f"PRAGMA user_version={int(self.schema_version)}")
             self._conn = conn
         return self._conn
+
+    def _add_columns(self, conn: sqlite3.Connection) -> None:
+        for table, column, declaration in self.added_columns:
+            have = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if column in have:
+                continue
+            try:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+            except sqlite3.OperationalError as err:
+                if "duplicate column" not in str(err):  # another server added it first
+                    raise
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> int:
         """One statement in its own write transaction; the number of rows it changed."""

@@ -2,6 +2,7 @@ import type { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { apiPlugin } from './api/plugin';
 import { clusterPlugin } from './cluster/plugin';
+import { dashboardPlugin } from './dashboard/plugin';
 import { jobsPlugin } from './jobs/plugin';
 import { promotePlugin } from './promote/plugin';
 import { runtimeEnvPlugin } from './runtimeenv/plugin';
@@ -13,6 +14,7 @@ export * from './tokens';
 /** One plugin per capability; they reach each other through the tokens. */
 const plugins: JupyterFrontEndPlugin<any>[] = [
   apiPlugin,
+  dashboardPlugin,
   clusterPlugin,
   jobsPlugin,
   promotePlugin,

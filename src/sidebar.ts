@@ -85,5 +85,7 @@ export namespace RaySidebar {
     api: RayDevAPI;
     translator: ITranslator;
     refreshInterval?: number;
+    /** Open a page of the Ray dashboard (`''`: overview) in a Lab tab. */
+    openDashboard?: (page: string) => void;
   }
 }

@@ -55,3 +55,16 @@ export const IRayJobs = new Token<IRayJobs>(
   'jupyter-ray-dev:IRayJobs',
   'Ray jobs: run a file as a job and open job logs.'
 );
+
+/** The Ray dashboard through the Jupyter server (which adds the Ray token). */
+export interface IRayDashboard {
+  /** Show one of its pages (`DashboardPages`; `''`: overview) in a Lab tab. */
+  open(page?: string): void;
+  /** The same in a new browser tab. */
+  openInBrowser(page?: string): void;
+}
+
+export const IRayDashboard = new Token<IRayDashboard>(
+  'jupyter-ray-dev:IRayDashboard',
+  'The Ray dashboard in a Lab tab or a browser tab, through the Jupyter server.'
+);

@@ -22,14 +22,15 @@ async def get_cluster(jp_fetch):
     return json.loads(response.body)
 
 
-async def test_cluster_reports_the_real_head(jp_fetch, ray_head):
+async def test_cluster_reports_the_real_head(jp_fetch, ray_head, jp_base_url):
     body = await get_cluster(jp_fetch)
 
     validate_response(body, "Cluster")
     assert body["ray_version"] == ray.__version__
     assert body["python_version"] == platform.python_version()
     assert body["address"] == ray_head.dashboard_url
-    assert body["dashboard_url"] == ray_head.dashboard_url
+    # the browser's link: the dashboard through Jupyter, which adds the Ray token
+    assert body["dashboard_url"] == f"{jp_base_url}ray-dev/dashboard/"
     assert body["auth_mode"] == "none"
     assert body["kuberay"] is None
     assert (body["alive_nodes"], body["dead_nodes"]) == (1, 0)

@@ -54,7 +54,7 @@ async def test_script_runs_to_succeeded_with_its_logs_in_order(api, jp_root_dir,
     assert reply.headers["Location"].endswith(f"/ray-dev/api/jobs/{job_id}")
     assert job["status"] == "PENDING" and job["warnings"] == []
     assert (job["file"], job["project"]) == ("proj/hello.py", "proj")
-    assert job["entrypoint"] == "python hello.py --name 'Ray Dev'"
+    assert job["entrypoint"] == "python -m ray_dev_record hello.py --name 'Ray Dev'"
 
     done = await api.wait(job_id)
     validate_response(done, "Job")
@@ -144,7 +144,7 @@ async def test_notebook_runs_in_its_folder_with_magics_reported(api, jp_root_dir
     (warning,) = job["warnings"]
     assert (warning["cell"], warning["line"]) == (2, 1)
     assert warning["source"] == "%pip install not-needed"
-    assert job["entrypoint"].startswith("cd notebooks && python -m _ray_dev_nb_")
+    assert job["entrypoint"].startswith("cd notebooks && python -m ray_dev_record -m _ray_dev_nb_")
 
     done = await api.wait(job["submission_id"])
     log = await api.logs(job["submission_id"])
@@ -213,7 +213,7 @@ async def test_runtime_env_yaml_env_vars_reach_the_driver(api, jp_root_dir):
     """)
     job = (await api.submit(file="envproj/src/main.py")).json
     assert job["project"] == "envproj"  # found from the runtime_env.yaml above the file
-    assert job["entrypoint"] == "python src/main.py"
+    assert job["entrypoint"] == "python -m ray_dev_record src/main.py"
     done = await api.wait(job["submission_id"])
     log = await api.logs(job["submission_id"])
     assert done["status"] == "SUCCEEDED", log

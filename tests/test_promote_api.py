@@ -84,9 +84,14 @@ async def test_plan_shows_the_review_shaped_like_the_dev_cluster(api, jp_root_di
                                                                  HEAD_CUSTOM.items()}
     assert {b["name"] for b in plan["builders"]} == {"buildah", "docker", "kaniko"}
     assert all(b["reason"] for b in plan["builders"])
-    assert plan["shape_source"] == {
+    shape = plan["shape_source"]
+    assert {k: shape[k] for k in ("source", "raycluster", "dropped", "reason")} == {
         "source": "ray", "raycluster": None, "dropped": [],
         "reason": "Not running in a KubeRay pod (RAY_CLUSTER_NAME is not set)."}
+    # the head runs on this machine (its dashboard on loopback): every number says whence
+    assert {(n["group"], n["resource"]) for n in shape["numbers"]} == {("head", "cpu"),
+                                                                      ("head", "memory")}
+    assert all(n["basis"] in ("machine", "container", "ray_start") for n in shape["numbers"])
 
 
 @pytest.mark.parametrize(("project", "body", "field"), [
@@ -139,8 +144,13 @@ async def test_context_export_downloads_the_tar_gz_and_records_it(api, jp_root_d
     assert 'ENV MODE="prod"' in diff.json["dockerfile"]  # the env var went away
     validate_response(diff.json, "PromotionDiff")
     by_name = {a["name"]: a["diff"] for a in diff.json["artifacts"]}
-    assert list(by_name) == ["Dockerfile", "requirements.txt", "RayJob/proj", "RayCluster/proj"]
+    assert list(by_name) == ["Dockerfile", "requirements.txt", "lock", "RayJob/proj",
+                             "RayCluster/proj"]
     assert by_name["requirements.txt"] == diff.json["requirements"]
+    # the lock says where each pin came from: no run of proj, so this server's Python
+    assert "\n-pyyaml==" in by_name["lock"] and "from the server's Python" in by_name["lock"]
+    assert [c["name"] for c in diff.json["lock_changes"]] == ["pyyaml"]
+    assert diff.json["source_runs"] == {"from": None, "to": None}
     # the image's hash changed, so its tag in every manifest did
     assert by_name["RayJob/proj"] and by_name["RayCluster/proj"]
     assert (await api.get("promotions", newer, "diff")).json["field"] == "other"

@@ -32,7 +32,7 @@ def test_diff_has_one_entry_per_artifact_and_per_manifest(promote, tmp_path):  #
     out = asyncio.run(promote.diff(second, first))
     assert (out["from"], out["to"], out["same_inputs"]) == (first, second, False)
     by_name = {a["name"]: a for a in out["artifacts"]}
-    assert list(by_name) == ["Dockerfile", "requirements.txt", "RayService/proj",
+    assert list(by_name) == ["Dockerfile", "requirements.txt", "lock", "RayService/proj",
                              "RayJob/proj", "RayCluster/proj"]
     assert "\n-pyyaml==" in by_name["requirements.txt"]["diff"]
     assert "ENV MODE=" in by_name["Dockerfile"]["diff"]

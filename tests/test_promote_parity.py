@@ -2,10 +2,10 @@
 stand-in for rayproject/ray, the check runs in a working container of the built image, and
 the loopback registry is asked what was pushed (skopeo).
 
-The run the promotion reproduces is given through the service's run lookup, the adapter
-point the run record plugs into: one run used another version of the project's dependency
-and a package the image lacks (a deliberately different pin), another used exactly what
-the image has.
+The run the promotion reproduces is a record in the jobs capability's real run store (as
+the launcher would have left it; the Ray job itself is covered by test_promote_pins_from_run):
+one run used another version of the project's dependency and a package the image lacks (a
+deliberately different pin), another used exactly what the image has.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import subprocess
+import time
 
 import pytest
 from promote_base import RAY_VERSION
@@ -22,7 +23,8 @@ from promote_image_checks import run_build, skopeo
 
 from jupyter_ray_dev.errors import Conflict
 from jupyter_ray_dev.promote import PromoteConfig, PromoteService
-from jupyter_ray_dev.promote.parity import RunEnvironment
+from jupyter_ray_dev.jobs import JobsConfig, JobsService
+from jupyter_ray_dev.project.run_record import RunRecord
 
 pytestmark = pytest.mark.timeout(900)
 BODY = {"entrypoint": "proj/train.ipynb"}
@@ -42,23 +44,29 @@ def _project(tmp_path):
     return root
 
 
-def _run(run_id, **versions):
+def _run(root, run_id, **versions):
+    """A succeeded run of proj/train.ipynb as the launcher records it: ray and jupyterlab
+    are in its environment too, and it imported its dependencies (and Ray, as every job's
+    driver does)."""
     dists = {"raydevdep": "1.2.3", "ray": RAY_VERSION, "jupyterlab": "4.6.6", **versions}
-    imported = tuple(n for n in dists if n not in ("jupyterlab", "ray"))
-    return RunEnvironment(run_id=run_id, python="3.11.7", ray=RAY_VERSION,
-                          distributions=dists, imported=imported,
-                          modules=("helpers", *imported))
+    imported = {n: [n.replace("-", "_")] for n in dists if n != "jupyterlab"}
+    now = time.time()
+    return RunRecord(
+        run_id, str(root.resolve()), "proj", "proj/train.ipynb", now, {}, state="recorded",
+        status="SUCCEEDED", ended=now,
+        environment={"distributions": dists, "imported": imported, "started": now,
+                     "python": {"version": "3.11.7"}, "exit_code": 0})
 
 
 def _service(tmp_path, root, registry, store, run):
-    async def runs(project):
-        assert project == "proj"
-        return run
-
+    jobs = JobsService(JobsConfig(root_dir=root, store_path=tmp_path / "jobs.sqlite"),
+                       address=lambda: "http://127.0.0.1:9", auth=lambda: None)
+    asyncio.run(jobs.store.put_run(run))
     return PromoteService(PromoteConfig(
         root_dir=root, registry=f"{registry}/team", tls_verify=False,
         buildah_root=store["root"], buildah_runroot=store["runroot"],
-        buildah_storage_driver="vfs", store_path=tmp_path / "p.sqlite"), _summary, runs=runs)
+        buildah_storage_driver="vfs", store_path=tmp_path / "p.sqlite"), _summary,
+        runs=lambda: jobs)
 
 
 def _tags(registry):
@@ -74,7 +82,9 @@ def _labels(image):
 def test_a_different_pin_blocks_the_push_and_push_anyway_records_the_override(
         tmp_path, buildah_store, base_image, registry):
     root = _project(tmp_path)
-    run = _run("raysubmit_otherpin", raydevdep="1.2.4", tabulate="0.9.0")
+    # the project's code imports tabulate, which the run had and the image lacks
+    (root / "proj" / "report.py").write_text("import tabulate\n")
+    run = _run(root, "raysubmit_otherpin", raydevdep="1.2.4", tabulate="0.9.0")
     service = _service(tmp_path, root, registry, buildah_store, run)
     body = {**BODY, "base_image": base_image}
     try:
@@ -87,7 +97,7 @@ def test_a_different_pin_blocks_the_push_and_push_anyway_records_the_override(
         assert end["digest"] is None
         parity = end["parity"]
         assert parity["status"] == "failed" and parity["builder"] == "buildah", parity
-        assert parity["source"] == "the run raysubmit_otherpin"
+        assert parity["source"].startswith("the run raysubmit_otherpin (")
         messages = [m["message"] for m in parity["mismatches"]]
         assert "raydevdep 1.2.3 in the image, 1.2.4 in the run" in messages
         assert "tabulate is not installed in the image (0.9.0 in the run)" in messages
@@ -97,7 +107,7 @@ def test_a_different_pin_blocks_the_push_and_push_anyway_records_the_override(
         # the diff in the build's event stream, and the reason in the record
         assert "  MISMATCH raydevdep 1.2.3 in the image, 1.2.4 in the run" in lines
         assert end["error"].startswith("Not pushed: the image differs from the run "
-                                       "raysubmit_otherpin: ")
+                                       "raysubmit_otherpin (")
         # nothing reached the registry; the check's container is gone
         assert end["image"].split(":")[-1] not in _tags(registry)
         assert buildah(buildah_store, "containers", "--quiet").strip() == ""
@@ -128,9 +138,17 @@ def test_a_different_pin_blocks_the_push_and_push_anyway_records_the_override(
         assert "raydevdep 1.2.3 in the image, 1.2.4 in the run" in override["mismatches"]
         info = _labels(end["image"])
         assert info["Digest"] == pushed["digest"]
-        assert info["Labels"]["io.ray-dev.source-run"] == "raysubmit_otherpin"
         history = asyncio.run(service.history("proj"))
         assert history[0]["overrides"] == pushed["overrides"]
+        # the history's provenance is what the image's labels say, and the override
+        provenance = history[0]["provenance"]
+        assert provenance["source_run"] == {"id": "raysubmit_otherpin", "time": run.time}
+        assert info["Labels"]["io.ray-dev.source-run"] == provenance["source_run"]["id"]
+        assert info["Labels"]["io.ray-dev.lock-sha256"] == provenance["lock"]["sha256"]
+        (line,) = provenance["lock"]["requirements"]
+        assert line.startswith("./wheels/raydevdep-1.2.3-") and line.endswith(".whl")
+        assert provenance["parity"]["status"] == "failed"
+        assert provenance["overrides"] == pushed["overrides"]
         # the log keeps the build, the check and the push, in order
         log = asyncio.run(service.get(end["id"]))["log"]
         assert log.index("MISMATCH") < log.index("Push anyway") < log.index("Done:")
@@ -141,7 +159,8 @@ def test_a_different_pin_blocks_the_push_and_push_anyway_records_the_override(
 def test_a_matching_image_passes_and_is_pushed_with_its_provenance_labels(
         tmp_path, buildah_store, base_image, registry):
     root = _project(tmp_path)
-    service = _service(tmp_path, root, registry, buildah_store, _run("raysubmit_same"))
+    service = _service(tmp_path, root, registry, buildah_store,
+                       _run(root, "raysubmit_same"))
     body = {**BODY, "base_image": base_image}
     try:
         lines, end = asyncio.run(run_build(service, body))
@@ -157,6 +176,10 @@ def test_a_matching_image_passes_and_is_pushed_with_its_provenance_labels(
         assert info["Digest"] == end["digest"]
         assert info["Labels"]["io.ray-dev.source-run"] == "raysubmit_same"
         assert info["Labels"]["io.ray-dev.lock-sha256"] == lock
+        provenance = stored["provenance"]
+        assert provenance["source_run"]["id"] == "raysubmit_same"
+        assert provenance["lock"]["sha256"] == lock == stored["lock_hash"]
+        assert (provenance["parity"]["status"], provenance["overrides"]) == ("passed", [])
         # the label is the lock the image holds: sha256 of its requirements.txt
         ctr = buildah(buildah_store, "from", "--pull=never", end["image"]).strip()
         try:

@@ -10,7 +10,7 @@ import copy
 
 import pytest
 import yaml
-from promote_helpers import SUMMARY, dev_raycluster
+from promote_helpers import GIB, SUMMARY, dev_raycluster
 
 from jupyter_ray_dev.promote.kuberay_shape import shape_from_raycluster
 from jupyter_ray_dev.promote.manifests import (
@@ -21,6 +21,7 @@ from jupyter_ray_dev.promote.manifests import (
     secret_env,
     validate_manifest,
 )
+from jupyter_ray_dev.promote.ray_view import HostFacts, host_facts
 
 IMAGE = "registry.example.com/team/proj:abc123"
 
@@ -175,3 +176,62 @@ def test_rays_view_still_shapes_the_manifests_as_before():
         assert validate_manifest(manifest) == []
         assert [w["groupName"] for w in _cluster(manifest)["workerGroupSpecs"]] == [
             "gpu-workers"]
+
+
+# --- Ray's view: where each number comes from -------------------------------------------------
+
+LAPTOP = {"address": "http://127.0.0.1:8265", "kuberay": None, "nodes": [
+    {"node_id": "h", "is_head": True, "state": "ALIVE",
+     "resources_total": {"CPU": 2.0, "memory": 16 * GIB, "object_store_memory": 7 * GIB}}]}
+
+
+def _head_resources(shape) -> dict:
+    (cluster,) = [_cluster(m) for m in _manifests(shape)][:1]
+    return cluster["headGroupSpec"]["template"]["spec"]["containers"][0].get("resources", {})
+
+
+def test_a_machines_totals_are_flagged_and_never_become_requests():
+    # the head ran on this 2-core machine with no container limit: Ray saw the whole host
+    facts = HostFacts(in_kuberay=False, head_local=True, cpu_count=2)
+    shape = cluster_shape(LAPTOP, facts)
+    assert _head_resources(shape) == {}
+    numbers = {n["resource"]: n for n in shape.numbers()}
+    assert numbers["memory"] == {
+        "group": "head", "resource": "memory", "value": "23Gi", "basis": "machine",
+        "used": False, "from": "Ray's resources_total of the head node (memory + "
+        "object_store_memory): this machine's total as Ray detected it, no request: left "
+        "out of the manifests' resources"}
+    assert numbers["cpu"]["basis"] == "machine" and not numbers["cpu"]["used"]
+
+
+def test_numbers_from_limits_or_ray_start_flags_are_used():
+    # --num-cpus below the machine's count is a deliberate setting; a container's memory
+    # limit bounds what Ray saw
+    facts = HostFacts(in_kuberay=False, head_local=True, cpu_count=8,
+                      cgroup_memory_limit=24 * GIB)
+    shape = cluster_shape(LAPTOP, facts)
+    assert _head_resources(shape) == {"requests": {"cpu": "2", "memory": "23Gi"},
+                                      "limits": {"cpu": "2", "memory": "23Gi"}}
+    assert {n["basis"] for n in shape.numbers()} == {"ray_start", "container"}
+    # in a KubeRay pod every node's totals are its pod's limits
+    shape = cluster_shape(SUMMARY, HostFacts(in_kuberay=True, head_local=True))
+    assert all(n["used"] and n["basis"] == "pod" for n in shape.numbers())
+    gpu_workers = _cluster(_manifests(shape)[0])["workerGroupSpecs"][0]
+    assert gpu_workers["template"]["spec"]["containers"][0]["resources"]["limits"] == {
+        "cpu": "4", "memory": "8Gi", "nvidia.com/gpu": "1"}
+
+
+def test_remote_nodes_outside_kubernetes_keep_only_their_gpus():
+    shape = cluster_shape(SUMMARY, HostFacts(in_kuberay=False, head_local=False))
+    workers = _cluster(_manifests(shape)[0])["workerGroupSpecs"][0]
+    assert workers["template"]["spec"]["containers"][0]["resources"] == {
+        "limits": {"nvidia.com/gpu": "1"}}  # a GPU is how the pod lands on a GPU node
+    assert {n["basis"] for n in shape.numbers()} == {"unknown"}
+    assert all(validate_manifest(m) == [] for m in _manifests(shape))
+
+
+def test_host_facts_read_the_dashboard_address_and_the_kuberay_identity():
+    local = host_facts({"address": "http://localhost:8265", "kuberay": None})
+    assert local.head_local and not local.in_kuberay and local.cpu_count >= 1
+    remote = host_facts({"address": "http://10.1.2.3:8265", "kuberay": {"cluster_name": "c"}})
+    assert not remote.head_local and remote.in_kuberay

@@ -211,8 +211,13 @@ def test_manifests_follow_the_dev_cluster_and_validate_against_kuberay_crds(prom
     assert spec["entrypoint"] == "cd /home/ray/app && python train.py"
     head = spec["rayClusterSpec"]["headGroupSpec"]
     assert json.loads(head["rayStartParams"]["resources"]) == {"my_custom": 4.0}
-    assert head["template"]["spec"]["containers"][0]["resources"]["limits"] == \
-        {"cpu": "2", "memory": "5Gi"}
+    # Ray's view of a cluster this server cannot see: its totals are no requests
+    assert "resources" not in head["template"]["spec"]["containers"][0]
+    numbers = {(n["group"], n["resource"]): n for n in plan["shape_source"]["numbers"]}
+    assert numbers["head", "memory"]["value"] == "5Gi" and not numbers["head", "memory"]["used"]
+    assert "left out" in numbers["head", "cpu"]["from"]
+    assert any(w["kind"] == "shape_not_requests" and "head memory 5Gi" in w["message"]
+               for w in plan["warnings"])
     (workers,) = spec["rayClusterSpec"]["workerGroupSpecs"]  # the dead node is not copied
     assert workers["replicas"] == 2
     assert workers["template"]["spec"]["containers"][0]["resources"]["limits"][

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from jupyter_ray_dev import cli
 from jupyter_ray_dev.cluster.local_head import free_port
-from jupyter_ray_dev.jobs.settings import JobSettings
-from jupyter_ray_dev.k8s.apply import ApplyRequest
+from jupyter_ray_dev.jobs.settings import JobSettings, SaveLogRequest
+from jupyter_ray_dev.k8s.apply import ApplyRequest, SuspendRequest
 from jupyter_ray_dev.promote.options import (
     PackageRequest,
     PromoteOptions,
@@ -88,7 +88,7 @@ def run_cli(service, *argv: str) -> int:
 
 # --- the same options on every face ---------------------------------------------------------
 
-@pytest.mark.parametrize("model", [PromoteOptions, JobSettings])
+@pytest.mark.parametrize("model", [PromoteOptions, JobSettings, SaveLogRequest])
 def test_every_field_is_an_option_of_the_cli_and_the_magic(model):
     """Adding a field to a model is the only step: both command lines then offer it."""
     from IPython.core.magic_arguments import construct_parser
@@ -96,11 +96,13 @@ def test_every_field_is_an_option_of_the_cli_and_the_magic(model):
 
     cli_parser = cli.build_parser()
     subs = next(a for a in cli_parser._actions if isinstance(a, argparse._SubParsersAction))
+    jobs = next(a for a in subs.choices["jobs"]._actions
+                if isinstance(a, argparse._SubParsersAction))
     if model is PromoteOptions:
         cli_cmd, magic = subs.choices["promote"], RayDevMagics.ray_promote
+    elif model is SaveLogRequest:
+        cli_cmd, magic = jobs.choices["logs"], RayDevMagics.ray_logs
     else:
-        jobs = next(a for a in subs.choices["jobs"]._actions
-                    if isinstance(a, argparse._SubParsersAction))
         cli_cmd, magic = jobs.choices["submit"], RayDevMagics.ray_job
     parsers = {"cli": cli_cmd, "magic": construct_parser(magic)}
     for f in fields_of(model):
@@ -240,6 +242,8 @@ BAD_BODIES = [
     ("POST", "storage/t/mkdir", {"path": "a", "parents": True}, "parents"),
     ("POST", "storage/t/rename", {"path": "a", "new_path": "b", "force": True}, "force"),
     ("POST", "storage/t/delete", {"path": "a", "recursive": "yes"}, "recursive"),
+    ("POST", "jobs/raysubmit_x/logs/save", {"overwrite": "yes"}, "overwrite"),
+    ("POST", "jobs/raysubmit_x/logs/save", {"dest": "s3://b/", "force": True}, "force"),
     ("POST", "projects/proj/promote/plan", "[not json", "body"),
     ("POST", "jobs", [1], "body"),
 ]
@@ -289,5 +293,7 @@ def test_the_openapi_request_schemas_list_the_models_fields():
         ("post", "storage/{root}/mkdir", MkdirRequest),
         ("post", "storage/{root}/rename", RenameRequest),
         ("post", "storage/{root}/delete", DeleteRequest),
+        ("post", "jobs/{job_id}/logs/save", SaveLogRequest),
+        ("post", "kubernetes/raycronjobs/{name}/suspend", SuspendRequest),
     ]:
         assert body_properties(method, path) == {f.name for f in fields_of(model)}, path

@@ -158,6 +158,60 @@ async def test_links_inside_the_root_still_work(api, layout):
     assert (layout / "outside" / "secret.txt").read_bytes() == SECRET
 
 
+LINKS_OUT = ["link_file_out", "link_abs", "link_chain", "link_sibling", "link_dir_out"]
+
+
+def assert_links_unchanged(layout) -> None:
+    root = layout / "root"
+    for name in LINKS_OUT:
+        assert (root / name).is_symlink(), name
+    assert os.readlink(root / "link_file_out") == "../outside/secret.txt"
+    assert (layout / "outside" / "secret.txt").read_bytes() == SECRET
+    assert not [p.name for p in root.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+@pytest.mark.parametrize("name", LINKS_OUT)
+async def test_an_overwrite_upload_onto_a_link_leading_out_is_refused_as_stat_is(api, layout,
+                                                                                 name):
+    before = snapshot(layout)
+    assert (await api.get("t", "stat", params={"path": name})).code == 403
+
+    reply = await api.upload("t", name, b"replacement", overwrite=True)
+
+    assert reply.code == 403 and reply.json["reason"] == "path_outside_root", reply
+    assert_links_unchanged(layout)
+    assert snapshot(layout) == before
+
+
+async def test_a_link_leading_out_that_appears_during_an_upload_is_refused_at_commit(api,
+                                                                                    layout):
+    started = await api.post("t", "uploads", {"path": "late.txt", "overwrite": True})
+    assert started.code == 201
+    upload_id = started.json["upload_id"]
+    assert (await api.request("PUT", "t", f"uploads/{upload_id}", data=b"data")).code == 200
+    os.symlink("../outside/secret.txt", layout / "root" / "late.txt")
+
+    reply = await api.post("t", f"uploads/{upload_id}/commit")
+
+    assert reply.code == 403 and reply.json["reason"] == "path_outside_root", reply
+    assert os.readlink(layout / "root" / "late.txt") == "../outside/secret.txt"
+    assert_links_unchanged(layout)
+
+
+async def test_renaming_a_link_leading_out_is_refused_before_anything_moves(api, layout):
+    reply = await api.post("t", "rename", {"path": "link_file_out", "new_path": "moved.txt"})
+
+    assert reply.code == 403 and reply.json["reason"] == "path_outside_root", reply
+    assert not (layout / "root" / "moved.txt").exists()
+    assert_links_unchanged(layout)
+
+
+async def test_an_overwrite_upload_onto_a_link_inside_the_root_still_works(api, layout):
+    reply = await api.upload("t", "link_in", b"new text", overwrite=True)
+    assert reply.code == 201, reply
+    assert (layout / "root" / "link_in").read_bytes() == b"new text"
+
+
 @pytest.mark.parametrize("query", [
     "path=..%2foutside%2fsecret.txt", "path=%2e%2e%2foutside%2fsecret.txt",
     "path=%252e%252e%252foutside%252fsecret.txt", "path=..%5coutside%5csecret.txt",

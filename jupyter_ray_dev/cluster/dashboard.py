@@ -25,8 +25,11 @@ class DashboardClient:
         self.auth = auth
         self.timeout = timeout
 
-    async def get_json(self, path: str, *, not_found: RayDevError | None = None) -> Any:
-        """GET ``path``; a 404 raises ``not_found`` when given (a missing job, say)."""
+    async def get_json(self, path: str, *, not_found: RayDevError | None = None,
+                       error_bodies: bool = False) -> Any:
+        """GET ``path``; a 404 raises ``not_found`` when given (a missing job, say).
+        ``error_bodies``: a 4xx/5xx with a JSON body is returned (Ray's health checks
+        answer 500 with the reason in their envelope)."""
         url = urljoin(self.address + "/", path.lstrip("/"))
         request = HTTPRequest(
             url,
@@ -54,7 +57,7 @@ class DashboardClient:
                                 auth_mode=self.auth.mode)
         if response.code == 404 and not_found is not None:
             raise not_found
-        if response.code >= 400:
+        if response.code >= 400 and not error_bodies:
             raise RayBadResponse(
                 f"The Ray dashboard at {self.address} answered {response.code} for {path}. "
                 "Check that the address is a Ray dashboard of a supported Ray version (>= 2.40).",

@@ -6,11 +6,14 @@ describe exactly these (a test checks both ways).
 
 from __future__ import annotations
 
-from . import cluster, jobs, kubernetes, promote, runtime_env, storage
+import tornado.web
+
+from . import cluster, dashboard, jobs, kubernetes, promote, runtime_env, storage
 from .base import API_PREFIX, OpenAPIHandler, RayDevHandler, openapi_document
 
-ROUTES: list[tuple[str, type[RayDevHandler]]] = [
+ROUTES: list[tuple[str, type[tornado.web.RequestHandler]]] = [
     *cluster.ROUTES,
+    *dashboard.ROUTES,
     *jobs.ROUTES,
     *storage.ROUTES,
     *runtime_env.ROUTES,

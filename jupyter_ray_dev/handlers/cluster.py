@@ -13,4 +13,11 @@ class ClusterHandler(RayDevHandler):
         self.reply(await self.service.cluster())
 
 
-ROUTES = [(f"{API_PREFIX}/cluster", ClusterHandler)]
+class ClusterMetricsHandler(RayDevHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        self.reply(await self.service.cluster_metrics())
+
+
+ROUTES = [(f"{API_PREFIX}/cluster", ClusterHandler),
+          (f"{API_PREFIX}/cluster/metrics", ClusterMetricsHandler)]

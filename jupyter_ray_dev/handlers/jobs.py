@@ -70,6 +70,34 @@ class JobLogsHandler(RayDevHandler):
         self.finish(text, set_content_type="text/plain; charset=utf-8")
 
 
+class JobLogSaveHandler(RayDevHandler):
+    """Copy a finished job's log into a storage root (default: the artifacts root)."""
+
+    @tornado.web.authenticated
+    async def post(self, job_id: str) -> None:
+        from ..jobs.settings import SaveLogRequest
+
+        request = self.request_of(SaveLogRequest)
+        self.finish(await self.service.save_job_log(job_id, request))
+
+
+class JobRecordHandler(RayDevHandler):
+    """What the run used: interpreter, installed and imported distributions, the
+    runtime_env as submitted (secrets masked), the project's file digests."""
+
+    @tornado.web.authenticated
+    async def get(self, job_id: str) -> None:
+        self.finish(await self.service.jobs.record(job_id))
+
+
+class ProjectRunsHandler(RayDevHandler):
+    """The recorded runs of a project, newest first (promote's choice of source run)."""
+
+    @tornado.web.authenticated
+    async def get(self, project: str) -> None:
+        self.finish({"runs": await self.service.jobs.run_summaries(project)})
+
+
 class JobLogStreamHandler(EventStreamHandler):
     """Live log of one job as JSON messages: ``status`` (on change), ``lines`` (every line
     once, in order, the first numbered ``n`` counting from 0), then ``end``; or ``error``
@@ -89,4 +117,7 @@ ROUTES = [
     (f"{API_PREFIX}/jobs/{JOB_ID}/rerun", JobRerunHandler),
     (f"{API_PREFIX}/jobs/{JOB_ID}/logs", JobLogsHandler),
     (f"{API_PREFIX}/jobs/{JOB_ID}/logs/stream", JobLogStreamHandler),
+    (f"{API_PREFIX}/jobs/{JOB_ID}/logs/save", JobLogSaveHandler),
+    (f"{API_PREFIX}/jobs/{JOB_ID}/record", JobRecordHandler),
+    (f"{API_PREFIX}/projects/(?P<project>.*)/runs", ProjectRunsHandler),
 ]

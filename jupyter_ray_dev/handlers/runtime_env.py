@@ -56,6 +56,45 @@ class ValidateHandler(RuntimeEnvBase):
         self.reply(await self.envs.validate_request(project, self.request_of(ValidateRequest)))
 
 
+class PackagesHandler(RuntimeEnvBase):
+    """Add packages to the project's runtime_env (the review's *Add to runtime_env.yaml*)."""
+
+    @tornado.web.authenticated
+    async def post(self, project: str) -> None:
+        from ..runtime_env.requests import PackagesRequest
+
+        request = self.request_of(PackagesRequest)
+        if_match = self.request.headers.get("If-Match") or request.etag
+        self.reply_file(await self.envs.add_packages(project, request.requirements,
+                                                     if_match=if_match))
+
+
+class NotebookInstallsBase(RuntimeEnvBase):
+    async def sessions(self) -> dict[str, str]:
+        """kernel id -> notebook path of the running sessions."""
+        from ..runtime_env.notebook_installs import sessions_by_kernel
+
+        return sessions_by_kernel(await self.session_manager.list_sessions())
+
+
+class NotebookInstallsHandler(NotebookInstallsBase):
+    """What notebooks installed (``%pip install``) that the runtime_env does not declare:
+    every project's, or (under ``/projects/<project>``) one project's."""
+
+    @tornado.web.authenticated
+    async def get(self, project: str | None = None) -> None:
+        self.reply(await self.envs.notebook_installs(project, await self.sessions()))
+
+
+class DismissInstallsHandler(NotebookInstallsBase):
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        from ..runtime_env.requests import DismissInstallsRequest
+
+        request = self.request_of(DismissInstallsRequest)
+        self.reply(await self.envs.dismiss_notebook_installs(request.ids))
+
+
 class WorkingDirSizeHandler(RuntimeEnvBase):
     @tornado.web.authenticated
     async def get(self, project: str) -> None:
@@ -86,6 +125,10 @@ ROUTES = [
     (f"{API_PREFIX}/runtime-env/schema", RuntimeEnvSchemaHandler),
     (f"{PREFIX}/runtime-env", RuntimeEnvHandler),
     (f"{PREFIX}/runtime-env/validate", ValidateHandler),
+    (f"{PREFIX}/runtime-env/packages", PackagesHandler),
+    (f"{PREFIX}/notebook-installs", NotebookInstallsHandler),
+    (f"{API_PREFIX}/notebook-installs", NotebookInstallsHandler),
+    (f"{API_PREFIX}/notebook-installs/dismiss", DismissInstallsHandler),
     (f"{PREFIX}/working-dir-size", WorkingDirSizeHandler),
     (f"{PREFIX}/install", InstallHandler),
 ]

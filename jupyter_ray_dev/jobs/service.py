@@ -1,9 +1,11 @@
 """Jobs: launch a file as a Ray job, list, inspect, stop, delete, re-run, read and follow logs.
 
 The capability the REST handlers, the magics and the CLI share. Ray is the
-truth for job state; the store adds what launched each job. File work (paths,
-notebook conversion, the upload-size walk) and Ray's blocking client run on a
-small thread pool, never on the event loop.
+truth for job state; the store adds what launched each job and the record of what
+each run used (``project.run_record``: the driver runs through a recording
+launcher). File work (paths, notebook conversion, the upload-size walk, file
+digests) and Ray's blocking client run on a small thread pool, never on the event
+loop.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from ..cluster.auth import RayAuth
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import BadRequest, Conflict, NotFound, RayDevError
+from ..project import run_record
 from ..project.discovery import resolve_file_and_project
-from ..project.files import DASHBOARD_UPLOAD_LIMIT, describe_size, measure_upload
+from ..project.files import DASHBOARD_UPLOAD_LIMIT, describe_size, iter_kept_files, measure_upload
 from ..project.notebook import convert_notebook, write_module
 from ..project.root import resolve_in_root, to_api_path
+from ..project.run_record import RunRecord, UnreadableRecord
 from ..project.runtime_env import load_project_runtime_env
 from ..settings import mib, optional_path, paths, setting
 from ..shared_result import SharedResult
@@ -58,6 +62,8 @@ class JobsConfig:
     python: str = "python"  # the driver's interpreter on the cluster
     # where the local Ray head keeps its sessions (driver logs read in place); None: Ray's default
     ray_temp_dir: Path | None = setting("ray_temp_dir", None, convert=optional_path)
+    # run each driver through the recording launcher (what promote pins from)
+    record_runs: bool = setting("record_runs", True)
 
 
 @dataclass
@@ -70,6 +76,11 @@ class Prepared:
     file: str
     scratch: Path | None = None  # temp folder of a converted notebook, removed after submit
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    submitted_env: dict[str, Any] = field(default_factory=dict)  # the project's, for the record
+    project_dir: Path | None = None  # the project folder, real
+    files_dir: Path | None = None  # the local working_dir whose files the record hashes
+    excludes: tuple[str, ...] = ()
+    not_recorded: str | None = None  # why the driver does not run through the launcher
 
 
 def _seconds(ms: Any) -> float | None:
@@ -142,6 +153,7 @@ class JobsService:
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ray-dev-jobs")
         self.ray = RayJobsClient(address, auth, self.executor)
         self.store = JobStore(config.store_path or default_store_path())
+        self.records = run_record.records_dir(self.store.path)
         local_logs = LocalDriverLogs(config.ray_temp_dir or default_ray_temp_dir(),
                                      self.ray.session_name, self.executor)
         # one job list for every panel and every live log's status ticks: 20 streams
@@ -176,9 +188,19 @@ class JobsService:
                 field="file",
             )
         base = base or project  # remote working_dir: the project's layout is assumed
+        python = self._driver_python(runtime_env)
+        not_recorded = (run_record.not_recordable(runtime_env) if self.config.record_runs
+                        else "recording is turned off on this server (c.RayDev.record_runs)")
+        if not_recorded is None:
+            self.records.mkdir(parents=True, exist_ok=True)
+
+        def command_for(target: list[str]) -> str:
+            if not_recorded is None:
+                return shlex.join(run_record.launch_command(python, target))
+            return shlex.join([*python, *target])
+
         if file.suffix == ".py":
-            command = [self.config.python, file.relative_to(base).as_posix(), *settings.args]
-            entrypoint = shlex.join(command)
+            entrypoint = command_for([file.relative_to(base).as_posix(), *settings.args])
         else:
             converted = convert_notebook(file, file_api, settings.magics)
             warnings.extend(converted.warnings)
@@ -191,12 +213,34 @@ class JobsService:
             # shipped beside the project (py_modules), never written into the user's folder
             runtime_env = {**runtime_env,
                            "py_modules": [*(runtime_env.get("py_modules") or []), str(package)]}
-            command = shlex.join([self.config.python, "-m", converted.module, *settings.args])
+            command = command_for(["-m", converted.module, *settings.args])
             folder = file.parent.relative_to(base).as_posix()
             # like a notebook kernel, the driver starts in the notebook's own folder
             entrypoint = command if folder == "." else f"cd {shlex.quote(folder)} && {command}"
+        if not_recorded is None:
+            runtime_env = run_record.with_launcher(runtime_env)
         return Prepared(entrypoint=entrypoint, runtime_env=runtime_env, project=project_api,
-                        file=file_api, scratch=scratch, warnings=warnings)
+                        file=file_api, scratch=scratch, warnings=warnings,
+                        submitted_env=env.runtime_env, project_dir=project,
+                        files_dir=env.local_working_dir,
+                        excludes=env.excludes, not_recorded=not_recorded)
+
+    def _driver_python(self, runtime_env: dict[str, Any]) -> list[str]:
+        """The driver's interpreter: the runtime_env's ``py_executable`` when it sets one
+        (the driver runs in the same Python as its workers), else the cluster's."""
+        value = runtime_env.get("py_executable")
+        if isinstance(value, str) and value.strip():
+            return shlex.split(value)
+        return [self.config.python]
+
+    @staticmethod
+    def _file_digests(prepared: Prepared) -> dict[str, str] | None:
+        """The digests of the files the job ships (its local working_dir, as Ray walks it),
+        relative to the project; None when the working_dir is a remote URI."""
+        if prepared.files_dir is None or prepared.project_dir is None:
+            return None
+        return run_record.file_digests(iter_kept_files(prepared.files_dir, prepared.excludes),
+                                       prepared.project_dir)
 
     def project_environment(self, project: Path) -> dict[str, Any]:
         """The runtime_env a driver of ``project`` (a resolved folder inside the root) gets:
@@ -254,6 +298,8 @@ class JobsService:
         prepared: Prepared = await self._off_loop(self._prepare, settings)
         metadata = {"launched_by": LAUNCHED_BY, "project": prepared.project,
                     "file": prepared.file, "user": user or ""}
+        if prepared.not_recorded is None:
+            metadata.update(run_record.job_metadata(self.records))
 
         def submit_job(client: Any) -> str:
             try:
@@ -269,9 +315,16 @@ class JobsService:
                     f"Ray refused the job's runtime_env: {err}", field="runtime_env"
                 ) from err
 
+        # the project's files are hashed while Ray packs and uploads them (a rerun reads
+        # only what changed: the digests are remembered by stat)
+        digests: asyncio.Future[dict[str, str] | None] = asyncio.ensure_future(
+            self._off_loop(self._file_digests, prepared))
         try:
             submission_id = await self.ray.run(submit_job)
             self._forget_list()
+        except BaseException:
+            digests.cancel()
+            raise
         finally:
             if prepared.scratch is not None:
                 await self._off_loop(shutil.rmtree, prepared.scratch, True)
@@ -282,6 +335,8 @@ class JobsService:
         warnings = list(prepared.warnings)
         try:
             await self.store.add(record)
+            await self.store.put_run(await self._new_run(prepared, submission_id, record,
+                                                         digests))
         except Exception as err:  # the job runs anyway: say so rather than fail the request
             log.error("jupyter_ray_dev: could not record job %s: %s", submission_id, err)
             warnings.append({"kind": "history_not_saved",
@@ -293,6 +348,100 @@ class JobsService:
             record,
         )
         return {**doc, "warnings": warnings}
+
+    async def _new_run(self, prepared: Prepared, submission_id: str, record: JobRecord,
+                       digests: asyncio.Future[dict[str, str] | None]) -> RunRecord:
+        try:
+            files = await digests
+        except OSError as err:  # a file vanished mid-walk: the run goes on, unhashed
+            log.warning("jupyter_ray_dev: could not hash the files of job %s: %s",
+                        submission_id, err)
+            files = None
+        recorded = prepared.not_recorded is None
+        return RunRecord(
+            submission_id=submission_id, root=str(self.root), project=prepared.project,
+            file=prepared.file,
+            created=record.created,
+            runtime_env=run_record.mask_runtime_env(prepared.submitted_env),
+            state="pending" if recorded else "not_recorded",
+            note=None if recorded else f"Not recorded: {prepared.not_recorded}.",
+            files=files, files_hash=run_record.files_hash(files) if files is not None else None)
+
+    # --- run records -------------------------------------------------------------------
+    async def _settled(self, run: RunRecord, details: dict[str, Any] | None) -> RunRecord:
+        """``run`` with the launcher's file and Ray's final status folded in once the job
+        has ended (or while the file says it has); stored, and the file removed."""
+        if run.state != "pending":
+            return run
+        path = run_record.record_file(self.records, run.submission_id)
+        try:
+            launcher = await self._off_loop(run_record.read_launcher_file, path)
+        except UnreadableRecord as err:
+            launcher, run.note = None, f"The run's record cannot be read: {err}."
+        status = details.get("status") if details else None
+        terminal = details is None or status in TERMINAL
+        ended = _seconds(details.get("end_time")) if details else None
+        if not await self._off_loop(run_record.settle, run, launcher, status, ended, terminal):
+            return run
+        await self.store.put_run(run)
+        await self._off_loop(lambda: path.unlink(missing_ok=True))
+        return run
+
+    async def run_record(self, submission_id: str, files: bool = True) -> RunRecord:
+        """The record of what a job launched from here used (its files' digests with
+        ``files``); 404 when the job has none (launched elsewhere, or before recording)."""
+        run = await self.store.get_run(submission_id, files)
+        if run is not None and run.root != str(self.root):
+            run = None  # recorded by a server of another Jupyter root: not this project's
+        if run is None:
+            raise NotFound(
+                f"There is no record of what job {submission_id!r} used: only jobs launched "
+                "from jupyter-ray-dev on this server are recorded (jobs from before "
+                "recording was added have none).", job_id=submission_id)
+        if run.state == "pending":
+            try:
+                details: dict[str, Any] | None = await self.ray.info(submission_id)
+            except NotFound:
+                details = None  # Ray forgot it: it has ended
+            run = await self._settled(run, details)
+        return run
+
+    async def runs(self, project: str) -> list[RunRecord]:
+        """The recorded runs of a project (API path), newest first; pending ones are
+        settled against Ray's job list first. Ray unreachable: the stored ones as they are."""
+        found = await self.store.list_runs(str(self.root), project.strip("/"))
+        if not any(r.state == "pending" for r in found):
+            return found
+        try:
+            jobs = await self._ray_jobs()
+        except RayDevError:  # unreachable: pending runs stay pending, the rest still serve
+            return found
+        details = {d["submission_id"]: d for d in jobs if d.get("submission_id")}
+        settled = []
+        for run in found:
+            if run.state == "pending":
+                known = details.get(run.submission_id)
+                if known is None:  # not in the shared list yet, or forgotten: ask Ray
+                    try:
+                        known = await self.ray.info(run.submission_id)
+                    except NotFound:
+                        known = None
+                    except RayDevError:
+                        settled.append(run)
+                        continue
+                run = await self._settled(run, known)
+            settled.append(run)
+        return settled
+
+    async def record(self, submission_id: str) -> dict[str, Any]:
+        """``run_record`` as the API shows it."""
+        return (await self.run_record(submission_id)).to_dict()
+
+    async def run_summaries(self, project: str) -> list[dict[str, Any]]:
+        """``runs`` as the API lists them."""
+        project_dir = await self._off_loop(resolve_in_root, self.root, project.strip("/"),
+                                           "project")
+        return [r.summary() for r in await self.runs(to_api_path(self.root, project_dir))]
 
     async def rerun(self, submission_id: str, user: str | None = None) -> dict[str, Any]:
         record = await self.store.get(submission_id)
@@ -369,12 +518,18 @@ class JobsService:
         self._forget_list()
         return await self.get(submission_id)
 
+    async def _forget_run(self, submission_id: str) -> None:
+        await self.store.delete_run(submission_id)
+        path = run_record.record_file(self.records, submission_id)
+        await self._off_loop(lambda: path.unlink(missing_ok=True))
+
     async def delete(self, submission_id: str) -> None:
-        """Delete a finished job from Ray and from the history."""
+        """Delete a finished job from Ray and from the history (with its run record)."""
         try:
             details = await self.ray.info(submission_id)
         except NotFound:
             if await self.store.delete(submission_id):
+                await self._forget_run(submission_id)
                 return  # Ray forgot it already: only our record was left
             raise
         if details.get("status") not in TERMINAL:
@@ -387,6 +542,7 @@ class JobsService:
         await self.ray.delete(submission_id)
         self._forget_list()
         await self.store.delete(submission_id)
+        await self._forget_run(submission_id)
 
     async def logs(self, submission_id: str) -> str:
         return await self.ray.logs(submission_id)

@@ -127,6 +127,27 @@ class JobSettings(RequestModel):
         }
 
 
+def _storage_uri(value: str, name: str) -> str | None:
+    return value.strip() or None  # blank: the default destination
+
+
+@dataclass(frozen=True)
+class SaveLogRequest(RequestModel):
+    """Where a finished job's log is copied in storage (``POST /jobs/<id>/logs/save``)."""
+
+    what = "log save request"
+
+    dest: str | None = option(
+        check=_storage_uri, metavar="URI",
+        help="a storage URI (s3://..., gs://..., root:path; a root or a folder ending in / "
+             "gets <submission id>.log); default: the artifacts root, ray-dev-logs/<project>/",
+        cli=(Flag(("--save",), nargs="?", const="", metavar="URI",
+                  help="copy the finished job's log into storage (s3://..., gs://..., "
+                       "root:path; a folder gets <job>.log); no URI: the artifacts root, "
+                       "ray-dev-logs/<project>/"),))
+    overwrite: bool = option(False, help="replace a log saved there before")
+
+
 def parse_args(value: Any) -> tuple[str, ...]:
     """Arguments as a list of strings, or one string split the way a shell would."""
     if value is None or value == "":

@@ -1,7 +1,9 @@
 """History of the jobs launched from here, so the list, re-run and the file link survive restarts.
 
 Job state always comes from Ray; this remembers only what Ray does not: which
-project, file and settings launched a submission, and who launched it.
+project, file and settings launched a submission, who launched it, and the record
+of what the run used (``project.run_record``): one ``runs`` row per job, its
+project's file digests kept once per distinct set in ``file_sets``.
 
 sqlite in the Jupyter data dir, off the event loop (see sqlite_store.py).
 """
@@ -15,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..project.run_record import RunRecord
 from ..sqlite_store import SqliteStore
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     submission_id TEXT PRIMARY KEY,
@@ -29,6 +32,25 @@ CREATE TABLE IF NOT EXISTS jobs (
     created       REAL NOT NULL       -- seconds since the epoch
 );
 CREATE INDEX IF NOT EXISTS jobs_address_created ON jobs (address, created);
+CREATE TABLE IF NOT EXISTS runs (
+    submission_id TEXT PRIMARY KEY,
+    root          TEXT NOT NULL,      -- the Jupyter root the project path is relative to
+    project       TEXT NOT NULL,
+    file          TEXT NOT NULL,
+    created       REAL NOT NULL,
+    state         TEXT NOT NULL,      -- pending | recorded | partial | missing | not_recorded
+    status        TEXT,               -- Ray's final status
+    ended         REAL,
+    runtime_env   TEXT NOT NULL,      -- JSON, as submitted, secrets masked
+    files_hash    TEXT,               -- -> file_sets.hash
+    environment   TEXT NOT NULL,      -- JSON: what the launcher recorded
+    note          TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_project_created ON runs (root, project, created);
+CREATE TABLE IF NOT EXISTS file_sets (
+    hash  TEXT PRIMARY KEY,
+    files TEXT NOT NULL               -- JSON: {relative path: sha256}
+);
 """
 
 
@@ -92,9 +114,77 @@ class JobStore(SqliteStore):
     def _delete(self, submission_id: str) -> bool:
         return self._write("DELETE FROM jobs WHERE submission_id = ?", (submission_id,)) > 0
 
+    def _put_run(self, run: RunRecord) -> None:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if run.files_hash is not None and run.files is not None:
+                db.execute("INSERT OR IGNORE INTO file_sets (hash, files) VALUES (?, ?)",
+                           (run.files_hash, json.dumps(run.files, sort_keys=True)))
+            db.execute(
+                "INSERT OR REPLACE INTO runs (submission_id, root, project, file, created, state,"
+                " status, ended, runtime_env, files_hash, environment, note)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run.submission_id, run.root, run.project, run.file, run.created, run.state,
+                 run.status,
+                 run.ended, json.dumps(run.runtime_env, sort_keys=True), run.files_hash,
+                 json.dumps(run.environment, sort_keys=True), run.note))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    @staticmethod
+    def _run_row(row: sqlite3.Row) -> RunRecord:
+        return RunRecord(
+            submission_id=row["submission_id"], root=row["root"], project=row["project"],
+            file=row["file"],
+            created=row["created"], state=row["state"], status=row["status"],
+            ended=row["ended"], runtime_env=json.loads(row["runtime_env"]),
+            files_hash=row["files_hash"], environment=json.loads(row["environment"]),
+            note=row["note"])
+
+    def _get_run(self, submission_id: str, files: bool) -> RunRecord | None:
+        row = self._db().execute("SELECT * FROM runs WHERE submission_id = ?",
+                                 (submission_id,)).fetchone()
+        if row is None:
+            return None
+        run = self._run_row(row)
+        if files and run.files_hash is not None:
+            found = self._db().execute("SELECT files FROM file_sets WHERE hash = ?",
+                                       (run.files_hash,)).fetchone()
+            run.files = json.loads(found["files"]) if found else None
+        return run
+
+    def _list_runs(self, root: str, project: str) -> list[RunRecord]:
+        rows = self._db().execute(
+            "SELECT * FROM runs WHERE root = ? AND project = ? ORDER BY created DESC",
+            (root, project)).fetchall()
+        return [self._run_row(r) for r in rows]
+
+    def _delete_run(self, submission_id: str) -> None:
+        self._write("DELETE FROM runs WHERE submission_id = ?", (submission_id,))
+        # a file set no run refers to any more goes with its last run
+        self._write("DELETE FROM file_sets WHERE hash NOT IN (SELECT files_hash FROM runs "
+                    "WHERE files_hash IS NOT NULL)", ())
+
     # --- from the event loop -------------------------------------------------
     async def add(self, record: JobRecord) -> None:
         await self._run(self._add, record)
+
+    async def put_run(self, run: RunRecord) -> None:
+        await self._run(self._put_run, run)
+
+    async def get_run(self, submission_id: str, files: bool = False) -> RunRecord | None:
+        """The run's record; with ``files``, its file digests too."""
+        return await self._run(self._get_run, submission_id, files)
+
+    async def list_runs(self, root: str, project: str) -> list[RunRecord]:
+        """Runs of one project of a Jupyter root, newest first, without their file digests."""
+        return await self._run(self._list_runs, root, project)
+
+    async def delete_run(self, submission_id: str) -> None:
+        await self._run(self._delete_run, submission_id)
 
     async def get(self, submission_id: str) -> JobRecord | None:
         return await self._run(self._get, submission_id)

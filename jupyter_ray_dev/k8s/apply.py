@@ -30,7 +30,8 @@ def check_manifest(manifest: object) -> tuple[Resource, str, str | None]:
                          field="manifest")
     kind = manifest.get("kind")
     if not isinstance(kind, str):
-        raise BadRequest("manifest.kind is missing: RayJob, RayService or RayCluster.",
+        raise BadRequest("manifest.kind is missing: RayJob, RayService, RayCluster or "
+                         "RayCronJob.",
                          field="manifest.kind")
     resource = applicable(kind, manifest.get("apiVersion"))
     meta = manifest.get("metadata")
@@ -96,6 +97,15 @@ def summarize_status(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
             start_time=status.get("startTime"),
             end_time=status.get("endTime"),
         )
+    elif kind == "RayCronJob":
+        spec = obj.get("spec") or {}
+        out.update(
+            schedule=spec.get("schedule"),
+            time_zone=spec.get("timeZone"),
+            suspend=bool(spec.get("suspend")),
+            last_schedule_time=status.get("lastScheduleTime"),
+            dashboard_url=None,
+        )
     elif kind == "RayService":
         active = status.get("activeServiceStatus") or {}
         out.update(
@@ -111,7 +121,7 @@ def summarize_status(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
             desired_worker_replicas=status.get("desiredWorkerReplicas"),
             dashboard_url=None,
         )
-    if not out.get("dashboard_url"):
+    if not out.get("dashboard_url") and kind != "RayCronJob":  # its clusters come and go
         # KubeRay sets dashboardURL on RayJobs; the others are reached through the head service
         own = meta.get("name") if kind == "RayCluster" else None
         cluster = out.get("ray_cluster_name") or own
@@ -143,3 +153,15 @@ def parse_apply_request(body: object) -> tuple[dict[str, Any], bool, bool]:
     """``{"manifest": {...}, "dry_run": true, "force": false}`` -> (manifest, dry_run, force)."""
     request = ApplyRequest.from_json(body)
     return request.manifest, request.dry_run, request.force
+
+
+@dataclass(frozen=True)
+class SuspendRequest(RequestModel):
+    """Suspend (true: no new runs) or resume a RayCronJob; dry_run defaults to true, as for
+    apply."""
+
+    what = "suspend request"
+
+    suspend: bool = option(REQUIRED, help="true stops new runs, false resumes them")
+    dry_run: bool = option(True, help="show the diff against the cluster, change nothing")
+

@@ -140,6 +140,12 @@ def translate(err: Exception, target: Target) -> Exception:
         return err
     if isinstance(err, ApiException):
         return _from_status(err, target)
+    if "CERTIFICATE_VERIFY_FAILED" in str(err):
+        return KubernetesUnreachable(
+            f"The Kubernetes API server's certificate is not trusted ({err}). Check the CA: "
+            "the pod's /var/run/secrets/kubernetes.io/serviceaccount/ca.crt, or "
+            "certificate-authority(-data) in the kubeconfig."
+        )
     if isinstance(err, (HTTPError, OSError)):
         return KubernetesUnreachable(
             f"The Kubernetes API server did not answer ({type(err).__name__}: {err}). "

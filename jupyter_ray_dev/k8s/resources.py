@@ -28,8 +28,9 @@ class Resource:
 RAYCLUSTER = Resource("RayCluster", "ray.io", "v1", "rayclusters")
 RAYJOB = Resource("RayJob", "ray.io", "v1", "rayjobs")
 RAYSERVICE = Resource("RayService", "ray.io", "v1", "rayservices")
+RAYCRONJOB = Resource("RayCronJob", "ray.io", "v1", "raycronjobs")
 # what promote produces and the user may apply from here: KubeRay's own kinds only
-APPLICABLE = {r.kind: r for r in (RAYJOB, RAYSERVICE, RAYCLUSTER)}
+APPLICABLE = {r.kind: r for r in (RAYJOB, RAYSERVICE, RAYCLUSTER, RAYCRONJOB)}
 
 # RFC 1123 subdomain: what Kubernetes accepts as an object name
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")

@@ -13,13 +13,17 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from ..cluster.kuberay import KubeRayIdentity
+from ..errors import BadRequest
 from . import apply as ap
 from .client import KubeClient, Target, not_configured_message
 from .discovery import summarize_pvc, summarize_raycluster
 from .kaniko import BUILD_LABEL, ImageCheck, KanikoBuild, build_status, check_job, kaniko_job
-from .resources import RAYCLUSTER, applicable, check_name
+from .resources import RAYCLUSTER, RAYCRONJOB, RAYJOB, applicable, check_name
 
 FIELD_MANAGER = "jupyter-ray-dev"
+MANAGED = "app.kubernetes.io/managed-by=jupyter-ray-dev"  # what promote labels its objects
+CRONJOB_LABEL = "ray.io/cronjob-name"  # KubeRay labels each RayJob a RayCronJob stamps
+SCHEDULED_AT = "ray.io/cronjob-scheduled-timestamp"  # ... and notes the run it is for
 
 
 class KubernetesService:
@@ -155,7 +159,81 @@ class KubernetesService:
         ns = await asyncio.get_running_loop().run_in_executor(
             self.client.executor, self._namespace, namespace)
         obj = await self._get(resource.group, resource.version, resource.plural, ns, name)
-        return ap.summarize_status(resource.kind, obj)
+        out = ap.summarize_status(resource.kind, obj)
+        if resource.kind == "RayCronJob":
+            out["jobs"] = await self._stamped_jobs(ns, name)
+        return out
+
+    # -- scheduled promotions (RayCronJobs) -----------------------------------------
+
+    async def _list(self, plural: str, namespace: str, selector: str) -> list[dict[str, Any]]:
+        def read(api: Any) -> list[dict[str, Any]]:
+            from kubernetes.client import CustomObjectsApi
+
+            return CustomObjectsApi(api).list_namespaced_custom_object(
+                "ray.io", "v1", namespace, plural, label_selector=selector,
+                _request_timeout=self.client.timeout).get("items") or []
+
+        return await self.client.call(Target("list", plural, "ray.io", namespace), read)
+
+    async def _stamped_jobs(self, namespace: str, cronjob: str) -> list[dict[str, Any]]:
+        """The RayJobs a RayCronJob created, newest run first, each with its status."""
+        items = await self._list(RAYJOB.plural, namespace, f"{CRONJOB_LABEL}={cronjob}")
+        jobs = []
+        for item in items:
+            meta = item.get("metadata") or {}
+            jobs.append({**ap.summarize_status("RayJob", item),
+                         "scheduled_for": (meta.get("annotations") or {}).get(SCHEDULED_AT),
+                         "created": meta.get("creationTimestamp")})
+        return sorted(jobs, key=lambda j: j["scheduled_for"] or j["created"] or "",
+                      reverse=True)
+
+    async def scheduled(self, project: str | None = None,
+                        namespace: str | None = None) -> dict[str, Any]:
+        """The RayCronJobs promote made in the namespace (of ``project`` when given), and
+        whether this server may suspend and resume them (else the Role rule it lacks)."""
+        ns = await self.namespace(namespace)
+        items, missing = await asyncio.gather(
+            self._list(RAYCRONJOB.plural, ns, MANAGED),
+            self.missing_rights([("patch", RAYCRONJOB.plural, RAYCRONJOB.group)], ns))
+        found = []
+        for item in items:
+            annotations = (item.get("metadata") or {}).get("annotations") or {}
+            if project is not None and annotations.get("ray-dev.io/project") != project:
+                continue
+            found.append({**ap.summarize_status("RayCronJob", item),
+                          "project": annotations.get("ray-dev.io/project")})
+        found.sort(key=lambda c: c["name"] or "")
+        return {"namespace": ns, "cronjobs": found, "can_suspend": not missing,
+                "missing_rule": missing[0] if missing else None}
+
+    async def suspend(self, name: str, suspend: bool, *, dry_run: bool = True,
+                      namespace: str | None = None) -> dict[str, Any]:
+        """Suspend (or resume) a RayCronJob: a merge patch of ``spec.suspend`` alone; with
+        ``dry_run`` the API server answers what it would store, and nothing changes."""
+        check_name(name)
+        if not isinstance(suspend, bool):
+            raise BadRequest("`suspend` must be true (suspend) or false (resume).",
+                             field="suspend")
+        ns = await self.namespace(namespace)
+        current = await self._get(RAYCRONJOB.group, RAYCRONJOB.version, RAYCRONJOB.plural, ns,
+                                   name)
+
+        def send(api: Any) -> dict[str, Any]:
+            from kubernetes.client import CustomObjectsApi
+
+            return CustomObjectsApi(api).patch_namespaced_custom_object(
+                RAYCRONJOB.group, RAYCRONJOB.version, ns, RAYCRONJOB.plural, name,
+                {"spec": {"suspend": suspend}}, dry_run="All" if dry_run else None,
+                field_manager=FIELD_MANAGER, _content_type="application/merge-patch+json",
+                _request_timeout=self.client.timeout)
+
+        result = await self.client.call(
+            Target("patch", RAYCRONJOB.plural, RAYCRONJOB.group, ns, name), send)
+        diff = ap.unified_diff(current, result, f"RayCronJob {ns}/{name}")
+        return {"dry_run": dry_run, "kind": "RayCronJob", "name": name, "namespace": ns,
+                "suspend": suspend, "changed": bool(diff), "diff": diff,
+                "status": ap.summarize_status("RayCronJob", result)}
 
     # -- kaniko builds --------------------------------------------------------------
 

@@ -1,6 +1,8 @@
 """The project: the Jupyter root and confinement to it, which folder is a project (the
 nearest holding ``runtime_env.yaml``), the files Ray would pack from it (Ray's ignore
-rules), a notebook as a script, and the project's runtime_env file.
+rules), a notebook as a script, the project's runtime_env file, and the record of what
+each run used (``run_record``, written by the ``ray_dev_record`` launcher a job's driver
+runs through).
 
 jobs, runtime_env, promote and the driver build on this; it depends only on the shared
 utilities. Importing it is cheap: nbconvert and ruamel.yaml load on first use.

@@ -23,14 +23,13 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
 from ..errors import RayDevError
+from ..project.digest import stat_digest
 
 FIXED_MTIME = 315532800  # 1980-01-01, the zip epoch: any constant does
-_CHUNK = 1 << 20
 
 
 @dataclass
@@ -56,35 +55,10 @@ class ContextSpec:
         return sorted(self.files, key=lambda f: f.name)
 
 
-def _file_digest(path: Path | str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-# A file modified this recently is always read: its next change may keep the same size
-# and timestamps (they tick coarser than writes come), as git's "racily clean" entries.
-_SETTLED_SECONDS = 2.0
-
-
-@lru_cache(maxsize=1 << 16)
-def _settled_digest(path: str, dev: int, ino: int, size: int, mtime_ns: int,
-                    ctime_ns: int) -> str:
-    """A file's digest, remembered by its identity and stat: the review's plan and the
-    build's (or the export's) read each file once, and a rebuild reads what changed."""
-    return _file_digest(path)
-
-
 def _digest(f: ContextFile, now: float) -> str:
     if f.text is not None:
         return hashlib.sha256(f.text.encode()).hexdigest()
-    st = f.stat
-    if st is None or now - max(st.st_mtime, st.st_ctime) < _SETTLED_SECONDS:
-        return _file_digest(f.source)  # type: ignore[arg-type]
-    return _settled_digest(str(f.source), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
-                           st.st_ctime_ns)
+    return stat_digest(str(f.source), f.stat, now)
 
 
 def inputs_hash(spec: ContextSpec, skip: tuple[str, ...] = ("Dockerfile",)) -> str:

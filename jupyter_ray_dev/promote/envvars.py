@@ -13,17 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BadRequest
+from ..project.ray_dev_record import secret_reason
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SECRET_NAME = re.compile(
-    r"(SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE_KEY|API_KEY|ACCESS_KEY|AUTH)",
-    re.IGNORECASE,
-)
-_SECRET_VALUE = re.compile(
-    r"(AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|gh[pousr]_[A-Za-z0-9]{30,}"
-    r"|github_pat_[A-Za-z0-9_]{30,}|xox[abprs]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{20,}"
-    r"|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.)"
-)
 
 
 @dataclass
@@ -53,8 +45,7 @@ def split_env_vars(env_vars: Any, secret_name: str) -> EnvVars:
         if any(c in value for c in "\n\r\x00"):
             raise BadRequest(f"The env var {name} holds a line break or NUL, which an image's "
                              "ENV cannot carry: put it in a file of the project.", field=where)
-        why = ("its name looks like a credential" if _SECRET_NAME.search(name)
-               else "its value looks like a credential" if _SECRET_VALUE.search(value) else None)
+        why = secret_reason(name, value)
         if why:
             out.secret.append({
                 "name": name, "reason": why,

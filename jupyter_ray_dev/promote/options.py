@@ -14,10 +14,14 @@ from ..errors import BadRequest
 from ..request_model import RequestModel, option
 from .builder_registry import BUILDER_NAMES
 from .dockerfile import IMAGE_REF
+from .schedule import Schedule, check_cron, check_zone
 from .serve import check_import_path
+from .source import check_source_run
 
-# rayjob: a RayJob and a RayCluster of the image; rayservice: the project's Serve app
-VARIANTS = ("rayjob", "rayservice")
+# rayjob: a RayJob and a RayCluster of the image; rayservice: the project's Serve app;
+# raycronjob: a RayCronJob stamping that same RayJob on a schedule
+VARIANTS = ("rayjob", "rayservice", "raycronjob")
+SCHEDULE_FIELDS = ("schedule", "time_zone", "suspend")
 
 
 def _image_ref(value: str, name: str) -> str:
@@ -31,8 +35,9 @@ def _image_ref(value: str, name: str) -> str:
 def _variant(value: Any, name: str) -> str:
     value = value or "rayjob"
     if value not in VARIANTS:
-        raise BadRequest("`variant` must be rayjob (a RayJob and a RayCluster) or rayservice "
-                         "(a RayService of the project's Serve app).", field=name)
+        raise BadRequest("`variant` must be rayjob (a RayJob and a RayCluster), rayservice "
+                         "(a RayService of the project's Serve app) or raycronjob (a "
+                         "RayCronJob running the RayJob on a schedule).", field=name)
     return value
 
 
@@ -61,12 +66,44 @@ class PromoteOptions(RequestModel):
         choices=BUILDER_NAMES)
     variant: str = option(
         "rayjob", raw=True, check=_variant, choices=VARIANTS,
-        help="manifests: a RayJob and a RayCluster (rayjob, the default) or a RayService of "
-             "the project's Serve app (rayservice)")
+        help="manifests: a RayJob and a RayCluster (rayjob, the default), a RayService of "
+             "the project's Serve app (rayservice) or a RayCronJob running the RayJob on "
+             "--schedule (raycronjob)")
     serve_app: str | None = option(
         help="the Serve app the RayService deploys (default: serve_config.yaml, else "
              "`app = X.bind()` in the entrypoint)", check=check_import_path,
         metavar="MODULE:APP")
+    schedule: str | None = option(
+        help="raycronjob: five cron fields, e.g. '0 2 * * 1-5'; the review shows the next "
+             "five runs", check=lambda value, _name: check_cron(value), metavar="CRON")
+    time_zone: str | None = option(
+        help="raycronjob: the schedule's zone, e.g. Europe/Berlin (default: the operator's, "
+             "UTC)", check=lambda value, _name: check_zone(value), metavar="IANA")
+    suspend: bool = option(False, help="raycronjob: create it suspended (no runs until "
+                                       "resumed)")
+    source_run: str | None = option(
+        "latest", check=lambda value, name: check_source_run(value), metavar="RUN",
+        help="where the pinned versions come from: latest (the project's latest succeeded "
+             "run, the default), a run's submission id, or server (this server's Python)")
+
+    def __post_init__(self) -> None:
+        # the schedule fields belong together with the variant: checked across fields here
+        if self.variant == "raycronjob":
+            if self.schedule is None:
+                check_cron(None)  # the 400 saying a RayCronJob needs one
+            return
+        given = next((k for k in SCHEDULE_FIELDS if getattr(self, k) not in (None, "", False)),
+                     None)
+        if given:
+            raise BadRequest(f"`{given}` belongs to a scheduled promotion: set `variant` to "
+                             "raycronjob, or leave it out.", field=given)
+
+    @property
+    def timing(self) -> Schedule | None:
+        """The raycronjob variant's schedule; None for the other variants."""
+        if self.variant != "raycronjob" or self.schedule is None:
+            return None
+        return Schedule(self.schedule, self.time_zone or None, self.suspend)
 
 
 @dataclass(frozen=True)
@@ -85,8 +122,8 @@ class ReapplyRequest(RequestModel):
 
     what = "re-apply request"
 
-    kind: str | None = option(help="the manifest to apply: RayJob, RayService or RayCluster "
-                                    "(default: the promotion's main one)")
+    kind: str | None = option(help="the manifest to apply: RayCronJob, RayJob, RayService or "
+                                    "RayCluster (default: the promotion's main one)")
     dry_run: bool = option(True, help="show the diff against the cluster, change nothing")
     force: bool = option(False, help="take over fields another manager owns")
 

@@ -57,7 +57,8 @@ def runtime_env_for(uri: str, pip: list[str], env_vars: dict[str, str]) -> dict[
 
 def runtime_env_rayjob(*, name: str, project: str, image: str, ray_version: str, script: str,
                        runtime_env: dict[str, Any], shape: ClusterShape,
-                       env: list[dict[str, Any]]) -> dict[str, Any]:
+                       env: list[dict[str, Any]],
+                       history: dict[str, Any] | None = None) -> dict[str, Any]:
     """The RayJob of the stock image: Ray unpacks the working_dir and runs the driver in
     it, so the command is relative to the zip's top (the script's folder, then python)."""
     import yaml
@@ -67,7 +68,7 @@ def runtime_env_rayjob(*, name: str, project: str, image: str, ray_version: str,
     folder = str(path.parent)
     entrypoint = command if folder == "." else f"cd {shlex.quote(folder)} && {command}"
     job = rayjob(name=name, project=project, image=image, ray_version=ray_version,
-                 entrypoint=entrypoint, shape=shape, env=env)
+                 entrypoint=entrypoint, shape=shape, env=env, history=history)
     job["spec"]["runtimeEnvYAML"] = yaml.safe_dump(runtime_env, sort_keys=False)
     return job
 
@@ -107,7 +108,8 @@ async def package_plan(storage: Any, root: Any, plan: Plan,
         name=name, project=plan.project, image=plan.base_image,
         ray_version=plan.ray_version, script=plan.collected.entrypoint.script,
         runtime_env=runtime_env, shape=plan.shape,
-        env=secret_env([s["name"] for s in plan.env.secret], f"{name}-secrets"))
+        env=secret_env([s["name"] for s in plan.env.secret], f"{name}-secrets"),
+        history=plan.history.options() if plan.history else None)
     return {"uri": uri, "uploaded": uploaded, "bytes": len(data),
             "runtime_env": runtime_env, "entrypoint_command": job["spec"]["entrypoint"],
             "manifests": to_yaml([job]), "manifest_errors": validate_manifest(job),

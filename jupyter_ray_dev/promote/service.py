@@ -10,7 +10,8 @@ The capability the REST handlers, the magics and the CLI share::
 The plan (``plan.py``), the builds with the parity check of their images (``build.py``,
 ``parity.py``) and the runtime_env package (``package.py``) do the work; this service
 holds what they share: the configuration, the thread pool file work runs on, the
-builders, the run lookup and the history.
+builders, the history, and where tested versions come from (the jobs capability's
+recorded runs, ``source.py``).
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest, Conflict, NotFound
+from ..project.root import resolve_in_root, to_api_path
 from .build import Builds, choose_builder
 from .builder_registry import make_builders
 from .builders import Builder
 from .config import PromoteConfig
 from .context import TarGzWriter
-from .history import choose_manifest, history_diff
+from .history import choose_manifest, history_diff, schedule_of
+from .history_server import HistoryServer, not_configured, resolve
 from .manifests import k8s_name, pin_image
 from .options import (
     PackageRequest,
@@ -41,15 +44,12 @@ from .options import (
     ReapplyRequest,
 )
 from .package import package_plan, package_root
-from .parity import RunEnvironment
 from .parity import summary as parity_summary
-from .plan import Plan, cluster_inputs, compute_plan
+from .plan import ClusterInputs, Plan, cluster_inputs, compute_plan
+from .source import LATEST, Runs, Source, choose_source
 from .store import PromotionRecord, PromotionStore, default_store_path
 
 _DOWNLOAD_CHUNK = 1 << 20
-# the adapter point for the record of what a dev run really ran in: the project's latest
-# successful run's environment, or None when no run of it is recorded
-RunLookup = Callable[[str], Awaitable[RunEnvironment | None]]
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,9 @@ class PromoteService:
                  cluster: Callable[[], Awaitable[dict[str, Any]]],
                  storage: Callable[[], Any] | None = None,
                  kubernetes: Callable[[], Any] | None = None,
-                 runs: RunLookup | None = None) -> None:
+                 runs: Callable[[], Runs] | None = None) -> None:
         self.config = config
-        self._runs = runs
+        self._runs = runs  # the jobs capability's recorded runs: where pins come from
         self._storage = storage  # the storage capability: runtime_env path, kaniko contexts
         self._kubernetes = kubernetes  # the Kubernetes capability: RayCluster shape, re-apply
         self.root = Path(config.root_dir).resolve()
@@ -82,29 +82,51 @@ class PromoteService:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     # --- planning ----------------------------------------------------------------
+    async def _inputs(self, project: str, options: PromoteOptions
+                      ) -> tuple[ClusterInputs, Source]:
+        """What a plan needs besides the project's files: the cluster's versions and shape,
+        and the tested environment the pins come from."""
+        inputs = await cluster_inputs(self._cluster, self._kubernetes, self._off_loop)
+        folder = await self._off_loop(resolve_in_root, self.root, project, "project")
+        runs = self._runs() if self._runs is not None else None
+        source = await choose_source(runs, to_api_path(self.root, folder),
+                                     options.source_run or LATEST)
+        return inputs, source
+
     async def _plan(self, project: str, options: PromoteOptions,
                     builders: bool = True) -> Plan:
-        inputs = await cluster_inputs(self._cluster, self._kubernetes)
+        inputs, source = await self._inputs(project, options)
         plan: Plan = await self._off_loop(compute_plan, self.config, self.root, project,
-                                          options, inputs, None, await self._run(project))
+                                          options, inputs, source, None,
+                                          self.history_server())
         if builders:  # a context export needs none: it skips the builders' probes
             plan.builders = list(await asyncio.gather(*(b.availability()
                                                         for b in self.builders.values())))
         return plan
 
-    async def _run(self, project: str) -> RunEnvironment | None:
-        return await self._runs(project) if self._runs is not None else None
-
     async def plan(self, project: str, request: PromoteRequestLike = None) -> dict[str, Any]:
         """What a promotion would build, for review; builds nothing."""
         return (await self._plan(project, PromoteOptions.coerce(request))).to_dict()
+
+    def history_server(self) -> tuple[HistoryServer | None, dict[str, Any]]:
+        """Where KubeRay's History Server keeps the runs' logs, and what the review says."""
+        if not self.config.history_server:
+            return None, not_configured()
+        try:
+            found = resolve(self.config.history_server,
+                            self._storage() if self._storage else None,
+                            self.config.history_server_image)
+        except ValueError as err:
+            return None, {**not_configured(), "error": str(err)}
+        return found, found.review()
 
     def _record(self, plan: Plan, kind: str, status: str, user: str | None) -> PromotionRecord:
         return PromotionRecord(
             id=f"promo_{secrets.token_hex(6)}", project=plan.project, entrypoint=plan.entrypoint,
             kind=kind, status=status, inputs_hash=plan.inputs_hash, image=plan.image,
             dockerfile=plan.dockerfile, manifests=plan.manifests_yaml,
-            requirements=plan.pinned.text(), user=user)
+            requirements=plan.pinned.text(), user=user, source_run=plan.source_run,
+            source_run_time=plan.source_run_time, lock=plan.lock(), lock_hash=plan.lock_hash)
 
     # --- building ----------------------------------------------------------------
     async def start_build(self, project: str, request: PromoteRequestLike = None,
@@ -112,6 +134,7 @@ class PromoteService:
         """Start building (and pushing) the image; follow it with ``follow(id)``."""
         options = PromoteOptions.coerce(request)
         plan = await self._plan(project, options)
+        plan.check_logs()
         builder = choose_builder(plan, options, self.config.builder)
         record = self._record(plan, "build", "building", user)
         record.builder = builder
@@ -154,14 +177,14 @@ class PromoteService:
                              user: str | None = None) -> dict[str, Any]:
         """Write the build context as ``dest`` (.tar.gz) for an external CI, and record it."""
         options = PromoteOptions.coerce(request)
-        inputs = await cluster_inputs(self._cluster, self._kubernetes)
-        run = await self._run(project)
+        inputs, source = await self._inputs(project, options)
+        history = self.history_server()
 
         def export() -> tuple[Plan, int]:
             # tar archives the project while the walk, pins and hash are still computed
             with TarGzWriter(dest) as tar:
                 plan = compute_plan(self.config, self.root, project, options, inputs,
-                                    stream=tar, run=run)
+                                    source, stream=tar, history=history)
                 return plan, tar.finish(plan.spec)
 
         plan, size = await self._off_loop(export)
@@ -209,6 +232,7 @@ class PromoteService:
             raise BadRequest("The runtime_env path emits a RayJob only: leave `variant` out "
                              "(the RayService variant needs the image).", field="variant")
         plan = await self._plan(project, options, builders=False)
+        plan.check_logs()
         packaged = await package_plan(storage, root, plan, self._off_loop)
         record = self._record(plan, "runtime_env", "uploaded", user)
         record.image, record.manifests = plan.base_image, packaged["manifests"]
@@ -218,7 +242,8 @@ class PromoteService:
 
     # --- history ---------------------------------------------------------------------
     async def history(self, project: str | None = None) -> list[dict[str, Any]]:
-        return [r.summary() for r in await self.store.list(project)]
+        return [{**r.summary(), "schedule": schedule_of(r.manifests)}
+                for r in await self.store.list(project)]
 
     async def get(self, promotion_id: str) -> dict[str, Any]:
         """The record, ``manifests_pinned``: its manifests on the pushed digest (what
@@ -229,7 +254,7 @@ class PromoteService:
         if record is None:
             raise NotFound(f"No promotion {promotion_id!r} in the history.",
                            promotion_id=promotion_id)
-        doc = record.to_dict()
+        doc = {**record.to_dict(), "schedule": schedule_of(record.manifests)}
         # the history row's verdict and diff, and the whole check (versions, every import)
         doc["parity"], doc["parity_report"] = parity_summary(record.parity), record.parity
         if live:
@@ -240,7 +265,8 @@ class PromoteService:
 
     async def diff(self, promotion_id: str, other_id: str) -> dict[str, Any]:
         """What changed from ``other_id`` to ``promotion_id``: a unified diff per artifact
-        (Dockerfile, requirements.txt, each manifest by kind/name), empty when equal."""
+        (Dockerfile, requirements.txt, the lock, each manifest by kind/name), empty when
+        equal."""
         new, old = await self.get(promotion_id), await self.get(other_id)
         return await self._off_loop(history_diff, old, new)
 

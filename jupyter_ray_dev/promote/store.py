@@ -1,5 +1,11 @@
 """History of promotions: what went into each image, what came out, and the build log.
 
+Each promotion keeps its provenance: the run its pins came from (``source_run``,
+NULL when they came from the server's Python), the ``lock`` (the pinned
+requirements, each with where its version came from, as JSON) and its ``lock_hash``
+(sha256 of the requirements.txt), the image's ``parity`` check against the run and
+the ``overrides`` a user chose (JSON; NULL when there were none).
+
 One row per build or context export, in sqlite beside the job history, with the
 store discipline of sqlite_store.py: one thread owns the only connection, WAL and
 a busy timeout let a CLI share the file.
@@ -7,8 +13,8 @@ a busy timeout let a CLI share the file.
 
 from __future__ import annotations
 
+import copy
 import json
-import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,16 +43,24 @@ CREATE TABLE IF NOT EXISTS promotions (
     user        TEXT,
     created     REAL NOT NULL,
     finished    REAL,
+    source_run  TEXT,
+    source_run_time REAL,          -- when that run started
+    lock        TEXT,
+    lock_hash   TEXT,
     parity      TEXT,              -- JSON: the parity check of the built image
-    overrides   TEXT               -- JSON: what the user pushed despite ([{what, by, at, ...}])
+    overrides   TEXT               -- JSON: what a user pushed despite ([{what, user, ...}])
 );
 CREATE INDEX IF NOT EXISTS promotions_project_created ON promotions (project, created);
 """
 _SUMMARY = ("id", "project", "entrypoint", "kind", "status", "inputs_hash", "image", "digest",
-            "builder", "error", "user", "created", "finished", "overrides")
-# columns later than the first schema: added to an older file when it is opened
-_ADDED = {"parity": "TEXT", "overrides": "TEXT"}
-_JSON = ("parity", "overrides")
+            "builder", "error", "user", "created", "finished", "source_run", "source_run_time",
+            "lock_hash", "overrides")
+_JSON = ("lock", "parity", "overrides")  # stored as JSON text
+
+
+def _lines(text: str) -> list[str]:
+    """A requirements.txt's requirement lines (an older record keeps only the file)."""
+    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
 
 
 def default_store_path() -> Path:
@@ -74,47 +88,63 @@ class PromotionRecord:
     user: str | None = None
     created: float = field(default_factory=time.time)
     finished: float | None = None
+    source_run: str | None = None
+    source_run_time: float | None = None
+    lock: dict[str, Any] | None = None
+    lock_hash: str | None = None
     parity: dict[str, Any] | None = None
     overrides: list[dict[str, Any]] | None = None
 
     def summary(self) -> dict[str, Any]:
         from .parity import summary
 
-        return {**{k: getattr(self, k) for k in _SUMMARY}, "parity": summary(self.parity)}
+        return {**{k: getattr(self, k) for k in _SUMMARY}, "parity": summary(self.parity),
+                "provenance": self.provenance()}
+
+    def provenance(self) -> dict[str, Any]:
+        """Where the image came from, as every face shows it: the run its pins came from,
+        the lock it installs, its parity check and what a user pushed despite it."""
+        from .parity import summary
+
+        lock = self.lock or {}
+        source = lock.get("source") or {}
+        return {
+            "source_run": ({"id": self.source_run, "time": self.source_run_time}
+                           if self.source_run else None),
+            "pins_from": source.get("description"),
+            "lock": {"sha256": self.lock_hash,
+                     "requirements": lock.get("requirements")
+                     if self.lock is not None else _lines(self.requirements)},
+            "parity": summary(self.parity),
+            "overrides": list(self.overrides or []),
+        }
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "provenance": self.provenance()}
 
+    def row(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in _JSON:
+            data[key] = None if data[key] is None else json.dumps(data[key], sort_keys=True)
+        return data
 
-def _record(row: sqlite3.Row) -> PromotionRecord:
-    data = dict(row)
-    for key in _JSON:
-        data[key] = json.loads(data[key]) if data.get(key) else None
-    return PromotionRecord(**data)
+    @classmethod
+    def from_row(cls, row: Any) -> PromotionRecord:
+        data = dict(row)
+        for key in _JSON:
+            data[key] = None if data.get(key) is None else json.loads(data[key])
+        return cls(**data)
 
 
 class PromotionStore(SqliteStore):
     schema = _SCHEMA
+    added_columns = tuple(("promotions", c, "TEXT") for c in
+                          ("source_run", "lock", "lock_hash", "parity", "overrides")) + (
+        ("promotions", "source_run_time", "REAL"),)
     thread_name = "ray-dev-promote"
 
-    def _db(self) -> sqlite3.Connection:
-        fresh = self._conn is None
-        db = super()._db()
-        if fresh:
-            have = {r["name"] for r in db.execute("PRAGMA table_info(promotions)")}
-            for column, kind in _ADDED.items():
-                if column not in have:
-                    try:
-                        db.execute(f"ALTER TABLE promotions ADD COLUMN {column} {kind}")
-                    except sqlite3.OperationalError as err:  # another process added it first
-                        if "duplicate column" not in str(err):
-                            raise
-        return db
-
     def _put(self, record: PromotionRecord) -> None:
-        data = record.to_dict()
-        for key in _JSON:
-            data[key] = json.dumps(data[key]) if data[key] is not None else None
+        data = record.row()
         cols = ", ".join(data)
         marks = ", ".join("?" for _ in data)
         self._write(f"INSERT OR REPLACE INTO promotions ({cols}) VALUES ({marks})",
@@ -123,18 +153,18 @@ class PromotionStore(SqliteStore):
     def _get(self, promotion_id: str) -> PromotionRecord | None:
         row = self._db().execute("SELECT * FROM promotions WHERE id = ?",
                                  (promotion_id,)).fetchone()
-        return _record(row) if row else None
+        return PromotionRecord.from_row(row) if row else None
 
     def _list(self, project: str | None) -> list[PromotionRecord]:
         sql, args = "SELECT * FROM promotions", ()
         if project is not None:
             sql, args = sql + " WHERE project = ?", (project,)
         rows = self._db().execute(sql + " ORDER BY created DESC", args).fetchall()
-        return [_record(r) for r in rows]
+        return [PromotionRecord.from_row(r) for r in rows]
 
     async def put(self, record: PromotionRecord) -> None:
         # a copy: the caller keeps appending to its log while the thread writes
-        await self._run(self._put, PromotionRecord(**record.to_dict()))
+        await self._run(self._put, copy.deepcopy(record))
 
     async def get(self, promotion_id: str) -> PromotionRecord | None:
         return await self._run(self._get, promotion_id)

@@ -98,23 +98,24 @@ def unset_env_var(doc: Any, name: str) -> Any:
     return doc
 
 
-def _package_list(doc: Any, create: bool) -> Any:
-    """The list of requirements under ``pip`` (list form, or the mapping's ``packages``)."""
+def _package_list(doc: Any, create: bool, key: str = "pip") -> Any:
+    """The list of requirements under ``key`` (``pip`` or ``uv``: list form, or the
+    mapping's ``packages``)."""
     from ruamel.yaml.comments import CommentedSeq
 
-    pip = doc.get("pip")
+    pip = doc.get(key)
     if pip is None:
         if not create:
             return None
-        if doc.get("uv") is not None or doc.get("conda") is not None:
-            other = "uv" if doc.get("uv") is not None else "conda"
+        others = [k for k in ("pip", "uv", "conda") if k != key and doc.get(k) is not None]
+        if others:
             raise BadRequest(
-                f"The environment installs packages with {other}: Ray allows one of pip, uv "
-                f"and conda, so add the package to {other} instead.",
-                field="pip",
+                f"The environment installs packages with {others[0]}: Ray allows one of pip, "
+                f"uv and conda, so add the package to {others[0]} instead.",
+                field=key,
             )
-        doc["pip"] = CommentedSeq()
-        return doc["pip"]
+        doc[key] = CommentedSeq()
+        return doc[key]
     if isinstance(pip, list):
         return pip
     if isinstance(pip, Mapping) and isinstance(pip.get("packages"), list):
@@ -123,9 +124,9 @@ def _package_list(doc: Any, create: bool) -> Any:
         pip["packages"] = CommentedSeq()
         return pip["packages"]
     raise BadRequest(
-        "`pip` names a requirements file, so packages cannot be added here: add the "
-        "package to that file, or replace `pip` with a list of packages.",
-        field="pip",
+        f"`{key}` names a requirements file, so packages cannot be added here: add the "
+        f"package to that file, or replace `{key}` with a list of packages.",
+        field=key,
     )
 
 
@@ -140,14 +141,14 @@ def requirement_name(requirement: str) -> str | None:
         return None
 
 
-def add_pip_package(doc: Any, requirement: str) -> Any:
-    """Add ``requirement`` to the pip packages, replacing a requirement of the same project
-    (``requests`` -> ``requests==2.32``) in place; the list is created if missing."""
+def add_pip_package(doc: Any, requirement: str, key: str = "pip") -> Any:
+    """Add ``requirement`` to the pip (or uv) packages, replacing a requirement of the same
+    project (``requests`` -> ``requests==2.32``) in place; the list is created if missing."""
     requirement = (requirement or "").strip()
     if not requirement:
         raise BadRequest("Give the requirement to add (e.g. `requests==2.32.3`).",
                          field="requirement")
-    packages = _package_list(doc, create=True)
+    packages = _package_list(doc, create=True, key=key)
     name = requirement_name(requirement)
     for i, existing in enumerate(packages):
         if existing == requirement:
@@ -156,6 +157,31 @@ def add_pip_package(doc: Any, requirement: str) -> Any:
             packages[i] = requirement
             return doc
     packages.append(requirement)
+    return doc
+
+
+def add_packages(doc: Any, requirements: list[str]) -> Any:
+    """Add each requirement to the installer the environment uses (``uv`` when it has a uv
+    list, else ``pip``), each replacing a requirement of the same project in place."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    if not isinstance(requirements, list) or not requirements or \
+            not all(isinstance(r, str) for r in requirements):
+        raise BadRequest("`requirements` must be a non-empty list of requirement strings "
+                         "(e.g. [\"tabulate==0.9.0\"]).", field="requirements")
+    for i, requirement in enumerate(requirements):
+        text = requirement.strip()
+        try:
+            if not text or text.startswith("-") or any(c in text for c in "\r\n\x00"):
+                raise InvalidRequirement(text)
+            Requirement(text)
+        except InvalidRequirement:
+            raise BadRequest(f"{requirement!r} is not a requirement pip understands: give a "
+                             "package with its version, e.g. `tabulate==0.9.0`.",
+                             field=f"requirements[{i}]") from None
+    key = "uv" if doc.get("uv") is not None else "pip"
+    for requirement in requirements:
+        add_pip_package(doc, requirement, key)
     return doc
 
 

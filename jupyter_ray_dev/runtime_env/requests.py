@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..request_model import RequestModel, option
+from ..request_model import REQUIRED, Flag, RequestModel, option
 
 
 def _as_sent(value: Any, name: str) -> Any:
@@ -42,3 +42,37 @@ class InstallRequest(RequestModel):
     root: str | None = option(raw=True, check=_as_sent,
                               help="a folder under one of the server's shared roots")
     apply: bool = option(True, help="point the project's env at the installed folder")
+
+
+@dataclass(frozen=True)
+class PackagesRequest(RequestModel):
+    """Packages to add to the project's pip (or uv) list, e.g. what a run imported but the
+    project never declared, pinned to the run's version."""
+
+    what = "packages request"
+
+    requirements: list[str] | None = option(
+        raw=True, check=_as_sent, help="requirements to add, e.g. tabulate==0.9.0",
+        cli=(Flag(("requirements",), "requirements to add, e.g. tabulate==0.9.0",
+                  nargs="+", metavar="REQUIREMENT"),))
+    etag: str | None = option(help="the ETag the file was read with (or If-Match)")
+
+
+def _ids(value: Any, name: str) -> list[str]:
+    from ..errors import BadRequest
+
+    if not isinstance(value, list) or not value or not all(
+            isinstance(x, str) and 0 < len(x) <= 64 for x in value):
+        raise BadRequest(f"`{name}` must be a non-empty list of install ids (the `id` of "
+                         "each entry of GET .../notebook-installs).", field=name)
+    return value
+
+
+@dataclass(frozen=True)
+class DismissInstallsRequest(RequestModel):
+    """Installs a notebook made that the user does not want in the project's runtime_env."""
+
+    what = "dismiss request"
+
+    ids: list[str] = option(REQUIRED, raw=True, check=_ids, cli=(),
+                            help="ids of the installs to hide")

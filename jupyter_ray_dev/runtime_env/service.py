@@ -20,10 +20,12 @@ from typing import Any
 
 from ..errors import BadRequest, Conflict
 from ..project import runtime_env as envfile
+from ..project.discovery import find_project
 from ..project.files import DASHBOARD_UPLOAD_LIMIT, default_excludes, describe_size, measure_upload
 from ..project.root import resolve_in_root, to_api_path
 from ..settings import mib, paths, setting
 from . import document as docs
+from . import notebook_installs as installs
 from .requests import ValidateRequest
 from .schema import runtime_env_schema
 from .validate import Place, Verdict, local_working_dir, validate
@@ -84,6 +86,10 @@ class RuntimeEnvConfig:
     root_dir: Path
     shared_roots: tuple[Path, ...] = setting("shared_roots", (), convert=paths)
     upload_limit: int = setting("job_upload_limit_mib", DASHBOARD_UPLOAD_LIMIT, convert=mib)
+    # kernels the server starts record what their notebooks install (%pip install)
+    capture_installs: bool = setting("capture_notebook_installs", True)
+    # where kernels record what their notebooks installed (None: the Jupyter data dir's)
+    installs_dir: Path | None = None
 
 
 class RuntimeEnvService:
@@ -99,6 +105,7 @@ class RuntimeEnvService:
         self._locks: weakref.WeakValueDictionary[Path, asyncio.Lock] = \
             weakref.WeakValueDictionary()
         self._installer: Any = None
+        self.installs_dir = Path(config.installs_dir or installs.default_folder())
 
     async def _off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
@@ -254,8 +261,81 @@ class RuntimeEnvService:
     async def add_pip_package(self, project: str, requirement: str) -> dict[str, Any]:
         return await self.edit(project, lambda d: docs.add_pip_package(d, requirement))
 
+    async def add_packages(self, project: str, requirements: list[str],
+                           if_match: str | None = None) -> dict[str, Any]:
+        """Add requirements (e.g. a run's imported-but-undeclared packages, pinned to the
+        versions it used) to the project's pip or uv list, comments kept, validated."""
+        return await self.edit(project, lambda d: docs.add_packages(d, requirements),
+                               if_match=if_match)
+
     async def remove_pip_package(self, project: str, name: str) -> dict[str, Any]:
         return await self.edit(project, lambda d: docs.remove_pip_package(d, name))
+
+    # --- what notebooks installed ------------------------------------------------------
+    def _notebook_installs(self, project: str | None,
+                           sessions: Mapping[str, str]) -> dict[str, Any]:
+        only = self.project_dir(project) if project is not None else None
+        dismissed = installs.read_dismissed(self.installs_dir)
+        declared: dict[Path, list[str]] = {}
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for record in installs.read_records(self.installs_dir):
+            notebook = installs.notebook_path(record, self.root, sessions)
+            if notebook is None or self.root not in notebook.parents:
+                continue  # a kernel of another server, or a notebook outside the root
+            folder = find_project(self.root, notebook)
+            if only is not None and folder != only:
+                continue
+            if folder not in declared:
+                try:
+                    env = envfile.read_file(folder).data()
+                except BadRequest:
+                    env = {}  # a broken file declares nothing; the editor says why
+                declared[folder] = installs.declared_requirements(env, folder)
+            nb_path = to_api_path(self.root, notebook)
+            kernel_id = str(record.get("kernel_id"))
+            for item in record["installs"].values():
+                name, version = item.get("name"), item.get("version")
+                if not isinstance(name, str) or not isinstance(version, str) \
+                        or not installs.still_installed(item):
+                    continue
+                item_id = installs.install_id(nb_path, name, version)
+                covered, requirement = installs.declaration(declared[folder], name, version)
+                if covered or item_id in dismissed:
+                    continue
+                key = (nb_path, installs.canonical(name))
+                if key in found and found[key]["installed"] >= item.get("installed", 0):
+                    continue  # the notebook's latest kernel's install of it wins
+                found[key] = {
+                    "id": item_id, "name": name, "version": version,
+                    "requirement": f"{name}=={version}", "declared": requirement,
+                    "notebook": nb_path, "project": to_api_path(self.root, folder),
+                    "kernel_id": kernel_id, "running": kernel_id in sessions,
+                    "command": item.get("command") or "", "url": item.get("url"),
+                    "installed": item.get("installed", 0)}
+        items = sorted(found.values(), key=lambda x: (-x["installed"], x["name"]))
+        return {"project": to_api_path(self.root, only) if only is not None else None,
+                "installs": items}
+
+    async def notebook_installs(self, project: str | None = None,
+                                sessions: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Packages notebooks installed (``%pip install``...) into their kernel that their
+        project's runtime_env does not declare at that version, newest first; ``project``
+        limits it to one project's notebooks. ``sessions``: kernel id -> notebook path of
+        the running sessions (a renamed notebook is followed)."""
+        return await self._off_loop(self._notebook_installs, project, dict(sessions or {}))
+
+    def recorder_code(self, kernel_id: str, started: float) -> str | None:
+        """The code that loads the install recorder into a Python kernel the server started
+        at ``started`` (None: capture is off)."""
+        if not self.config.capture_installs:
+            return None
+        return installs.activation_code(self.installs_dir, kernel_id, started)
+
+    async def dismiss_notebook_installs(self, ids: list[str]) -> dict[str, Any]:
+        """Hide installs (by id) from the list: the notebook keeps its package, the project
+        is not told about it again unless it installs another version."""
+        await self._off_loop(installs.dismiss, self.installs_dir, ids)
+        return {"dismissed": sorted(set(ids))}
 
     # --- working_dir size ----------------------------------------------------------------
     def _working_dir_size(self, project: str, runtime_env: Any) -> dict[str, Any]:

@@ -99,6 +99,40 @@ async def _to_root(storage: Any, root: str, path: str, chunks: AsyncIterator[byt
     return written
 
 
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), CHUNK):
+        yield data[start:start + CHUNK]
+
+
+async def _folders(storage: Any, root: str, path: str) -> None:
+    """The folders above ``path``, made when missing (on object stores a prefix is free)."""
+    parts = path.split("/")[:-1]
+    for depth in range(1, len(parts) + 1):
+        folder = "/".join(parts[:depth])
+        try:
+            await storage.stat(root, folder)
+        except NotFound:
+            await storage.mkdir(root, folder)
+
+
+async def save_bytes(storage: Any, data: bytes, dest: str, name: str,
+                     overwrite: bool = False) -> dict[str, Any]:
+    """Write ``data`` as ``dest`` in a storage root (``name`` inside it when ``dest`` is a
+    root or ends with /): the same upload session as a copy, whole or not at all."""
+    found = _where(storage, dest)
+    if found is None:
+        raise BadRequest(f"{dest!r} is not in a storage root: give s3://..., gs://..., a "
+                         "root's folder or root:path (see c.RayDev.storage_roots).",
+                         field="dest")
+    root, path = found
+    if path == "" or dest.endswith("/"):
+        path = f"{path.rstrip('/')}/{name}".lstrip("/")
+    await _folders(storage, root, path)
+    written = await _to_root(storage, root, path, _one(data), len(data), overwrite)
+    return {"dest": storage.backend(root).root.uri(path), "root": root, "path": path,
+            "bytes": written}
+
+
 async def copy(storage: Any, source: str, dest: str, overwrite: bool = False) -> dict[str, Any]:
     src, dst = _where(storage, source), _where(storage, dest)
     if src is None and dst is None:

@@ -1,4 +1,9 @@
-import type { IClusterSummary, IRayNode, IStorageRoot } from '../api';
+import type {
+  IClusterSummary,
+  IPromotionPlan,
+  IRayNode,
+  IStorageRoot
+} from '../api';
 import serverReplies from './server-replies.json';
 
 const GiB = 1024 ** 3;
@@ -119,3 +124,94 @@ export const STORAGE_ROOTS: IStorageRoot[] = [
     option_names: []
   }
 ];
+
+/** A review of the shape the server returns (`PromotionPlan`). */
+export function plan(overrides: Partial<IPromotionPlan> = {}): IPromotionPlan {
+  return {
+    project: 'team/proj',
+    entrypoint: {
+      source: 'team/proj/train.ipynb',
+      script: 'train.py',
+      converted: true,
+      command: 'cd /home/ray/app && python train.py',
+      warnings: [
+        { kind: 'ipython_line_skipped', message: 'Cell 1: %pip skipped' }
+      ]
+    },
+    requirements: {
+      source: 'runtime_env.pip',
+      requirements: ['pyyaml==6.0.2'],
+      changes: [
+        {
+          name: 'pyyaml',
+          spec: 'pyyaml>=5',
+          pinned: 'pyyaml==6.0.2',
+          how: 'installed',
+          from: { kind: 'run', run_id: 'raysubmit_a', time: 1, imported: true },
+          message: 'pinned to 6.0.2'
+        },
+        {
+          name: 'x',
+          spec: 'x==1',
+          pinned: 'x==1',
+          how: 'exact',
+          from: { kind: 'run', run_id: 'raysubmit_a', time: 1, imported: null },
+          message: ''
+        }
+      ],
+      unpinned: [{ spec: 'nope>=1', reason: 'not installed' }],
+      local_files: []
+    },
+    env_vars: {
+      image: { MODE: 'prod' },
+      refused: [
+        {
+          name: 'HF_TOKEN',
+          reason: 'its name looks like a credential',
+          hint: 'use a Secret'
+        }
+      ],
+      secret_name: 'proj-secrets'
+    },
+    files: { count: 4, bytes: 100, excluded: ['checkpoints'] },
+    runtime_env: {},
+    base_image: 'rayproject/ray:2.60.0-py311',
+    image: 'registry.example.com:5000/team/proj:abc',
+    push_possible: true,
+    inputs_hash: 'abc',
+    dockerfile: 'FROM x\n',
+    manifests: 'kind: RayJob\n',
+    manifest_errors: {},
+    variant: 'rayjob',
+    serve_app: null,
+    serve_app_error: null,
+    builders: [
+      { name: 'buildah', available: true, reason: 'ok' },
+      { name: 'docker', available: false, reason: 'no engine' }
+    ],
+    ray_version: '2.60.0',
+    git_commit: null,
+    shape_source: {
+      source: 'ray',
+      raycluster: null,
+      reason: 'Not running in a KubeRay pod (RAY_CLUSTER_NAME is not set).',
+      dropped: [],
+      numbers: []
+    },
+    source: {
+      requested: 'latest',
+      kind: 'server',
+      run: null,
+      description: "the dev cluster (this server's Python)",
+      warnings: [],
+      runs: []
+    },
+    lock_hash: 'f00d',
+    changed_files: null,
+    undeclared: [],
+    warnings: [],
+    schedule: null,
+    logs: { configured: false, message: 'The logs go with the cluster.' },
+    ...overrides
+  };
+}

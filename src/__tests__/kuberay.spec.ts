@@ -86,7 +86,14 @@ describe('KubeRayDetails in the cluster panel', () => {
   ): ClusterPanel {
     const api = {
       getCluster: () => Promise.resolve(cluster()),
-      getKubernetes
+      getKubernetes,
+      listScheduledPromotions: () =>
+        Promise.resolve({
+          namespace: 'team-a',
+          cronjobs: [],
+          can_suspend: true,
+          missing_rule: null
+        })
     } as unknown as RayDevAPI;
     panel = new ClusterPanel({ api, translator: nullTranslator });
     Widget.attach(panel, document.body);

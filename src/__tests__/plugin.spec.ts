@@ -188,9 +188,13 @@ describe('jupyter-ray-dev plugins', () => {
 
     await start(app, plugins, [paletteProvider]);
 
-    // The Ray sidebar, then the Storage panel (its own left panel, after it).
+    // The Ray sidebar, then the Storage panel (its own left panel, ranked after it;
+    // the order plugins activate in is Lumino's).
     expect(added).toHaveLength(2);
-    const [{ widget, area, options }, storage] = added;
+    const { widget, area, options } = added.find(
+      a => a.widget.id === SIDEBAR_ID
+    )!;
+    const storage = added.find(a => a.widget !== widget)!;
     expect(storage.widget.id).toBe('jupyter-ray-dev:storage');
     expect(storage.area).toBe('left');
     expect(storage.options.rank).toBeGreaterThan(options.rank);
@@ -213,6 +217,14 @@ describe('jupyter-ray-dev plugins', () => {
     expect(widget.node.querySelector('.jp-RayDev-jobsPanel')).not.toBeNull();
     expect(commands.has('ray-dev:run-job')).toBe(true);
     expect(commands.has('ray-dev:open-job-logs')).toBe(true);
+    // The Ray dashboard through the server: a Lab tab, or a browser tab.
+    expect(commands.has('ray-dev:open-dashboard')).toBe(true);
+    expect(commands.has('ray-dev:open-dashboard-in-browser')).toBe(true);
+    expect(palette.addItem).toHaveBeenCalledWith({
+      command: 'ray-dev:open-dashboard',
+      category: 'Ray',
+      args: { isPalette: true }
+    });
     const menuSelectors = (app.contextMenu.addItem as jest.Mock).mock.calls.map(
       call => call[0].selector
     );

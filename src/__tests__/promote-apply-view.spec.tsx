@@ -199,7 +199,9 @@ describe('Apply to cluster', () => {
     const { api } = fakeApi({ inKubernetes: true });
     const widget = render(api, 'kind: Secret\nmetadata: {name: s}\n');
     await waitFor(() =>
-      (button(widget, 'ray-apply-button')?.title ?? '').includes('no RayJob')
+      (button(widget, 'ray-apply-button')?.title ?? '').includes(
+        'no RayCronJob, RayJob'
+      )
     );
     expect(button(widget, 'ray-apply-button')!.disabled).toBe(true);
     widget.dispose();

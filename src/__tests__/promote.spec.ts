@@ -3,7 +3,7 @@
 import { nullTranslator } from '@jupyterlab/translation';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { RayDevAPI, type IPromotionPlan } from '../api';
+import { RayDevAPI } from '../api';
 import {
   buildBlocker,
   differencesFromDev,
@@ -12,78 +12,12 @@ import {
   kubectlApply,
   pinnedReference,
   reduceBuild,
+  shapeNumberLines,
   shapeSourceLine
 } from '../promote/model';
-import { recordingFetch, type IRecordedCall } from './fixtures';
+import { plan, recordingFetch, type IRecordedCall } from './fixtures';
 
 const trans = nullTranslator.load('jupyter_ray_dev');
-
-function plan(overrides: Partial<IPromotionPlan> = {}): IPromotionPlan {
-  return {
-    project: 'team/proj',
-    entrypoint: {
-      source: 'team/proj/train.ipynb',
-      script: 'train.py',
-      converted: true,
-      command: 'cd /home/ray/app && python train.py',
-      warnings: [
-        { kind: 'ipython_line_skipped', message: 'Cell 1: %pip skipped' }
-      ]
-    },
-    requirements: {
-      source: 'runtime_env.pip',
-      requirements: ['pyyaml==6.0.2'],
-      changes: [
-        {
-          name: 'pyyaml',
-          spec: 'pyyaml>=5',
-          pinned: 'pyyaml==6.0.2',
-          how: 'installed',
-          message: 'pinned to 6.0.2'
-        },
-        { name: 'x', spec: 'x==1', pinned: 'x==1', how: 'exact', message: '' }
-      ],
-      unpinned: [{ spec: 'nope>=1', reason: 'not installed' }],
-      local_files: []
-    },
-    env_vars: {
-      image: { MODE: 'prod' },
-      refused: [
-        {
-          name: 'HF_TOKEN',
-          reason: 'its name looks like a credential',
-          hint: 'use a Secret'
-        }
-      ],
-      secret_name: 'proj-secrets'
-    },
-    files: { count: 4, bytes: 100, excluded: ['checkpoints'] },
-    runtime_env: {},
-    base_image: 'rayproject/ray:2.60.0-py311',
-    image: 'registry.example.com:5000/team/proj:abc',
-    push_possible: true,
-    inputs_hash: 'abc',
-    dockerfile: 'FROM x\n',
-    manifests: 'kind: RayJob\n',
-    manifest_errors: {},
-    variant: 'rayjob',
-    serve_app: null,
-    serve_app_error: null,
-    builders: [
-      { name: 'buildah', available: true, reason: 'ok' },
-      { name: 'docker', available: false, reason: 'no engine' }
-    ],
-    ray_version: '2.60.0',
-    git_commit: null,
-    shape_source: {
-      source: 'ray',
-      raycluster: null,
-      reason: 'Not running in a KubeRay pod (RAY_CLUSTER_NAME is not set).',
-      dropped: []
-    },
-    ...overrides
-  };
-}
 
 describe('promote review', () => {
   it('lists every difference from dev, exact pins left out', () => {
@@ -135,13 +69,51 @@ describe('promote review', () => {
           source: 'raycluster',
           raycluster: 'team/ray-dev',
           reason: 'read',
-          dropped: ['head: port jupyter (8888, dev only)']
+          dropped: ['head: port jupyter (8888, dev only)'],
+          numbers: []
         }
       }),
       trans
     );
     expect(line).toContain('from the RayCluster team/ray-dev');
     expect(line).toContain('left out as dev-only: head: port jupyter');
+  });
+
+  it("says where each of Ray's numbers came from and flags machine totals", () => {
+    const lines = shapeNumberLines(
+      plan({
+        shape_source: {
+          source: 'ray',
+          raycluster: null,
+          reason: 'not in a pod',
+          dropped: [],
+          numbers: [
+            {
+              group: 'head',
+              resource: 'cpu',
+              value: '2',
+              basis: 'container',
+              used: true,
+              from: "Ray's resources_total of the head node (CPU): this container's limit"
+            },
+            {
+              group: 'head',
+              resource: 'memory',
+              value: '23Gi',
+              basis: 'machine',
+              used: false,
+              from: "Ray's resources_total of the head node (memory): the machine's total"
+            }
+          ]
+        }
+      }),
+      trans
+    );
+    expect(lines.map(l => l.flagged)).toEqual([false, true]);
+    expect(lines[0].text).toBe(
+      "head cpu 2: from Ray's resources_total of the head node (CPU): this container's limit"
+    );
+    expect(lines[1].text).toContain('23Gi is a machine total, not a request');
   });
 
   it('offers notebooks first, then scripts, never folders or data', () => {

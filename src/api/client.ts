@@ -9,9 +9,11 @@ import {
 import { ApiError, BAD_RESPONSE } from './errors';
 import type {
   IApplyResult,
+  IClusterMetrics,
   IClusterSummary,
   IInstallEvent,
   IInstallRequest,
+  INotebookInstalls,
   IRuntimeEnvFile,
   IRuntimeEnvVerdict,
   IWorkingDirSize,
@@ -21,6 +23,9 @@ import type {
   IPromotionDetail,
   IPromotionDiff,
   IReapplyResult,
+  ISavedLog,
+  IScheduledPromotions,
+  ISuspendResult,
   IPromotionPackage,
   IPromotionPlan,
   IJob,
@@ -46,6 +51,17 @@ import type {
  */
 const API_ROOT = 'ray-dev/api';
 
+/** The Ray dashboard through the Jupyter server, which adds the Ray token. */
+const DASHBOARD_ROOT = 'ray-dev/dashboard';
+
+/** Pages of Ray's dashboard UI (its `#/` routes), for `RayDevAPI.dashboardUrl`. */
+export const DashboardPages = {
+  overview: '',
+  metrics: 'metrics',
+  job: (submissionId: string): string =>
+    `jobs/${encodeURIComponent(submissionId)}`
+};
+
 /**
  * Typed client of the jupyter-ray-dev server extension.
  *
@@ -69,6 +85,29 @@ export class RayDevAPI {
   /** The Ray cluster the server is attached to; rejects with `ApiError`. */
   getCluster(): Promise<IClusterSummary> {
     return this.request<IClusterSummary>('cluster');
+  }
+
+  /** Whether the dashboard's Metrics page has a Grafana to show, or why not. */
+  getClusterMetrics(): Promise<IClusterMetrics> {
+    return this.request<IClusterMetrics>('cluster/metrics');
+  }
+
+  /**
+   * The Ray dashboard through the Jupyter server, at one of its pages
+   * (`jobs/<submission id>`, `metrics`; none for the overview). The page
+   * loads with the browser's Jupyter credentials; the server adds Ray's token.
+   */
+  dashboardUrl(page = ''): string {
+    const settings = this.serverSettings;
+    const query: Record<string, string> = {};
+    if (settings.appendToken && settings.token) {
+      query.token = settings.token; // as for WebSockets: where cookies are not usable
+    }
+    const base =
+      URLExt.join(settings.baseUrl, DASHBOARD_ROOT) +
+      '/' +
+      URLExt.objectToQueryString(query);
+    return page ? `${base}#/${page.replace(/^\/+/, '')}` : base;
   }
 
   /** This pod's RayCluster from the Kubernetes API, or why there is none. */
@@ -104,6 +143,38 @@ export class RayDevAPI {
     return this.request<IKubeRayStatus>(
       `kubernetes/status/${encodeURIComponent(kind)}/${encodeURIComponent(name)}`,
       {},
+      query
+    );
+  }
+
+  /** The RayCronJobs promote made (a project's, when given), and whether they may be suspended. */
+  listScheduledPromotions(project?: string): Promise<IScheduledPromotions> {
+    const query: Record<string, string> = project ? { project } : {};
+    return this.request<IScheduledPromotions>(
+      'kubernetes/scheduled',
+      {},
+      query
+    );
+  }
+
+  /**
+   * Suspend (`suspend` true) or resume a RayCronJob. `dryRun` (the default)
+   * returns the diff without changing anything.
+   */
+  suspendRayCronJob(
+    name: string,
+    suspend: boolean,
+    options: { dryRun?: boolean; namespace?: string } = {}
+  ): Promise<ISuspendResult> {
+    const query: Record<string, string> = options.namespace
+      ? { namespace: options.namespace }
+      : {};
+    return this.request<ISuspendResult>(
+      `kubernetes/raycronjobs/${encodeURIComponent(name)}/suspend`,
+      {
+        method: 'POST',
+        body: JSON.stringify({ suspend, dry_run: options.dryRun ?? true })
+      },
       query
     );
   }
@@ -154,6 +225,17 @@ export class RayDevAPI {
   /** The job's full log (driver stdout and stderr) as text. */
   getJobLogs(jobId: string): Promise<string> {
     return this.request<string>(`${jobPath(jobId)}/logs`, {}, {}, 'text');
+  }
+
+  /**
+   * Copy a finished job's log into a storage root (`dest`: a storage URI;
+   * default the artifacts root), byte for byte.
+   */
+  saveJobLog(jobId: string, dest?: string | null): Promise<ISavedLog> {
+    return this.request<ISavedLog>(`${jobPath(jobId)}/logs/save`, {
+      method: 'POST',
+      body: JSON.stringify(dest ? { dest } : {})
+    });
   }
 
   /**
@@ -372,6 +454,46 @@ export class RayDevAPI {
       projectPath(project, 'runtime-env/validate'),
       { method: 'POST', body: JSON.stringify(content), signal }
     );
+  }
+
+  /**
+   * Add requirements (e.g. `tiny-pkg==0.1`) to the project's pip (or uv)
+   * list, replacing ones of the same package; comments kept, validated.
+   */
+  addRuntimeEnvPackages(
+    project: string,
+    requirements: string[],
+    etag?: string | null
+  ): Promise<IRuntimeEnvFile> {
+    const headers: Record<string, string> = {};
+    if (etag) {
+      headers['If-Match'] = etag;
+    }
+    return this.request<IRuntimeEnvFile>(
+      projectPath(project, 'runtime-env/packages'),
+      { method: 'POST', body: JSON.stringify({ requirements }), headers }
+    );
+  }
+
+  /**
+   * Packages notebooks installed into their kernels (`%pip install`...) that
+   * their project's runtime_env.yaml does not declare: one project's, or
+   * (no project) every project's.
+   */
+  getNotebookInstalls(project?: string): Promise<INotebookInstalls> {
+    return this.request<INotebookInstalls>(
+      project === undefined
+        ? 'notebook-installs'
+        : projectPath(project, 'notebook-installs')
+    );
+  }
+
+  /** Hide installs (by id) from those lists. */
+  async dismissNotebookInstalls(ids: string[]): Promise<void> {
+    await this.request<unknown>('notebook-installs/dismiss', {
+      method: 'POST',
+      body: JSON.stringify({ ids })
+    });
   }
 
   /** What Ray would upload for the saved environment's working_dir. */

@@ -38,6 +38,8 @@ export type SameAsOpenAPI = [
   Expect<Same<T.IStorageUpload, Schemas['StorageUpload']>>,
   Expect<Same<T.IStorageDeleted, Schemas['StorageDeleted']>>,
   Expect<Same<T.IRuntimeEnvFinding, Schemas['RuntimeEnvFinding']>>,
+  Expect<Same<T.INotebookInstall, Schemas['NotebookInstall']>>,
+  Expect<Same<T.INotebookInstalls, Schemas['NotebookInstalls']>>,
   Expect<Same<T.IRuntimeEnvVerdict, Schemas['RuntimeEnvVerdict']>>,
   Expect<Same<T.IRuntimeEnvFile, Schemas['RuntimeEnvFile']>>,
   Expect<Same<T.IInstallEvent, Schemas['InstallEvent']>>,
@@ -48,7 +50,17 @@ export type SameAsOpenAPI = [
   Expect<Same<T.IPromoteBuilder, Schemas['Builder']>>,
   Expect<Same<T.IServeApp, Schemas['ServeApp']>>,
   Expect<Same<T.IPromotionDiff, Schemas['PromotionDiff']>>,
-  Expect<Same<T.IReapplyResult, Schemas['ReapplyResult']>>
+  Expect<Same<T.IRunSummary, Schemas['RunSummary']>>,
+  Expect<Same<T.IPinSource, Schemas['PinSource']>>,
+  Expect<Same<T.IReviewWarning, Schemas['ReviewWarning']>>,
+  Expect<Same<T.IReapplyResult, Schemas['ReapplyResult']>>,
+  Expect<Same<T.IScheduleReview, Schemas['ScheduleReview']>>,
+  Expect<Same<T.ILogsReview, Schemas['LogsReview']>>,
+  Expect<Same<T.IPromotionSchedule | null, Schemas['PromotionSchedule']>>,
+  Expect<Same<T.IScheduledPromotions, Schemas['ScheduledPromotions']>>,
+  Expect<Same<T.ISuspendResult, Schemas['SuspendResult']>>,
+  Expect<Same<T.ISaveLogRequest, Schemas['SaveLogRequest']>>,
+  Expect<Same<T.ISavedLog, Schemas['SavedLog']>>
 ];
 
 /**

@@ -548,7 +548,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description RayJob, RayService or RayCluster */
+                /** @description RayJob, RayService, RayCluster or RayCronJob */
                 kind: string;
                 name: string;
             };
@@ -556,7 +556,7 @@ export interface paths {
         };
         /**
          * Status of an applied KubeRay object
-         * @description RayJob: jobDeploymentStatus, jobStatus, dashboard URL; RayService: serviceStatus; RayCluster: state and ready workers.
+         * @description RayJob: jobDeploymentStatus, jobStatus, dashboard URL; RayService: serviceStatus; RayCluster: state and ready workers. RayCronJob: schedule, time zone, suspend, lastScheduleTime and the RayJobs it stamped.
          */
         get: operations["getKubeRayStatus"];
         put?: never;
@@ -802,6 +802,240 @@ export interface paths {
          * @description For a promotion `blocked` (its parity check failed or could not run) or `built` without a push: pushes the image the builder keeps. A check that did not pass needs `override: true`, which the promotion's `overrides` records with the user. Returns 202; follow on .../stream. 409 for another state, a local image (no registry), or without override when the check did not pass (the body carries the parity summary). Needs the XSRF token.
          */
         post: operations["pushPromotion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/jobs/{job_id}/logs/save": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Ray's submission id (raysubmit_...) */
+                job_id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Copy a finished job's log into a storage root
+         * @description Byte for byte what GET /jobs/{job_id}/logs serves, written whole or not at all (the storage core's upload session), so the log outlives the dev cluster. Needs the XSRF token.
+         */
+        post: operations["saveJobLog"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/kubernetes/scheduled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The RayCronJobs promote made, and whether this server may suspend them
+         * @description RayCronJobs labelled app.kubernetes.io/managed-by=jupyter-ray-dev in the namespace, each with its schedule, suspend and lastScheduleTime; can_suspend from a SelfSubjectAccessReview (patch raycronjobs), else missing_rule names the Role rule to add.
+         */
+        get: operations["listScheduledPromotions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/kubernetes/raycronjobs/{name}/suspend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Suspend or resume a RayCronJob (a merge patch of spec.suspend, dry run first)
+         * @description dry_run (the default) shows the diff and changes nothing. An RBAC refusal is a 403 naming the verb, resource and the Role rule to add. Needs the XSRF token.
+         */
+        post: operations["suspendRayCronJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/cluster/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether the Ray dashboard's Metrics page has a Grafana to show
+         * @description The dashboard's own Grafana health check (RAY_GRAFANA_HOST on the head). `available: false` comes with the reason and what to set.
+         */
+        get: operations["getClusterMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/dashboard/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The configured Ray dashboard through this server (HTTP and WebSocket)
+         * @description A proxy of the Ray dashboard the server uses (c.RayDev.ray_address), and of nothing else: the upstream is never taken from the request. The Ray token is added here (Authorization: Bearer), so the browser never holds it; Jupyter's cookie, XSRF token and token header are not forwarded. Open `/ray-dev/dashboard/` for the dashboard UI, `/ray-dev/dashboard/#/jobs/<submission id>` for a job. Every method is proxied; writes need Jupyter's XSRF token (or token authentication). A WebSocket upgrade (e.g. `api/jobs/<id>/logs/tail`) is relayed.
+         */
+        get: operations["dashboardProxy"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/jobs/{job_id}/record": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Ray's submission id (raysubmit_...) */
+                job_id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * What the run used: its interpreter, installed and imported distributions, the runtime_env as submitted, the project's files
+         * @description Settled on read: once Ray says the job ended, the launcher's record is taken into the job history.
+         */
+        get: operations["getRunRecord"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/projects/{project}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project folder, relative to the Jupyter root as the file browser shows it; its slashes as they are or encoded (%2F). `%2F` alone is the Jupyter root. */
+                project: components["parameters"]["Project"];
+            };
+            cookie?: never;
+        };
+        /** The project's recorded runs, newest first (the runs promote can pin from) */
+        get: operations["listProjectRuns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/projects/{project}/runtime-env/packages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project folder, relative to the Jupyter root as the file browser shows it; its slashes as they are or encoded (%2F). `%2F` alone is the Jupyter root. */
+                project: components["parameters"]["Project"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add packages to the project's runtime_env.yaml (pip, or uv when the project uses uv), comments kept
+         * @description The review's *Add to runtime_env.yaml* for packages a run imported that the project never declared (send their `requirement`, pinned to the run's version). Validated as a save is; written atomically. Needs the XSRF token.
+         */
+        post: operations["addRuntimeEnvPackages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/projects/{project}/notebook-installs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project folder, relative to the Jupyter root as the file browser shows it; its slashes as they are or encoded (%2F). `%2F` alone is the Jupyter root. */
+                project: components["parameters"]["Project"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Packages the project's notebooks installed into their kernels that its runtime_env.yaml does not declare
+         * @description Installs are recorded by the kernels this server starts (a recorder it loads into each Python kernel): only packages a cell installed with pip or uv (`%pip install`, `!pip install`, `%uv pip install`), at the version installed, attributed to that cell's notebook. Left out: what the notebook's project declares at that version (pip or uv in runtime_env.yaml) and what was dismissed. *Add to runtime_env.yaml* is POST /projects/{project}/runtime-env/packages with the entry's `requirement`.
+         */
+        get: operations["listProjectNotebookInstalls"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/notebook-installs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Packages any notebook installed into its kernel that its project's runtime_env.yaml does not declare (each with its project)
+         * @description Installs are recorded by the kernels this server starts (a recorder it loads into each Python kernel): only packages a cell installed with pip or uv (`%pip install`, `!pip install`, `%uv pip install`), at the version installed, attributed to that cell's notebook. Left out: what the notebook's project declares at that version (pip or uv in runtime_env.yaml) and what was dismissed. *Add to runtime_env.yaml* is POST /projects/{project}/runtime-env/packages with the entry's `requirement`.
+         */
+        get: operations["listNotebookInstalls"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/notebook-installs/dismiss": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hide installs from the list (the notebook keeps the package; another version is listed again)
+         * @description Needs the XSRF token.
+         */
+        post: operations["dismissNotebookInstalls"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1168,7 +1402,7 @@ export interface components {
         Cluster: {
             /** @description The dashboard address the server talks to */
             address: string;
-            /** @description The dashboard link for the browser */
+            /** @description The dashboard link for the browser: the dashboard through this server (`<base_url>ray-dev/dashboard/`) unless c.RayDev.dashboard_url names another */
             dashboard_url: string;
             ray_version: string | null;
             python_version?: string | null;
@@ -1258,7 +1492,7 @@ export interface components {
             };
         };
         ApplyRequest: {
-            /** @description One ray.io/v1 RayJob, RayService or RayCluster */
+            /** @description One ray.io/v1 RayJob, RayService, RayCluster or RayCronJob */
             manifest: Record<string, unknown>;
             /** @default true */
             dry_run?: boolean;
@@ -1292,6 +1526,19 @@ export interface components {
             state?: string | null;
             dashboard_url?: string | null;
             message?: string | null;
+            /** @description RayCronJob */
+            schedule?: string | null;
+            /** @description RayCronJob */
+            time_zone?: string | null;
+            /** @description RayCronJob */
+            suspend?: boolean | null;
+            /** @description RayCronJob: status.lastScheduleTime, when it last stamped a RayJob */
+            last_schedule_time?: string | null;
+            /** @description RayCronJob: the RayJobs it stamped (label ray.io/cronjob-name), newest run first */
+            jobs?: (components["schemas"]["KubeRayStatus"] & {
+                scheduled_for?: string | null;
+                created?: string | null;
+            })[];
         };
         KanikoBuild: {
             name: string;
@@ -1320,13 +1567,27 @@ export interface components {
              */
             builder?: "buildah" | "docker" | "kaniko" | null;
             /**
-             * @description rayjob: a RayJob and a RayCluster running the image; rayservice: a RayService of the project's Serve app (serveConfigV2)
+             * @description rayjob: a RayJob and a RayCluster running the image; rayservice: a RayService of the project's Serve app (serveConfigV2); raycronjob: a RayCronJob that runs the rayjob variant's RayJob on `schedule`
              * @default rayjob
              * @enum {string}
              */
-            variant?: "rayjob" | "rayservice";
+            variant?: "rayjob" | "rayservice" | "raycronjob";
             /** @description The Serve app as module:attribute (as `serve run` takes it); default: the project's serve_config.yaml, else a top-level `app = X.bind()` in the entrypoint */
             serve_app?: string | null;
+            /**
+             * @description raycronjob only (required there): five cron fields (minute hour day-of-month month day-of-week), e.g. `0 2 * * 1-5`; a sixth field, @-macros or an out-of-range value (`61 * * * *`) is a 400 naming `schedule`
+             * @example 0 2 * * 1-5
+             */
+            schedule?: string | null;
+            /** @description raycronjob only: the IANA zone the schedule is read in (spec.timeZone), e.g. Europe/Berlin; default: the operator's (UTC). An unknown zone is a 400 naming `time_zone` */
+            time_zone?: string | null;
+            /** @description raycronjob only: create it suspended (spec.suspend): no runs until resumed */
+            suspend?: boolean | null;
+            /**
+             * @description Where the pinned versions come from: `latest` (the project's latest SUCCEEDED run, as its recorded environment says; the default), a run's submission id (GET /projects/{project}/runs lists them), or `server` (this server's Python). A run whose record cannot be used falls back to the server's Python with a warning in `warnings`.
+             * @default latest
+             */
+            source_run?: string | null;
         };
         Builder: {
             name: string;
@@ -1345,10 +1606,20 @@ export interface components {
             requirements: {
                 source?: string;
                 requirements?: string[];
-                changes?: Record<string, unknown>[];
+                changes?: {
+                    name: string;
+                    spec: string;
+                    pinned: string | null;
+                    /** @enum {string} */
+                    how: "installed" | "exact" | "url" | "local" | "base_image";
+                    from: components["schemas"]["PinSource"];
+                    message: string;
+                }[];
                 unpinned?: {
                     spec?: string;
                     reason?: string;
+                    from?: components["schemas"]["PinSource"];
+                    name?: string;
                 }[];
                 local_files?: string[];
             };
@@ -1387,7 +1658,7 @@ export interface components {
             ray_version?: string;
             git_commit?: string | null;
             /** @enum {string} */
-            variant?: "rayjob" | "rayservice";
+            variant?: "rayjob" | "rayservice" | "raycronjob";
             /** @description Where the project's Serve app was found (null when none) */
             serve_app?: null | components["schemas"]["ServeApp"];
             /** @description Why the project's serve config cannot be used (the rayservice variant would be refused) */
@@ -1401,16 +1672,66 @@ export interface components {
                 reason: string;
                 /** @description Dev-only parts of the RayCluster left out of the manifests (sidecars, ports, volumes, env) */
                 dropped: string[];
+                /** @description Ray's view only: each group's CPU and memory, where the number came from and whether the manifests use it (a machine's total is no request: left out and flagged) */
+                numbers: {
+                    group: string;
+                    /** @enum {string} */
+                    resource: "cpu" | "memory";
+                    value: string;
+                    /** @enum {string} */
+                    basis: "pod" | "container" | "ray_start" | "machine" | "unknown";
+                    used: boolean;
+                    from: string;
+                }[];
             };
             /** @description The dev run the image reproduces (its label io.ray-dev.source-run) */
             source_run?: string | null;
-            /** @description sha256 of the lock (deps/requirements.txt): the label io.ray-dev.lock-sha256 */
-            lock_sha256?: string | null;
             parity?: {
                 expected?: Record<string, unknown> | null;
                 /** @description Available builders that check the image before pushing it */
                 before_push?: string[];
             };
+            /** @description The raycronjob variant's schedule and its next runs */
+            schedule?: components["schemas"]["ScheduleReview"] | null;
+            logs?: components["schemas"]["LogsReview"];
+            /** @description The tested environment the pins come from */
+            source: {
+                /** @description latest, server or a run id, as asked */
+                requested: string;
+                /**
+                 * @description What was used (server when a run's record could not be)
+                 * @enum {string}
+                 */
+                kind: "run" | "server";
+                run: null | components["schemas"]["RunSummary"];
+                description: string;
+                warnings: components["schemas"]["ReviewWarning"][];
+                /** @description The project's recorded runs, newest first (at most 20): the choices */
+                runs: components["schemas"]["RunSummary"][];
+            };
+            /** @description sha256 of the requirements.txt the image installs (its label io.ray-dev.lock-sha256) */
+            lock_hash: string;
+            /** @description The project's files (relative to the project) changed since the source run; null without a run or when it recorded no files. Lists hold at most 200 names each; `counts` the totals */
+            changed_files: null | {
+                /** @description The run compared with */
+                since: string;
+                modified: string[];
+                added: string[];
+                removed: string[];
+                counts: {
+                    [key: string]: number;
+                };
+                changed: boolean;
+            };
+            /** @description Distributions the project's code imported in the run but the project declares nowhere; `requirement` (pinned to the run's version) is what POST /projects/{project}/runtime-env/packages adds */
+            undeclared: {
+                name: string;
+                version: string | null;
+                modules: string[];
+                requirement: string;
+            }[];
+            /** @description What the review must show before a build: the source's fallbacks, files changed since the run, shape numbers left out */
+            warnings: components["schemas"]["ReviewWarning"][];
         };
         Promotion: {
             id: string;
@@ -1433,16 +1754,15 @@ export interface components {
             finished?: number | null;
             parity?: null | components["schemas"]["ParitySummary"];
             /** @description What the user pushed despite the parity check (Push anyway): one entry per override */
-            overrides?: {
-                /** @enum {string} */
-                what?: "parity";
-                parity_status?: string;
-                mismatches?: string[];
-                reason?: string | null;
-                user?: string | null;
-                /** Format: date-time */
-                at?: string;
-            }[] | null;
+            overrides?: components["schemas"]["PromotionOverride"][] | null;
+            schedule?: components["schemas"]["PromotionSchedule"];
+            /** @description The run the pins came from (null: this server's Python) */
+            source_run?: string | null;
+            /** @description sha256 of the requirements.txt (null for promotions recorded before locks were kept) */
+            lock_hash?: string | null;
+            /** @description When the source run started (epoch seconds; null without a source run) */
+            source_run_time?: number | null;
+            provenance?: components["schemas"]["PromotionProvenance"];
         };
         PromotionDetail: components["schemas"]["Promotion"] & {
             dockerfile?: string;
@@ -1451,8 +1771,14 @@ export interface components {
             log?: string;
             /** @description The manifests with the image on its pushed digest (registry/name@sha256:...): what to download or re-apply */
             manifests_pinned?: string;
-            /** @description The whole parity check of the image: expected and found versions, every import, pip check, the image's other distributions */
-            parity_report?: null | components["schemas"]["ParityResult"];
+            /** @description The pinned requirements, each pin with where its version came from */
+            lock?: {
+                requirements?: string[];
+                hash?: string;
+                source?: Record<string, unknown> | null;
+                pins?: Record<string, unknown>[];
+                unpinned?: Record<string, unknown>[];
+            } | null;
         };
         BuildStreamMessage: {
             /** @enum {string} */
@@ -1474,11 +1800,11 @@ export interface components {
             from: string;
             to: string;
             same_inputs: boolean;
-            /** @description One entry per Dockerfile, requirements.txt and manifest (Kind/name, in either promotion) */
+            /** @description One entry per Dockerfile, requirements.txt, the lock (each pin with the run its version came from) and manifest (Kind/name, in either promotion) */
             artifacts: {
                 name: string;
                 /** @enum {string} */
-                kind: "dockerfile" | "requirements" | "manifest";
+                kind: "dockerfile" | "requirements" | "lock" | "manifest";
                 /** @description Unified diff; empty when equal */
                 diff: string;
             }[];
@@ -1486,13 +1812,26 @@ export interface components {
             requirements: string;
             /** @description All manifests as one text */
             manifests: string;
+            /** @description Unified diff of the locks */
+            lock?: string;
+            /** @description Packages whose pin changed (null: absent on that side) */
+            lock_changes?: {
+                name: string;
+                from: string | null;
+                to: string | null;
+            }[];
+            source_runs?: {
+                from?: string | null;
+                to?: string | null;
+            };
+            same_lock?: boolean;
         };
         ReapplyRequest: {
             /**
-             * @description Which of the promotion's manifests; default: the RayJob, else the RayService, else the RayCluster
+             * @description Which of the promotion's manifests; default: the RayCronJob, else the RayJob, else the RayService, else the RayCluster
              * @enum {string}
              */
-            kind?: "RayJob" | "RayService" | "RayCluster";
+            kind?: "RayCronJob" | "RayJob" | "RayService" | "RayCluster";
             /** @default true */
             dry_run?: boolean;
             /**
@@ -1576,6 +1915,234 @@ export interface components {
             could_check?: string[];
             seconds?: number;
             builder?: string;
+        };
+        ScheduleReview: {
+            schedule: string;
+            time_zone: string | null;
+            suspend: boolean;
+            /** @description The zone the times are in: time_zone, else UTC */
+            zone_shown: string;
+            /** @description The next five run times after now, ISO 8601 with the zone's offset (DST as cron runs it: a time skipped in spring runs at the first minute after, a repeated time once) */
+            next_runs: string[];
+        };
+        LogsReview: {
+            /** @description The manifests carry historyServerOptions (c.RayDev.history_server) */
+            configured: boolean;
+            uri?: string | null;
+            collector_image?: string | null;
+            /** @description Where the run's logs go: to the History Server's storage, or with the cluster and how to keep them */
+            message: string;
+            /** @description c.RayDev.history_server is set but unusable (a build is refused until it is fixed) */
+            error?: string;
+        };
+        /** @description A scheduled promotion's RayCronJob schedule (null for the other variants) */
+        PromotionSchedule: {
+            schedule?: string;
+            time_zone?: string | null;
+            suspend?: boolean;
+        } | null;
+        ScheduledPromotions: {
+            namespace: string;
+            cronjobs: (components["schemas"]["KubeRayStatus"] & {
+                project?: string | null;
+            })[];
+            /** @description This server may patch RayCronJobs (SelfSubjectAccessReview) */
+            can_suspend: boolean;
+            /** @description When it may not: the message naming the Role rule to add */
+            missing_rule: string | null;
+        };
+        SuspendRequest: {
+            /** @description true: no new runs; false: resume */
+            suspend: boolean;
+            /** @default true */
+            dry_run?: boolean;
+        };
+        SuspendResult: {
+            dry_run: boolean;
+            /** @enum {string} */
+            kind: "RayCronJob";
+            name: string;
+            namespace: string;
+            suspend: boolean;
+            changed: boolean;
+            /** @description Unified YAML diff: the cluster's object -> after the patch */
+            diff: string;
+            status: components["schemas"]["KubeRayStatus"];
+        };
+        SaveLogRequest: {
+            /** @description A storage URI as the storage core reads it (s3://..., gs://..., /path in a root, root:path); a root or a path ending in / gets <submission id>.log. Default: the artifacts root (else the first writable root), ray-dev-logs/<project>/ */
+            dest?: string | null;
+            /** @default false */
+            overwrite?: boolean;
+        };
+        SavedLog: {
+            submission_id: string;
+            /** @description The saved file's URI */
+            dest: string;
+            root: string;
+            path: string;
+            bytes: number;
+        };
+        /** @description One recorded run of a project: a job launched from here whose driver ran through the recording launcher */
+        RunSummary: {
+            submission_id: string;
+            project: string;
+            file: string;
+            /** @description Submission time (seconds since the epoch) */
+            created: number;
+            /** @description When the driver started (from the record) */
+            started?: number | null;
+            ended?: number | null;
+            /** @enum {string|null} */
+            status: "PENDING" | "RUNNING" | "STOPPED" | "SUCCEEDED" | "FAILED" | null;
+            /**
+             * @description pending: not ended yet; recorded: complete; partial: the driver was stopped or killed before its end (installed versions read from its environment when still there, imports unknown); missing: ended without a record (driver on another node, record deleted); not_recorded: the launcher was not used (image_uri runtime_env, or c.RayDev.record_runs off)
+             * @enum {string}
+             */
+            state: "pending" | "recorded" | "partial" | "missing" | "not_recorded";
+            state_message: string;
+            /** @description Its installed versions are known: promote can pin from it */
+            usable: boolean;
+            python_version?: string | null;
+            ray_version?: string | null;
+            /** @description sha256 over the project's files (path and digest) at submission */
+            files_hash?: string | null;
+            /** @description How many distributions were installed */
+            distribution_count?: number;
+            /** @description How many of them the run imported */
+            imported_count?: number;
+        };
+        RunList: {
+            runs: components["schemas"]["RunSummary"][];
+        };
+        RunRecord: components["schemas"]["RunSummary"] & {
+            /** @description The project's runtime_env as submitted; values of secret-looking env vars and credentials in URLs masked (********) */
+            runtime_env: Record<string, unknown>;
+            python?: {
+                executable?: string;
+                version?: string;
+                implementation?: string;
+            } | null;
+            exit_code?: number | null;
+            /** @description The driver's exception (Type: message) when it failed */
+            error?: string | null;
+            /** @description Every distribution installed where the driver ran (canonical name: version), the first on sys.path winning as imports do */
+            distributions: {
+                [key: string]: string;
+            };
+            /** @description Distributions the run imported, with the top-level modules (namespace packages as ns.sub) it imported from each */
+            imported: {
+                [key: string]: string[];
+            };
+            /** @description Modules it imported that no distribution provides (the project's own) */
+            local_modules: string[];
+            /** @description The runtime_env's env vars as the driver got them (${VAR} expanded), secrets masked */
+            env_vars: {
+                [key: string]: string | null;
+            };
+            /** @description The project's files at submission (path relative to the project: sha256); null when the working_dir was a remote URI */
+            files: {
+                [key: string]: string;
+            } | null;
+            /** @description What recording cost at the driver's end */
+            record_seconds?: number | null;
+        };
+        /** @description Where one pin's version came from */
+        PinSource: {
+            /** @enum {string} */
+            kind: "run" | "server" | "file";
+            /** @description The run (submission id) whose environment had this version */
+            run_id: string | null;
+            /** @description When that run started (seconds since the epoch) */
+            time: number | null;
+            /** @description Whether the run imported it (null: not known; a declared package the run never imported is pinned all the same) */
+            imported?: boolean | null;
+        };
+        ReviewWarning: {
+            /** @description no_runs, no_succeeded_run, record_unusable (the run's record cannot be read: the pins fell back to the server's Python), run_not_succeeded, imports_unknown, files_changed, shape_not_requests (Ray's view gave machine totals, left out of the manifests' resources) */
+            kind: string;
+            message: string;
+        };
+        RuntimeEnvPackages: {
+            /** @description Requirements to add, e.g. tabulate==0.9.0 (each replaces a requirement of the same package) */
+            requirements: string[];
+            /** @description The ETag read (If-Match works too): 409 if the file changed since */
+            etag?: string;
+        };
+        ClusterMetrics: {
+            /** @description The dashboard reaches a Grafana: its Metrics page shows panels */
+            available: boolean;
+            /** @description Where the Metrics page's panels load from (the browser must reach it) */
+            grafana_host: string | null;
+            /** @description Why there are no metrics and what to set, or where the panels load from */
+            message: string | null;
+        };
+        NotebookInstall: {
+            /** @description Stable id (notebook, package, version): what dismiss takes */
+            id: string;
+            /** @description The distribution's name as its metadata spells it */
+            name: string;
+            /** @description The version installed */
+            version: string;
+            /** @description name==version: what *Add to runtime_env.yaml* adds */
+            requirement: string;
+            /** @description The project's requirement of the same package the installed version does not satisfy (e.g. tabulate==0.8.0), or null */
+            declared: string | null;
+            /** @description API path of the notebook (its live session's, so a rename is followed) */
+            notebook: string;
+            /** @description API path of the notebook's project (the nearest folder with a runtime_env.yaml) */
+            project: string;
+            kernel_id: string;
+            /** @description Whether the kernel that installed it is still running */
+            running: boolean;
+            /** @description The cell's install command line */
+            command: string;
+            /** @description Where it was installed from when not an index (PEP 610: a file, a folder, a VCS URL; credentials removed) */
+            url: string | null;
+            /** @description When (Unix seconds) */
+            installed: number;
+        };
+        NotebookInstalls: {
+            /** @description The project asked about (null: every project) */
+            project: string | null;
+            installs: components["schemas"]["NotebookInstall"][];
+        };
+        DismissNotebookInstalls: {
+            /** @description The `id` of each install to hide */
+            ids: string[];
+        };
+        DismissedNotebookInstalls: {
+            dismissed: string[];
+        };
+        PromotionOverride: {
+            /** @enum {string} */
+            what?: "parity";
+            parity_status?: string;
+            mismatches?: string[];
+            reason?: string | null;
+            user?: string | null;
+            /** Format: date-time */
+            at?: string;
+        };
+        /** @description Where a promotion's image came from, as the history, `jupyter ray-dev promote --json` and `%ray_promote` show it */
+        PromotionProvenance: {
+            /** @description The run the pins came from (null: this server's Python) */
+            source_run: null | {
+                /** @description The run's submission id (the image's label io.ray-dev.source-run) */
+                id: string;
+                /** @description When the run started (epoch seconds) */
+                time: number | null;
+            };
+            /** @description Where the lock's versions came from, said to a person */
+            pins_from: string | null;
+            lock: {
+                /** @description sha256 of the requirements.txt (the image's label io.ray-dev.lock-sha256) */
+                sha256: string | null;
+                /** @description The pinned lines */
+                requirements: string[] | null;
+            };
+            parity: null | components["schemas"]["ParitySummary"];
+            overrides: components["schemas"]["PromotionOverride"][];
         };
     };
     responses: {
@@ -2567,7 +3134,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description RayJob, RayService or RayCluster */
+                /** @description RayJob, RayService, RayCluster or RayCronJob */
                 kind: string;
                 name: string;
             };
@@ -2947,6 +3514,308 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+        };
+    };
+    saveJobLog: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Ray's submission id (raysubmit_...) */
+                job_id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["SaveLogRequest"];
+            };
+        };
+        responses: {
+            /** @description Where the log went */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedLog"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            503: components["responses"]["Error"];
+        };
+    };
+    listScheduledPromotions: {
+        parameters: {
+            query?: {
+                /** @description Only this project's (its folder relative to the Jupyter root) */
+                project?: string;
+                /** @description Default: this pod's namespace */
+                namespace?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The scheduled promotions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduledPromotions"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["KubernetesForbidden"];
+            503: components["responses"]["KubernetesError"];
+        };
+    };
+    suspendRayCronJob: {
+        parameters: {
+            query?: {
+                /** @description Default: this pod's namespace */
+                namespace?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SuspendRequest"];
+            };
+        };
+        responses: {
+            /** @description The patch's result (or what it would be) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuspendResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["KubernetesForbidden"];
+            404: components["responses"]["KubernetesError"];
+            503: components["responses"]["KubernetesError"];
+        };
+    };
+    getClusterMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The verdict */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterMetrics"];
+                };
+            };
+            403: components["responses"]["Forbidden"];
+            502: components["responses"]["Error"];
+            503: components["responses"]["Error"];
+        };
+    };
+    dashboardProxy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Path under the dashboard, e.g. `api/jobs/` */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the dashboard answered (any status, passed on) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            403: components["responses"]["Forbidden"];
+            /** @description The dashboard did not answer, or the Ray token is missing: an HTML page saying which */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    getRunRecord: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Ray's submission id (raysubmit_...) */
+                job_id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The record */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunRecord"];
+                };
+            };
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Error"];
+        };
+    };
+    listProjectRuns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project folder, relative to the Jupyter root as the file browser shows it; its slashes as they are or encoded (%2F). `%2F` alone is the Jupyter root. */
+                project: components["parameters"]["Project"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The runs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    addRuntimeEnvPackages: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag read */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description The project folder, relative to the Jupyter root as the file browser shows it; its slashes as they are or encoded (%2F). `%2F` alone is the Jupyter root. */
+                project: components["parameters"]["Project"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuntimeEnvPackages"];
+            };
+        };
+        responses: {
+            /** @description Saved */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuntimeEnvFile"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    listProjectNotebookInstalls: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project folder, relative to the Jupyter root as the file browser shows it; its slashes as they are or encoded (%2F). `%2F` alone is the Jupyter root. */
+                project: components["parameters"]["Project"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Installs, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotebookInstalls"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    listNotebookInstalls: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Installs, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotebookInstalls"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    dismissNotebookInstalls: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DismissNotebookInstalls"];
+            };
+        };
+        responses: {
+            /** @description Dismissed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DismissedNotebookInstalls"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
         };
     };
 }

@@ -40,7 +40,10 @@ export interface IKubeRayInfo {
 export interface IClusterSummary {
   /** The Ray dashboard address the server talks to. */
   address: string;
-  /** The dashboard link for the browser (may differ from `address`). */
+  /**
+   * The dashboard link for a browser tab: the dashboard through the Jupyter
+   * server unless `c.RayDev.dashboard_url` names another address.
+   */
   dashboard_url: string;
   ray_version: string | null;
   python_version?: string | null;
@@ -51,6 +54,15 @@ export interface IClusterSummary {
   alive_nodes: number;
   dead_nodes: number;
   kuberay: IKubeRayInfo | null;
+}
+
+/** `GET ray-dev/api/cluster/metrics`: whether the dashboard's Metrics page has Grafana. */
+export interface IClusterMetrics {
+  available: boolean;
+  /** Where the Metrics page's panels load from (the browser must reach it). */
+  grafana_host: string | null;
+  /** Why there are no metrics and what to set, or where the panels load from. */
+  message: string | null;
 }
 
 /** The JSON body of every error the server extension answers with. */
@@ -322,6 +334,42 @@ export interface IRuntimeEnvFile {
   warnings?: IRuntimeEnvFinding[];
 }
 
+/**
+ * A package a notebook installed into its kernel (`%pip install`...) that
+ * its project's runtime_env.yaml does not declare at that version.
+ */
+export interface INotebookInstall {
+  /** What `dismissNotebookInstalls` takes. */
+  id: string;
+  name: string;
+  /** The version installed. */
+  version: string;
+  /** `name==version`: what *Add to runtime_env.yaml* adds. */
+  requirement: string;
+  /** The project's requirement of it the version does not satisfy, if any. */
+  declared: string | null;
+  /** API path of the notebook. */
+  notebook: string;
+  /** API path of the notebook's project. */
+  project: string;
+  kernel_id: string;
+  /** Whether the kernel that installed it still runs. */
+  running: boolean;
+  /** The cell's install command. */
+  command: string;
+  /** Where it came from when not an index (a file, a VCS URL). */
+  url: string | null;
+  /** Unix seconds. */
+  installed: number;
+}
+
+/** `GET .../notebook-installs`: newest first. */
+export interface INotebookInstalls {
+  /** The project asked about; `null`: every project. */
+  project: string | null;
+  installs: INotebookInstall[];
+}
+
 /** What Ray would upload for the working_dir. */
 export interface IWorkingDirSize {
   project: string;
@@ -428,7 +476,7 @@ export interface IKubernetesDiscovery {
   raycluster: IRayClusterSummary | null;
 }
 
-/** Status of an applied RayJob / RayService / RayCluster. */
+/** Status of an applied RayJob / RayService / RayCluster / RayCronJob. */
 export interface IKubeRayStatus {
   kind: string;
   name: string;
@@ -439,6 +487,39 @@ export interface IKubeRayStatus {
   state?: string | null;
   dashboard_url?: string | null;
   message?: string | null;
+  /** RayCronJob: its cron schedule, zone and whether it is suspended. */
+  schedule?: string | null;
+  time_zone?: string | null;
+  suspend?: boolean | null;
+  /** RayCronJob: when it last stamped a RayJob. */
+  last_schedule_time?: string | null;
+  /** RayCronJob: the RayJobs it stamped, newest run first. */
+  jobs?: (IKubeRayStatus & {
+    scheduled_for?: string | null;
+    created?: string | null;
+  })[];
+}
+
+/** `GET ray-dev/api/kubernetes/scheduled`: the RayCronJobs promote made. */
+export interface IScheduledPromotions {
+  namespace: string;
+  cronjobs: (IKubeRayStatus & { project?: string | null })[];
+  /** This server may suspend and resume them (patch raycronjobs). */
+  can_suspend: boolean;
+  /** When it may not: the message naming the Role rule to add. */
+  missing_rule: string | null;
+}
+
+/** `POST .../raycronjobs/<name>/suspend`: the patch's result or what it would be. */
+export interface ISuspendResult {
+  dry_run: boolean;
+  kind: 'RayCronJob';
+  name: string;
+  namespace: string;
+  suspend: boolean;
+  changed: boolean;
+  diff: string;
+  status: IKubeRayStatus;
 }
 
 /** `POST ray-dev/api/kubernetes/apply`. */
@@ -472,9 +553,91 @@ export interface IPromoteRequest {
   variant?: PromoteVariant;
   /** The Serve app as `module:app`; default: found in the project. */
   serve_app?: string | null;
+  /** `raycronjob`: five cron fields. */
+  schedule?: string | null;
+  /** `raycronjob`: the IANA zone the schedule is read in (default: UTC). */
+  time_zone?: string | null;
+  /** `raycronjob`: create it suspended. */
+  suspend?: boolean | null;
+  /** Where pinned versions come from: `latest` (default), a run's id, or `server`. */
+  source_run?: string | null;
 }
 
-export type PromoteVariant = 'rayjob' | 'rayservice';
+/** One recorded run of a project (`RunSummary`): what promote can pin from. */
+export interface IRunSummary {
+  submission_id: string;
+  project: string;
+  file: string;
+  created: number;
+  started?: number | null;
+  ended?: number | null;
+  status: JobStatus | null;
+  state: 'pending' | 'recorded' | 'partial' | 'missing' | 'not_recorded';
+  state_message: string;
+  /** Its installed versions are known. */
+  usable: boolean;
+  python_version?: string | null;
+  ray_version?: string | null;
+  distribution_count?: number;
+  imported_count?: number;
+  files_hash?: string | null;
+}
+
+/** Where one pin's version came from (`PinSource`). */
+export interface IPinSource {
+  kind: 'run' | 'server' | 'file';
+  run_id: string | null;
+  time: number | null;
+  /** Whether the run imported it (null: not known). */
+  imported?: boolean | null;
+}
+
+/** Something the review must show (`ReviewWarning`). */
+export interface IReviewWarning {
+  kind: string;
+  message: string;
+}
+
+/** A CPU or memory number of a shape from Ray's view, and where it came from. */
+export interface IShapeNumber {
+  group: string;
+  resource: 'cpu' | 'memory';
+  value: string;
+  basis: 'pod' | 'container' | 'ray_start' | 'machine' | 'unknown';
+  /** False: a machine's total, left out of the manifests' resources. */
+  used: boolean;
+  from: string;
+}
+
+export type PromoteVariant = 'rayjob' | 'rayservice' | 'raycronjob';
+
+/** A scheduled promotion's schedule and its next runs, for the review. */
+export interface IScheduleReview {
+  schedule: string;
+  time_zone: string | null;
+  suspend: boolean;
+  /** The zone the times are in: time_zone, else UTC. */
+  zone_shown: string;
+  /** ISO 8601 with the zone's offset. */
+  next_runs: string[];
+}
+
+/** Where a promoted run's logs go (KubeRay's History Server, or with the cluster). */
+export interface ILogsReview {
+  configured: boolean;
+  uri?: string | null;
+  collector_image?: string | null;
+  message: string;
+  /** c.RayDev.history_server is set but unusable. */
+  error?: string;
+}
+
+/** A recorded promotion's RayCronJob schedule (null for the other variants). */
+export interface IPromotionSchedule {
+  schedule?: string;
+  time_zone?: string | null;
+  suspend?: boolean;
+}
 
 /** Where the project's Serve app was found, for the RayService variant. */
 export interface IServeApp {
@@ -511,10 +674,16 @@ export interface IPromotionPlan {
       name: string;
       spec: string;
       pinned: string | null;
-      how: string;
+      how: 'installed' | 'exact' | 'url' | 'local' | 'base_image';
+      from: IPinSource;
       message: string;
     }[];
-    unpinned: { spec: string; reason: string }[];
+    unpinned: {
+      spec: string;
+      reason: string;
+      name?: string;
+      from?: IPinSource;
+    }[];
     local_files: string[];
   };
   env_vars: {
@@ -541,10 +710,39 @@ export interface IPromotionPlan {
   git_commit: string | null;
   /** Where the manifests' groups come from, and why not the other source. */
   shape_source: IPromoteShapeSource;
+  /** The raycronjob variant's schedule and its next runs. */
+  schedule: IScheduleReview | null;
+  logs: ILogsReview;
+  /** The tested environment the pins come from, and the runs to choose from. */
+  source: {
+    requested: string;
+    kind: 'run' | 'server';
+    run: IRunSummary | null;
+    description: string;
+    warnings: IReviewWarning[];
+    runs: IRunSummary[];
+  };
+  /** sha256 of the requirements.txt the image installs. */
+  lock_hash: string;
+  /** Project files changed since the source run (null without one). */
+  changed_files: {
+    since: string;
+    modified: string[];
+    added: string[];
+    removed: string[];
+    counts: Record<string, number>;
+    changed: boolean;
+  } | null;
+  /** Imported by the project's code in the run, declared nowhere: *Add* sends `requirement`. */
+  undeclared: {
+    name: string;
+    version: string | null;
+    modules: string[];
+    requirement: string;
+  }[];
+  warnings: IReviewWarning[];
   /** The dev run the image reproduces (its label io.ray-dev.source-run). */
   source_run?: string | null;
-  /** sha256 of the lock the image installs (its label io.ray-dev.lock-sha256). */
-  lock_sha256?: string | null;
   /** What the built image is checked against, and which builders check before the push. */
   parity?: {
     expected: {
@@ -564,6 +762,8 @@ export interface IPromoteShapeSource {
   reason: string;
   /** Dev-only parts of the RayCluster left out (sidecars, ports, volumes, env). */
   dropped: string[];
+  /** Ray's view only: each CPU/memory number, where it came from, whether it is used. */
+  numbers: IShapeNumber[];
 }
 
 /** `blocked`: built, held back by its parity check (Push anyway pushes it). */
@@ -613,6 +813,15 @@ export interface IPromotionOverride {
   at: string;
 }
 
+/** Where a promotion's image came from (`PromotionProvenance`). */
+export interface IPromotionProvenance {
+  source_run: { id: string; time: number | null } | null;
+  pins_from: string | null;
+  lock: { sha256: string | null; requirements: string[] | null };
+  parity: IParitySummary | null;
+  overrides: IPromotionOverride[];
+}
+
 /** One entry of the promotion history (`Promotion`). */
 export interface IPromotion {
   id: string;
@@ -628,6 +837,15 @@ export interface IPromotion {
   user: string | null;
   created: number;
   finished: number | null;
+  /** A scheduled promotion's schedule (the history and the record have it). */
+  schedule?: IPromotionSchedule | null;
+  /** The run the pins came from (null: this server's Python). */
+  source_run?: string | null;
+  lock_hash?: string | null;
+  /** When the source run started (epoch seconds). */
+  source_run_time?: number | null;
+  /** The source run, the lock, the parity check and the overrides, in one place. */
+  provenance?: IPromotionProvenance;
   parity?: IParitySummary | null;
   overrides?: IPromotionOverride[] | null;
 }
@@ -639,13 +857,21 @@ export interface IPromotionDetail extends IPromotion {
   log: string;
   /** The manifests with the image on its pushed digest: what to download or re-apply. */
   manifests_pinned: string;
+  /** The pinned requirements, each pin with where its version came from. */
+  lock?: {
+    requirements?: string[];
+    hash?: string;
+    source?: Record<string, unknown> | null;
+    pins?: Record<string, unknown>[];
+    unpinned?: Record<string, unknown>[];
+  } | null;
 }
 
 /** One artifact's change between two promotions. */
 export interface IPromotionArtifactDiff {
   /** `Dockerfile`, `requirements.txt`, or `Kind/name` of a manifest. */
   name: string;
-  kind: 'dockerfile' | 'requirements' | 'manifest';
+  kind: 'dockerfile' | 'requirements' | 'lock' | 'manifest';
   /** Unified diff; empty when equal. */
   diff: string;
 }
@@ -660,6 +886,12 @@ export interface IPromotionDiff {
   requirements: string;
   /** All manifests as one text. */
   manifests: string;
+  /** Unified diff of the locks (each pin with the run its version came from). */
+  lock?: string;
+  /** Packages whose pin changed (null: absent on that side). */
+  lock_changes?: { name: string; from: string | null; to: string | null }[];
+  source_runs?: { from?: string | null; to?: string | null };
+  same_lock?: boolean;
 }
 
 /** Re-apply of a recorded promotion: the apply result and the promotion. */
@@ -692,4 +924,20 @@ export interface IPromotionPackage extends IPromotion {
   not_carried: { spec: string; reason: string }[];
   /** Says this path is less reproducible than the image. */
   reproducibility: string;
+}
+
+/** `POST ray-dev/api/jobs/<id>/logs/save`. */
+export interface ISaveLogRequest {
+  /** A storage URI (s3://..., gs://..., root:path); default: the artifacts root. */
+  dest?: string | null;
+  overwrite?: boolean;
+}
+
+/** Where a saved log went. */
+export interface ISavedLog {
+  submission_id: string;
+  dest: string;
+  root: string;
+  path: string;
+  bytes: number;
 }

@@ -7,6 +7,7 @@ import { launchIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import type { ApiError, IClusterSummary, IRayNode } from '../api';
+import { rayIcon } from '../icons';
 import { splitCode } from './format';
 import {
   clusterResources,
@@ -22,6 +23,11 @@ export interface IClusterViewProps {
   trans: TranslationBundle;
   /** Ask for an immediate refresh (the error box's "Retry now"). */
   onRetry: () => void;
+  /**
+   * Open the dashboard in a Lab tab; without it (or with a modifier key or
+   * the middle button) the link opens a browser tab.
+   */
+  onOpenDashboard?: () => void;
 }
 
 export function ClusterView(props: IClusterViewProps): JSX.Element {
@@ -32,7 +38,13 @@ export function ClusterView(props: IClusterViewProps): JSX.Element {
       <ErrorBox error={state.error} trans={trans} onRetry={props.onRetry} />
     );
   } else if (state.cluster) {
-    body = <ClusterDetails cluster={state.cluster} trans={trans} />;
+    body = (
+      <ClusterDetails
+        cluster={state.cluster}
+        trans={trans}
+        onOpenDashboard={props.onOpenDashboard}
+      />
+    );
   } else {
     body = (
       <div className="jp-RayDev-loading" data-testid="ray-loading">
@@ -93,26 +105,65 @@ function ErrorBox(props: {
 function ClusterDetails(props: {
   cluster: IClusterSummary;
   trans: TranslationBundle;
+  onOpenDashboard?: () => void;
 }): JSX.Element {
-  const { cluster, trans } = props;
+  const { cluster, trans, onOpenDashboard } = props;
   return (
     <>
       <ClusterHeader cluster={cluster} trans={trans} />
       <ResourceList cluster={cluster} trans={trans} />
       <NodeList cluster={cluster} trans={trans} />
-      <a
-        className="jp-RayDev-dashboardLink"
-        data-testid="ray-dashboard-link"
-        href={cluster.dashboard_url}
-        target="_blank"
-        rel="noopener noreferrer"
-        title={cluster.dashboard_url}
-      >
-        <launchIcon.react tag="span" className="jp-RayDev-linkIcon" />
-        {trans.__('Open Ray dashboard')}
-      </a>
+      <div className="jp-RayDev-dashboardLinks">
+        <a
+          className="jp-RayDev-dashboardLink"
+          data-testid="ray-dashboard-link"
+          href={cluster.dashboard_url}
+          target="_blank"
+          rel="noopener noreferrer"
+          title={
+            onOpenDashboard
+              ? trans.__(
+                  'Open in a Lab tab (Ctrl/Cmd-click or middle-click: a browser tab)'
+                )
+              : cluster.dashboard_url
+          }
+          onClick={event => {
+            if (!onOpenDashboard || opensBrowserTab(event)) {
+              return; // the browser follows the link
+            }
+            event.preventDefault();
+            onOpenDashboard();
+          }}
+        >
+          <rayIcon.react tag="span" className="jp-RayDev-linkIcon" />
+          {trans.__('Open Ray dashboard')}
+        </a>
+        {onOpenDashboard && (
+          <a
+            className="jp-RayDev-dashboardLink jp-mod-secondary"
+            data-testid="ray-dashboard-browser"
+            href={cluster.dashboard_url}
+            target="_blank"
+            rel="noopener noreferrer"
+            title={trans.__('Open the Ray dashboard in a browser tab')}
+            aria-label={trans.__('Open the Ray dashboard in a browser tab')}
+          >
+            <launchIcon.react tag="span" className="jp-RayDev-linkIcon" />
+          </a>
+        )}
+      </div>
     </>
   );
+}
+
+/** A click the browser itself should turn into a new tab or window. */
+export function opensBrowserTab(event: {
+  ctrlKey: boolean;
+  metaKey: boolean;
+  shiftKey: boolean;
+  button: number;
+}): boolean {
+  return event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0;
 }
 
 function ClusterHeader(props: {

@@ -15,9 +15,10 @@ import type {
   IRayVolume,
   RayDevAPI
 } from '../api';
+import { ScheduledPromotions, type ScheduledAPI } from './scheduled';
 
 export interface IKubeRayDetailsProps {
-  api: Pick<RayDevAPI, 'getKubernetes'>;
+  api: Pick<RayDevAPI, 'getKubernetes'> & ScheduledAPI;
   trans: TranslationBundle;
   /** Changing it reads the RayCluster again. */
   refreshKey?: number;
@@ -59,6 +60,9 @@ export function KubeRayDetails(props: IKubeRayDetailsProps): JSX.Element {
     >
       <h3 className="jp-RayDev-sectionTitle">{trans.__('RayCluster')}</h3>
       {body}
+      {answer?.in_kubernetes ? (
+        <ScheduledPromotions api={api} trans={trans} refreshKey={refreshKey} />
+      ) : null}
     </section>
   );
 }

@@ -5,6 +5,7 @@ import type { RayDevAPI } from '../api';
 import { PolledSection } from '../section';
 import { ClusterView } from './components';
 import { KubeRayDetails } from './kuberay';
+import { DashboardMetrics } from './metrics';
 import { ClusterMonitor, type IClusterState } from './monitor';
 
 /**
@@ -31,6 +32,7 @@ export class ClusterPanel extends PolledSection<ClusterMonitor, IClusterState> {
         })
     });
     this._api = options.api;
+    this._openDashboard = options.openDashboard ?? null;
   }
 
   protected onRefresh(): void {
@@ -45,7 +47,18 @@ export class ClusterPanel extends PolledSection<ClusterMonitor, IClusterState> {
           state={state}
           trans={this.trans}
           onRetry={() => void this.model.refresh()}
+          onOpenDashboard={
+            this._openDashboard ? () => this._openDashboard?.('') : undefined
+          }
         />
+        {state.cluster && this._openDashboard && (
+          <DashboardMetrics
+            api={this._api}
+            trans={this.trans}
+            openPage={this._openDashboard}
+            refreshKey={this._kuberayKey}
+          />
+        )}
         <KubeRayDetails
           api={this._api}
           trans={this.trans}
@@ -57,6 +70,7 @@ export class ClusterPanel extends PolledSection<ClusterMonitor, IClusterState> {
 
   private _api: RayDevAPI;
   private _kuberayKey = 0;
+  private _openDashboard: ((page: string) => void) | null;
 }
 
 export namespace ClusterPanel {
@@ -65,5 +79,7 @@ export namespace ClusterPanel {
     translator: ITranslator;
     /** Milliseconds between refreshes; see the `refreshInterval` setting. */
     refreshInterval?: number;
+    /** Open a page of the Ray dashboard (`''`: overview) in a Lab tab. */
+    openDashboard?: (page: string) => void;
   }
 }

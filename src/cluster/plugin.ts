@@ -13,7 +13,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { rayIcon } from '../icons';
 import { RaySidebar, SIDEBAR_ID } from '../sidebar';
-import { IRayDevAPI, IRaySidebar } from '../tokens';
+import { IRayDashboard, IRayDevAPI, IRaySidebar } from '../tokens';
 import { DEFAULT_REFRESH_INTERVAL } from './monitor';
 
 /** The plugin's id; also the id of its settings (`schema/plugin.json`). */
@@ -29,7 +29,13 @@ export const clusterPlugin: JupyterFrontEndPlugin<IRaySidebar> = {
   description: 'A left sidebar showing the Ray cluster JupyterLab runs on.',
   autoStart: true,
   requires: [IRayDevAPI],
-  optional: [ITranslator, ISettingRegistry, ICommandPalette, ILayoutRestorer],
+  optional: [
+    ITranslator,
+    ISettingRegistry,
+    ICommandPalette,
+    ILayoutRestorer,
+    IRayDashboard
+  ],
   provides: IRaySidebar,
   activate: (
     app: JupyterFrontEnd,
@@ -37,12 +43,17 @@ export const clusterPlugin: JupyterFrontEndPlugin<IRaySidebar> = {
     translator: ITranslator | null,
     settingRegistry: ISettingRegistry | null,
     palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    dashboard: IRayDashboard | null
   ): IRaySidebar => {
     translator = translator ?? nullTranslator;
     const trans = translator.load('jupyter_ray_dev');
 
-    const sidebar = new RaySidebar({ api, translator });
+    const sidebar = new RaySidebar({
+      api,
+      translator,
+      openDashboard: dashboard ? page => dashboard.open(page) : undefined
+    });
     // Rank 150: below the file browser (100), above running sessions (200).
     app.shell.add(sidebar, 'left', { rank: 150, type: 'Ray' });
     restorer?.add(sidebar, SIDEBAR_ID);

@@ -13,6 +13,7 @@ import {
 import * as React from 'react';
 
 import type { IJob, JobStatus } from '../api';
+import { rayIcon } from '../icons';
 import {
   baseName,
   countByStatus,
@@ -34,6 +35,8 @@ import type { IJobsState } from './monitor';
 /** What a row's buttons do; the section wires them to the API and dialogs. */
 export interface IJobActions {
   openLogs: (job: IJob) => void;
+  /** The job's page in the Ray dashboard (absent: no such button). */
+  openDashboard?: (job: IJob) => void;
   openFile: (path: string) => void;
   stop: (job: IJob) => void;
   remove: (job: IJob) => void;
@@ -310,6 +313,15 @@ function JobRow(props: {
           disabled={!job.known_to_ray}
           onClick={() => actions.openLogs(job)}
         />
+        {actions.openDashboard && (
+          <ActionButton
+            icon={rayIcon}
+            label={trans.__('View in dashboard')}
+            testid="ray-job-dashboard"
+            disabled={!job.known_to_ray}
+            onClick={() => actions.openDashboard?.(job)}
+          />
+        )}
         {isActive(job.status) && (
           <ActionButton
             icon={stopIcon}

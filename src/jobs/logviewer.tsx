@@ -1,11 +1,16 @@
-import { MainAreaWidget, showErrorMessage } from '@jupyterlab/apputils';
+import {
+  InputDialog,
+  MainAreaWidget,
+  Notification,
+  showErrorMessage
+} from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import {
   downloadIcon,
+  fileUploadIcon,
   ReactWidget,
   stopIcon,
-  ToolbarButton,
-  UseSignal
+  ToolbarButton
 } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
@@ -15,7 +20,7 @@ import type { RayDevAPI } from '../api';
 import { ansiToRuns, stripAnsi } from './ansi';
 import { StatusBadge } from './components';
 import { isActive } from './model';
-import { JobLogStream, type ILogStreamState } from './logstream';
+import { JobLogStream } from './logstream';
 import { rayIcon } from '../icons';
 
 /** Lines within this many pixels of the bottom count as "at the bottom". */
@@ -239,7 +244,11 @@ export namespace JobLogView {
   }
 }
 
-/** The toolbar's live status badge. */
+/**
+ * The toolbar's live status badge. It re-renders from the stream's current
+ * state on every change: a restored tab's stream may hear `status` and `end`
+ * before the badge is mounted, and a signal emitted then would be lost.
+ */
 class StatusItem extends ReactWidget {
   constructor(
     private _stream: JobLogStream,
@@ -247,20 +256,11 @@ class StatusItem extends ReactWidget {
   ) {
     super();
     this.addClass('jp-RayDev-logBadge');
+    _stream.stateChanged.connect(() => this.update(), this);
   }
   protected render(): JSX.Element {
     return (
-      <UseSignal
-        signal={this._stream.stateChanged}
-        initialArgs={this._stream.state}
-      >
-        {(_, state?: ILogStreamState) => (
-          <StatusBadge
-            status={(state ?? this._stream.state).status}
-            trans={this._trans}
-          />
-        )}
-      </UseSignal>
+      <StatusBadge status={this._stream.state.status} trans={this._trans} />
     );
   }
 }
@@ -343,6 +343,14 @@ export class JobLogWidget extends MainAreaWidget<JobLogView> {
         onClick: () => void this.download(options.api, trans)
       })
     );
+    const save = new ToolbarButton({
+      icon: fileUploadIcon,
+      tooltip: trans.__('Save log to storage (it outlives the cluster)'),
+      dataset: { 'data-testid': 'ray-log-save' },
+      enabled: false,
+      onClick: () => void this.saveToStorage(options.api, trans)
+    });
+    this.toolbar.addItem('save', save);
     const stop = new ToolbarButton({
       icon: stopIcon,
       tooltip: trans.__('Stop this job'),
@@ -353,6 +361,8 @@ export class JobLogWidget extends MainAreaWidget<JobLogView> {
     this.toolbar.addItem('stop', stop);
     const syncStop = (): void => {
       stop.enabled = !!options.stop && isActive(stream.state.status);
+      // a finished job's log only: a running one would be saved half-written
+      save.enabled = !!stream.state.status && !isActive(stream.state.status);
     };
     stream.stateChanged.connect(syncStop);
     stream.stateChanged.connect((_, state) => {
@@ -363,6 +373,41 @@ export class JobLogWidget extends MainAreaWidget<JobLogView> {
   }
 
   readonly jobId: string;
+
+  /**
+   * Copy the finished job's log into a storage root on the server, byte for
+   * byte: where the user says (a storage URI), else the artifacts root.
+   */
+  async saveToStorage(api: RayDevAPI, trans: TranslationBundle): Promise<void> {
+    const answer = await InputDialog.getText({
+      title: trans.__('Save log to storage'),
+      label: trans.__(
+        'Storage URI (s3://…, gs://…, root:path; a folder ending in / gets %1.log). Empty: the artifacts root.',
+        this.jobId
+      ),
+      placeholder: trans.__('artifacts root, ray-dev-logs/<project>/'),
+      okLabel: trans.__('Save'),
+      cancelLabel: trans.__('Cancel')
+    });
+    if (!answer.button.accept) {
+      return;
+    }
+    try {
+      const saved = await api.saveJobLog(
+        this.jobId,
+        answer.value?.trim() || null
+      );
+      Notification.success(
+        trans.__('Saved the log to %1 (%2 bytes).', saved.dest, saved.bytes),
+        { autoClose: 8000 }
+      );
+    } catch (error) {
+      await showErrorMessage(
+        trans.__('Cannot save the log to storage'),
+        error as Error
+      );
+    }
+  }
 
   /** Fetch the full log from the server and save it as `<job id>.log`. */
   async download(api: RayDevAPI, trans: TranslationBundle): Promise<void> {

@@ -35,6 +35,9 @@ export class JobsPanel extends PolledSection<JobsMonitor, IJobsState> {
 
     this._actions = {
       openLogs: job => options.openLogs(job.submission_id),
+      openDashboard: options.openDashboard
+        ? job => options.openDashboard?.(job.submission_id)
+        : undefined,
       openFile: path => options.openFile(path),
       stop: job => void this.stop(job),
       remove: job => void this.remove(job),
@@ -168,5 +171,7 @@ export namespace JobsPanel {
     openFile: (path: string) => void;
     /** Open the log viewer of a job. */
     openLogs: (jobId: string) => void;
+    /** Open a job's page of the Ray dashboard (absent: no such button). */
+    openDashboard?: (jobId: string) => void;
   }
 }

@@ -17,9 +17,14 @@ import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import type { Widget } from '@lumino/widgets';
 
-import type { IJob, ISubmittedJob, RayDevAPI } from '../api';
+import {
+  DashboardPages,
+  type IJob,
+  type ISubmittedJob,
+  type RayDevAPI
+} from '../api';
 import { rayIcon } from '../icons';
-import { IRayDevAPI, IRayJobs, IRaySidebar } from '../tokens';
+import { IRayDashboard, IRayDevAPI, IRayJobs, IRaySidebar } from '../tokens';
 import { CommandButtonExtension } from '../toolbar';
 import { runJobDialog, type IEnvironmentSummary } from './dialog';
 import { JobLogWidget } from './logviewer';
@@ -55,6 +60,8 @@ export interface IJobsSetup {
   fileBrowser: IDefaultFileBrowser | null;
   /** Put the Jobs section in the sidebar. */
   addSection: (panel: JobsPanel) => void;
+  /** The Ray dashboard, for each job's page in it (none: no such button). */
+  dashboard?: IRayDashboard | null;
 }
 
 /** The Jobs section's place in the Ray sidebar: after the cluster. */
@@ -70,7 +77,8 @@ export const jobsPlugin: JupyterFrontEndPlugin<IRayJobs> = {
     ITranslator,
     ICommandPalette,
     ILayoutRestorer,
-    IDefaultFileBrowser
+    IDefaultFileBrowser,
+    IRayDashboard
   ],
   provides: IRayJobs,
   activate: (
@@ -80,7 +88,8 @@ export const jobsPlugin: JupyterFrontEndPlugin<IRayJobs> = {
     translator: ITranslator | null,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
-    fileBrowser: IDefaultFileBrowser | null
+    fileBrowser: IDefaultFileBrowser | null,
+    dashboard: IRayDashboard | null
   ): IRayJobs =>
     setupJobs({
       app,
@@ -89,7 +98,8 @@ export const jobsPlugin: JupyterFrontEndPlugin<IRayJobs> = {
       palette,
       restorer,
       fileBrowser,
-      addSection: section => sidebar.addSection(section, { rank: JOBS_RANK })
+      addSection: section => sidebar.addSection(section, { rank: JOBS_RANK }),
+      dashboard
     })
 };
 
@@ -114,7 +124,10 @@ export function setupJobs(options: IJobsSetup): IRayJobs {
     api,
     translator,
     openFile,
-    openLogs
+    openLogs,
+    openDashboard: options.dashboard
+      ? jobId => options.dashboard?.open(DashboardPages.job(jobId))
+      : undefined
   });
   options.addSection(panel);
 

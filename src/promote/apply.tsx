@@ -167,7 +167,9 @@ export function ApplyToCluster(props: {
     blocker =
       parsed.error ??
       (choice === null
-        ? trans.__('The manifests hold no RayJob, RayService or RayCluster.')
+        ? trans.__(
+            'The manifests hold no RayCronJob, RayJob, RayService or RayCluster.'
+          )
         : null);
   }
 
@@ -257,6 +259,9 @@ export function ApplyToCluster(props: {
     job: trans.__('Job'),
     service: trans.__('Service'),
     state: trans.__('State'),
+    schedule: trans.__('Schedule'),
+    suspended: trans.__('Suspended'),
+    last_schedule: trans.__('Last run'),
     message: trans.__('Message')
   };
 
@@ -312,10 +317,35 @@ export function ApplyToCluster(props: {
                   <span className="jp-RayDev-promoteLabel">
                     {labels[field]}
                   </span>
-                  <span>{value}</span>
+                  <span>{field === 'suspended' ? trans.__('yes') : value}</span>
                 </div>
               ))
             : null}
+          {status?.jobs ? (
+            <div className="jp-RayDev-promoteRow">
+              <span className="jp-RayDev-promoteLabel">
+                {trans.__('RayJobs')}
+              </span>
+              {status.jobs.length === 0 ? (
+                <span>{trans.__('none stamped yet')}</span>
+              ) : (
+                <ul
+                  className="jp-RayDev-promoteList"
+                  data-testid="ray-apply-runs"
+                >
+                  {status.jobs.map(job => (
+                    <li key={job.name}>
+                      <code>{job.name}</code>{' '}
+                      {job.job_status ?? job.job_deployment_status ?? '—'}
+                      {job.scheduled_for
+                        ? ` · ${trans.__('for %1', job.scheduled_for)}`
+                        : ''}
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </div>
+          ) : null}
           {status?.dashboard_url ? (
             <div className="jp-RayDev-promoteRow">
               <span className="jp-RayDev-promoteLabel">

@@ -13,8 +13,41 @@ import {
   buildBlocker,
   differencesFromDev,
   objectStoreRoots,
+  runTimeLabel,
+  shapeNumberLines,
   shapeSourceLine
 } from './model';
+
+/** What a new schedule starts as: the example the review explains. */
+export const DEFAULT_SCHEDULE = '0 2 * * 1-5';
+
+/** The browser's IANA zone, the schedule's first zone (null when it has none). */
+function browserZone(): string | null {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || null;
+  } catch {
+    return null;
+  }
+}
+
+/** The request when the variant changes: a RayCronJob gets a schedule, the others none. */
+export function withVariant(
+  request: IPromoteRequest,
+  variant: PromoteVariant,
+  zone: string | null = browserZone()
+): IPromoteRequest {
+  const { schedule, time_zone, suspend, ...rest } = request;
+  if (variant !== 'raycronjob') {
+    return { ...rest, variant };
+  }
+  return {
+    ...rest,
+    variant,
+    schedule: schedule || DEFAULT_SCHEDULE,
+    time_zone: time_zone ?? zone,
+    suspend: suspend ?? false
+  };
+}
 
 export interface IPromoteReviewProps {
   api: RayDevAPI;
@@ -131,10 +164,9 @@ export function PromoteReview(props: IPromoteReviewProps): JSX.Element {
           value={request.variant ?? 'rayjob'}
           disabled={loading}
           onChange={event =>
-            void replan({
-              ...request,
-              variant: event.currentTarget.value as PromoteVariant
-            })
+            void replan(
+              withVariant(request, event.currentTarget.value as PromoteVariant)
+            )
           }
         >
           <option value="rayjob">
@@ -143,8 +175,19 @@ export function PromoteReview(props: IPromoteReviewProps): JSX.Element {
           <option value="rayservice">
             {trans.__('RayService (serve the project’s Serve app)')}
           </option>
+          <option value="raycronjob">
+            {trans.__('RayCronJob (run the entrypoint on a schedule)')}
+          </option>
         </select>
       </div>
+      {request.variant === 'raycronjob' ? (
+        <ScheduleFields
+          request={request}
+          disabled={loading}
+          trans={trans}
+          onChange={next => void replan(next)}
+        />
+      ) : null}
       {error ? (
         <div className="jp-RayDev-promoteError" role="alert">
           {error}
@@ -153,6 +196,99 @@ export function PromoteReview(props: IPromoteReviewProps): JSX.Element {
       {loading ? <div>{trans.__('Preparing the review…')}</div> : null}
       {plan ? <PlanView plan={plan} trans={trans} blocker={blocker} /> : null}
       <StorageChoice api={api} trans={trans} onChange={props.onStorageRoot} />
+    </div>
+  );
+}
+
+/**
+ * The RayCronJob's schedule, zone and suspend. Text fields re-plan when they
+ * are left or Enter is pressed, not on every key: the review asks the server.
+ * They are one-line textareas: the dialog takes Enter in an <input> as its
+ * default button, "Build and push".
+ */
+function ScheduleFields(props: {
+  request: IPromoteRequest;
+  disabled: boolean;
+  trans: TranslationBundle;
+  onChange: (request: IPromoteRequest) => void;
+}): JSX.Element {
+  const { request, trans, disabled } = props;
+  const [schedule, setSchedule] = React.useState(request.schedule ?? '');
+  const [zone, setZone] = React.useState(request.time_zone ?? '');
+  React.useEffect(
+    () => setSchedule(request.schedule ?? ''),
+    [request.schedule]
+  );
+  React.useEffect(() => setZone(request.time_zone ?? ''), [request.time_zone]);
+  const commit = (): void => {
+    const next = { ...request, schedule, time_zone: zone.trim() || null };
+    if (
+      next.schedule !== request.schedule ||
+      next.time_zone !== (request.time_zone ?? null)
+    ) {
+      props.onChange(next);
+    }
+  };
+  const onKey = (event: React.KeyboardEvent<HTMLTextAreaElement>): void => {
+    if (event.key === 'Enter') {
+      event.preventDefault();
+      commit();
+    }
+  };
+  return (
+    <div
+      className="jp-RayDev-promoteSchedule"
+      data-testid="ray-promote-schedule"
+    >
+      <div className="jp-RayDev-promoteRow">
+        <span className="jp-RayDev-promoteLabel">{trans.__('Schedule')}</span>
+        <textarea
+          rows={1}
+          wrap="off"
+          className="jp-mod-styled jp-RayDev-promoteField"
+          data-testid="ray-promote-cron"
+          aria-label={trans.__('Schedule (five cron fields)')}
+          placeholder={DEFAULT_SCHEDULE}
+          value={schedule}
+          disabled={disabled}
+          onChange={event =>
+            setSchedule(event.currentTarget.value.replace(/\s+/g, ' '))
+          }
+          onBlur={commit}
+          onKeyDown={onKey}
+        />
+        <span className="jp-RayDev-promoteHint">
+          {trans.__('minute hour day-of-month month day-of-week')}
+        </span>
+      </div>
+      <div className="jp-RayDev-promoteRow">
+        <span className="jp-RayDev-promoteLabel">{trans.__('Time zone')}</span>
+        <textarea
+          rows={1}
+          wrap="off"
+          className="jp-mod-styled jp-RayDev-promoteField"
+          data-testid="ray-promote-time-zone"
+          aria-label={trans.__('Time zone (IANA name)')}
+          placeholder="UTC"
+          value={zone}
+          disabled={disabled}
+          onChange={event => setZone(event.currentTarget.value.trim())}
+          onBlur={commit}
+          onKeyDown={onKey}
+        />
+      </div>
+      <label className="jp-RayDev-promoteRow">
+        <input
+          type="checkbox"
+          data-testid="ray-promote-suspend"
+          checked={!!request.suspend}
+          disabled={disabled}
+          onChange={event =>
+            props.onChange({ ...request, suspend: event.currentTarget.checked })
+          }
+        />
+        {trans.__('Create it suspended (no runs until resumed)')}
+      </label>
     </div>
   );
 }
@@ -313,16 +449,81 @@ function PlanView(props: {
           <span>{trans.__('(from %1)', plan.serve_app.source)}</span>
         </div>
       ) : null}
+      {plan.schedule ? (
+        <div data-testid="ray-promote-next-runs-block">
+          <h3>
+            {trans.__(
+              'Next runs of %1 (%2)',
+              plan.schedule.schedule,
+              plan.schedule.zone_shown
+            )}
+          </h3>
+          {plan.schedule.suspend ? (
+            <p>
+              {trans.__('Created suspended: none of these runs until resumed.')}
+            </p>
+          ) : null}
+          <ol
+            className="jp-RayDev-promoteList"
+            data-testid="ray-promote-next-runs"
+          >
+            {plan.schedule.next_runs.map(run => (
+              <li key={run}>
+                <time dateTime={run}>{runTimeLabel(run)}</time>
+              </li>
+            ))}
+          </ol>
+        </div>
+      ) : null}
+      <div className="jp-RayDev-promoteRow">
+        <span className="jp-RayDev-promoteLabel">{trans.__('Logs')}</span>
+        <span
+          data-testid="ray-promote-logs"
+          className={plan.logs.configured ? '' : 'jp-RayDev-promoteWarning'}
+        >
+          {plan.logs.configured
+            ? trans.__(
+                'Kept by KubeRay’s History Server in %1: the manifests carry historyServerOptions (the operator needs the RayClusterHistoryServer feature gate, the pods write access to the bucket).',
+                plan.logs.uri ?? ''
+              )
+            : trans.__(
+                'The logs go with the cluster: it is deleted when the run ends. To keep them, the server needs c.RayDev.history_server (an s3:// or gs:// storage root and folder for KubeRay’s History Server); a dev job’s log can be saved to storage from its log tab.'
+              )}
+        </span>
+      </div>
+      {plan.logs.error ? (
+        <div className="jp-RayDev-promoteError" role="alert">
+          {trans.__(
+            'c.RayDev.history_server cannot be used: %1',
+            plan.logs.error
+          )}
+        </div>
+      ) : null}
       <div className="jp-RayDev-promoteRow">
         <span className="jp-RayDev-promoteLabel">{trans.__('Shape')}</span>
         <span data-testid="ray-promote-shape">
           {shapeSourceLine(plan, trans)}
         </span>
       </div>
+      {plan.shape_source.numbers?.length ? (
+        <ul data-testid="ray-promote-shape-numbers">
+          {shapeNumberLines(plan, trans).map(line => (
+            <li
+              key={line.text}
+              className={line.flagged ? 'jp-RayDev-promoteWarning' : ''}
+              role={line.flagged ? 'note' : undefined}
+            >
+              {line.text}
+            </li>
+          ))}
+        </ul>
+      ) : null}
       <h3>
         {plan.variant === 'rayservice'
           ? trans.__('KubeRay manifest (RayService)')
-          : trans.__('KubeRay manifests (RayJob, RayCluster)')}
+          : plan.variant === 'raycronjob'
+            ? trans.__('KubeRay manifest (RayCronJob)')
+            : trans.__('KubeRay manifests (RayJob, RayCluster)')}
       </h3>
       <ReadOnly testid="ray-promote-manifests" text={plan.manifests} />
     </>

@@ -22,12 +22,15 @@ import {
   diffSummary,
   manifestsFilename,
   moveFocus,
+  lockChangeLines,
+  provenanceRows,
   reapplyBlocker,
   reapplyKinds,
   shortDigest,
   toggleSelection
 } from './history-model';
 import { saveBlob } from './progress';
+import { scheduleLabel } from './model';
 
 /** Save a promotion's manifests, the image on its pushed digest. */
 export async function downloadManifests(
@@ -262,6 +265,16 @@ function PromotionsView(props: IPromotionsViewProps): JSX.Element {
             </span>
             <span className="jp-RayDev-historyKind">{p.kind}</span>
             <span className="jp-RayDev-historyProject">{p.project}</span>
+            {p.schedule ? (
+              <span
+                className="jp-RayDev-historySchedule"
+                data-testid="ray-promotion-schedule"
+                title={trans.__('RayCronJob schedule')}
+              >
+                {scheduleLabel(p.schedule)}
+                {p.schedule.suspend ? ` ${trans.__('(suspended)')}` : ''}
+              </span>
+            ) : null}
             <code className="jp-RayDev-historyImage" title={p.digest ?? ''}>
               {p.digest ? shortDigest(p.digest) : (p.image ?? '')}
             </code>
@@ -310,9 +323,30 @@ function Detail(props: {
           <code>{detail.digest}</code>
         </div>
       ) : null}
+      {detail.schedule ? (
+        <div className="jp-RayDev-promoteRow">
+          <span className="jp-RayDev-promoteLabel">{trans.__('Schedule')}</span>
+          <code data-testid="ray-promotion-detail-schedule">
+            {scheduleLabel(detail.schedule)}
+          </code>
+          {detail.schedule.suspend ? (
+            <span>{trans.__('(suspended)')}</span>
+          ) : null}
+        </div>
+      ) : null}
       {detail.error ? (
         <div className="jp-RayDev-promoteError">{detail.error}</div>
       ) : null}
+      <div data-testid="ray-promotion-provenance">
+        {provenanceRows(detail.provenance, trans).map((row, i) => (
+          <div className="jp-RayDev-promoteRow" key={i}>
+            <span className="jp-RayDev-promoteLabel">{row.label}</span>
+            <span className={row.warn ? 'jp-RayDev-promoteWarning' : ''}>
+              {row.value}
+            </span>
+          </div>
+        ))}
+      </div>
       <div className="jp-RayDev-promoteActions">
         <button
           className="jp-mod-styled jp-mod-accept"
@@ -358,6 +392,13 @@ function DiffPane(props: {
           diff.same_inputs ? trans.__('unchanged') : trans.__('changed')
         )}
       </p>
+      {lockChangeLines(diff, trans).length ? (
+        <ul data-testid="ray-promotion-lock-changes">
+          {lockChangeLines(diff, trans).map(line => (
+            <li key={line}>{line}</li>
+          ))}
+        </ul>
+      ) : null}
       {diff.artifacts.map(artifact => (
         <section key={artifact.name}>
           <h4>{artifact.name}</h4>

@@ -118,6 +118,28 @@ export function shapeSourceLine(
   );
 }
 
+/**
+ * Each CPU and memory number of a shape from Ray's view, with where it came from;
+ * `flagged`: a machine's total the manifests leave out (the user sets it).
+ */
+export function shapeNumberLines(
+  plan: IPromotionPlan,
+  trans: TranslationBundle
+): { text: string; flagged: boolean }[] {
+  return (plan.shape_source.numbers ?? []).map(n => ({
+    text: n.used
+      ? trans.__('%1 %2 %3: from %4', n.group, n.resource, n.value, n.from)
+      : trans.__(
+          '%1 %2 %3 is a machine total, not a request: left out of the manifests (from %4). Set it yourself.',
+          n.group,
+          n.resource,
+          n.value,
+          n.from
+        ),
+    flagged: !n.used
+  }));
+}
+
 export function objectStoreRoots(roots: IStorageRoot[]): IStorageRoot[] {
   return roots.filter(
     root =>
@@ -155,6 +177,9 @@ export function buildBlocker(
     return trans.__(
       'The generated manifests do not validate against the KubeRay CRDs.'
     );
+  }
+  if (plan.logs?.error) {
+    return `c.RayDev.history_server cannot be used (${plan.logs.error}): the server builds nothing until it is fixed.`;
   }
   return null;
 }
@@ -255,7 +280,7 @@ export interface IManifestChoice {
 }
 
 /** Kinds the apply endpoint takes, in the order a user most likely means. */
-const APPLY_ORDER = ['RayJob', 'RayService', 'RayCluster'];
+const APPLY_ORDER = ['RayCronJob', 'RayJob', 'RayService', 'RayCluster'];
 
 /**
  * The objects of a multi-document YAML text (`---` separated), in order; empty
@@ -297,7 +322,7 @@ export function applicableManifests(
   );
 }
 
-/** The index of the object to apply by default: the RayJob, else the first KubeRay kind; -1 when none. */
+/** The index of the object to apply by default: the RayCronJob, else the RayJob, else the first KubeRay kind; -1 when none. */
 export function defaultManifest(choices: IManifestChoice[]): number {
   for (const kind of APPLY_ORDER) {
     const at = choices.findIndex(choice => choice.kind === kind);
@@ -402,14 +427,25 @@ export function diffStats(lines: IDiffLine[]): {
 }
 
 export type StatusField =
-  'deployment' | 'job' | 'service' | 'state' | 'message';
+  | 'deployment'
+  | 'job'
+  | 'service'
+  | 'state'
+  | 'schedule'
+  | 'suspended'
+  | 'last_schedule'
+  | 'message';
 
-/** The KubeRay status fields a status object has, in display order (the view words the labels). */
+/** The status fields worth showing, in order, with a value (suspended only when it is). */
 export function statusFields(status: {
   job_deployment_status?: string | null;
   job_status?: string | null;
   service_status?: string | null;
   state?: string | null;
+  schedule?: string | null;
+  time_zone?: string | null;
+  suspend?: boolean | null;
+  last_schedule_time?: string | null;
   message?: string | null;
 }): [StatusField, string][] {
   const pairs: [StatusField, string | null | undefined][] = [
@@ -417,9 +453,41 @@ export function statusFields(status: {
     ['job', status.job_status],
     ['service', status.service_status],
     ['state', status.state],
+    [
+      'schedule',
+      status.schedule
+        ? scheduleLabel({
+            schedule: status.schedule,
+            time_zone: status.time_zone ?? null
+          })
+        : null
+    ],
+    ['suspended', status.suspend ? 'true' : null],
+    ['last_schedule', status.last_schedule_time],
     ['message', status.message]
   ];
   return pairs.filter((pair): pair is [StatusField, string] => !!pair[1]);
+}
+
+/** `0 2 * * 1-5 (Europe/Berlin)`: a schedule and the zone it is read in. */
+export function scheduleLabel(schedule: {
+  schedule?: string;
+  time_zone?: string | null;
+}): string {
+  return `${schedule.schedule ?? ''} (${schedule.time_zone || 'UTC'})`;
+}
+
+/**
+ * A run time of the review (ISO 8601 with the schedule zone's offset) as the
+ * user reads it: the wall-clock time in that zone, and the offset.
+ */
+export function runTimeLabel(iso: string): string {
+  const match = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(?::\d{2})?(.*)$/.exec(iso);
+  if (!match) {
+    return iso;
+  }
+  const offset = match[3] === 'Z' || match[3] === '+00:00' ? 'UTC' : match[3];
+  return `${match[1]} ${match[2]} ${offset}`;
 }
 
 const DEPLOYMENT_SETTLED = [
@@ -436,7 +504,11 @@ export function statusSettled(status: {
   job_status?: string | null;
   service_status?: string | null;
   state?: string | null;
+  schedule?: string | null;
 }): boolean {
+  if (status.schedule) {
+    return true; // a RayCronJob never finishes: its runs are the RayJobs it stamps
+  }
   if (status.job_deployment_status || status.job_status) {
     return (
       DEPLOYMENT_SETTLED.includes(status.job_deployment_status ?? '') ||

@@ -20,6 +20,11 @@ import * as React from 'react';
 import type { IRuntimeEnvFinding } from '../api';
 import { rayIcon } from '../icons';
 import schema from '../../jupyter_ray_dev/runtime_env/schema/runtime_env.schema.json';
+import {
+  NotebookInstallsList,
+  NotebookInstallsMonitor,
+  type INotebookInstallsState
+} from './installs';
 import { RuntimeEnvModel } from './model';
 import {
   addPackage,
@@ -353,8 +358,10 @@ function PipPackages(props: {
 function EnvForm(props: {
   model: RuntimeEnvModel;
   trans: TranslationBundle;
+  installs?: NotebookInstallsMonitor;
+  installsState?: INotebookInstallsState;
 }): JSX.Element {
-  const { model, trans } = props;
+  const { model, trans, installs, installsState } = props;
   const extraErrors = toErrorSchema(model.errors, trans) as any;
   const general = generalFindings(model.errors, [
     ...FORM_FIELDS,
@@ -400,6 +407,20 @@ function EnvForm(props: {
           )}
         </div>
       )}
+      {installs && installsState && (
+        <NotebookInstallsList
+          state={{
+            ...installsState,
+            // added here but not saved yet: the list follows the editor
+            installs: installsState.installs.filter(
+              i => !(pipPackages(model.value) ?? []).includes(i.requirement)
+            )
+          }}
+          trans={trans}
+          onAdd={item => void installs.add(item)}
+          onDismiss={item => void installs.dismiss(item)}
+        />
+      )}
       <Findings items={general} kind="error" trans={trans} />
       <Findings items={model.warnings} kind="warning" trans={trans} />
       <SizeMeter model={model} trans={trans} />
@@ -431,15 +452,24 @@ function EnvForm(props: {
 class FormView extends ReactWidget {
   constructor(
     private _model: RuntimeEnvModel,
-    private _trans: TranslationBundle
+    private _trans: TranslationBundle,
+    private _installs: NotebookInstallsMonitor
   ) {
     super();
     this.addClass('jp-RayDev-envFormView');
     _model.changed.connect(() => this.update());
+    _installs.changed.connect(() => this.update());
   }
 
   render(): JSX.Element {
-    return <EnvForm model={this._model} trans={this._trans} />;
+    return (
+      <EnvForm
+        model={this._model}
+        trans={this._trans}
+        installs={this._installs}
+        installsState={this._installs.state}
+      />
+    );
   }
 }
 
@@ -523,12 +553,23 @@ export class RuntimeEnvEditor extends MainAreaWidget<SplitPanel> {
       project: options.project,
       trans
     });
+    let editor: RuntimeEnvEditor | null = null;
+    // what the project's notebooks installed that the file lacks: *Add* goes
+    // through the editor's model (its unsaved changes are kept)
+    const installs = new NotebookInstallsMonitor({
+      api: options.api,
+      project: options.project,
+      isVisible: () => editor?.isVisible ?? false,
+      add: item => model.addRequirement(item.requirement)
+    });
     const content = new SplitPanel({ orientation: 'horizontal', spacing: 4 });
     content.addClass('jp-RayDev-envSplit');
-    content.addWidget(new FormView(model, trans));
+    content.addWidget(new FormView(model, trans, installs));
     content.addWidget(new YamlView(model, options.editorServices));
     super({ content });
+    editor = this;
     this.model = model;
+    this.installs = installs;
     this.project = options.project;
     this.addClass(EDITOR_CLASS);
     this.id = `jupyter-ray-dev-env-${encodeURIComponent(options.project || '/')}`;
@@ -550,6 +591,8 @@ export class RuntimeEnvEditor extends MainAreaWidget<SplitPanel> {
   }
 
   readonly model: RuntimeEnvModel;
+  /** Packages the project's notebooks installed that runtime_env.yaml lacks. */
+  readonly installs: NotebookInstallsMonitor;
   readonly project: string;
 
   save(): Promise<boolean> {
@@ -557,6 +600,7 @@ export class RuntimeEnvEditor extends MainAreaWidget<SplitPanel> {
   }
 
   dispose(): void {
+    this.installs.dispose();
     this.model.dispose();
     super.dispose();
   }

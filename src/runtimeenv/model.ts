@@ -16,8 +16,11 @@ import {
   type RayDevAPI
 } from '../api';
 import {
+  addPackage,
   applyToYaml,
   parseYaml,
+  pipPackages,
+  withPipPackages,
   type IYamlError,
   type RuntimeEnv
 } from './sync';
@@ -118,6 +121,35 @@ export class RuntimeEnvModel {
       this.error = errorMessage(reason);
       this._emit('load');
     }
+  }
+
+  /**
+   * Add a requirement (a notebook's install, pinned). A saved file is changed
+   * on the server (pip or uv list, comments kept) and read again; with unsaved
+   * changes it joins them in the pip list, saved with them.
+   */
+  async addRequirement(requirement: string): Promise<void> {
+    if (!this.dirty) {
+      await this.api.addRuntimeEnvPackages(
+        this.project,
+        [requirement],
+        this.etag
+      );
+      await this.load();
+      return;
+    }
+    const packages = pipPackages(this.value);
+    if (packages === null || this.value.uv !== undefined) {
+      throw new Error(
+        this._trans.__(
+          'Save or revert your changes first: %1 goes into a list this editor cannot change while it has unsaved changes.',
+          requirement
+        )
+      );
+    }
+    this.setValue(
+      withPipPackages(this.value, addPackage(packages, requirement))
+    );
   }
 
   /** The YAML view changed the text. */

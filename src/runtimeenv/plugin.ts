@@ -21,6 +21,10 @@ import type { RayDevAPI } from '../api';
 import { rayIcon } from '../icons';
 import { IRayDevAPI, IRaySidebar } from '../tokens';
 import { EDITOR_CLASS, RuntimeEnvEditor } from './editor';
+import { NotebookInstallsSection } from './installs';
+
+/** The sidebar section of notebook installs: after the jobs, before promote. */
+const INSTALLS_RANK = 150;
 
 export namespace RuntimeEnvCommandIDs {
   /** Open the editor of a project: `project` arg, else the file browser's folder. */
@@ -75,6 +79,9 @@ export const runtimeEnvPlugin: JupyterFrontEndPlugin<void> = {
       restorer,
       fileBrowser,
       editorServices
+    });
+    sidebar?.addSection(new NotebookInstallsSection({ api, translator }), {
+      rank: INSTALLS_RANK
     });
     sidebar?.addToolbarItem(
       'ray-runtime-env',

@@ -5,6 +5,7 @@
  * dev), and export the build context as a .tar.gz download.
  */
 import * as fs from 'fs';
+import * as zlib from 'zlib';
 
 import { expect, type IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 
@@ -175,5 +176,80 @@ test.describe('Promote to prod', () => {
       .getByRole('button', { name: 'Cancel' })
       .click();
     await expect(page.locator('.jp-Dialog')).toHaveCount(0);
+  });
+
+  test('deploy as a RayCronJob: the next run times in the chosen zone, then export the context', async ({
+    page,
+    tmpPath
+  }) => {
+    const project = `${tmpPath}/cron_proj`;
+    await uploadSampleProject(page, project, false);
+    await page.filebrowser.open(`${project}/train.ipynb`);
+    await page.getByTestId('ray-promote-toolbar').first().click();
+    const dialog = page.locator('.jp-Dialog');
+    const review = dialog.getByTestId('ray-promote-review');
+    await expect(review).toBeVisible({ timeout: 60000 });
+    // no History Server configured: the review says where the logs go
+    await expect(review.getByTestId('ray-promote-logs')).toContainText(
+      'The logs go with the cluster'
+    );
+
+    await review.getByTestId('ray-promote-variant').selectOption('raycronjob');
+    const cron = review.getByTestId('ray-promote-cron');
+    await expect(cron).toHaveValue('0 2 * * 1-5');
+    // a zone with a DST change in March: the runs carry its offsets
+    const zone = review.getByTestId('ray-promote-time-zone');
+    await zone.fill('America/New_York');
+    await zone.press('Enter');
+    const block = review.getByTestId('ray-promote-next-runs-block');
+    await expect(block).toContainText(
+      'Next runs of 0 2 * * 1-5 (America/New_York)'
+    );
+    const runs = review.getByTestId('ray-promote-next-runs').locator('li');
+    await expect(runs).toHaveCount(5);
+    for (const text of await runs.allTextContents()) {
+      // 02:00 on a weekday, New York's offset (-05:00 or -04:00 in summer)
+      expect(text).toMatch(/^\d{4}-\d{2}-\d{2} 02:00 -0[45]:00$/);
+      const day = new Date(`${text.slice(0, 10)}T12:00:00Z`).getUTCDay();
+      expect(day >= 1 && day <= 5).toBe(true);
+    }
+    await expect(review.getByTestId('ray-promote-manifests')).toContainText(
+      'kind: RayCronJob'
+    );
+    await expect(review.getByTestId('ray-promote-manifests')).toContainText(
+      'timeZone: America/New_York'
+    );
+    // a six-field schedule is refused by the server, naming the field
+    await cron.fill('0 0 2 * * 1-5');
+    await cron.press('Enter');
+    await expect(review.getByRole('alert')).toContainText('`schedule`');
+    await cron.fill('30 6 * * *');
+    await cron.press('Enter');
+    await expect(block).toContainText(
+      'Next runs of 30 6 * * * (America/New_York)'
+    );
+
+    const download = page.waitForEvent('download');
+    const exported = page.waitForResponse(response =>
+      response.url().includes('/promote/context')
+    );
+    await dialog.getByRole('button', { name: 'Export context' }).click();
+    const saved = await download;
+    const promotionId = (await exported).headers()['x-ray-dev-promotion'];
+    // the context holds the RayCronJob (tar headers are plain text inside the gzip)
+    const tar = zlib.gunzipSync(fs.readFileSync((await saved.path())!));
+    expect(tar.includes('manifests/raycronjob.yaml')).toBe(true);
+    expect(tar.includes('schedule: 30 6 * * *')).toBe(true);
+    await expect(dialog).toHaveCount(0);
+
+    // the history shows the schedule
+    await page.sidebar.openTab('jupyter-ray-dev:panel');
+    await page.getByTestId('ray-promotions-panel-button').click();
+    const row = page
+      .getByTestId('ray-promotions')
+      .locator(`[data-promotion-id="${promotionId}"]`);
+    await expect(row.getByTestId('ray-promotion-schedule')).toHaveText(
+      '30 6 * * * (America/New_York)'
+    );
   });
 });

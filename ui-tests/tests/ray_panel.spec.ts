@@ -175,7 +175,7 @@ test.describe('Ray panel while Ray is unreachable', () => {
     await expect(async () => {
       const reply = await main.get('/ray-dev/api/cluster');
       expect(reply.status(), await reply.text()).toBe(200);
-      dashboard = (await reply.json()).dashboard_url;
+      dashboard = (await reply.json()).address; // where the server reaches Ray
     }).toPass({ timeout: 90 * 1000 });
     await main.dispose();
     const stop = await relay(DEAD_RAY_PORT, new URL(dashboard));

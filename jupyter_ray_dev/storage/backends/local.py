@@ -327,6 +327,8 @@ class LocalBackend(Backend):
             self._forget_ahead(parent_and_name(src)[0], parent_and_name(dst)[0], tree=src)
 
     def _rename(self, src: str, dst: str) -> None:
+        # a link leading out is refused as stat refuses it, before anything moves
+        self._resolve(src)
         sfd, sname = self._parent_fd(src)
         try:
             dfd, dname = self._call(dst, self._parent_fd, dst)
@@ -402,6 +404,10 @@ class LocalWriter(Writer):
             st = os.stat(self.name, dir_fd=self.dir_fd, follow_symlinks=False)
         except FileNotFoundError:
             return
+        if statmod.S_ISLNK(st.st_mode):
+            # a link leading out of the root is refused here as stat, preview and rename
+            # refuse it; the commit's rename would replace the link itself, never its target
+            self.backend._resolve(self.path)
         if statmod.S_ISDIR(st.st_mode):
             raise StorageConflict(f"'{self.path}' is a folder; choose another name.",
                                   root=self.backend.root.name, path=self.path)
