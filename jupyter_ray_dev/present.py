@@ -287,6 +287,10 @@ def promote_plan_text(plan: dict[str, Any]) -> str:
                      f"({len(shape.get('dropped') or [])} dev-only parts left out)")
     elif shape:
         lines.append(f"  shape        from Ray's view of its nodes: {shape.get('reason')}")
+        for n in shape.get("numbers") or []:
+            flag = "" if n.get("used") else " (a machine total: left out, set it yourself)"
+            lines.append(f"    {n['group']} {n['resource']} {n['value']}{flag}: "
+                         f"from {n['from']}")
     excluded = plan["files"]["excluded"]
     if excluded:
         shown = ", ".join(excluded[:_EXCLUDED_SHOWN])

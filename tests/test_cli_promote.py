@@ -188,6 +188,8 @@ def test_build_no_push_without_image_or_registry(ray_head, tmp_path, buildah_sto
         "promote_buildah_root": buildah_store["root"],
         "promote_buildah_runroot": buildah_store["runroot"],
         "promote_buildah_storage_driver": "vfs"})
+    # no pip: an image's pip cannot reach an index from here
+    (tmp_path / "root" / "proj" / "runtime_env.yaml").write_text("env_vars: {MODE: prod}\n")
     done = cli("promote", "-e", "train.ipynb", "--build", "--no-push", "--base-image",
                base_image, "--json")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -211,6 +211,25 @@ def test_review_prints_warnings_as_sentences_and_names_the_excluded_files():
     assert "  excluded     run.log, checkpoints (ignore rules:" in text
 
 
+def test_review_says_where_each_number_of_rays_view_came_from():
+    from jupyter_ray_dev import present
+    from jupyter_ray_dev.promote.manifests import cluster_shape
+    from jupyter_ray_dev.promote.ray_view import HostFacts
+
+    summary = {"nodes": [{"node_id": "h", "is_head": True, "state": "ALIVE",
+                          "resources_total": {"CPU": 2.0, "memory": 20 * 2**30,
+                                              "object_store_memory": 3 * 2**30}}]}
+    shape = cluster_shape(summary, HostFacts(in_kuberay=False, head_local=True, cpu_count=2))
+    plan = {**PLAN, "shape_source": {"source": "ray", "reason": "not in a KubeRay pod",
+                                     "numbers": shape.numbers()}}
+    lines = present.promote_plan_text(plan).splitlines()
+    memory = [ln for ln in lines if ln.startswith("    head memory 23Gi")]
+    assert memory == ["    head memory 23Gi (a machine total: left out, set it yourself): "
+                      "from Ray's resources_total of the head node (memory + "
+                      "object_store_memory): this machine's total as Ray detected it, no "
+                      "request: left out of the manifests' resources"]
+
+
 # --- a bad body is a 400 naming the field, on every model-backed route ---------------------------
 
 @pytest.fixture
