@@ -17,6 +17,7 @@ import {
   shapeNumberLines,
   shapeSourceLine
 } from './model';
+import { SourceReview } from './source';
 
 /** What a new schedule starts as: the example the review explains. */
 export const DEFAULT_SCHEDULE = '0 2 * * 1-5';
@@ -194,6 +195,15 @@ export function PromoteReview(props: IPromoteReviewProps): JSX.Element {
         </div>
       ) : null}
       {loading ? <div>{trans.__('Preparing the review…')}</div> : null}
+      <SourceReview
+        api={api}
+        project={project}
+        plan={plan}
+        request={request}
+        loading={loading}
+        trans={trans}
+        onReplan={replan}
+      />
       {plan ? <PlanView plan={plan} trans={trans} blocker={blocker} /> : null}
       <StorageChoice api={api} trans={trans} onChange={props.onStorageRoot} />
     </div>

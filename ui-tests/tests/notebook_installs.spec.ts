@@ -8,6 +8,8 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 
+import { notebook } from './notebook';
+
 const SIDEBAR_ID = 'jupyter-ray-dev:panel';
 
 // a dismissal holds for the notebook's path and the version: another run's must not
@@ -33,28 +35,6 @@ def wheel(name, version):
     return path
 tiny, other = wheel('galata-tiny', '0.4.2'), wheel('galata-other', '1.1.RUN')
 print('built')`.replace('RUN', RUN);
-
-function notebook(sources: string[]): string {
-  return JSON.stringify({
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: {
-      kernelspec: {
-        name: 'python3',
-        display_name: 'Python 3',
-        language: 'python'
-      }
-    },
-    cells: sources.map((source, i) => ({
-      cell_type: 'code',
-      id: `c${i}`,
-      metadata: {},
-      execution_count: null,
-      outputs: [],
-      source
-    }))
-  });
-}
 
 test.describe('Packages installed from a notebook', () => {
   test('offered in the editor, added pinned; dismissed from the sidebar', async ({

@@ -122,18 +122,23 @@ class Lister:
         self.generation += 1
 
     def list(self, fd: int, path: str, limit: int, after: str | None, base_real: str,
-             pages: int = 1, name_prefix: str = "") -> list[Page] | None:
+             pages: int = 1, name_prefix: str = "", wait: float = 0) -> list[Page] | None:
         """Up to ``pages`` consecutive pages after ``after`` of the (checked) folder open
         as ``fd``, listed by the child, their entries as JSON (bytes); None when the
-        caller should list them itself."""
+        caller should list them itself. A child busy with another request is waited for
+        up to ``wait`` seconds."""
         try:
             request = orjson.dumps({"path": path, "limit": limit, "after": after,
                                     "prefix": name_prefix, "pages": pages,
                                     "base": base_real, "generation": self.generation})
         except TypeError:
             return None  # a name that is not UTF-8: listed in a thread, as before
-        if self._closed or not self._lock.acquire(blocking=False):
-            return None  # busy with another page: a thread of the pool is as good
+        if self._closed:
+            return None
+        # Lock.acquire takes timeout=-1 for "forever", so no wait is a non-blocking try
+        if not (self._lock.acquire(timeout=wait) if wait > 0
+                else self._lock.acquire(blocking=False)):
+            return None  # busy with another request: a thread of the pool lists it
         try:
             if self._closed or not self._usable():
                 return None

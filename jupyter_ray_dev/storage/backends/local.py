@@ -55,6 +55,10 @@ __all__ = ["UPLOAD_SUFFIX", "LocalBackend"]
 # the lister process lists this many entries ahead of a walk per request: its round trip
 # is paid per batch, not per page; without it, one page is listed ahead on the pool
 _BATCH_ENTRIES = 2500
+# A request the user waits for (a page, Ray's checkpoint_* probe) waits this long for the
+# lister process when a batch ahead holds it: listing it here instead holds this process's
+# GIL, which every request and stream shares, for the same time or longer
+_FOREGROUND_WAIT = 0.5
 
 
 def _decoded(entries: list[Entry] | bytes) -> list[Entry]:
@@ -248,15 +252,17 @@ class LocalBackend(Backend):
 
     def _list_fd(self, fd: int, path: str, limit: int, after: str | None,
                  name_prefix: str) -> Page:
-        return self._list_fd_pages(fd, path, limit, after, name_prefix, 1)[0]
+        return self._list_fd_pages(fd, path, limit, after, name_prefix, 1,
+                                   wait=_FOREGROUND_WAIT)[0]
 
     def _list_fd_pages(self, fd: int, path: str, limit: int, after: str | None,
-                       name_prefix: str, pages: int) -> list[Page]:
+                       name_prefix: str, pages: int, wait: float = 0) -> list[Page]:
         """Pages of the checked folder ``fd``: by the lister process when it is free (off
-        this process's GIL), else one page here."""
+        this process's GIL) or frees up within ``wait`` seconds, else one page here."""
         base_real = self._base_real()
         if self._lister is not None:
-            listed = self._lister.list(fd, path, limit, after, base_real, pages, name_prefix)
+            listed = self._lister.list(fd, path, limit, after, base_real, pages, name_prefix,
+                                       wait)
             if listed:
                 return listed
         folder_real = fd_path(fd) or os.path.realpath(os.path.join(base_real, path))
