@@ -367,8 +367,13 @@ async function promote(
   ) {
     return;
   }
+  // Export and Upload are accept buttons too: only Build and push needs a buildable plan
+  const building =
+    result.button.accept &&
+    !actions.includes(EXPORT) &&
+    !actions.includes(PACKAGE);
   const blocked = buildButtonState(current.plan, null, trans);
-  if (result.button.accept && blocked.disabled) {
+  if (building && blocked.disabled) {
     // the plan changed to one that cannot build while the dialog was open
     Notification.warning(blocked.reason ?? '');
     return;
