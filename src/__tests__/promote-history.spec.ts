@@ -14,6 +14,7 @@ import {
   reapplyBlocker,
   reapplyKinds,
   shortDigest,
+  sourceRunLine,
   toggleSelection
 } from '../promote/history-model';
 import { objectStoreRoots } from '../promote/model';
@@ -267,6 +268,21 @@ describe('provenance', () => {
       },
       trans
     );
+    expect(
+      sourceRunLine(
+        {
+          from: 'a',
+          to: 'b',
+          same_inputs: false,
+          artifacts: [],
+          dockerfile: '',
+          requirements: '',
+          manifests: '',
+          source_runs: { from: null, to: 'raysubmit_b' }
+        },
+        trans
+      )
+    ).toBe("Pins from this server's Python, then from raysubmit_b");
     expect(lines).toEqual([
       'numpy: numpy==1.26.4 → numpy==2.1.3',
       'tabulate: added as tabulate==0.9.0',

@@ -202,3 +202,20 @@ export function lockChangeLines(
         : trans.__('%1: %2 → %3', change.name, change.from, change.to)
   );
 }
+
+/** Where each side's pins came from, when the two promotions differ in that. */
+export function sourceRunLine(
+  diff: IPromotionDiff,
+  trans: TranslationBundle
+): string | null {
+  const runs = diff.source_runs;
+  if (!runs || (runs.from ?? null) === (runs.to ?? null)) {
+    return null;
+  }
+  const server = trans.__("this server's Python");
+  return trans.__(
+    'Pins from %1, then from %2',
+    runs.from ?? server,
+    runs.to ?? server
+  );
+}

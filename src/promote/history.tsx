@@ -27,6 +27,7 @@ import {
   reapplyBlocker,
   reapplyKinds,
   shortDigest,
+  sourceRunLine,
   toggleSelection
 } from './history-model';
 import { saveBlob } from './progress';
@@ -392,6 +393,11 @@ function DiffPane(props: {
           diff.same_inputs ? trans.__('unchanged') : trans.__('changed')
         )}
       </p>
+      {sourceRunLine(diff, trans) ? (
+        <p data-testid="ray-promotion-source-runs">
+          {sourceRunLine(diff, trans)}
+        </p>
+      ) : null}
       {lockChangeLines(diff, trans).length ? (
         <ul data-testid="ray-promotion-lock-changes">
           {lockChangeLines(diff, trans).map(line => (
