@@ -3,7 +3,12 @@
 import { ServerConnection } from '@jupyterlab/services';
 import { nullTranslator } from '@jupyterlab/translation';
 
-import { RayDevAPI, type IPromotion, type IStorageRoot } from '../api';
+import {
+  RayDevAPI,
+  type IPromotion,
+  type IPromotionDiff,
+  type IStorageRoot
+} from '../api';
 import {
   comparePair,
   diffSummary,
@@ -250,43 +255,32 @@ describe('provenance', () => {
     expect(rows[2].value).toBe('Not checked');
   });
 
-  it('names each package whose pin changed between two promotions', () => {
-    const lines = lockChangeLines(
-      {
-        from: 'a',
-        to: 'b',
-        same_inputs: false,
-        artifacts: [],
-        dockerfile: '',
-        requirements: '',
-        manifests: '',
-        lock_changes: [
-          { name: 'numpy', from: 'numpy==1.26.4', to: 'numpy==2.1.3' },
-          { name: 'tabulate', from: null, to: 'tabulate==0.9.0' },
-          { name: 'six', from: 'six==1.16.0', to: null }
-        ]
-      },
-      trans
-    );
-    expect(
-      sourceRunLine(
-        {
-          from: 'a',
-          to: 'b',
-          same_inputs: false,
-          artifacts: [],
-          dockerfile: '',
-          requirements: '',
-          manifests: '',
-          source_runs: { from: null, to: 'raysubmit_b' }
-        },
-        trans
-      )
-    ).toBe("Pins from this server's Python, then from raysubmit_b");
-    expect(lines).toEqual([
+  it('names each package whose pin changed, and where each side pinned from', () => {
+    const diff: IPromotionDiff = {
+      from: 'a',
+      to: 'b',
+      same_inputs: false,
+      artifacts: [],
+      dockerfile: '',
+      requirements: '',
+      manifests: '',
+      source_runs: { from: null, to: 'raysubmit_b' },
+      lock_changes: [
+        { name: 'numpy', from: 'numpy==1.26.4', to: 'numpy==2.1.3' },
+        { name: 'tabulate', from: null, to: 'tabulate==0.9.0' },
+        { name: 'six', from: 'six==1.16.0', to: null }
+      ]
+    };
+    expect(lockChangeLines(diff, trans)).toEqual([
       'numpy: numpy==1.26.4 → numpy==2.1.3',
       'tabulate: added as tabulate==0.9.0',
       'six: six==1.16.0 removed'
     ]);
+    expect(sourceRunLine(diff, trans)).toBe(
+      "Pins from this server's Python, then from raysubmit_b"
+    );
+    expect(
+      sourceRunLine({ ...diff, source_runs: { from: 'x', to: 'x' } }, trans)
+    ).toBeNull();
   });
 });
