@@ -174,7 +174,8 @@ def cmd_storage_cp(service: RayDevService, args: argparse.Namespace, out: Output
     from .storage.copy import copy
 
     result = blocking.call(copy, service.storage, args.source, args.dest, overwrite=args.force)
-    out.result(result, f"Copied {result['bytes']} bytes to {result['dest']}")
+    out.result(result, f"Copied {result['source']} to {result['dest']} "
+                       f"({result['bytes']} bytes)")
     return OK
 
 
@@ -279,11 +280,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(storage, "ls", cmd_storage_ls, "list a folder (no URI: the roots)")
     p.add_argument("uri", nargs="?", default="", help="s3://..., gs://..., /path or root:path")
     p.add_argument("--limit", type=int, default=None)
-    p = command(storage, "cp", cmd_storage_cp, "copy a file between a storage root and the "
-                "local disk (one side must be local)")
-    p.add_argument("source")
-    p.add_argument("dest")
-    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p = command(storage, "cp", cmd_storage_cp, "copy one file from SOURCE to DESTINATION: "
+                "upload (local file to storage), download (storage to local) or between two "
+                "storage locations; at least one side must be in a storage root")
+    where = ("s3://bucket/key, gs://bucket/key, root:path, a path inside a root's folder, "
+             "or a local file path")
+    p.add_argument("source", metavar="SOURCE", help=f"the file to copy: {where}")
+    p.add_argument("dest", metavar="DESTINATION",
+                   help=f"where the copy goes: {where}; a folder (or a path ending in /) "
+                        "keeps SOURCE's file name")
+    p.add_argument("--force", "--overwrite", dest="force", action="store_true",
+                   help="replace DESTINATION if it exists (default: refuse, nothing written)")
 
     p = command(sub, "promote", cmd_promote, "promote a project to production: review what "
                 "would be built (default), export the build context (--context) or build and "

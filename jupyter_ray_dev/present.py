@@ -296,8 +296,10 @@ def promote_plan_text(plan: dict[str, Any]) -> str:
         shown = ", ".join(excluded[:_EXCLUDED_SHOWN])
         more = f" and {len(excluded) - _EXCLUDED_SHOWN} more" \
             if len(excluded) > _EXCLUDED_SHOWN else ""
+        from .promote.collect import PROMOTE_EXCLUDES
+
         lines.append(f"  excluded     {shown}{more} (ignore rules: .gitignore, .rayignore, "
-                     ".dockerignore, Ray's defaults)")
+                     f".dockerignore, Ray's defaults, {', '.join(PROMOTE_EXCLUDES)})")
     lines += [f"  warning: {_sentence(w)}" for w in entry.get("warnings") or []]
     for builder in plan.get("builders") or []:
         state = ("available" if builder.get("available")

@@ -145,6 +145,7 @@ class RayDevService:
         from .jobs import TERMINAL
         from .jobs.settings import SaveLogRequest
         from .storage.copy import save_bytes
+        from .storage.errors import StorageConflict
 
         request = SaveLogRequest.coerce(request)
         dest = request.dest
@@ -155,9 +156,18 @@ class RayDevService:
         if dest is None:
             dest = self._log_folder(job.get("project"))
         text = await self.jobs.logs(submission_id)
-        return {"submission_id": submission_id, **await save_bytes(
-            self.storage, text.encode("utf-8"), dest, f"{submission_id}.log",
-            request.overwrite)}
+        try:
+            saved = await save_bytes(self.storage, text.encode("utf-8"), dest,
+                                     f"{submission_id}.log", request.overwrite)
+        except StorageConflict as err:
+            if err.details.get("field") != "overwrite":
+                raise
+            save = f"--save {request.dest}" if request.dest else "--save"
+            raise StorageConflict(
+                f"{err.details['dest']} already exists: send \"overwrite\": true to replace it "
+                f"(CLI: jupyter ray-dev jobs logs {submission_id} {save} --overwrite), or give "
+                "another dest.", **err.details) from err
+        return {"submission_id": submission_id, **saved}
 
     def _log_folder(self, project: str | None) -> str:
         from .errors import BadRequest

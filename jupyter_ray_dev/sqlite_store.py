@@ -10,12 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+def _wal(conn: sqlite3.Connection, deadline: float) -> None:
+    """Switch the file to WAL (kept in the file: a no-op once done). sqlite answers
+    "database is locked" at once, without its busy handler, when another connection is
+    switching the same new file at that moment (two servers starting on one data dir)."""
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 class SqliteStore:
@@ -39,7 +54,7 @@ class SqliteStore:
             # the write lock up front, so two writers wait instead of failing mid-transaction)
             conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
+            _wal(conn, deadline=time.monotonic() + 30.0)
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL keeps this crash-safe
             conn.execute("PRAGMA busy_timeout=30000")
             conn.executescript(self.schema)  # safe when two servers start together

@@ -146,10 +146,27 @@ def test_storage_ls_and_cp_both_ways(cli, root, artifacts, tmp_path):
     up = cli("storage", "cp", str(local), f"{artifacts}/models/")
     assert up.returncode == 0, up.stderr
     assert (artifacts / "models" / "model.bin").read_bytes() == local.read_bytes()
+    assert f"Copied {local} to " in up.stdout and "models/model.bin (8000 bytes)" in up.stdout
     again = cli("storage", "cp", str(local), "art:models/model.bin")
-    assert again.returncode == 2 and "exists" in again.stderr  # no silent overwrite
+    assert again.returncode == 2  # no silent overwrite, and the message says how
+    assert "The destination" in again.stderr and "already exists: pass --force" in again.stderr
+    assert cli("storage", "cp", str(local), "art:models/model.bin", "--overwrite").returncode == 0
     down = cli("storage", "cp", "art:notes.txt", str(tmp_path))
     assert down.returncode == 0, down.stderr
     assert (tmp_path / "notes.txt").read_text() == "kept on shared storage\n"
+    kept = cli("storage", "cp", "art:notes.txt", str(tmp_path))
+    assert kept.returncode == 2 and f"{tmp_path / 'notes.txt'} already exists" in kept.stderr
+    # a folder that is not there: refused, not written as a file of that name
+    nowhere = cli("storage", "cp", "art:notes.txt", f"{tmp_path}/new/")
+    assert nowhere.returncode == 3 and "does not exist" in nowhere.stderr
+    assert not (tmp_path / "new").exists()
+    between = cli("storage", "cp", "art:notes.txt", "art:models/")
+    assert between.returncode == 0 and (artifacts / "models" / "notes.txt").exists()
+    neither = cli("storage", "cp", str(local), str(tmp_path / "copy.bin"))
+    assert neither.returncode == 2
+    assert "Neither the source" in neither.stderr and "nor the destination" in neither.stderr
+    usage = cli("storage", "cp", "--help")
+    assert usage.returncode == 0 and "SOURCE" in usage.stdout and "DESTINATION" in usage.stdout
+    assert "--force, --overwrite" in usage.stdout
     outside = cli("storage", "ls", "/etc")
     assert outside.returncode == 3 and "none of the storage roots" in outside.stderr

@@ -62,6 +62,10 @@ async def test_a_finished_jobs_log_lands_byte_for_byte_in_s3(jp_fetch, jp_root_d
     assert reply.code == 200 and s3.read(f"kept/{job_id}.log") == served
     again = await api.call("POST", job_id, "logs", "save", body={"dest": "artifacts:kept/"})
     assert again.code == 409, again.body
+    # the refusal names its fix: the field to send, and the CLI's flag
+    assert again.json["field"] == "overwrite" and again.json["path"] == f"kept/{job_id}.log"
+    assert '"overwrite": true' in again.json["message"]
+    assert "--save artifacts:kept/ --overwrite" in again.json["message"]
     forced = await api.call("POST", job_id, "logs", "save",
                             body={"dest": f"{s3.url}/kept/{job_id}.log", "overwrite": True})
     assert forced.code == 200 and s3.read(f"kept/{job_id}.log") == served
@@ -118,3 +122,6 @@ def test_cli_saves_the_log_to_a_storage_uri(ray_head, tmp_path, s3):
     assert data.rstrip(b"\n") == served.rstrip(b"\n") and info["bytes"] == len(data)
     exists = cli("jobs", "logs", job_id, "--save", f"{s3.url}/runs/")
     assert exists.returncode == 2, exists.stderr  # kept: a 409 unless --overwrite
+    assert b"--overwrite" in exists.stderr and f"{s3.url}/runs/{job_id}.log".encode() in exists.stderr
+    replaced = cli("jobs", "logs", job_id, "--save", f"{s3.url}/runs/", "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr

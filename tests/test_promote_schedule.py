@@ -206,6 +206,25 @@ def test_history_server_options_exactly_when_configured(tmp_path, variant):
     assert "c.RayDev.history_server" in plain["logs"]["message"]
 
 
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:9000", "http://localhost:9000/",
+                                      "http://[::1]:9000", "http://127.0.0.53"])
+def test_a_loopback_s3_endpoint_in_the_manifests_is_warned_of(tmp_path, endpoint):
+    root = tmp_path / "root"
+    sample_project(root)
+    storage = StorageService([{"name": "logs", "url": "s3://ray-logs/team",
+                               "options": {"endpoint_url": endpoint}}])
+    service = PromoteService(PromoteConfig(root_dir=root, store_path=tmp_path / "p.sqlite",
+                                           history_server="logs/history"),
+                             _summary, storage=lambda: storage)
+    plan = _plan(service, {})
+    assert endpoint in plan["manifests"]  # still written: the user may port-forward on purpose
+    (warning,) = [w for w in plan["warnings"] if w["kind"] == "loopback_endpoint"]
+    assert endpoint in warning["message"] and "endpoint_url" in warning["message"]
+    # a name the pods resolve is not warned of
+    reachable = _plan(_service(tmp_path, history_server="logs/history"), {})
+    assert "loopback_endpoint" not in [w["kind"] for w in reachable["warnings"]]
+
+
 def test_history_server_on_gcs_and_a_misconfigured_one(tmp_path):
     gcs = _plan(_service(tmp_path, history_server="gcs"), {})
     (job, _) = yaml.safe_load_all(gcs["manifests"])

@@ -18,6 +18,7 @@ from dockerfile_parse import DockerfileParser
 from promote_helpers import SUMMARY, build_wheel, notebook, sample_project, write
 
 from jupyter_ray_dev.errors import BadRequest
+from jupyter_ray_dev.present import promote_plan_text
 from jupyter_ray_dev.promote import PromoteConfig, PromoteService
 from jupyter_ray_dev.promote.collect import collect
 from jupyter_ray_dev.promote.dockerfile import default_base_image, dq
@@ -68,6 +69,34 @@ def test_collect_keeps_code_and_data_and_drops_every_kind_of_ignored_file(tmp_pa
     assert got.entrypoint.script == "train.py"
     assert "import helpers" in got.entrypoint.generated
     assert [w["source"] for w in got.entrypoint.warnings] == ["%pip install tqdm"]
+
+
+def test_notebook_checkpoints_caches_and_vcs_never_reach_the_build_context(
+        promote, tmp_path, monkeypatch):
+    project = sample_project(Path(promote.root))
+    notebook(project / ".ipynb_checkpoints" / "train-checkpoint.ipynb", "print('stale')")
+    notebook(project / "sub" / ".ipynb_checkpoints" / "x-checkpoint.ipynb", "print(2)")
+    write(project / "sub" / "x.py", "print(2)\n")
+    write(project / "sub" / "__pycache__" / "x.cpython-311.pyc", "bytecode")
+    write(project / ".git" / "HEAD", "ref: refs/heads/main\n")
+    write(project / ".venv" / "bin" / "python", "#!/bin/sh\n")
+    # a user who empties Ray's default excludes still gets none of them in the image
+    monkeypatch.setenv("RAY_OVERRIDE_RUNTIME_ENV_DEFAULT_EXCLUDES", "")
+    got = collect(project, project / "train.ipynb")
+    assert "sub/x.py" in got.files
+    assert {".ipynb_checkpoints", "sub/.ipynb_checkpoints", "sub/__pycache__", ".git",
+            ".venv"} <= set(got.excluded)
+    dest = tmp_path / "ctx.tar.gz"
+    asyncio.run(promote.export_context("proj", {"entrypoint": "proj/train.ipynb"}, dest))
+    with tarfile.open(dest) as tar:
+        names = tar.getnames()
+    assert "app/sub/x.py" in names
+    for gone in (".ipynb_checkpoints", "__pycache__", ".git/", ".venv"):
+        assert not [n for n in names if gone in n], gone
+    # the review says which rule cut them
+    plan = asyncio.run(promote.plan("proj", {"entrypoint": "proj/train.ipynb"}))
+    (line,) = [x for x in promote_plan_text(plan).splitlines() if "excluded  " in x]
+    assert ".ipynb_checkpoints" in line and "Ray's defaults, .ipynb_checkpoints," in line
 
 
 def test_converted_notebook_never_shadows_a_module_of_the_same_name(tmp_path):

@@ -228,6 +228,29 @@ def test_undeclared_lists_what_the_code_imports_and_nothing_ray_brings():
     assert undeclared(run, {"tabulate"}, code) == []
 
 
+def test_a_promotions_file_from_a_newer_version_is_still_listed(tmp_path):
+    path = tmp_path / "promotions.sqlite"
+
+    async def go():
+        store = PromotionStore(path)
+        assert await store.list("p") == []  # the file and its table, as this version makes them
+        await store.close()
+        db = sqlite3.connect(path)
+        db.execute("ALTER TABLE promotions ADD COLUMN from_the_future TEXT")
+        db.execute("INSERT INTO promotions (id, project, entrypoint, kind, status, inputs_hash, "
+                   "dockerfile, manifests, requirements, created, from_the_future) VALUES "
+                   "('promo_new', 'p', 'p/x.py', 'export', 'exported', 'h', '', '', '', 1.0, "
+                   "'x')")
+        db.commit()
+        db.close()
+        store = PromotionStore(path)
+        (record,) = await store.list("p")
+        assert record.id == "promo_new" and (await store.get("promo_new")).status == "exported"
+        await store.close()
+
+    asyncio.run(go())
+
+
 def test_an_older_promotions_file_gets_the_provenance_columns(tmp_path):
     path = tmp_path / "promotions.sqlite"
     db = sqlite3.connect(path)

@@ -2,7 +2,7 @@
 
 The walk is the project's (``project.files.iter_kept_files``: ``.gitignore``
 and ``.rayignore`` in every folder, the runtime_env ``excludes``, Ray's default
-excludes), plus ``.dockerignore`` read the same way, so what reaches the image is
+excludes), plus ``.dockerignore`` read the same way and ``PROMOTE_EXCLUDES``, so what reaches the image is
 what a Ray job from the same folder would have uploaded, minus what the user keeps
 out of images. A notebook entrypoint is converted to a script with the project's
 converter, as a job's is; the IPython-only lines it skips are reported, never silently dropped.
@@ -24,6 +24,11 @@ from ..project.notebook import convert_notebook
 from ..project.root import resolve_in_root, to_api_path
 
 DOCKERIGNORE = ".dockerignore"
+# Never wanted in an image, whatever the environment says: Ray's own default excludes
+# cover the last three only while RAY_OVERRIDE_RUNTIME_ENV_DEFAULT_EXCLUDES leaves them,
+# and Jupyter's autosave copies are stale notebooks a build would bake in beside the
+# real ones (and whose conversion could shadow the entrypoint's).
+PROMOTE_EXCLUDES = (".ipynb_checkpoints", "__pycache__", ".git", ".venv")
 
 
 @dataclass
@@ -59,7 +64,8 @@ def collect(project: Path, entry: Path, excludes: tuple[str, ...] = (),
     excluded: list[str] = []
     total = 0
     skip = len(str(project.absolute())) + 1  # string slicing: pathlib's relative_to is slow
-    for path, st in iter_kept_files(project, excludes, extra_ignore_files=(DOCKERIGNORE,),
+    for path, st in iter_kept_files(project, (*PROMOTE_EXCLUDES, *excludes),
+                                    extra_ignore_files=(DOCKERIGNORE,),
                                     on_skip=lambda p: excluded.append(p[skip:])):
         rel = path[skip:]
         files.append(rel)

@@ -42,6 +42,18 @@ class HistoryServer:
             env.append({"name": "S3_REGION", "value": self.region})
         return {"collectorOptions": {"image": self.collector_image, "env": env}}
 
+    def warning(self) -> dict[str, str] | None:
+        """A loopback endpoint is the Jupyter server's own machine; in a pod it is the pod
+        itself, where no S3 server listens: the collector would upload nothing."""
+        if not self.endpoint or not is_loopback(self.endpoint):
+            return None
+        return {"kind": "loopback_endpoint", "message": (
+            f"The History Server's storage ({self.uri}) has the S3 endpoint {self.endpoint}, "
+            "a loopback address: it reaches the Jupyter server's own machine, but in the "
+            "promoted pods it is the pod itself, so the collector cannot upload the logs. "
+            "Give that storage root an endpoint_url the pods can reach (a Service, e.g. "
+            "http://minio.<namespace>.svc:9000) in c.RayDev.storage_roots.")}
+
     def review(self) -> dict[str, Any]:
         return {"configured": True, "uri": self.uri, "collector_image": self.collector_image,
                 "message": (
@@ -50,6 +62,25 @@ class HistoryServer:
                     "(read them in KubeRay's History Server). The operator needs the "
                     "RayClusterHistoryServer feature gate, and the pods' service account "
                     "write access to the bucket.")}
+
+
+def is_loopback(url: str) -> bool:
+    """``url``'s host is this machine only (127.0.0.0/8, ::1, localhost, 0.0.0.0)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url if "://" in url else f"//{url}").hostname or ""
+    except ValueError:
+        return False
+    host = host.rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
 
 
 def not_configured() -> dict[str, Any]:

@@ -141,6 +141,9 @@ class Plan:
                                    f"{changed['since']}: {', '.join(names)}{more}. The image "
                                    "holds them as they are now, which that run did not "
                                    "test."})
+        loopback = self.history.warning() if self.history else None
+        if loopback:
+            out.append(loopback)
         return out
 
     def lock(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +130,10 @@ class PromotionRecord:
 
     @classmethod
     def from_row(cls, row: Any) -> PromotionRecord:
-        data = dict(row)
+        # a file a newer version wrote has columns this one does not know: the
+        # history stays readable (those values are kept in the file, unread)
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in dict(row).items() if k in known}
         for key in _JSON:
             data[key] = None if data.get(key) is None else json.loads(data[key])
         return cls(**data)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest, Conflict, NotFound, RayDevError
+from .errors import StorageConflict
 
 CHUNK = 8 * 1024 * 1024
 
@@ -45,19 +46,38 @@ async def _local_chunks(path: Path) -> AsyncIterator[bytes]:
 
 def _local_source(path: str) -> tuple[Path, int]:
     source = Path(path).expanduser()
+    if source.is_dir():
+        raise BadRequest(f"The source {path!r} is a folder: copy one file at a time.",
+                         field="source")
     if not source.is_file():
-        raise NotFound(f"There is no local file {path!r} to copy.", field="source")
+        raise NotFound(f"The source {path!r} is neither in a storage root nor a local file.",
+                       field="source")
     return source, source.stat().st_size
 
 
 def _local_target(dest: str, name: str) -> Path:
     target = Path(dest).expanduser()
-    return target / name if target.is_dir() else target
+    if target.is_dir():
+        target = target / name
+    elif dest.endswith(("/", os.sep)):
+        # Path() drops the slash: without this the file would be written *as* the folder
+        raise NotFound(f"The destination folder {dest!r} does not exist: create it first.",
+                       field="dest")
+    if not target.parent.is_dir():
+        raise NotFound(f"The destination's folder {str(target.parent)!r} does not exist: "
+                       "create it first.", field="dest")
+    return target
+
+
+def _refuse_existing_local(dest: Path) -> None:
+    if dest.exists():
+        raise Conflict(f"The destination {dest} already exists: pass --force to replace it.",
+                       field="dest")
 
 
 def _part_file(dest: Path, overwrite: bool) -> tuple[int, str]:
-    if dest.exists() and not overwrite:
-        raise Conflict(f"{dest} exists: pass --force to overwrite it.", field="dest")
+    if not overwrite:
+        _refuse_existing_local(dest)  # again: it may have appeared during the download
     return tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
 
 
@@ -127,34 +147,62 @@ async def save_bytes(storage: Any, data: bytes, dest: str, name: str,
     root, path = found
     if path == "" or dest.endswith("/"):
         path = f"{path.rstrip('/')}/{name}".lstrip("/")
+    if not overwrite:
+        await _refuse_existing_file(storage, root, path)
     await _folders(storage, root, path)
     written = await _to_root(storage, root, path, _one(data), len(data), overwrite)
     return {"dest": storage.backend(root).root.uri(path), "root": root, "path": path,
             "bytes": written}
 
 
+async def _refuse_existing_file(storage: Any, root: str, path: str) -> None:
+    """A 409 whose ``field`` is ``overwrite``, before any byte moves: the caller's message can
+    then name its own way to replace the file (a folder there is the backend's other 409)."""
+    try:
+        entry = await storage.stat(root, path)
+    except NotFound:
+        return
+    if entry["kind"] != "directory":
+        raise StorageConflict(f"{entry['uri']} already exists.", field="overwrite", root=root,
+                              path=path, dest=entry["uri"])
+
+
 async def copy(storage: Any, source: str, dest: str, overwrite: bool = False) -> dict[str, Any]:
+    """Copy the file ``source`` to ``dest``; either may be local, at least one in a root.
+    A ``dest`` that is a root, a folder or ends with / gets the source's file name."""
     src, dst = _where(storage, source), _where(storage, dest)
     if src is None and dst is None:
-        raise BadRequest(f"Neither {source!r} nor {dest!r} is in a storage root: one side of "
-                         "a copy must be (s3://..., gs://..., a root's folder, or root:path).",
-                         field="source")
+        raise BadRequest(f"Neither the source {source!r} nor the destination {dest!r} is in a "
+                         "storage root: one of them must be (s3://..., gs://..., root:path, or "
+                         "a path inside a root's folder; `jupyter ray-dev storage ls` lists the "
+                         "roots).", field="source")
+    name = Path(src[1]).name if src is not None else Path(source).name
     if dst is not None and (dst[1] == "" or dest.endswith("/")):
-        name = Path(src[1]).name if src is not None else Path(source).name
         dst = (dst[0], f"{dst[1].rstrip('/')}/{name}".lstrip("/"))
     loop = asyncio.get_running_loop()
+    # refused before a byte moves: the destination is checked first
+    target: Path | None = None
+    if dst is None:
+        target = await loop.run_in_executor(None, _local_target, dest, name)
+        if not overwrite:
+            await loop.run_in_executor(None, _refuse_existing_local, target)
+    elif not overwrite:
+        try:
+            await _refuse_existing_file(storage, *dst)
+        except StorageConflict as err:
+            raise StorageConflict(f"The destination {err.details['dest']} already exists: "
+                                  "pass --force to replace it.", **err.details) from err
     if src is None:
         local, size = await loop.run_in_executor(None, _local_source, source)
         chunks: AsyncIterator[bytes] = _local_chunks(local)
     else:
         download = await storage.download(*src)
         size, chunks = download.size, download.chunks
-    if dst is None:
-        name = Path(src[1]).name if src else Path(source).name
-        target = await loop.run_in_executor(None, _local_target, dest, name)
+    if target is not None:
         written = await _to_local(chunks, target, overwrite)
         shown = str(target)
     else:
+        assert dst is not None
         written = await _to_root(storage, dst[0], dst[1], chunks, size, overwrite)
         shown = storage.backend(dst[0]).root.uri(dst[1])
     return {"source": source, "dest": shown, "bytes": written}

@@ -5,7 +5,11 @@
  * the Kubernetes section's Suspend/Resume (dry run first, or the RBAC rule it
  * lacks), and "Save log to storage" in a job's log tab.
  */
-import { InputDialog, Notification, showDialog } from '@jupyterlab/apputils';
+import {
+  Notification,
+  showDialog,
+  showErrorMessage
+} from '@jupyterlab/apputils';
 import { nullTranslator } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
@@ -18,6 +22,7 @@ import type {
   ISuspendResult,
   RayDevAPI
 } from '../api';
+import { ApiError } from '../api';
 import { ScheduledPromotions } from '../cluster/scheduled';
 import { JobLogWidget } from '../jobs/logviewer';
 import {
@@ -44,7 +49,6 @@ jest.mock('@jupyterlab/apputils', () => {
     ...actual,
     showDialog: jest.fn(),
     showErrorMessage: jest.fn(async () => undefined),
-    InputDialog: { getText: jest.fn() },
     Notification: { success: jest.fn(), error: jest.fn() }
   };
 });
@@ -289,6 +293,7 @@ describe('scheduled promotions in the Kubernetes section', () => {
   afterEach(() => {
     document.body.innerHTML = '';
     dialog.mockReset();
+    (showErrorMessage as jest.Mock).mockClear();
   });
 
   it('suspends after a dry run the user confirms, then lists again', async () => {
@@ -389,15 +394,32 @@ describe('scheduled promotions in the Kubernetes section', () => {
 describe('Save log to storage', () => {
   it('is offered once the job has finished and sends the URI the user typed', async () => {
     const sockets: any[] = [];
-    const saved: [string, string | null | undefined][] = [];
+    const saved: [string, string | null | undefined, boolean | undefined][] =
+      [];
+    let exists = false;
     const api = {
       connectJobLogs: () => {
         const socket: any = { close: () => undefined };
         sockets.push(socket);
         return socket;
       },
-      saveJobLog: async (jobId: string, dest?: string | null) => {
-        saved.push([jobId, dest]);
+      saveJobLog: async (
+        jobId: string,
+        dest?: string | null,
+        overwrite?: boolean
+      ) => {
+        saved.push([jobId, dest, overwrite]);
+        if (exists && !overwrite) {
+          throw new ApiError({
+            status: 409,
+            reason: 'storage_conflict',
+            message: 'exists',
+            details: {
+              field: 'overwrite',
+              dest: 's3://bucket/runs/raysubmit_1.log'
+            }
+          });
+        }
         return {
           submission_id: jobId,
           dest: 's3://bucket/runs/raysubmit_1.log',
@@ -425,21 +447,41 @@ describe('Save log to storage', () => {
     });
     expect(save.enabled).toBe(true);
 
-    (InputDialog.getText as jest.Mock).mockResolvedValueOnce({
+    dialog.mockReset();
+    (showErrorMessage as jest.Mock).mockClear();
+    dialog.mockResolvedValueOnce({
       button: { accept: true },
       value: ' s3://bucket/runs/ '
     });
     await widget.saveToStorage(api, trans);
-    expect(saved).toEqual([['raysubmit_1', 's3://bucket/runs/']]);
+    expect(saved).toEqual([['raysubmit_1', 's3://bucket/runs/', undefined]]);
     expect((Notification.success as jest.Mock).mock.calls[0][0]).toBe(
       'Saved the log to s3://bucket/runs/raysubmit_1.log (42 bytes).'
     );
-    (InputDialog.getText as jest.Mock).mockResolvedValueOnce({
-      button: { accept: true },
-      value: ''
-    });
+    dialog.mockResolvedValueOnce({ button: { accept: true }, value: '' });
     await widget.saveToStorage(api, trans);
-    expect(saved[1]).toEqual(['raysubmit_1', null]); // the artifacts root
+    expect(saved[1]).toEqual(['raysubmit_1', null, undefined]); // the artifacts root
+
+    // the file is there: Keep sends nothing more, Replace sends overwrite
+    exists = true;
+    saved.length = 0;
+    dialog
+      .mockResolvedValueOnce({ button: { accept: true }, value: 's3://b/r/' })
+      .mockResolvedValueOnce({ button: { accept: false } });
+    await widget.saveToStorage(api, trans);
+    expect(saved).toEqual([['raysubmit_1', 's3://b/r/', undefined]]);
+    expect(dialog.mock.calls[3][0].body).toContain(
+      's3://bucket/runs/raysubmit_1.log already exists'
+    );
+    dialog
+      .mockResolvedValueOnce({ button: { accept: true }, value: 's3://b/r/' })
+      .mockResolvedValueOnce({ button: { accept: true } });
+    await widget.saveToStorage(api, trans);
+    expect(saved.slice(1)).toEqual([
+      ['raysubmit_1', 's3://b/r/', undefined],
+      ['raysubmit_1', 's3://b/r/', true]
+    ]);
+    expect(showErrorMessage).not.toHaveBeenCalled();
     widget.dispose();
   });
 });

@@ -10,6 +10,7 @@ import {
   entrypointCandidates,
   INITIAL_BUILD,
   kubectlApply,
+  otherWarnings,
   pinnedReference,
   reduceBuild,
   shapeNumberLines,
@@ -20,6 +21,31 @@ import { plan, recordingFetch, type IRecordedCall } from './fixtures';
 const trans = nullTranslator.load('jupyter_ray_dev');
 
 describe('promote review', () => {
+  it('lists the plan warnings the source block does not already show', () => {
+    const run = { kind: 'no_succeeded_run', message: 'No succeeded run.' };
+    const loopback = { kind: 'loopback_endpoint', message: 'Loopback.' };
+    const changed = { kind: 'files_changed', message: 'Files changed.' };
+    const base = plan();
+    const reviewed = plan({
+      source: { ...base.source, warnings: [run] },
+      warnings: [run, loopback, changed],
+      changed_files: {
+        since: 'raysubmit_1',
+        modified: ['a.py'],
+        added: [],
+        removed: [],
+        counts: { modified: 1, added: 0, removed: 0 },
+        changed: true
+      }
+    });
+    expect(otherWarnings(reviewed)).toEqual([loopback]);
+    // without the changed-files block, its warning has no other place
+    expect(otherWarnings({ ...reviewed, changed_files: null })).toEqual([
+      loopback,
+      changed
+    ]);
+  });
+
   it('lists every difference from dev, exact pins left out', () => {
     const kinds = differencesFromDev(plan(), trans).map(d => d.kind);
     expect(kinds).toEqual([

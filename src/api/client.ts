@@ -229,12 +229,20 @@ export class RayDevAPI {
 
   /**
    * Copy a finished job's log into a storage root (`dest`: a storage URI;
-   * default the artifacts root), byte for byte.
+   * default the artifacts root), byte for byte; `overwrite` replaces a file
+   * already there (else the server answers 409 with `field: "overwrite"`).
    */
-  saveJobLog(jobId: string, dest?: string | null): Promise<ISavedLog> {
+  saveJobLog(
+    jobId: string,
+    dest?: string | null,
+    overwrite = false
+  ): Promise<ISavedLog> {
     return this.request<ISavedLog>(`${jobPath(jobId)}/logs/save`, {
       method: 'POST',
-      body: JSON.stringify(dest ? { dest } : {})
+      body: JSON.stringify({
+        ...(dest ? { dest } : {}),
+        ...(overwrite ? { overwrite } : {})
+      })
     });
   }
 

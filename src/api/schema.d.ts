@@ -2059,7 +2059,7 @@ export interface components {
             imported?: boolean | null;
         };
         ReviewWarning: {
-            /** @description no_runs, no_succeeded_run, record_unusable (the run's record cannot be read: the pins fell back to the server's Python), run_not_succeeded, imports_unknown, files_changed, shape_not_requests (Ray's view gave machine totals, left out of the manifests' resources) */
+            /** @description no_runs, no_succeeded_run, record_unusable (the run's record cannot be read: the pins fell back to the server's Python), run_not_succeeded, imports_unknown, files_changed, shape_not_requests (Ray's view gave machine totals, left out of the manifests' resources), loopback_endpoint (the History Server's S3 endpoint is on loopback: the pods cannot reach it) */
             kind: string;
             message: string;
         };

@@ -1,7 +1,8 @@
 import {
-  InputDialog,
+  Dialog,
   MainAreaWidget,
   Notification,
+  showDialog,
   showErrorMessage
 } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
@@ -16,7 +17,8 @@ import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
-import type { RayDevAPI } from '../api';
+import { ApiError } from '../api';
+import type { ISavedLog, RayDevAPI } from '../api';
 import { ansiToRuns, stripAnsi } from './ansi';
 import { StatusBadge } from './components';
 import { isActive } from './model';
@@ -379,24 +381,50 @@ export class JobLogWidget extends MainAreaWidget<JobLogView> {
    * byte: where the user says (a storage URI), else the artifacts root.
    */
   async saveToStorage(api: RayDevAPI, trans: TranslationBundle): Promise<void> {
-    const answer = await InputDialog.getText({
+    const answer = await showDialog({
       title: trans.__('Save log to storage'),
-      label: trans.__(
-        'Storage URI (s3://…, gs://…, root:path; a folder ending in / gets %1.log). Empty: the artifacts root.',
-        this.jobId
+      body: new SaveLogBody(
+        trans.__(
+          'Storage URI (s3://…, gs://…, root:path; a folder ending in / gets %1.log). Empty: the artifacts root.',
+          this.jobId
+        ),
+        trans.__('artifacts root, ray-dev-logs/<project>/')
       ),
-      placeholder: trans.__('artifacts root, ray-dev-logs/<project>/'),
-      okLabel: trans.__('Save'),
-      cancelLabel: trans.__('Cancel')
+      focusNodeSelector: 'input',
+      buttons: [
+        Dialog.cancelButton({ label: trans.__('Cancel') }),
+        Dialog.okButton({ label: trans.__('Save') })
+      ]
     });
     if (!answer.button.accept) {
       return;
     }
+    const dest = answer.value?.trim() || null;
     try {
-      const saved = await api.saveJobLog(
-        this.jobId,
-        answer.value?.trim() || null
-      );
+      let saved: ISavedLog;
+      try {
+        saved = await api.saveJobLog(this.jobId, dest);
+      } catch (error) {
+        // the server keeps an existing file unless told: ask, as the file browser does
+        if (!isExistingFile(error)) {
+          throw error;
+        }
+        const replace = await showDialog({
+          title: trans.__('Replace file?'),
+          body: trans.__(
+            '%1 already exists. Replace it with this log?',
+            String(error.details.dest ?? dest ?? '')
+          ),
+          buttons: [
+            Dialog.cancelButton({ label: trans.__('Keep') }),
+            Dialog.warnButton({ label: trans.__('Replace') })
+          ]
+        });
+        if (!replace.button.accept) {
+          return;
+        }
+        saved = await api.saveJobLog(this.jobId, dest, true);
+      }
       Notification.success(
         trans.__('Saved the log to %1 (%2 bytes).', saved.dest, saved.bytes),
         { autoClose: 8000 }
@@ -428,6 +456,42 @@ export class JobLogWidget extends MainAreaWidget<JobLogView> {
       );
     }
   }
+}
+
+/** The server's 409 for a file already at the destination (not a folder there). */
+function isExistingFile(error: unknown): error is ApiError {
+  return (
+    error instanceof ApiError &&
+    error.status === 409 &&
+    error.details.field === 'overwrite'
+  );
+}
+
+/**
+ * The save-log dialog's body: a text field wide enough to read a whole
+ * storage URI (JupyterLab's InputDialog field is sized for a file name).
+ */
+class SaveLogBody extends Widget implements Dialog.IBodyWidget<string> {
+  constructor(label: string, placeholder: string) {
+    super();
+    this.addClass('jp-RayDev-saveLogBody');
+    const caption = document.createElement('label');
+    caption.textContent = label;
+    this._input = document.createElement('input');
+    this._input.type = 'text';
+    this._input.className = 'jp-mod-styled jp-RayDev-saveLogInput';
+    this._input.placeholder = placeholder;
+    this._input.spellcheck = false;
+    this._input.dataset.testid = 'ray-log-save-dest';
+    caption.appendChild(this._input);
+    this.node.appendChild(caption);
+  }
+
+  getValue(): string {
+    return this._input.value;
+  }
+
+  private _input: HTMLInputElement;
 }
 
 export namespace JobLogWidget {

@@ -13,6 +13,7 @@ import {
   buildBlocker,
   differencesFromDev,
   objectStoreRoots,
+  otherWarnings,
   runTimeLabel,
   shapeNumberLines,
   shapeSourceLine
@@ -109,20 +110,29 @@ export function PromoteReview(props: IPromoteReviewProps): JSX.Element {
   const [error, setError] = React.useState(props.initialError);
   const [loading, setLoading] = React.useState(false);
 
+  // Two reviews can be in flight (a field's blur, then a click): the last asked wins.
+  const asked = React.useRef(0);
   const replan = async (next: IPromoteRequest): Promise<void> => {
+    const mine = ++asked.current;
     setRequest(next);
     setLoading(true);
     try {
       const fresh = await api.planPromotion(project, next);
-      setPlan(fresh);
-      setError(null);
-      props.onPlan(fresh, next);
+      if (mine === asked.current) {
+        setPlan(fresh);
+        setError(null);
+        props.onPlan(fresh, next);
+      }
     } catch (reason) {
-      setPlan(null);
-      setError(errorMessage(reason));
-      props.onPlan(null, next);
+      if (mine === asked.current) {
+        setPlan(null);
+        setError(errorMessage(reason));
+        props.onPlan(null, next);
+      }
     } finally {
-      setLoading(false);
+      if (mine === asked.current) {
+        setLoading(false);
+      }
     }
   };
 
@@ -230,8 +240,9 @@ function ScheduleFields(props: {
     [request.schedule]
   );
   React.useEffect(() => setZone(request.time_zone ?? ''), [request.time_zone]);
+  const typed = { schedule, time_zone: zone.trim() || null };
   const commit = (): void => {
-    const next = { ...request, schedule, time_zone: zone.trim() || null };
+    const next = { ...request, ...typed };
     if (
       next.schedule !== request.schedule ||
       next.time_zone !== (request.time_zone ?? null)
@@ -292,9 +303,14 @@ function ScheduleFields(props: {
           type="checkbox"
           data-testid="ray-promote-suspend"
           checked={!!request.suspend}
-          disabled={disabled}
+          // not disabled while a review loads: leaving a text field for this
+          // box starts one, and a disabled box would swallow the click
           onChange={event =>
-            props.onChange({ ...request, suspend: event.currentTarget.checked })
+            props.onChange({
+              ...request,
+              ...typed,
+              suspend: event.currentTarget.checked
+            })
           }
         />
         {trans.__('Create it suspended (no runs until resumed)')}
@@ -380,6 +396,7 @@ function PlanView(props: {
 }): JSX.Element {
   const { plan, trans, blocker } = props;
   const differences = differencesFromDev(plan, trans);
+  const warnings = otherWarnings(plan);
   return (
     <>
       <div className="jp-RayDev-promoteRow">
@@ -416,6 +433,22 @@ function PlanView(props: {
           data-testid="ray-promote-blocker"
         >
           {blocker}
+        </div>
+      ) : null}
+      {warnings.length ? (
+        <div data-testid="ray-promote-warnings" role="note">
+          <h3>{trans.__('Warnings')}</h3>
+          <ul className="jp-RayDev-promoteList">
+            {warnings.map((warning, i) => (
+              <li
+                key={i}
+                className="jp-RayDev-promoteWarning"
+                data-kind={warning.kind}
+              >
+                {warning.message}
+              </li>
+            ))}
+          </ul>
         </div>
       ) : null}
       <h3>

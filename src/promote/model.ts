@@ -93,6 +93,23 @@ export function differencesFromDev(
   return out;
 }
 
+/**
+ * The plan's warnings the source block does not already show (the run's own
+ * warnings, and the changed files it lists): the review's Warnings list.
+ */
+export function otherWarnings(
+  plan: IPromotionPlan
+): IPromotionPlan['warnings'] {
+  const shown = new Set(
+    plan.source.warnings.map(warning => `${warning.kind}\n${warning.message}`)
+  );
+  return plan.warnings.filter(
+    warning =>
+      !shown.has(`${warning.kind}\n${warning.message}`) &&
+      !(warning.kind === 'files_changed' && plan.changed_files)
+  );
+}
+
 /** The roots Ray nodes can download a working_dir from (s3:// and gs://, writable). */
 /** The review's one line on where the head and worker groups come from. */
 export function shapeSourceLine(

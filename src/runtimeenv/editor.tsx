@@ -13,13 +13,13 @@ import {
 import { MainAreaWidget, ReactWidget } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { FormComponent } from '@jupyterlab/ui-components';
-import validatorAjv8 from '@rjsf/validator-ajv8';
-import { SplitPanel, Widget } from '@lumino/widgets';
+import { MessageLoop } from '@lumino/messaging';
+import { PanelLayout, SplitPanel, Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import type { IRuntimeEnvFinding } from '../api';
 import { rayIcon } from '../icons';
-import schema from '../../jupyter_ray_dev/runtime_env/schema/runtime_env.schema.json';
+import { FORM_SCHEMA, FORM_VALIDATOR } from './form';
 import {
   NotebookInstallsList,
   NotebookInstallsMonitor,
@@ -31,7 +31,6 @@ import {
   envVarRows,
   findingsFor,
   formData,
-  formSchema,
   fromForm,
   generalFindings,
   isSecretName,
@@ -45,7 +44,6 @@ import {
 } from './sync';
 
 export const EDITOR_CLASS = 'jp-RayDev-RuntimeEnvEditor';
-const FORM_SCHEMA = formSchema(schema as Record<string, unknown>);
 const FORM_FIELDS = Object.keys(FORM_SCHEMA.properties as object);
 
 function formatBytes(n: number): string {
@@ -431,7 +429,7 @@ function EnvForm(props: {
         <FormComponent
           schema={FORM_SCHEMA as any}
           formData={formData(model.value) as any}
-          validator={validatorAjv8 as any}
+          validator={FORM_VALIDATOR as any}
           extraErrors={extraErrors}
           noValidate={true}
           liveValidate={false}
@@ -485,8 +483,13 @@ class YamlView extends Widget {
         factory: services.factoryService.newDocumentEditor,
         editorOptions: { config: { lineNumbers: true } }
       });
+      wrapper.addClass('jp-RayDev-envYamlEditor');
       this._wrapper = wrapper;
-      this.node.appendChild(wrapper.node);
+      // a child in a layout, not a node appended by hand: it then gets the
+      // attach, show and resize messages CodeMirror needs to measure itself
+      const layout = new PanelLayout();
+      layout.addWidget(wrapper);
+      this.layout = layout;
       this._editorModel.sharedModel.changed.connect(() => {
         if (!this._applying) {
           model.setText(this._editorModel!.sharedModel.getSource());
@@ -507,14 +510,10 @@ class YamlView extends Widget {
     this._show(model.text);
   }
 
-  protected onAfterAttach(): void {
-    if (this._wrapper) {
-      Widget.attach(this._wrapper, this.node);
-    }
-  }
-
   protected onResize(): void {
-    this._wrapper?.update();
+    if (this._wrapper) {
+      MessageLoop.sendMessage(this._wrapper, Widget.ResizeMessage.UnknownSize);
+    }
   }
 
   private _show(text: string): void {
@@ -533,9 +532,8 @@ class YamlView extends Widget {
   }
 
   dispose(): void {
-    this._wrapper?.dispose();
     this._editorModel?.dispose();
-    super.dispose();
+    super.dispose(); // the layout disposes the editor
   }
 
   private _editorModel: CodeEditor.Model | null = null;

@@ -383,16 +383,20 @@ export function addPackage(packages: string[], requirement: string): string[] {
 
 /**
  * The schema the generated form shows: the shipped one without the fields
- * the editor has its own sections for.
+ * the editor has its own sections for, and without its `$id`: rjsf registers
+ * the root schema under a key of its own and points `#/$defs/...` at that key,
+ * which Ajv cannot resolve once the root names itself by an `$id`.
  */
 export function formSchema(
   schema: Record<string, unknown>
 ): Record<string, unknown> {
-  const properties = { ...(schema.properties as Record<string, unknown>) };
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const { $id, ...rest } = schema;
+  const properties = { ...(rest.properties as Record<string, unknown>) };
   for (const key of OWN_SECTIONS) {
     delete properties[key];
   }
-  return { ...schema, properties };
+  return { ...rest, properties };
 }
 
 /** The part of the environment the generated form edits. */

@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import type { Locator } from '@playwright/test';
 
 /** With RAY_DEV_SCREENSHOTS=1, save the page to ui-tests/screenshots/ (README). */
 async function screenshot(
@@ -35,6 +36,30 @@ time.sleep(6)
 print("\\x1b[32mray-dev line 3 green\\x1b[0m", flush=True)
 print("ray-dev line 4", flush=True)
 `;
+
+/** Upload `source` as `path`, run it from the file browser, wait for `status`. */
+async function runToEnd(
+  page: IJupyterLabPageFixture,
+  path: string,
+  source: string,
+  status: string
+): Promise<Locator> {
+  await page.contents.uploadContent(source, 'text', path);
+  const slash = path.lastIndexOf('/');
+  await page.filebrowser.openDirectory(path.slice(0, slash));
+  await page
+    .locator('.jp-DirListing-item', { hasText: path.slice(slash + 1) })
+    .click({ button: 'right' });
+  await page.getByRole('menuitem', { name: 'Run as Ray job…' }).click();
+  await page.locator('.jp-Dialog').getByRole('button', { name: 'Run' }).click();
+  const logTab = page.locator('.jp-RayDev-logWidget');
+  await expect(logTab.getByTestId('ray-job-status')).toHaveAttribute(
+    'data-status',
+    status,
+    { timeout: 90000 }
+  );
+  return logTab;
+}
 
 test.describe('Ray jobs', () => {
   test('right-click a script, run it, follow its log live to SUCCEEDED', async ({
@@ -120,26 +145,11 @@ test.describe('Ray jobs', () => {
     tmpPath
   }) => {
     const file = 'failing_job.py';
-    await page.contents.uploadContent(
+    const logTab = await runToEnd(
+      page,
+      `${tmpPath}/${file}`,
       'print("about to fail", flush=True)\nraise ValueError("bad input for ray-dev")\n',
-      'text',
-      `${tmpPath}/${file}`
-    );
-    await page.filebrowser.openDirectory(tmpPath);
-    await page
-      .locator('.jp-DirListing-item', { hasText: file })
-      .click({ button: 'right' });
-    await page.getByRole('menuitem', { name: 'Run as Ray job…' }).click();
-    await page
-      .locator('.jp-Dialog')
-      .getByRole('button', { name: 'Run' })
-      .click();
-
-    const logTab = page.locator('.jp-RayDev-logWidget');
-    await expect(logTab.getByTestId('ray-job-status')).toHaveAttribute(
-      'data-status',
-      'FAILED',
-      { timeout: 90000 }
+      'FAILED'
     );
     await expect(logTab.getByTestId('ray-log-lines')).toContainText(
       'ValueError: bad input for ray-dev'
@@ -159,6 +169,72 @@ test.describe('Ray jobs', () => {
     await expect(row.getByTestId('ray-job-error')).toContainText(
       'ValueError: bad input for ray-dev'
     );
+  });
+
+  test("a finished job's log saved to storage; saving again asks to Replace", async ({
+    page,
+    tmpPath
+  }) => {
+    const logTab = await runToEnd(
+      page,
+      `${tmpPath}/save_my_log.py`,
+      'print("a log worth keeping", flush=True)\n',
+      'SUCCEEDED'
+    );
+    const dialog = page.locator('.jp-Dialog');
+    const dest = `artifacts:ui-saved-logs/${tmpPath.split('/').pop()}/`;
+    const saveReply = () =>
+      page.waitForResponse(response => response.url().includes('/logs/save'));
+    const save = async (): Promise<void> => {
+      // the log opens split beside the file: a narrow toolbar keeps its
+      // last buttons under "More commands", as Lab's toolbars do
+      const inBar = logTab.getByTestId('ray-log-save');
+      const inPopup = page
+        .locator('.jp-Toolbar-responsive-popup')
+        .getByTestId('ray-log-save');
+      if (await inBar.isVisible()) {
+        await inBar.click();
+      } else {
+        if (!(await inPopup.isVisible())) {
+          await logTab.getByRole('button', { name: 'More commands' }).click();
+        }
+        await inPopup.click();
+      }
+      const input = dialog.getByTestId('ray-log-save-dest');
+      await expect(input).toBeFocused();
+      // wide enough to read a bucket URI, not a file name's width
+      const box = await input.boundingBox();
+      expect(box!.width).toBeGreaterThan(450);
+      await input.fill(dest);
+      await dialog.getByRole('button', { name: 'Save' }).click();
+    };
+    let reply = saveReply();
+    await save();
+    expect((await reply).status()).toBe(200);
+    await expect(
+      page.locator('.Toastify__toast', { hasText: 'Saved the log to' })
+    ).toBeVisible();
+
+    // the same place again: the file is kept unless the user says Replace
+    reply = saveReply();
+    await save();
+    const refused = await reply;
+    expect(refused.status()).toBe(409);
+    expect((await refused.json()).field).toBe('overwrite');
+    await expect(dialog).toContainText('already exists. Replace it');
+    await dialog.getByRole('button', { name: 'Keep' }).click();
+    await expect(dialog).toHaveCount(0);
+    await save();
+    await expect(dialog).toContainText('already exists. Replace it');
+    reply = saveReply();
+    await dialog.getByRole('button', { name: 'Replace' }).click();
+    const replaced = await reply;
+    expect(replaced.request().postDataJSON()).toEqual({
+      dest,
+      overwrite: true
+    });
+    expect(replaced.status()).toBe(200);
+    await expect(dialog).toHaveCount(0);
   });
 
   test('editors have a toolbar button and the palette a command', async ({

@@ -207,6 +207,10 @@ test.describe('Promote to prod', () => {
     await expect(review.getByTestId('ray-promote-logs')).toContainText(
       'The logs go with the cluster'
     );
+    // the plan's warnings the source block does not show have their list
+    const warnings = review.getByTestId('ray-promote-warnings');
+    await expect(warnings).toContainText('machine totals');
+    await expect(warnings).not.toContainText('No succeeded run of');
 
     await review.getByTestId('ray-promote-variant').selectOption('raycronjob');
     const cron = review.getByTestId('ray-promote-cron');
@@ -232,6 +236,28 @@ test.describe('Promote to prod', () => {
     );
     await expect(review.getByTestId('ray-promote-manifests')).toContainText(
       'timeZone: America/New_York'
+    );
+    // suspend, clicked straight from a field being edited (its blur re-plans):
+    // the click is not lost, and the manifest follows
+    const suspend = review.getByTestId('ray-promote-suspend');
+    await zone.fill('Europe/Berlin');
+    await suspend.click();
+    await expect(suspend).toBeChecked();
+    await expect(review.getByTestId('ray-promote-manifests')).toContainText(
+      'suspend: true'
+    );
+    await expect(review.getByTestId('ray-promote-manifests')).toContainText(
+      'timeZone: Europe/Berlin'
+    );
+    await review.getByText('Create it suspended').click();
+    await expect(suspend).not.toBeChecked();
+    await expect(review.getByTestId('ray-promote-manifests')).not.toContainText(
+      'suspend: true'
+    );
+    await zone.fill('America/New_York');
+    await zone.press('Enter');
+    await expect(block).toContainText(
+      'Next runs of 0 2 * * 1-5 (America/New_York)'
     );
     // a six-field schedule is refused by the server, naming the field
     await cron.fill('0 0 2 * * 1-5');

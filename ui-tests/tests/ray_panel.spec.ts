@@ -68,6 +68,57 @@ test.describe('Ray panel', () => {
     );
   });
 
+  test('its sections scroll in place and its controls are compact, in light and dark', async ({
+    page,
+    tmpPath
+  }) => {
+    // a job of a project: the Jobs section then offers its project filter
+    await page.contents.uploadContent(
+      'print("ok")\n',
+      'text',
+      `${tmpPath}/styled/run.py`
+    );
+    const submitted = await page.request.post('/ray-dev/api/jobs', {
+      data: { file: `${tmpPath}/styled/run.py` }
+    });
+    expect(submitted.ok()).toBe(true);
+    await page.sidebar.openTab(SIDEBAR_ID);
+    const panel = sidebar(page);
+    const filter = panel.getByTestId('ray-jobs-project');
+    await expect(filter).toBeVisible({ timeout: 60000 });
+    for (const theme of ['light', 'dark']) {
+      if (theme === 'dark') {
+        await page.theme.setDarkTheme();
+        await page.sidebar.openTab(SIDEBAR_ID);
+      }
+      const layout = await panel.evaluate(root => {
+        const sections = [
+          ...root.querySelectorAll(
+            '.jp-SidePanel-content > .lm-SplitPanel-child'
+          )
+        ].map(node => {
+          const style = getComputedStyle(node);
+          return [node.classList[1], style.overflowY, style.paddingLeft];
+        });
+        const button = root.querySelector(
+          '.jp-SidePanel-toolbar .jp-ToolbarButtonComponent'
+        )!;
+        const icon = button.querySelector('svg')!.getBoundingClientRect();
+        const label = button.querySelector('span')!.getBoundingClientRect();
+        return { sections, gap: label.left - icon.right };
+      });
+      // each scrolls inside its share (no list running under the next title)
+      for (const [name, overflow] of layout.sections) {
+        expect(`${name}: ${overflow}`).toBe(`${name}: auto`);
+      }
+      expect(layout.gap).toBeGreaterThanOrEqual(3); // "Environment" not on its icon
+      // the filter as compact as the rest of the section, not Lab's 32px field
+      const box = (await filter.boundingBox())!;
+      expect(box.height).toBeLessThanOrEqual(26);
+    }
+    await page.theme.setLightTheme();
+  });
+
   test('the command palette opens it', async ({ page }) => {
     await page.keyboard.press('Control+Shift+C');
     const palette = page.locator('#command-palette');

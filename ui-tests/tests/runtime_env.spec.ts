@@ -33,6 +33,12 @@ test.describe('Ray environment editor', () => {
     tmpPath
   }) => {
     const project = `${tmpPath}/envproj`;
+    const consoleErrors: string[] = [];
+    page.on('console', message => {
+      if (message.type() === 'error' || message.type() === 'warning') {
+        consoleErrors.push(message.text());
+      }
+    });
     await page.contents.uploadContent(
       YAML,
       'text',
@@ -55,6 +61,24 @@ test.describe('Ray environment editor', () => {
     await expect(yaml).toContainText('GREETING: hello from the form');
     await expect(yaml).toContainText("# the demo project's environment");
     await expect(yaml).toContainText('# shown by the driver');
+    // the YAML pane's editor is attached as a child widget, fits the pane
+    // (scrolling inside it) and takes typing, which the form follows
+    expect(consoleErrors.filter(e => e.includes('already attached'))).toEqual(
+      []
+    );
+    // the generated form's validator compiles the shipped schema ($defs too)
+    expect(consoleErrors.filter(e => e.includes('compiling schema'))).toEqual(
+      []
+    );
+    const pane = (await yaml.boundingBox())!;
+    const code = (await yaml.locator('.cm-editor').boundingBox())!;
+    expect(code.height).toBeGreaterThan(100);
+    expect(code.height).toBeLessThanOrEqual(pane.height + 1);
+    await yaml.locator('.cm-content').click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('  SECOND: from yaml');
+    await expect(editor.getByLabel('Value of SECOND')).toHaveValue('from yaml');
+    await expect(value).toHaveValue('hello from the form');
     await expect(editor.getByTestId('ray-env-status')).toHaveText(
       'Unsaved changes'
     );
