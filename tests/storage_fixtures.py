@@ -7,6 +7,7 @@ prefix, GCS prefix) and a direct client (not our API) to seed and inspect it.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import signal
@@ -68,30 +69,34 @@ def stop_by_pid(process: subprocess.Popen, grace: float = 10) -> None:
             process.wait(10)
 
 
-@pytest.fixture(scope="session")
-def moto_server(tmp_path_factory):
-    port = free_port()
-    server = Server("moto_server", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                    port, tmp_path_factory.mktemp("moto") / "moto.log")
+@contextlib.contextmanager
+def serving(name: str, cmd: list[str], port: int, log: Path, ready_path: str):
+    """A Server that is up (``ready_path`` answers) inside the block and stopped after it."""
+    server = Server(name, cmd, port, log)
     try:
-        server.wait("/moto-api/")
+        server.wait(ready_path)
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory):
+    port = free_port()
+    with serving("moto_server", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                 port, tmp_path_factory.mktemp("moto") / "moto.log", "/moto-api/") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def gcs_emulator(tmp_path_factory):
     port = free_port()
-    server = Server("gcp-storage-emulator",
-                    [str(BIN / "gcp-storage-emulator"), "start", "--host=127.0.0.1",
-                     f"--port={port}", "--in-memory"],
-                    port, tmp_path_factory.mktemp("gcs") / "gcs.log")
-    try:
-        server.wait("/storage/v1/b?project=test")
+    with serving("gcp-storage-emulator",
+                 [str(BIN / "gcp-storage-emulator"), "start", "--host=127.0.0.1",
+                  f"--port={port}", "--in-memory"],
+                 port, tmp_path_factory.mktemp("gcs") / "gcs.log",
+                 "/storage/v1/b?project=test") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def s3_options(endpoint: str) -> dict[str, Any]:

@@ -117,7 +117,10 @@ class CuttableProxy:
         self.server.close()
 
 
-class TestUpstreamDrops:
+class ThroughCuttableProxy:
+    """The server reaches Ray through a CuttableProxy, which severs and counts its
+    connections."""
+
     @pytest.fixture
     def proxy(self, ray_head, jp_asyncio_loop):
         proxy = CuttableProxy(ray_head.dashboard_port)
@@ -130,6 +133,8 @@ class TestUpstreamDrops:
         monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
         return f"http://127.0.0.1:{proxy.port}"
 
+
+class TestUpstreamDrops(ThroughCuttableProxy):
     async def test_stream_resumes_after_ray_connection_drops(self, api, jp_ws_fetch,
                                                             jp_root_dir, proxy):
         write(jp_root_dir / "proj" / "countdown.py", COUNTDOWN)
@@ -152,21 +157,9 @@ class TestUpstreamDrops:
         assert proxy.tails >= 4  # the first tail, then one reconnect per cut
 
 
-class TestLocalDriverLog:
+class TestLocalDriverLog(ThroughCuttableProxy):
     """JupyterLab on the head node: the driver's log file is read in place, not through
     Ray's once-a-second tail (the proxy counts the tails Ray is asked for: none)."""
-
-    @pytest.fixture
-    def proxy(self, ray_head, jp_asyncio_loop):
-        proxy = CuttableProxy(ray_head.dashboard_port)
-        proxy.port = jp_asyncio_loop.run_until_complete(proxy.start())
-        yield proxy
-        proxy.close()
-
-    @pytest.fixture
-    def ray_address(self, ray_head, proxy, monkeypatch):
-        monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-        return f"http://127.0.0.1:{proxy.port}"
 
     @pytest.fixture
     def ray_dev_config(self, ray_head):

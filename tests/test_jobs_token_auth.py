@@ -7,17 +7,9 @@ import json
 import pytest
 
 from jobs_helpers import JobsAPI, driver_lines, read_stream, write
-from jupyter_ray_dev.cluster.local_head import LocalRayHead
+from token_head import token_head  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.ray
-
-
-@pytest.fixture(scope="module")
-def token_head():
-    head = LocalRayHead(num_cpus=1, token_auth=True)
-    head.start()
-    yield head
-    head.stop()
 
 
 @pytest.fixture

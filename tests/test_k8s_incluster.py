@@ -19,7 +19,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -28,6 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 from k8s_fixtures import Kube
+from apiserver import wait_until_ready  # after k8s_fixtures, which puts tests/k8s on sys.path
 from promote_helpers import dev_raycluster, sample_project
 from test_k8s_api import DEPLOY, _apply_all, rayjob
 
@@ -80,18 +80,14 @@ class PodServer:
                                             start_new_session=True)
 
     def wait_ready(self, timeout: float = 240) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def alive() -> None:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the server exited: {self.log.read_text()[-4000:]}")
-            try:
-                if self.call("GET", "api/status")[0] == 200:
-                    return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no server after {timeout} s: {self.log.read_text()[-4000:]}")
-            time.sleep(0.5)
+
+        wait_until_ready(lambda: self.call("GET", "api/status")[0] == 200, alive, timeout, 0.5,
+                         lambda: TimeoutError(
+                             f"no server after {timeout} s: {self.log.read_text()[-4000:]}"))
 
     def call(self, method: str, path: str, body=None) -> tuple[int, dict]:
         request = urllib.request.Request(

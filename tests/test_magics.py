@@ -12,6 +12,7 @@ import json
 import sys
 
 import pytest
+from IPython.core.interactiveshell import ExecutionResult
 from traitlets.config import Config
 
 from jupyter_ray_dev import blocking, driver
@@ -185,14 +186,21 @@ class Tripwire(io.StringIO):
         return n
 
 
-def test_interrupting_ray_job_asks_and_stops_the_job(shell, service, monkeypatch):
-    asked = []
-    monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or "y")
+def run_interrupted_job(shell, monkeypatch) -> tuple[ExecutionResult, Tripwire]:
+    """Runs a long %%ray_job that is interrupted once it prints; undoes ``monkeypatch``
+    (stdout and any input answer set before) when the cell returns."""
     out = Tripwire("tripwire-armed")
     monkeypatch.setattr(sys, "stdout", out)
     result = run(shell, "%%ray_job\nimport time\nprint('tripwire-armed', flush=True)\n"
                         "time.sleep(600)\n")
     monkeypatch.undo()
+    return result, out
+
+
+def test_interrupting_ray_job_asks_and_stops_the_job(shell, service, monkeypatch):
+    asked = []
+    monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or "y")
+    result, out = run_interrupted_job(shell, monkeypatch)
     job_id = result.result
     assert result.success, result.error_in_exec
     assert asked == [f"Stop Ray job {job_id}? [y/N] "]
@@ -202,11 +210,7 @@ def test_interrupting_ray_job_asks_and_stops_the_job(shell, service, monkeypatch
 
 def test_interrupt_answered_no_leaves_the_job_running(shell, service, monkeypatch):
     monkeypatch.setattr("builtins.input", lambda prompt: "n")
-    out = Tripwire("tripwire-armed")
-    monkeypatch.setattr(sys, "stdout", out)
-    result = run(shell, "%%ray_job\nimport time\nprint('tripwire-armed', flush=True)\n"
-                        "time.sleep(600)\n")
-    monkeypatch.undo()
+    result, out = run_interrupted_job(shell, monkeypatch)
     job_id = result.result
     try:
         assert f"%ray_stop {job_id}" in out.getvalue()

@@ -10,6 +10,8 @@ import queue
 
 import pytest
 
+from kernel_messages import take_iopub
+
 pytestmark = pytest.mark.ray
 
 
@@ -44,16 +46,7 @@ def execute(client, code: str, timeout: float = 240.0) -> dict:
             msg = client.get_iopub_msg(timeout=timeout)
         except queue.Empty:
             raise AssertionError(f"no answer from the kernel for {code!r}; so far: {out}")
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        kind, content = msg["msg_type"], msg["content"]
-        if kind == "stream":
-            out[content["name"]] += content["text"]
-        elif kind == "execute_result":
-            out["data"] = content["data"]
-        elif kind == "error":
-            out["error"] = f"{content['ename']}: {content['evalue']}"
-        elif kind == "status" and content["execution_state"] == "idle":
+        if take_iopub(out, msg, msg_id):
             return out
 
 

@@ -11,13 +11,10 @@ lists it for that notebook only, pinned; *Add* writes it into runtime_env.yaml p
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import json
 import os
 import queue
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -26,33 +23,13 @@ from tornado.httpclient import HTTPClientError
 
 from apischema import validate_response
 from jupyter_ray_dev.runtime_env import notebook_installs as ni
+from kernel_messages import take_iopub
 from test_promote_loop import watch  # noqa: F401 - the fixture: asyncio's slow-callback check
+from wheel_files import write_wheel
 
 FILES = 2000  # kernels' records: reading them takes well over 100 ms
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def build_wheel(folder: Path, name: str, version: str) -> Path:
-    """A minimal pure-Python wheel, written directly (a wheel is a zip with a dist-info)."""
-    module = name.replace("-", "_")
-    dist = f"{module}-{version}.dist-info"
-    files = {
-        f"{module}/__init__.py": f"VERSION = {version!r}\n",
-        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-                         "Tag: py3-none-any\n",
-    }
-    lines = []
-    for path, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
-        lines.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
-    files[f"{dist}/RECORD"] = "\n".join([*lines, f"{dist}/RECORD,,"]) + "\n"
-    wheel = folder / f"{module}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as zf:
-        for path, text in files.items():
-            zf.writestr(path, text)
-    return wheel
 
 
 # --- the recorder and the server's reading, without a kernel ---------------------------------
@@ -234,14 +211,7 @@ async def run_cell(client, code: str, timeout: float = 120.0) -> dict[str, str]:
             msg = await client.get_iopub_msg(timeout=max(0.1, deadline - loop.time()))
         except queue.Empty as err:
             raise AssertionError(f"no answer from the kernel for {code!r}: {out}") from err
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        kind, content = msg["msg_type"], msg["content"]
-        if kind == "stream":
-            out[content["name"]] += content["text"]
-        elif kind == "error":
-            out["error"] = f"{content['ename']}: {content['evalue']}"
-        elif kind == "status" and content["execution_state"] == "idle":
+        if take_iopub(out, msg, msg_id):
             return out
 
 
@@ -278,8 +248,8 @@ async def test_a_notebook_pip_install_is_listed_added_pinned_and_dismissed(
             {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
     wheels = tmp_path / "wheels"
     wheels.mkdir()
-    tiny = build_wheel(wheels, "tiny-pkg", "0.1.3")
-    extra = build_wheel(wheels, "extra-pkg", "2.0")
+    tiny = write_wheel(wheels, "tiny-pkg", "0.1.3")
+    extra = write_wheel(wheels, "extra-pkg", "2.0")
 
     (app,) = jp_serverapp.extension_manager.extension_apps["jupyter_ray_dev"]
     # kernels write under the Jupyter data dir (pytest-jupyter's, in this test's tmp_path)
@@ -343,7 +313,7 @@ async def test_a_notebook_pip_install_is_listed_added_pinned_and_dismissed(
         assert (await fetch(jp_fetch, "ray-dev", "api", "notebook-installs"))["installs"] == []
         assert "extra-pkg" not in (project / "runtime_env.yaml").read_text()
         # an install that is gone (a restarted pod's container) is not listed any more
-        undismissed = build_wheel(wheels, "gone-pkg", "1.0")
+        undismissed = write_wheel(wheels, "gone-pkg", "1.0")
         await run_cell(other, f"%pip install --no-index --no-deps --target {target} "
                               f"{undismissed}")
         (item,) = (await fetch(jp_fetch, "ray-dev", "api", "notebook-installs"))["installs"]

@@ -4,10 +4,7 @@ including packages installed once onto (a folder standing for) shared storage.""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +13,7 @@ from tornado.httpclient import HTTPClientError
 
 from apischema import validate_response
 from jobs_helpers import JobsAPI, Reply, driver_lines, write
+from wheel_files import write_wheel
 
 pytestmark = pytest.mark.ray
 
@@ -212,28 +210,6 @@ async def test_working_dir_size(envs, jp_root_dir):
     assert size["uploaded"] is False and size["bytes"] is None
 
 
-def make_wheel(folder: Path, name: str, version: str, module_source: str) -> Path:
-    """A tiny pure-Python wheel, written by hand (no build backend, no network)."""
-    dist = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}/__init__.py": module_source,
-        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-                         "Tag: py3-none-any\n",
-    }
-    record = []
-    for path, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
-        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
-    record.append(f"{dist}/RECORD,,")
-    files[f"{dist}/RECORD"] = "\n".join(record) + "\n"
-    wheel = folder / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as zf:
-        for path, text in files.items():
-            zf.writestr(path, text)
-    return wheel
-
-
 PROBE = """
     import os
     import tinypkg
@@ -243,7 +219,7 @@ PROBE = """
 
 
 async def test_a_job_gets_the_saved_environment(envs, api, jp_root_dir, tmp_path):
-    wheel = make_wheel(tmp_path, "tinypkg", "0.1", "def hello():\n    return 'tiny 0.1'\n")
+    wheel = write_wheel(tmp_path, "tinypkg", "0.1", "def hello():\n    return 'tiny 0.1'\n")
     write(jp_root_dir / "envjob" / "probe.py", PROBE)
     first = await envs.read("envjob")
     reply = await envs.save("envjob", first["etag"], runtime_env={
@@ -262,7 +238,7 @@ async def test_a_job_gets_the_saved_environment(envs, api, jp_root_dir, tmp_path
 
 async def test_install_onto_shared_storage_then_a_job_imports_it(envs, api, jp_root_dir,
                                                                   tmp_path, shared_root):
-    wheel = make_wheel(tmp_path, "tinypkg", "0.2", "def hello():\n    return 'tiny 0.2'\n")
+    wheel = write_wheel(tmp_path, "tinypkg", "0.2", "def hello():\n    return 'tiny 0.2'\n")
     write(jp_root_dir / "shared_env" / "probe.py", PROBE)
     write(jp_root_dir / "shared_env" / "runtime_env.yaml", COMMENTED + f"pip:\n  - {wheel}\n")
 

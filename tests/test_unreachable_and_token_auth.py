@@ -11,6 +11,7 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from jupyter_ray_dev.cluster.local_head import LocalRayHead, free_port
+from token_head import token_head  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.ray
 
@@ -19,14 +20,6 @@ async def fetch_error(jp_fetch) -> tuple[int, dict]:
     with pytest.raises(HTTPClientError) as err:
         await jp_fetch("ray-dev", "api", "cluster")
     return err.value.code, json.loads(err.value.response.body)
-
-
-@pytest.fixture(scope="module")
-def token_head():
-    head = LocalRayHead(num_cpus=1, token_auth=True)
-    head.start()
-    yield head
-    head.stop()
 
 
 class TestRayDown:

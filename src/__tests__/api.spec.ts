@@ -5,10 +5,9 @@
  * settings (the hook JupyterLab provides for this). The real server, with a
  * real Ray head, is exercised by the Python tests and the Galata UI tests.
  */
-import { ServerConnection } from '@jupyterlab/services';
-
 import { ApiError, parseErrorBody, RayDevAPI } from '../api';
 import { cluster, UNREACHABLE_BODY } from './fixtures';
+import { apiOver, json } from './stub-fetch';
 
 type Responder = (
   url: string,
@@ -25,18 +24,7 @@ function apiWith(respond: Responder): { api: RayDevAPI; calls: string[] } {
     calls.push(url);
     return respond(url, init ?? {});
   };
-  const serverSettings = ServerConnection.makeSettings({
-    baseUrl: 'http://localhost:8888/user/me/',
-    fetch
-  });
-  return { api: new RayDevAPI({ serverSettings }), calls };
-}
-
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { 'Content-Type': 'application/json' }
-  });
+  return { api: apiOver(fetch), calls };
 }
 
 describe('RayDevAPI', () => {

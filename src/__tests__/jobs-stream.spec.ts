@@ -43,6 +43,12 @@ function streamWith(): { stream: JobLogStream; sockets: FakeSocket[] } {
 }
 
 const line = (n: number): any => ({ type: 'lines', n, lines: [`line ${n}`] });
+const errorFrame = (code: number, reason: string, message: string) => ({
+  type: 'error',
+  code,
+  reason,
+  message
+});
 
 describe('JobLogStream', () => {
   it('keeps lines in order and stops at end', async () => {
@@ -121,21 +127,11 @@ describe('JobLogStream', () => {
 
   it('gives up on unknown jobs and retries while Ray is down', async () => {
     const { stream, sockets } = streamWith();
-    sockets[0].send({
-      type: 'error',
-      code: 503,
-      reason: 'ray_unreachable',
-      message: 'Ray down'
-    });
+    sockets[0].send(errorFrame(503, 'ray_unreachable', 'Ray down'));
     expect(stream.state).toMatchObject({ error: 'Ray down', done: false });
     await tick(10);
     expect(sockets).toHaveLength(2);
-    sockets[1].send({
-      type: 'error',
-      code: 404,
-      reason: 'not_found',
-      message: 'No job'
-    });
+    sockets[1].send(errorFrame(404, 'not_found', 'No job'));
     expect(stream.state).toMatchObject({ error: 'No job', done: true });
     await tick(10);
     expect(sockets).toHaveLength(2);

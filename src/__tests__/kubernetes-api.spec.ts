@@ -2,48 +2,8 @@
  * The Kubernetes methods of the API client against a stubbed `fetch` (the
  * real server is covered by tests/test_k8s_api.py against a real kube-apiserver).
  */
-import { ServerConnection } from '@jupyterlab/services';
-
-import { ApiError, RayDevAPI } from '../api';
-
-interface ICall {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  body: string;
-}
-
-function apiWith(respond: (call: ICall) => Response): {
-  api: RayDevAPI;
-  calls: ICall[];
-} {
-  const calls: ICall[] = [];
-  const fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
-    const request =
-      input instanceof Request ? input : new Request(String(input), init);
-    const url = new URL(request.url);
-    const call: ICall = {
-      method: request.method,
-      path: url.pathname,
-      query: url.searchParams,
-      body: request.body ? await request.text() : ''
-    };
-    calls.push(call);
-    return respond(call);
-  };
-  const serverSettings = ServerConnection.makeSettings({
-    baseUrl: 'http://localhost:8888/user/me/',
-    fetch
-  });
-  return { api: new RayDevAPI({ serverSettings }), calls };
-}
-
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { 'Content-Type': 'application/json' }
-  });
-}
+import { ApiError } from '../api';
+import { apiWith, json } from './stub-fetch';
 
 const BASE = '/user/me/ray-dev/api/kubernetes';
 const MANIFEST = {

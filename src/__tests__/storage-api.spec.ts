@@ -2,51 +2,8 @@
  * The storage methods of the API client against a stubbed `fetch` (the
  * real server is covered by the Python tests and ui-tests/tests/storage.spec.ts).
  */
-import { ServerConnection } from '@jupyterlab/services';
-
-import { ApiError, RayDevAPI } from '../api';
-
-interface ICall {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  headers: Headers;
-  body: string;
-}
-
-function apiWith(
-  respond: (call: ICall) => Response,
-  settings: Partial<ServerConnection.ISettings> = {}
-): { api: RayDevAPI; calls: ICall[] } {
-  const calls: ICall[] = [];
-  const fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
-    const request =
-      input instanceof Request ? input : new Request(String(input), init);
-    const url = new URL(request.url);
-    const call: ICall = {
-      method: request.method,
-      path: url.pathname,
-      query: url.searchParams,
-      headers: request.headers,
-      body: request.body ? await request.text() : ''
-    };
-    calls.push(call);
-    return respond(call);
-  };
-  const serverSettings = ServerConnection.makeSettings({
-    baseUrl: 'http://localhost:8888/user/me/',
-    fetch,
-    ...settings
-  });
-  return { api: new RayDevAPI({ serverSettings }), calls };
-}
-
-function json(body: unknown, status = 200): Response {
-  return new Response(status === 204 ? null : JSON.stringify(body), {
-    status,
-    headers: { 'Content-Type': 'application/json' }
-  });
-}
+import { ApiError } from '../api';
+import { apiWith, json } from './stub-fetch';
 
 const BASE = '/user/me/ray-dev/api/storage';
 

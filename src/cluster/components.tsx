@@ -85,19 +85,44 @@ function ErrorBox(props: {
           )
         )}
       </p>
-      <div className="jp-RayDev-errorFooter">
-        <span className="jp-RayDev-errorHint">
-          {trans.__('Retrying automatically.')}
-        </span>
-        <button
-          type="button"
-          className="jp-Button jp-mod-styled jp-mod-reject jp-RayDev-retry"
-          data-testid="ray-retry"
-          onClick={props.onRetry}
-        >
-          {trans.__('Retry now')}
-        </button>
-      </div>
+      <RetryFooter
+        trans={trans}
+        onRetry={props.onRetry}
+        buttonClass="jp-RayDev-retry"
+        buttonTestId="ray-retry"
+      />
+    </div>
+  );
+}
+
+/**
+ * The foot of a section's error box: the section polls again by itself, and
+ * the button asks now.
+ */
+export function RetryFooter(props: {
+  trans: TranslationBundle;
+  onRetry: () => void;
+  /** An extra class for the button. */
+  buttonClass?: string;
+  buttonTestId?: string;
+}): JSX.Element {
+  const { trans, buttonClass } = props;
+  return (
+    <div className="jp-RayDev-errorFooter">
+      <span className="jp-RayDev-errorHint">
+        {trans.__('Retrying automatically.')}
+      </span>
+      <button
+        type="button"
+        className={
+          'jp-Button jp-mod-styled jp-mod-reject' +
+          (buttonClass ? ` ${buttonClass}` : '')
+        }
+        data-testid={props.buttonTestId}
+        onClick={props.onRetry}
+      >
+        {trans.__('Retry now')}
+      </button>
     </div>
   );
 }

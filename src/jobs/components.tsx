@@ -13,6 +13,7 @@ import {
 import * as React from 'react';
 
 import type { IJob, JobStatus } from '../api';
+import { RetryFooter } from '../cluster/components';
 import { rayIcon } from '../icons';
 import {
   baseName,
@@ -99,18 +100,7 @@ export function JobsView(props: IJobsViewProps): JSX.Element {
           data-testid="ray-jobs-error"
         >
           <p className="jp-RayDev-errorMessage">{state.error.message}</p>
-          <div className="jp-RayDev-errorFooter">
-            <span className="jp-RayDev-errorHint">
-              {trans.__('Retrying automatically.')}
-            </span>
-            <button
-              type="button"
-              className="jp-Button jp-mod-styled jp-mod-reject"
-              onClick={actions.retry}
-            >
-              {trans.__('Retry now')}
-            </button>
-          </div>
+          <RetryFooter trans={trans} onRetry={actions.retry} />
         </div>
       )}
       {state.jobs === null && !state.error && (

@@ -261,27 +261,26 @@ export function parseRunForm(
   trans: TranslationBundle
 ): ParsedForm {
   const resources: IJobResources = {};
-  const cpus = parseAmount(form.cpus);
-  if (cpus === null) {
-    return {
-      ok: false,
+  const amounts = [
+    {
       field: 'cpus',
+      key: 'num_cpus',
       message: trans.__('CPUs must be a number, 0 or more (e.g. 1 or 0.5).')
-    };
-  }
-  if (cpus !== undefined) {
-    resources.num_cpus = cpus;
-  }
-  const gpus = parseAmount(form.gpus);
-  if (gpus === null) {
-    return {
-      ok: false,
+    },
+    {
       field: 'gpus',
+      key: 'num_gpus',
       message: trans.__('GPUs must be a number, 0 or more (e.g. 1 or 0.25).')
-    };
-  }
-  if (gpus !== undefined) {
-    resources.num_gpus = gpus;
+    }
+  ] as const;
+  for (const { field, key, message } of amounts) {
+    const amount = parseAmount(form[field]);
+    if (amount === null) {
+      return { ok: false, field, message };
+    }
+    if (amount !== undefined) {
+      resources[key] = amount;
+    }
   }
   if (form.memory.trim() !== '') {
     const memory = parseSize(form.memory);

@@ -52,28 +52,21 @@ export class JobsPanel extends PolledSection<JobsMonitor, IJobsState> {
   /** Ask, then stop a running job. Resolves true when stopped. */
   async stop(job: IJob): Promise<boolean> {
     const trans = this.trans;
-    const answer = await showDialog({
-      title: trans.__('Stop Ray job?'),
-      body: trans.__(
-        'Stop %1 (%2)? Ray ends its driver and every task it started.',
-        job.file ? baseName(job.file) : (job.entrypoint ?? ''),
-        job.submission_id
-      ),
-      buttons: [
-        Dialog.cancelButton({ label: trans.__('Cancel') }),
-        Dialog.warnButton({ label: trans.__('Stop') })
-      ]
-    });
-    if (!answer.button.accept) {
-      return false;
-    }
-    return this._busyWhile(
+    return this._confirmThen(
       job,
+      {
+        title: trans.__('Stop Ray job?'),
+        body: trans.__(
+          'Stop %1 (%2)? Ray ends its driver and every task it started.',
+          job.file ? baseName(job.file) : (job.entrypoint ?? ''),
+          job.submission_id
+        ),
+        action: trans.__('Stop')
+      },
       async () => {
         const stopped = await this._api.stopJob(job.submission_id);
         this.model.upsert(stopped);
         void this.model.refresh();
-        return true;
       },
       trans.__('Cannot stop the job')
     );
@@ -82,26 +75,19 @@ export class JobsPanel extends PolledSection<JobsMonitor, IJobsState> {
   /** Ask, then delete a finished job from Ray and the history. */
   async remove(job: IJob): Promise<boolean> {
     const trans = this.trans;
-    const answer = await showDialog({
-      title: trans.__('Delete Ray job?'),
-      body: trans.__(
-        'Delete %1 and its logs from Ray and from the history? This cannot be undone.',
-        job.submission_id
-      ),
-      buttons: [
-        Dialog.cancelButton({ label: trans.__('Cancel') }),
-        Dialog.warnButton({ label: trans.__('Delete') })
-      ]
-    });
-    if (!answer.button.accept) {
-      return false;
-    }
-    return this._busyWhile(
+    return this._confirmThen(
       job,
+      {
+        title: trans.__('Delete Ray job?'),
+        body: trans.__(
+          'Delete %1 and its logs from Ray and from the history? This cannot be undone.',
+          job.submission_id
+        ),
+        action: trans.__('Delete')
+      },
       async () => {
         await this._api.deleteJob(job.submission_id);
         this.model.remove(job.submission_id);
-        return true;
       },
       trans.__('Cannot delete the job')
     );
@@ -134,6 +120,37 @@ export class JobsPanel extends PolledSection<JobsMonitor, IJobsState> {
         now={Date.now() / 1000}
         busy={this._busy}
       />
+    );
+  }
+
+  /**
+   * Ask with a warning dialog (Cancel, or `ask.action`); once accepted, run
+   * `act` with `job` busy. Resolves true when `act` succeeded.
+   */
+  private async _confirmThen(
+    job: IJob,
+    ask: { title: string; body: string; action: string },
+    act: () => Promise<void>,
+    failure: string
+  ): Promise<boolean> {
+    const answer = await showDialog({
+      title: ask.title,
+      body: ask.body,
+      buttons: [
+        Dialog.cancelButton({ label: this.trans.__('Cancel') }),
+        Dialog.warnButton({ label: ask.action })
+      ]
+    });
+    if (!answer.button.accept) {
+      return false;
+    }
+    return this._busyWhile(
+      job,
+      async () => {
+        await act();
+        return true;
+      },
+      failure
     );
   }
 

@@ -151,6 +151,8 @@ function EnvVars(props: {
     setRows(next);
     model.setValue(withEnvVars(model.value, next));
   };
+  const edit = (i: number, change: Partial<IEnvVarRow>): void =>
+    update(rows.map((r, j) => (j === i ? { ...r, ...change } : r)));
   const findings = model.errors.concat(model.warnings);
   return (
     <section className="jp-RayDev-envSection" data-testid="ray-env-vars">
@@ -171,13 +173,7 @@ function EnvVars(props: {
                       aria-label={trans.__('Name')}
                       placeholder={trans.__('NAME')}
                       value={row.name}
-                      onChange={e =>
-                        update(
-                          rows.map((r, j) =>
-                            j === i ? { ...r, name: e.target.value } : r
-                          )
-                        )
-                      }
+                      onChange={e => edit(i, { name: e.target.value })}
                     />
                   </td>
                   <td>
@@ -186,13 +182,7 @@ function EnvVars(props: {
                       aria-label={trans.__('Value of %1', row.name)}
                       type={secret && !shown[i] ? 'password' : 'text'}
                       value={row.value}
-                      onChange={e =>
-                        update(
-                          rows.map((r, j) =>
-                            j === i ? { ...r, value: e.target.value } : r
-                          )
-                        )
-                      }
+                      onChange={e => edit(i, { value: e.target.value })}
                     />
                   </td>
                   <td>

@@ -10,6 +10,7 @@ import {
   ApiError,
   errorMessage,
   type IInstallEvent,
+  type IRuntimeEnvFile,
   type IRuntimeEnvFinding,
   type IRuntimeEnvVerdict,
   type IWorkingDirSize,
@@ -105,12 +106,7 @@ export class RuntimeEnvModel {
     this._emit('load');
     try {
       const file = await this.api.getRuntimeEnv(this.project);
-      this.path = file.path;
-      this.etag = file.etag;
-      this.exists = file.exists;
-      this.savedText = file.yaml;
-      this.error = null;
-      this.conflict = false;
+      this._adopt(file);
       this._setText(file.yaml);
       this.loading = false;
       this._emit('load');
@@ -186,12 +182,7 @@ export class RuntimeEnvModel {
         { yaml: this.text },
         this.etag
       );
-      this.etag = file.etag;
-      this.exists = file.exists;
-      this.path = file.path;
-      this.savedText = file.yaml;
-      this.error = null;
-      this.conflict = false;
+      this._adopt(file);
       if (file.yaml !== this.text) {
         this._setText(file.yaml);
       }
@@ -312,6 +303,16 @@ export class RuntimeEnvModel {
       clearTimeout(this._timer);
     }
     Signal.clearData(this);
+  }
+
+  /** Take `file` as the saved state: what the server holds now, no error. */
+  private _adopt(file: IRuntimeEnvFile): void {
+    this.path = file.path;
+    this.etag = file.etag;
+    this.exists = file.exists;
+    this.savedText = file.yaml;
+    this.error = null;
+    this.conflict = false;
   }
 
   private _setText(text: string): void {

@@ -53,6 +53,26 @@ export interface IListingState {
   selected: number;
 }
 
+/** A listing of folder `path` with nothing loaded, nothing selected. */
+function unloaded(
+  root: string | null,
+  path: string,
+  version: number
+): IListingState {
+  return {
+    root,
+    path,
+    entries: [],
+    version,
+    nextCursor: null,
+    loaded: false,
+    loading: false,
+    error: null,
+    ray: null,
+    selected: -1
+  };
+}
+
 /** Rows before the end of what is loaded at which the next page is asked for. */
 export const PREFETCH_ROWS = 200;
 
@@ -108,18 +128,7 @@ export class ListingModel {
   /** Show folder `path` of `root`, loading its first page. */
   open(root: string, path = ''): Promise<void> {
     this._generation++;
-    this._state = {
-      root,
-      path,
-      entries: [],
-      version: this._state.version + 1,
-      nextCursor: null,
-      loaded: false,
-      loading: false,
-      error: null,
-      ray: null,
-      selected: -1
-    };
+    this._state = unloaded(root, path, this._state.version + 1);
     this._emit();
     return this._load(null);
   }
@@ -264,18 +273,7 @@ export class ListingModel {
   private _fetch: FetchPage;
   private _generation = 0;
   private _rayInfo = new Map<string, IRayFolder | null>();
-  private _state: IListingState = {
-    root: null,
-    path: '',
-    entries: [],
-    version: 0,
-    nextCursor: null,
-    loaded: false,
-    loading: false,
-    error: null,
-    ray: null,
-    selected: -1
-  };
+  private _state: IListingState = unloaded(null, '', 0);
   private _changed = new Signal<this, IListingState>(this);
 }
 
@@ -571,32 +569,39 @@ export class StorageModel {
 
   /** Create folder `name` in the folder on screen and select it. */
   async makeFolder(name: string): Promise<void> {
-    const root = this._writableRoot();
-    if (!root || !this._validName(name)) {
-      return;
-    }
-    await this._act(async () => {
-      await this._api.makeStorageFolder(
+    await this._writeNamed(name, root =>
+      this._api.makeStorageFolder(
         root.name,
         joinPath(this.listing.state.path, name)
-      );
-      await this.listing.refresh();
-      this.listing.selectByName(name);
-    });
+      )
+    );
   }
 
   /** Rename `entry` to `name` in its folder and select it. */
   async rename(entry: IStorageEntry, name: string): Promise<void> {
+    await this._writeNamed(name, root =>
+      this._api.renameStorage(
+        root.name,
+        entry.path,
+        joinPath(parentPath(entry.path), name)
+      )
+    );
+  }
+
+  /**
+   * Run `write`, which leaves an entry called `name` in the folder on screen,
+   * then reload that folder and select the entry.
+   */
+  private async _writeNamed(
+    name: string,
+    write: (root: IStorageRoot) => Promise<unknown>
+  ): Promise<void> {
     const root = this._writableRoot();
     if (!root || !this._validName(name)) {
       return;
     }
     await this._act(async () => {
-      await this._api.renameStorage(
-        root.name,
-        entry.path,
-        joinPath(parentPath(entry.path), name)
-      );
+      await write(root);
       await this.listing.refresh();
       this.listing.selectByName(name);
     });

@@ -19,7 +19,7 @@ import {
   refreshIcon
 } from '@jupyterlab/ui-components';
 
-import type { RayDevAPI } from '../api';
+import type { IStorageEntry, RayDevAPI } from '../api';
 import { IRayDevAPI } from '../tokens';
 import { storageIcon } from './icon';
 import { ENTRY_CLASS, STORAGE_PANEL_ID, StoragePanel } from './panel';
@@ -123,6 +123,14 @@ export function setupStorage(options: IStorageSetupOptions): StoragePanel {
         null
     );
   const writable = () => !panel.readOnly;
+  // an entry gone from the listing since the menu opened is left alone
+  const onTarget =
+    (act: (entry: IStorageEntry) => void | Promise<void>) => () => {
+      const entry = target();
+      if (entry) {
+        return act(entry);
+      }
+    };
 
   commands.addCommand(StorageCommandIDs.open, {
     label: trans.__('Open Storage'),
@@ -143,12 +151,7 @@ export function setupStorage(options: IStorageSetupOptions): StoragePanel {
   commands.addCommand(StorageCommandIDs.openEntry, {
     label: trans.__('Open'),
     isEnabled: () => target() !== null,
-    execute: () => {
-      const entry = target();
-      if (entry) {
-        panel.openEntry(entry);
-      }
-    }
+    execute: onTarget(entry => panel.openEntry(entry))
   });
   commands.addCommand(StorageCommandIDs.insertSnippet, {
     label: trans.__('Insert Snippet in Notebook'),
@@ -156,58 +159,33 @@ export function setupStorage(options: IStorageSetupOptions): StoragePanel {
       'Insert code that reads this item into the active notebook'
     ),
     isEnabled: () => target() !== null,
-    execute: () => {
-      const entry = target();
-      if (entry) {
-        return panel.insertSnippet(entry);
-      }
-    }
+    execute: onTarget(entry => panel.insertSnippet(entry))
   });
   commands.addCommand(StorageCommandIDs.download, {
     label: trans.__('Download'),
     icon: downloadIcon,
     isEnabled: () => target()?.kind === 'file',
-    execute: () => {
-      const entry = target();
-      if (entry) {
-        panel.download(entry);
-      }
-    }
+    execute: onTarget(entry => panel.download(entry))
   });
   commands.addCommand(StorageCommandIDs.copyUri, {
     label: trans.__('Copy URI'),
     icon: copyIcon,
     isEnabled: () => target() !== null,
-    execute: () => {
-      const entry = target();
-      if (entry) {
-        panel.copyUri(entry);
-      }
-    }
+    execute: onTarget(entry => panel.copyUri(entry))
   });
   commands.addCommand(StorageCommandIDs.rename, {
     label: trans.__('Rename…'),
     icon: editIcon,
     isEnabled: () => writable() && target() !== null,
     isVisible: writable,
-    execute: () => {
-      const entry = target();
-      if (entry) {
-        return panel.rename(entry);
-      }
-    }
+    execute: onTarget(entry => panel.rename(entry))
   });
   commands.addCommand(StorageCommandIDs.remove, {
     label: trans.__('Delete…'),
     icon: deleteIcon,
     isEnabled: () => writable() && target() !== null,
     isVisible: writable,
-    execute: () => {
-      const entry = target();
-      if (entry) {
-        return panel.remove(entry);
-      }
-    }
+    execute: onTarget(entry => panel.remove(entry))
   });
   commands.addCommand(StorageCommandIDs.newFolder, {
     label: trans.__('New Folder…'),

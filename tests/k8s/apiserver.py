@@ -24,6 +24,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
@@ -51,6 +52,24 @@ def find_binary() -> str | None:
     found = sorted(glob.glob(str(CACHE / "kube-apiserver-*")))
     found = [f for f in found if os.access(f, os.X_OK) and not f.endswith(".tmp")]
     return found[-1] if found else None
+
+
+def wait_until_ready(ready: Callable[[], bool], alive: Callable[[], None], timeout: float,
+                     interval: float, timed_out: Callable[[], Exception]) -> None:
+    """Polls ``ready`` every ``interval`` s until it is true; ``alive`` raises once the
+    server's process has exited; a refused connection (OSError) counts as not yet ready;
+    after ``timeout`` s raises ``timed_out()``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive()
+        try:
+            if ready():
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise timed_out()
+        time.sleep(interval)
 
 
 class KubeAPIServer:
@@ -127,21 +146,19 @@ class KubeAPIServer:
     def _wait_ready(self, timeout: float) -> None:
         ctx = ssl.create_default_context()
         ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def alive() -> None:
             for p in self.processes:
                 if p.poll() is not None:
                     raise RuntimeError(f"{p.args[0]} exited: {self.logs()}")
-            try:
-                req = urllib.request.Request(self.url + "/readyz",
-                                             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
-                if urllib.request.urlopen(req, context=ctx, timeout=2).status == 200:
-                    return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"kube-apiserver not ready in {timeout} s: {self.logs()}")
-            time.sleep(0.2)
+
+        def ready() -> bool:
+            req = urllib.request.Request(self.url + "/readyz",
+                                         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+            return urllib.request.urlopen(req, context=ctx, timeout=2).status == 200
+
+        wait_until_ready(ready, alive, timeout, 0.2, lambda: RuntimeError(
+            f"kube-apiserver not ready in {timeout} s: {self.logs()}"))
 
     def logs(self) -> str:
         return "\n".join(f"--- {f.name}\n{f.read_text(errors='replace')[-3000:]}"

@@ -5,24 +5,10 @@
  * WebSocket, and see the badge turn SUCCEEDED in the log tab and in the
  * Jobs section of the Ray sidebar.
  */
-import * as fs from 'fs';
-import * as path from 'path';
-
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 
-/** With RAY_DEV_SCREENSHOTS=1, save the page to ui-tests/screenshots/ (README). */
-async function screenshot(
-  page: IJupyterLabPageFixture,
-  name: string
-): Promise<void> {
-  if (!process.env.RAY_DEV_SCREENSHOTS) {
-    return;
-  }
-  const dir = path.join(__dirname, '..', 'screenshots');
-  fs.mkdirSync(dir, { recursive: true });
-  await page.screenshot({ path: path.join(dir, `${name}.png`) });
-}
+import { screenshot } from './screenshot';
 
 const SIDEBAR_ID = 'jupyter-ray-dev:panel';
 const FILE = 'hello_ray_job.py';

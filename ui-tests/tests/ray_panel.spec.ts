@@ -5,12 +5,12 @@
  * `page.request` reaches the API directly; authentication is covered by the
  * Python tests.
  */
-import * as fs from 'fs';
 import * as net from 'net';
-import * as path from 'path';
 
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import { type Locator, request, type TestInfo } from '@playwright/test';
+
+import { keepImage } from './screenshot';
 
 const SIDEBAR_ID = 'jupyter-ray-dev:panel';
 const COMMAND_LABEL = 'Open Ray Panel';
@@ -268,17 +268,10 @@ async function screenshot(
       height: content.y + content.height - top.y + 8
     }
   });
-  await testInfo.attach(`ray-panel-${name}`, {
-    body: image,
-    contentType: 'image/png'
-  });
-  fs.writeFileSync(
-    name === 'light' ? '/tmp/ray-panel.png' : `/tmp/ray-panel-${name}.png`,
-    image
+  await keepImage(
+    testInfo,
+    `ray-panel-${name}`,
+    image,
+    name === 'light' ? '/tmp/ray-panel.png' : `/tmp/ray-panel-${name}.png`
   );
-  if (process.env.RAY_DEV_SCREENSHOTS) {
-    const dir = path.join(__dirname, '..', 'screenshots');
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, `ray-panel-${name}.png`), image);
-  }
 }

@@ -4,23 +4,9 @@
  * follow (comments kept), save with Ctrl+S, reload the page, find the value
  * still there; an invalid value shows the server's error inline.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import { expect, test } from '@jupyterlab/galata';
 
-import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
-
-/** With RAY_DEV_SCREENSHOTS=1, save the page to ui-tests/screenshots/ (README). */
-async function screenshot(
-  page: IJupyterLabPageFixture,
-  name: string
-): Promise<void> {
-  if (!process.env.RAY_DEV_SCREENSHOTS) {
-    return;
-  }
-  const dir = path.join(__dirname, '..', 'screenshots');
-  fs.mkdirSync(dir, { recursive: true });
-  await page.screenshot({ path: path.join(dir, `${name}.png`) });
-}
+import { screenshot } from './screenshot';
 
 const YAML = `# the demo project's environment
 env_vars:

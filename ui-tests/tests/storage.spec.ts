@@ -10,6 +10,8 @@ import * as path from 'path';
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { APIRequestContext, Locator, TestInfo } from '@playwright/test';
 
+import { keepImage } from './screenshot';
+
 const PANEL_ID = 'jupyter-ray-dev:storage';
 const ROOT = 'artifacts';
 const API = `/ray-dev/api/storage/${ROOT}`;
@@ -373,14 +375,5 @@ async function storageScreenshot(
 ): Promise<void> {
   await page.waitForTimeout(300);
   const image = await view.screenshot();
-  await testInfo.attach(`storage-panel-${name}`, {
-    body: image,
-    contentType: 'image/png'
-  });
-  fs.writeFileSync(`/tmp/storage-panel-${name}.png`, image);
-  if (process.env.RAY_DEV_SCREENSHOTS) {
-    const dir = path.join(__dirname, '..', 'screenshots');
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, `storage-panel-${name}.png`), image);
-  }
+  await keepImage(testInfo, `storage-panel-${name}`, image);
 }
