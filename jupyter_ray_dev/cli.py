@@ -30,11 +30,13 @@ USAGE = 2  # wrong arguments or a request the core refused (4xx other than 404)
 NOT_FOUND = 3  # no such job, file or storage path (404)
 UNAVAILABLE = 4  # Ray or storage unreachable or misconfigured (5xx)
 NO_BUILDER = 5  # promote --build: no image builder can run here (export the context instead)
+BLOCKED = 6  # promote --build: built, not pushed: the parity check failed or could not run
 INTERRUPTED = 130
 
 EPILOG = """exit codes: 0 ok; 1 the job failed / the runtime_env is invalid; 2 bad arguments or
 request; 3 not found; 4 Ray or storage unreachable or misconfigured; 5 no image builder
-can run here (promote --build); 130 interrupted.
+can run here (promote --build); 6 built but not pushed: the image's parity check failed or
+could not run (promote --push-anyway ID pushes it); 130 interrupted.
 Configuration: c.RayDev.* in jupyter_server_config.py/.json (as for the server), $RAY_ADDRESS;
 paths are relative to the current directory, inside the root ($RAY_DEV_ROOT_DIR,
 c.ServerApp.root_dir, else the current directory)."""
@@ -178,11 +180,13 @@ def cmd_storage_cp(service: RayDevService, args: argparse.Namespace, out: Output
 
 
 def cmd_promote(service: RayDevService, args: argparse.Namespace, out: Output) -> int:
-    """Review by default; --context writes the build context; --build builds and pushes.
+    """Review by default; --context writes the build context; --build builds, checks and
+    pushes; --push-anyway pushes what the check held back.
 
     Exit codes a pipeline branches on: 0 reviewed/exported/pushed, 1 the build failed,
     2 bad request (a field named), 3 no such project or entrypoint, 4 Ray unreachable,
-    5 no builder can run here (the context export still works)."""
+    5 no builder can run here (the context export still works), 6 built but held back by
+    the parity check."""
     from .promote.options import PromoteOptions
 
     promote = service.promote
@@ -196,11 +200,18 @@ def cmd_promote(service: RayDevService, args: argparse.Namespace, out: Output) -
                    lambda r: f"Wrote the build context of {r['project'] or '/'} to {dest} "
                              f"({r['bytes']} bytes, inputs {r['inputs_hash'][:16]})")
         return OK
-    if not args.build:
+    echo = None if out.json else _echo
+    if args.push_anyway:
+        end = console.run_build(promote.push(args.push_anyway, {"override": True}), echo,
+                                started="Pushing")
+    elif args.build:
+        end = console.run_build(promote.build(project, request), echo)
+    else:
         out.result(blocking.call(promote.plan, project, request), present.promote_plan_text)
         return OK
-    end = console.run_build(promote.build(project, request), None if out.json else _echo)
-    out.result(end, present.promotion_line)
+    out.result(end, present.promotion_text)
+    if end["status"] == "blocked":
+        return BLOCKED
     return OK if end["status"] in ("pushed", "built") else FAILED
 
 
@@ -286,10 +297,15 @@ def build_parser() -> argparse.ArgumentParser:
                 "push the image (--build); the manifests come with every answer (--json)")
     p.add_argument("--project", "-p", help="project folder (default as for env)")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--build", action="store_true", help="build (and push) the image, "
-                      "streaming the builder's log; exit 1 if the build fails")
+    mode.add_argument("--build", action="store_true", help="build the image, check it "
+                      "against the run it reproduces (parity) and push it, streaming the "
+                      "builder's log; exit 1 if the build fails, 6 if the check holds the "
+                      "push back")
     mode.add_argument("--context", metavar="FILE.tar.gz", help="write the build context "
                       "(Dockerfile, requirements, code, manifests) for an external CI")
+    mode.add_argument("--push-anyway", metavar="PROMOTION_ID", help="push a built image that "
+                      "its parity check held back (exit 6 of --build), recorded as an "
+                      "override in the promotion history")
     add_options(p, PromoteOptions)
     return parser
 

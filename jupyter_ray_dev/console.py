@@ -75,13 +75,14 @@ def request_from_options(model: type[RequestModel], args: argparse.Namespace,
     return model.from_json({**options_body(model, args, paths), **extra})
 
 
-def run_build(events: AsyncIterator[dict[str, Any]], echo: Echo | None) -> dict[str, Any]:
-    """Consume a build's events (``started``, ``line``, ``end``), echoing the builder's log;
-    the promotion as it ended."""
+def run_build(events: AsyncIterator[dict[str, Any]], echo: Echo | None,
+              started: str = "Building") -> dict[str, Any]:
+    """Consume a build's (or a push's) events (``started``, ``line``, ``end``), echoing the
+    builder's log; the promotion as it ended."""
     end: dict[str, Any] | None = None
     for event in blocking.iterate(events):
         if event["type"] == "started" and echo is not None:
-            echo(f"Building {event['promotion']['image']} ({event['promotion']['id']})")
+            echo(f"{started} {event['promotion']['image']} ({event['promotion']['id']})")
         elif event["type"] == "line" and echo is not None:
             echo(event["text"])
         elif event["type"] == "end":

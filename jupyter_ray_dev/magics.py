@@ -299,21 +299,26 @@ class RayDevMagics(Magics):
 
     @magic_arguments()
     @model_arguments(PromoteOptions)
-    @argument("--build", action="store_true", help="Build (and push) the image, streaming the "
-              "builder's log; without it, only the review is shown.")
+    @argument("--build", action="store_true", help="Build the image, check it against the run "
+              "it reproduces (parity) and push it, streaming the builder's log; without it, "
+              "only the review is shown.")
     @argument("--context", metavar="FILE", help="Write the build context (.tar.gz) for an "
               "external CI instead of building.")
+    @argument("--push-anyway", metavar="PROMOTION_ID", help="Push a built image its parity "
+              "check held back; the history records the override.")
     @argument("--project", "-p", help="Project folder (default as for %%ray_init).")
     @line_magic
     def ray_promote(self, line: str = "") -> Rich | None:
         """Promote the notebook's project to production, as the "Promote to prod" button does.
 
         Shows the review (entrypoint, pinned requirements, Dockerfile, what differs from dev);
-        --context writes the build context, --build builds and pushes, streaming the log.
+        --context writes the build context, --build builds, checks the image against the run
+        it reproduces and pushes it, streaming the log; --push-anyway pushes what the check
+        held back.
         """
         args = self._args(self.ray_promote, line)
-        if args.build and args.context:
-            raise UsageError("Give --build or --context, not both.")
+        if sum(map(bool, (args.build, args.context, args.push_anyway))) > 1:
+            raise UsageError("Give one of --build, --context and --push-anyway.")
         service = self.service
         folder = self._project(args.project)
         project = service.project.api_path(folder)
@@ -327,19 +332,26 @@ class RayDevMagics(Magics):
             result = self._call(promote.export_context, project, request, dest)
             print(f"Wrote the build context to {dest} ({result['bytes']} bytes).")
             return None
-        if not args.build:
+        if not args.build and not args.push_anyway:
             plan = self._call(promote.plan, project, request)
             text = present.promote_plan_text(plan)
             return Rich(plan, text, f"<pre>{escape(text)}</pre>")
         try:
-            end = console.run_build(promote.build(project, request), _echo)
+            if args.push_anyway:
+                end = console.run_build(promote.push(args.push_anyway, {"override": True}),
+                                        _echo, started="Pushing")
+            else:
+                end = console.run_build(promote.build(project, request), _echo)
         except RayDevError as err:
             raise _usage(err) from None
-        summary = present.promotion_line(end)
+        summary = present.promotion_text(end)
+        if end.get("status") == "blocked":
+            raise UsageError(f"{summary}\nTo push it anyway: %ray_promote --push-anyway "
+                             f"{end['id']}")
         if end.get("status") not in ("pushed", "built"):
             raise UsageError(summary)
-        print(summary)
-        return None
+        # the JSON (``_.data``) is the document `jupyter ray-dev promote --json` prints
+        return Rich(end, summary, f"<pre>{escape(summary)}</pre>")
 
 
 def _echo(text: str) -> None:

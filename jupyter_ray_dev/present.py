@@ -287,6 +287,10 @@ def promote_plan_text(plan: dict[str, Any]) -> str:
                      f"({len(shape.get('dropped') or [])} dev-only parts left out)")
     elif shape:
         lines.append(f"  shape        from Ray's view of its nodes: {shape.get('reason')}")
+        for n in shape.get("numbers") or []:
+            flag = "" if n.get("used") else " (a machine total: left out, set it yourself)"
+            lines.append(f"    {n['group']} {n['resource']} {n['value']}{flag}: "
+                         f"from {n['from']}")
     excluded = plan["files"]["excluded"]
     if excluded:
         shown = ", ".join(excluded[:_EXCLUDED_SHOWN])
@@ -304,6 +308,11 @@ def promote_plan_text(plan: dict[str, Any]) -> str:
     source = plan.get("source") or {}
     if source:
         lines.append(f"  versions     from {source.get('description')}")
+    expected = (plan.get("parity") or {}).get("expected")
+    if expected:
+        lines.append(f"  parity       the image is checked against {expected['source']}; "
+                     f"imports {', '.join(expected['modules']) or 'none'} (from "
+                     f"{expected['modules_source']})")
     lines += [f"  warning: {w['message']}" for w in plan.get("warnings") or []]
     pinned = reqs.get("requirements") or ["(none)"]
     lines += ["", f"requirements.txt (from {reqs.get('source')}, lock "
@@ -347,9 +356,52 @@ def promotion_line(promotion: dict[str, Any]) -> str:
     digest = promotion.get("digest")
     where = f"{image}@{digest}" if digest else image
     error = f": {promotion['error']}" if promotion.get("error") else ""
+    parity = (promotion.get("parity") or {}).get("status")
+    check = f" (parity {parity})" if parity else ""
+    if promotion.get("overrides"):
+        check += " (pushed anyway: the override is recorded)"
     run = promotion.get("source_run")
     lock = (promotion.get("lock_hash") or "")[:12]
     provenance = (f" (pins from run {run}" if run else " (pins from the server's Python") + \
         (f", lock {lock})" if lock else ")")
-    return (f"Promotion {promotion['id']} {promotion['status']} {where}".rstrip()
+    return (f"Promotion {promotion['id']} {promotion['status']}{check} {where}".rstrip()
             + provenance + error)
+
+
+def provenance_lines(provenance: dict[str, Any] | None) -> list[str]:
+    """A promotion's provenance (``PromotionRecord.provenance``) as the CLI and the magic
+    print it: the source run, the lock, the parity check, every override."""
+    if not provenance:
+        return []
+    run = provenance.get("source_run")
+    if run:
+        when = f" (started {_when(run['time'])})" if run.get("time") else ""
+        lines = [f"  source run   {run['id']}{when}"]
+    else:
+        lines = ["  source run   none: the pins come from this server's Python"]
+    lock = provenance.get("lock") or {}
+    requirements = lock.get("requirements") or []
+    lines.append(f"  lock         sha256 {lock.get('sha256') or '?'}, "
+                 f"{len(requirements)} pinned line{'' if len(requirements) == 1 else 's'}")
+    lines += [f"    {r}" for r in requirements]
+    parity = provenance.get("parity")
+    if parity:
+        status = parity.get("status")
+        against = f" against {parity['source']}" if parity.get("source") else ""
+        lines.append(f"  parity       {status}{against}")
+        lines += [f"    {m['message']}" for m in parity.get("mismatches") or []]
+        if parity.get("reason"):
+            lines.append(f"    {parity['reason']}")
+    else:
+        lines.append("  parity       not checked")
+    for override in provenance.get("overrides") or []:
+        who = f" by {override['user']}" if override.get("user") else ""
+        lines.append(f"  override     pushed anyway{who} at {override.get('at')} although "
+                     f"the parity check {override.get('parity_status')}")
+    return lines
+
+
+def promotion_text(promotion: dict[str, Any]) -> str:
+    """The end of a build or push: its line, then its provenance."""
+    return "\n".join([promotion_line(promotion),
+                      *provenance_lines(promotion.get("provenance"))])

@@ -10,11 +10,12 @@ import textwrap
 from pathlib import Path
 
 import nbformat
+from promote_base import RAY_VERSION
 
 GIB = 1024**3
 
 SUMMARY = {
-    "ray_version": "2.60.0",
+    "ray_version": RAY_VERSION,  # the Ray of the stand-in base image
     "python_version": "3.11.7",
     "nodes": [
         {"node_id": "h", "is_head": True, "state": "ALIVE",

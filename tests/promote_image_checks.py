@@ -72,6 +72,11 @@ def check_pushed_image(image: str, end: dict, pulled: Path) -> None:
     assert labels["io.ray-dev.entrypoint"] == "train.py"
     assert labels["io.ray-dev.inputs-hash"] == end["inputs_hash"]
     assert labels["org.opencontainers.image.created"].startswith("20")
+    # provenance: no run recorded, so the lock is what the image was checked against
+    assert labels["io.ray-dev.source-run"] == ""
+    assert len(labels["io.ray-dev.lock-sha256"]) == 64
+    assert end["parity"]["status"] == "passed", end["parity"]
+    assert end["parity"]["source"].startswith("the pinned lock")
     config = skopeo("inspect", "--tls-verify=false", "--config", f"docker://{image}")
     assert config["config"]["User"] == "ray"
     assert config["config"]["WorkingDir"] == "/home/ray/app"

@@ -15,6 +15,8 @@ import pytest
 import yaml
 from promote_helpers import sample_project
 
+from jupyter_ray_dev import present
+
 pytestmark = pytest.mark.ray
 
 JUPYTER = str(Path(sys.executable).with_name("jupyter"))
@@ -162,11 +164,40 @@ def test_build_pushes_and_prints_the_digest(ray_head, tmp_path, buildah_store, r
     text = cli("promote", "-e", "train.ipynb", "--build", "--base-image", base_image)
     assert text.returncode == 0, text.stdout[-3000:] + text.stderr[-3000:]
     assert "STEP 1/" in text.stdout  # the builder's log streamed
-    last = text.stdout.strip().splitlines()[-1]
-    assert last.startswith("Promotion ") and " pushed " in last and "@sha256:" in last
+    out = text.stdout.strip().splitlines()
+    (at,) = [i for i, line in enumerate(out) if line.startswith("Promotion ")]
+    last = out[at]
+    assert " pushed " in last and "@sha256:" in last
     # the same inputs again, as --json: the result document with the digest
     js = cli("promote", "-e", "train.ipynb", "--build", "--base-image", base_image, "--json")
     assert js.returncode == 0, js.stderr[-3000:]
     result = json.loads(js.stdout)
     assert result["status"] == "pushed" and result["digest"].startswith("sha256:")
     assert result["image"].startswith(f"{registry}/ci/proj:")
+    # the text ends with the provenance the JSON carries, printed by the one presenter
+    provenance = result["provenance"]
+    assert provenance["source_run"] is None  # no job of the project ran: the server's Python
+    assert provenance["parity"]["status"] == "passed" and provenance["overrides"] == []
+    assert out[at + 1:] == present.provenance_lines(provenance)
+
+
+def test_build_no_push_without_image_or_registry(ray_head, tmp_path, buildah_store,
+                                                  base_image):
+    """As the README types it, with no registry configured: a local image, checked."""
+    cli = make_cli(ray_head, tmp_path, {
+        "promote_buildah_root": buildah_store["root"],
+        "promote_buildah_runroot": buildah_store["runroot"],
+        "promote_buildah_storage_driver": "vfs"})
+    # no pip: an image's pip cannot reach an index from here
+    (tmp_path / "root" / "proj" / "runtime_env.yaml").write_text("env_vars: {MODE: prod}\n")
+    done = cli("promote", "-e", "train.ipynb", "--build", "--no-push", "--base-image",
+               base_image, "--json")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["status"] == "built" and result["digest"] is None
+    assert result["image"] == f"localhost/proj:{result['inputs_hash'][:12]}"
+    assert result["provenance"]["parity"]["status"] == "passed"
+    # a push still needs a target: refused, naming the field
+    push = cli("promote", "-e", "train.ipynb", "--build", "--base-image", base_image, "--json")
+    assert push.returncode == 2, push.stdout + push.stderr
+    assert json.loads(push.stdout)["error"]["field"] == "image"

@@ -214,6 +214,9 @@ class TestRealBuild:
         end = messages[-1]
         assert end["type"] == "end", messages[-5:]
         assert end["promotion"]["status"] == "pushed", [m["text"] for m in lines[-20:]]
+        validate_response(end["promotion"], "Promotion")
+        assert end["promotion"]["parity"]["status"] == "passed"
+        assert any(m["text"].startswith("Parity check against the pinned lock") for m in lines)
         digest = end["promotion"]["digest"]
         assert digest.startswith("sha256:")
         assert end["promotion"]["image"].startswith(f"{registry}/team/proj:")
@@ -221,6 +224,46 @@ class TestRealBuild:
         again = await read_stream(jp_ws_fetch, started["id"], **{"from": 2})
         assert [m["n"] for m in again if m["type"] == "line"][0] == 2
         assert again[-1]["promotion"]["digest"] == digest
+
+
+    async def test_a_failed_import_holds_the_push_back_until_push_anyway(
+            self, api, jp_root_dir, jp_ws_fetch, base_image, registry):
+        """The notebook imports a package the project never declared: it ran in dev
+        (installed by hand), the image lacks it, and the check stops the push."""
+        from promote_helpers import notebook
+
+        project = sample_project(jp_root_dir, pip=[])
+        notebook(project / "train.ipynb", "import helpers, tabulate\nprint(helpers.answer())")
+        reply = await api.promote("build", entrypoint="proj/train.ipynb", base_image=base_image)
+        assert reply.code == 202, reply.body
+        promotion_id = reply.json["id"]
+        end = (await read_stream(jp_ws_fetch, promotion_id))[-1]["promotion"]
+        validate_response(end, "Promotion")
+        assert end["status"] == "blocked" and end["digest"] is None, end
+        (mismatch,) = end["parity"]["mismatches"]
+        assert mismatch["kind"] == "import" and mismatch["name"] == "tabulate"
+        detail = await api.get("promotions", promotion_id)
+        validate_response(detail.json, "PromotionDetail")
+        assert detail.json["parity_report"]["expected"]["modules"] == ["tabulate"]
+
+        async def push(**body):
+            return await api.call_at(["promotions", promotion_id, "push"], body)
+
+        refused = await push()
+        assert refused.code == 409 and refused.json["parity"]["status"] == "failed"
+        assert "Push anyway" in refused.json["message"]
+        assert (await push(override="yes")).json["field"] == "override"
+        reply = await push(override=True)
+        assert reply.code == 202 and reply.json["status"] == "pushing", reply.body
+        assert (await push(override=True)).code == 409  # pushing or pushed: not again
+        messages = await read_stream(jp_ws_fetch, promotion_id)
+        pushed = messages[-1]["promotion"]
+        assert pushed["status"] == "pushed" and pushed["digest"].startswith("sha256:")
+        assert pushed["overrides"][0]["mismatches"] == [mismatch["message"]]
+        # the stream goes on numbering after the build's lines
+        numbers = [m["n"] for m in messages if m["type"] == "line"]
+        assert numbers == list(range(len(numbers)))
+        assert any(m["text"].startswith("Push anyway") for m in messages if "text" in m)
 
 
 class TestRayDown:

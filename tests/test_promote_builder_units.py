@@ -9,7 +9,7 @@ import pytest
 
 from jupyter_ray_dev.errors import BadRequest
 from jupyter_ray_dev.promote.builders import Availability, KanikoConfig
-from jupyter_ray_dev.promote.builders.docker import _repository
+from jupyter_ray_dev.promote.builders.base import repository
 from jupyter_ray_dev.promote.options import PromoteOptions
 from jupyter_ray_dev.promote.build import preferred as _preferred
 
@@ -53,4 +53,4 @@ def test_kaniko_settings_are_checked_with_the_key_to_fix():
     ("registry.example.com/a/b@sha256:" + "0" * 64, "registry.example.com/a/b"),
 ])
 def test_the_repository_of_an_image_reference(image, repo):
-    assert _repository(image) == repo
+    assert repository(image) == repo

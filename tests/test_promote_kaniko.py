@@ -197,3 +197,48 @@ async def test_what_kaniko_needs_is_said_before_any_kubernetes_call(tmp_path, ka
     finally:
         await service.close()
         await storage.close()
+
+
+async def test_a_pushed_image_is_checked_by_a_job_which_cannot_run_here(tmp_path, s3, kube):
+    """kaniko keeps no image: the parity check runs the pushed digest in a short Job. The
+    Job lands in the real API server; no pod runs here (no kubelet), and the check says it
+    cannot be checked here instead of passing."""
+    from jupyter_ray_dev.promote.builders.base import CheckUnavailable
+    from jupyter_ray_dev.promote.parity import probe_argv
+
+    kubeconfig = kube.server.write_kubeconfig(tmp_path / "kc", kube.admin_token, kube.namespace)
+    service, storage, k8s = _service(tmp_path, s3, kubeconfig, schedule_timeout=5)
+    pushed = "registry.example.com/team/proj@sha256:" + "b" * 64
+    lines: list[str] = []
+
+    async def emit(line):
+        lines.append(line)
+
+    try:
+        check = asyncio.create_task(service.builders["kaniko"].run_in_image(
+            pushed, probe_argv(("numpy",)), "/home/ray/app", emit, 120))
+        jobs = await _wait_for(lambda: asyncio.to_thread(
+            lambda: kube.batch.list_namespaced_job(kube.namespace).items), "the check Job")
+        (job,) = [kube.api.sanitize_for_serialization(j) for j in jobs]
+        spec = job["spec"]
+        assert spec["backoffLimit"] == 0 and spec["activeDeadlineSeconds"] == 120
+        assert job["metadata"]["labels"][BUILD_LABEL] == job["metadata"]["name"]
+        pod = spec["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["imagePullSecrets"] == [{"name": "regcred"}]  # the push's credentials
+        (container,) = pod["containers"]
+        assert container["image"] == pushed  # by digest: exactly what was pushed
+        assert container["command"][:2] == ["python", "-c"]
+        assert "RAY_DEV_PARITY" in container["command"][2]  # the probe itself
+        assert json.loads(container["command"][3]) == ["numpy"]
+        assert container["workingDir"] == "/home/ray/app"
+
+        with pytest.raises(CheckUnavailable) as unavailable:
+            await check
+        said = str(unavailable.value)
+        assert f"no pod of the check Job {kube.namespace}/{job['metadata']['name']} ran " \
+               "within 5 s" in said and "cannot be checked here" in said
+        assert kube.batch.list_namespaced_job(kube.namespace).items == []  # deleted
+        assert any("checking it after the push" in ln for ln in lines)
+    finally:
+        await _close(service, storage, k8s)

@@ -153,6 +153,18 @@ async def test_the_review_pins_the_version_the_job_ran_in_its_own_virtualenv(
     assert detail["lock"]["requirements"] == again["requirements"]["requirements"]
     assert detail["lock"]["pins"][0]["from"]["run_id"] == job["submission_id"]
     assert detail["parity"] is None and detail["overrides"] is None
+    # one provenance block: the run (its id and start), the lock, no check, no override;
+    # the image's labels say the same run and lock
+    provenance = detail["provenance"]
+    assert provenance == history[0]["provenance"]
+    run = again["source"]["run"]
+    assert provenance["source_run"] == {"id": job["submission_id"],
+                                        "time": run["started"] or run["created"]}
+    assert provenance["lock"] == {"sha256": again["lock_hash"],
+                                  "requirements": again["requirements"]["requirements"]}
+    assert (provenance["parity"], provenance["overrides"]) == (None, [])
+    assert f'io.ray-dev.source-run="{job["submission_id"]}"' in detail["dockerfile"]
+    assert f'io.ray-dev.lock-sha256="{again["lock_hash"]}"' in detail["dockerfile"]
 
 
 async def test_a_uv_job_pins_what_uv_installed(api, jp_root_dir, package_index):

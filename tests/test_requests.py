@@ -20,7 +20,12 @@ from jupyter_ray_dev import cli
 from jupyter_ray_dev.cluster.local_head import free_port
 from jupyter_ray_dev.jobs.settings import JobSettings, SaveLogRequest
 from jupyter_ray_dev.k8s.apply import ApplyRequest, SuspendRequest
-from jupyter_ray_dev.promote.options import PackageRequest, PromoteOptions, ReapplyRequest
+from jupyter_ray_dev.promote.options import (
+    PackageRequest,
+    PromoteOptions,
+    PushRequest,
+    ReapplyRequest,
+)
 from jupyter_ray_dev.request_model import fields_of
 from jupyter_ray_dev.runtime_env.requests import InstallRequest, RuntimeEnvWrite, ValidateRequest
 from jupyter_ray_dev.storage.requests import (
@@ -206,6 +211,25 @@ def test_review_prints_warnings_as_sentences_and_names_the_excluded_files():
     assert "  excluded     run.log, checkpoints (ignore rules:" in text
 
 
+def test_review_says_where_each_number_of_rays_view_came_from():
+    from jupyter_ray_dev import present
+    from jupyter_ray_dev.promote.manifests import cluster_shape
+    from jupyter_ray_dev.promote.ray_view import HostFacts
+
+    summary = {"nodes": [{"node_id": "h", "is_head": True, "state": "ALIVE",
+                          "resources_total": {"CPU": 2.0, "memory": 20 * 2**30,
+                                              "object_store_memory": 3 * 2**30}}]}
+    shape = cluster_shape(summary, HostFacts(in_kuberay=False, head_local=True, cpu_count=2))
+    plan = {**PLAN, "shape_source": {"source": "ray", "reason": "not in a KubeRay pod",
+                                     "numbers": shape.numbers()}}
+    lines = present.promote_plan_text(plan).splitlines()
+    memory = [ln for ln in lines if ln.startswith("    head memory 23Gi")]
+    assert memory == ["    head memory 23Gi (a machine total: left out, set it yourself): "
+                      "from Ray's resources_total of the head node (memory + "
+                      "object_store_memory): this machine's total as Ray detected it, no "
+                      "request: left out of the manifests' resources"]
+
+
 # --- a bad body is a 400 naming the field, on every model-backed route ---------------------------
 
 @pytest.fixture
@@ -227,6 +251,7 @@ BAD_BODIES = [
     ("POST", "projects/proj/promote/context", {"push": 1}, "push"),
     ("POST", "projects/proj/promote/package", {"storage_root": 3}, "storage_root"),
     ("POST", "promotions/promo_x/apply", {"dry_run": "no"}, "dry_run"),
+    ("POST", "promotions/promo_x/push", {"override": "yes"}, "override"),
     ("POST", "kubernetes/apply", {"manifest": {}, "force": "yes"}, "force"),
     ("POST", "kubernetes/apply", {}, "manifest"),
     ("PUT", "projects/proj/runtime-env", {"etag": 3}, "etag"),
@@ -278,6 +303,7 @@ def test_the_openapi_request_schemas_list_the_models_fields():
         ("post", "projects/{project}/promote/plan", PromoteOptions),
         ("post", "projects/{project}/promote/package", PackageRequest),
         ("post", "promotions/{promotion_id}/apply", ReapplyRequest),
+        ("post", "promotions/{promotion_id}/push", PushRequest),
         ("post", "kubernetes/apply", ApplyRequest),
         ("put", "projects/{project}/runtime-env", RuntimeEnvWrite),
         ("post", "projects/{project}/runtime-env/validate", ValidateRequest),

@@ -1,5 +1,6 @@
 """``/projects/<path>/promote/*`` and ``/promotions``: review, build and push, export the
-build context, the history, and the live build log."""
+build context, the history, the live build log, and the push of an image held back by its
+parity check."""
 
 from __future__ import annotations
 
@@ -86,6 +87,19 @@ class PromotionDiffHandler(RayDevHandler):
         self.reply(await self.service.promote.diff(promotion_id, other))
 
 
+class PromotionPushHandler(RayDevHandler):
+    """Push a built image waiting for its push; ``{"override": true}`` is *Push anyway* for
+    one whose parity check did not pass (recorded). Follow it on the stream route."""
+
+    @tornado.web.authenticated
+    async def post(self, promotion_id: str) -> None:
+        from ..promote.options import PushRequest
+
+        started = await self.service.promote.start_push(
+            promotion_id, self.request_of(PushRequest), user=self.user)
+        self.reply(started, status=202)
+
+
 class PromotionApplyHandler(RayDevHandler):
     """Re-apply a recorded promotion's manifest (dry run first, as Apply to cluster)."""
 
@@ -118,5 +132,6 @@ ROUTES = [
     (f"{API_PREFIX}/promotions/{PROMOTION_ID}", PromotionHandler),
     (f"{API_PREFIX}/promotions/{PROMOTION_ID}/diff", PromotionDiffHandler),
     (f"{API_PREFIX}/promotions/{PROMOTION_ID}/apply", PromotionApplyHandler),
+    (f"{API_PREFIX}/promotions/{PROMOTION_ID}/push", PromotionPushHandler),
     (f"{API_PREFIX}/promotions/{PROMOTION_ID}/stream", PromotionStreamHandler),
 ]

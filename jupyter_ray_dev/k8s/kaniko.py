@@ -104,7 +104,6 @@ def kaniko_job(build: KanikoBuild, namespace: str) -> dict[str, Any]:
             "items": [{"key": ".dockerconfigjson", "path": "config.json"}]}})
         mounts.append({"name": "registry-credentials", "mountPath": "/kaniko/.docker",
                        "readOnly": True})
-    labels = {BUILD_LABEL: build.name, "app.kubernetes.io/managed-by": "jupyter-ray-dev"}
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "containers": [{
@@ -121,17 +120,65 @@ def kaniko_job(build: KanikoBuild, namespace: str) -> dict[str, Any]:
     }
     if build.service_account:
         pod_spec["serviceAccountName"] = build.service_account
+    return _job(build.name, namespace, pod_spec, build.ttl_seconds_after_finished,
+                build.active_deadline_seconds)
+
+
+def _job(name: str, namespace: str, pod_spec: dict[str, Any], ttl: int,
+         deadline: int) -> dict[str, Any]:
+    """A run-once Job, labelled as a build (the build status and log readers find it)."""
+    labels = {BUILD_LABEL: name, "app.kubernetes.io/managed-by": "jupyter-ray-dev"}
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": build.name, "namespace": namespace, "labels": labels},
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
         "spec": {
-            "backoffLimit": 0,  # a failed build fails the same way again: report it, no retry
-            "ttlSecondsAfterFinished": build.ttl_seconds_after_finished,
-            "activeDeadlineSeconds": build.active_deadline_seconds,
+            "backoffLimit": 0,  # a failed run fails the same way again: report it, no retry
+            "ttlSecondsAfterFinished": ttl,
+            "activeDeadlineSeconds": deadline,
             "template": {"metadata": {"labels": labels}, "spec": pod_spec},
         },
     }
+
+
+@dataclass(frozen=True)
+class ImageCheck:
+    """A short Job that runs a command in a pushed image (the parity check of a kaniko
+    build, which keeps no image anywhere else)."""
+
+    name: str
+    image: str  # registry/repo@sha256:...: exactly what was pushed
+    command: list[str]
+    workdir: str
+    pull_secret: str | None = None  # the dockerconfigjson Secret the push used
+    service_account: str | None = None
+    deadline_seconds: int = 600
+    ttl_seconds_after_finished: int = 600
+    resources: dict[str, Any] = field(default_factory=lambda: {
+        "requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "4Gi"}})
+
+
+def check_job(check: ImageCheck, namespace: str) -> dict[str, Any]:
+    """Pure: the batch/v1 Job running ``check.command`` once in ``check.image``, labelled
+    like a build so the build's status and log readers follow it."""
+    check_name(check.name, "name")
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,  # the check needs no Kubernetes API
+        "containers": [{
+            "name": "check",
+            "image": check.image,
+            "command": check.command,
+            "workingDir": check.workdir,
+            "resources": check.resources,
+        }],
+    }
+    if check.pull_secret:
+        pod_spec["imagePullSecrets"] = [{"name": check.pull_secret}]
+    if check.service_account:
+        pod_spec["serviceAccountName"] = check.service_account
+    return _job(check.name, namespace, pod_spec, check.ttl_seconds_after_finished,
+                check.deadline_seconds)
 
 
 # container waiting reasons that will not resolve by waiting: the build cannot start

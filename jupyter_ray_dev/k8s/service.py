@@ -17,7 +17,7 @@ from ..errors import BadRequest
 from . import apply as ap
 from .client import KubeClient, Target, not_configured_message
 from .discovery import summarize_pvc, summarize_raycluster
-from .kaniko import BUILD_LABEL, KanikoBuild, build_status, kaniko_job
+from .kaniko import BUILD_LABEL, ImageCheck, KanikoBuild, build_status, check_job, kaniko_job
 from .resources import RAYCLUSTER, RAYCRONJOB, RAYJOB, applicable, check_name
 
 FIELD_MANAGER = "jupyter-ray-dev"
@@ -272,11 +272,13 @@ class KubernetesService:
                                 namespace=namespace).message
                 for (verb, resource, group), ok in zip(rules, allowed) if not ok]
 
-    async def start_build(self, build: KanikoBuild, namespace: str | None = None) -> dict[str, Any]:
-        """Create the kaniko Job; it deletes itself ``ttl_seconds_after_finished`` after it ends."""
+    async def start_build(self, build: KanikoBuild | ImageCheck,
+                          namespace: str | None = None) -> dict[str, Any]:
+        """Create the kaniko Job (or the Job checking a pushed image); it deletes itself
+        ``ttl_seconds_after_finished`` after it ends. Both are followed as builds."""
         ns = await asyncio.get_running_loop().run_in_executor(
             self.client.executor, self._namespace, namespace)
-        job = kaniko_job(build, ns)
+        job = check_job(build, ns) if isinstance(build, ImageCheck) else kaniko_job(build, ns)
 
         def create(api: Any) -> dict[str, Any]:
             from kubernetes.client import BatchV1Api
@@ -329,8 +331,9 @@ class KubernetesService:
             from kubernetes.client.exceptions import ApiException
 
             try:
+                # the pod's one container: kaniko's, or the image check's
                 return CoreV1Api(api).read_namespaced_pod_log(
-                    pod, ns, container="kaniko", _request_timeout=self.client.timeout)
+                    pod, ns, _request_timeout=self.client.timeout)
             except ApiException as err:
                 # 400 = not scheduled or container not started yet: no log *yet*, not an error
                 if err.status == 400:

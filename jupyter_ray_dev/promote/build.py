@@ -1,4 +1,5 @@
-"""Building a planned image: which builder, the build as a background task, and its log
+"""Building a planned image: which builder, the build as a background task, the parity
+check of the image before its push (and the push a user asks for despite it), and the log
 live (followers wake on each line) and then from the history.
 
 The context is written and removed on the promote thread pool; the builders are async
@@ -12,16 +13,19 @@ import datetime
 import logging
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from ..errors import BadRequest, NotFound, RayDevError
+from ..errors import BadRequest, Conflict, NotFound, RayDevError
 from .builders import Availability, Builder, BuildFailed
+from .builders.base import repository
 from .context import write_folder, write_tar_gz
 from .dockerfile import build_time_args
 from .options import PromoteOptions, registry_host
-from .plan import Plan
+from .parity import PASSED, check_image, probe_workdir
+from .parity import summary as parity_summary
+from .plan import LOCAL_IMAGE, Plan
 from .store import PromotionRecord, PromotionStore
 
 log = logging.getLogger(__name__)
@@ -47,8 +51,9 @@ def choose_builder(plan: Plan, options: PromoteOptions, default: str) -> str:
         raise BadRequest("No target image: give `image` (registry/name:tag) or set "
                          "c.RayDev.promote_registry on the server.", field="image")
     if options.push and registry_host(plan.image) is None:
-        raise BadRequest(f"`image` {plan.image!r} names no registry, so a push would go "
-                         "to Docker Hub: give registry.example.com/name:tag.", field="image")
+        raise BadRequest(f"`image` {plan.image!r} names no registry to push to (without one "
+                         "a push would go to Docker Hub; localhost/ names a local image): "
+                         "give registry.example.com/name:tag.", field="image")
     if plan.manifest_errors:
         raise BadRequest("The generated manifests do not validate against KubeRay's CRDs: "
                          f"{plan.manifest_errors}", field="manifests")
@@ -60,6 +65,16 @@ def choose_builder(plan: Plan, options: PromoteOptions, default: str) -> str:
                         "context instead and build it in CI.",
                         builders=[b.to_dict() for b in plan.builders])
     return builder
+
+
+def blocked_message(parity: dict[str, Any]) -> str:
+    if parity.get("status") == "failed":
+        diff = "; ".join(m["message"] for m in parity.get("mismatches") or [])
+        why = f"the image differs from {(parity.get('expected') or {}).get('source')}: {diff}"
+    else:
+        why = f"the parity check could not run: {parity.get('reason')}"
+    return (f"Not pushed: {why}. *Push anyway* (override) pushes it and records the override; "
+            "or fix the project and build again.")
 
 
 class LiveBuild:
@@ -98,22 +113,41 @@ class LiveBuild:
 class Builds:
     """The builds in progress, as background tasks recorded in ``store`` when they end."""
 
-    def __init__(self, store: PromotionStore, off_loop: OffLoop) -> None:
+    def __init__(self, store: PromotionStore, off_loop: OffLoop,
+                 parity_timeout: float = 600.0) -> None:
         self.store = store
         self._off_loop = off_loop
+        self.parity_timeout = parity_timeout
         self.live: dict[str, LiveBuild] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def _start(self, live: LiveBuild, work: Coroutine[Any, Any, None]) -> None:
+        self.live[live.record.id] = live
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _done(self, live: LiveBuild) -> None:
+        record = live.record
+        record.log = "\n".join(live.lines)
+        record.finished = datetime.datetime.now().timestamp()
+        try:
+            await self.store.put(record)
+        finally:
+            live.finish()
+            self.live.pop(record.id, None)
 
     async def start(self, record: PromotionRecord, plan: Plan, builder: Builder,
                     push: bool) -> None:
         await self.store.put(record)
         live = LiveBuild(record)
-        self.live[record.id] = live
-        task = asyncio.create_task(self._run(live, plan, builder, push))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._start(live, self._run(live, plan, builder, push))
 
     async def _run(self, live: LiveBuild, plan: Plan, builder: Builder, push: bool) -> None:
+        """Build; check the image against what it must reproduce; push only when the check
+        passed (a builder that keeps the image here). A check that failed or could not run
+        leaves the image built and ``blocked``: only the user's *Push anyway*
+        (``start_push`` with override) pushes it then."""
         record = live.record
         scratch = Path(await self._off_loop(tempfile.mkdtemp, "", "ray-dev-context-"))
         try:
@@ -125,12 +159,35 @@ class Builds:
                 context = scratch
                 await self._off_loop(write_folder, plan.spec, context)
             built = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-            result = await builder.build(context, plan.image or "",
-                                         build_time_args(built), push, live.emit)
+            # a builder that keeps the image here pushes only after the check
+            result = await builder.build(context, plan.image or "", build_time_args(built),
+                                         push and not builder.local_image, live.emit)
             record.digest = result.digest
+            assert plan.expected is not None  # compute_plan sets it
+            # a builder that cannot check first: which ones here could have
+            could = None if builder.local_image else [
+                b.name for b in plan.builders if b.available and b.name in LOCAL_IMAGE]
+            # an image kept here is checked by name; one only in the registry by its digest
+            checked = result.image if builder.local_image or not result.digest \
+                else f"{repository(result.image)}@{result.digest}"
+            record.parity = await check_image(
+                builder, checked, plan.expected,
+                probe_workdir(plan.workdir, plan.collected.entrypoint.script), live.emit,
+                self.parity_timeout, could)
+            if not builder.local_image and record.parity["status"] == "failed":
+                await live.emit(f"{builder.name} pushed before the check: {result.image} is "
+                                "in the registry although it differs. Do not deploy it: fix "
+                                "the project and build again (buildah or docker check first).")
+            if push and builder.local_image and record.parity["status"] != PASSED:
+                record.status = "blocked"
+                record.error = blocked_message(record.parity)
+                await live.emit(record.error)
+                return
+            if push and builder.local_image:
+                record.digest = await builder.push(result.image, live.emit)
             record.status = "pushed" if push else "built"
             await live.emit(f"Done: {result.image}"
-                            + (f"@{result.digest}" if result.digest else " (not pushed)"))
+                            + (f"@{record.digest}" if record.digest else " (not pushed)"))
         except BuildFailed as err:
             record.status, record.error = "failed", err.message
             await live.emit(err.message)
@@ -146,13 +203,79 @@ class Builds:
                 # a folder context of a large project is thousands of files to remove
                 await self._off_loop(shutil.rmtree, scratch, True)
             finally:
-                record.log = "\n".join(live.lines)
-                record.finished = datetime.datetime.now().timestamp()
-                try:
-                    await self.store.put(record)
-                finally:
-                    live.finish()
-                    self.live.pop(record.id, None)
+                await self._done(live)
+
+    async def start_push(self, promotion_id: str, override: bool, builders: dict[str, Builder],
+                         user: str | None) -> PromotionRecord:
+        """Push a built image that waits for its push; ``override`` is the user's *Push
+        anyway* for one whose parity check did not pass (recorded in ``overrides``)."""
+        record = await self.store.get(promotion_id)
+        if record is None:
+            raise NotFound(f"No promotion {promotion_id!r} in the history.",
+                           promotion_id=promotion_id)
+        if promotion_id in self.live or record.kind != "build" or \
+                record.status not in ("blocked", "built"):
+            state = "in progress" if promotion_id in self.live else record.status
+            raise Conflict(f"Promotion {promotion_id} is {state}: only a built image waiting "
+                           "for its push can be pushed.", promotion_id=promotion_id)
+        if not record.image or registry_host(record.image) is None:
+            raise Conflict(f"{record.image} names no registry (a local build): build again "
+                           "with a registry image to push.", promotion_id=promotion_id)
+        builder = builders.get(record.builder or "")
+        if builder is None or not builder.local_image:
+            raise Conflict(f"The {record.builder} builder keeps no image to push later.",
+                           promotion_id=promotion_id)
+        parity = record.parity or {}
+        checked = parity.get("status") == PASSED
+        if not checked and not override:
+            raise Conflict(blocked_message(parity) if parity else
+                           "This image was not checked: send override true to push it.",
+                           promotion_id=promotion_id, parity=parity_summary(parity))
+        before = record.status
+        record.status, record.error = "pushing", None
+        live = LiveBuild(record)
+        live.lines = record.log.splitlines()
+        self.live[promotion_id] = live  # before any await: a second click finds it
+        try:
+            await self.store.put(record)
+        except BaseException:
+            self.live.pop(promotion_id, None)
+            raise
+        self._start(live, self._push(live, builder, before,
+                                     None if checked else user or "", parity))
+        return record
+
+    async def _push(self, live: LiveBuild, builder: Builder, before: str,
+                    overridden_by: str | None, parity: dict[str, Any]) -> None:
+        record = live.record
+        image = record.image or ""
+        try:
+            if overridden_by is not None:
+                await live.emit(f"Push anyway: {image} is pushed although its parity check "
+                                f"{'failed' if parity.get('status') == 'failed' else 'did not run'}"
+                                " (recorded as an override).")
+            record.digest = await builder.push(image, live.emit)
+            if overridden_by is not None:
+                record.overrides = [*(record.overrides or []), {
+                    "what": "parity", "parity_status": parity.get("status"),
+                    "mismatches": [m["message"] for m in parity.get("mismatches") or []],
+                    "reason": parity.get("reason"), "user": overridden_by or None,
+                    "at": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                        timespec="seconds")}]
+            record.status = "pushed"
+            await live.emit(f"Done: {image}@{record.digest}")
+        except BuildFailed as err:
+            record.status, record.error = before, err.message  # still built: push again
+            await live.emit(err.message)
+        except asyncio.CancelledError:
+            record.status, record.error = before, "The push was cancelled (server stopping)."
+            raise
+        except Exception as err:
+            log.exception("push of promotion %s failed", record.id)
+            record.status, record.error = before, f"The push failed: {err}"
+            await live.emit(record.error)
+        finally:
+            await self._done(live)
 
     async def follow(self, promotion_id: str, start: int = 0) -> AsyncIterator[dict[str, Any]]:
         """The build log as ``line`` events (numbered from 0), then one ``end`` event."""

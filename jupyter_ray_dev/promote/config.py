@@ -25,6 +25,7 @@ class PromoteConfig:
     docker_host: str = setting("promote_docker_host", "")
     # KanikoConfig's keys
     kaniko: dict[str, Any] = setting("promote_kaniko", convert=dict, default_factory=dict)
+    parity_timeout: float = 600.0  # seconds for the check in a built image (imports included)
     # "<s3/gs storage root>/<folder>": historyServerOptions in the specs ("" = none)
     history_server: str = setting("history_server", "")
     # the collector image ("" = KubeRay's collector of the CRDs' release)

@@ -100,12 +100,14 @@ def render_dockerfile(
     git_commit: str,
     ray_version: str,
     inputs_hash: str,
+    source_run: str = "",
+    lock_sha256: str = "",
 ) -> str:
     return _environment().get_template("Dockerfile.j2").render(
         project=project, base_image=base_image, workdir=workdir, deps_dir=deps_dir,
         has_requirements=has_requirements, env=sorted(env.items()), entrypoint=entrypoint,
         git_commit=git_commit, ray_version=ray_version, inputs_hash=inputs_hash,
-        pythonpath=workdir,
+        pythonpath=workdir, source_run=source_run, lock_sha256=lock_sha256,
     )
 
 

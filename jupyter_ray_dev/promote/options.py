@@ -51,7 +51,8 @@ class PromoteOptions(RequestModel):
              "(command line)", short="-e", path="project")
     image: str | None = option(
         help="target reference, registry/name:tag (default: c.RayDev.promote_registry/"
-             "<project>:<inputs hash>)", check=_image_ref, metavar="REF")
+             "<project>:<inputs hash>; with --no-push and no registry, "
+             "localhost/<project>:<inputs hash>)", check=_image_ref, metavar="REF")
     base_image: str | None = option(
         help="the image to build FROM (default: rayproject/ray of the dev cluster's Ray and "
              "Python)", check=_image_ref, metavar="REF")
@@ -127,13 +128,25 @@ class ReapplyRequest(RequestModel):
     force: bool = option(False, help="take over fields another manager owns")
 
 
+@dataclass(frozen=True)
+class PushRequest(RequestModel):
+    """Push a built image its parity check held back."""
+
+    what = "push request"
+
+    override: bool = option(False, help="push although the image's parity check failed or "
+                                        "could not run (Push anyway): the history records it")
+
+
 # what the promote core accepts: the model, or a JSON body validated into it
 PromoteRequestLike = Union[PromoteOptions, Mapping[str, Any], None]
 
 
 def registry_host(image: str) -> str | None:
-    """The registry part of a reference, or None when it would default to Docker Hub."""
+    """The registry part of a reference, or None when it would default to Docker Hub or is
+    bare ``localhost``: the name buildah and podman give images that stay on this machine
+    (a registry on this host has a port: ``localhost:5000/``)."""
     first, sep, _ = image.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
+    if sep and ("." in first or ":" in first):
         return first
     return None

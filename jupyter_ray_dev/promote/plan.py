@@ -45,13 +45,22 @@ from .manifests import (
     validate_manifest,
 )
 from .options import PromoteOptions, registry_host
-from .pin import REQUIREMENTS_FILE, WHEELS_DIR, Pinned, pin_requirements
+from .parity import (
+    ExpectedEnv,
+    RunEnvironment,
+    entrypoint_modules,
+    expected_from_lock,
+    expected_from_run,
+    own_modules,
+)
+from .pin import REQUIREMENTS_FILE, WHEELS_DIR, Pinned, format_time, pin_requirements
 from .ray_view import host_facts
 from .schedule import Schedule
 from .serve import ServeApp, find_serve_app
 from .source import Source, changed_since, undeclared
 
 DEPS_DIR = "/home/ray/.ray-dev-deps"
+LOCAL_IMAGE = ("buildah", "docker")  # builders that keep the image here until its push
 # runtime_env fields the image replaces, and what becomes of each
 _CARRIED = {
     "working_dir": "baked into the image (the code layer)",
@@ -94,6 +103,7 @@ class Plan:
     source: Source | None = None  # where the pins' versions come from
     changed_files: dict[str, Any] | None = None  # the project's files changed since the run
     undeclared: list[dict[str, Any]] = field(default_factory=list)  # imported, not declared
+    expected: ExpectedEnv | None = None  # what the parity check holds the built image to
 
     @property
     def lock_hash(self) -> str:
@@ -104,6 +114,11 @@ class Plan:
         """The run the pins come from (None: this server's Python)."""
         run = self.source.run if self.source else None
         return run.submission_id if run is not None else None
+
+    @property
+    def source_run_time(self) -> float | None:
+        run = self.source.run if self.source else None
+        return run.time if run is not None else None
 
     def warnings(self) -> list[dict[str, str]]:
         out = list(self.source.warnings) if self.source else []
@@ -157,6 +172,13 @@ class Plan:
             "base_image": self.base_image,
             "image": self.image,
             "push_possible": self.image is not None and registry_host(self.image) is not None,
+            "source_run": self.source_run,
+            "parity": {
+                "expected": self.expected.to_dict() if self.expected else None,
+                # the builders that can check the image before it is pushed
+                "before_push": [b.name for b in self.builders if b.available
+                                and b.name in LOCAL_IMAGE],
+            },
             "inputs_hash": self.inputs_hash,
             "dockerfile": self.dockerfile,
             "manifests": self.manifests_yaml,
@@ -236,7 +258,7 @@ def compute_plan(config: PromoteConfig, root: Path, project: str, options: Promo
     spec = ContextSpec()
     base = os.path.join(str(folder), "")  # strings: 5,000 Path objects cost 0.1 s
     stats = collected.stats
-    changed, imported_only = None, []
+    changed, imported_only, code = None, [], frozenset()
     if source.run is not None:
         # digests remembered by stat: the inputs hash below reads no file again
         current = {rel: stat_digest(base + rel, stats[rel]) for rel in collected.files}
@@ -256,14 +278,18 @@ def compute_plan(config: PromoteConfig, root: Path, project: str, options: Promo
         for wheel, fname in pinned.local_files:
             spec.add_file(f"deps/{WHEELS_DIR}/{fname}", wheel)
     spec.add_text(".dockerignore", render_dockerignore())
+    source_run = source.run.submission_id if source.run is not None else ""
     digest = inputs_hash(spec)
-    # the image also depends on what the Dockerfile says beyond the files
+    # the image also depends on what the Dockerfile says beyond the files (its labels
+    # name the run it reproduces)
     digest = hashlib.sha256("\n".join(
-        [digest, base_image, config.workdir, repr(sorted(env.baked.items()))]
+        [digest, base_image, config.workdir, repr(sorted(env.baked.items())), source_run]
     ).encode()).hexdigest()
     image = options.image
     if image is None and config.registry:
         image = f"{config.registry.rstrip('/')}/{name}:{digest[:12]}"
+    elif image is None and not options.push:
+        image = f"localhost/{name}:{digest[:12]}"  # a local image needs no registry
     project_api = to_api_path(root, folder)
     entry_api = to_api_path(root, entry)
     commit = head_commit(folder)
@@ -271,7 +297,8 @@ def compute_plan(config: PromoteConfig, root: Path, project: str, options: Promo
         project=project_api, base_image=base_image, workdir=config.workdir,
         deps_dir=DEPS_DIR, has_requirements=bool(pinned.lines), env=env.baked,
         entrypoint=collected.entrypoint.script, git_commit=commit,
-        ray_version=ray_version, inputs_hash=digest)
+        ray_version=ray_version, inputs_hash=digest, source_run=source_run,
+        lock_sha256=pinned.lock_hash())
     spec.add_text("Dockerfile", dockerfile)
     manifest_image = image or f"{name}:{digest[:12]}"
     secrets_env = secret_env([s["name"] for s in env.secret], secret_name)
@@ -298,10 +325,44 @@ def compute_plan(config: PromoteConfig, root: Path, project: str, options: Promo
                 workdir=config.workdir, variant=options.variant, serve=serve,
                 serve_error=serve_error, shape=shape, shape_source=shape_source,
                 manifests_yaml="---\n".join(docs), source=source, changed_files=changed,
-                undeclared=imported_only, schedule=timing, history=server, logs=logs)
+                undeclared=imported_only, schedule=timing, history=server, logs=logs,
+                expected=_expected(folder, collected, pinned, summary,
+                                   run_environment(source.run, code) if source.run else None))
     for manifest, doc in zip(manifests, docs):
         spec.add_text(f"manifests/{manifest['kind'].lower()}.yaml", doc)
     return plan
+
+
+def run_environment(run: Any, code: frozenset[str]) -> RunEnvironment:
+    """What the parity check holds the image to from a recorded run (``RunRecord``): every
+    distribution at the run's version, and of what the run imported, what the project's
+    own code imports (``code``); what only Ray or a library pulled in is the base image's."""
+    from ..project.imports import names_module
+
+    imported = {name: [m for m in modules if names_module(code, m)]
+                for name, modules in run.imported.items()}
+    imported = {name: modules for name, modules in imported.items()
+                if modules and name != "jupyter-ray-dev"}
+    return RunEnvironment(
+        run_id=run.submission_id, python=run.python.get("version"), ray=run.ray_version,
+        distributions=run.distributions, imported=tuple(sorted(imported)),
+        modules=tuple(sorted({m.split(".")[0] for ms in imported.values() for m in ms})),
+        when=format_time(run.time))
+
+
+def _expected(folder: Path, collected: Collected, pinned: Pinned, summary: dict[str, Any],
+              run: RunEnvironment | None) -> ExpectedEnv:
+    """What the built image must hold: the run's environment, else the lock's."""
+    if run is not None:
+        return expected_from_run(run, pinned.lines,
+                                 own_modules(collected.entrypoint.script, collected.files))
+    entry = collected.entrypoint
+    text = entry.generated
+    if text is None:
+        text = (folder / entry.script).read_text(encoding="utf-8", errors="replace")
+    modules, how = entrypoint_modules(folder, entry.script, text, collected.files)
+    return expected_from_lock(pinned.lines, summary.get("ray_version"),
+                              summary.get("python_version"), modules, how)
 
 
 def _serve_app(folder: Path, name: str, collected: Collected,

@@ -7,10 +7,11 @@ The capability the REST handlers, the magics and the CLI share::
         ...
     await service.promote.export_context("proj", {...}, Path("ctx.tar.gz"))
 
-The plan (``plan.py``), the builds (``build.py``) and the runtime_env package
-(``package.py``) do the work; this service holds what they share: the configuration,
-the thread pool file work runs on, the builders, the history, and where tested
-versions come from (the jobs capability's recorded runs, ``source.py``).
+The plan (``plan.py``), the builds with the parity check of their images (``build.py``,
+``parity.py``) and the runtime_env package (``package.py``) do the work; this service
+holds what they share: the configuration, the thread pool file work runs on, the
+builders, the history, and where tested versions come from (the jobs capability's
+recorded runs, ``source.py``).
 """
 
 from __future__ import annotations
@@ -35,8 +36,15 @@ from .context import TarGzWriter
 from .history import choose_manifest, history_diff, schedule_of
 from .history_server import HistoryServer, not_configured, resolve
 from .manifests import k8s_name, pin_image
-from .options import PackageRequest, PromoteOptions, PromoteRequestLike, ReapplyRequest
+from .options import (
+    PackageRequest,
+    PromoteOptions,
+    PromoteRequestLike,
+    PushRequest,
+    ReapplyRequest,
+)
 from .package import package_plan, package_root
+from .parity import summary as parity_summary
 from .plan import ClusterInputs, Plan, cluster_inputs, compute_plan
 from .source import LATEST, Runs, Source, choose_source
 from .store import PromotionRecord, PromotionStore, default_store_path
@@ -68,7 +76,7 @@ class PromoteService:
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ray-dev-promote")
         self.store = PromotionStore(config.store_path or default_store_path())
         self.builders: dict[str, Builder] = make_builders(config, storage, kubernetes)
-        self._builds = Builds(self.store, self._off_loop)
+        self._builds = Builds(self.store, self._off_loop, config.parity_timeout)
 
     async def _off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
@@ -118,7 +126,7 @@ class PromoteService:
             kind=kind, status=status, inputs_hash=plan.inputs_hash, image=plan.image,
             dockerfile=plan.dockerfile, manifests=plan.manifests_yaml,
             requirements=plan.pinned.text(), user=user, source_run=plan.source_run,
-            lock=plan.lock(), lock_hash=plan.lock_hash)
+            source_run_time=plan.source_run_time, lock=plan.lock(), lock_hash=plan.lock_hash)
 
     # --- building ----------------------------------------------------------------
     async def start_build(self, project: str, request: PromoteRequestLike = None,
@@ -143,6 +151,25 @@ class PromoteService:
         started = await self.start_build(project, request, user)
         yield {"type": "started", "promotion": started}
         async for event in self.follow(started["id"]):
+            yield event
+
+    async def start_push(self, promotion_id: str,
+                         request: PushRequest | Mapping[str, Any] | None = None,
+                         user: str | None = None) -> dict[str, Any]:
+        """Push a built image that waits for its push: ``override`` is the user's *Push
+        anyway* for an image whose parity check did not pass, recorded in the promotion's
+        ``overrides``. Follow it with ``follow(id)``."""
+        override = PushRequest.coerce(request).override
+        record = await self._builds.start_push(promotion_id, override, self.builders, user)
+        return record.summary()
+
+    async def push(self, promotion_id: str,
+                   request: PushRequest | Mapping[str, Any] | None = None,
+                   user: str | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Push a blocked or built image and follow it to the end (the CLI's and magic's)."""
+        started = await self.start_push(promotion_id, request, user)
+        yield {"type": "started", "promotion": started}
+        async for event in self.follow(promotion_id):
             yield event
 
     # --- the context-only path -------------------------------------------------------
@@ -219,14 +246,17 @@ class PromoteService:
                 for r in await self.store.list(project)]
 
     async def get(self, promotion_id: str) -> dict[str, Any]:
-        """The record, and ``manifests_pinned``: its manifests on the pushed digest (what
-        "Download manifests" and re-apply use)."""
+        """The record, ``manifests_pinned``: its manifests on the pushed digest (what
+        "Download manifests" and re-apply use), and ``parity_report``: the whole parity
+        check of its image."""
         live = self._builds.live.get(promotion_id)
         record = live.record if live else await self.store.get(promotion_id)
         if record is None:
             raise NotFound(f"No promotion {promotion_id!r} in the history.",
                            promotion_id=promotion_id)
         doc = {**record.to_dict(), "schedule": schedule_of(record.manifests)}
+        # the history row's verdict and diff, and the whole check (versions, every import)
+        doc["parity"], doc["parity_report"] = parity_summary(record.parity), record.parity
         if live:
             doc["log"] = "\n".join(live.lines)
         doc["manifests_pinned"] = await self._off_loop(pin_image, record.manifests,
@@ -250,9 +280,10 @@ class PromoteService:
         if self._kubernetes is None:
             raise BadRequest("Kubernetes is not configured on this server.", field="kind")
         record = await self.get(promotion_id)
-        if record["status"] in ("building", "failed"):
+        if record["status"] in ("building", "failed", "blocked", "pushing"):
+            # blocked: built here but held back by its parity check, so in no registry
             raise Conflict(f"Promotion {promotion_id} is {record['status']}: there is no "
-                           "image to apply. Re-apply a pushed promotion.",
+                           "pushed image to apply. Re-apply a pushed promotion.",
                            promotion_id=promotion_id)
         manifest = choose_manifest(record["manifests_pinned"], kind)
         result = await self._kubernetes().apply(manifest, dry_run=dry_run, force=force)

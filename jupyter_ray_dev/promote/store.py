@@ -28,7 +28,9 @@ CREATE TABLE IF NOT EXISTS promotions (
     project     TEXT NOT NULL,     -- folder relative to the Jupyter root
     entrypoint  TEXT NOT NULL,
     kind        TEXT NOT NULL,     -- build | context | runtime_env
-    status      TEXT NOT NULL,     -- building | pushed | built | failed | exported | uploaded
+    -- building | pushed | built | blocked (built, the parity check did not pass: waiting for
+    -- "Push anyway") | pushing | failed | exported | uploaded
+    status      TEXT NOT NULL,
     inputs_hash TEXT NOT NULL,
     image       TEXT,
     digest      TEXT,
@@ -42,16 +44,23 @@ CREATE TABLE IF NOT EXISTS promotions (
     created     REAL NOT NULL,
     finished    REAL,
     source_run  TEXT,
+    source_run_time REAL,          -- when that run started
     lock        TEXT,
     lock_hash   TEXT,
-    parity      TEXT,
-    overrides   TEXT
+    parity      TEXT,              -- JSON: the parity check of the built image
+    overrides   TEXT               -- JSON: what a user pushed despite ([{what, user, ...}])
 );
 CREATE INDEX IF NOT EXISTS promotions_project_created ON promotions (project, created);
 """
 _SUMMARY = ("id", "project", "entrypoint", "kind", "status", "inputs_hash", "image", "digest",
-            "builder", "error", "user", "created", "finished", "source_run", "lock_hash")
+            "builder", "error", "user", "created", "finished", "source_run", "source_run_time",
+            "lock_hash", "overrides")
 _JSON = ("lock", "parity", "overrides")  # stored as JSON text
+
+
+def _lines(text: str) -> list[str]:
+    """A requirements.txt's requirement lines (an older record keeps only the file)."""
+    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
 
 
 def default_store_path() -> Path:
@@ -80,19 +89,41 @@ class PromotionRecord:
     created: float = field(default_factory=time.time)
     finished: float | None = None
     source_run: str | None = None
+    source_run_time: float | None = None
     lock: dict[str, Any] | None = None
     lock_hash: str | None = None
     parity: dict[str, Any] | None = None
-    overrides: list[Any] | dict[str, Any] | None = None
+    overrides: list[dict[str, Any]] | None = None
 
     def summary(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in _SUMMARY}
+        from .parity import summary
+
+        return {**{k: getattr(self, k) for k in _SUMMARY}, "parity": summary(self.parity),
+                "provenance": self.provenance()}
+
+    def provenance(self) -> dict[str, Any]:
+        """Where the image came from, as every face shows it: the run its pins came from,
+        the lock it installs, its parity check and what a user pushed despite it."""
+        from .parity import summary
+
+        lock = self.lock or {}
+        source = lock.get("source") or {}
+        return {
+            "source_run": ({"id": self.source_run, "time": self.source_run_time}
+                           if self.source_run else None),
+            "pins_from": source.get("description"),
+            "lock": {"sha256": self.lock_hash,
+                     "requirements": lock.get("requirements")
+                     if self.lock is not None else _lines(self.requirements)},
+            "parity": summary(self.parity),
+            "overrides": list(self.overrides or []),
+        }
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "provenance": self.provenance()}
 
     def row(self) -> dict[str, Any]:
-        data = self.to_dict()
+        data = asdict(self)
         for key in _JSON:
             data[key] = None if data[key] is None else json.dumps(data[key], sort_keys=True)
         return data
@@ -111,7 +142,8 @@ class PromotionRecord:
 class PromotionStore(SqliteStore):
     schema = _SCHEMA
     added_columns = tuple(("promotions", c, "TEXT") for c in
-                          ("source_run", "lock", "lock_hash", "parity", "overrides"))
+                          ("source_run", "lock", "lock_hash", "parity", "overrides")) + (
+        ("promotions", "source_run_time", "REAL"),)
     thread_name = "ray-dev-promote"
 
     def _put(self, record: PromotionRecord) -> None:

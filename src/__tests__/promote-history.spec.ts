@@ -3,15 +3,23 @@
 import { ServerConnection } from '@jupyterlab/services';
 import { nullTranslator } from '@jupyterlab/translation';
 
-import { RayDevAPI, type IPromotion, type IStorageRoot } from '../api';
+import {
+  RayDevAPI,
+  type IPromotion,
+  type IPromotionDiff,
+  type IStorageRoot
+} from '../api';
 import {
   comparePair,
   diffSummary,
+  lockChangeLines,
   manifestsFilename,
   moveFocus,
+  provenanceRows,
   reapplyBlocker,
   reapplyKinds,
   shortDigest,
+  sourceRunLine,
   toggleSelection
 } from '../promote/history-model';
 import { objectStoreRoots } from '../promote/model';
@@ -67,6 +75,10 @@ describe('history entries', () => {
     );
     expect(reapplyBlocker(promotion({ status: 'building' }), trans)).toMatch(
       /running/
+    );
+    // built, held back by its parity check: in no registry yet
+    expect(reapplyBlocker(promotion({ status: 'blocked' }), trans)).toMatch(
+      /not pushed/
     );
   });
 
@@ -171,5 +183,104 @@ describe('RayDevAPI history', () => {
       force: false,
       kind: 'RayService'
     });
+  });
+});
+
+describe('provenance', () => {
+  it('lists the source run, the lock, the parity check and each override', () => {
+    const rows = provenanceRows(
+      {
+        source_run: { id: 'raysubmit_a', time: null },
+        pins_from: 'the run raysubmit_a of proj/main.py',
+        lock: {
+          sha256: 'f00d',
+          requirements: ['numpy==1.26.4', 'tabulate==0.9.0']
+        },
+        parity: {
+          status: 'failed',
+          source: 'the run raysubmit_a',
+          mismatches: [
+            {
+              kind: 'version',
+              name: 'numpy',
+              image: '2.1.3',
+              expected: '1.26.4',
+              message: 'numpy 2.1.3 in the image, 1.26.4 in the run'
+            }
+          ],
+          notes: [],
+          extras: 0
+        },
+        overrides: [
+          {
+            what: 'parity',
+            parity_status: 'failed',
+            mismatches: ['numpy 2.1.3 in the image, 1.26.4 in the run'],
+            reason: null,
+            user: 'alice',
+            at: '2026-12-04T10:00:00+00:00'
+          }
+        ]
+      },
+      trans
+    );
+    expect(rows.map(r => r.label)).toEqual([
+      'Source run',
+      'Lock',
+      'Parity',
+      'Override'
+    ]);
+    expect(rows[0].value).toBe('raysubmit_a');
+    expect(rows[1].value).toBe('sha256 f00d, 2 pinned lines');
+    expect(rows[2].value).toBe(
+      'failed against the run raysubmit_a; numpy 2.1.3 in the image, 1.26.4 in the run'
+    );
+    expect(rows[2].warn).toBe(true);
+    expect(rows[3].value).toContain('Pushed anyway by alice');
+    expect(provenanceRows(undefined, trans)).toEqual([]);
+  });
+
+  it("says the pins came from the server's Python without a source run", () => {
+    const rows = provenanceRows(
+      {
+        source_run: null,
+        pins_from: null,
+        lock: { sha256: null, requirements: null },
+        parity: null,
+        overrides: []
+      },
+      trans
+    );
+    expect(rows[0].value).toContain("this server's Python");
+    expect(rows[2].value).toBe('Not checked');
+  });
+
+  it('names each package whose pin changed, and where each side pinned from', () => {
+    const diff: IPromotionDiff = {
+      from: 'a',
+      to: 'b',
+      same_inputs: false,
+      artifacts: [],
+      dockerfile: '',
+      requirements: '',
+      manifests: '',
+      source_runs: { from: null, to: 'raysubmit_b' },
+      lock_changes: [
+        { name: 'numpy', from: 'numpy==1.26.4', to: 'numpy==2.1.3' },
+        { name: 'tabulate', from: null, to: 'tabulate==0.9.0' },
+        { name: 'six', from: 'six==1.16.0', to: null }
+      ]
+    };
+    expect(lockChangeLines(diff, trans)).toEqual([
+      'numpy: numpy==1.26.4 → numpy==2.1.3',
+      'tabulate: added as tabulate==0.9.0',
+      'six: six==1.16.0 removed'
+    ]);
+    expect(sourceRunLine(diff, trans)).toBe(
+      "Pins from this server's Python, then from raysubmit_b"
+    );
+    expect(
+      sourceRunLine({ ...diff, source_runs: { from: 'x', to: 'x' } }, trans)
+    ).toBeNull();
   });
 });

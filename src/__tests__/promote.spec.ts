@@ -13,6 +13,7 @@ import {
   otherWarnings,
   pinnedReference,
   reduceBuild,
+  shapeNumberLines,
   shapeSourceLine
 } from '../promote/model';
 import { plan, recordingFetch, type IRecordedCall } from './fixtures';
@@ -102,6 +103,43 @@ describe('promote review', () => {
     );
     expect(line).toContain('from the RayCluster team/ray-dev');
     expect(line).toContain('left out as dev-only: head: port jupyter');
+  });
+
+  it("says where each of Ray's numbers came from and flags machine totals", () => {
+    const lines = shapeNumberLines(
+      plan({
+        shape_source: {
+          source: 'ray',
+          raycluster: null,
+          reason: 'not in a pod',
+          dropped: [],
+          numbers: [
+            {
+              group: 'head',
+              resource: 'cpu',
+              value: '2',
+              basis: 'container',
+              used: true,
+              from: "Ray's resources_total of the head node (CPU): this container's limit"
+            },
+            {
+              group: 'head',
+              resource: 'memory',
+              value: '23Gi',
+              basis: 'machine',
+              used: false,
+              from: "Ray's resources_total of the head node (memory): the machine's total"
+            }
+          ]
+        }
+      }),
+      trans
+    );
+    expect(lines.map(l => l.flagged)).toEqual([false, true]);
+    expect(lines[0].text).toBe(
+      "head cpu 2: from Ray's resources_total of the head node (CPU): this container's limit"
+    );
+    expect(lines[1].text).toContain('23Gi is a machine total, not a request');
   });
 
   it('offers notebooks first, then scripts, never folders or data', () => {

@@ -624,6 +624,17 @@ export class RayDevAPI {
     });
   }
 
+  /**
+   * Push a built image its parity check held back: `override` is the user's
+   * "Push anyway" (the history records it). Follow it with `connectPromotionLog`.
+   */
+  pushPromotion(promotionId: string, override: boolean): Promise<IPromotion> {
+    return this.request<IPromotion>(
+      `promotions/${encodeURIComponent(promotionId)}/push`,
+      { method: 'POST', body: JSON.stringify({ override }) }
+    );
+  }
+
   /** The promotion history, newest first. */
   async listPromotions(project?: string): Promise<IPromotion[]> {
     const query: Record<string, string> = project ? { project } : {};

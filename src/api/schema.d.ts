@@ -161,29 +161,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/ray-dev/api/jobs/{job_id}/logs/save": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description Ray's submission id (raysubmit_...) */
-                job_id: components["parameters"]["JobId"];
-            };
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Copy a finished job's log into a storage root
-         * @description Byte for byte what GET /jobs/{job_id}/logs serves, written whole or not at all (the storage core's upload session), so the log outlives the dev cluster. Needs the XSRF token.
-         */
-        post: operations["saveJobLog"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/ray-dev/api/storage/roots": {
         parameters: {
             query?: never;
@@ -613,48 +590,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/ray-dev/api/kubernetes/scheduled": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * The RayCronJobs promote made, and whether this server may suspend them
-         * @description RayCronJobs labelled app.kubernetes.io/managed-by=jupyter-ray-dev in the namespace, each with its schedule, suspend and lastScheduleTime; can_suspend from a SelfSubjectAccessReview (patch raycronjobs), else missing_rule names the Role rule to add.
-         */
-        get: operations["listScheduledPromotions"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/ray-dev/api/kubernetes/raycronjobs/{name}/suspend": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                name: string;
-            };
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Suspend or resume a RayCronJob (a merge patch of spec.suspend, dry run first)
-         * @description dry_run (the default) shows the diff and changes nothing. An RBAC refusal is a 403 naming the verb, resource and the Role rule to add. Needs the XSRF token.
-         */
-        post: operations["suspendRayCronJob"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/ray-dev/api/projects/{project}/promote/plan": {
         parameters: {
             query?: never;
@@ -692,7 +627,7 @@ export interface paths {
         put?: never;
         /**
          * Build the image (and push it unless `push` is false); follow it on the stream
-         * @description Starts the build and answers at once; the log streams on /promotions/{promotion_id}/stream and the result (status, image, digest) lands in the history. 409 (reason no_builder) when no builder can run here, listing each builder and why: export the context instead. Registry credentials come from the server's environment (REGISTRY_AUTH_FILE for buildah, DOCKER_CONFIG for docker) or, for kaniko, a dockerconfigjson Secret the Job mounts; never from the request. Needs the XSRF token.
+         * @description Starts the build and answers at once; the log streams on /promotions/{promotion_id}/stream and the result (status, image, digest) lands in the history. After the build, the image is checked (parity) against the run it reproduces, or the pinned lock and the dev cluster's Ray and Python without one: its Python and Ray versions, distributions, `pip check`, and an import of each top-level module the entrypoint imports. A mismatch, a failed import or a check that cannot run stops before the push (status `blocked`, the diff in `parity`); POST /promotions/{promotion_id}/push with override true pushes it anyway. kaniko pushes in its build Job, so its image is checked after the push, in a short Job running the pushed digest (parity `unavailable` when no pod of it runs, saying which builder could have checked before the push). 409 (reason no_builder) when no builder can run here, listing each builder and why: export the context instead. Registry credentials come from the server's environment (REGISTRY_AUTH_FILE for buildah, DOCKER_CONFIG for docker) or, for kaniko, a dockerconfigjson Secret the Job mounts; never from the request. Needs the XSRF token.
          */
         post: operations["buildPromotion"];
         delete?: never;
@@ -844,6 +779,94 @@ export interface paths {
          * @description The promotion's manifest of `kind`, its image on the pushed digest, through the same path as /kubernetes/apply: with `dry_run` (the default) the API server validates it against KubeRay's CRD schema and `diff` shows what the apply would change; with `dry_run: false` it is stored. 409 for a promotion that failed or is still building (no image). Needs the XSRF token.
          */
         post: operations["reapplyPromotion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/promotions/{promotion_id}/push": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A promotion's id (promo_...) */
+                promotion_id: components["parameters"]["PromotionId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Push a built image held back by its parity check (Push anyway)
+         * @description For a promotion `blocked` (its parity check failed or could not run) or `built` without a push: pushes the image the builder keeps. A check that did not pass needs `override: true`, which the promotion's `overrides` records with the user. Returns 202; follow on .../stream. 409 for another state, a local image (no registry), or without override when the check did not pass (the body carries the parity summary). Needs the XSRF token.
+         */
+        post: operations["pushPromotion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/jobs/{job_id}/logs/save": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Ray's submission id (raysubmit_...) */
+                job_id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Copy a finished job's log into a storage root
+         * @description Byte for byte what GET /jobs/{job_id}/logs serves, written whole or not at all (the storage core's upload session), so the log outlives the dev cluster. Needs the XSRF token.
+         */
+        post: operations["saveJobLog"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/kubernetes/scheduled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The RayCronJobs promote made, and whether this server may suspend them
+         * @description RayCronJobs labelled app.kubernetes.io/managed-by=jupyter-ray-dev in the namespace, each with its schedule, suspend and lastScheduleTime; can_suspend from a SelfSubjectAccessReview (patch raycronjobs), else missing_rule names the Role rule to add.
+         */
+        get: operations["listScheduledPromotions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ray-dev/api/kubernetes/raycronjobs/{name}/suspend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Suspend or resume a RayCronJob (a merge patch of spec.suspend, dry run first)
+         * @description dry_run (the default) shows the diff and changes nothing. An RBAC refusal is a 403 naming the verb, resource and the Role rule to add. Needs the XSRF token.
+         */
+        post: operations["suspendRayCronJob"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1530,7 +1553,7 @@ export interface components {
         PromoteRequest: {
             /** @description The .py or .ipynb the image runs, relative to the Jupyter root; default: the project's only one */
             entrypoint?: string | null;
-            /** @description Target image reference; default <c.RayDev.promote_registry>/<project>:<inputs hash> */
+            /** @description Target image reference; default <c.RayDev.promote_registry>/<project>:<inputs hash>, or localhost/<project>:<inputs hash> for a build without push when no registry is set */
             image?: string | null;
             /** @description Default rayproject/ray:<dev Ray>-py<dev Python>[-gpu] */
             base_image?: string | null;
@@ -1661,6 +1684,13 @@ export interface components {
                     from: string;
                 }[];
             };
+            /** @description The dev run the image reproduces (its label io.ray-dev.source-run) */
+            source_run?: string | null;
+            parity?: {
+                expected?: Record<string, unknown> | null;
+                /** @description Available builders that check the image before pushing it */
+                before_push?: string[];
+            };
             /** @description The raycronjob variant's schedule and its next runs */
             schedule?: components["schemas"]["ScheduleReview"] | null;
             logs?: components["schemas"]["LogsReview"];
@@ -1679,7 +1709,7 @@ export interface components {
                 /** @description The project's recorded runs, newest first (at most 20): the choices */
                 runs: components["schemas"]["RunSummary"][];
             };
-            /** @description sha256 of the requirements.txt the image installs */
+            /** @description sha256 of the requirements.txt the image installs (its label io.ray-dev.lock-sha256) */
             lock_hash: string;
             /** @description The project's files (relative to the project) changed since the source run; null without a run or when it recorded no files. Lists hold at most 200 names each; `counts` the totals */
             changed_files: null | {
@@ -1709,8 +1739,11 @@ export interface components {
             entrypoint: string;
             /** @enum {string} */
             kind: "build" | "context" | "runtime_env";
-            /** @enum {string} */
-            status: "building" | "pushed" | "built" | "failed" | "exported" | "uploaded";
+            /**
+             * @description blocked: built, but its parity check failed or could not run, so it was not pushed: POST .../push with override true pushes it anyway. pushing: such a push in progress.
+             * @enum {string}
+             */
+            status: "building" | "pushed" | "built" | "blocked" | "pushing" | "failed" | "exported" | "uploaded";
             inputs_hash: string;
             image?: string | null;
             digest?: string | null;
@@ -1719,11 +1752,17 @@ export interface components {
             user?: string | null;
             created?: number;
             finished?: number | null;
+            parity?: null | components["schemas"]["ParitySummary"];
+            /** @description What the user pushed despite the parity check (Push anyway): one entry per override */
+            overrides?: components["schemas"]["PromotionOverride"][] | null;
             schedule?: components["schemas"]["PromotionSchedule"];
             /** @description The run the pins came from (null: this server's Python) */
             source_run?: string | null;
             /** @description sha256 of the requirements.txt (null for promotions recorded before locks were kept) */
             lock_hash?: string | null;
+            /** @description When the source run started (epoch seconds; null without a source run) */
+            source_run_time?: number | null;
+            provenance?: components["schemas"]["PromotionProvenance"];
         };
         PromotionDetail: components["schemas"]["Promotion"] & {
             dockerfile?: string;
@@ -1740,10 +1779,6 @@ export interface components {
                 pins?: Record<string, unknown>[];
                 unpinned?: Record<string, unknown>[];
             } | null;
-            /** @description The built image's parity check against the source run (null: not checked) */
-            parity?: Record<string, unknown> | null;
-            /** @description What the user chose to override (e.g. push despite a parity mismatch); null when nothing was */
-            overrides?: unknown[] | Record<string, unknown> | null;
         };
         BuildStreamMessage: {
             /** @enum {string} */
@@ -1807,6 +1842,79 @@ export interface components {
         };
         ReapplyResult: components["schemas"]["ApplyResult"] & {
             promotion_id: string;
+        };
+        ParityMismatch: {
+            /** @enum {string} */
+            kind?: "python" | "ray" | "missing" | "version" | "import" | "pip_check";
+            name?: string;
+            /** @description The version in the image (null: not there) */
+            image?: string | null;
+            /** @description The version the run (or the lock) had */
+            expected?: string | null;
+            /** @description e.g. numpy 2.1.3 in the image, 1.26.4 in the run */
+            message?: string;
+        };
+        /** @description The parity check of the built image against what the promotion reproduces (the run's record, else the pinned lock and the dev cluster's Ray and Python) */
+        ParitySummary: {
+            /**
+             * @description failed: a mismatch or a failed import (not pushed); unavailable: the check could not run (reason, could_check)
+             * @enum {string}
+             */
+            status: "passed" | "failed" | "unavailable";
+            source?: string | null;
+            reason?: string;
+            /** @description Builders that can check an image before its push */
+            could_check?: string[];
+            mismatches?: components["schemas"]["ParityMismatch"][];
+            notes?: string[];
+            /** @description How many distributions the image has beyond those expected (informational) */
+            extras?: number;
+            seconds?: number;
+            builder?: string;
+        };
+        /** @description The whole parity result (GET /promotions/{id}) */
+        ParityResult: {
+            /** @enum {string} */
+            status?: "passed" | "failed" | "unavailable";
+            expected?: {
+                source?: string;
+                source_run?: string | null;
+                python?: string | null;
+                ray?: string | null;
+                distributions?: {
+                    [key: string]: string | null;
+                };
+                modules?: string[];
+                /** @description the run's record, or static analysis of the entrypoint */
+                modules_source?: string;
+                notes?: string[];
+            } | null;
+            image?: {
+                python?: string | null;
+                ray?: string | null;
+            } | null;
+            mismatches?: components["schemas"]["ParityMismatch"][];
+            extras?: {
+                name?: string;
+                version?: string;
+            }[];
+            notes?: string[];
+            imports?: {
+                module?: string;
+                ok?: boolean;
+                error?: string | null;
+                seconds?: number;
+            }[];
+            pip_check?: {
+                ran?: boolean;
+                ok?: boolean | null;
+                lines?: string[];
+                error?: string | null;
+            } | null;
+            reason?: string;
+            could_check?: string[];
+            seconds?: number;
+            builder?: string;
         };
         ScheduleReview: {
             schedule: string;
@@ -2005,6 +2113,36 @@ export interface components {
         };
         DismissedNotebookInstalls: {
             dismissed: string[];
+        };
+        PromotionOverride: {
+            /** @enum {string} */
+            what?: "parity";
+            parity_status?: string;
+            mismatches?: string[];
+            reason?: string | null;
+            user?: string | null;
+            /** Format: date-time */
+            at?: string;
+        };
+        /** @description Where a promotion's image came from, as the history, `jupyter ray-dev promote --json` and `%ray_promote` show it */
+        PromotionProvenance: {
+            /** @description The run the pins came from (null: this server's Python) */
+            source_run: null | {
+                /** @description The run's submission id (the image's label io.ray-dev.source-run) */
+                id: string;
+                /** @description When the run started (epoch seconds) */
+                time: number | null;
+            };
+            /** @description Where the lock's versions came from, said to a person */
+            pins_from: string | null;
+            lock: {
+                /** @description sha256 of the requirements.txt (the image's label io.ray-dev.lock-sha256) */
+                sha256: string | null;
+                /** @description The pinned lines */
+                requirements: string[] | null;
+            };
+            parity: null | components["schemas"]["ParitySummary"];
+            overrides: components["schemas"]["PromotionOverride"][];
         };
     };
     responses: {
@@ -2347,38 +2485,6 @@ export interface operations {
                 content?: never;
             };
             403: components["responses"]["Forbidden"];
-        };
-    };
-    saveJobLog: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description Ray's submission id (raysubmit_...) */
-                job_id: components["parameters"]["JobId"];
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["SaveLogRequest"];
-            };
-        };
-        responses: {
-            /** @description Where the log went */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SavedLog"];
-                };
-            };
-            400: components["responses"]["BadRequest"];
-            403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            409: components["responses"]["Conflict"];
-            503: components["responses"]["Error"];
         };
     };
     listStorageRoots: {
@@ -3081,67 +3187,6 @@ export interface operations {
             503: components["responses"]["KubernetesError"];
         };
     };
-    listScheduledPromotions: {
-        parameters: {
-            query?: {
-                /** @description Only this project's (its folder relative to the Jupyter root) */
-                project?: string;
-                /** @description Default: this pod's namespace */
-                namespace?: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The scheduled promotions */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ScheduledPromotions"];
-                };
-            };
-            400: components["responses"]["BadRequest"];
-            403: components["responses"]["KubernetesForbidden"];
-            503: components["responses"]["KubernetesError"];
-        };
-    };
-    suspendRayCronJob: {
-        parameters: {
-            query?: {
-                /** @description Default: this pod's namespace */
-                namespace?: string;
-            };
-            header?: never;
-            path: {
-                name: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["SuspendRequest"];
-            };
-        };
-        responses: {
-            /** @description The patch's result (or what it would be) */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SuspendResult"];
-                };
-            };
-            400: components["responses"]["BadRequest"];
-            403: components["responses"]["KubernetesForbidden"];
-            404: components["responses"]["KubernetesError"];
-            503: components["responses"]["KubernetesError"];
-        };
-    };
     planPromotion: {
         parameters: {
             query?: never;
@@ -3427,6 +3472,140 @@ export interface operations {
             403: components["responses"]["KubernetesForbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["KubernetesError"];
+            503: components["responses"]["KubernetesError"];
+        };
+    };
+    pushPromotion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A promotion's id (promo_...) */
+                promotion_id: components["parameters"]["PromotionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** @default false */
+                    override?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Pushing */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Promotion"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            /** @description Not waiting for a push, or the check did not pass and override is not true */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    saveJobLog: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Ray's submission id (raysubmit_...) */
+                job_id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["SaveLogRequest"];
+            };
+        };
+        responses: {
+            /** @description Where the log went */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedLog"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            503: components["responses"]["Error"];
+        };
+    };
+    listScheduledPromotions: {
+        parameters: {
+            query?: {
+                /** @description Only this project's (its folder relative to the Jupyter root) */
+                project?: string;
+                /** @description Default: this pod's namespace */
+                namespace?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The scheduled promotions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduledPromotions"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["KubernetesForbidden"];
+            503: components["responses"]["KubernetesError"];
+        };
+    };
+    suspendRayCronJob: {
+        parameters: {
+            query?: {
+                /** @description Default: this pod's namespace */
+                namespace?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SuspendRequest"];
+            };
+        };
+        responses: {
+            /** @description The patch's result (or what it would be) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuspendResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["KubernetesForbidden"];
+            404: components["responses"]["KubernetesError"];
             503: components["responses"]["KubernetesError"];
         };
     };

@@ -741,6 +741,17 @@ export interface IPromotionPlan {
     requirement: string;
   }[];
   warnings: IReviewWarning[];
+  /** The dev run the image reproduces (its label io.ray-dev.source-run). */
+  source_run?: string | null;
+  /** What the built image is checked against, and which builders check before the push. */
+  parity?: {
+    expected: {
+      source: string;
+      modules: string[];
+      modules_source: string;
+    } | null;
+    before_push: string[];
+  };
 }
 
 /** The dev RayCluster (through the Kubernetes API) or Ray's view of its nodes. */
@@ -755,8 +766,61 @@ export interface IPromoteShapeSource {
   numbers: IShapeNumber[];
 }
 
+/** `blocked`: built, held back by its parity check (Push anyway pushes it). */
 export type PromotionStatus =
-  'building' | 'pushed' | 'built' | 'failed' | 'exported' | 'uploaded';
+  | 'building'
+  | 'pushed'
+  | 'built'
+  | 'blocked'
+  | 'pushing'
+  | 'failed'
+  | 'exported'
+  | 'uploaded';
+
+/** One difference between the built image and the run it reproduces. */
+export interface IParityMismatch {
+  kind: 'python' | 'ray' | 'missing' | 'version' | 'import' | 'pip_check';
+  name: string;
+  image: string | null;
+  expected: string | null;
+  /** e.g. `numpy 2.1.3 in the image, 1.26.4 in the run` */
+  message: string;
+}
+
+/** The parity check of a built image (`ParitySummary`). */
+export interface IParitySummary {
+  status: 'passed' | 'failed' | 'unavailable';
+  source: string | null;
+  /** Why the check could not run (unavailable). */
+  reason?: string;
+  /** Builders that can check an image before its push. */
+  could_check?: string[];
+  mismatches: IParityMismatch[];
+  notes: string[];
+  /** How many distributions the image has beyond those expected. */
+  extras: number;
+  seconds?: number;
+  builder?: string;
+}
+
+/** A push the user made despite the parity check. */
+export interface IPromotionOverride {
+  what: 'parity';
+  parity_status: string;
+  mismatches: string[];
+  reason: string | null;
+  user: string | null;
+  at: string;
+}
+
+/** Where a promotion's image came from (`PromotionProvenance`). */
+export interface IPromotionProvenance {
+  source_run: { id: string; time: number | null } | null;
+  pins_from: string | null;
+  lock: { sha256: string | null; requirements: string[] | null };
+  parity: IParitySummary | null;
+  overrides: IPromotionOverride[];
+}
 
 /** One entry of the promotion history (`Promotion`). */
 export interface IPromotion {
@@ -778,6 +842,12 @@ export interface IPromotion {
   /** The run the pins came from (null: this server's Python). */
   source_run?: string | null;
   lock_hash?: string | null;
+  /** When the source run started (epoch seconds). */
+  source_run_time?: number | null;
+  /** The source run, the lock, the parity check and the overrides, in one place. */
+  provenance?: IPromotionProvenance;
+  parity?: IParitySummary | null;
+  overrides?: IPromotionOverride[] | null;
 }
 
 export interface IPromotionDetail extends IPromotion {
@@ -795,8 +865,6 @@ export interface IPromotionDetail extends IPromotion {
     pins?: Record<string, unknown>[];
     unpinned?: Record<string, unknown>[];
   } | null;
-  parity?: Record<string, unknown> | null;
-  overrides?: unknown[] | Record<string, unknown> | null;
 }
 
 /** One artifact's change between two promotions. */

@@ -15,6 +15,7 @@ import {
   objectStoreRoots,
   otherWarnings,
   runTimeLabel,
+  shapeNumberLines,
   shapeSourceLine
 } from './model';
 import { SourceReview } from './source';
@@ -62,6 +63,28 @@ export interface IPromoteReviewProps {
   onPlan: (plan: IPromotionPlan | null, request: IPromoteRequest) => void;
   /** Told the object-store root chosen for the runtime_env path (null: none). */
   onStorageRoot: (root: string | null) => void;
+}
+
+/** The class that finds the review dialog's "Build and push" button. */
+export const BUILD_BUTTON_CLASS = 'jp-RayDev-promoteBuildButton';
+
+/**
+ * Disable "Build and push" while the build cannot run, and say why on the button
+ * (the review shows the same reason in its body; it comes translated).
+ */
+export function syncBuildButton(
+  root: HTMLElement,
+  state: { disabled: boolean; reason: string | null }
+): void {
+  const button = root.querySelector<HTMLButtonElement>(
+    `button.${BUILD_BUTTON_CLASS}`
+  );
+  if (!button) {
+    return;
+  }
+  button.disabled = state.disabled;
+  button.title = state.reason ?? '';
+  button.setAttribute('aria-disabled', String(state.disabled));
 }
 
 function ReadOnly(props: { text: string; testid: string }): JSX.Element {
@@ -525,6 +548,19 @@ function PlanView(props: {
           {shapeSourceLine(plan, trans)}
         </span>
       </div>
+      {plan.shape_source.numbers?.length ? (
+        <ul data-testid="ray-promote-shape-numbers">
+          {shapeNumberLines(plan, trans).map(line => (
+            <li
+              key={line.text}
+              className={line.flagged ? 'jp-RayDev-promoteWarning' : ''}
+              role={line.flagged ? 'note' : undefined}
+            >
+              {line.text}
+            </li>
+          ))}
+        </ul>
+      ) : null}
       <h3>
         {plan.variant === 'rayservice'
           ? trans.__('KubeRay manifest (RayService)')

@@ -7,7 +7,7 @@ import {
   type TranslationBundle
 } from '@jupyterlab/translation';
 
-import type { IPromotion, IPromotionDiff } from '../api';
+import type { IPromotion, IPromotionDiff, IPromotionProvenance } from '../api';
 import { applicableManifests, nameOf, parseManifests } from './model';
 
 const ENGLISH = nullTranslator.load('jupyter_ray_dev');
@@ -52,6 +52,11 @@ export function reapplyBlocker(
   }
   if (promotion.status === 'failed') {
     return trans.__('The build failed: there is no image to apply.');
+  }
+  if (promotion.status === 'blocked' || promotion.status === 'pushing') {
+    return trans.__(
+      'The image is not pushed: its parity check held it back (Push anyway pushes it).'
+    );
   }
   return null;
 }
@@ -117,4 +122,100 @@ export function diffSummary(diff: IPromotionDiff): {
     changed: diff.artifacts.filter(a => a.diff !== '').length,
     total: diff.artifacts.length
   };
+}
+
+/**
+ * A promotion's provenance as the detail pane lists it: the source run, the lock,
+ * the parity check, each override (the same facts the CLI and the magic print).
+ */
+export function provenanceRows(
+  provenance: IPromotionProvenance | undefined,
+  trans: TranslationBundle
+): { label: string; value: string; warn?: boolean }[] {
+  if (!provenance) {
+    return [];
+  }
+  const run = provenance.source_run;
+  const rows: { label: string; value: string; warn?: boolean }[] = [
+    {
+      label: trans.__('Source run'),
+      value: run
+        ? run.time
+          ? trans.__(
+              '%1 (started %2)',
+              run.id,
+              new Date(run.time * 1000).toLocaleString()
+            )
+          : run.id
+        : trans.__("None: the pins come from this server's Python")
+    }
+  ];
+  const lines = provenance.lock.requirements ?? [];
+  rows.push({
+    label: trans.__('Lock'),
+    value: trans._n(
+      'sha256 %2, %1 pinned line',
+      'sha256 %2, %1 pinned lines',
+      lines.length,
+      provenance.lock.sha256 ?? '?'
+    )
+  });
+  const parity = provenance.parity;
+  rows.push({
+    label: trans.__('Parity'),
+    value: parity
+      ? [
+          parity.source
+            ? trans.__('%1 against %2', parity.status, parity.source)
+            : parity.status,
+          ...parity.mismatches.map(m => m.message),
+          ...(parity.reason ? [parity.reason] : [])
+        ].join('; ')
+      : trans.__('Not checked'),
+    warn: parity !== null && parity.status !== 'passed'
+  });
+  for (const override of provenance.overrides) {
+    rows.push({
+      label: trans.__('Override'),
+      value: trans.__(
+        'Pushed anyway by %1 at %2 although the parity check %3',
+        override.user ?? trans.__('an unnamed user'),
+        override.at,
+        override.parity_status
+      ),
+      warn: true
+    });
+  }
+  return rows;
+}
+
+/** The packages whose pin changed between two promotions, one line each. */
+export function lockChangeLines(
+  diff: IPromotionDiff,
+  trans: TranslationBundle
+): string[] {
+  return (diff.lock_changes ?? []).map(change =>
+    change.from === null
+      ? trans.__('%1: added as %2', change.name, change.to ?? '')
+      : change.to === null
+        ? trans.__('%1: %2 removed', change.name, change.from)
+        : trans.__('%1: %2 → %3', change.name, change.from, change.to)
+  );
+}
+
+/** Where each side's pins came from, when the two promotions differ in that. */
+export function sourceRunLine(
+  diff: IPromotionDiff,
+  trans: TranslationBundle
+): string | null {
+  const runs = diff.source_runs;
+  if (!runs || (runs.from ?? null) === (runs.to ?? null)) {
+    return null;
+  }
+  const server = trans.__("this server's Python");
+  return trans.__(
+    'Pins from %1, then from %2',
+    runs.from ?? server,
+    runs.to ?? server
+  );
 }

@@ -22,9 +22,12 @@ import {
   diffSummary,
   manifestsFilename,
   moveFocus,
+  lockChangeLines,
+  provenanceRows,
   reapplyBlocker,
   reapplyKinds,
   shortDigest,
+  sourceRunLine,
   toggleSelection
 } from './history-model';
 import { saveBlob } from './progress';
@@ -335,6 +338,16 @@ function Detail(props: {
       {detail.error ? (
         <div className="jp-RayDev-promoteError">{detail.error}</div>
       ) : null}
+      <div data-testid="ray-promotion-provenance">
+        {provenanceRows(detail.provenance, trans).map((row, i) => (
+          <div className="jp-RayDev-promoteRow" key={i}>
+            <span className="jp-RayDev-promoteLabel">{row.label}</span>
+            <span className={row.warn ? 'jp-RayDev-promoteWarning' : ''}>
+              {row.value}
+            </span>
+          </div>
+        ))}
+      </div>
       <div className="jp-RayDev-promoteActions">
         <button
           className="jp-mod-styled jp-mod-accept"
@@ -380,6 +393,18 @@ function DiffPane(props: {
           diff.same_inputs ? trans.__('unchanged') : trans.__('changed')
         )}
       </p>
+      {sourceRunLine(diff, trans) ? (
+        <p data-testid="ray-promotion-source-runs">
+          {sourceRunLine(diff, trans)}
+        </p>
+      ) : null}
+      {lockChangeLines(diff, trans).length ? (
+        <ul data-testid="ray-promotion-lock-changes">
+          {lockChangeLines(diff, trans).map(line => (
+            <li key={line}>{line}</li>
+          ))}
+        </ul>
+      ) : null}
       {diff.artifacts.map(artifact => (
         <section key={artifact.name}>
           <h4>{artifact.name}</h4>

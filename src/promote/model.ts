@@ -135,6 +135,28 @@ export function shapeSourceLine(
   );
 }
 
+/**
+ * Each CPU and memory number of a shape from Ray's view, with where it came from;
+ * `flagged`: a machine's total the manifests leave out (the user sets it).
+ */
+export function shapeNumberLines(
+  plan: IPromotionPlan,
+  trans: TranslationBundle
+): { text: string; flagged: boolean }[] {
+  return (plan.shape_source.numbers ?? []).map(n => ({
+    text: n.used
+      ? trans.__('%1 %2 %3: from %4', n.group, n.resource, n.value, n.from)
+      : trans.__(
+          '%1 %2 %3 is a machine total, not a request: left out of the manifests (from %4). Set it yourself.',
+          n.group,
+          n.resource,
+          n.value,
+          n.from
+        ),
+    flagged: !n.used
+  }));
+}
+
 export function objectStoreRoots(roots: IStorageRoot[]): IStorageRoot[] {
   return roots.filter(
     root =>
@@ -179,6 +201,22 @@ export function buildBlocker(
   return null;
 }
 
+/**
+ * The review dialog's "Build and push" button for the plan on screen: disabled,
+ * with why, while the build cannot run (no plan, no target image, no builder...).
+ */
+export function buildButtonState(
+  plan: IPromotionPlan | null,
+  error: string | null,
+  trans: TranslationBundle
+): { disabled: boolean; reason: string | null } {
+  const reason = plan
+    ? buildBlocker(plan, trans)
+    : (error ??
+      trans.__('The review did not load, so there is nothing to build.'));
+  return { disabled: reason !== null, reason };
+}
+
 /** A shell command that applies the manifests (a quoted heredoc: no expansion). */
 export function kubectlApply(manifests: string, namespace?: string): string {
   let marker = 'RAY_DEV_MANIFESTS';
@@ -208,6 +246,11 @@ export const INITIAL_BUILD: IBuildState = {
   result: null,
   error: null
 };
+
+/** Follow again after the result: a push of the same promotion continues its log. */
+export function resumeBuild(state: IBuildState): IBuildState {
+  return { ...state, result: null, error: null };
+}
 
 /** Apply one stream message; a line already seen (after a reconnect) is dropped. */
 export function reduceBuild(

@@ -11,8 +11,7 @@ import {
   Dialog,
   ICommandPalette,
   MainAreaWidget,
-  Notification,
-  showDialog
+  Notification
 } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
@@ -29,9 +28,15 @@ import {
 import { rayIcon } from '../icons';
 import { IRayDevAPI, IRaySidebar } from '../tokens';
 import { CommandButtonExtension } from '../toolbar';
-import { PromoteReview } from './dialog';
+import { BUILD_BUTTON_CLASS, PromoteReview, syncBuildButton } from './dialog';
 import { downloadManifests, PromotionsWidget, reapply } from './history';
-import { entrypointCandidates, folderOf, isEntrypoint, nameOf } from './model';
+import {
+  buildButtonState,
+  entrypointCandidates,
+  folderOf,
+  isEntrypoint,
+  nameOf
+} from './model';
 import { PackageResultWidget } from './package';
 import { BuildProgressWidget, saveBlob } from './progress';
 
@@ -300,6 +305,7 @@ async function promote(
     request: { entrypoint, variant: 'rayjob' }
   };
   let storageRoot: string | null = null;
+  let dialog: Dialog<unknown> | null = null;
   const body = ReactWidget.create(
     React.createElement(PromoteReview, {
       api,
@@ -311,6 +317,9 @@ async function promote(
       trans,
       onPlan: (next, request) => {
         current = { plan: next, request };
+        if (dialog) {
+          syncBuildButton(dialog.node, buildButtonState(next, null, trans));
+        }
       },
       onStorageRoot: root => {
         storageRoot = root;
@@ -319,7 +328,8 @@ async function promote(
   );
   const EXPORT = 'export';
   const PACKAGE = 'package';
-  const result = await showDialog({
+  const initial = buildButtonState(plan, error, trans);
+  dialog = new Dialog({
     title: trans.__('Promote %1 to prod', nameOf(project)),
     body,
     buttons: [
@@ -338,16 +348,34 @@ async function promote(
         actions: [PACKAGE],
         displayType: 'warn'
       }),
-      Dialog.okButton({ label: trans.__('Build and push') })
+      Dialog.okButton({
+        label: trans.__('Build and push'),
+        className: BUILD_BUTTON_CLASS
+      })
     ],
+    // Enter must not start a build that cannot run: Cancel is the default then
+    defaultButton: initial.disabled ? 0 : 3,
     hasClose: true
   });
+  syncBuildButton(dialog.node, initial);
+  const result = await dialog.launch();
   const actions = result.button.actions;
   if (
     !result.button.accept &&
     !actions.includes(EXPORT) &&
     !actions.includes(PACKAGE)
   ) {
+    return;
+  }
+  // Export and Upload are accept buttons too: only Build and push needs a buildable plan
+  const building =
+    result.button.accept &&
+    !actions.includes(EXPORT) &&
+    !actions.includes(PACKAGE);
+  const blocked = buildButtonState(current.plan, null, trans);
+  if (building && blocked.disabled) {
+    // the plan changed to one that cannot build while the dialog was open
+    Notification.warning(blocked.reason ?? '');
     return;
   }
   const request = current.request;

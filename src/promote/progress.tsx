@@ -3,7 +3,13 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import type { BuildStreamMessage, IPromotion, RayDevAPI } from '../api';
+import {
+  ApiError,
+  type BuildStreamMessage,
+  type IParitySummary,
+  type IPromotion,
+  type RayDevAPI
+} from '../api';
 import { ApplyToCluster } from './apply';
 import {
   INITIAL_BUILD,
@@ -11,6 +17,7 @@ import {
   nameOf,
   pinnedReference,
   reduceBuild,
+  resumeBuild,
   type IBuildState
 } from './model';
 
@@ -63,6 +70,65 @@ export function ManifestActions(props: {
   );
 }
 
+/**
+ * The parity check of the built image: the verdict, each mismatch ("numpy 2.1.3
+ * in the image, 1.26.4 in the run"), the notes, and why it could not run.
+ */
+export function ParityView(props: {
+  parity: IParitySummary;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { parity, trans } = props;
+  const headline =
+    parity.status === 'passed'
+      ? trans.__(
+          'Parity check passed: the image matches %1.',
+          parity.source ?? ''
+        )
+      : parity.status === 'failed'
+        ? trans.__(
+            'Parity check failed: the image differs from %1.',
+            parity.source ?? ''
+          )
+        : trans.__('Parity check could not run: %1', parity.reason ?? '');
+  return (
+    <div
+      className={`jp-RayDev-promoteParity jp-mod-${parity.status}`}
+      data-testid="ray-promote-parity"
+      role={parity.status === 'passed' ? 'status' : 'alert'}
+    >
+      <div>{headline}</div>
+      {parity.mismatches.length ? (
+        <ul
+          className="jp-RayDev-promoteList"
+          data-testid="ray-promote-mismatches"
+        >
+          {parity.mismatches.map((item, i) => (
+            <li key={i} className="jp-RayDev-promoteDiff-unpinned">
+              {item.message}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {parity.notes.length ? (
+        <ul className="jp-RayDev-promoteList">
+          {parity.notes.map((note, i) => (
+            <li key={i}>{note}</li>
+          ))}
+        </ul>
+      ) : null}
+      {parity.extras ? (
+        <div>
+          {trans.__(
+            '%1 more distributions in the image (informational).',
+            parity.extras
+          )}
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
 interface IBuildProgressProps {
   api: RayDevAPI;
   promotion: IPromotion;
@@ -75,6 +141,9 @@ interface IBuildProgressProps {
 function BuildProgress(props: IBuildProgressProps): JSX.Element {
   const { api, promotion, trans } = props;
   const [state, setState] = React.useState<IBuildState>(INITIAL_BUILD);
+  // bumped by "Push anyway": the same promotion's log goes on, followed again
+  const [round, setRound] = React.useState(0);
+  const [pushing, setPushing] = React.useState(false);
   const stateRef = React.useRef(state);
   stateRef.current = state;
   const logRef = React.useRef<HTMLPreElement>(null);
@@ -108,7 +177,22 @@ function BuildProgress(props: IBuildProgressProps): JSX.Element {
       stopped = true;
       socket?.close();
     };
-  }, [promotion.id]);
+  }, [promotion.id, round]);
+
+  const pushAnyway = async (): Promise<void> => {
+    setPushing(true);
+    try {
+      await api.pushPromotion(promotion.id, true);
+      setState(current => resumeBuild(current));
+      setRound(current => current + 1);
+    } catch (reason) {
+      Notification.error(
+        reason instanceof ApiError ? reason.message : String(reason)
+      );
+    } finally {
+      setPushing(false);
+    }
+  };
 
   React.useEffect(() => {
     const node = logRef.current;
@@ -125,7 +209,9 @@ function BuildProgress(props: IBuildProgressProps): JSX.Element {
   const status = result
     ? result.status === 'failed'
       ? trans.__('Failed: %1', result.error ?? '')
-      : trans.__('Done: %1', result.status)
+      : result.status === 'blocked'
+        ? trans.__('Built, not pushed: %1', result.error ?? '')
+        : trans.__('Done: %1', result.status)
     : (state.error ?? state.step ?? trans.__('Starting…'));
   return (
     <div
@@ -137,25 +223,51 @@ function BuildProgress(props: IBuildProgressProps): JSX.Element {
         <code>{image}</code>
       </div>
       <div
-        className={`jp-RayDev-promoteStatus${result?.status === 'failed' ? ' jp-mod-error' : ''}`}
+        className={`jp-RayDev-promoteStatus${result?.status === 'failed' || result?.status === 'blocked' ? ' jp-mod-error' : ''}`}
         data-testid="ray-promote-status"
       >
         {status}
       </div>
+      {result?.parity ? (
+        <ParityView parity={result.parity} trans={trans} />
+      ) : null}
+      {result?.status === 'blocked' ? (
+        <div className="jp-RayDev-promoteActions">
+          <button
+            className="jp-mod-styled jp-mod-warn"
+            data-testid="ray-promote-push-anyway"
+            disabled={pushing}
+            title={trans.__(
+              'Push the image although it does not match: the history records the override'
+            )}
+            onClick={() => void pushAnyway()}
+          >
+            {trans.__('Push anyway')}
+          </button>
+        </div>
+      ) : null}
+      {result?.overrides?.length ? (
+        <div className="jp-RayDev-promoteWarning" role="note">
+          {trans.__(
+            'Pushed anyway by %1: the override is recorded in the history.',
+            result.overrides[result.overrides.length - 1].user ?? '—'
+          )}
+        </div>
+      ) : null}
       {result?.digest ? (
         <div className="jp-RayDev-promoteRow">
           <span className="jp-RayDev-promoteLabel">{trans.__('Digest')}</span>
           <code data-testid="ray-promote-digest">{result.digest}</code>
         </div>
       ) : null}
-      {result && result.status !== 'failed' ? (
+      {result && result.status !== 'failed' && result.status !== 'blocked' ? (
         <ManifestActions
           manifests={manifests}
           filename={`${nameOf(promotion.project) || 'project'}-manifests.yaml`}
           trans={trans}
         />
       ) : null}
-      {result && result.status !== 'failed' ? (
+      {result && result.status !== 'failed' && result.status !== 'blocked' ? (
         <ApplyToCluster api={api} manifests={manifests} trans={trans} />
       ) : null}
       {result && props.onHistory ? (

@@ -106,6 +106,13 @@ test.describe('Promote to prod', () => {
     await expect(review.getByTestId('ray-promote-manifests')).toContainText(
       'kind: RayJob'
     );
+    // outside a KubeRay pod the shape is Ray's view: each number says where it came from
+    await expect(review.getByTestId('ray-promote-shape-numbers')).toContainText(
+      'head memory'
+    );
+    await expect(review.getByTestId('ray-promote-shape-numbers')).toContainText(
+      "Ray's resources_total of the head node"
+    );
     // the RayService variant needs a Serve app, which this notebook does not bind
     const variant = review.getByTestId('ray-promote-variant');
     await variant.selectOption('rayservice');
@@ -153,6 +160,13 @@ test.describe('Promote to prod', () => {
     const detail = history.getByTestId('ray-promotion-detail');
     await expect(detail).toContainText('kind: RayJob');
     await expect(detail.getByTestId('ray-promotion-reapply')).toBeVisible();
+    // its provenance: no job of the project ran, so the pins came from the server
+    const provenance = detail.getByTestId('ray-promotion-provenance');
+    await expect(provenance).toContainText("this server's Python");
+    await expect(provenance).toContainText(
+      /sha256 [0-9a-f]{64}, 1 pinned line/
+    );
+    await expect(provenance).toContainText('Not checked');
   });
 
   test('the notebook toolbar button reviews the notebook it sits on', async ({

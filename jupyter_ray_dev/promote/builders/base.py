@@ -4,6 +4,7 @@ subprocess runner that streams output without blocking the event loop."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import shutil
 import tempfile
@@ -16,11 +17,16 @@ from typing import Literal, Protocol
 from ...errors import RayDevError
 
 Emit = Callable[[str], Awaitable[None]]
+log = logging.getLogger(__name__)
 
 
 class BuildFailed(RayDevError):
     status = 502
     reason = "build_failed"
+
+
+class CheckUnavailable(Exception):
+    """A command could not be run in a built image: the message says why."""
 
 
 @dataclass(frozen=True)
@@ -45,11 +51,33 @@ class Builder(Protocol):
     # what ``build`` is given: the context as a folder (local engines read it in place)
     # or as one .tar.gz (a remote build uploads it)
     context_form: Literal["folder", "tar.gz"]
+    # True: ``build(push=False)`` leaves the image in this server's storage, where
+    # ``run_in_image`` runs it and ``push`` sends it later; False: the image exists only once
+    # pushed (kaniko builds in the cluster), so nothing can run it before its push
+    local_image: bool
 
     async def availability(self) -> Availability: ...
 
     async def build(self, context: Path, image: str, build_args: dict[str, str], push: bool,
                     emit: Emit) -> BuildResult: ...
+
+    async def push(self, image: str, emit: Emit) -> str | None:
+        """Push a built image; its pushed digest."""
+        ...
+
+    async def run_in_image(self, image: str, argv: list[str], workdir: str, emit: Emit,
+                           timeout: float) -> tuple[int, list[str]]:
+        """Run ``argv`` in a throw-away container of ``image`` (no network), from ``workdir``;
+        (exit code, output lines). CheckUnavailable when it cannot."""
+        ...
+
+
+def repository(image: str) -> str:
+    """``registry:5000/team/app:tag`` -> ``registry:5000/team/app`` (a port is not a tag)."""
+    name = image.split("@", 1)[0]
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    return name[:colon] if colon > slash else name
 
 
 async def run(argv: list[str], emit: Emit | None, env: dict[str, str] | None = None
@@ -90,6 +118,24 @@ async def probe(name: str, argv: list[str], timeout: float, install_hint: str,
         return Availability(name, False, f"{name} cannot run here: "
                             + " ".join(lines[-3:])[:400])
     return lines
+
+
+async def quietly(cleanup: Awaitable[object], what: str) -> None:
+    """Clean-up that must finish even while its task is being cancelled, and whose failure
+    must not hide the outcome of what it cleans up after."""
+    try:
+        await asyncio.shield(cleanup)
+    except Exception as err:  # noqa: BLE001 - reported, never raised over the real outcome
+        log.warning("%s failed: %s", what, err)
+
+
+async def run_limited(argv: list[str], emit: Emit | None, timeout: float, what: str,
+                      env: dict[str, str] | None = None) -> tuple[int, list[str]]:
+    """``run`` within ``timeout`` seconds; CheckUnavailable saying so when it does not end."""
+    try:
+        return await asyncio.wait_for(run(argv, emit, env=env), timeout)
+    except asyncio.TimeoutError:
+        raise CheckUnavailable(f"{what} did not finish within {timeout:.0f} s.") from None
 
 
 def last_match(lines: list[str], pattern: Callable[[str], object]) -> str | None:

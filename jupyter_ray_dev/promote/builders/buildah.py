@@ -22,6 +22,7 @@ import asyncio
 import os
 import pwd
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -32,10 +33,13 @@ from .base import (
     Availability,
     BuildFailed,
     BuildResult,
+    CheckUnavailable,
     Emit,
     build_image,
     probe,
+    quietly,
     run,
+    run_limited,
     scratch_dir,
 )
 
@@ -139,6 +143,7 @@ class BuildahConfig:
 class BuildahBuilder:
     name = "buildah"
     context_form = "folder"
+    local_image = True
 
     def __init__(self, config: BuildahConfig) -> None:
         self.config = config
@@ -214,6 +219,11 @@ class BuildahBuilder:
             emit)
         if not push:
             return BuildResult(image=image, image_id=image_id, digest=None)
+        return BuildResult(image=image, image_id=image_id, digest=await self.push(image, emit))
+
+    async def push(self, image: str, emit: Emit) -> str | None:
+        if self._driver is None:
+            await self.availability()
         async with scratch_dir("ray-dev-push-") as scratch:
             digestfile = scratch / "digest"
             tls = "true" if self.config.tls_verify else "false"
@@ -227,5 +237,26 @@ class BuildahBuilder:
                     + " ".join(lines[-2:])[:400] + " Check the registry address and that the "
                     "server has credentials for it (REGISTRY_AUTH_FILE).", failed_step="push",
                     exit_code=code)
-            return BuildResult(image=image, image_id=image_id,
-                               digest=(await asyncio.to_thread(digestfile.read_text)).strip())
+            return (await asyncio.to_thread(digestfile.read_text)).strip()
+
+    async def run_in_image(self, image: str, argv: list[str], workdir: str, emit: Emit,
+                           timeout: float) -> tuple[int, list[str]]:
+        """A working container of the local image (never pulled), removed by its name
+        afterwards, whatever happened. Without network, except under chroot isolation,
+        which cannot take a network namespace: imports then share the pod's network."""
+        if self._driver is None:
+            await self.availability()
+        name = f"ray-dev-check-{secrets.token_hex(4)}"
+        code, lines = await run([*self._base(), "from", "--pull=never", "--name", name, image],
+                                None)
+        if code != 0:
+            raise CheckUnavailable(f"buildah could not make a container of {image}: "
+                                   + " ".join(lines[-2:])[:400])
+        try:
+            network = [] if self.config.isolation == "chroot" else ["--network", "none"]
+            return await run_limited(
+                [*self._base(), "run", "--isolation", self.config.isolation, *network,
+                 "--workingdir", workdir, name, "--", *argv], emit, timeout,
+                f"The check in {image}")
+        finally:
+            await quietly(run([*self._base(), "rm", name], None), f"buildah rm {name}")

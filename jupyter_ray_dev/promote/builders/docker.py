@@ -10,10 +10,22 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import Availability, BuildFailed, BuildResult, Emit, build_image, probe, run
+from .base import (
+    Availability,
+    BuildFailed,
+    BuildResult,
+    Emit,
+    build_image,
+    probe,
+    quietly,
+    repository,
+    run,
+    run_limited,
+)
 
 # the classic builder's "Step 2/9 : RUN ...", BuildKit's "#7 [3/9] RUN ..."
 _STEP = re.compile(r"^(Step \d+/\d+ : |#\d+ \[[^\]]*\d+/\d+\] ).*")
@@ -27,17 +39,10 @@ class DockerConfig:
     buildkit: bool = False
 
 
-def _repository(image: str) -> str:
-    """``registry:5000/team/app:tag`` -> ``registry:5000/team/app`` (a port is not a tag)."""
-    name = image.split("@", 1)[0]
-    slash = name.rfind("/")
-    colon = name.rfind(":")
-    return name[:colon] if colon > slash else name
-
-
 class DockerBuilder:
     name = "docker"
     context_form = "folder"
+    local_image = True
 
     def __init__(self, config: DockerConfig) -> None:
         self.config = config
@@ -69,6 +74,10 @@ class DockerBuilder:
                        image], context, build_args, _STEP, emit, env=env)
         if not push:
             return BuildResult(image=image, image_id=image_id, digest=None)
+        return BuildResult(image=image, image_id=image_id, digest=await self.push(image, emit))
+
+    async def push(self, image: str, emit: Emit) -> str | None:
+        env = self._env()
         await emit(f"Pushing {image} ...")
         code, lines = await run([self.config.binary, "push", image], emit, env=env)
         if code != 0:
@@ -79,15 +88,29 @@ class DockerBuilder:
                 "the engine lists it in insecure-registries.", failed_step="push",
                 exit_code=code)
         digest = next((m[1] for ln in reversed(lines) if (m := _PUSHED.search(ln))), None)
-        return BuildResult(image=image, image_id=image_id,
-                           digest=digest or await self._repo_digest(image, env))
+        return digest or await self._repo_digest(image, env)
+
+    async def run_in_image(self, image: str, argv: list[str], workdir: str, emit: Emit,
+                           timeout: float) -> tuple[int, list[str]]:
+        """``docker run --rm`` of the engine's image (never pulled), no network; removed
+        by its name as well, as a stopped CLI does not stop its container."""
+        env = self._env()
+        name = f"ray-dev-check-{secrets.token_hex(4)}"
+        try:
+            return await run_limited(
+                [self.config.binary, "run", "--rm", "--name", name, "--pull", "never",
+                 "--network", "none", "--workdir", workdir, "--entrypoint", argv[0], image,
+                 *argv[1:]], emit, timeout, f"The check in {image}", env=env)
+        finally:
+            await quietly(run([self.config.binary, "rm", "--force", name], None, env=env),
+                          f"docker rm {name}")
 
     async def _repo_digest(self, image: str, env: dict[str, str]) -> str | None:
         """The pushed digest as the engine recorded it, for CLIs that do not print it."""
         code, lines = await run([self.config.binary, "inspect", "--format",
                                  "{{range .RepoDigests}}{{println .}}{{end}}", image], None,
                                 env=env)
-        repo = _repository(image)
+        repo = repository(image)
         for line in lines if code == 0 else []:
             name, _, digest = line.strip().partition("@")
             if name == repo and digest.startswith("sha256:"):

@@ -14,7 +14,6 @@ Registry credentials are a ``kubernetes.io/dockerconfigjson`` Secret the Job mou
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -25,7 +24,15 @@ from typing import Any
 from ...errors import RayDevError
 from ..manifests import k8s_name
 from ..upload import upload_file
-from .base import Availability, BuildFailed, BuildResult, Emit, last_match
+from .base import (
+    Availability,
+    BuildFailed,
+    BuildResult,
+    CheckUnavailable,
+    Emit,
+    last_match,
+    quietly,
+)
 
 # kaniko logs each Dockerfile instruction as it starts it: INFO[0012] RUN pip install ...
 _STEP = re.compile(r"^INFO\[\d+\] (FROM|RUN|COPY|ADD|ENV|WORKDIR|USER|LABEL|ARG|ENTRYPOINT|CMD)"
@@ -34,7 +41,6 @@ _STEP = re.compile(r"^INFO\[\d+\] (FROM|RUN|COPY|ADD|ENV|WORKDIR|USER|LABEL|ARG|
 RIGHTS = [("create", "jobs", "batch"), ("get", "jobs", "batch"), ("delete", "jobs", "batch"),
           ("list", "pods", ""), ("get", "pods/log", "")]
 SETTING = "c.RayDev.promote_kaniko"
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,7 @@ class KanikoConfig:
 class KanikoBuilder:
     name = "kaniko"
     context_form = "tar.gz"
+    local_image = False  # the image exists only in the registry kaniko pushes to
 
     def __init__(self, config: Mapping[str, Any], storage: Callable[[], Any] | None,
                  kubernetes: Callable[[], Any] | None) -> None:
@@ -172,17 +179,72 @@ class KanikoBuilder:
             try:
                 digest = await self._follow(kube, job, ns, emit)
             finally:
-                await _quietly(kube.delete_build(job, ns))
+                await quietly(kube.delete_build(job, ns), f"deleting the kaniko Job {job}")
         finally:
-            await _quietly(storage.delete(root_name, path))
+            await quietly(storage.delete(root_name, path), f"deleting the build context {path}")
         if push and digest is None:
             raise BuildFailed("kaniko finished but reported no digest (its termination "
                               "message was empty).", failed_step="push")
         return BuildResult(image=image, image_id=digest or "", digest=digest if push else None)
 
-    async def _follow(self, kube: Any, job: str, ns: str, emit: Emit) -> str | None:
-        """Stream the pod's log until the Job ends; the digest. Fails when no pod runs
-        within ``schedule_timeout`` (no node fits, no quota, an image pull that hangs)."""
+    async def push(self, image: str, emit: Emit) -> str | None:
+        raise BuildFailed("kaniko pushes in its build Job and keeps no image to push later: "
+                          "build again.", failed_step="push")
+
+    async def run_in_image(self, image: str, argv: list[str], workdir: str, emit: Emit,
+                           timeout: float) -> tuple[int, list[str]]:
+        """kaniko keeps no image: the pushed one (``image`` is ``repo@sha256:...``) runs the
+        command in a short Job of its own, deleted afterwards. CheckUnavailable when no pod
+        of it runs within ``schedule_timeout``."""
+        from ...k8s.kaniko import ImageCheck
+
+        ahead = ("kaniko builds inside the cluster and pushes in the same Job, so its image "
+                 "could not be checked before the push")
+        if "@sha256:" not in image:
+            raise CheckUnavailable(f"{ahead}, and this build pushed nothing to check.")
+        cfg = self.config
+        kube = self._kubernetes() if self._kubernetes else None
+        if kube is None:
+            raise CheckUnavailable(f"{ahead}; Kubernetes is not configured for a check Job.")
+        repo = image.rsplit("/", 1)[-1].split("@", 1)[0].split(":", 1)[0]
+        job = f"{k8s_name('check-' + repo)}-{secrets.token_hex(3)}"
+        check = ImageCheck(name=job, image=image, command=argv, workdir=workdir,
+                           pull_secret=cfg.registry_secret or None,
+                           service_account=cfg.service_account or None,
+                           deadline_seconds=max(1, int(timeout)))
+        try:
+            created = await kube.start_build(check, cfg.namespace or None)
+        except RayDevError as err:
+            raise CheckUnavailable(f"{ahead}; the Job to check it after the push could not "
+                                   f"be created: {err.message}") from err
+        ns = created["namespace"]
+        await emit(f"{ahead}: checking it after the push in Job {ns}/{job} ...")
+
+        def not_started(said: str) -> Exception:
+            return CheckUnavailable(
+                f"{ahead}, and no pod of the check Job {ns}/{job} ran within "
+                f"{cfg.schedule_timeout:.0f} s ({said}): it cannot be checked here (kubectl "
+                f"describe job {job} -n {ns} says why).")
+
+        try:
+            lines, status = await asyncio.wait_for(
+                self._watch(kube, job, ns, emit, not_started),
+                cfg.schedule_timeout + timeout)
+        except asyncio.TimeoutError:
+            raise CheckUnavailable(f"The check Job {ns}/{job} did not finish within "
+                                   f"{timeout:.0f} s.") from None
+        except RayDevError as err:
+            raise CheckUnavailable(f"Following the check Job {ns}/{job} failed: "
+                                   f"{err.message}") from err
+        finally:
+            await quietly(kube.delete_build(job, ns), f"deleting the check Job {job}")
+        return (0 if status["phase"] == "succeeded" else 1), lines
+
+    async def _watch(self, kube: Any, job: str, ns: str, emit: Emit,
+                     not_started: Callable[[str], Exception]) -> tuple[list[str], dict[str, Any]]:
+        """Stream the pod's log until the Job ends: (its lines, the last status). Raises
+        ``not_started(what Kubernetes said)`` when no pod runs within ``schedule_timeout``
+        (no node fits, no quota, an image pull that hangs)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.schedule_timeout
         events = kube.follow_build(job, ns, interval=self.config.poll_interval)
@@ -198,12 +260,7 @@ class KanikoBuilder:
                 except StopAsyncIteration:
                     break
                 except asyncio.TimeoutError:
-                    raise BuildFailed(
-                        f"No build pod of Job {ns}/{job} started running within "
-                        f"{self.config.schedule_timeout:.0f} s ({status['message'] or 'no pod'})"
-                        ". Check that the cluster can schedule it (kubectl describe job "
-                        f"{job} -n {ns}): nodes with room for its requests, quota, the kaniko "
-                        "image reachable.", failed_step="schedule") from None
+                    raise not_started(status["message"] or "no pod") from None
                 if event["type"] == "log":
                     *done, partial = (partial + event["text"]).split("\n")
                     for line in done:
@@ -214,25 +271,29 @@ class KanikoBuilder:
                     await emit(f"[{event['phase']}] {event['message']}")
                 status = event
                 started = started or event["phase"] in ("running", "succeeded")
-        except RayDevError as err:
-            raise BuildFailed(f"Following the kaniko Job {ns}/{job} failed: {err.message}",
-                              failed_step="follow") from err
         finally:
             await events.aclose()
         if partial:
             lines.append(partial)
             await emit(partial)
+        return lines, status
+
+    async def _follow(self, kube: Any, job: str, ns: str, emit: Emit) -> str | None:
+        """Follow the build Job to its end; the digest."""
+        def not_started(said: str) -> Exception:
+            return BuildFailed(
+                f"No build pod of Job {ns}/{job} started running within "
+                f"{self.config.schedule_timeout:.0f} s ({said}). Check that the cluster can "
+                f"schedule it (kubectl describe job {job} -n {ns}): nodes with room for its "
+                "requests, quota, the kaniko image reachable.", failed_step="schedule")
+
+        try:
+            lines, status = await self._watch(kube, job, ns, emit, not_started)
+        except RayDevError as err:
+            raise BuildFailed(f"Following the kaniko Job {ns}/{job} failed: {err.message}",
+                              failed_step="follow") from err
         if status["phase"] != "succeeded":
             step = last_match(lines, _STEP.match)
             raise BuildFailed(f"The kaniko build failed at {step or 'the start'}: "
                               f"{status['message']}", failed_step=step or "start")
         return status.get("digest")
-
-
-async def _quietly(cleanup: Any) -> None:
-    """Clean-up that must finish even while the build is being cancelled, and whose
-    failure must not hide the build's own outcome."""
-    try:
-        await asyncio.shield(cleanup)
-    except Exception as err:  # noqa: BLE001 - the Job's TTL removes what we could not
-        log.warning("kaniko clean-up failed: %s", err)
