@@ -28,7 +28,8 @@ const SMOKE = {
   'ray_panel.spec.ts': 'shows the cluster the server reports',
   'storage.spec.ts':
     'browse into a folder, preview a CSV, upload files and see them listed',
-  'jobs.spec.ts': 'right-click a script, run it, follow its log live to SUCCEEDED',
+  'jobs.spec.ts':
+    'right-click a script, run it, follow its log live to SUCCEEDED',
   'promote.spec.ts':
     'right-click a project, review Dockerfile and requirements, export the context'
 };

@@ -1,6 +1,7 @@
 import type {
   IClusterSummary,
   IPromotionPlan,
+  IParityMismatch,
   IRayNode,
   IStorageRoot
 } from '../api';
@@ -215,3 +216,12 @@ export function plan(overrides: Partial<IPromotionPlan> = {}): IPromotionPlan {
     ...overrides
   };
 }
+
+/** What the parity check reports for a numpy the image has at another version. */
+export const NUMPY_MISMATCH: IParityMismatch = {
+  kind: 'version',
+  name: 'numpy',
+  image: '2.1.3',
+  expected: '1.26.4',
+  message: 'numpy 2.1.3 in the image, 1.26.4 in the run'
+};

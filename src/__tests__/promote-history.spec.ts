@@ -1,10 +1,8 @@
 /** The Promotions history: the pure logic of the view (selection, comparison, re-apply,
  * keyboard) and the client's history routes against a stubbed `fetch`. */
-import { ServerConnection } from '@jupyterlab/services';
 import { nullTranslator } from '@jupyterlab/translation';
 
 import {
-  RayDevAPI,
   type IPromotion,
   type IPromotionDiff,
   type IStorageRoot
@@ -23,7 +21,8 @@ import {
   toggleSelection
 } from '../promote/history-model';
 import { objectStoreRoots } from '../promote/model';
-import { recordingFetch, type IRecordedCall } from './fixtures';
+import { NUMPY_MISMATCH, recordingFetch, type IRecordedCall } from './fixtures';
+import { apiOver, json } from './stub-fetch';
 
 const trans = nullTranslator.load('jupyter_ray_dev');
 
@@ -154,16 +153,8 @@ describe('runtime_env path', () => {
 describe('RayDevAPI history', () => {
   it('diffs newer against older and re-applies with a dry run by default', async () => {
     const calls: IRecordedCall[] = [];
-    const fetch = recordingFetch(
-      calls,
-      () =>
-        new Response('{}', { headers: { 'Content-Type': 'application/json' } })
-    );
-    const serverSettings = ServerConnection.makeSettings({
-      baseUrl: 'http://localhost:8888/',
-      fetch
-    });
-    const api = new RayDevAPI({ serverSettings });
+    const fetch = recordingFetch(calls, () => json({}));
+    const api = apiOver(fetch, { baseUrl: 'http://localhost:8888/' });
     await api.diffPromotions('promo_2', 'promo_1');
     const diffUrl = new URL(calls[0].url);
     expect(diffUrl.pathname).toBe('/ray-dev/api/promotions/promo_2/diff');
@@ -199,15 +190,7 @@ describe('provenance', () => {
         parity: {
           status: 'failed',
           source: 'the run raysubmit_a',
-          mismatches: [
-            {
-              kind: 'version',
-              name: 'numpy',
-              image: '2.1.3',
-              expected: '1.26.4',
-              message: 'numpy 2.1.3 in the image, 1.26.4 in the run'
-            }
-          ],
+          mismatches: [NUMPY_MISMATCH],
           notes: [],
           extras: 0
         },

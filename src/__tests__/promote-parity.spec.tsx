@@ -5,12 +5,10 @@
  * side is covered by the pytest real builds); the Dialog is JupyterLab's own.
  */
 import { Dialog } from '@jupyterlab/apputils';
-import { ServerConnection } from '@jupyterlab/services';
 import { nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import {
-  RayDevAPI,
   type IPromotion,
   type IPromotionPlan,
   type RayDevAPI as API
@@ -18,7 +16,8 @@ import {
 import { BUILD_BUTTON_CLASS, syncBuildButton } from '../promote/dialog';
 import { buildButtonState, INITIAL_BUILD, resumeBuild } from '../promote/model';
 import { BuildProgressWidget } from '../promote/progress';
-import { recordingFetch, type IRecordedCall } from './fixtures';
+import { NUMPY_MISMATCH, recordingFetch, type IRecordedCall } from './fixtures';
+import { apiOver, json } from './stub-fetch';
 import { waitFor } from './wait';
 
 const trans = nullTranslator.load('jupyter_ray_dev');
@@ -82,20 +81,10 @@ describe('Build and push in the review dialog', () => {
 describe('parity result and Push anyway', () => {
   it('posts the override to the promotion’s push route', async () => {
     const calls: IRecordedCall[] = [];
-    const fetch = recordingFetch(
-      calls,
-      () =>
-        new Response(JSON.stringify({ id: 'promo_1', status: 'pushing' }), {
-          status: 202,
-          headers: { 'Content-Type': 'application/json' }
-        })
+    const fetch = recordingFetch(calls, () =>
+      json({ id: 'promo_1', status: 'pushing' }, 202)
     );
-    const api = new RayDevAPI({
-      serverSettings: ServerConnection.makeSettings({
-        baseUrl: 'http://localhost:8888/',
-        fetch
-      })
-    });
+    const api = apiOver(fetch, { baseUrl: 'http://localhost:8888/' });
     await api.pushPromotion('promo_1', true);
     expect(new URL(calls[0].url).pathname).toBe(
       '/ray-dev/api/promotions/promo_1/push'
@@ -164,15 +153,7 @@ describe('parity result and Push anyway', () => {
         parity: {
           status: 'failed',
           source: 'the run raysubmit_1',
-          mismatches: [
-            {
-              kind: 'version',
-              name: 'numpy',
-              image: '2.1.3',
-              expected: '1.26.4',
-              message: 'numpy 2.1.3 in the image, 1.26.4 in the run'
-            }
-          ],
+          mismatches: [NUMPY_MISMATCH],
           notes: ['Python 3.11.2 in the image, 3.11.7 in the run'],
           extras: 3
         }

@@ -8,37 +8,14 @@ import * as fs from 'fs';
 import * as zlib from 'zlib';
 
 import { expect, type IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import type { Locator } from '@playwright/test';
 
-const NOTEBOOK = JSON.stringify({
-  nbformat: 4,
-  nbformat_minor: 5,
-  metadata: {
-    kernelspec: {
-      name: 'python3',
-      display_name: 'Python 3',
-      language: 'python'
-    }
-  },
-  cells: [
-    {
-      cell_type: 'code',
-      id: 'c1',
-      metadata: {},
-      execution_count: null,
-      outputs: [],
-      source: '%pip install tqdm'
-    },
-    {
-      cell_type: 'code',
-      id: 'c2',
-      metadata: {},
-      execution_count: null,
-      outputs: [],
-      source:
-        "import helpers\nprint(helpers.answer(), open('data/params.txt').read())"
-    }
-  ]
-});
+import { notebook } from './notebook';
+
+const NOTEBOOK = notebook([
+  '%pip install tqdm',
+  "import helpers\nprint(helpers.answer(), open('data/params.txt').read())"
+]);
 
 const RUNTIME_ENV = `pip:
   - pyyaml>=5
@@ -66,6 +43,19 @@ async function uploadSampleProject(
   }
 }
 
+/**
+ * The open promote dialog and its review, once shown: the review is computed
+ * from the project and the real Ray head's versions, which takes a while.
+ */
+async function shownReview(
+  page: IJupyterLabPageFixture
+): Promise<{ dialog: Locator; review: Locator }> {
+  const dialog = page.locator('.jp-Dialog');
+  const review = dialog.getByTestId('ray-promote-review');
+  await expect(review).toBeVisible({ timeout: 60000 });
+  return { dialog, review };
+}
+
 test.describe('Promote to prod', () => {
   test('right-click a project, review Dockerfile and requirements, export the context', async ({
     page,
@@ -82,10 +72,7 @@ test.describe('Promote to prod', () => {
     await folder.click({ button: 'right' });
     await page.getByRole('menuitem', { name: 'Promote to prod…' }).click();
 
-    const dialog = page.locator('.jp-Dialog');
-    const review = dialog.getByTestId('ray-promote-review');
-    // The review is computed from the project and the real Ray head's versions.
-    await expect(review).toBeVisible({ timeout: 60000 });
+    const { dialog, review } = await shownReview(page);
     await expect(review.getByTestId('ray-promote-entrypoint')).toContainText(
       'train.ipynb'
     );
@@ -177,8 +164,7 @@ test.describe('Promote to prod', () => {
     await uploadSampleProject(page, project, false);
     await page.filebrowser.open(`${project}/train.ipynb`);
     await page.getByTestId('ray-promote-toolbar').first().click();
-    const review = page.locator('.jp-Dialog').getByTestId('ray-promote-review');
-    await expect(review).toBeVisible({ timeout: 60000 });
+    const { review } = await shownReview(page);
     await expect(review.getByTestId('ray-promote-entrypoint')).toContainText(
       `${project}/train.ipynb`
     );
@@ -200,9 +186,7 @@ test.describe('Promote to prod', () => {
     await uploadSampleProject(page, project, false);
     await page.filebrowser.open(`${project}/train.ipynb`);
     await page.getByTestId('ray-promote-toolbar').first().click();
-    const dialog = page.locator('.jp-Dialog');
-    const review = dialog.getByTestId('ray-promote-review');
-    await expect(review).toBeVisible({ timeout: 60000 });
+    const { dialog, review } = await shownReview(page);
     // no History Server configured: the review says where the logs go
     await expect(review.getByTestId('ray-promote-logs')).toContainText(
       'The logs go with the cluster'
