@@ -79,6 +79,8 @@ def test_a_failing_step_is_named_and_nothing_is_pushed(tmp_path, buildah_store, 
         lines, end = asyncio.run(run_build(service, {"entrypoint": "proj/train.ipynb",
                                                      "base_image": base_image}))
         check_failed_and_not_pushed(end, registry)
+        # nothing half-built is left: the failed step's working container is gone too
+        assert buildah(buildah_store, "containers", "--quiet").strip() == ""
     finally:
         asyncio.run(service.close())
 

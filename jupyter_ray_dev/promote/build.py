@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import BadRequest, Conflict, NotFound, RayDevError
 from .builders import Availability, Builder, BuildFailed
-from .builders.base import repository
+from .builders.base import keeps_image, repository
 from .context import write_folder, write_tar_gz
 from .dockerfile import build_time_args
 from .options import PromoteOptions, registry_host
@@ -161,29 +161,29 @@ class Builds:
             built = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
             # a builder that keeps the image here pushes only after the check
             result = await builder.build(context, plan.image or "", build_time_args(built),
-                                         push and not builder.local_image, live.emit)
+                                         push and not keeps_image(builder), live.emit)
             record.digest = result.digest
             assert plan.expected is not None  # compute_plan sets it
             # a builder that cannot check first: which ones here could have
-            could = None if builder.local_image else [
+            could = None if keeps_image(builder) else [
                 b.name for b in plan.builders if b.available and b.name in LOCAL_IMAGE]
             # an image kept here is checked by name; one only in the registry by its digest
-            checked = result.image if builder.local_image or not result.digest \
+            checked = result.image if keeps_image(builder) or not result.digest \
                 else f"{repository(result.image)}@{result.digest}"
             record.parity = await check_image(
                 builder, checked, plan.expected,
                 probe_workdir(plan.workdir, plan.collected.entrypoint.script), live.emit,
                 self.parity_timeout, could)
-            if not builder.local_image and record.parity["status"] == "failed":
+            if not keeps_image(builder) and record.parity["status"] == "failed":
                 await live.emit(f"{builder.name} pushed before the check: {result.image} is "
                                 "in the registry although it differs. Do not deploy it: fix "
                                 "the project and build again (buildah or docker check first).")
-            if push and builder.local_image and record.parity["status"] != PASSED:
+            if push and keeps_image(builder) and record.parity["status"] != PASSED:
                 record.status = "blocked"
                 record.error = blocked_message(record.parity)
                 await live.emit(record.error)
                 return
-            if push and builder.local_image:
+            if push and keeps_image(builder):
                 record.digest = await builder.push(result.image, live.emit)
             record.status = "pushed" if push else "built"
             await live.emit(f"Done: {result.image}"
@@ -222,7 +222,7 @@ class Builds:
             raise Conflict(f"{record.image} names no registry (a local build): build again "
                            "with a registry image to push.", promotion_id=promotion_id)
         builder = builders.get(record.builder or "")
-        if builder is None or not builder.local_image:
+        if builder is None or not keeps_image(builder):
             raise Conflict(f"The {record.builder} builder keeps no image to push later.",
                            promotion_id=promotion_id)
         parity = record.parity or {}

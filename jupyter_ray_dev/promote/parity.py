@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .builders.base import CheckUnavailable
+from .builders.base import CheckUnavailable, keeps_image
 from .parity_probe import MARKER
 
 PROBE_FILE = Path(__file__).with_name("parity_probe.py")
@@ -424,11 +424,14 @@ async def check_image(builder: Any, image: str, expected: ExpectedEnv, workdir: 
             await emit(line)
 
     started = time.perf_counter()
-    if builder.local_image:
+    if keeps_image(builder):
         await emit(f"Checking {image} against {expected.source} ...")
     argv = await asyncio.to_thread(probe_argv, expected.modules)  # reads the probe's file
     try:
-        code, lines = await builder.run_in_image(image, argv, workdir, relay, timeout)
+        run_in_image = getattr(builder, "run_in_image", None)
+        if run_in_image is None:  # a site's builder that cannot run what it built
+            raise CheckUnavailable(f"The {builder.name} builder cannot run an image to check it.")
+        code, lines = await run_in_image(image, argv, workdir, relay, timeout)
     except CheckUnavailable as err:
         result = unavailable(expected, str(err), could)
     else:

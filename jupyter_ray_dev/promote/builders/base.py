@@ -72,6 +72,12 @@ class Builder(Protocol):
         ...
 
 
+def keeps_image(builder: Builder) -> bool:
+    """Whether ``builder`` leaves its image here, to be checked before its push. A site's
+    builder written before ``local_image`` was part of the protocol says nothing: no."""
+    return bool(getattr(builder, "local_image", False))
+
+
 def repository(image: str) -> str:
     """``registry:5000/team/app:tag`` -> ``registry:5000/team/app`` (a port is not a tag)."""
     name = image.split("@", 1)[0]

@@ -214,8 +214,10 @@ class BuildahBuilder:
         if self._driver is None:
             await self.availability()  # auto: decide before the first build
         image_id = await build_image(
+            # --force-rm: a failed step's working container goes too (only a success's would)
             "buildah", [*self._base(), "build", "--isolation", self.config.isolation, "--layers",
-                        "-f", str(context / "Dockerfile"), "-t", image], context, build_args, _STEP,
+                        "--force-rm", "-f", str(context / "Dockerfile"), "-t", image], context,
+            build_args, _STEP,
             emit)
         if not push:
             return BuildResult(image=image, image_id=image_id, digest=None)
