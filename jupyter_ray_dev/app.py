@@ -289,6 +289,12 @@ class RayDev(ExtensionApp):
             # keep serving: the panel shows this same message until the config is fixed
             self.log.warning("jupyter_ray_dev: %s", err.message)
 
+        # what a killed server left (upload parts, half-built envs, build contexts and
+        # containers) goes on a thread once the server is up, never in start-up's way
+        from .leftovers import sweep_soon
+
+        sweep_soon()
+
         if self.capture_notebook_installs and self.serverapp is not None:
             self.serverapp.event_logger.add_listener(schema_id=KERNEL_ACTIONS,
                                                      listener=self._on_kernel_action)

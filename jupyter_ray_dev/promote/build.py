@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest, Conflict, NotFound, RayDevError
+from ..leftovers import claimed_tempdir, remove_tempdir
 from .builders import Availability, Builder, BuildFailed
 from .builders.base import keeps_image, repository
 from .context import write_folder, write_tar_gz
@@ -26,7 +25,7 @@ from .options import PromoteOptions, registry_host
 from .parity import PASSED, check_image, probe_workdir
 from .parity import summary as parity_summary
 from .plan import LOCAL_IMAGE, Plan
-from .store import PromotionRecord, PromotionStore
+from .store import INTERRUPTED_BUILD, INTERRUPTED_PUSH, PromotionRecord, PromotionStore
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +138,27 @@ class Builds:
 
     async def start(self, record: PromotionRecord, plan: Plan, builder: Builder,
                     push: bool) -> None:
-        await self.store.put(record)
+        """One build of a project at a time: a second one, while the first runs, is refused
+        naming it (both would build and tag the same image)."""
+        running = next((b.record for b in self.live.values()
+                        if b.record.project == record.project and b.record.kind == "build"
+                        and b.record.status == "building"), None)
+        if running is not None:
+            raise Conflict(f"Promotion {running.id} of {record.project} is building: follow "
+                           "it, or build again when it has ended.", promotion_id=running.id)
         live = LiveBuild(record)
-        self._start(live, self._run(live, plan, builder, push))
+        await self._begin(live, lambda: self._run(live, plan, builder, push))
+
+    async def _begin(self, live: LiveBuild,
+                     work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Known as live before any await (a second click finds it), recorded, started."""
+        self.live[live.record.id] = live
+        try:
+            await self.store.put(live.record)
+        except BaseException:
+            self.live.pop(live.record.id, None)
+            raise
+        self._start(live, work())
 
     async def _run(self, live: LiveBuild, plan: Plan, builder: Builder, push: bool) -> None:
         """Build; check the image against what it must reproduce; push only when the check
@@ -149,7 +166,7 @@ class Builds:
         leaves the image built and ``blocked``: only the user's *Push anyway*
         (``start_push`` with override) pushes it then."""
         record = live.record
-        scratch = Path(await self._off_loop(tempfile.mkdtemp, "", "ray-dev-context-"))
+        scratch, held = await self._off_loop(claimed_tempdir, "ray-dev-context-")
         try:
             await live.emit(f"Writing the build context ({len(plan.collected.files)} files) ...")
             if builder.context_form == "tar.gz":
@@ -191,8 +208,9 @@ class Builds:
         except BuildFailed as err:
             record.status, record.error = "failed", err.message
             await live.emit(err.message)
-        except asyncio.CancelledError:
-            record.status, record.error = "failed", "The build was cancelled (server stopping)."
+        except asyncio.CancelledError:  # the server is stopping
+            record.status, record.error = "interrupted", INTERRUPTED_BUILD
+            await live.emit(record.error)
             raise
         except Exception as err:
             log.exception("promotion %s failed", record.id)
@@ -201,7 +219,7 @@ class Builds:
         finally:
             try:
                 # a folder context of a large project is thousands of files to remove
-                await self._off_loop(shutil.rmtree, scratch, True)
+                await self._off_loop(remove_tempdir, scratch, held)
             finally:
                 await self._done(live)
 
@@ -235,14 +253,8 @@ class Builds:
         record.status, record.error = "pushing", None
         live = LiveBuild(record)
         live.lines = record.log.splitlines()
-        self.live[promotion_id] = live  # before any await: a second click finds it
-        try:
-            await self.store.put(record)
-        except BaseException:
-            self.live.pop(promotion_id, None)
-            raise
-        self._start(live, self._push(live, builder, before,
-                                     None if checked else user or "", parity))
+        await self._begin(live, lambda: self._push(live, builder, before,
+                                                   None if checked else user or "", parity))
         return record
 
     async def _push(self, live: LiveBuild, builder: Builder, before: str,
@@ -267,8 +279,9 @@ class Builds:
         except BuildFailed as err:
             record.status, record.error = before, err.message  # still built: push again
             await live.emit(err.message)
-        except asyncio.CancelledError:
-            record.status, record.error = before, "The push was cancelled (server stopping)."
+        except asyncio.CancelledError:  # the server is stopping
+            record.status, record.error = before, INTERRUPTED_PUSH
+            await live.emit(record.error)
             raise
         except Exception as err:
             log.exception("push of promotion %s failed", record.id)

@@ -766,7 +766,10 @@ export interface IPromoteShapeSource {
   numbers: IShapeNumber[];
 }
 
-/** `blocked`: built, held back by its parity check (Push anyway pushes it). */
+/**
+ * `blocked`: built, held back by its parity check (Push anyway pushes it);
+ * `interrupted`: the server stopped during the build (build again).
+ */
 export type PromotionStatus =
   | 'building'
   | 'pushed'
@@ -774,6 +777,7 @@ export type PromotionStatus =
   | 'blocked'
   | 'pushing'
   | 'failed'
+  | 'interrupted'
   | 'exported'
   | 'uploaded';
 

@@ -319,6 +319,18 @@ export interface IStorageState {
 export const PREVIEW_DELAY = 150;
 
 /**
+ * Waits before the panel tries again by itself when the Jupyter server or a
+ * storage endpoint did not answer (a server restart, a 503): fast at first,
+ * then every half a minute until it answers.
+ */
+export const RECONNECT_DELAYS = [1000, 2000, 5000, 10000, 30000];
+
+/** A failure that passes by itself: no answer at all, or a 502/503/504. */
+function unreachable(error: ApiError | null): boolean {
+  return error !== null && [0, 502, 503, 504].includes(error.status);
+}
+
+/**
  * The storage roots and the folder, preview, uploads and errors on screen.
  * Every change emits `changed` and bumps `version`.
  */
@@ -390,6 +402,7 @@ export class StorageModel {
     }
     this._isDisposed = true;
     clearTimeout(this._previewTimer);
+    clearTimeout(this._reconnectTimer);
     Signal.clearData(this);
   }
 
@@ -409,6 +422,7 @@ export class StorageModel {
       this._roots = await this._api.listStorageRoots();
     } catch (reason) {
       this._rootsError = toApiError(reason);
+      this._reconnectLater(this._rootsError);
       this._changed.emit();
       return;
     }
@@ -671,7 +685,31 @@ export class StorageModel {
   }
 
   /** A new selection is previewed after a short pause (arrowing through rows). */
+  /** Try again by itself while the server or the storage does not answer. */
+  private _reconnectLater(error: ApiError | null): void {
+    if (!unreachable(error)) {
+      if (error === null) {
+        this._reconnects = 0;
+      }
+      return;
+    }
+    if (this._reconnectTimer !== undefined || this._isDisposed) {
+      return;
+    }
+    const delay =
+      RECONNECT_DELAYS[Math.min(this._reconnects, RECONNECT_DELAYS.length - 1)];
+    this._reconnects++;
+    this._reconnectTimer = setTimeout(() => {
+      this._reconnectTimer = undefined;
+      void this.retry();
+    }, delay);
+  }
+
   private _onListingChanged(): void {
+    const { error, loaded, loading } = this.listing.state;
+    if (error || (loaded && !loading)) {
+      this._reconnectLater(error);
+    }
     const entry = this.listing.selectedEntry;
     const selectedPath = entry?.path ?? null;
     if (selectedPath !== this._lastSelected) {
@@ -728,6 +766,8 @@ export class StorageModel {
   private _preview: IPreviewState = EMPTY_PREVIEW;
   private _previewToken = 0;
   private _previewTimer: ReturnType<typeof setTimeout> | undefined;
+  private _reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private _reconnects = 0;
   private _lastSelected: string | null = null;
   private _actionError: ApiError | null = null;
   private _changed = new Signal<this, void>(this);
