@@ -35,7 +35,12 @@ class FaultServer:
         self.token = uuid.uuid4().hex
         self.url = f"http://127.0.0.1:{self.port}"
         self.config_file = workdir / "jupyter_server_config.json"
-        self.config_file.write_text(json.dumps({"RayDev": config}))
+        # the extension alone: the others cost a second of every start and are not tested
+        others = ("jupyterlab", "jupyter_lsp", "jupyter_server_proxy",
+                  "jupyter_server_terminals", "notebook_shim")
+        self.config_file.write_text(json.dumps({
+            "RayDev": config, "ServerApp": {"jpserver_extensions": {
+                "jupyter_ray_dev": True, **{name: False for name in others}}}}))
         self.env = {**os.environ, "JUPYTER_DATA_DIR": str(self.data),
                     "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"), "TMPDIR": str(self.tmp),
                     **(env or {})}
@@ -49,8 +54,7 @@ class FaultServer:
             [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
              "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
              "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
-             f"--ServerApp.root_dir={self.root}", f"--config={self.config_file}",
-             "--ServerApp.jpserver_extensions={'jupyter_ray_dev': True}"],
+             f"--ServerApp.root_dir={self.root}", f"--config={self.config_file}"],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout

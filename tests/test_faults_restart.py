@@ -315,8 +315,8 @@ async def _follow(server: FaultServer, job_id: str, start: int, lines: list[str]
 def test_twenty_log_streams_resume_after_a_restart_with_every_line_once(make_server, ray_head):
     server = make_server(_ray_config(ray_head), env=ray_head.client_env())
     (server.root / "printer.py").write_text(
-        "import sys, time\n"
-        "for i in range(60):\n"
+        "import time\n"
+        "for i in range(80):\n"
         "    print(f'LINE {i}', flush=True)\n"
         "    time.sleep(0.1)\n")
     server.start()
@@ -325,20 +325,21 @@ def test_twenty_log_streams_resume_after_a_restart_with_every_line_once(make_ser
     job_id = job["submission_id"]
     seen: list[list[str]] = [[] for _ in range(20)]
 
-    async def first_half() -> None:
-        await asyncio.gather(*(_follow(server, job_id, 0, seen[i], stop_after=1 + i % 5)
-                               for i in range(20)))
-
-    asyncio.run(first_half())
-    server.stop(signal.SIGKILL)
-    server.start()
-    assert server.api("GET", f"jobs/{job_id}")[0] == 200  # the history kept it
-
-    async def resume() -> list[bool]:
+    async def scenario() -> list[bool]:
+        open_ = [asyncio.create_task(_follow(server, job_id, 0, seen[i])) for i in range(20)]
+        while not all(len([ln for ln in s if ln.startswith("LINE ")]) >= 3 for s in seen):
+            await asyncio.sleep(0.1)
+        await asyncio.to_thread(server.stop, signal.SIGKILL)  # with all 20 streams open
+        ended = await asyncio.gather(*open_, return_exceptions=True)
+        assert not any(e is True for e in ended), "no stream had ended before the kill"
+        await asyncio.to_thread(server.start)
+        code, found = await asyncio.to_thread(server.api, "GET", f"jobs/{job_id}")
+        assert code == 200, found  # the job history kept it
+        # each browser tab reconnects from the first line it has not shown
         return await asyncio.gather(*(_follow(server, job_id, len(seen[i]), seen[i])
                                       for i in range(20)))
 
-    assert all(asyncio.run(resume()))
-    expected = [f"LINE {i}" for i in range(60)]
+    assert all(asyncio.run(scenario()))
+    expected = [f"LINE {i}" for i in range(80)]
     for lines in seen:
         assert [ln for ln in lines if ln.startswith("LINE ")] == expected
