@@ -7,8 +7,8 @@ Each claim is one small JSON file in ``<jupyter data dir>/ray_dev/leftovers/`` n
 the paths (and the buildah store a build ran in) and their owner: this host, this
 process's PID and its start time (a PID the kernel has since given to another process is
 not the owner). The claim goes when the work ends, committed or cleaned up. ``sweep()``
-runs once, on a thread a moment after the server started (never on the event loop, never
-in the way of start-up): it cleans up after owners that are gone and drops their claims.
+runs once, on a thread a few seconds after the server started (never on the event loop,
+never in the way of start-up: app.py): it cleans up after owners that are gone and drops their claims.
 A claim of another host (a data dir on NFS shared by pods) is left to that host.
 """
 
@@ -24,7 +24,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -33,7 +32,6 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 DIR_ENV = "RAY_DEV_LEFTOVERS_DIR"  # where claims are kept, when not the Jupyter data dir
-SWEEP_DELAY = 3.0  # seconds after start-up: the server answers its first requests first
 _PR_SET_PDEATHSIG = 1
 
 
@@ -197,20 +195,9 @@ def sweep(folder: Path | None = None) -> list[str]:
     return removed
 
 
-def sweep_soon(delay: float = SWEEP_DELAY,
-               then: Callable[[list[str]], None] | None = None) -> threading.Timer:
-    """``sweep()`` on a daemon thread ``delay`` seconds from now."""
-
-    def run() -> None:
-        try:
-            found = sweep()
-        except Exception:  # noqa: BLE001 - a sweep must never take the server down
-            log.exception("jupyter_ray_dev: the clean-up after an interrupted server failed")
-            return
-        if then is not None:
-            then(found)
-
-    timer = threading.Timer(delay, run)
-    timer.daemon = True
-    timer.start()
-    return timer
+def sweep_logged() -> None:
+    """``sweep()`` on the server's own thread: a failure is logged, never raised."""
+    try:
+        sweep()
+    except Exception:  # noqa: BLE001 - a sweep must never take the server down
+        log.exception("jupyter_ray_dev: the clean-up after an interrupted server failed")
