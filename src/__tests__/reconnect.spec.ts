@@ -12,13 +12,19 @@ import { nullTranslator } from '@jupyterlab/translation';
 
 import { ApiError, type IInstallEvent, type RayDevAPI } from '../api';
 import { RuntimeEnvModel } from '../runtimeenv/model';
-import { RECONNECT_DELAYS, StorageModel } from '../storage/model';
+import { RECONNECT_DELAYS } from '../polling';
+import { StorageModel } from '../storage/model';
+import { uploadFile } from '../storage/upload';
 import { STORAGE_ROOTS } from './fixtures';
 
 const serverGone = () =>
   ApiError.fromNetworkError(new TypeError('Failed to fetch'));
 
-function storageApi(failures: { roots: number; list: number; status?: number }) {
+function storageApi(failures: {
+  roots: number;
+  list: number;
+  status?: number;
+}) {
   const calls: string[] = [];
   const api = {
     listStorageRoots: async () => {
@@ -145,7 +151,87 @@ describe('an install whose stream breaks off', () => {
     });
     const result = await m.installShared();
     expect(m.install.running).toBe(false);
-    expect(result?.message).toMatch(/server stopped or restarted.*install again/);
+    expect(result?.message).toMatch(
+      /server stopped or restarted.*install again/
+    );
     m.dispose();
+  });
+});
+
+describe('an upload when the server restarts under it', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  it('starts again once the server answers, and the file is whole', async () => {
+    const calls: string[] = [];
+    let sessions = 0;
+    let serverUp = true;
+    const api = {
+      startStorageUpload: async () => {
+        if (!serverUp) {
+          throw serverGone();
+        }
+        sessions++;
+        calls.push(`start ${sessions}`);
+        return { upload_id: `u${sessions}`, chunk_size: 4, max_chunk_size: 4 };
+      },
+      sendStorageChunk: async (
+        _root: string,
+        id: string,
+        _blob: Blob,
+        start: number
+      ) => {
+        if (id === 'u1' && start === 4) {
+          serverUp = false; // killed while this chunk was on its way
+          setTimeout(() => (serverUp = true), 1500);
+          throw serverGone();
+        }
+        calls.push(`chunk ${id}@${start}`);
+        return {};
+      },
+      commitStorageUpload: async (_root: string, id: string) => {
+        calls.push(`commit ${id}`);
+        return { path: 'f.bin' };
+      },
+      abortStorageUpload: async (_root: string, id: string) => {
+        if (!serverUp) {
+          throw serverGone();
+        }
+        calls.push(`abort ${id}`);
+      }
+    } as unknown as RayDevAPI;
+    const done = uploadFile(api, {
+      root: 't',
+      path: 'f.bin',
+      file: new Blob(['0123456789'])
+    });
+    await jest.advanceTimersByTimeAsync(
+      RECONNECT_DELAYS[0] + RECONNECT_DELAYS[1]
+    );
+    await expect(done).resolves.toEqual({ path: 'f.bin' });
+    expect(calls).toEqual([
+      'start 1',
+      'chunk u1@0',
+      'start 2',
+      'chunk u2@0',
+      'chunk u2@4',
+      'chunk u2@8',
+      'commit u2'
+    ]);
+  });
+
+  it('gives up on a refusal at once', async () => {
+    const api = {
+      startStorageUpload: async () => {
+        throw new ApiError({
+          status: 409,
+          reason: 'conflict',
+          message: 'exists'
+        });
+      }
+    } as unknown as RayDevAPI;
+    await expect(
+      uploadFile(api, { root: 't', path: 'f', file: new Blob(['x']) })
+    ).rejects.toMatchObject({ status: 409 });
   });
 });

@@ -22,6 +22,7 @@ import {
   type RayDevAPI,
   toApiError
 } from '../api';
+import { isUnreachable, RECONNECT_DELAYS } from '../polling';
 import { baseName, invalidName, itemUri, joinPath, parentPath } from './paths';
 import { defaultSnippet, type ISnippet, snippetsFor } from './snippets';
 import { type IUploadItem, UploadQueue } from './upload';
@@ -317,18 +318,6 @@ export interface IStorageState {
 
 /** The pause after a selection before its preview is asked for (arrowing through rows). */
 export const PREVIEW_DELAY = 150;
-
-/**
- * Waits before the panel tries again by itself when the Jupyter server or a
- * storage endpoint did not answer (a server restart, a 503): fast at first,
- * then every half a minute until it answers.
- */
-export const RECONNECT_DELAYS = [1000, 2000, 5000, 10000, 30000];
-
-/** A failure that passes by itself: no answer at all, or a 502/503/504. */
-function unreachable(error: ApiError | null): boolean {
-  return error !== null && [0, 502, 503, 504].includes(error.status);
-}
 
 /**
  * The storage roots and the folder, preview, uploads and errors on screen.
@@ -687,7 +676,7 @@ export class StorageModel {
   /** A new selection is previewed after a short pause (arrowing through rows). */
   /** Try again by itself while the server or the storage does not answer. */
   private _reconnectLater(error: ApiError | null): void {
-    if (!unreachable(error)) {
+    if (!isUnreachable(error)) {
       if (error === null) {
         this._reconnects = 0;
       }
