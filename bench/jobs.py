@@ -361,10 +361,19 @@ async def stream_round(lab: Lab, jobs_n: int, streams_n: int
 def describe_held(held: dict) -> str:
     top = held["longest"][0] if held["longest"] else {"cpu_ms": 0, "wall_ms": 0, "where": "-"}
     return (f"loop: {held['callbacks']} callbacks, {held['slow']} over 50ms of CPU, longest "
-            f"{top['cpu_ms']:.0f}ms CPU ({top['wall_ms']:.0f}ms wall) in {top['where']}")
+            f"{top['cpu_ms']:.0f}ms CPU ({top['wall_ms']:.0f}ms wall) in {top['where']}; "
+            f"longest in wall time {held['longest_wall']['wall_ms']:.0f}ms "
+            f"({held['longest_wall']['cpu_ms']:.0f}ms CPU)")
+
+
+def load() -> str:
+    """The machine's load: on a shared machine the latencies below measure it too."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} cores"
 
 
 async def many_streams(lab: Lab, streams: int, runs: int, wide: int) -> None:
+    print(f"live log streams: {load()}")
     idle = await probe(lab, 60)
     print(f"GET /cluster       no jobs {describe(idle[0])}; GET /openapi.json no jobs "
           f"{describe(idle[1])}")
@@ -381,7 +390,7 @@ async def many_streams(lab: Lab, streams: int, runs: int, wide: int) -> None:
               f"/openapi.json {describe(unwatched[1])}; + {streams} live streams ({lines} "
               f"lines while measuring, {faults} lost/duplicated/out of order): /cluster "
               f"{describe(watched[0])}, /openapi.json {describe(watched[1])}; "
-              f"{describe_held(held)}", flush=True)
+              f"{describe_held(held)}; {load()}", flush=True)
     for name in p99s:
         worst = max(p99s[name])
         print(f"GET {name:<14} {streams} jobs + {streams} live log streams, {runs} runs: "

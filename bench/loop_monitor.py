@@ -5,7 +5,8 @@ process waits for a core. What the server itself does wrong is a callback that h
 the loop, and its CPU time (``time.thread_time``: the main thread's own, not inflated
 by waiting for a core) says so whatever the load. Every callback the loop runs is
 timed (wall and CPU); ``GET /bench/loop`` returns the longest ones since the last
-``?reset=1`` with where they ran, and how many took over 50 ms of CPU.
+``?reset=1`` with where they ran, how many took over 50 ms of CPU, and the longest in
+wall time (a callback blocked on the disk shows there, with little CPU).
 
 Loaded with ``--ServerApp.jpserver_extensions='{"loop_monitor": true}'`` and this
 folder on PYTHONPATH (bench/jobs.py does both).
@@ -23,7 +24,7 @@ from jupyter_server.base.handlers import APIHandler
 
 SLOW = 0.05
 _KEEP = 10
-_stats: dict = {"callbacks": 0, "slow": 0, "longest": []}
+_stats: dict = {"callbacks": 0, "slow": 0, "longest": [], "wall": (0.0, 0.0, "-")}
 
 
 def _describe(handle: asyncio.events.Handle) -> str:
@@ -52,6 +53,8 @@ def _install() -> None:
             _stats["callbacks"] += 1
             if cpu > SLOW:
                 _stats["slow"] += 1
+            if wall > _stats["wall"][0]:  # blocked (disk, a lock) or waiting for a core
+                _stats["wall"] = (wall, cpu, _describe(self))
             longest = _stats["longest"]
             if len(longest) < _KEEP or cpu > longest[0][0]:
                 # where the callback ended: a task's frame at its last suspension
@@ -72,9 +75,12 @@ class LoopStats(APIHandler):
         self.finish(json.dumps({
             "callbacks": _stats["callbacks"], "slow": _stats["slow"],
             "longest": [{"cpu_ms": round(c * 1000, 1), "wall_ms": round(w * 1000, 1),
-                         "where": where} for c, w, where in longest]}))
+                         "where": where} for c, w, where in longest],
+            "longest_wall": {"wall_ms": round(_stats["wall"][0] * 1000, 1),
+                             "cpu_ms": round(_stats["wall"][1] * 1000, 1),
+                             "where": _stats["wall"][2]}}))
         if self.get_argument("reset", ""):
-            _stats.update(callbacks=0, slow=0, longest=[])
+            _stats.update(callbacks=0, slow=0, longest=[], wall=(0.0, 0.0, "-"))
 
 
 def _jupyter_server_extension_points() -> list[dict]:

@@ -7,7 +7,7 @@
    ``GET /api/contents/<dir>`` on the same folder. Target: ours >= 20x faster.
 2. The full paged walk of that folder through our API (pages of 500; 500 then 2,000
    as the Storage panel pages; pages of 5,000) vs a bare ``os.scandir`` + ``stat``
-   loop in this process. Target: <= 2x. The client is a browser's: it keeps the
+   loop in this process. Target: <= 1.5x at 500 a page, <= 2x for the others. The client is a browser's: it keeps the
    login cookie and decodes each page (stdlib json).
 3. An S3 prefix of --objects objects on moto_server: our first page (500) vs one
    raw boto3 ``list_objects_v2`` call with the same page size. Target: <= 1.5x.
@@ -307,8 +307,9 @@ def full_walk(args, client: Client, big: Path) -> None:
             base.append(timed(lambda: scandir_stat(big)))
             ours.append(timed(lambda: walk(client, "big", limit, next_limit)))  # noqa: B023
         ratio = statistics.median(ours) / statistics.median(base)
+        target = 1.5 if next_limit == limit == PAGE else 2  # pages of 500: the tighter goal
         report(f"2. full walk, {label}, vs os.scandir + stat", ours, base,
-               "slow-down, target <= 2", ratio <= 2, ratio)
+               f"slow-down, target <= {target}", ratio <= target, ratio)
 
 
 def s3_first_page(args, client: Client, s3) -> None:
