@@ -7,8 +7,8 @@
    ``GET /api/contents/<dir>`` on the same folder. Target: ours >= 20x faster.
 2. The full paged walk of that folder through our API (pages of 500; 500 then 2,000
    as the Storage panel pages; pages of 5,000) vs a bare ``os.scandir`` + ``stat``
-   loop in this process. Target: <= 1.5x at 500 a page, <= 2x for the others. The client is a browser's: it keeps the
-   login cookie and decodes each page (stdlib json).
+   loop in this process. Target: <= 1.5x at 500 a page, <= 2x for the others. The
+   client is a browser's: it keeps the login cookie and decodes each page (stdlib json).
 3. An S3 prefix of --objects objects on moto_server: our first page (500) vs one
    raw boto3 ``list_objects_v2`` call with the same page size. Target: <= 1.5x.
 4. ``GET /ray-dev/api/cluster`` latency while walks of the big folder run without
