@@ -15,11 +15,34 @@ from typing import TYPE_CHECKING
 from ..lazy import exports
 
 if TYPE_CHECKING:
-    from .discovery import find_project, project_dir, resolve_file_and_project, resolve_project_folder
-    from .files import DASHBOARD_UPLOAD_LIMIT, UploadSize, default_excludes, describe_size, iter_kept_files, measure_upload
+    from .discovery import (
+        find_project,
+        project_dir,
+        resolve_file_and_project,
+        resolve_project_folder,
+    )
+    from .files import (
+        DASHBOARD_UPLOAD_LIMIT,
+        UploadSize,
+        default_excludes,
+        describe_size,
+        iter_kept_files,
+        measure_upload,
+    )
     from .notebook import ConvertedNotebook, convert_notebook, write_module
     from .root import ROOT_ENV, resolve_in_root, to_api_path
-    from .runtime_env import RUNTIME_ENV_FILE, EnvFile, InvalidYaml, dump, load_project_runtime_env, load_runtime_env, parse, plain, read_file, with_project_paths
+    from .runtime_env import (
+        RUNTIME_ENV_FILE,
+        EnvFile,
+        InvalidYaml,
+        dump,
+        load_project_runtime_env,
+        load_runtime_env,
+        parse,
+        plain,
+        read_file,
+        with_project_paths,
+    )
     from .service import ProjectService
 
 # Loaded on first use (PEP 562): the server reads only the root's environment variable at
