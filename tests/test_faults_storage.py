@@ -1,0 +1,261 @@
+"""Storage endpoints that fail under the server: real moto and GCS emulator processes stopped
+mid-listing, mid-download and mid-upload, and a local root that fills up or becomes
+unreadable. Each: a clear status naming what failed, nothing partial at the target, and the
+same requests working again once the part is back, without restarting the server.
+
+"Stopped" is done two ways, both to processes these tests start (stopped by PID):
+SIGSTOP/SIGCONT (the endpoint hangs, as a frozen or partitioned server does; its data is kept,
+so what was or was not written can be checked afterwards) and SIGKILL then a new process on
+the same port (connections refused at once; the data is gone with it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+from jupyter_ray_dev.cluster.local_head import free_port
+from storage_fixtures import BIN, BUCKET, Api, gcs_options, s3_options, serving
+
+pytestmark = pytest.mark.faults
+
+TIMEOUT = 2.0  # c.RayDev.storage_timeout here: how long a hung endpoint is waited for
+MiB = 1 << 20
+
+
+@pytest.fixture
+def ray_address():
+    return f"http://127.0.0.1:{free_port()}"  # no Ray: storage needs none
+
+
+def moto_cmd(port: int) -> list[str]:
+    return [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+
+
+def gcs_cmd(port: int) -> list[str]:
+    return [str(BIN / "gcp-storage-emulator"), "start", "--host=127.0.0.1", f"--port={port}",
+            "--in-memory"]
+
+
+READY = {"s3": "/moto-api/", "gs": "/storage/v1/b?project=test"}
+
+
+class Endpoint:
+    """A private storage server (this module's only), its direct client and our root on it."""
+
+    def __init__(self, kind: str, tmp: Path) -> None:
+        self.kind, self.tmp, self.port = kind, tmp, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.cmd = (moto_cmd if kind == "s3" else gcs_cmd)(self.port)
+        self._serving = None
+        self.start()
+
+    def start(self) -> None:
+        self._serving = serving(self.kind, self.cmd, self.port,
+                                self.tmp / f"{self.kind}-{time.monotonic_ns()}.log",
+                                READY[self.kind])
+        self.server = self._serving.__enter__()
+        self.fs = self._client()
+        self.fs.mkdir(BUCKET)
+
+    def _client(self):
+        if self.kind == "s3":
+            import s3fs
+
+            return s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False,
+                                     **s3_options(self.url))
+        from gcsfs.core import GCSFileSystem
+
+        return GCSFileSystem(skip_instance_cache=True, use_listings_cache=False,
+                             **gcs_options(self.url))
+
+    @property
+    def options(self) -> dict:
+        return (s3_options if self.kind == "s3" else gcs_options)(self.url)
+
+    def freeze(self) -> None:
+        os.kill(self.server.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self.server.process.pid, signal.SIGCONT)
+
+    def kill(self) -> None:
+        os.kill(self.server.process.pid, signal.SIGKILL)
+        self.server.process.wait(10)
+        self._serving.__exit__(None, None, None)
+
+    def stop(self) -> None:
+        self.thaw()
+        self._serving.__exit__(None, None, None)
+
+    def exists(self, key: str) -> bool:
+        self.fs.invalidate_cache()
+        return self.fs.exists(f"{BUCKET}/{key}")
+
+    def pending_uploads(self) -> list:
+        if self.kind != "s3":
+            return []  # a GCS resumable session is not listable; it expires by itself
+        return self.fs.call_s3("list_multipart_uploads", Bucket=BUCKET).get("Uploads", [])
+
+
+@pytest.fixture(params=["s3", "gs"])
+def endpoint(request, tmp_path):
+    if request.param == "gs":
+        os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+    ep = Endpoint(request.param, tmp_path)
+    yield ep
+    ep.stop()
+
+
+@pytest.fixture
+def ray_dev_config(endpoint):
+    return {"storage_timeout": TIMEOUT, "storage_roots": [
+        {"name": "t", "url": f"{endpoint.kind}://{BUCKET}/root", "options": endpoint.options}]}
+
+
+@pytest.fixture
+def api(jp_serverapp, http_server_client, jp_base_url, jp_auth_header) -> Api:
+    return Api(http_server_client, jp_base_url, jp_auth_header)
+
+
+def unreachable(reply, endpoint: Endpoint) -> None:
+    assert reply.code == 503, reply
+    body = reply.json
+    assert body["reason"] == "storage_unreachable"
+    assert body["endpoint"] == endpoint.url and f"127.0.0.1:{endpoint.port}" in body["message"]
+
+
+async def listing(api: Api) -> list[str]:
+    names, token = [], None
+    while True:
+        reply = await api.get("t", "list", params={"path": "many", "limit": 10,
+                                                   **({"cursor": token} if token else {})})
+        assert reply.code == 200, reply
+        names += [e["name"] for e in reply.json["entries"]]
+        if not (token := reply.json["next_cursor"]):
+            return names
+
+
+async def test_endpoint_frozen_mid_listing_download_and_upload(api, endpoint, jp_base_url,
+                                                               jp_auth_header):
+    for i in range(25):
+        endpoint.fs.pipe_file(f"{BUCKET}/root/many/f{i:02d}.txt", b"x")
+    big = secrets.token_bytes(20 * MiB)
+    endpoint.fs.pipe_file(f"{BUCKET}/root/big.bin", big)
+    names = sorted(f"f{i:02d}.txt" for i in range(25))
+
+    # mid-listing: the first page came, the endpoint hangs for the next
+    first = await api.get("t", "list", params={"path": "many", "limit": 10})
+    assert first.code == 200 and first.json["next_cursor"]
+    endpoint.freeze()
+    unreachable(await api.get("t", "list", params={"path": "many", "limit": 10,
+                                                   "cursor": first.json["next_cursor"]}), endpoint)
+    endpoint.thaw()
+    assert sorted(await listing(api)) == names
+
+    # mid-download: the client gets a broken transfer, never a short file passed as whole
+    received = bytearray()
+
+    def on_chunk(data: bytes) -> None:
+        if not received:
+            endpoint.freeze()  # the first bytes are here: the endpoint hangs for the rest
+        received.extend(data)
+
+    url = f"{api.base_url.rstrip('/')}/ray-dev/api/storage/t/download?path=big.bin"
+    with pytest.raises(HTTPClientError) as err:
+        await api.client.fetch(url, headers=jp_auth_header, streaming_callback=on_chunk,
+                               request_timeout=60)
+    assert err.value.code == 599 and 0 < len(received) < len(big)
+    endpoint.thaw()
+    again = await api.get("t", "download", params={"path": "big.bin"})
+    assert again.code == 200 and again.raw == big
+
+    # mid-upload: a part went up, the endpoint hangs for the next: 503, nothing at the target
+    data = secrets.token_bytes(12 * MiB)
+    started = await api.post("t", "uploads", {"path": "up.bin", "size": len(data)})
+    upload = started.json["upload_id"]
+    half = 6 * MiB  # each chunk its own S3 part (at least 5 MiB)
+
+    async def chunk(start: int, end: int):
+        return await api.request("PUT", "t", f"uploads/{upload}", data=data[start:end],
+                                 headers={"Content-Range": f"bytes {start}-{end - 1}/{len(data)}"})
+
+    assert (await chunk(0, half)).code == 200
+    endpoint.freeze()
+    unreachable(await chunk(half, len(data)), endpoint)
+    endpoint.thaw()
+    assert not endpoint.exists("root/up.bin")
+    # the failed upload is over: the client starts it again, which also cleans up what the
+    # failed one left on the store (an S3 multipart upload, invisible but billed)
+    assert (await api.post("t", f"uploads/{upload}/commit")).code == 404
+    assert (await api.upload("t", "up.bin", data, chunk=half)).code in (200, 201)
+    assert endpoint.fs.cat_file(f"{BUCKET}/root/up.bin") == data
+    await settled(lambda: endpoint.pending_uploads() == [])
+
+
+async def settled(check, guard: float = 30) -> None:
+    """Wait for ``check()``: the hung call's thread cleans up once it returns. The guard only
+    stops a hung test."""
+    deadline = time.monotonic() + guard
+    while not await asyncio.to_thread(check):
+        assert time.monotonic() < deadline, "never settled"
+        await asyncio.sleep(0.2)
+
+
+@pytest.mark.parametrize("endpoint", ["s3"], indirect=True)
+async def test_endpoint_killed_then_back_on_its_port(api, endpoint):
+    endpoint.fs.pipe_file(f"{BUCKET}/root/many/a.txt", b"a")
+    endpoint.kill()
+    unreachable(await api.get("t", "list", params={"path": "many"}), endpoint)
+    unreachable(await api.post("t", "uploads", {"path": "x.bin", "size": 3}), endpoint)
+    endpoint.start()  # a new moto on the same port (empty: moto keeps nothing)
+    endpoint.fs.pipe_file(f"{BUCKET}/root/many/b.txt", b"b")
+    assert await listing(api) == ["b.txt"]
+    assert (await api.upload("t", "x.bin", b"abc")).code in (200, 201)
+
+
+# --- a local (NFS) root that fills up or becomes unreadable --------------------------------
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 4 MiB tmpfs, mounted here for this test (root can mount on this machine)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+class TestFullRoot:
+    @pytest.fixture
+    def endpoint(self):
+        return None
+
+    @pytest.fixture
+    def ray_dev_config(self, small_fs):
+        return {"storage_roots": [{"name": "t", "url": str(small_fs)}]}
+
+    async def test_upload_that_does_not_fit_is_a_507_leaving_nothing(self, api, small_fs):
+        (small_fs / "keep.txt").write_text("kept")
+        data = secrets.token_bytes(6 * MiB)
+        reply = await api.upload("t", "big.bin", data, chunk=MiB)
+        assert reply.code == 507, reply
+        assert reply.json["reason"] == "storage_full" and "big.bin" in reply.json["message"]
+        assert sorted(p.name for p in small_fs.iterdir()) == ["keep.txt"]  # no temp left
+        # room again (a file deleted): the same upload goes through
+        assert (await api.upload("t", "fits.bin", data[:MiB], chunk=MiB)).code in (200, 201)
+        assert (small_fs / "fits.bin").read_bytes() == data[:MiB]
