@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -259,3 +260,100 @@ class TestFullRoot:
         # room again (a file deleted): the same upload goes through
         assert (await api.upload("t", "fits.bin", data[:MiB], chunk=MiB)).code in (200, 201)
         assert (small_fs / "fits.bin").read_bytes() == data[:MiB]
+
+
+class ServerWithoutDacOverride:
+    """A Jupyter server with the extension as a child process, run as root but without the
+    capabilities that let root ignore file modes (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH,
+    CAP_FOWNER), so a folder's mode bits apply to it as they do to uid 1000 on an NFS root.
+    These tests run as root, for whom a chmod denies nothing; dropping the capabilities from
+    the bounding set (setpriv, util-linux) is the same check the kernel makes for any user,
+    without the uid-1000 Python environment the deploy tier needs."""
+
+    def __init__(self, tmp: Path, roots: list[dict]) -> None:
+        self.port, self.token = free_port(), secrets.token_hex(8)
+        config = tmp / "server_config.json"
+        config.write_text(json.dumps({"ServerApp": {"jpserver_extensions": {
+            "jupyter_ray_dev": True}}, "RayDev": {"storage_roots": roots}}))
+        (tmp / "jupyter-root").mkdir()
+        self.proc = subprocess.Popen(
+            ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--",
+             sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
+             "--ip=127.0.0.1", f"--port={self.port}", f"--IdentityProvider.token={self.token}",
+             f"--ServerApp.root_dir={tmp / 'jupyter-root'}", f"--config={config}",
+             f"--RayDev.ray_address=http://127.0.0.1:{free_port()}"],
+            stdout=(tmp / "server.log").open("wb"), stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.call("GET", "/api/status")
+                return
+            except OSError:
+                assert self.proc.poll() is None, (tmp / "server.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+
+    def call(self, method: str, path: str, body: bytes | dict | None = None,
+             headers: dict | None = None) -> tuple[int, dict]:
+        data = json.dumps(body).encode() if isinstance(body, dict) else body
+        if data is None and method in ("POST", "PUT"):
+            data = b"{}"
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
+            headers={"Authorization": f"token {self.token}",
+                     "Content-Type": "application/json" if isinstance(body, dict)
+                     else "application/octet-stream", **(headers or {})})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"null")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def test_root_made_unreadable_during_an_upload(tmp_path):
+    nfs = tmp_path / "nfs"
+    (nfs / "data").mkdir(parents=True)
+    (nfs / "data" / "a.txt").write_text("a")
+    server = ServerWithoutDacOverride(tmp_path, [{"name": "t", "url": str(nfs)}])
+    base = "/ray-dev/api/storage/t"
+    try:
+        code, body = server.call("GET", f"{base}/list?path=data")
+        assert code == 200 and [e["name"] for e in body["entries"]] == ["a.txt"]
+        data = secrets.token_bytes(2 * MiB)
+        code, started = server.call("POST", f"{base}/uploads",
+                                    {"path": "data/up.bin", "size": len(data)})
+        assert code == 201, started
+        upload = f"{base}/uploads/{started['upload_id']}"
+        code, body = server.call("PUT", upload, data[:MiB],
+                                 {"Content-Range": f"bytes 0-{MiB - 1}/{len(data)}"})
+        assert code == 200, body
+
+        (nfs / "data").chmod(0)  # an administrator changes the share's permissions
+        try:
+            server.call("PUT", upload, data[MiB:],
+                        {"Content-Range": f"bytes {MiB}-{len(data) - 1}/{len(data)}"})
+            code, body = server.call("POST", f"{upload}/commit")
+            assert (code, body["reason"]) == (403, "storage_permission_denied"), body
+            assert "data/up.bin" in body["message"]
+            code, body = server.call("GET", f"{base}/list?path=data")
+            assert (code, body["reason"]) == (403, "storage_permission_denied"), body
+        finally:
+            (nfs / "data").chmod(0o755)
+
+        # readable again: the next upload goes through, and the failed one's temp is gone
+        code, started = server.call("POST", f"{base}/uploads", {"path": "data/b.bin", "size": 1})
+        assert code == 201, started
+        assert [p.name for p in (nfs / "data").iterdir() if "up.bin" in p.name] == []
+        assert server.call("DELETE", f"{base}/uploads/{started['upload_id']}")[0] in (200, 204)
+        assert sorted(p.name for p in (nfs / "data").iterdir()) == ["a.txt"]
+    finally:
+        server.stop()
