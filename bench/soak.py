@@ -153,6 +153,11 @@ async def user(client: Client, n: int, deadline: float, rng: random.Random) -> N
         (1, lambda r: upload()),
     ]
     weights = [w for w, _ in actions]
+    if n < 0:  # the warm-up: every action once on each root
+        for _, action in actions:
+            for root in ("local", "s3"):
+                await action(root)
+        return
     await asyncio.sleep(rng.uniform(0, 2))  # users arrive over two seconds, not at once
     while time.monotonic() < deadline:
         _, action = rng.choices(actions, weights)[0]
@@ -225,14 +230,13 @@ async def soak(lab: Lab, users: int, seconds: float, streams: int, lines: int,
     client = Client(lab, stats)
     rng = random.Random(seed)
     try:
-        # warm-up: every route once and one job to its end, so first-use imports, caches and
+        # warm-up: every action once and one job to its end, so first-use imports, caches and
         # pools are in the "start" figures rather than counted as growth
-        warm_deadline = time.monotonic() + 5
-        await user(client, -1, warm_deadline, random.Random(seed - 1))
+        await user(client, -1, time.monotonic(), random.Random(seed - 1))
         await job_slot(client, time.monotonic() + 0.1, 5, 0.01)
         await asyncio.sleep(2)
         rss0, fds0 = server_usage(lab.proc.pid)
-        stats.__init__()
+        stats = client.stats = Stats()
         started = time.monotonic()
         deadline = started + seconds
         tasks = [user(client, i, deadline, random.Random(seed + i)) for i in range(users)]

@@ -106,8 +106,11 @@ async def test_head_dies_and_comes_back(ray_head, jp_fetch, jp_ws_fetch, jp_root
     assert code == 200 and body["alive_nodes"] == 1, body
 
     last = await asyncio.wait_for(ending, 120)  # a hang guard, not a time to meet
-    assert last["type"] == "error" and last["code"] == 404, last
-    assert "restarted" in last["message"] and running in last["message"]
+    assert last["type"] == "error", last
+    if last["code"] == 404:  # the new head answered first: it does not know the job
+        assert "restarted" in last["message"] and running in last["message"]
+    else:  # a slow new head: the stream gave up waiting for Ray first, and said so
+        assert (last["code"], last["reason"]) == (503, "ray_unreachable"), last
 
     # the history keeps both jobs with their last known status and their logs
     jobs = {j["submission_id"]: j for j in (await api.call("GET")).json}

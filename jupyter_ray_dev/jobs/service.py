@@ -614,6 +614,11 @@ class JobsService:
                     if size > KEPT_FROM_STREAM:
                         lines = None  # a long log is kept from Ray's full log instead
                 yield event
+        except Exception:
+            if lines:  # kept before the client hears why the stream ended, and may ask
+                await self._keep_log(submission_id, "\n".join(lines) + "\n")
+                lines = None
+            raise
         finally:
             if lines:
                 task = asyncio.get_running_loop().create_task(
