@@ -243,12 +243,9 @@ def small_fs(tmp_path):
 
 class TestFullRoot:
     @pytest.fixture
-    def endpoint(self):
-        return None
-
-    @pytest.fixture
     def ray_dev_config(self, small_fs):
-        return {"storage_roots": [{"name": "t", "url": str(small_fs)}]}
+        return {"storage_roots": [{"name": "t", "url": str(small_fs)}],
+                "shared_roots": [str(small_fs)]}
 
     async def test_upload_that_does_not_fit_is_a_507_leaving_nothing(self, api, small_fs):
         (small_fs / "keep.txt").write_text("kept")
@@ -257,9 +254,27 @@ class TestFullRoot:
         assert reply.code == 507, reply
         assert reply.json["reason"] == "storage_full" and "big.bin" in reply.json["message"]
         assert sorted(p.name for p in small_fs.iterdir()) == ["keep.txt"]  # no temp left
-        # room again (a file deleted): the same upload goes through
+        # the failed upload's temp is gone, so an upload that fits goes through
         assert (await api.upload("t", "fits.bin", data[:MiB], chunk=MiB)).code in (200, 201)
         assert (small_fs / "fits.bin").read_bytes() == data[:MiB]
+
+    async def test_install_that_does_not_fit_is_a_507_leaving_nothing(self, jp_fetch, small_fs,
+                                                                       jp_root_dir, tmp_path):
+        from test_runtime_env_api import EnvAPI
+        from wheel_files import write_wheel
+
+        # 6 MiB of module once installed, on a 4 MiB shared folder
+        wheel = write_wheel(tmp_path, "bulky", "1.0",
+                            f"DATA = {secrets.token_hex(3 * MiB)!r}\n")
+        (jp_root_dir / "proj").mkdir()
+        code, events = await EnvAPI(jp_fetch).install("proj", requirements=[str(wheel)],
+                                                      apply=False)
+        assert code == 200
+        last = events[-1]
+        assert (last["type"], last["code"], last["reason"]) == ("error", 507, "storage_full")
+        assert str(small_fs) in last["message"] and "Nothing was installed" in last["message"]
+        # no half-built env folder, no temp folder, no requirements file
+        assert [p for p in (small_fs / "envs" / "proj").iterdir()] == []
 
 
 class ServerWithoutDacOverride:
