@@ -48,9 +48,15 @@ def crash(head: LocalRayHead) -> None:
 
 def restart_on_same_ports(old: LocalRayHead) -> None:
     """A new head where the old one was: same GCS and dashboard ports, a fresh temp dir."""
-    new = LocalRayHead(num_cpus=1, dashboard_port=old.dashboard_port)
-    new.gcs_port = old.gcs_port
-    new.start(attempts=1)  # a second attempt would move to other ports
+    for attempt in range(3):  # Ray's own 30 s start-up limit can pass on a loaded machine
+        new = LocalRayHead(num_cpus=1, dashboard_port=old.dashboard_port)
+        new.gcs_port = old.gcs_port
+        try:
+            new.start(attempts=1)  # its own second attempt would move to other ports
+            break
+        except RuntimeError:
+            if attempt == 2:
+                raise
     old.temp_dir, old.process, old.log_path = new.temp_dir, new.process, new.log_path
 
 
@@ -80,7 +86,7 @@ async def test_head_dies_and_comes_back(ray_head, jp_fetch, jp_ws_fetch, jp_root
     await api.call("GET")  # the panel's job list saw it running
     ws = await jp_ws_fetch("ray-dev", "api", "jobs", running, "logs", "stream")
     streamed: list[str] = []
-    while len(streamed) < 10:
+    while len(driver_lines("\n".join(streamed), "line")) < 10:
         message = json.loads(await asyncio.wait_for(ws.read_message(), 60))
         streamed += message.get("lines", [])
 
@@ -113,14 +119,16 @@ async def test_head_dies_and_comes_back(ray_head, jp_fetch, jp_ws_fetch, jp_root
         assert (last["code"], last["reason"]) == (503, "ray_unreachable"), last
 
     # the history keeps both jobs with their last known status and their logs
-    jobs = {j["submission_id"]: j for j in (await api.call("GET")).json}
+    jobs = {j["submission_id"]: j for j in (await api.call("GET")).json["jobs"]}
     assert jobs[done]["status"] == "SUCCEEDED" and not jobs[done]["known_to_ray"]
     assert jobs[running]["status"] == "RUNNING" and not jobs[running]["known_to_ray"]
     assert "did not finish" in jobs[running]["message"]
     assert jobs[done]["can_rerun"] and jobs[running]["can_rerun"]
     assert driver_lines(await api.logs(done), "line") == [f"line {i}" for i in range(5)]
+    # every line the stream delivered before Ray went away, in order
     kept = driver_lines(await api.logs(running), "line")
-    assert kept == [f"line {i}" for i in range(len(kept))] and len(kept) >= 10
+    assert kept == driver_lines("\n".join(streamed), "line")
+    assert kept[:10] == [f"line {i}" for i in range(10)]
 
     # and the new head runs jobs as before
     again = (await api.submit(file="proj/printer.py", args=["3", "0"])).json["submission_id"]
