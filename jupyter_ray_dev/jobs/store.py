@@ -3,7 +3,10 @@
 Job state always comes from Ray; this remembers only what Ray does not: which
 project, file and settings launched a submission, who launched it, and the record
 of what the run used (``project.run_record``): one ``runs`` row per job, its
-project's file digests kept once per distinct set in ``file_sets``.
+project's file digests kept once per distinct set in ``file_sets``. For when Ray
+forgets a job (a head that restarted: its jobs go with it), the status Ray last reported
+(``last_seen``) and the log as last read (``KeptLogs``, files beside the store) are kept
+too; they are shown only while Ray does not know the job.
 
 sqlite in the Jupyter data dir, off the event loop (see sqlite_store.py).
 """
