@@ -64,13 +64,13 @@ class Lab:
     """A Jupyter server with the extension, as a child process."""
 
     def __init__(self, head: LocalRayHead, root: Path, *extra: str,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, ray_dev: dict | None = None) -> None:
         self.port, self.token = free_port(), secrets.token_hex(8)
         env = {**os.environ, **head.client_env(), **(env or {})}
-        config = root / ".bench_config.json"
+        config = root / f".bench_config-{self.port}.json"
         # loop_monitor (bench/): how long each loop callback held the loop, in CPU time
         extensions = {"jpserver_extensions": {"jupyter_ray_dev": True, "loop_monitor": True}}
-        config.write_text(json.dumps({"ServerApp": extensions}))
+        config.write_text(json.dumps({"ServerApp": extensions, "RayDev": ray_dev or {}}))
         cmd = [sys.executable, "-m", "jupyter", "server", "--no-browser", "--allow-root",
                f"--port={self.port}", "--ip=127.0.0.1", f"--IdentityProvider.token={self.token}",
                f"--ServerApp.root_dir={root}", f"--RayDev.ray_address={head.dashboard_url}",
