@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from storage_fixtures import stop_by_pid
+from servers import stop_by_pid
 
 
 class DockerEngine:

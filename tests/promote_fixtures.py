@@ -11,24 +11,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from ci import skip_unless_ci
 from docker_engine import DockerEngine
-from promote_base import build_context, recipe_key
-from storage_fixtures import Server
+from image_parts import BASE_REF, build_base_image, start_registry
+from promote_base import build_context
 
-from jupyter_ray_dev.cluster.local_head import free_port
+from ci import skip_unless_ci
 
 TOOLS = ("buildah", "skopeo", "docker-registry", "debootstrap")
-REGISTRY_CONFIG = """\
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: {root}
-http:
-  addr: 127.0.0.1:{port}
-"""
 
 
 def _need_tools() -> None:
@@ -52,21 +41,10 @@ def buildah_store():
     shutil.rmtree(base, ignore_errors=True)
 
 
-def buildah(store: dict[str, str], *args: str) -> str:
-    out = subprocess.run(["buildah", "--root", store["root"], "--runroot", store["runroot"],
-                          "--storage-driver", "vfs", *args], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr + out.stdout
-    return out.stdout
-
-
 @pytest.fixture(scope="session")
 def base_image(buildah_store, tmp_path_factory):
     """localhost/ray-dev-test-base:<recipe>: python3 + pip in a venv owned by ray."""
-    ref = f"localhost/ray-dev-test-base:{recipe_key()}"
-    context = build_context(tmp_path_factory.mktemp("base-context"))
-    buildah(buildah_store, "build", "--isolation", "chroot", "-t", ref, "-f",
-            str(context / "Containerfile"), str(context))
-    return ref
+    return build_base_image(buildah_store, tmp_path_factory.mktemp("base-context"))
 
 
 @pytest.fixture(scope="session")
@@ -87,24 +65,17 @@ def docker_base_image(docker_engine, tmp_path_factory):
     """The same stand-in for rayproject/ray as ``base_image``, built by the engine from
     the same rootfs and Containerfile."""
     _need_tools()
-    ref = f"localhost/ray-dev-test-base:{recipe_key()}"
     context = build_context(tmp_path_factory.mktemp("docker-base-context"))
-    docker_engine.docker("build", "-q", "-t", ref, "-f", str(context / "Containerfile"),
+    docker_engine.docker("build", "-q", "-t", BASE_REF, "-f", str(context / "Containerfile"),
                          str(context))
-    return ref
+    return BASE_REF
 
 
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory):
     _need_tools()
-    port = free_port()
-    folder = tmp_path_factory.mktemp("registry")
-    config = folder / "config.yml"
-    config.write_text(REGISTRY_CONFIG.format(root=folder / "storage", port=port))
-    server = Server("docker-registry", ["docker-registry", "serve", str(config)], port,
-                    folder / "registry.log")
+    server, address = start_registry(tmp_path_factory.mktemp("registry"))
     try:
-        server.wait("/v2/")
-        yield f"127.0.0.1:{port}"
+        yield address
     finally:
         server.stop()

@@ -27,7 +27,8 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from jupyter_ray_dev.cluster.local_head import free_port
-from storage_fixtures import BIN, BUCKET, Api, gcs_options, s3_options, serving
+from servers import serving
+from storage_fixtures import BIN, BUCKET, Api, gcs_options, s3_options
 
 pytestmark = pytest.mark.faults
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from promote_fixtures import buildah
+from image_parts import buildah
 from promote_helpers import SUMMARY
 from promote_image_checks import (
     HOSTILE,

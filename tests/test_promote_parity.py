@@ -17,7 +17,7 @@ import time
 
 import pytest
 from promote_base import RAY_VERSION
-from promote_fixtures import buildah
+from image_parts import buildah
 from promote_helpers import SUMMARY, build_wheel, notebook, sample_project
 from promote_image_checks import run_build, skopeo
 

@@ -144,11 +144,14 @@ def test_the_probe_runs_in_a_real_python_and_keeps_its_report_apart_from_noise(t
     argv = probe_argv(("noisy", "packaging", "surely_not_installed_xyz"))
     out = subprocess.run([sys.executable, *argv[1:]], cwd=tmp_path, capture_output=True,
                          text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 0, out.stdout
     report = read_report(out.stdout.splitlines())
     assert report is not None
-    assert out.stdout.splitlines()[-1].startswith("RAY_DEV_PARITY ")
-    assert "hello from noisy" in out.stderr and "raw fd write" in out.stderr
+    # one stream, the report last: nothing a runner merging two pipes could interleave
+    lines = out.stdout.splitlines()
+    assert lines[-1].startswith("RAY_DEV_PARITY ") and out.stderr == ""
+    assert "hello from noisy" in lines and "raw fd write" in lines
+    assert "parity: importing noisy" in lines
     assert report["python"] == ".".join(map(str, sys.version_info[:3]))
     from importlib.metadata import version
 
@@ -245,3 +248,34 @@ def test_an_older_history_file_gains_the_new_columns(tmp_path):
             await store.close()
 
     asyncio.run(go())
+
+
+def test_a_notebook_run_does_not_require_what_the_converted_driver_imports_optionally(
+        tmp_path):
+    """Every notebook job imports IPython when the head has it: the converted driver's
+    ``display`` comes from IPython inside try/except ImportError (print without it), so
+    the image needs no IPython. What the notebook's own code imports is still required."""
+    from promote_helpers import notebook
+
+    from jupyter_ray_dev.project.imports import project_imports
+    from jupyter_ray_dev.project.notebook import convert_notebook
+    from jupyter_ray_dev.project.run_record import RunRecord
+    from jupyter_ray_dev.promote.plan import run_environment
+
+    notebook(tmp_path / "train.ipynb", "import yaml\nprint(yaml.safe_load('a: 1'))")
+    converted = convert_notebook(tmp_path / "train.ipynb", "train.ipynb")
+    assert "from IPython.display import display" in converted.script
+    record = RunRecord(
+        "raysubmit_nb", str(tmp_path), ".", "train.ipynb", 0.0, {}, state="recorded",
+        status="SUCCEEDED", ended=1.0,
+        environment={"distributions": {"ipython": "9.18.1", "pyyaml": "6.0.2"},
+                     "imported": {"ipython": ["IPython"], "pyyaml": ["yaml"]},
+                     "started": 0.0, "python": {"version": "3.11.7"}, "exit_code": 0})
+    run = run_environment(record, project_imports([], [converted.script]))
+    assert run.imported == ("pyyaml",) and run.modules == ("yaml",)
+    expected = expected_from_run(run, [])
+    assert expected.distributions == {"pyyaml": "6.0.2"}
+    # an optional import of the project's own code is not required either, a plain one is
+    code = project_imports([], ["try:\n    import tqdm\nexcept ImportError:\n    tqdm = None\n"
+                                "import rich\n"])
+    assert "tqdm" not in code and "rich" in code

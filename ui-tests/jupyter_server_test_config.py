@@ -5,6 +5,8 @@ freely: authentication is covered by pytest (tests/test_security.py).
 """
 
 import os
+import sys
+from pathlib import Path
 
 from jupyterlab.galata import configure_jupyter_server
 
@@ -12,3 +14,12 @@ configure_jupyter_server(c)  # noqa: F821 - `c` is the config object Jupyter pas
 
 # Galata pins 8888; RAY_DEV_UI_PORT lets two UI runs share a machine.
 c.ServerApp.port = int(os.environ.get("RAY_DEV_UI_PORT", "8888"))  # noqa: F821
+
+# Promote to prod builds, checks and pushes for real: buildah, the local stand-in for
+# rayproject/ray and a docker-registry on loopback, as the pytest build tests use them.
+# The wheel's smoke set builds nothing (RAY_DEV_UI_BUILDER=0 there).
+if os.environ.get("RAY_DEV_UI_BUILDER", "1") != "0":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from ui_builder import configure as configure_builder
+
+    configure_builder(c, c.ServerApp.port)  # noqa: F821

@@ -54,7 +54,13 @@ module.exports = {
       '--root .lab/wheel/workspace --artifacts .lab/wheel/artifacts ' +
       '-- --config jupyter_server_test_config.py',
     url: `http://localhost:${port}/lab`,
-    env: { ...labServer.env, RAY_DEV_UI_PORT: port, PYTHONPATH: '' },
+    // the smoke set builds no image: no buildah store or registry for it
+    env: {
+      ...labServer.env,
+      RAY_DEV_UI_PORT: port,
+      PYTHONPATH: '',
+      RAY_DEV_UI_BUILDER: '0'
+    },
     // a server already on the port may be the editable install's: never test that one
     reuseExistingServer: false
   }

@@ -13,20 +13,41 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 
+def handles_import_error(handlers: list[ast.ExceptHandler]) -> bool:
+    """A ``try`` whose handler takes ImportError: its imports may fail by design."""
+    names = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+    for handler in handlers:
+        kinds = handler.type
+        if kinds is None:
+            return True
+        elts = kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]
+        if any(isinstance(e, ast.Name) and e.id in names for e in elts):
+            return True
+    return False
+
+
 def imports_of(source: str) -> frozenset[str]:
     """Dotted names of the absolute imports in ``source`` (``import a.b`` -> ``a.b``;
-    ``from a.b import c`` -> ``a.b``); empty when it does not parse."""
+    ``from a.b import c`` -> ``a.b``); empty when it does not parse. An import in a ``try``
+    that handles ImportError is optional, so it is not one the code depends on: a
+    converted notebook's own ``from IPython.display import display`` falls back to print."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return frozenset()
-    found = set()
-    for node in ast.walk(tree):
+    found: set[str] = set()
+    pending: list[ast.AST] = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Try) and handles_import_error(node.handlers):
+            pending.extend([*node.handlers, *node.orelse, *node.finalbody])
+            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.add(node.module)
             found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        pending.extend(ast.iter_child_nodes(node))
     return frozenset(found)
 
 

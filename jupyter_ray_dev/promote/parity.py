@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..project.imports import handles_import_error
 from .builders.base import CheckUnavailable, keeps_image
 from .parity_probe import MARKER
 
@@ -167,18 +168,6 @@ def own_modules(script: str, files: Iterable[str]) -> set[str]:
                     names.add(first[0][:-3])
     return names
 
-def _optional(handlers: list[ast.ExceptHandler]) -> bool:
-    """A ``try`` whose handler takes ImportError: its imports may fail by design."""
-    names = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
-    for handler in handlers:
-        kinds = handler.type
-        if kinds is None:
-            return True
-        elts = kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]
-        if any(isinstance(e, ast.Name) and e.id in names for e in elts):
-            return True
-    return False
-
 
 def _imports(tree: ast.AST) -> tuple[set[str], set[str]]:
     """(top-level modules imported, relative-import targets) outside optional blocks."""
@@ -186,7 +175,7 @@ def _imports(tree: ast.AST) -> tuple[set[str], set[str]]:
     relative: set[str] = set()
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.Try) and _optional(node.handlers):
+        if isinstance(node, ast.Try) and handles_import_error(node.handlers):
             for child in [*node.handlers, *node.orelse, *node.finalbody]:
                 visit(child)
             return

@@ -7,8 +7,10 @@ checked. It never compares: the server does, against the environment the run use
 
 What it reports: the interpreter, Ray's version (from its metadata: importing Ray just to
 read a version would take seconds), every installed distribution, ``pip check`` (in a child
-process, while the imports run), and an import of each module asked for. Output the imported code prints (to Python's stdout or
-straight to file descriptor 1) is sent to stderr, so the JSON line stays the last word.
+process, while the imports run), and an import of each module asked for. stderr joins
+stdout, so everything goes out through one pipe in the order it was written, and the JSON
+line is the last word: a runner that copies two pipes into one (buildah run) could put
+stderr text inside the report, which Python writes in 8 KiB pieces.
 """
 
 import json
@@ -94,6 +96,8 @@ def _import_all(modules):
 
 
 def main(argv):
+    sys.stderr.flush()
+    os.dup2(1, 2)
     modules = json.loads(argv[1]) if len(argv) > 1 else []
     pip = _start_pip_check()
     from importlib import metadata
@@ -111,15 +115,8 @@ def main(argv):
         "distributions": dists,
         "shadowed": shadowed,
     }
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)  # what imported code prints goes to stderr, even from C
-    try:
-        report["imports"] = _import_all(modules)
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
+    report["imports"] = _import_all(modules)
+    sys.stdout.flush()  # what imported code printed, before the report
     report["pip_check"] = _pip_check_result(pip)
     sys.stdout.write(MARKER + json.dumps(report) + "\n")
     sys.stdout.flush()

@@ -2,7 +2,6 @@ import { nullTranslator } from '@jupyterlab/translation';
 import {
   countByStatus,
   filterJobs,
-  formatDuration,
   formatResources,
   isActive,
   isRunnableFile,
@@ -18,6 +17,7 @@ import {
   statusBadge,
   EMPTY_FORM
 } from '../jobs/model';
+import { formatDuration } from '../time';
 import { ansiToRuns, paletteColour, stripAnsi } from '../jobs/ansi';
 import { job } from './jobs-fixtures';
 

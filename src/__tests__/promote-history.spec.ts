@@ -223,6 +223,20 @@ describe('provenance', () => {
     expect(provenanceRows(undefined, trans)).toEqual([]);
   });
 
+  it('writes the source run’s time as the review does, in UTC', () => {
+    const [run] = provenanceRows(
+      {
+        source_run: { id: 'raysubmit_a', time: 1796391600 },
+        pins_from: null,
+        lock: { sha256: null, requirements: null },
+        parity: null,
+        overrides: []
+      },
+      trans
+    );
+    expect(run.value).toBe('raysubmit_a (started 2026-12-04 13:40 UTC)');
+  });
+
   it("says the pins came from the server's Python without a source run", () => {
     const rows = provenanceRows(
       {

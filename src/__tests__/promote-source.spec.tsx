@@ -22,10 +22,10 @@ import {
   originLabel,
   pinLabel,
   runLabel,
-  runTime,
   SourceWarnings,
   withSource
 } from '../promote/source';
+import { formatTime } from '../time';
 import { plan } from './fixtures';
 import { waitFor } from './wait';
 
@@ -194,7 +194,7 @@ function choose(select: HTMLSelectElement, value: string): void {
 
 describe('the labels of a pin source', () => {
   it('writes times as the server does, in UTC to the minute', () => {
-    expect(runTime(T)).toBe('2026-12-04 13:40 UTC');
+    expect(formatTime(T)).toBe('2026-12-04 13:40 UTC');
   });
 
   it('names the run, this server’s Python or a project file', () => {

@@ -19,7 +19,6 @@ import {
   baseName,
   countByStatus,
   filterJobs,
-  formatDuration,
   formatResources,
   isActive,
   isTerminal,
@@ -31,6 +30,7 @@ import {
   statusName,
   type IJobsFilter
 } from './model';
+import { formatDuration } from '../time';
 import type { IJobsState } from './monitor';
 
 /** What a row's buttons do; the section wires them to the API and dialogs. */

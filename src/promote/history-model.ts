@@ -8,6 +8,7 @@ import {
 } from '@jupyterlab/translation';
 
 import type { IPromotion, IPromotionDiff, IPromotionProvenance } from '../api';
+import { formatTime } from '../time';
 import { applicableManifests, nameOf, parseManifests } from './model';
 
 const ENGLISH = nullTranslator.load('jupyter_ray_dev');
@@ -146,11 +147,7 @@ export function provenanceRows(
       label: trans.__('Source run'),
       value: run
         ? run.time
-          ? trans.__(
-              '%1 (started %2)',
-              run.id,
-              new Date(run.time * 1000).toLocaleString()
-            )
+          ? trans.__('%1 (started %2)', run.id, formatTime(run.time))
           : run.id
         : trans.__("None: the pins come from this server's Python")
     }

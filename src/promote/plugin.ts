@@ -38,6 +38,7 @@ import {
   nameOf
 } from './model';
 import { PackageResultWidget } from './package';
+import { ReviewDialog } from './review-dialog';
 import { BuildProgressWidget, saveBlob } from './progress';
 
 export namespace PromoteCommandIDs {
@@ -329,7 +330,7 @@ async function promote(
   const EXPORT = 'export';
   const PACKAGE = 'package';
   const initial = buildButtonState(plan, error, trans);
-  dialog = new Dialog({
+  dialog = new ReviewDialog({
     title: trans.__('Promote %1 to prod', nameOf(project)),
     body,
     buttons: [

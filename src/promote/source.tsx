@@ -18,6 +18,7 @@ import {
   type IRunSummary,
   type RayDevAPI
 } from '../api';
+import { formatTime } from '../time';
 
 /** The request's `source_run` values besides a run's id. */
 export const LATEST_RUN = 'latest';
@@ -27,12 +28,6 @@ export type PlanSource = IPromotionPlan['source'];
 export type ChangedFilesInfo = NonNullable<IPromotionPlan['changed_files']>;
 export type UndeclaredPackage = IPromotionPlan['undeclared'][number];
 
-/** Seconds since the epoch as the server's messages write them (UTC, to the minute). */
-export function runTime(seconds: number): string {
-  const iso = new Date(seconds * 1000).toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
-}
-
 /** When a run started (its driver), else when it was submitted. */
 export function runStarted(run: IRunSummary): number {
   return run.started ?? run.created;
@@ -41,7 +36,7 @@ export function runStarted(run: IRunSummary): number {
 /** One run in the picker: its id, time and status, and why it cannot be used. */
 export function runLabel(run: IRunSummary, trans: TranslationBundle): string {
   const status = run.status ?? run.state;
-  const label = `${run.submission_id} · ${runTime(runStarted(run))} · ${status}`;
+  const label = `${run.submission_id} · ${formatTime(runStarted(run))} · ${status}`;
   return run.usable ? label : trans.__('%1 (no record of its packages)', label);
 }
 
@@ -55,7 +50,7 @@ export function originLabel(
   }
   if (from.kind === 'run' && from.run_id) {
     return from.time !== null
-      ? trans.__('from the run %1 (%2)', from.run_id, runTime(from.time))
+      ? trans.__('from the run %1 (%2)', from.run_id, formatTime(from.time))
       : trans.__('from the run %1', from.run_id);
   }
   if (from.kind === 'file') {
@@ -381,7 +376,7 @@ export function SourceReview(props: ISourceReviewProps): JSX.Element {
                   'Versions as installed in the run %1 of %2 (%3, %4).',
                   plan.source.run.submission_id,
                   plan.source.run.file,
-                  runTime(runStarted(plan.source.run)),
+                  formatTime(runStarted(plan.source.run)),
                   plan.source.run.status ?? plan.source.run.state
                 )
               : trans.__(

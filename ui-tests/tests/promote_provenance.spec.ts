@@ -13,7 +13,7 @@ import * as path from 'path';
 import { expect, test } from '@jupyterlab/galata';
 import type { Locator, TestInfo } from '@playwright/test';
 
-import { notebook } from './notebook';
+import { notebook, openPromoteReview, runToSucceeded } from './notebook';
 
 // tornado is in the head's Python and declared nowhere: "installed by hand"
 const NOTEBOOK = notebook([
@@ -50,14 +50,7 @@ test.describe('Promote pins from a tested run', () => {
     // before any run nothing was tested: the review says so where the picker is
     const dialog = page.locator('.jp-Dialog');
     const review = dialog.getByTestId('ray-promote-review');
-    const openReview = async (): Promise<void> => {
-      await page.filebrowser.openDirectory(tmpPath);
-      await page
-        .locator('.jp-DirListing-item', { hasText: FOLDER })
-        .click({ button: 'right' });
-      await page.getByRole('menuitem', { name: 'Promote to prod…' }).click();
-      await expect(review).toBeVisible({ timeout: 60000 });
-    };
+    const openReview = () => openPromoteReview(page, tmpPath, FOLDER);
     await openReview();
     await expect(
       review.getByTestId('ray-promote-source-warnings')
@@ -72,30 +65,8 @@ test.describe('Promote pins from a tested run', () => {
     await expect(dialog).toHaveCount(0);
 
     // run the notebook as a Ray job, to SUCCEEDED
-    await page.filebrowser.openDirectory(project);
-    await page
-      .locator('.jp-DirListing-item', { hasText: 'train.ipynb' })
-      .click({ button: 'right' });
-    await page.getByRole('menuitem', { name: 'Run as Ray job…' }).click();
-    const runDialog = page.locator('.jp-Dialog');
-    await expect(runDialog.getByTestId('ray-run-form')).toContainText(
-      'train.ipynb'
-    );
-    const submitted = page.waitForResponse(
-      response =>
-        response.request().method() === 'POST' &&
-        /\/ray-dev\/api\/jobs(\?|$)/.test(response.url())
-    );
-    await runDialog.getByRole('button', { name: 'Run' }).click();
-    const reply = await submitted;
-    expect(reply.status(), await reply.text()).toBe(201);
-    const runId: string = (await reply.json()).submission_id;
+    const runId = await runToSucceeded(page, project, 'train.ipynb', 420000);
     const logTab = page.locator('.jp-RayDev-logWidget');
-    await expect(logTab.getByTestId('ray-job-status')).toHaveAttribute(
-      'data-status',
-      'SUCCEEDED',
-      { timeout: 420000 }
-    );
     await expect(logTab.getByTestId('ray-log-lines')).toContainText(
       'provenance 42'
     );
