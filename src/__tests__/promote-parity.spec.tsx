@@ -173,7 +173,7 @@ describe('parity result and Push anyway', () => {
     expect(parity.textContent).toContain('3 more distributions');
     expect(
       node.querySelector('[data-testid="ray-promote-status"]')!.textContent
-    ).toContain('Built, not pushed');
+    ).toBe('Built, not pushed: the image differs from the run raysubmit_1');
     // nothing to apply while the image is not pushed
     expect(node.textContent).not.toContain('Download manifests');
 

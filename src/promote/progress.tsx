@@ -210,7 +210,11 @@ function BuildProgress(props: IBuildProgressProps): JSX.Element {
     ? result.status === 'failed'
       ? trans.__('Failed: %1', result.error ?? '')
       : result.status === 'blocked'
-        ? trans.__('Built, not pushed: %1', result.error ?? '')
+        ? // the server's reason opens with its own "Not pushed:", which the prefix says
+          trans.__(
+            'Built, not pushed: %1',
+            (result.error ?? '').replace(/^Not pushed: /, '')
+          )
         : trans.__('Done: %1', result.status)
     : (state.error ?? state.step ?? trans.__('Starting…'));
   return (

@@ -126,7 +126,7 @@ test.describe('Promote builds, checks and pushes', () => {
       'import tornado failed in the image: ModuleNotFoundError'
     );
     await expect(progress.getByTestId('ray-promote-status')).toContainText(
-      `Built, not pushed: Not pushed: the image differs from the run ${otherRun}`
+      `Built, not pushed: the image differs from the run ${otherRun}`
     );
     await expect(progress.getByTestId('ray-promote-digest')).toHaveCount(0);
 
