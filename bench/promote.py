@@ -14,8 +14,13 @@
    Each build ends with the parity check of the image (a container of it runs the probe:
    versions, distributions, pip check, imports of what the notebook imports): its time is
    printed beside the build's.
+3. Code-only promote by the code-layer path (no builder: one new layer, config and
+   manifest pushed to a registry on loopback, the earlier layers reused by digest) vs the
+   first build and push, with vfs (what an unprivileged pod gets) and the default storage
+   (target <= 0.10x of the vfs build).
 
     python bench/promote.py [--rounds 3] [--skip-build] [--skip-context]
+                            [--skip-code-layer | --only-code-layer]
                             [--storage-driver auto vfs]
 """
 
@@ -192,20 +197,102 @@ def bench_rebuild(driver: str = "auto") -> float:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def bench_code_layer(drivers: list[str]) -> dict[str, float]:
+    """Code-only promote by the code-layer path (no builder: the layer, config and manifest
+    straight to a registry on loopback) vs the first build and push with each buildah
+    storage driver: vfs is what an unprivileged pod gets. The parity check after each is
+    left out of both times (the code-layer path runs it only where a builder can run the
+    image) and printed beside them."""
+    from promote_base import build_context, recipe_key
+    from promote_fixtures import serve_registry
+
+    from jupyter_ray_dev.promote.builders import BuildahBuilder, BuildahConfig
+
+    ratios = {}
+    for asked in drivers:
+        work = Path(tempfile.mkdtemp(prefix="rdp-bench-"))
+        store = {"root": str(work / "bh"), "runroot": str(work / "run")}
+        driver = asked
+        if asked == "auto":
+            resolver = BuildahBuilder(BuildahConfig(storage_driver="auto", **store))
+            asyncio.run(resolver.availability())
+            driver = resolver.storage_driver or "vfs"
+        bh = ["buildah", "--root", store["root"], "--runroot", store["runroot"],
+              "--storage-driver", driver]
+        try:
+            (work / "registry").mkdir()
+            with serve_registry(work / "registry") as registry:
+                base = f"localhost/ray-dev-test-base:{recipe_key()}"
+                ctx = build_context(work / "base")
+                subprocess.run([*bh, "build", "--isolation", "chroot", "-t", base, "-f",
+                                str(ctx / "Containerfile"), str(ctx)], check=True,
+                               capture_output=True)
+                root = work / "root"
+                wheel = build_wheel(work / "src", root / "proj" / "wheels")
+                published = published_wheels(root / "proj" / "wheels")
+                project = sample_project(root, pip=[f"./wheels/{w.name}"
+                                                    for w in [wheel, *published]])
+                notebook(project / "train.ipynb", "import helpers, raydevdep, rich, pygments
+"
+                         "print(helpers.answer())")
+                service = PromoteService(PromoteConfig(
+                    root_dir=root, registry=f"{registry}/bench", tls_verify=False,
+                    buildah_root=store["root"], buildah_runroot=store["runroot"],
+                    buildah_storage_driver=asked, store_path=work / "p.sqlite"), _summary)
+                body = {"entrypoint": "proj/train.ipynb", "base_image": base}
+
+                async def promote() -> tuple[float, float, str]:
+                    t = time.perf_counter()
+                    async for event in service.build("proj", body):
+                        if event["type"] == "end":
+                            promotion = event["promotion"]
+                    assert promotion["status"] == "pushed", promotion
+                    check = (promotion.get("parity") or {}).get("seconds") or 0.0
+                    return (time.perf_counter() - t, check,
+                            promotion["build_path"]["path"])
+
+                asyncio.run(service.plan("proj", body))  # warm: imports, builder probes
+                first, first_check, how = asyncio.run(promote())
+                assert how == "full_build", how
+                write(project / "helpers.py", "def answer():\n    return 43\n")
+                again, again_check, how = asyncio.run(promote())
+                assert how == "code_layer", how
+                asyncio.run(service.close())
+            built, layered = first - first_check, again - again_check
+            ratios[driver] = layered / built
+            print(f"code-only promote by the code layer vs the first build and push "
+                  f"({asked}: {driver}): first {built:.1f} s, code layer {layered:.2f} s, "
+                  f"ratio {ratios[driver]:.3f}x (target <= 0.10x with vfs)")
+            print(f"  parity check after each: {first_check:.1f} s after the build, "
+                  f"{again_check:.1f} s after the code layer (buildah pulls the image to "
+                  "run it)")
+        finally:
+            subprocess.run([*bh, "rmi", "--all", "--force"], capture_output=True)
+            shutil.rmtree(work, ignore_errors=True)
+    return ratios
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-build", action="store_true")
     parser.add_argument("--skip-context", action="store_true")
+    parser.add_argument("--skip-code-layer", action="store_true")
+    parser.add_argument("--only-code-layer", action="store_true",
+                        help="measure only the code-layer path against the first builds")
     parser.add_argument("--storage-driver", nargs="+", default=["auto", "vfs"],
                         choices=["auto", "overlay", "vfs"],
                         help="buildah storage drivers to measure the rebuild with")
     args = parser.parse_args()
+    if args.only_code_layer:
+        args.skip_context = args.skip_build = True
     if not args.skip_context:
         bench_context(args.rounds)
     if not args.skip_build:
         for driver in args.storage_driver:
             bench_rebuild(driver)
+    if not args.skip_code_layer:
+        bench_code_layer(args.storage_driver)
 
 
 if __name__ == "__main__":

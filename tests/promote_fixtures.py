@@ -5,9 +5,11 @@ stopped by its PID)."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,8 @@ version: 0.1
 log:
   level: warn
 storage:
+  delete:
+    enabled: true  # a test removes an image a promotion pushed
   filesystem:
     rootdirectory: {root}
 http:
@@ -94,11 +98,10 @@ def docker_base_image(docker_engine, tmp_path_factory):
     return ref
 
 
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory):
-    _need_tools()
+@contextlib.contextmanager
+def serve_registry(folder: Path) -> Iterator[str]:
+    """docker-registry on a free loopback port, its storage in ``folder``: its address."""
     port = free_port()
-    folder = tmp_path_factory.mktemp("registry")
     config = folder / "config.yml"
     config.write_text(REGISTRY_CONFIG.format(root=folder / "storage", port=port))
     server = Server("docker-registry", ["docker-registry", "serve", str(config)], port,
@@ -108,3 +111,10 @@ def registry(tmp_path_factory):
         yield f"127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    _need_tools()
+    with serve_registry(tmp_path_factory.mktemp("registry")) as address:
+        yield address

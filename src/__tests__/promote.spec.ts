@@ -73,6 +73,22 @@ describe('promote review', () => {
     );
     expect(none).toContain('buildah: not installed');
     expect(none).toContain('Export the context');
+    // only the code changed since a pushed promotion: no builder is needed
+    expect(
+      buildBlocker(
+        plan({
+          builders: [
+            { name: 'buildah', available: false, reason: 'not installed' }
+          ],
+          build_path: {
+            path: 'code_layer',
+            reason: 'only the code changed since promotion promo_1',
+            earlier: { id: 'promo_1', image: 'r/p:1', digest: 'sha256:ab' }
+          }
+        }),
+        trans
+      )
+    ).toBeNull();
     expect(buildBlocker(plan({ image: null }), trans)).toContain(
       'promote_registry'
     );

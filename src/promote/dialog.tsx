@@ -426,6 +426,20 @@ function PlanView(props: {
           ))}
         </ul>
       </div>
+      {plan.build_path ? (
+        <div className="jp-RayDev-promoteRow">
+          <span className="jp-RayDev-promoteLabel">{trans.__('Build')}</span>
+          <span data-testid="ray-promote-build-path">
+            {plan.build_path.path === 'code_layer'
+              ? trans.__(
+                  'Code layer on %1 (no builder): %2',
+                  plan.build_path.earlier?.image ?? '',
+                  plan.build_path.reason
+                )
+              : trans.__('Full build: %1', plan.build_path.reason)}
+          </span>
+        </div>
+      ) : null}
       {blocker ? (
         <div
           className="jp-RayDev-promoteError"

@@ -170,7 +170,8 @@ export function buildBlocker(
   trans: TranslationBundle
 ): string | null {
   const usable = plan.builders.filter(builder => builder.available);
-  if (usable.length === 0) {
+  // the code-layer path writes the image to the registry itself: it needs no builder
+  if (usable.length === 0 && plan.build_path?.path !== 'code_layer') {
     const tried = plan.builders
       .map(builder => `${builder.name}: ${builder.reason}`)
       .join('; ');
