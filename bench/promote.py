@@ -232,9 +232,8 @@ def bench_code_layer(drivers: list[str]) -> dict[str, float]:
                 published = published_wheels(root / "proj" / "wheels")
                 project = sample_project(root, pip=[f"./wheels/{w.name}"
                                                     for w in [wheel, *published]])
-                notebook(project / "train.ipynb", "import helpers, raydevdep, rich, pygments
-"
-                         "print(helpers.answer())")
+                notebook(project / "train.ipynb", "import helpers, raydevdep, rich, "
+                         "pygments\nprint(helpers.answer())")
                 service = PromoteService(PromoteConfig(
                     root_dir=root, registry=f"{registry}/bench", tls_verify=False,
                     buildah_root=store["root"], buildah_runroot=store["runroot"],

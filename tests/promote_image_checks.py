@@ -12,7 +12,9 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from promote_helpers import build_wheel, notebook, sample_project, write
+from promote_helpers import SUMMARY, build_wheel, notebook, sample_project, write
+
+from jupyter_ray_dev.promote import PromoteConfig, PromoteService
 
 # what the Dockerfile's pip step starts with, as a failed build must name it
 PIP_STEP = "RUN mkdir -p /home/ray/app && cd /home/ray/.ray-dev-deps"
@@ -36,6 +38,20 @@ def layer_files(image: str, dest: Path) -> list[set[str]]:
         with tarfile.open(dest / layer["digest"].split(":")[1]) as tar:
             layers.append({m.name.lstrip("./") for m in tar.getmembers()})
     return layers
+
+
+async def _summary():
+    return SUMMARY
+
+
+def vfs_service(root: Path, store: Path, buildah_store: dict[str, str],
+                registry: str) -> PromoteService:
+    """The promote service of the build tests: buildah with vfs storage (what works in any
+    pod), pushing to ``registry``/team over plain HTTP."""
+    return PromoteService(PromoteConfig(
+        root_dir=root, registry=f"{registry}/team", tls_verify=False,
+        buildah_root=buildah_store["root"], buildah_runroot=buildah_store["runroot"],
+        buildah_storage_driver="vfs", store_path=store), _summary)
 
 
 async def run_build(service, body):

@@ -12,16 +12,19 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 import subprocess
+import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
-from promote_helpers import SUMMARY, write
-from promote_image_checks import hostile_project, run_build, skopeo
+from ci import skip_unless_ci
+from promote_helpers import notebook, write
+from promote_image_checks import hostile_project, run_build, skopeo, vfs_service
 
-from jupyter_ray_dev.promote import PromoteConfig, PromoteService
 from jupyter_ray_dev.promote.codelayer import (
     COMMENT,
     code_layer_index,
@@ -32,17 +35,6 @@ from jupyter_ray_dev.promote.codelayer import (
 from jupyter_ray_dev.promote.context import ContextSpec
 
 pytestmark = pytest.mark.timeout(1200)
-
-
-async def _summary():
-    return SUMMARY
-
-
-def _service(root, store, buildah_store, registry) -> PromoteService:
-    return PromoteService(PromoteConfig(
-        root_dir=root, registry=f"{registry}/team", tls_verify=False,
-        buildah_root=buildah_store["root"], buildah_runroot=buildah_store["runroot"],
-        buildah_storage_driver="vfs", store_path=store), _summary)
 
 
 def unpack(image: str, dest: Path) -> tuple[dict[str, tuple], dict, list[str]]:
@@ -84,7 +76,7 @@ def unpack(image: str, dest: Path) -> tuple[dict[str, tuple], dict, list[str]]:
 def test_code_layer_image_equals_a_full_build_of_the_same_code(
         tmp_path, buildah_store, base_image, registry):
     root = hostile_project(tmp_path)
-    service = _service(root, tmp_path / "p.sqlite", buildah_store, registry)
+    service = vfs_service(root, tmp_path / "p.sqlite", buildah_store, registry)
     body = {"entrypoint": "proj/train.ipynb", "base_image": base_image}
     try:
         plan = asyncio.run(service.plan("proj", body))
@@ -100,8 +92,6 @@ def test_code_layer_image_equals_a_full_build_of_the_same_code(
         (root / "proj" / "data" / "params.txt").unlink()
         write(root / "proj" / "data" / "other.txt", "lr=0.2")
         notebook_code = "import helpers\nprint('RESULT', helpers.answer())"
-        from promote_helpers import notebook
-
         notebook(root / "proj" / "train.ipynb", notebook_code)
         os.chmod(root / "proj" / "lib" / "extra.py", 0o755)  # an executable stays one
 
@@ -167,6 +157,78 @@ def test_code_layer_image_equals_a_full_build_of_the_same_code(
     finally:
         asyncio.run(service.close())
 
+    # as the head pod runs it: uid 1000, no capabilities, no_new_privs, so no builder at all
+    write(root / "proj" / "helpers.py", "def answer():\n    return 45\n")
+    v4, log = promote_unprivileged(root, tmp_path / "p.sqlite", registry, body)
+    assert v4["status"] == "pushed", log
+    assert v4["build_path"]["path"] == "code_layer" and v4["builder"] is None, v4
+    assert v4["build_path"]["earlier"]["id"] == v3["id"]
+    assert v4["parity"]["status"] == "unavailable"
+    assert "No builder can run an image on this server" in v4["parity"]["reason"]
+    v4_tree, v4_cfg, _ = unpack(v4["image"], tmp_path / "v4")
+    assert v4_tree["home/ray/app/helpers.py"][1:5] == (0o644, 1000, 100, hashlib.sha256(
+        b"def answer():\n    return 45\n").hexdigest())
+    assert v4_cfg["config"]["User"] == "ray"
+
+
+UNPRIVILEGED = """\
+import asyncio, json, sys
+from jupyter_ray_dev.promote import PromoteConfig, PromoteService
+root, store, registry, body, summary = sys.argv[1:]
+
+async def cluster():
+    return json.loads(summary)
+
+async def main():
+    service = PromoteService(PromoteConfig(
+        root_dir=root, registry=registry + "/team", tls_verify=False, store_path=store,
+        buildah_root=root + "/../bh", buildah_runroot=root + "/../run"), cluster)
+    try:
+        lines, end = [], None
+        async for event in service.build("proj", json.loads(body)):
+            if event["type"] == "line":
+                lines.append(event["text"])
+            elif event["type"] == "end":
+                end = event["promotion"]
+        print(json.dumps({"end": end, "log": lines}))
+    finally:
+        await service.close()
+
+asyncio.run(main())
+"""
+
+
+def promote_unprivileged(root: Path, store: Path, registry: str, body: dict
+                         ) -> tuple[dict, list[str]]:
+    """Promote from a copy of the project and the history as uid 1000 gid 100 with no
+    capabilities and no_new_privs (tests/pod.py's setpriv), the way a head pod runs."""
+    from pod import GID, UID
+
+    from promote_helpers import SUMMARY
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        skip_unless_ci("setpriv as root is needed to run the promotion as uid 1000")
+    folder = Path(tempfile.mkdtemp(prefix="rdl-uid-", dir="/var/tmp"))
+    try:
+        shutil.copytree(root, folder / "root", symlinks=True)
+        for part in store.parent.glob(store.name + "*"):  # with its WAL, if any
+            shutil.copy(part, folder / part.name.replace(store.name, "p.sqlite"))
+        for path in [folder, *folder.rglob("*")]:
+            os.lchown(path, UID, GID)
+        done = subprocess.run(
+            ["setpriv", f"--reuid={UID}", f"--regid={GID}", "--clear-groups",
+             "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all",
+             "--no-new-privs", "--", sys.executable, "-c", UNPRIVILEGED,
+             str(folder / "root"), str(folder / "p.sqlite"), registry, json.dumps(body),
+             json.dumps(SUMMARY)],
+            capture_output=True, text=True, timeout=300, cwd=folder,
+            env={"HOME": str(folder), "PATH": os.environ["PATH"]})
+        assert done.returncode == 0, done.stderr[-3000:]
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+        return out["end"], out["log"]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
 
 def _runtime_env(project: Path, **changes) -> None:
     env = yaml.safe_load((project / "runtime_env.yaml").read_text())
@@ -178,7 +240,7 @@ def test_the_code_layer_path_is_not_taken_when_more_than_code_changed(
         tmp_path, buildah_store, base_image, registry):
     root = hostile_project(tmp_path)
     project = root / "proj"
-    service = _service(root, tmp_path / "p.sqlite", buildah_store, registry)
+    service = vfs_service(root, tmp_path / "p.sqlite", buildah_store, registry)
     image = f"{registry}/team/fallback:v"
     body = {"entrypoint": "proj/train.ipynb", "base_image": base_image, "image": image}
 
@@ -232,7 +294,7 @@ DOCKERFILE = """\
 FROM {base}
 USER ray
 COPY --chown=1000:100 deps/ /home/ray/.ray-dev-deps/
-RUN mkdir -p /home/ray/app && cd /home/ray/.ray-dev-deps && python -m pip install -r requirements.txt
+RUN mkdir -p /home/ray/app && cd /home/ray/.ray-dev-deps && pip install -r requirements.txt
 ENV MODE="{mode}" \\
     PYTHONPATH="/home/ray/app"
 WORKDIR /home/ray/app

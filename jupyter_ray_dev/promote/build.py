@@ -14,16 +14,17 @@ import logging
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest, Conflict, NotFound, RayDevError
 from .builders import Availability, Builder, BuildFailed
 from .builders.base import keeps_image, repository
+from .codelayer import CODE_LAYER, make_image, tag, tag_digest
 from .context import write_folder, write_tar_gz
 from .dockerfile import build_time_args
 from .options import PromoteOptions, registry_host
-from .codelayer import CODE_LAYER, make_image, tag, tag_digest
 from .parity import PASSED, check_image, probe_workdir, unavailable
 from .parity import summary as parity_summary
 from .plan import LOCAL_IMAGE, Plan
@@ -164,7 +165,7 @@ class Builds:
         (``start_push`` with override) pushes it then."""
         record = live.record
         scratch = Path(await self._off_loop(tempfile.mkdtemp, "", "ray-dev-context-"))
-        try:
+        async with self._ending(live, scratch, "The build"):
             await live.emit(f"Writing the build context ({len(plan.collected.files)} files) ...")
             if builder.context_form == "tar.gz":
                 context = scratch / "context.tar.gz"
@@ -202,22 +203,6 @@ class Builds:
             record.status = "pushed" if push else "built"
             await live.emit(f"Done: {result.image}"
                             + (f"@{record.digest}" if record.digest else " (not pushed)"))
-        except BuildFailed as err:
-            record.status, record.error = "failed", err.message
-            await live.emit(err.message)
-        except asyncio.CancelledError:
-            record.status, record.error = "failed", "The build was cancelled (server stopping)."
-            raise
-        except Exception as err:
-            log.exception("promotion %s failed", record.id)
-            record.status, record.error = "failed", f"The build failed: {err}"
-            await live.emit(record.error)
-        finally:
-            try:
-                # a folder context of a large project is thousands of files to remove
-                await self._off_loop(shutil.rmtree, scratch, True)
-            finally:
-                await self._done(live)
 
     async def _code_layer(self, live: LiveBuild, plan: Plan, builder: Builder | None) -> None:
         """The code-layer path: the new layer, config and manifest go to the registry by
@@ -226,7 +211,7 @@ class Builds:
         record, chosen = live.record, plan.build_path
         assert chosen is not None and chosen.earlier is not None and plan.expected is not None
         scratch = Path(await self._off_loop(tempfile.mkdtemp, "", "ray-dev-layer-"))
-        try:
+        async with self._ending(live, scratch, "The code-layer push"):
             earlier = chosen.earlier
             await live.emit(f"Code only: {chosen.reason}")
             await live.emit(f"Writing the code layer ({len(plan.collected.files)} files) on "
@@ -246,18 +231,28 @@ class Builds:
             await self._off_loop(tag, made.image, made.manifest, self.tls_verify)
             record.status = "pushed"
             await live.emit(f"Done: {made.image}@{made.digest}")
-        except RegistryError as err:
-            record.status, record.error = "failed", f"The code-layer push failed: {err}"
+
+    @asynccontextmanager
+    async def _ending(self, live: LiveBuild, scratch: Path, what: str) -> AsyncIterator[None]:
+        """How a build or a code-layer push ends, whatever happened: its failure recorded
+        with the reason, its scratch folder removed, its record stored."""
+        record = live.record
+        try:
+            yield
+        except (BuildFailed, RegistryError) as err:
+            record.status = "failed"
+            record.error = err.message if isinstance(err, BuildFailed) else f"{what} failed: {err}"
             await live.emit(record.error)
         except asyncio.CancelledError:
             record.status, record.error = "failed", "The build was cancelled (server stopping)."
             raise
         except Exception as err:
             log.exception("promotion %s failed", record.id)
-            record.status, record.error = "failed", f"The code-layer push failed: {err}"
+            record.status, record.error = "failed", f"{what} failed: {err}"
             await live.emit(record.error)
         finally:
             try:
+                # a folder context of a large project is thousands of files to remove
                 await self._off_loop(shutil.rmtree, scratch, True)
             finally:
                 await self._done(live)

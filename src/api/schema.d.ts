@@ -1732,6 +1732,8 @@ export interface components {
             }[];
             /** @description What the review must show before a build: the source's fallbacks, files changed since the run, shape numbers left out */
             warnings: components["schemas"]["ReviewWarning"][];
+            /** @description Which path a build of this plan takes, and why (null for a context export or a runtime_env package) */
+            build_path?: null | components["schemas"]["BuildPath"];
         };
         Promotion: {
             id: string;
@@ -1763,6 +1765,8 @@ export interface components {
             /** @description When the source run started (epoch seconds; null without a source run) */
             source_run_time?: number | null;
             provenance?: components["schemas"]["PromotionProvenance"];
+            /** @description How the image was made (null for promotions recorded before it was kept, context exports and packages) */
+            build_path?: null | components["schemas"]["BuildPath"];
         };
         PromotionDetail: components["schemas"]["Promotion"] & {
             dockerfile?: string;
@@ -2143,6 +2147,19 @@ export interface components {
             };
             parity: null | components["schemas"]["ParitySummary"];
             overrides: components["schemas"]["PromotionOverride"][];
+        };
+        /** @description How a build makes the image. full_build: the builder builds the Dockerfile. code_layer: only the project's code changed since an earlier pushed promotion of the same repository (same base image, locked dependencies and environment), so the image is that promotion's, its code layer replaced by one of the files now, written straight to the registry (no builder, no privileges); the parity check runs on it when a builder here can run images. */
+        BuildPath: {
+            /** @enum {string} */
+            path: "full_build" | "code_layer";
+            /** @description Why this path: for full_build, why the code-layer path cannot be taken */
+            reason: string;
+            /** @description The earlier promotion the code-layer path builds on (or that was compared), null when there is none */
+            earlier: null | {
+                id: string;
+                image: string;
+                digest: string;
+            };
         };
     };
     responses: {
