@@ -6,6 +6,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import { RayDevAPI } from '../api';
 import {
   buildBlocker,
+  buildPathText,
   differencesFromDev,
   entrypointCandidates,
   INITIAL_BUILD,
@@ -98,6 +99,25 @@ describe('promote review', () => {
     expect(
       buildBlocker(plan({ manifest_errors: { RayJob: ['x'] } }), trans)
     ).toContain('CRDs');
+  });
+
+  it('says which way a build makes the image, and why', () => {
+    expect(
+      buildPathText(
+        { path: 'full_build', reason: 'the base image changed', earlier: null },
+        trans
+      )
+    ).toBe('Full build: the base image changed');
+    expect(
+      buildPathText(
+        {
+          path: 'code_layer',
+          reason: 'only the code changed',
+          earlier: { id: 'promo_1', image: 'r/p:1', digest: 'sha256:ab' }
+        },
+        trans
+      )
+    ).toBe('Code layer on r/p:1 (no builder): only the code changed');
   });
 
   it('says in one line where the shape comes from and why', () => {

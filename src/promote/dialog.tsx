@@ -11,6 +11,7 @@ import {
 } from '../api';
 import {
   buildBlocker,
+  buildPathText,
   differencesFromDev,
   objectStoreRoots,
   otherWarnings,
@@ -430,13 +431,7 @@ function PlanView(props: {
         <div className="jp-RayDev-promoteRow">
           <span className="jp-RayDev-promoteLabel">{trans.__('Build')}</span>
           <span data-testid="ray-promote-build-path">
-            {plan.build_path.path === 'code_layer'
-              ? trans.__(
-                  'Code layer on %1 (no builder): %2',
-                  plan.build_path.earlier?.image ?? '',
-                  plan.build_path.reason
-                )
-              : trans.__('Full build: %1', plan.build_path.reason)}
+            {buildPathText(plan.build_path, trans)}
           </span>
         </div>
       ) : null}

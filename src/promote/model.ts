@@ -7,6 +7,7 @@ import { parseAllDocuments } from 'yaml';
 
 import type {
   BuildStreamMessage,
+  IBuildPath,
   IPromotion,
   IPromotionPlan,
   IStorageRoot
@@ -162,6 +163,20 @@ export function objectStoreRoots(roots: IStorageRoot[]): IStorageRoot[] {
     root =>
       (root.protocol === 's3' || root.protocol === 'gs') && !root.read_only
   );
+}
+
+/** Which way the image is (or was) made, and why, in one line. */
+export function buildPathText(
+  buildPath: IBuildPath,
+  trans: TranslationBundle
+): string {
+  return buildPath.path === 'code_layer'
+    ? trans.__(
+        'Code layer on %1 (no builder): %2',
+        buildPath.earlier?.image ?? '',
+        buildPath.reason
+      )
+    : trans.__('Full build: %1', buildPath.reason);
 }
 
 /** Why "Build and push" cannot run, or null when it can. */
