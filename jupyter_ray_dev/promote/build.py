@@ -13,6 +13,7 @@ import datetime
 import logging
 import shutil
 import tempfile
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -269,6 +270,7 @@ class Builds:
             await live.emit(f"Not checked: {result['reason']}")
             return result
         pull = getattr(builder, "pull", None)
+        started = time.perf_counter()
         if keeps_image(builder):
             if pull is None:
                 return unavailable(plan.expected, f"The {builder.name} builder cannot fetch "
@@ -277,9 +279,12 @@ class Builds:
                 await pull(image, live.emit)
             except BuildFailed as err:
                 return unavailable(plan.expected, err.message)
-        return await check_image(builder, image, plan.expected,
-                                 probe_workdir(plan.workdir, plan.collected.entrypoint.script),
-                                 live.emit, self.parity_timeout)
+        result = await check_image(builder, image, plan.expected,
+                                   probe_workdir(plan.workdir, plan.collected.entrypoint.script),
+                                   live.emit, self.parity_timeout)
+        # the pull is there only for the check: its time is the check's
+        result["seconds"] = round(time.perf_counter() - started, 2)
+        return result
 
     async def start_push(self, promotion_id: str, override: bool, builders: dict[str, Builder],
                          user: str | None) -> PromotionRecord:
