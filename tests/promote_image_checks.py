@@ -117,11 +117,14 @@ def check_pushed_image(image: str, end: dict, pulled: Path) -> None:
 def rebuild_after_code_change(service, body, root: Path, first: dict,
                               cache_marker: str) -> tuple[list[str], dict]:
     """Change only code and build again: the pip step must come from the builder's
-    cache (``cache_marker`` is how the builder says so) and only the code layer differ."""
+    cache (``cache_marker`` is how the builder says so) and only the code layer differ.
+    Into another repository: in the same one, a code-only change takes the code-layer
+    path, which needs no builder (test_promote_codelayer.py)."""
     write(root / "proj" / "helpers.py", "def answer():\n    return 43\n")
-    lines, end = asyncio.run(run_build(service, body))
+    repo = first["image"].rsplit(":", 1)[0]
+    lines, end = asyncio.run(run_build(service, {**body, "image": f"{repo}-rebuilt:v2"}))
     assert end["status"] == "pushed", "\n".join(lines[-30:])
-    assert end["image"] != first["image"]  # content-addressed tag
+    assert end["build_path"]["path"] == "full_build"
     pip_step = next(i for i, ln in enumerate(lines) if "pip install" in ln)
     assert lines[pip_step + 1].strip().startswith(cache_marker), lines[pip_step:pip_step + 3]
     assert not any("Processing ./wheels" in ln for ln in lines)  # pip did not run again
