@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from apischema import validate_response
 from ci import skip_unless_ci
 from promote_helpers import notebook, write
 from promote_image_checks import hostile_project, run_build, skopeo, vfs_service
@@ -98,11 +99,13 @@ def test_code_layer_image_equals_a_full_build_of_the_same_code(
         plan = asyncio.run(service.plan("proj", body))
         path = plan["build_path"]
         assert path["path"] == "code_layer", path
+        validate_response(plan, "PromotionPlan")  # as REST answers it
         assert path["earlier"] == {"id": v1["id"], "image": v1["image"], "digest": v1["digest"]}
         assert "only the code changed" in path["reason"]
         lines, v2 = asyncio.run(run_build(service, body))
         assert v2["status"] == "pushed", "\n".join(lines[-30:])
         assert v2["build_path"]["path"] == "code_layer"
+        validate_response(v2, "Promotion")
         assert not any(ln.startswith("STEP ") for ln in lines)  # no builder built anything
         # checked before its tag: buildah pulled it by digest and ran the probe in it
         assert v2["parity"]["status"] == "passed", v2["parity"]
