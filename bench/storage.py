@@ -7,8 +7,8 @@
    ``GET /api/contents/<dir>`` on the same folder. Target: ours >= 20x faster.
 2. The full paged walk of that folder through our API (pages of 500; 500 then 2,000
    as the Storage panel pages; pages of 5,000) vs a bare ``os.scandir`` + ``stat``
-   loop in this process. Target: <= 2x. The client is a browser's: it keeps the
-   login cookie and decodes each page (stdlib json).
+   loop in this process. Target: <= 1.5x at 500 a page, <= 2x for the others. The
+   client is a browser's: it keeps the login cookie and decodes each page (stdlib json).
 3. An S3 prefix of --objects objects on moto_server: our first page (500) vs one
    raw boto3 ``list_objects_v2`` call with the same page size. Target: <= 1.5x.
 4. ``GET /ray-dev/api/cluster`` latency while walks of the big folder run without
@@ -307,8 +307,19 @@ def full_walk(args, client: Client, big: Path) -> None:
             base.append(timed(lambda: scandir_stat(big)))
             ours.append(timed(lambda: walk(client, "big", limit, next_limit)))  # noqa: B023
         ratio = statistics.median(ours) / statistics.median(base)
+        target = 1.5 if next_limit == limit == PAGE else 2  # pages of 500: the tighter goal
         report(f"2. full walk, {label}, vs os.scandir + stat", ours, base,
-               "slow-down, target <= 2", ratio <= 2, ratio)
+               f"slow-down, target <= {target}", ratio <= target, ratio)
+    # a walk right after another reuses the names its first page listed (NameCache); a
+    # folder changed just now is listed afresh: the same walk, its first page cold
+    cold, base = [], []
+    for _ in range(args.rounds):
+        base.append(timed(lambda: scandir_stat(big)))
+        os.utime(big)
+        cold.append(timed(lambda: walk(client, "big", PAGE, PAGE)))
+    ratio = statistics.median(cold) / statistics.median(base)
+    print(f"   the same walk (limit {PAGE}) with the folder just changed (its names listed "
+          f"afresh): ours median {statistics.median(cold) * 1000:.1f} ms -> {ratio:.2f}")
 
 
 def s3_first_page(args, client: Client, s3) -> None:

@@ -345,9 +345,20 @@ def test_context_tar_fixes_owner_time_and_mode_and_takes_any_file_name(tmp_path)
     assert not (tmp_path / "x").exists() and not (project / "x").exists()  # no option ran
 
 
+def staged_folders() -> set[str]:
+    """tar's staging folders of the exports under way (in memory, or the temp dir)."""
+    import tempfile
+
+    from jupyter_ray_dev.promote.context import _staging_dir
+
+    folder = Path(_staging_dir() or tempfile.gettempdir())
+    return {p.name for p in folder.glob("ray-dev-tar-*")}
+
+
 def test_a_failed_context_export_leaves_no_file(tmp_path):
     from jupyter_ray_dev.promote.context import ContextSpec, write_tar_gz
 
+    before = staged_folders()
     spec = ContextSpec()
     spec.add_file("app/gone.py", tmp_path / "gone.py")  # vanished since the walk
     dest = tmp_path / "out" / "ctx.tar.gz"
@@ -355,6 +366,21 @@ def test_a_failed_context_export_leaves_no_file(tmp_path):
         write_tar_gz(spec, dest)
     assert list((tmp_path / "out").iterdir()) == []
     assert "try again" in err.value.message and "gone.py" in err.value.message
+    assert staged_folders() <= before  # nor anything staged for tar
+
+
+def test_an_export_leaves_nothing_staged(tmp_path):
+    from jupyter_ray_dev.promote.context import ContextSpec, write_tar_gz
+
+    before = staged_folders()
+    write(tmp_path / "proj" / "main.py", "print(1)\n")
+    spec = ContextSpec()
+    spec.add_file("app/main.py", tmp_path / "proj" / "main.py")
+    spec.add_text("Dockerfile", "FROM scratch\n")
+    write_tar_gz(spec, tmp_path / "ctx.tar.gz")
+    with tarfile.open(tmp_path / "ctx.tar.gz") as tar:
+        assert sorted(tar.getnames()) == ["Dockerfile", "app/main.py"]
+    assert staged_folders() <= before
 
 
 def test_a_streamed_export_is_the_same_archive_as_a_builders_context(promote, tmp_path):

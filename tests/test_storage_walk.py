@@ -161,3 +161,19 @@ async def test_an_expired_page_ahead_is_listed_afresh(service, folder, monkeypat
     (folder / "f07.txt").write_bytes(b"changed size, same folder mtime")
     page = await service.list("t", "data", 7, first["next_cursor"], owner="alice")
     assert entries(page)[0]["size"] == len(b"changed size, same folder mtime")
+
+
+async def test_a_first_page_again_at_once_shows_what_changed_in_an_old_folder(service, folder):
+    """A first page listed right after another may reuse its names only while the folder
+    is unchanged: a folder last changed long ago (so its names can be reused) still shows
+    a file added, or removed, between two first pages a moment apart."""
+    old = os.stat(folder).st_mtime - 3600
+    os.utime(folder, (old, old))
+    first = await service.list("t", "data", 100, None, owner="u")
+    assert len(entries(first)) == 30
+    again = await service.list("t", "data", 100, None, owner="u")  # the reuse path
+    assert [e["name"] for e in entries(again)] == [e["name"] for e in entries(first)]
+    (folder / "f00.new").write_bytes(b"new")
+    (folder / "f01.txt").unlink()
+    after = [e["name"] for e in entries(await service.list("t", "data", 100, None, owner="u"))]
+    assert "f00.new" in after and "f01.txt" not in after and len(after) == 30

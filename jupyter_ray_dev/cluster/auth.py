@@ -8,6 +8,8 @@ then the file named by ``RAY_AUTH_TOKEN_PATH``, then ``~/.ray/auth_token``.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +27,32 @@ class RayAuth:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
 
+# Every status read (each panel, each live log's ticks) resolves the auth on the event
+# loop: a token file's content is read at most once a second, not per call, so a disk
+# busy with writeback (a big folder just written) stalls the loop at most that often. A
+# rotated token is picked up within a second, a new one at once (a missing file is only
+# a name lookup), without restarting Jupyter.
+_FILE_TTL = 1.0
+_files: dict[Path, tuple[float, str | None]] = {}
+_files_lock = threading.Lock()
+
+
 def _read_token_file(path: Path) -> str | None:
+    now = time.monotonic()
+    with _files_lock:
+        cached = _files.get(path)
+    if cached is not None and now - cached[0] < _FILE_TTL:
+        return cached[1]
     try:
-        token = path.read_text(encoding="utf-8").strip()
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        return None
-    return token or None
+        token = path.read_text(encoding="utf-8").strip() or None
+    except (FileNotFoundError, IsADirectoryError, PermissionError, NotADirectoryError):
+        token = None
+    if token is not None:
+        with _files_lock:
+            if len(_files) > 16:
+                _files.clear()
+            _files[path] = (now, token)
+    return token
 
 
 def _find_token(env: Mapping[str, str], home: Path) -> tuple[str | None, str | None]:

@@ -38,13 +38,14 @@ from .environment import build_job_environment
 from .logs import TERMINAL, LogFollower
 from .ray_client import RayJobsClient, import_ray
 from .settings import JobSettings
-from .store import JobRecord, JobStore, default_store_path
+from .store import JobRecord, JobStore, KeptLogs, LastSeen, default_store_path
 
 log = logging.getLogger(__name__)
 
 LAUNCHED_BY = "jupyter-ray-dev"
 STATUSES = ("PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED")
 LIST_REUSE_SECONDS = 1.0
+KEPT_FROM_STREAM = 8 << 20  # characters of a streamed log kept in memory for the history
 
 
 class WorkingDirTooLarge(BadRequest):
@@ -103,22 +104,24 @@ def error_summary(message: str | None) -> str | None:
 def job_document(details: dict[str, Any] | None, record: JobRecord | None,
                  now: float | None = None) -> dict[str, Any]:
     """One job as the API shows it: Ray's state joined with our history."""
+    # Ray forgot the job (a restarted head): what this server last saw of it
+    last = record.last if record is not None and not details else None
     details = details or {}
     metadata = details.get("metadata") or {}
     ours = record is not None or metadata.get("launched_by") == LAUNCHED_BY
     start, end = _seconds(details.get("start_time")), _seconds(details.get("end_time"))
+    if last is not None:
+        start, end = last.start_time, last.end_time
     duration = None
-    if start:
+    if start and (details or end):
         duration = max((end or (now or time.time())) - start, 0.0)
     message = details.get("message")
     return {
         "submission_id": details.get("submission_id") or (record.submission_id if record else None),
         "job_id": details.get("job_id"),
         "known_to_ray": bool(details),
-        "status": details.get("status"),
-        "message": message if details else (
-            "Ray no longer knows this job (the cluster restarted, or the job was deleted "
-            "elsewhere); its launch settings are kept, so it can be re-run."),
+        "status": details.get("status") if last is None else last.status,
+        "message": message if details else _forgotten_message(last),
         "error_type": details.get("error_type"),
         "error_summary": error_summary(message),
         "entrypoint": details.get("entrypoint"),
@@ -135,6 +138,23 @@ def job_document(details: dict[str, Any] | None, record: JobRecord | None,
         "settings": record.settings if record else None,
         "can_rerun": record is not None,
     }
+
+
+def _forgotten_message(last: LastSeen | None) -> str:
+    said = "Ray no longer knows this job (the cluster restarted, or the job was deleted " \
+        "elsewhere)"
+    if last is None:
+        return f"{said}; its launch settings are kept, so it can be re-run."
+    if last.status in TERMINAL:
+        return (f"{said}. It had {last.status}{': ' + last.message if last.message else ''}; "
+                "its log as last read is kept, and it can be re-run.")
+    return (f"{said}. It was last seen {last.status} and did not finish as far as this "
+            "server knows; its log as last read is kept, and it can be re-run.")
+
+
+def _last_seen(details: dict[str, Any]) -> LastSeen:
+    return LastSeen(details["status"], details.get("message"),
+                    _seconds(details.get("start_time")), _seconds(details.get("end_time")))
 
 
 class JobsService:
@@ -154,6 +174,8 @@ class JobsService:
         self.ray = RayJobsClient(address, auth, self.executor)
         self.store = JobStore(config.store_path or default_store_path())
         self.records = run_record.records_dir(self.store.path)
+        self.kept_logs = KeptLogs(self.store.path.parent / "job-logs")
+        self._keeping: set[asyncio.Task[None]] = set()
         local_logs = LocalDriverLogs(config.ray_temp_dir or default_ray_temp_dir(),
                                      self.ray.session_name, self.executor)
         # one job list for every panel and every live log's status ticks: 20 streams
@@ -476,6 +498,7 @@ class JobsService:
                 )
         jobs, records = await asyncio.gather(self._ray_jobs(), self.store.list(self._address()))
         by_id = {r.submission_id: r for r in records}
+        await self._remember(jobs, by_id)
         now = time.time()
         docs = [job_document(d, by_id.pop(d.get("submission_id"), None), now)
                 for d in jobs if d.get("submission_id")]  # driver-only jobs have no logs/stop
@@ -486,6 +509,19 @@ class JobsService:
             docs = [d for d in docs if d["project"] == project.strip("/")]
         docs.sort(key=lambda d: d["start_time"] or d["created"] or 0, reverse=True)
         return docs
+
+    async def _remember(self, jobs: list[dict[str, Any]], records: dict[str, JobRecord]
+                        ) -> None:
+        """Keep what Ray says of our jobs whenever it changed, for when Ray forgets them."""
+        changed = {}
+        for details in jobs:
+            record = records.get(details.get("submission_id"))
+            if record is None or not details.get("status"):
+                continue
+            seen = _last_seen(details)
+            if seen != record.last:
+                changed[record.submission_id] = seen
+        await self.store.put_last(changed)
 
     async def _ray_jobs(self) -> list[dict[str, Any]]:
         return await self._ray_list.get(self._address())
@@ -511,6 +547,8 @@ class JobsService:
             return job_document(None, record)  # Ray forgot it; the history did not
         if isinstance(details, BaseException):
             raise details
+        if record is not None:
+            await self._remember([details], {submission_id: record})
         return job_document(details, record)
 
     async def stop(self, submission_id: str) -> dict[str, Any]:
@@ -520,6 +558,7 @@ class JobsService:
 
     async def _forget_run(self, submission_id: str) -> None:
         await self.store.delete_run(submission_id)
+        await self._off_loop(self.kept_logs.forget, submission_id)
         path = run_record.record_file(self.records, submission_id)
         await self._off_loop(lambda: path.unlink(missing_ok=True))
 
@@ -545,11 +584,47 @@ class JobsService:
         await self._forget_run(submission_id)
 
     async def logs(self, submission_id: str) -> str:
-        return await self.ray.logs(submission_id)
+        """Ray's log of the job; the one last read when Ray no longer knows it."""
+        try:
+            text = await self.ray.logs(submission_id)
+        except NotFound:
+            kept = await self._off_loop(self.kept_logs.read, submission_id)
+            if kept is None:
+                raise
+            return kept
+        await self._keep_log(submission_id, text)
+        return text
 
-    def follow(self, submission_id: str, start_line: int = 0, batch: bool = False
-               ) -> AsyncIterator[dict[str, Any]]:
-        return self.follower.follow(submission_id, start_line, batch)
+    async def _keep_log(self, submission_id: str, text: str) -> None:
+        if text and await self.store.get(submission_id) is not None:
+            await self._off_loop(self.kept_logs.keep, submission_id, text)
+
+    async def follow(self, submission_id: str, start_line: int = 0, batch: bool = False
+                     ) -> AsyncIterator[dict[str, Any]]:
+        """The follower's events; the lines a stream from the first line delivered are kept
+        as the job's log when it stops (Ray may be gone by then: a head that died)."""
+        lines: list[str] | None = [] if start_line == 0 else None
+        size = 0
+        try:
+            async for event in self.follower.follow(submission_id, start_line, batch):
+                if lines is not None and event["type"] in ("line", "lines"):
+                    got = event["lines"] if event["type"] == "lines" else [event["line"]]
+                    lines.extend(got)
+                    size += sum(len(line) + 1 for line in got)
+                    if size > KEPT_FROM_STREAM:
+                        lines = None  # a long log is kept from Ray's full log instead
+                yield event
+        except Exception:
+            if lines:  # kept before the client hears why the stream ended, and may ask
+                await self._keep_log(submission_id, "\n".join(lines) + "\n")
+                lines = None
+            raise
+        finally:
+            if lines:
+                task = asyncio.get_running_loop().create_task(
+                    self._keep_log(submission_id, "\n".join(lines) + "\n"))
+                self._keeping.add(task)
+                task.add_done_callback(self._keeping.discard)
 
     async def close(self) -> None:
         await self._ray_list.close()

@@ -3,7 +3,10 @@
 Job state always comes from Ray; this remembers only what Ray does not: which
 project, file and settings launched a submission, who launched it, and the record
 of what the run used (``project.run_record``): one ``runs`` row per job, its
-project's file digests kept once per distinct set in ``file_sets``.
+project's file digests kept once per distinct set in ``file_sets``. For when Ray
+forgets a job (a head that restarted: its jobs go with it), the status Ray last reported
+(``last_seen``) and the log as last read (``KeptLogs``, files beside the store) are kept
+too; they are shown only while Ray does not know the job.
 
 sqlite in the Jupyter data dir, off the event loop (see sqlite_store.py).
 """
@@ -11,6 +14,7 @@ sqlite in the Jupyter data dir, off the event loop (see sqlite_store.py).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -47,6 +51,15 @@ CREATE TABLE IF NOT EXISTS runs (
     note          TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_project_created ON runs (root, project, created);
+-- what this server last saw of a job, for when Ray no longer knows it (a restarted head)
+CREATE TABLE IF NOT EXISTS last_seen (
+    submission_id TEXT PRIMARY KEY,
+    status        TEXT NOT NULL,
+    message       TEXT,
+    start_time    REAL,               -- seconds since the epoch, as Ray reported
+    end_time      REAL,
+    seen          REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS file_sets (
     hash  TEXT PRIMARY KEY,
     files TEXT NOT NULL               -- JSON: {relative path: sha256}
@@ -69,6 +82,16 @@ class JobRecord:
     user: str | None
     settings: dict[str, Any]
     created: float = field(default_factory=time.time)
+    # what this server last saw Ray report (None: never seen)
+    last: LastSeen | None = None
+
+
+@dataclass(frozen=True)
+class LastSeen:
+    status: str
+    message: str | None = None
+    start_time: float | None = None
+    end_time: float | None = None
 
 
 def _row(row: sqlite3.Row) -> JobRecord:
@@ -80,7 +103,15 @@ def _row(row: sqlite3.Row) -> JobRecord:
         user=row["user"],
         settings=json.loads(row["settings"]),
         created=row["created"],
+        last=LastSeen(row["last_status"], row["last_message"], row["last_start"],
+                      row["last_end"]) if row["last_status"] else None,
     )
+
+
+_SELECT_JOBS = (
+    "SELECT jobs.*, last_seen.status AS last_status, last_seen.message AS last_message,"
+    " last_seen.start_time AS last_start, last_seen.end_time AS last_end"
+    " FROM jobs LEFT JOIN last_seen USING (submission_id)")
 
 
 class JobStore(SqliteStore):
@@ -98,21 +129,30 @@ class JobStore(SqliteStore):
 
     def _get(self, submission_id: str) -> JobRecord | None:
         row = self._db().execute(
-            "SELECT * FROM jobs WHERE submission_id = ?", (submission_id,)
+            f"{_SELECT_JOBS} WHERE submission_id = ?", (submission_id,)
         ).fetchone()
         return _row(row) if row else None
 
     def _list(self, address: str | None) -> list[JobRecord]:
         if address is None:
-            rows = self._db().execute("SELECT * FROM jobs ORDER BY created DESC")
+            rows = self._db().execute(f"{_SELECT_JOBS} ORDER BY created DESC")
         else:
             rows = self._db().execute(
-                "SELECT * FROM jobs WHERE address = ? ORDER BY created DESC", (address,)
+                f"{_SELECT_JOBS} WHERE address = ? ORDER BY created DESC", (address,)
             )
         return [_row(r) for r in rows.fetchall()]
 
     def _delete(self, submission_id: str) -> bool:
+        self._write("DELETE FROM last_seen WHERE submission_id = ?", (submission_id,))
         return self._write("DELETE FROM jobs WHERE submission_id = ?", (submission_id,)) > 0
+
+    def _put_last(self, seen: dict[str, LastSeen]) -> None:
+        now = time.time()
+        for submission_id, last in seen.items():
+            self._write(
+                "INSERT OR REPLACE INTO last_seen (submission_id, status, message, start_time,"
+                " end_time, seen) VALUES (?, ?, ?, ?, ?, ?)",
+                (submission_id, last.status, last.message, last.start_time, last.end_time, now))
 
     def _put_run(self, run: RunRecord) -> None:
         db = self._db()
@@ -186,6 +226,11 @@ class JobStore(SqliteStore):
     async def delete_run(self, submission_id: str) -> None:
         await self._run(self._delete_run, submission_id)
 
+    async def put_last(self, seen: dict[str, LastSeen]) -> None:
+        """Remember what Ray reported of these jobs (by submission id)."""
+        if seen:
+            await self._run(self._put_last, seen)
+
     async def get(self, submission_id: str) -> JobRecord | None:
         return await self._run(self._get, submission_id)
 
@@ -195,3 +240,37 @@ class JobStore(SqliteStore):
 
     async def delete(self, submission_id: str) -> bool:
         return await self._run(self._delete, submission_id)
+
+
+class KeptLogs:
+    """The last log text read of each of our jobs (one file each beside the store), so a job
+    Ray forgot (a restarted head) still shows its log. Blocking: call off the event loop."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _path(self, submission_id: str) -> Path:
+        return self.folder / f"{submission_id.replace('/', '_')}.log"
+
+    def keep(self, submission_id: str, text: str) -> None:
+        """Replace the kept text unless what is kept is longer already (a log only grows)."""
+        path = self._path(submission_id)
+        data = text.encode()
+        try:
+            if path.stat().st_size >= len(data):
+                return
+        except FileNotFoundError:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        # written aside and renamed: a crash leaves the previous text, never half of one
+        part = path.with_name(f".{path.name}.{os.getpid()}.part")
+        part.write_bytes(data)
+        os.replace(part, path)
+
+    def read(self, submission_id: str) -> str | None:
+        try:
+            return self._path(submission_id).read_text(errors="replace")
+        except FileNotFoundError:
+            return None
+
+    def forget(self, submission_id: str) -> None:
+        self._path(submission_id).unlink(missing_ok=True)

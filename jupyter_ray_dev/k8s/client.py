@@ -119,9 +119,13 @@ class KubeClient:
             try:
                 return fn(self.api_client())
             except Exception as err:  # noqa: BLE001 - translated below, re-raised otherwise
-                raise translate(err, target) from err
+                raise translate(err, target, self._server()) from err
 
         return await asyncio.get_running_loop().run_in_executor(self.executor, work)
+
+    def _server(self) -> str | None:
+        """The API server's address, for messages (once the configuration is loaded)."""
+        return getattr(getattr(self._api, "configuration", None), "host", None)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -129,7 +133,7 @@ class KubeClient:
             self._api.close()
 
 
-def translate(err: Exception, target: Target) -> Exception:
+def translate(err: Exception, target: Target, server: str | None = None) -> Exception:
     """The client's exception as one of ours, or ``err`` itself when it is a bug."""
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
@@ -147,9 +151,10 @@ def translate(err: Exception, target: Target) -> Exception:
             "certificate-authority(-data) in the kubeconfig."
         )
     if isinstance(err, (HTTPError, OSError)):
+        at = f" at {server}" if server else ""
         return KubernetesUnreachable(
-            f"The Kubernetes API server did not answer ({type(err).__name__}: {err}). "
-            "Check that the cluster is up and this pod can reach it."
+            f"The Kubernetes API server{at} did not answer ({type(err).__name__}: {err}). "
+            "Check that the cluster is up and this pod can reach it.", server=server
         )
     return err
 

@@ -5,60 +5,77 @@ each run used (``run_record``, written by the ``ray_dev_record`` launcher a job'
 runs through).
 
 jobs, runtime_env, promote and the driver build on this; it depends only on the shared
-utilities. Importing it is cheap: nbconvert and ruamel.yaml load on first use.
+utilities. Importing it is cheap: its modules, nbconvert and ruamel.yaml load on first use.
 """
 
-from .discovery import find_project, project_dir, resolve_file_and_project, resolve_project_folder
-from .files import (
-    DASHBOARD_UPLOAD_LIMIT,
-    UploadSize,
-    default_excludes,
-    describe_size,
-    iter_kept_files,
-    measure_upload,
-)
-from .notebook import ConvertedNotebook, convert_notebook, write_module
-from .root import ROOT_ENV, resolve_in_root, to_api_path
-from .runtime_env import (
-    RUNTIME_ENV_FILE,
-    EnvFile,
-    InvalidYaml,
-    dump,
-    load_project_runtime_env,
-    load_runtime_env,
-    parse,
-    plain,
-    read_file,
-    with_project_paths,
-)
-from .service import ProjectService
+from __future__ import annotations
 
-__all__ = [
-    "DASHBOARD_UPLOAD_LIMIT",
-    "ROOT_ENV",
-    "RUNTIME_ENV_FILE",
-    "ConvertedNotebook",
-    "EnvFile",
-    "InvalidYaml",
-    "ProjectService",
-    "UploadSize",
-    "convert_notebook",
-    "default_excludes",
-    "describe_size",
-    "dump",
-    "find_project",
-    "iter_kept_files",
-    "load_project_runtime_env",
-    "load_runtime_env",
-    "measure_upload",
-    "parse",
-    "plain",
-    "project_dir",
-    "read_file",
-    "resolve_file_and_project",
-    "resolve_in_root",
-    "resolve_project_folder",
-    "to_api_path",
-    "with_project_paths",
-    "write_module",
-]
+from typing import TYPE_CHECKING
+
+from ..lazy import exports
+
+if TYPE_CHECKING:
+    from .discovery import (
+        find_project,
+        project_dir,
+        resolve_file_and_project,
+        resolve_project_folder,
+    )
+    from .files import (
+        DASHBOARD_UPLOAD_LIMIT,
+        UploadSize,
+        default_excludes,
+        describe_size,
+        iter_kept_files,
+        measure_upload,
+    )
+    from .notebook import ConvertedNotebook, convert_notebook, write_module
+    from .root import ROOT_ENV, resolve_in_root, to_api_path
+    from .runtime_env import (
+        RUNTIME_ENV_FILE,
+        EnvFile,
+        InvalidYaml,
+        dump,
+        load_project_runtime_env,
+        load_runtime_env,
+        parse,
+        plain,
+        read_file,
+        with_project_paths,
+    )
+    from .service import ProjectService
+
+# Loaded on first use (PEP 562): the server reads only the root's environment variable at
+# start-up, and the kept-files walk (pathspec, re2) is not needed until a job or an export
+_LAZY = {
+    "find_project": "discovery",
+    "project_dir": "discovery",
+    "resolve_file_and_project": "discovery",
+    "resolve_project_folder": "discovery",
+    "DASHBOARD_UPLOAD_LIMIT": "files",
+    "UploadSize": "files",
+    "default_excludes": "files",
+    "describe_size": "files",
+    "iter_kept_files": "files",
+    "measure_upload": "files",
+    "ConvertedNotebook": "notebook",
+    "convert_notebook": "notebook",
+    "write_module": "notebook",
+    "ROOT_ENV": "root",
+    "resolve_in_root": "root",
+    "to_api_path": "root",
+    "RUNTIME_ENV_FILE": "runtime_env",
+    "EnvFile": "runtime_env",
+    "InvalidYaml": "runtime_env",
+    "dump": "runtime_env",
+    "load_project_runtime_env": "runtime_env",
+    "load_runtime_env": "runtime_env",
+    "parse": "runtime_env",
+    "plain": "runtime_env",
+    "read_file": "runtime_env",
+    "with_project_paths": "runtime_env",
+    "ProjectService": "service",
+}
+
+__all__ = sorted(_LAZY)
+__getattr__ = exports(__name__, _LAZY)

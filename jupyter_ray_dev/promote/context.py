@@ -122,6 +122,14 @@ def _pigz() -> list[str] | None:
     return [pigz, "-6", "-n", "-c"] if pigz else None
 
 
+def _staging_dir() -> str | None:
+    """Where tar's few staged names go (symlinks, the generated text, tar's stderr): memory
+    (/dev/shm) when writable, so making and removing them never waits on a disk busy with
+    writeback, which cost an export more than its own Python work; else the temp dir."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
+
+
 class ContextExportFailed(RayDevError, OSError):
     """tar could not write the context: said with what to do, never a bare 500."""
 
@@ -166,7 +174,7 @@ class TarGzWriter:
                 "Writing a build context needs GNU tar and gzip (or pigz) on the Jupyter "
                 "server, and one of them is missing: install them in the server's image "
                 "(apt-get install tar gzip; every rayproject/ray image has them).")
-        self._scratch = tempfile.TemporaryDirectory(prefix="ray-dev-tar-")
+        self._scratch = tempfile.TemporaryDirectory(prefix="ray-dev-tar-", dir=_staging_dir())
         staging = Path(self._scratch.name)
         (staging / "project").mkdir()
         (staging / "project" / _APP.rstrip("/")).symlink_to(Path(project).absolute(),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -128,6 +129,18 @@ def _clean_up(reqfile: Path, tmp: Path | None) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+_NO_SPACE = "No space left on device"
+
+
+def _failed(folder: Path, why: str, code: int | None) -> dict[str, Any]:
+    """The ``error`` event of an install that could not write; a full folder says so (507)."""
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return {"type": "error", "code": 507, "reason": "storage_full",
+                "message": f"The shared folder {folder.parent} is full ({why}): free space "
+                           "there or install onto another shared root. Nothing was installed."}
+    return {"type": "error", "message": f"The install into {folder.parent} failed: {why}."}
+
+
 class SharedInstaller:
     def __init__(self, python: str = sys.executable) -> None:
         self.python = python
@@ -171,7 +184,11 @@ class SharedInstaller:
             yield {"type": "error", "message": f"Cannot create {folder.parent}: {err}."}
             return
         # the shared folder is often NFS: every file call on it runs off the loop
-        tmp, reqfile = await loop.run_in_executor(None, _scratch, target)
+        try:
+            tmp, reqfile = await loop.run_in_executor(None, _scratch, target)
+        except OSError as err:
+            yield _failed(folder, err.strerror or str(err), err.errno)
+            return
         command = [self.python, "-m", "pip", "install", "--target", str(tmp),
                    "--no-input", "--disable-pip-version-check", "--progress-bar", "off",
                    "--no-warn-script-location", "-r", str(reqfile)]
@@ -188,9 +205,11 @@ class SharedInstaller:
                    "total": len(target.requirements),
                    "message": f"pip install --target {folder}"}
             collected = 0
+            full = False
             assert proc.stdout is not None
             async for raw in proc.stdout:
                 text = raw.decode("utf-8", "replace").rstrip("\r\n")
+                full = full or _NO_SPACE in text
                 yield {"type": "line", "text": text}
                 for prefix, phase in _PHASES:
                     if text.lstrip().startswith(prefix):
@@ -200,6 +219,9 @@ class SharedInstaller:
                                "total": len(target.requirements), "message": text.strip()}
                         break
             code = await proc.wait()
+            if code != 0 and full:
+                yield {**_failed(folder, _NO_SPACE, errno.ENOSPC), "exit_code": code}
+                return
             if code != 0:
                 yield {"type": "error", "exit_code": code,
                        "message": f"pip failed (exit code {code}): see its output above. "
@@ -217,7 +239,7 @@ class SharedInstaller:
                    "seconds": round(time.monotonic() - started, 1),
                    "message": f"Installed into {folder}."}
         except OSError as err:
-            yield {"type": "error", "message": f"The install failed: {err}."}
+            yield _failed(folder, err.strerror or str(err), err.errno)
         finally:
             if proc is not None:
                 self._running.discard(proc)

@@ -51,6 +51,9 @@ class UploadRegistry:
         self.max_sessions = max_sessions
         self._sessions: dict[str, UploadSession] = {}
         self._reaper: asyncio.Task[None] | None = None
+        # writers whose clean-up failed (the store was unreachable): tried again on the next
+        # sweep, so an S3 multipart upload does not stay behind, invisible but billed
+        self._unaborted: list[tuple[UploadSession, Writer]] = []
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -132,13 +135,20 @@ class UploadRegistry:
     async def _drop(self, session: UploadSession) -> None:
         session.done = True
         self._sessions.pop(session.id, None)
+        await self._abort_writer(session, session.writer)
+
+    async def _abort_writer(self, session: UploadSession, writer: Writer) -> None:
         try:
-            await session.writer.abort()
-        except Exception:  # noqa: BLE001 - best effort: the store's own expiry is the backstop
-            log.warning("jupyter_ray_dev: could not clean up upload %s of %s", session.id,
+            await writer.abort()
+        except Exception:  # noqa: BLE001 - tried again on the next sweep
+            log.warning("jupyter_ray_dev: could not clean up upload %s of %s yet", session.id,
                         session.path, exc_info=True)
+            self._unaborted.append((session, writer))
 
     async def sweep(self) -> None:
+        unaborted, self._unaborted = self._unaborted, []
+        for session, writer in unaborted:
+            await self._abort_writer(session, writer)
         now = time.monotonic()
         for session in list(self._sessions.values()):
             if now - session.touched > self.ttl and not session.lock.locked():
@@ -147,7 +157,7 @@ class UploadRegistry:
                 await self.abort(session)
 
     async def _reap(self) -> None:
-        while self._sessions:
+        while self._sessions or self._unaborted:
             await asyncio.sleep(min(self.ttl / 4, 60))
             await self.sweep()
 

@@ -1372,6 +1372,9 @@ export interface components {
             cached?: boolean;
             message?: string;
             exit_code?: number;
+            /** @description error: 507 when the shared folder is full (then reason is storage_full) */
+            code?: number;
+            reason?: string;
             runtime_env?: components["schemas"]["RuntimeEnvFile"];
         };
         Error: {

@@ -11,6 +11,7 @@ import bisect
 import os
 import stat as statmod
 import threading
+import time
 from collections import OrderedDict
 from typing import Any, NamedTuple
 
@@ -51,10 +52,20 @@ def identity(st: os.stat_result) -> Identity:
 class NameCache:
     """Sorted names of the last few big folders listed, while their mtime is unchanged:
     later pages of a 100k folder reuse the first page's listing instead of listing
-    100k names again per page."""
+    100k names again per page.
+
+    A first page (``fresh``) lists again, unless the names were listed moments ago
+    (``FRESH_FOR`` seconds) from a folder whose mtime was already older than that listing
+    by more than a coarse clock's step (git's rule for its index): a change since would
+    have moved the mtime. Re-opening or walking a big folder again right away then skips
+    a 100k-name listing and sort; a mount that never moves a folder's mtime (some FUSE
+    file systems) shows a new name at most that much later."""
+
+    FRESH_FOR = 2.0
+    COARSE_MTIME = 2.0  # FAT/SMB: 2 s; NFS follows the server's, often 1 s
 
     def __init__(self) -> None:
-        self._names: OrderedDict[tuple[int, int], tuple[int, list[str]]] = OrderedDict()
+        self._names: OrderedDict[tuple[int, int], tuple[int, float, list[str]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def clear(self) -> None:
@@ -65,15 +76,18 @@ class NameCache:
         """The folder's sorted names, and its identity when they were listed."""
         st = os.fstat(fd)
         key, folder = (st.st_dev, st.st_ino), identity(st)
+        now = time.time()
         with self._lock:
             cached = self._names.get(key)
-            if cached and not fresh and cached[0] == st.st_mtime_ns:
+            if cached and cached[0] == st.st_mtime_ns and (not fresh or (
+                    now - cached[1] < self.FRESH_FOR
+                    and cached[1] - st.st_mtime_ns / 1e9 > self.COARSE_MTIME)):
                 self._names.move_to_end(key)
-                return cached[1], folder
+                return cached[2], folder
         names = sorted(n for n in os.listdir(fd)
                        if not (n.endswith(UPLOAD_SUFFIX) and n.startswith(".")))
         with self._lock:
-            self._names[key] = (st.st_mtime_ns, names)
+            self._names[key] = (st.st_mtime_ns, now, names)
             self._names.move_to_end(key)
             while len(self._names) > _NAME_CACHE_SIZE:
                 self._names.popitem(last=False)

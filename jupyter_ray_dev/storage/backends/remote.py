@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
+import threading
 from abc import abstractmethod
 from collections.abc import Coroutine
 from typing import Any
@@ -31,6 +33,8 @@ from ..errors import (
 )
 from ..paths import parent_and_name
 from .base import Backend, Entry, Writer, epoch_ms
+
+log = logging.getLogger(__name__)
 
 # exceptions (by class name, so nothing is imported to check them) meaning "did not get
 # through to the service": aiohttp, botocore, requests, asyncio
@@ -387,14 +391,35 @@ class FsspecBackend(Backend):
 class RemoteWriter(Writer):
     def __init__(self, backend: FsspecBackend, path: str, overwrite: bool, handle: Any) -> None:
         self.backend, self.path, self.overwrite, self.handle = backend, path, overwrite, handle
+        # A write the deadline gave up on may still be running in its thread (starting the
+        # multipart upload, say): a discard then would miss what it is about to create, so
+        # the discard is left to that thread, to run as soon as its call returns.
+        self._state = threading.Lock()
+        self._busy = False
+        self._abandoned: Any = None  # the handle to discard once the busy call returns
 
     async def write(self, data: bytes) -> None:
-        await self.backend._blocking(self.path, self.handle.write, data)
+        await self.backend._blocking(self.path, self._exclusive, self.handle.write, data)
 
     async def commit(self) -> None:
         # another writer may have created the object since we started
         await self.backend._check_target(self.path, self.overwrite)
-        await self.backend._blocking(self.path, self._commit)
+        await self.backend._blocking(self.path, self._exclusive, self._commit)
+
+    def _exclusive(self, fn: Any, *args: Any) -> Any:
+        with self._state:
+            self._busy = True
+        try:
+            return fn(*args)
+        finally:
+            with self._state:
+                self._busy, abandoned, self._abandoned = False, self._abandoned, None
+            if abandoned is not None:
+                try:
+                    self._discard_now(abandoned)
+                except Exception:  # noqa: BLE001 - nobody waits for this thread any more
+                    log.warning("jupyter_ray_dev: could not clean up the upload of %s",
+                                self.path, exc_info=True)
 
     def _commit(self) -> None:
         self.handle.close()  # uploads the last part; with autocommit=False nothing is visible
@@ -404,13 +429,23 @@ class RemoteWriter(Writer):
     async def abort(self) -> None:
         if self.handle is None:
             return
-        handle, self.handle = self.handle, None
-        await self.backend._blocking(self.path, self._discard, handle)
+        # kept until the discard succeeds: the upload registry asks again later
+        await self.backend._blocking(self.path, self._discard, self.handle)
+        self.handle = None
+
+    def _discard(self, handle: Any) -> None:
+        with self._state:
+            if self._busy:
+                self._abandoned = handle
+                return
+        self._discard_now(handle)
 
     @staticmethod
-    def _discard(handle: Any) -> None:
+    def _discard_now(handle: Any) -> None:
         try:
             handle.discard()  # S3: abort the multipart upload; GCS: cancel the session
+        except FileNotFoundError:
+            pass  # gone already (an earlier attempt got through after all)
         finally:
             # closed, so the file object's __del__ cannot flush (and start an upload) later
             handle.closed = True
