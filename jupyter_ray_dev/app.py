@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from .service import RayDevConfig, RayDevService
 
 DASHBOARD_PATH = "ray-dev/dashboard/"  # the dashboard proxy (handlers/dashboard.py)
 KERNEL_ACTIONS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
+LEFTOVERS_DELAY = 3.0  # seconds after start-up: the server answers its first requests first
 
 
 class RayDev(ExtensionApp):
@@ -289,6 +291,12 @@ class RayDev(ExtensionApp):
             # keep serving: the panel shows this same message until the config is fixed
             self.log.warning("jupyter_ray_dev: %s", err.message)
 
+        # what a killed server left (upload parts, half-built envs, build contexts and
+        # containers) goes on a thread once the server is up, never in start-up's way
+        sweeper = threading.Timer(LEFTOVERS_DELAY, _sweep_leftovers)
+        sweeper.daemon = True
+        sweeper.start()
+
         if self.capture_notebook_installs and self.serverapp is not None:
             self.serverapp.event_logger.add_listener(schema_id=KERNEL_ACTIONS,
                                                      listener=self._on_kernel_action)
@@ -335,6 +343,12 @@ class RayDev(ExtensionApp):
         from .handlers import ROUTES
 
         self.handlers.extend(ROUTES)
+
+
+def _sweep_leftovers() -> None:
+    from .leftovers import sweep_logged  # imported on the sweeper's thread, not at start-up
+
+    sweep_logged()
 
 
 def _plain(value: Any) -> Any:

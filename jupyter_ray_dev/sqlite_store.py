@@ -62,7 +62,12 @@ class SqliteStore:
             if self.schema_version is not None:
                 conn.execute(f"PRAGMA user_version={int(self.schema_version)}")
             self._conn = conn
+            self._opened()
         return self._conn
+
+    def _opened(self) -> None:
+        """Once per process, on the first use of the file: a store's recovery after a
+        server that was killed (work it left "in progress" that nobody runs any more)."""
 
     def _add_columns(self, conn: sqlite3.Connection) -> None:
         for table, column, declaration in self.added_columns:

@@ -8,6 +8,18 @@ export const DEFAULT_REFRESH_INTERVAL = 5000;
 /** Longest wait between attempts while the server or Ray stays unreachable. */
 export const MAX_BACKOFF_INTERVAL = 60000;
 
+/**
+ * Waits before a panel tries again by itself when the Jupyter server or a
+ * storage endpoint did not answer (a server restart, a 503): fast at first,
+ * then every half a minute.
+ */
+export const RECONNECT_DELAYS = [1000, 2000, 5000, 10000, 30000];
+
+/** A failure that passes by itself: no answer at all, or a 502/503/504. */
+export function isUnreachable(error: ApiError | null): boolean {
+  return error !== null && [0, 502, 503, 504].includes(error.status);
+}
+
 /** What every polled section knows about its last answer. */
 export interface IPolledState {
   /** The last failure; `null` once an answer arrives again. */

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-import shutil
-import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest, Conflict, NotFound, RayDevError
+from ..leftovers import claimed_tempdir, remove_tempdir
 from .builders import Availability, Builder, BuildFailed
 from .builders.base import keeps_image, repository
 from .codelayer import CODE_LAYER, make_image, tag, tag_digest
@@ -30,7 +29,7 @@ from .parity import PASSED, check_image, probe_workdir, unavailable
 from .parity import summary as parity_summary
 from .plan import LOCAL_IMAGE, Plan
 from .registry import RegistryError
-from .store import PromotionRecord, PromotionStore
+from .store import INTERRUPTED_BUILD, INTERRUPTED_PUSH, PromotionRecord, PromotionStore
 
 log = logging.getLogger(__name__)
 
@@ -151,13 +150,31 @@ class Builds:
 
     async def start(self, record: PromotionRecord, plan: Plan, builder: Builder | None,
                     push: bool) -> None:
-        await self.store.put(record)
+        """One build of a project at a time: a second one, while the first runs, is refused
+        naming it (both would build and tag the same image)."""
+        running = next((b.record for b in self.live.values()
+                        if b.record.project == record.project and b.record.kind == "build"
+                        and b.record.status == "building"), None)
+        if running is not None:
+            raise Conflict(f"Promotion {running.id} of {record.project} is building: follow "
+                           "it, or build again when it has ended.", promotion_id=running.id)
         live = LiveBuild(record)
         if is_code_layer(plan):
-            self._start(live, self._code_layer(live, plan, builder))
+            await self._begin(live, lambda: self._code_layer(live, plan, builder))
         else:
             assert builder is not None  # choose_builder gives one to a full build
-            self._start(live, self._run(live, plan, builder, push))
+            await self._begin(live, lambda: self._run(live, plan, builder, push))
+
+    async def _begin(self, live: LiveBuild,
+                     work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Known as live before any await (a second click finds it), recorded, started."""
+        self.live[live.record.id] = live
+        try:
+            await self.store.put(live.record)
+        except BaseException:
+            self.live.pop(live.record.id, None)
+            raise
+        self._start(live, work())
 
     async def _run(self, live: LiveBuild, plan: Plan, builder: Builder, push: bool) -> None:
         """Build; check the image against what it must reproduce; push only when the check
@@ -165,8 +182,8 @@ class Builds:
         leaves the image built and ``blocked``: only the user's *Push anyway*
         (``start_push`` with override) pushes it then."""
         record = live.record
-        scratch = Path(await self._off_loop(tempfile.mkdtemp, "", "ray-dev-context-"))
-        async with self._ending(live, scratch, "The build"):
+        scratch, held = await self._off_loop(claimed_tempdir, "ray-dev-context-")
+        async with self._ending(live, scratch, held, "The build"):
             await live.emit(f"Writing the build context ({len(plan.collected.files)} files) ...")
             if builder.context_form == "tar.gz":
                 context = scratch / "context.tar.gz"
@@ -211,8 +228,8 @@ class Builds:
         and tagged only when the check passed or none could run."""
         record, chosen = live.record, plan.build_path
         assert chosen is not None and chosen.earlier is not None and plan.expected is not None
-        scratch = Path(await self._off_loop(tempfile.mkdtemp, "", "ray-dev-layer-"))
-        async with self._ending(live, scratch, "The code-layer push"):
+        scratch, held = await self._off_loop(claimed_tempdir, "ray-dev-layer-")
+        async with self._ending(live, scratch, held, "The code-layer push"):
             earlier = chosen.earlier
             await live.emit(f"Code only: {chosen.reason}")
             await live.emit(f"Writing the code layer ({len(plan.collected.files)} files) on "
@@ -234,7 +251,8 @@ class Builds:
             await live.emit(f"Done: {made.image}@{made.digest}")
 
     @asynccontextmanager
-    async def _ending(self, live: LiveBuild, scratch: Path, what: str) -> AsyncIterator[None]:
+    async def _ending(self, live: LiveBuild, scratch: Path, held: Any, what: str
+                      ) -> AsyncIterator[None]:
         """How a build or a code-layer push ends, whatever happened: its failure recorded
         with the reason, its scratch folder removed, its record stored."""
         record = live.record
@@ -244,8 +262,9 @@ class Builds:
             record.status = "failed"
             record.error = err.message if isinstance(err, BuildFailed) else f"{what} failed: {err}"
             await live.emit(record.error)
-        except asyncio.CancelledError:
-            record.status, record.error = "failed", "The build was cancelled (server stopping)."
+        except asyncio.CancelledError:  # the server is stopping
+            record.status, record.error = "interrupted", INTERRUPTED_BUILD
+            await live.emit(record.error)
             raise
         except Exception as err:
             log.exception("promotion %s failed", record.id)
@@ -254,7 +273,7 @@ class Builds:
         finally:
             try:
                 # a folder context of a large project is thousands of files to remove
-                await self._off_loop(shutil.rmtree, scratch, True)
+                await self._off_loop(remove_tempdir, scratch, held)
             finally:
                 await self._done(live)
 
@@ -285,6 +304,7 @@ class Builds:
         # the pull is there only for the check: its time is the check's
         result["seconds"] = round(time.perf_counter() - started, 2)
         return result
+
 
     async def start_push(self, promotion_id: str, override: bool, builders: dict[str, Builder],
                          user: str | None) -> PromotionRecord:
@@ -320,14 +340,9 @@ class Builds:
         record.status, record.error = "pushing", None
         live = LiveBuild(record)
         live.lines = record.log.splitlines()
-        self.live[promotion_id] = live  # before any await: a second click finds it
-        try:
-            await self.store.put(record)
-        except BaseException:
-            self.live.pop(promotion_id, None)
-            raise
-        self._start(live, self._push(live, None if made_here else builder, before,
-                                     None if checked else user or "", parity))
+        await self._begin(live, lambda: self._push(live, None if made_here else builder,
+                                                   before, None if checked else user or "",
+                                                   parity))
         return record
 
     async def _push(self, live: LiveBuild, builder: Builder | None, before: str,
@@ -359,8 +374,9 @@ class Builds:
             # still built: push again
             record.status, record.error = before, str(getattr(err, "message", err))
             await live.emit(record.error)
-        except asyncio.CancelledError:
-            record.status, record.error = before, "The push was cancelled (server stopping)."
+        except asyncio.CancelledError:  # the server is stopping
+            record.status, record.error = before, INTERRUPTED_PUSH
+            await live.emit(record.error)
             raise
         except Exception as err:
             log.exception("push of promotion %s failed", record.id)

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest, Conflict, NotFound
+from ..leftovers import claimed_tempdir, remove_tempdir
 from ..project.root import resolve_in_root, to_api_path
 from .build import Builds, choose_builder
 from .builder_registry import make_builders
@@ -207,12 +206,12 @@ class PromoteService:
                                user: str | None = None) -> ContextDownload:
         """``export_context`` into a scratch folder, read back in chunks for a download;
         the folder goes once the chunks are read or dropped. Every file step is off the loop."""
-        scratch = Path(await self._off_loop(tempfile.mkdtemp, "", "ray-dev-export-"))
+        scratch, held = await self._off_loop(claimed_tempdir, "ray-dev-export-")
         archive = scratch / "context.tar.gz"
         try:
             info = await self.export_context(project, request, archive, user=user)
         except BaseException:
-            await self._off_loop(shutil.rmtree, scratch, True)
+            await self._off_loop(remove_tempdir, scratch, held)
             raise
 
         async def chunks() -> AsyncIterator[bytes]:
@@ -224,7 +223,7 @@ class PromoteService:
                 finally:
                     f.close()
             finally:
-                await self._off_loop(shutil.rmtree, scratch, True)
+                await self._off_loop(remove_tempdir, scratch, held)
 
         return ContextDownload(info["id"], info["filename"], chunks())
 
@@ -289,7 +288,7 @@ class PromoteService:
         if self._kubernetes is None:
             raise BadRequest("Kubernetes is not configured on this server.", field="kind")
         record = await self.get(promotion_id)
-        if record["status"] in ("building", "failed", "blocked", "pushing"):
+        if record["status"] in ("building", "failed", "interrupted", "blocked", "pushing"):
             # blocked: built here but held back by its parity check, so in no registry
             raise Conflict(f"Promotion {promotion_id} is {record['status']}: there is no "
                            "pushed image to apply. Re-apply a pushed promotion.",

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ..leftovers import owner, owner_gone
 from ..sqlite_store import SqliteStore
 
 _SCHEMA = """
@@ -29,7 +30,8 @@ CREATE TABLE IF NOT EXISTS promotions (
     entrypoint  TEXT NOT NULL,
     kind        TEXT NOT NULL,     -- build | context | runtime_env
     -- building | pushed | built | blocked (built, the parity check did not pass: waiting for
-    -- "Push anyway") | pushing | failed | exported | uploaded
+    -- "Push anyway") | pushing | failed | interrupted (the server stopped during the build)
+    -- | exported | uploaded
     status      TEXT NOT NULL,
     inputs_hash TEXT NOT NULL,
     image       TEXT,
@@ -49,6 +51,7 @@ CREATE TABLE IF NOT EXISTS promotions (
     lock_hash   TEXT,
     parity      TEXT,              -- JSON: the parity check of the built image
     overrides   TEXT,              -- JSON: what a user pushed despite ([{what, user, ...}])
+    owner       TEXT,              -- the process building or pushing it (leftovers.owner())
     deps_hash   TEXT,              -- sha256 of the dependency files (requirements, wheels)
     build_path  TEXT               -- JSON: {path: full_build | code_layer, reason, earlier}
 );
@@ -58,6 +61,22 @@ _SUMMARY = ("id", "project", "entrypoint", "kind", "status", "inputs_hash", "ima
             "builder", "error", "user", "created", "finished", "source_run", "source_run_time",
             "lock_hash", "overrides", "build_path")
 _JSON = ("lock", "parity", "overrides", "build_path")  # stored as JSON text
+
+
+RUNNING = ("building", "pushing")
+INTERRUPTED_BUILD = ("The server stopped during this build (restarted or killed): nothing was "
+                     "pushed. Build again.")
+INTERRUPTED_PUSH = ("The server stopped during the push (restarted or killed): the image is "
+                    "still built here; push it again.")
+
+
+def interrupted(status: str, parity: str | None) -> tuple[str, str]:
+    """What a build or push the server stopped in the middle of becomes: (status, error).
+    A push goes back to waiting for its push: built when its check passed, else blocked."""
+    if status == "pushing":
+        passed = json.loads(parity or "null") or {}
+        return ("built" if passed.get("status") == "passed" else "blocked"), INTERRUPTED_PUSH
+    return "interrupted", INTERRUPTED_BUILD
 
 
 def _lines(text: str) -> list[str]:
@@ -148,16 +167,35 @@ class PromotionStore(SqliteStore):
     schema = _SCHEMA
     added_columns = tuple(("promotions", c, "TEXT") for c in
                           ("source_run", "lock", "lock_hash", "parity", "overrides",
-                           "deps_hash", "build_path")) + (
+                           "owner", "deps_hash", "build_path")) + (
         ("promotions", "source_run_time", "REAL"),)
     thread_name = "ray-dev-promote"
 
     def _put(self, record: PromotionRecord) -> None:
         data = record.row()
+        # whose work it is while it runs: the next server start settles an owner's that died
+        data["owner"] = owner() if record.status in RUNNING else None
         cols = ", ".join(data)
         marks = ", ".join("?" for _ in data)
         self._write(f"INSERT OR REPLACE INTO promotions ({cols}) VALUES ({marks})",
                     tuple(data.values()))
+
+    def _opened(self) -> None:
+        """Builds and pushes whose server was killed (or stopped while the loop could not
+        record it): no longer shown as running, and each says what to do now."""
+        db = self._conn
+        assert db is not None
+        rows = db.execute("SELECT id, status, owner, parity, log FROM promotions "
+                          f"WHERE status IN ({', '.join('?' for _ in RUNNING)})",
+                          RUNNING).fetchall()
+        for row in rows:
+            if not owner_gone(row["owner"]):
+                continue  # a live server's or CLI's
+            status, error = interrupted(row["status"], row["parity"])
+            log_text = "\n".join(filter(None, (row["log"], error)))
+            self._write("UPDATE promotions SET status = ?, error = ?, log = ?, owner = NULL, "
+                        "finished = ? WHERE id = ? AND status = ?",
+                        (status, error, log_text, time.time(), row["id"], row["status"]))
 
     def _get(self, promotion_id: str) -> PromotionRecord | None:
         row = self._db().execute("SELECT * FROM promotions WHERE id = ?",

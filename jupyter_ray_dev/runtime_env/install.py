@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadRequest
+from ..leftovers import Claim, claim, die_with_parent
 
 ENVS_DIR = "envs"
 MANIFEST = ".ray-dev-env.json"
@@ -100,13 +101,19 @@ _PHASES = (("Collecting ", "collecting"), ("Downloading ", "downloading"),
            ("Successfully installed", "installed"))
 
 
-def _scratch(target: Target) -> tuple[Path, Path]:
-    """A fresh folder beside the target for pip to install into, and its requirements file."""
+def _scratch(target: Target) -> tuple[Path, Path, Claim]:
+    """A fresh folder beside the target for pip to install into, its requirements file,
+    and their claim (the next start removes both when this server is killed meanwhile)."""
     folder = target.folder
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{target.digest}-", dir=folder.parent))
     reqfile = tmp.parent / f"{tmp.name}.requirements.txt"
-    reqfile.write_text("\n".join(target.requirements) + "\n", encoding="utf-8")
-    return tmp, reqfile
+    held = claim(tmp, reqfile)
+    try:
+        reqfile.write_text("\n".join(target.requirements) + "\n", encoding="utf-8")
+    except OSError:  # a full disk: nothing of this install stays
+        _clean_up(reqfile, tmp, held)
+        raise
+    return tmp, reqfile, held
 
 
 def _publish(tmp: Path, folder: Path, manifest: dict[str, Any]) -> bool:
@@ -122,11 +129,12 @@ def _publish(tmp: Path, folder: Path, manifest: dict[str, Any]) -> bool:
     return True
 
 
-def _clean_up(reqfile: Path, tmp: Path | None) -> None:
+def _clean_up(reqfile: Path, tmp: Path | None, held: Claim) -> None:
     with contextlib.suppress(OSError):
         reqfile.unlink()
     if tmp is not None:
         shutil.rmtree(tmp, ignore_errors=True)
+    held.release()
 
 
 _NO_SPACE = "No space left on device"
@@ -185,7 +193,7 @@ class SharedInstaller:
             return
         # the shared folder is often NFS: every file call on it runs off the loop
         try:
-            tmp, reqfile = await loop.run_in_executor(None, _scratch, target)
+            tmp, reqfile, held = await loop.run_in_executor(None, _scratch, target)
         except OSError as err:
             yield _failed(folder, err.strerror or str(err), err.errno)
             return
@@ -198,7 +206,7 @@ class SharedInstaller:
         try:
             proc = await asyncio.create_subprocess_exec(
                 *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                stdin=asyncio.subprocess.DEVNULL,
+                stdin=asyncio.subprocess.DEVNULL, preexec_fn=die_with_parent(),
                 env={**os.environ, "PYTHONUNBUFFERED": "1", "PIP_NO_INPUT": "1"})
             self._running.add(proc)
             yield {"type": "progress", "phase": "starting", "collected": 0,
@@ -248,7 +256,7 @@ class SharedInstaller:
                         proc.kill()
                     with contextlib.suppress(Exception):
                         await asyncio.shield(proc.wait())
-            await loop.run_in_executor(None, _clean_up, reqfile, None if ok else tmp)
+            await loop.run_in_executor(None, _clean_up, reqfile, None if ok else tmp, held)
 
     async def close(self) -> None:
         for proc in list(self._running):

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import secrets
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,9 +52,17 @@ class UploadRegistry:
         self.max_sessions = max_sessions
         self._sessions: dict[str, UploadSession] = {}
         self._reaper: asyncio.Task[None] | None = None
+        self._targets: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = \
+            weakref.WeakValueDictionary()
         # writers whose clean-up failed (the store was unreachable): tried again on the next
         # sweep, so an S3 multipart upload does not stay behind, invisible but billed
         self._unaborted: list[tuple[UploadSession, Writer]] = []
+
+    def _target_lock(self, root: str, path: str) -> asyncio.Lock:
+        lock = self._targets.get((root, path))
+        if lock is None:
+            lock = self._targets[(root, path)] = asyncio.Lock()
+        return lock
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -118,7 +127,11 @@ class UploadRegistry:
                                       "received: send the rest before committing.",
                                       received=session.received, upload_id=session.id)
             try:
-                await session.writer.commit()
+                # one commit per target at a time: an object store's check for an existing
+                # object and its commit are two calls, and two uploads without overwrite
+                # must not both find the name free
+                async with self._target_lock(session.root, session.path):
+                    await session.writer.commit()
             finally:
                 # committed, or failed: either way this session is over and its temp is gone
                 await self._drop(session)

@@ -1745,10 +1745,10 @@ export interface components {
             /** @enum {string} */
             kind: "build" | "context" | "runtime_env";
             /**
-             * @description blocked: built, but its parity check failed or could not run, so it was not pushed: POST .../push with override true pushes it anyway. pushing: such a push in progress.
+             * @description blocked: built, but its parity check failed or could not run, so it was not pushed: POST .../push with override true pushes it anyway. pushing: such a push in progress. interrupted: the server stopped during the build (error says what to do: build again).
              * @enum {string}
              */
-            status: "building" | "pushed" | "built" | "blocked" | "pushing" | "failed" | "exported" | "uploaded";
+            status: "building" | "pushed" | "built" | "blocked" | "pushing" | "failed" | "interrupted" | "exported" | "uploaded";
             inputs_hash: string;
             image?: string | null;
             digest?: string | null;

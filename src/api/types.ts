@@ -776,7 +776,10 @@ export interface IPromoteShapeSource {
   numbers: IShapeNumber[];
 }
 
-/** `blocked`: built, held back by its parity check (Push anyway pushes it). */
+/**
+ * `blocked`: built, held back by its parity check (Push anyway pushes it);
+ * `interrupted`: the server stopped during the build (build again).
+ */
 export type PromotionStatus =
   | 'building'
   | 'pushed'
@@ -784,6 +787,7 @@ export type PromotionStatus =
   | 'blocked'
   | 'pushing'
   | 'failed'
+  | 'interrupted'
   | 'exported'
   | 'uploaded';
 

@@ -53,6 +53,11 @@ export function reapplyBlocker(
   if (promotion.status === 'failed') {
     return trans.__('The build failed: there is no image to apply.');
   }
+  if (promotion.status === 'interrupted') {
+    return trans.__(
+      'The server stopped during the build: there is no image to apply. Build again.'
+    );
+  }
   if (promotion.status === 'blocked' || promotion.status === 'pushing') {
     return trans.__(
       'The image is not pushed: its parity check held it back (Push anyway pushes it).'

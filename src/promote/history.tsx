@@ -261,6 +261,7 @@ function PromotionsView(props: IPromotionsViewProps): JSX.Element {
             <span
               className={`jp-RayDev-historyStatus jp-mod-${p.status}`}
               data-testid="ray-promotion-status"
+              title={p.error ?? undefined}
             >
               {p.status}
             </span>

@@ -287,7 +287,17 @@ export class RuntimeEnvModel {
         this._emit('load');
       });
     } catch (reason) {
-      result = { type: 'error', message: errorMessage(reason) };
+      result = {
+        type: 'error',
+        message:
+          reason instanceof ApiError
+            ? reason.message
+            : this._interrupted(errorMessage(reason))
+      };
+    }
+    if (result?.type !== 'done' && result?.type !== 'error') {
+      // the stream ended without its last word: the server stopped under it
+      result = { type: 'error', message: this._interrupted('') };
     }
     this.install = { ...this.install, running: false, result };
     this._emit('load');
@@ -303,6 +313,14 @@ export class RuntimeEnvModel {
       clearTimeout(this._timer);
     }
     Signal.clearData(this);
+  }
+
+  /** Why an install stopped when its stream broke off, and what to do now. */
+  private _interrupted(detail: string): string {
+    return this._trans.__(
+      'The install was interrupted: the connection to the server ended before pip finished (%1). The server removes what it half-installed; install again.',
+      detail || this._trans.__('the server stopped or restarted')
+    );
   }
 
   /** Take `file` as the saved state: what the server holds now, no error. */

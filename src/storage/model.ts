@@ -22,6 +22,7 @@ import {
   type RayDevAPI,
   toApiError
 } from '../api';
+import { isUnreachable, RECONNECT_DELAYS } from '../polling';
 import { baseName, invalidName, itemUri, joinPath, parentPath } from './paths';
 import { defaultSnippet, type ISnippet, snippetsFor } from './snippets';
 import { type IUploadItem, UploadQueue } from './upload';
@@ -390,6 +391,7 @@ export class StorageModel {
     }
     this._isDisposed = true;
     clearTimeout(this._previewTimer);
+    clearTimeout(this._reconnectTimer);
     Signal.clearData(this);
   }
 
@@ -409,6 +411,7 @@ export class StorageModel {
       this._roots = await this._api.listStorageRoots();
     } catch (reason) {
       this._rootsError = toApiError(reason);
+      this._reconnectLater(this._rootsError);
       this._changed.emit();
       return;
     }
@@ -671,7 +674,31 @@ export class StorageModel {
   }
 
   /** A new selection is previewed after a short pause (arrowing through rows). */
+  /** Try again by itself while the server or the storage does not answer. */
+  private _reconnectLater(error: ApiError | null): void {
+    if (!isUnreachable(error)) {
+      if (error === null) {
+        this._reconnects = 0;
+      }
+      return;
+    }
+    if (this._reconnectTimer !== undefined || this._isDisposed) {
+      return;
+    }
+    const delay =
+      RECONNECT_DELAYS[Math.min(this._reconnects, RECONNECT_DELAYS.length - 1)];
+    this._reconnects++;
+    this._reconnectTimer = setTimeout(() => {
+      this._reconnectTimer = undefined;
+      void this.retry();
+    }, delay);
+  }
+
   private _onListingChanged(): void {
+    const { error, loaded, loading } = this.listing.state;
+    if (error || (loaded && !loading)) {
+      this._reconnectLater(error);
+    }
     const entry = this.listing.selectedEntry;
     const selectedPath = entry?.path ?? null;
     if (selectedPath !== this._lastSelected) {
@@ -728,6 +755,8 @@ export class StorageModel {
   private _preview: IPreviewState = EMPTY_PREVIEW;
   private _previewToken = 0;
   private _previewTimer: ReturnType<typeof setTimeout> | undefined;
+  private _reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private _reconnects = 0;
   private _lastSelected: string | null = null;
   private _actionError: ApiError | null = null;
   private _changed = new Signal<this, void>(this);

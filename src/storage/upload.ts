@@ -14,6 +14,7 @@ import {
   type RayDevAPI,
   toApiError
 } from '../api';
+import { RECONNECT_DELAYS } from '../polling';
 import { joinPath } from './paths';
 
 /** One chunk: bytes `[start, end)` of the file. */
@@ -63,8 +64,42 @@ export interface IUploadOptions {
   signal?: AbortSignal;
 }
 
-/** Upload one file in chunks; aborts the session on any failure. */
+/**
+ * Upload one file in chunks. When the Jupyter server stops answering (a
+ * restart) or forgets the session (404 upload_not_found), it starts again
+ * from the first byte once the server answers, up to `RECONNECT_DELAYS.length`
+ * times; any other failure is final.
+ */
 export async function uploadFile(
+  api: UploadApi,
+  options: IUploadOptions
+): Promise<IStorageItem> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await uploadOnce(api, options);
+    } catch (reason) {
+      const error = toApiError(reason);
+      // the server itself went away (a 503 is the storage's own: said at once)
+      const lost =
+        [0, 502, 504].includes(error.status) ||
+        (error.status === 404 && error.reason === 'upload_not_found');
+      if (
+        options.signal?.aborted ||
+        !lost ||
+        attempt >= RECONNECT_DELAYS.length
+      ) {
+        throw reason;
+      }
+      options.onProgress?.(0, options.file.size);
+      await new Promise(resolve =>
+        setTimeout(resolve, RECONNECT_DELAYS[attempt])
+      );
+    }
+  }
+}
+
+/** One try: a session, its chunks, its commit; aborts the session on any failure. */
+async function uploadOnce(
   api: UploadApi,
   options: IUploadOptions
 ): Promise<IStorageItem> {

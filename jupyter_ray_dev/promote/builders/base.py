@@ -7,7 +7,6 @@ import asyncio
 import logging
 import re
 import shutil
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from ...errors import RayDevError
+from ...leftovers import claimed_tempdir, die_with_parent, remove_tempdir
 
 Emit = Callable[[str], Awaitable[None]]
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ async def run(argv: list[str], emit: Emit | None, env: dict[str, str] | None = N
     """Run, streaming merged stdout/stderr line by line to ``emit``; (exit code, lines)."""
     proc = await asyncio.create_subprocess_exec(
         *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        stdin=asyncio.subprocess.DEVNULL, env=env)
+        stdin=asyncio.subprocess.DEVNULL, env=env, preexec_fn=die_with_parent())
     lines: list[str] = []
     try:
         assert proc.stdout is not None
@@ -151,12 +151,13 @@ def last_match(lines: list[str], pattern: Callable[[str], object]) -> str | None
 
 @asynccontextmanager
 async def scratch_dir(prefix: str) -> AsyncIterator[Path]:
-    """A temporary folder, made and removed off the event loop."""
-    path = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix=prefix))
+    """A temporary folder, made and removed off the event loop (and by the next start
+    when the server is killed meanwhile)."""
+    path, held = await asyncio.to_thread(claimed_tempdir, prefix)
     try:
         yield path
     finally:
-        await asyncio.to_thread(shutil.rmtree, path, True)
+        await asyncio.to_thread(remove_tempdir, path, held)
 
 
 async def build_image(tool: str, argv: list[str], context: Path, build_args: dict[str, str],

@@ -29,6 +29,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...leftovers import claim
 from .base import (
     Availability,
     BuildFailed,
@@ -213,15 +214,30 @@ class BuildahBuilder:
                     emit: Emit) -> BuildResult:
         if self._driver is None:
             await self.availability()  # auto: decide before the first build
-        image_id = await build_image(
-            # --force-rm: a failed step's working container goes too (only a success's would)
-            "buildah", [*self._base(), "build", "--isolation", self.config.isolation, "--layers",
-                        "--force-rm", "-f", str(context / "Dockerfile"), "-t", image], context,
-            build_args, _STEP,
-            emit)
+        # a killed server's build leaves its working container: the claim lets the next
+        # start remove the ones made since (--force-rm covers only a failed step)
+        held = await asyncio.to_thread(claim, containers={
+            "base": self._base(), "before": await self._containers()})
+        try:
+            image_id = await build_image(
+                "buildah", [*self._base(), "build", "--isolation", self.config.isolation,
+                            "--layers", "--force-rm", "-f", str(context / "Dockerfile"),
+                            "-t", image], context, build_args, _STEP, emit)
+        except asyncio.CancelledError:
+            raise  # buildah was killed: its container stays claimed for the next start
+        except BaseException:
+            await asyncio.to_thread(held.release)
+            raise
+        await asyncio.to_thread(held.release)
         if not push:
             return BuildResult(image=image, image_id=image_id, digest=None)
         return BuildResult(image=image, image_id=image_id, digest=await self.push(image, emit))
+
+    async def _containers(self) -> list[str]:
+        """The ids of the working containers in the store now."""
+        code, lines = await run([*self._base(), "containers", "--all", "--quiet", "--notruncate"],
+                                None)
+        return [ln.strip() for ln in lines if ln.strip()] if code == 0 else []
 
     async def push(self, image: str, emit: Emit) -> str | None:
         if self._driver is None:
@@ -261,9 +277,11 @@ class BuildahBuilder:
         if self._driver is None:
             await self.availability()
         name = f"ray-dev-check-{secrets.token_hex(4)}"
+        held = await asyncio.to_thread(claim, containers={"base": self._base(), "names": [name]})
         code, lines = await run([*self._base(), "from", "--pull=never", "--name", name, image],
                                 None)
         if code != 0:
+            await asyncio.to_thread(held.release)
             raise CheckUnavailable(f"buildah could not make a container of {image}: "
                                    + " ".join(lines[-2:])[:400])
         try:
@@ -274,3 +292,4 @@ class BuildahBuilder:
                 f"The check in {image}")
         finally:
             await quietly(run([*self._base(), "rm", name], None), f"buildah rm {name}")
+            await asyncio.to_thread(held.release)

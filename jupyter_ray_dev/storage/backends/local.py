@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from ...errors import RayDevError
+from ...leftovers import Claim, claim
 from ..errors import (
     IsADirectory,
     NotADirectory,
@@ -395,10 +396,14 @@ class LocalWriter(Writer):
         self.dir_fd, self.name = backend._parent_fd(path)
         self.fd: int | None = None
         self.tmp: str | None = None
+        self._claim: Claim | None = None
         try:
             self._check_target()
             # same folder, so the final rename is atomic (same file system)
             self.tmp = f".{self.name[:180]}.{secrets.token_hex(8)}{UPLOAD_SUFFIX}"
+            # claimed first: a server killed mid-upload leaves it for the next start to remove
+            folder = fd_path(self.dir_fd)
+            self._claim = claim(os.path.join(folder, self.tmp)) if folder else None
             self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW |
                               os.O_CLOEXEC, 0o666, dir_fd=self.dir_fd)
         except BaseException:
@@ -481,6 +486,9 @@ class LocalWriter(Writer):
             except FileNotFoundError:
                 pass
             self.tmp = None
+        if self._claim is not None:
+            self._claim.release()
+            self._claim = None
         if self.dir_fd is not None and self.tmp is None and self.fd is None:
             os.close(self.dir_fd)
             self.dir_fd = None  # type: ignore[assignment]
