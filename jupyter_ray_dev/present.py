@@ -305,6 +305,9 @@ def promote_plan_text(plan: dict[str, Any]) -> str:
         state = ("available" if builder.get("available")
                  else f"not available: {builder.get('reason')}")
         lines.append(f"  builder {builder['name']}: {state}")
+    build_path = plan.get("build_path")
+    if build_path:
+        lines.append(f"  build path   {build_path_line(build_path)}")
     source = plan.get("source") or {}
     if source:
         lines.append(f"  versions     from {source.get('description')}")
@@ -351,6 +354,13 @@ def promote_plan_text(plan: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def build_path_line(build_path: dict[str, Any]) -> str:
+    """Which way the image is (or was) made, and why."""
+    how = ("the code layer on the earlier image, no builder"
+           if build_path["path"] == "code_layer" else "a full build")
+    return f"{how}: {build_path['reason']}"
+
+
 def promotion_line(promotion: dict[str, Any]) -> str:
     image = promotion.get("image") or ""
     digest = promotion.get("digest")
@@ -360,6 +370,8 @@ def promotion_line(promotion: dict[str, Any]) -> str:
     check = f" (parity {parity})" if parity else ""
     if promotion.get("overrides"):
         check += " (pushed anyway: the override is recorded)"
+    if (promotion.get("build_path") or {}).get("path") == "code_layer":
+        check += " (code layer, no builder)"
     run = promotion.get("source_run")
     lock = (promotion.get("lock_hash") or "")[:12]
     provenance = (f" (pins from run {run}" if run else " (pins from the server's Python") + \

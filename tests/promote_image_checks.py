@@ -12,7 +12,9 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from promote_helpers import build_wheel, notebook, sample_project, write
+from promote_helpers import SUMMARY, build_wheel, notebook, sample_project, write
+
+from jupyter_ray_dev.promote import PromoteConfig, PromoteService
 
 # what the Dockerfile's pip step starts with, as a failed build must name it
 PIP_STEP = "RUN mkdir -p /home/ray/app && cd /home/ray/.ray-dev-deps"
@@ -36,6 +38,20 @@ def layer_files(image: str, dest: Path) -> list[set[str]]:
         with tarfile.open(dest / layer["digest"].split(":")[1]) as tar:
             layers.append({m.name.lstrip("./") for m in tar.getmembers()})
     return layers
+
+
+async def _summary():
+    return SUMMARY
+
+
+def vfs_service(root: Path, store: Path, buildah_store: dict[str, str],
+                registry: str) -> PromoteService:
+    """The promote service of the build tests: buildah with vfs storage (what works in any
+    pod), pushing to ``registry``/team over plain HTTP."""
+    return PromoteService(PromoteConfig(
+        root_dir=root, registry=f"{registry}/team", tls_verify=False,
+        buildah_root=buildah_store["root"], buildah_runroot=buildah_store["runroot"],
+        buildah_storage_driver="vfs", store_path=store), _summary)
 
 
 async def run_build(service, body):
@@ -101,11 +117,14 @@ def check_pushed_image(image: str, end: dict, pulled: Path) -> None:
 def rebuild_after_code_change(service, body, root: Path, first: dict,
                               cache_marker: str) -> tuple[list[str], dict]:
     """Change only code and build again: the pip step must come from the builder's
-    cache (``cache_marker`` is how the builder says so) and only the code layer differ."""
+    cache (``cache_marker`` is how the builder says so) and only the code layer differ.
+    Into another repository: in the same one, a code-only change takes the code-layer
+    path, which needs no builder (test_promote_codelayer.py)."""
     write(root / "proj" / "helpers.py", "def answer():\n    return 43\n")
-    lines, end = asyncio.run(run_build(service, body))
+    repo = first["image"].rsplit(":", 1)[0]
+    lines, end = asyncio.run(run_build(service, {**body, "image": f"{repo}-rebuilt:v2"}))
     assert end["status"] == "pushed", "\n".join(lines[-30:])
-    assert end["image"] != first["image"]  # content-addressed tag
+    assert end["build_path"]["path"] == "full_build"
     pip_step = next(i for i, ln in enumerate(lines) if "pip install" in ln)
     assert lines[pip_step + 1].strip().startswith(cache_marker), lines[pip_step:pip_step + 3]
     assert not any("Processing ./wheels" in ln for ln in lines)  # pip did not run again

@@ -168,11 +168,16 @@ def test_build_pushes_and_prints_the_digest(ray_head, tmp_path, buildah_store, r
     (at,) = [i for i, line in enumerate(out) if line.startswith("Promotion ")]
     last = out[at]
     assert " pushed " in last and "@sha256:" in last
-    # the same inputs again, as --json: the result document with the digest
+    # the same inputs again, as --json: the result document with the digest; nothing but
+    # the code (here: nothing) changed, so the code layer on the first image, no builder
+    review = cli("promote", "-e", "train.ipynb", "--base-image", base_image)
+    assert "  build path   the code layer on the earlier image, no builder: only the code " \
+        "changed since promotion" in review.stdout
     js = cli("promote", "-e", "train.ipynb", "--build", "--base-image", base_image, "--json")
     assert js.returncode == 0, js.stderr[-3000:]
     result = json.loads(js.stdout)
     assert result["status"] == "pushed" and result["digest"].startswith("sha256:")
+    assert result["build_path"]["path"] == "code_layer"
     assert result["image"].startswith(f"{registry}/ci/proj:")
     # the text ends with the provenance the JSON carries, printed by the one presenter
     provenance = result["provenance"]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from fault_server import FaultServer, wait_for
-from promote_fixtures import buildah
+from image_parts import buildah
 from promote_helpers import sample_project
 
 pytestmark = [pytest.mark.faults]

@@ -10,7 +10,6 @@ import asyncio
 
 import pytest
 from image_parts import buildah
-from promote_helpers import SUMMARY
 from promote_image_checks import (
     HOSTILE,
     broken_wheel_project,
@@ -19,27 +18,14 @@ from promote_image_checks import (
     hostile_project,
     rebuild_after_code_change,
     run_build,
+    vfs_service,
 )
-
-from jupyter_ray_dev.promote import PromoteConfig, PromoteService
-
-
-async def _summary():
-    return SUMMARY
-
-
-def _vfs_service(root, tmp_path, buildah_store, registry) -> PromoteService:
-    return PromoteService(PromoteConfig(
-        root_dir=root, registry=f"{registry}/team", tls_verify=False,
-        buildah_root=buildah_store["root"], buildah_runroot=buildah_store["runroot"],
-        buildah_storage_driver="vfs",  # vfs: what works in any pod
-        store_path=tmp_path / "p.sqlite"), _summary)
 
 
 def test_build_push_inspect_and_rebuild_on_cached_dependency_layers(
         tmp_path, buildah_store, base_image, registry):
     root = hostile_project(tmp_path)
-    service = _vfs_service(root, tmp_path, buildah_store, registry)
+    service = vfs_service(root, tmp_path / "p.sqlite", buildah_store, registry)
     body = {"entrypoint": "proj/train.ipynb", "base_image": base_image}
     try:
         lines, end = asyncio.run(run_build(service, body))
@@ -74,7 +60,7 @@ def end_command(service, body) -> str:
 def test_a_failing_step_is_named_and_nothing_is_pushed(tmp_path, buildah_store, base_image,
                                                        registry):
     root = broken_wheel_project(tmp_path)
-    service = _vfs_service(root, tmp_path, buildah_store, registry)
+    service = vfs_service(root, tmp_path / "p.sqlite", buildah_store, registry)
     try:
         lines, end = asyncio.run(run_build(service, {"entrypoint": "proj/train.ipynb",
                                                      "base_image": base_image}))

@@ -211,6 +211,25 @@ def test_review_prints_warnings_as_sentences_and_names_the_excluded_files():
     assert "  excluded     run.log, checkpoints (ignore rules:" in text
 
 
+def test_review_and_history_say_which_way_the_image_is_made():
+    from jupyter_ray_dev import present
+
+    earlier = {"id": "promo_1", "image": "r:5000/t/proj:abc", "digest": "sha256:" + "a" * 64}
+    layer = {"path": "code_layer", "reason": "only the code changed since promotion promo_1",
+             "earlier": earlier}
+    text = present.promote_plan_text({**PLAN, "build_path": layer})
+    assert ("  build path   the code layer on the earlier image, no builder: only the code "
+            "changed since promotion promo_1") in text
+    full = {"path": "full_build", "reason": "the base image changed (a -> b) since promotion "
+            "promo_1.", "earlier": earlier}
+    assert "  build path   a full build: the base image changed (a -> b)" in \
+        present.promote_plan_text({**PLAN, "build_path": full})
+    promotion = {"id": "promo_2", "status": "pushed", "image": "r:5000/t/proj:def",
+                 "digest": "sha256:" + "b" * 64, "build_path": layer}
+    assert "(code layer, no builder)" in present.promotion_line(promotion)
+    assert "code layer" not in present.promotion_line({**promotion, "build_path": full})
+
+
 def test_review_says_where_each_number_of_rays_view_came_from():
     from jupyter_ray_dev import present
     from jupyter_ray_dev.promote.manifests import cluster_shape

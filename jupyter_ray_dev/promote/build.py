@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +21,14 @@ from ..errors import BadRequest, Conflict, NotFound, RayDevError
 from ..leftovers import claimed_tempdir, remove_tempdir
 from .builders import Availability, Builder, BuildFailed
 from .builders.base import keeps_image, repository
+from .codelayer import CODE_LAYER, make_image, tag, tag_digest
 from .context import write_folder, write_tar_gz
 from .dockerfile import build_time_args
 from .options import PromoteOptions, registry_host
-from .parity import PASSED, check_image, probe_workdir
+from .parity import PASSED, check_image, probe_workdir, unavailable
 from .parity import summary as parity_summary
 from .plan import LOCAL_IMAGE, Plan
+from .registry import RegistryError
 from .store import INTERRUPTED_BUILD, INTERRUPTED_PUSH, PromotionRecord, PromotionStore
 
 log = logging.getLogger(__name__)
@@ -44,8 +48,9 @@ def preferred(found: list[Availability], default: str) -> str:
     return default if default in usable or not usable else usable[0]
 
 
-def choose_builder(plan: Plan, options: PromoteOptions, default: str) -> str:
-    """The builder for this plan, after the checks that make a build pointless."""
+def choose_builder(plan: Plan, options: PromoteOptions, default: str) -> str | None:
+    """The builder for this plan, after the checks that make a build pointless. The
+    code-layer path needs none: then it is the one that can check the image, if any."""
     if plan.image is None:
         raise BadRequest("No target image: give `image` (registry/name:tag) or set "
                          "c.RayDev.promote_registry on the server.", field="image")
@@ -58,12 +63,18 @@ def choose_builder(plan: Plan, options: PromoteOptions, default: str) -> str:
                          f"{plan.manifest_errors}", field="manifests")
     builder = options.builder or preferred(plan.builders, default)
     chosen = next(b for b in plan.builders if b.name == builder)
+    if not chosen.available and is_code_layer(plan):
+        return None
     if not chosen.available:
         tried = "; ".join(f"{b.name}: {b.reason}" for b in plan.builders)
         raise NoBuilder(f"No image builder can run here ({tried}). Export the build "
                         "context instead and build it in CI.",
                         builders=[b.to_dict() for b in plan.builders])
     return builder
+
+
+def is_code_layer(plan: Plan) -> bool:
+    return plan.build_path is not None and plan.build_path.path == CODE_LAYER
 
 
 def blocked_message(parity: dict[str, Any]) -> str:
@@ -113,10 +124,11 @@ class Builds:
     """The builds in progress, as background tasks recorded in ``store`` when they end."""
 
     def __init__(self, store: PromotionStore, off_loop: OffLoop,
-                 parity_timeout: float = 600.0) -> None:
+                 parity_timeout: float = 600.0, tls_verify: bool = True) -> None:
         self.store = store
         self._off_loop = off_loop
         self.parity_timeout = parity_timeout
+        self.tls_verify = tls_verify  # the code-layer path's registry requests
         self.live: dict[str, LiveBuild] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -136,7 +148,7 @@ class Builds:
             live.finish()
             self.live.pop(record.id, None)
 
-    async def start(self, record: PromotionRecord, plan: Plan, builder: Builder,
+    async def start(self, record: PromotionRecord, plan: Plan, builder: Builder | None,
                     push: bool) -> None:
         """One build of a project at a time: a second one, while the first runs, is refused
         naming it (both would build and tag the same image)."""
@@ -147,7 +159,11 @@ class Builds:
             raise Conflict(f"Promotion {running.id} of {record.project} is building: follow "
                            "it, or build again when it has ended.", promotion_id=running.id)
         live = LiveBuild(record)
-        await self._begin(live, lambda: self._run(live, plan, builder, push))
+        if is_code_layer(plan):
+            await self._begin(live, lambda: self._code_layer(live, plan, builder))
+        else:
+            assert builder is not None  # choose_builder gives one to a full build
+            await self._begin(live, lambda: self._run(live, plan, builder, push))
 
     async def _begin(self, live: LiveBuild,
                      work: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -167,7 +183,7 @@ class Builds:
         (``start_push`` with override) pushes it then."""
         record = live.record
         scratch, held = await self._off_loop(claimed_tempdir, "ray-dev-context-")
-        try:
+        async with self._ending(live, scratch, held, "The build"):
             await live.emit(f"Writing the build context ({len(plan.collected.files)} files) ...")
             if builder.context_form == "tar.gz":
                 context = scratch / "context.tar.gz"
@@ -205,16 +221,54 @@ class Builds:
             record.status = "pushed" if push else "built"
             await live.emit(f"Done: {result.image}"
                             + (f"@{record.digest}" if record.digest else " (not pushed)"))
-        except BuildFailed as err:
-            record.status, record.error = "failed", err.message
-            await live.emit(err.message)
+
+    async def _code_layer(self, live: LiveBuild, plan: Plan, builder: Builder | None) -> None:
+        """The code-layer path: the new layer, config and manifest go to the registry by
+        digest; the image is checked when a builder here can run it (pulled by digest),
+        and tagged only when the check passed or none could run."""
+        record, chosen = live.record, plan.build_path
+        assert chosen is not None and chosen.earlier is not None and plan.expected is not None
+        scratch, held = await self._off_loop(claimed_tempdir, "ray-dev-layer-")
+        async with self._ending(live, scratch, held, "The code-layer push"):
+            earlier = chosen.earlier
+            await live.emit(f"Code only: {chosen.reason}")
+            await live.emit(f"Writing the code layer ({len(plan.collected.files)} files) on "
+                            f"{repository(earlier['image'])}@{earlier['digest'][:19]} ...")
+            made = await self._off_loop(make_image, plan, chosen, scratch,
+                                        self.tls_verify, plan.labels)
+            record.digest = made.digest
+            await live.emit(f"Uploaded the code layer ({made.layer.files} files, "
+                            f"{made.layer.size} bytes) and the image's config and manifest: "
+                            f"{made.by_digest}")
+            record.parity = await self._check_made(live, plan, builder, made.by_digest)
+            if builder is not None and record.parity["status"] != PASSED:
+                record.status = "blocked"
+                record.error = blocked_message(record.parity)
+                await live.emit(record.error)
+                return
+            await self._off_loop(tag, made.image, made.manifest, self.tls_verify)
+            record.status = "pushed"
+            await live.emit(f"Done: {made.image}@{made.digest}")
+
+    @asynccontextmanager
+    async def _ending(self, live: LiveBuild, scratch: Path, held: Any, what: str
+                      ) -> AsyncIterator[None]:
+        """How a build or a code-layer push ends, whatever happened: its failure recorded
+        with the reason, its scratch folder removed, its record stored."""
+        record = live.record
+        try:
+            yield
+        except (BuildFailed, RegistryError) as err:
+            record.status = "failed"
+            record.error = err.message if isinstance(err, BuildFailed) else f"{what} failed: {err}"
+            await live.emit(record.error)
         except asyncio.CancelledError:  # the server is stopping
             record.status, record.error = "interrupted", INTERRUPTED_BUILD
             await live.emit(record.error)
             raise
         except Exception as err:
             log.exception("promotion %s failed", record.id)
-            record.status, record.error = "failed", f"The build failed: {err}"
+            record.status, record.error = "failed", f"{what} failed: {err}"
             await live.emit(record.error)
         finally:
             try:
@@ -222,6 +276,35 @@ class Builds:
                 await self._off_loop(remove_tempdir, scratch, held)
             finally:
                 await self._done(live)
+
+    async def _check_made(self, live: LiveBuild, plan: Plan, builder: Builder | None,
+                          image: str) -> dict[str, Any]:
+        """The parity check of an image the code-layer path put in the registry: run by a
+        builder that can run it (one that keeps images here pulls it first)."""
+        assert plan.expected is not None
+        if builder is None:
+            result = unavailable(plan.expected, "No builder can run an image on this server, "
+                                 "so the image made by the code-layer path (which needs none) "
+                                 "was not checked before its push.")
+            await live.emit(f"Not checked: {result['reason']}")
+            return result
+        pull = getattr(builder, "pull", None)
+        started = time.perf_counter()
+        if keeps_image(builder):
+            if pull is None:
+                return unavailable(plan.expected, f"The {builder.name} builder cannot fetch "
+                                   f"{image} from the registry to check it.")
+            try:
+                await pull(image, live.emit)
+            except BuildFailed as err:
+                return unavailable(plan.expected, err.message)
+        result = await check_image(builder, image, plan.expected,
+                                   probe_workdir(plan.workdir, plan.collected.entrypoint.script),
+                                   live.emit, self.parity_timeout)
+        # the pull is there only for the check: its time is the check's
+        result["seconds"] = round(time.perf_counter() - started, 2)
+        return result
+
 
     async def start_push(self, promotion_id: str, override: bool, builders: dict[str, Builder],
                          user: str | None) -> PromotionRecord:
@@ -240,7 +323,11 @@ class Builds:
             raise Conflict(f"{record.image} names no registry (a local build): build again "
                            "with a registry image to push.", promotion_id=promotion_id)
         builder = builders.get(record.builder or "")
-        if builder is None or not keeps_image(builder):
+        made_here = (record.build_path or {}).get("path") == CODE_LAYER
+        if made_here and not record.digest:
+            raise Conflict("This image never reached the registry: promote again.",
+                           promotion_id=promotion_id)
+        if not made_here and (builder is None or not keeps_image(builder)):
             raise Conflict(f"The {record.builder} builder keeps no image to push later.",
                            promotion_id=promotion_id)
         parity = record.parity or {}
@@ -253,12 +340,15 @@ class Builds:
         record.status, record.error = "pushing", None
         live = LiveBuild(record)
         live.lines = record.log.splitlines()
-        await self._begin(live, lambda: self._push(live, builder, before,
-                                                   None if checked else user or "", parity))
+        await self._begin(live, lambda: self._push(live, None if made_here else builder,
+                                                   before, None if checked else user or "",
+                                                   parity))
         return record
 
-    async def _push(self, live: LiveBuild, builder: Builder, before: str,
+    async def _push(self, live: LiveBuild, builder: Builder | None, before: str,
                     overridden_by: str | None, parity: dict[str, Any]) -> None:
+        """Push with ``builder``; None: the code-layer path's image, in the registry by
+        digest already, gets its tag."""
         record = live.record
         image = record.image or ""
         try:
@@ -266,7 +356,11 @@ class Builds:
                 await live.emit(f"Push anyway: {image} is pushed although its parity check "
                                 f"{'failed' if parity.get('status') == 'failed' else 'did not run'}"
                                 " (recorded as an override).")
-            record.digest = await builder.push(image, live.emit)
+            if builder is None:
+                record.digest = await self._off_loop(tag_digest, image, record.digest or "",
+                                                     self.tls_verify)
+            else:
+                record.digest = await builder.push(image, live.emit)
             if overridden_by is not None:
                 record.overrides = [*(record.overrides or []), {
                     "what": "parity", "parity_status": parity.get("status"),
@@ -276,9 +370,10 @@ class Builds:
                         timespec="seconds")}]
             record.status = "pushed"
             await live.emit(f"Done: {image}@{record.digest}")
-        except BuildFailed as err:
-            record.status, record.error = before, err.message  # still built: push again
-            await live.emit(err.message)
+        except (BuildFailed, RegistryError) as err:
+            # still built: push again
+            record.status, record.error = before, str(getattr(err, "message", err))
+            await live.emit(record.error)
         except asyncio.CancelledError:  # the server is stopping
             record.status, record.error = before, INTERRUPTED_PUSH
             await live.emit(record.error)

@@ -61,16 +61,19 @@ def _digest(f: ContextFile, now: float) -> str:
     return stat_digest(str(f.source), f.stat, now)
 
 
-def inputs_hash(spec: ContextSpec, skip: tuple[str, ...] = ("Dockerfile",)) -> str:
-    """sha256 over every (name, content digest) the image is built from."""
+def inputs_hash(spec: ContextSpec, skip: tuple[str, ...] = ("Dockerfile",),
+                prefix: str = "") -> str:
+    """sha256 over every (name, content digest) the image is built from (of the names
+    starting with ``prefix``)."""
     now = time.time()
     # one update of the joined lines: the same digest as one update per file, faster
     lines = "".join(f"{f.name}\0{_digest(f, now)}\n" for f in spec.sorted()
-                    if f.name not in skip and not f.name.startswith("manifests/"))
+                    if f.name not in skip and not f.name.startswith("manifests/")
+                    and f.name.startswith(prefix))
     return hashlib.sha256(lines.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def _mode(f: ContextFile) -> int:
+def file_mode(f: ContextFile) -> int:
     executable = f.source is not None and os.access(f.source, os.X_OK)
     return 0o755 if executable else 0o644
 
@@ -84,7 +87,7 @@ def write_folder(spec: ContextSpec, dest: Path) -> None:
             target.write_text(f.text, encoding="utf-8")
         else:
             shutil.copyfile(f.source, target)  # type: ignore[arg-type]
-        os.chmod(target, _mode(f))
+        os.chmod(target, file_mode(f))
         os.utime(target, (FIXED_MTIME, FIXED_MTIME))
     for folder, dirs, _ in os.walk(dest):
         for d in dirs:

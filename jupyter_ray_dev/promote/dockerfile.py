@@ -58,6 +58,13 @@ def path(value: Any) -> _Safe:
     return _Safe(text.rstrip("/") or "/")
 
 
+def labelname(value: Any) -> _Safe:
+    text = str(value)
+    if not re.match(r"^[a-z0-9][a-z0-9.-]*$", text):
+        raise BadRequest(f"{text!r} is not a label name.", field="dockerfile")
+    return _Safe(text)
+
+
 def envname(value: Any) -> _Safe:
     text = str(value)
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", text):
@@ -84,8 +91,26 @@ def _environment() -> Any:
         keep_trailing_newline=True,
         finalize=_finalize,
     )
-    env.filters.update(dq=dq, ref=ref, path=path, envname=envname)
+    env.filters.update(dq=dq, ref=ref, path=path, envname=envname, labelname=labelname)
     return env
+
+
+# the code's owner in the image (rayproject/ray's user ray and group users): the template's
+# COPY --chown, and the code-layer path's tar entries
+CODE_UID, CODE_GID = 1000, 100
+CREATED_LABEL = "org.opencontainers.image.created"
+
+
+def image_labels(*, project: str, entrypoint: str, git_commit: str, ray_version: str,
+                 inputs_hash: str, source_run: str = "", lock_sha256: str = ""
+                 ) -> list[tuple[str, str]]:
+    """The labels the image gets besides its build time (``CREATED_LABEL``): the
+    Dockerfile's last LABEL, and what the code-layer path writes into the image config."""
+    return [("io.ray-dev.project", project), ("io.ray-dev.entrypoint", entrypoint),
+            ("io.ray-dev.git-commit", git_commit), ("io.ray-dev.ray-version", ray_version),
+            ("org.opencontainers.image.revision", git_commit),
+            ("io.ray-dev.inputs-hash", inputs_hash), ("io.ray-dev.source-run", source_run),
+            ("io.ray-dev.lock-sha256", lock_sha256)]
 
 
 def render_dockerfile(
@@ -96,18 +121,12 @@ def render_dockerfile(
     deps_dir: str,
     has_requirements: bool,
     env: dict[str, str],
-    entrypoint: str,
-    git_commit: str,
-    ray_version: str,
-    inputs_hash: str,
-    source_run: str = "",
-    lock_sha256: str = "",
+    labels: list[tuple[str, str]],
 ) -> str:
     return _environment().get_template("Dockerfile.j2").render(
         project=project, base_image=base_image, workdir=workdir, deps_dir=deps_dir,
-        has_requirements=has_requirements, env=sorted(env.items()), entrypoint=entrypoint,
-        git_commit=git_commit, ray_version=ray_version, inputs_hash=inputs_hash,
-        pythonpath=workdir, source_run=source_run, lock_sha256=lock_sha256,
+        has_requirements=has_requirements, env=sorted(env.items()), labels=labels,
+        pythonpath=workdir,
     )
 
 

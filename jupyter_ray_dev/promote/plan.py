@@ -25,10 +25,16 @@ from ..project.imports import project_imports
 from ..project.root import to_api_path
 from ..project.runtime_env import load_project_runtime_env
 from .builders import Availability
+from .codelayer import BuildPath, deps_hash
 from .collect import Collected, collect, resolve_project
 from .config import PromoteConfig
 from .context import ContextSpec, TarGzWriter, inputs_hash
-from .dockerfile import default_base_image, render_dockerfile, render_dockerignore
+from .dockerfile import (
+    default_base_image,
+    image_labels,
+    render_dockerfile,
+    render_dockerignore,
+)
 from .envvars import EnvVars, split_env_vars
 from .history_server import HistoryServer, not_configured
 from .kuberay_shape import RayClusterShape, shape_from_raycluster
@@ -104,6 +110,10 @@ class Plan:
     changed_files: dict[str, Any] | None = None  # the project's files changed since the run
     undeclared: list[dict[str, Any]] = field(default_factory=list)  # imported, not declared
     expected: ExpectedEnv | None = None  # what the parity check holds the built image to
+    labels: list[tuple[str, str]] = field(default_factory=list)  # but the build time
+    deps_hash: str = ""  # the dependency files' (requirements.txt, wheels)
+    # how a build would make the image (the service decides: it reads the history)
+    build_path: BuildPath | None = None
 
     @property
     def lock_hash(self) -> str:
@@ -197,6 +207,7 @@ class Plan:
             "warnings": self.warnings(),
             "schedule": self.schedule.to_dict() if self.schedule else None,
             "logs": self.logs,
+            "build_path": self.build_path.to_dict() if self.build_path else None,
         }
 
     def check_logs(self) -> None:
@@ -293,12 +304,12 @@ def compute_plan(config: PromoteConfig, root: Path, project: str, options: Promo
     project_api = to_api_path(root, folder)
     entry_api = to_api_path(root, entry)
     commit = head_commit(folder)
+    labels = image_labels(project=project_api, entrypoint=collected.entrypoint.script,
+                          git_commit=commit, ray_version=ray_version, inputs_hash=digest,
+                          source_run=source_run, lock_sha256=pinned.lock_hash())
     dockerfile = render_dockerfile(
         project=project_api, base_image=base_image, workdir=config.workdir,
-        deps_dir=DEPS_DIR, has_requirements=bool(pinned.lines), env=env.baked,
-        entrypoint=collected.entrypoint.script, git_commit=commit,
-        ray_version=ray_version, inputs_hash=digest, source_run=source_run,
-        lock_sha256=pinned.lock_hash())
+        deps_dir=DEPS_DIR, has_requirements=bool(pinned.lines), env=env.baked, labels=labels)
     spec.add_text("Dockerfile", dockerfile)
     manifest_image = image or f"{name}:{digest[:12]}"
     secrets_env = secret_env([s["name"] for s in env.secret], secret_name)
@@ -327,7 +338,8 @@ def compute_plan(config: PromoteConfig, root: Path, project: str, options: Promo
                 manifests_yaml="---\n".join(docs), source=source, changed_files=changed,
                 undeclared=imported_only, schedule=timing, history=server, logs=logs,
                 expected=_expected(folder, collected, pinned, summary,
-                                   run_environment(source.run, code) if source.run else None))
+                                   run_environment(source.run, code) if source.run else None),
+                labels=labels, deps_hash=deps_hash(spec))
     for manifest, doc in zip(manifests, docs):
         spec.add_text(f"manifests/{manifest['kind'].lower()}.yaml", doc)
     return plan

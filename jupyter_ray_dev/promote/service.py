@@ -30,6 +30,7 @@ from ..project.root import resolve_in_root, to_api_path
 from .build import Builds, choose_builder
 from .builder_registry import make_builders
 from .builders import Builder
+from .codelayer import decide
 from .config import PromoteConfig
 from .context import TarGzWriter
 from .history import choose_manifest, history_diff, schedule_of
@@ -75,7 +76,8 @@ class PromoteService:
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ray-dev-promote")
         self.store = PromotionStore(config.store_path or default_store_path())
         self.builders: dict[str, Builder] = make_builders(config, storage, kubernetes)
-        self._builds = Builds(self.store, self._off_loop, config.parity_timeout)
+        self._builds = Builds(self.store, self._off_loop, config.parity_timeout,
+                              config.tls_verify)
 
     async def _off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
@@ -101,6 +103,10 @@ class PromoteService:
         if builders:  # a context export needs none: it skips the builders' probes
             plan.builders = list(await asyncio.gather(*(b.availability()
                                                         for b in self.builders.values())))
+            # full build or the code layer on an earlier promotion (reads the registry)
+            records = await self.store.list(plan.project)
+            plan.build_path = await self._off_loop(decide, plan, records, options.push,
+                                                   self.config.tls_verify)
         return plan
 
     async def plan(self, project: str, request: PromoteRequestLike = None) -> dict[str, Any]:
@@ -125,7 +131,8 @@ class PromoteService:
             kind=kind, status=status, inputs_hash=plan.inputs_hash, image=plan.image,
             dockerfile=plan.dockerfile, manifests=plan.manifests_yaml,
             requirements=plan.pinned.text(), user=user, source_run=plan.source_run,
-            source_run_time=plan.source_run_time, lock=plan.lock(), lock_hash=plan.lock_hash)
+            source_run_time=plan.source_run_time, lock=plan.lock(), lock_hash=plan.lock_hash,
+            deps_hash=plan.deps_hash)
 
     # --- building ----------------------------------------------------------------
     async def start_build(self, project: str, request: PromoteRequestLike = None,
@@ -137,7 +144,9 @@ class PromoteService:
         builder = choose_builder(plan, options, self.config.builder)
         record = self._record(plan, "build", "building", user)
         record.builder = builder
-        await self._builds.start(record, plan, self.builders[builder], options.push)
+        record.build_path = plan.build_path.to_dict() if plan.build_path else None
+        await self._builds.start(record, plan, self.builders[builder] if builder else None,
+                                 options.push)
         return record.summary()
 
     def follow(self, promotion_id: str, start: int = 0) -> AsyncIterator[dict[str, Any]]:

@@ -51,14 +51,16 @@ CREATE TABLE IF NOT EXISTS promotions (
     lock_hash   TEXT,
     parity      TEXT,              -- JSON: the parity check of the built image
     overrides   TEXT,              -- JSON: what a user pushed despite ([{what, user, ...}])
-    owner       TEXT               -- the process building or pushing it (leftovers.owner())
+    owner       TEXT,              -- the process building or pushing it (leftovers.owner())
+    deps_hash   TEXT,              -- sha256 of the dependency files (requirements, wheels)
+    build_path  TEXT               -- JSON: {path: full_build | code_layer, reason, earlier}
 );
 CREATE INDEX IF NOT EXISTS promotions_project_created ON promotions (project, created);
 """
 _SUMMARY = ("id", "project", "entrypoint", "kind", "status", "inputs_hash", "image", "digest",
             "builder", "error", "user", "created", "finished", "source_run", "source_run_time",
-            "lock_hash", "overrides")
-_JSON = ("lock", "parity", "overrides")  # stored as JSON text
+            "lock_hash", "overrides", "build_path")
+_JSON = ("lock", "parity", "overrides", "build_path")  # stored as JSON text
 
 
 RUNNING = ("building", "pushing")
@@ -113,6 +115,9 @@ class PromotionRecord:
     lock_hash: str | None = None
     parity: dict[str, Any] | None = None
     overrides: list[dict[str, Any]] | None = None
+    deps_hash: str | None = None
+    # how the image was made: a full build, or the code layer on an earlier promotion's
+    build_path: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         from .parity import summary
@@ -162,7 +167,7 @@ class PromotionStore(SqliteStore):
     schema = _SCHEMA
     added_columns = tuple(("promotions", c, "TEXT") for c in
                           ("source_run", "lock", "lock_hash", "parity", "overrides",
-                           "owner")) + (
+                           "owner", "deps_hash", "build_path")) + (
         ("promotions", "source_run_time", "REAL"),)
     thread_name = "ray-dev-promote"
 

@@ -6,6 +6,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import { RayDevAPI } from '../api';
 import {
   buildBlocker,
+  buildPathText,
   differencesFromDev,
   entrypointCandidates,
   INITIAL_BUILD,
@@ -73,6 +74,22 @@ describe('promote review', () => {
     );
     expect(none).toContain('buildah: not installed');
     expect(none).toContain('Export the context');
+    // only the code changed since a pushed promotion: no builder is needed
+    expect(
+      buildBlocker(
+        plan({
+          builders: [
+            { name: 'buildah', available: false, reason: 'not installed' }
+          ],
+          build_path: {
+            path: 'code_layer',
+            reason: 'only the code changed since promotion promo_1',
+            earlier: { id: 'promo_1', image: 'r/p:1', digest: 'sha256:ab' }
+          }
+        }),
+        trans
+      )
+    ).toBeNull();
     expect(buildBlocker(plan({ image: null }), trans)).toContain(
       'promote_registry'
     );
@@ -82,6 +99,25 @@ describe('promote review', () => {
     expect(
       buildBlocker(plan({ manifest_errors: { RayJob: ['x'] } }), trans)
     ).toContain('CRDs');
+  });
+
+  it('says which way a build makes the image, and why', () => {
+    expect(
+      buildPathText(
+        { path: 'full_build', reason: 'the base image changed', earlier: null },
+        trans
+      )
+    ).toBe('Full build: the base image changed');
+    expect(
+      buildPathText(
+        {
+          path: 'code_layer',
+          reason: 'only the code changed',
+          earlier: { id: 'promo_1', image: 'r/p:1', digest: 'sha256:ab' }
+        },
+        trans
+      )
+    ).toBe('Code layer on r/p:1 (no builder): only the code changed');
   });
 
   it('says in one line where the shape comes from and why', () => {

@@ -627,7 +627,7 @@ export interface paths {
         put?: never;
         /**
          * Build the image (and push it unless `push` is false); follow it on the stream
-         * @description Starts the build and answers at once; the log streams on /promotions/{promotion_id}/stream and the result (status, image, digest) lands in the history. After the build, the image is checked (parity) against the run it reproduces, or the pinned lock and the dev cluster's Ray and Python without one: its Python and Ray versions, distributions, `pip check`, and an import of each top-level module the entrypoint imports. A mismatch, a failed import or a check that cannot run stops before the push (status `blocked`, the diff in `parity`); POST /promotions/{promotion_id}/push with override true pushes it anyway. kaniko pushes in its build Job, so its image is checked after the push, in a short Job running the pushed digest (parity `unavailable` when no pod of it runs, saying which builder could have checked before the push). 409 (reason no_builder) when no builder can run here, listing each builder and why: export the context instead. Registry credentials come from the server's environment (REGISTRY_AUTH_FILE for buildah, DOCKER_CONFIG for docker) or, for kaniko, a dockerconfigjson Secret the Job mounts; never from the request. Needs the XSRF token.
+         * @description Starts the build and answers at once; the log streams on /promotions/{promotion_id}/stream and the result (status, image, digest) lands in the history. After the build, the image is checked (parity) against the run it reproduces, or the pinned lock and the dev cluster's Ray and Python without one: its Python and Ray versions, distributions, `pip check`, and an import of each top-level module the entrypoint imports. A mismatch, a failed import or a check that cannot run stops before the push (status `blocked`, the diff in `parity`); POST /promotions/{promotion_id}/push with override true pushes it anyway. kaniko pushes in its build Job, so its image is checked after the push, in a short Job running the pushed digest (parity `unavailable` when no pod of it runs, saying which builder could have checked before the push). When only the code changed since a pushed promotion to the same repository (the plan's build_path is code_layer), no builder runs: the image is that promotion's with its code layer replaced, written to the registry over the OCI distribution API, checked when a builder here can run it, and tagged. 409 (reason no_builder) when no builder can run here and the code-layer path does not apply, listing each builder and why: export the context instead. Registry credentials come from the server's environment (REGISTRY_AUTH_FILE for buildah, DOCKER_CONFIG for docker) or, for kaniko, a dockerconfigjson Secret the Job mounts; never from the request. Needs the XSRF token.
          */
         post: operations["buildPromotion"];
         delete?: never;
@@ -1735,6 +1735,8 @@ export interface components {
             }[];
             /** @description What the review must show before a build: the source's fallbacks, files changed since the run, shape numbers left out */
             warnings: components["schemas"]["ReviewWarning"][];
+            /** @description Which path a build of this plan takes, and why (null for a context export or a runtime_env package) */
+            build_path?: null | components["schemas"]["BuildPath"];
         };
         Promotion: {
             id: string;
@@ -1766,6 +1768,8 @@ export interface components {
             /** @description When the source run started (epoch seconds; null without a source run) */
             source_run_time?: number | null;
             provenance?: components["schemas"]["PromotionProvenance"];
+            /** @description How the image was made (null for promotions recorded before it was kept, context exports and packages) */
+            build_path?: null | components["schemas"]["BuildPath"];
         };
         PromotionDetail: components["schemas"]["Promotion"] & {
             dockerfile?: string;
@@ -2146,6 +2150,19 @@ export interface components {
             };
             parity: null | components["schemas"]["ParitySummary"];
             overrides: components["schemas"]["PromotionOverride"][];
+        };
+        /** @description How a build makes the image. full_build: the builder builds the Dockerfile. code_layer: only the project's code changed since an earlier pushed promotion of the same repository (same base image, locked dependencies and environment), so the image is that promotion's, its code layer replaced by one of the files now, written straight to the registry (no builder, no privileges); the parity check runs on it when a builder here can run images. */
+        BuildPath: {
+            /** @enum {string} */
+            path: "full_build" | "code_layer";
+            /** @description Why this path: for full_build, why the code-layer path cannot be taken */
+            reason: string;
+            /** @description The earlier promotion the code-layer path builds on (or that was compared), null when there is none */
+            earlier: null | {
+                id: string;
+                image: string;
+                digest: string;
+            };
         };
     };
     responses: {

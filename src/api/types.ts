@@ -657,6 +657,14 @@ export interface IPromoteBuilder {
 /** Something the entrypoint's conversion noticed (as for jobs). */
 export type IPromoteWarning = IJobWarning;
 
+/** How a build makes the image (`BuildPath`): the builder, or the code layer on an
+ * earlier pushed promotion's image (no builder), and why. */
+export interface IBuildPath {
+  path: 'full_build' | 'code_layer';
+  reason: string;
+  earlier: { id: string; image: string; digest: string } | null;
+}
+
 /** The review before anything is built (`PromotionPlan`). */
 export interface IPromotionPlan {
   project: string;
@@ -706,6 +714,8 @@ export interface IPromotionPlan {
   /** Why the project's serve config cannot be read (the RayService variant would fail). */
   serve_app_error: string | null;
   builders: IPromoteBuilder[];
+  /** Which path a build takes, and why (null where nothing is built). */
+  build_path?: IBuildPath | null;
   ray_version: string;
   git_commit: string | null;
   /** Where the manifests' groups come from, and why not the other source. */
@@ -852,6 +862,8 @@ export interface IPromotion {
   provenance?: IPromotionProvenance;
   parity?: IParitySummary | null;
   overrides?: IPromotionOverride[] | null;
+  /** How the image was made. */
+  build_path?: IBuildPath | null;
 }
 
 export interface IPromotionDetail extends IPromotion {

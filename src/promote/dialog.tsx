@@ -11,6 +11,7 @@ import {
 } from '../api';
 import {
   buildBlocker,
+  buildPathText,
   differencesFromDev,
   objectStoreRoots,
   otherWarnings,
@@ -426,6 +427,14 @@ function PlanView(props: {
           ))}
         </ul>
       </div>
+      {plan.build_path ? (
+        <div className="jp-RayDev-promoteRow">
+          <span className="jp-RayDev-promoteLabel">{trans.__('Build')}</span>
+          <span data-testid="ray-promote-build-path">
+            {buildPathText(plan.build_path, trans)}
+          </span>
+        </div>
+      ) : null}
       {blocker ? (
         <div
           className="jp-RayDev-promoteError"

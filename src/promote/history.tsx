@@ -31,7 +31,7 @@ import {
   toggleSelection
 } from './history-model';
 import { saveBlob } from './progress';
-import { scheduleLabel } from './model';
+import { buildPathText, scheduleLabel } from './model';
 
 /** Save a promotion's manifests, the image on its pushed digest. */
 export async function downloadManifests(
@@ -334,6 +334,14 @@ function Detail(props: {
           {detail.schedule.suspend ? (
             <span>{trans.__('(suspended)')}</span>
           ) : null}
+        </div>
+      ) : null}
+      {detail.build_path ? (
+        <div className="jp-RayDev-promoteRow">
+          <span className="jp-RayDev-promoteLabel">{trans.__('Build')}</span>
+          <span data-testid="ray-promotion-detail-build-path">
+            {buildPathText(detail.build_path, trans)}
+          </span>
         </div>
       ) : null}
       {detail.error ? (

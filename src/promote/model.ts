@@ -7,6 +7,7 @@ import { parseAllDocuments } from 'yaml';
 
 import type {
   BuildStreamMessage,
+  IBuildPath,
   IPromotion,
   IPromotionPlan,
   IStorageRoot
@@ -164,13 +165,28 @@ export function objectStoreRoots(roots: IStorageRoot[]): IStorageRoot[] {
   );
 }
 
+/** Which way the image is (or was) made, and why, in one line. */
+export function buildPathText(
+  buildPath: IBuildPath,
+  trans: TranslationBundle
+): string {
+  return buildPath.path === 'code_layer'
+    ? trans.__(
+        'Code layer on %1 (no builder): %2',
+        buildPath.earlier?.image ?? '',
+        buildPath.reason
+      )
+    : trans.__('Full build: %1', buildPath.reason);
+}
+
 /** Why "Build and push" cannot run, or null when it can. */
 export function buildBlocker(
   plan: IPromotionPlan,
   trans: TranslationBundle
 ): string | null {
   const usable = plan.builders.filter(builder => builder.available);
-  if (usable.length === 0) {
+  // the code-layer path writes the image to the registry itself: it needs no builder
+  if (usable.length === 0 && plan.build_path?.path !== 'code_layer') {
     const tried = plan.builders
       .map(builder => `${builder.name}: ${builder.reason}`)
       .join('; ');

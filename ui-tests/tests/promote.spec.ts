@@ -82,6 +82,10 @@ test.describe('Promote to prod', () => {
       'COPY --chown=1000:100 app/ /home/ray/app/'
     );
     await expect(dockerfile).toContainText('USER ray');
+    // nothing was pushed before: a full build, and the review says why not the code layer
+    await expect(review.getByTestId('ray-promote-build-path')).toContainText(
+      'Full build:'
+    );
     await expect(review.getByTestId('ray-promote-requirements')).toContainText(
       /pyyaml==\d/
     );

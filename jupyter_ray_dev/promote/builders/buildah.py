@@ -257,6 +257,18 @@ class BuildahBuilder:
                     exit_code=code)
             return (await asyncio.to_thread(digestfile.read_text)).strip()
 
+    async def pull(self, image: str, emit: Emit) -> None:
+        """Fetch ``image`` from its registry into this storage (layers it has are reused)."""
+        if self._driver is None:
+            await self.availability()
+        tls = "true" if self.config.tls_verify else "false"
+        await emit(f"Pulling {image} to check it ...")
+        code, lines = await run([*self._base(), "pull", "--quiet", f"--tls-verify={tls}",
+                                 image], None)
+        if code != 0:
+            raise BuildFailed(f"buildah could not pull {image} (exit {code}): "
+                              + " ".join(lines[-2:])[:400], failed_step="pull", exit_code=code)
+
     async def run_in_image(self, image: str, argv: list[str], workdir: str, emit: Emit,
                            timeout: float) -> tuple[int, list[str]]:
         """A working container of the local image (never pulled), removed by its name

@@ -90,6 +90,15 @@ class DockerBuilder:
         digest = next((m[1] for ln in reversed(lines) if (m := _PUSHED.search(ln))), None)
         return digest or await self._repo_digest(image, env)
 
+    async def pull(self, image: str, emit: Emit) -> None:
+        """Fetch ``image`` into the engine (layers it has are reused)."""
+        await emit(f"Pulling {image} to check it ...")
+        code, lines = await run([self.config.binary, "pull", "--quiet", image], None,
+                                env=self._env())
+        if code != 0:
+            raise BuildFailed(f"docker could not pull {image} (exit {code}): "
+                              + " ".join(lines[-2:])[:400], failed_step="pull", exit_code=code)
+
     async def run_in_image(self, image: str, argv: list[str], workdir: str, emit: Emit,
                            timeout: float) -> tuple[int, list[str]]:
         """``docker run --rm`` of the engine's image (never pulled), no network; removed
