@@ -18,6 +18,8 @@ version: 0.1
 log:
   level: warn
 storage:
+  delete:
+    enabled: true  # a test removes an image a promotion pushed
   filesystem:
     rootdirectory: {root}
 http:

@@ -20,21 +20,6 @@ from promote_base import build_context
 from ci import skip_unless_ci
 
 TOOLS = ("buildah", "skopeo", "docker-registry", "debootstrap")
-<<<<<<< HEAD
-=======
-REGISTRY_CONFIG = """\
-version: 0.1
-log:
-  level: warn
-storage:
-  delete:
-    enabled: true  # a test removes an image a promotion pushed
-  filesystem:
-    rootdirectory: {root}
-http:
-  addr: 127.0.0.1:{port}
-"""
->>>>>>> h18-layer
 
 
 def _need_tools() -> None:
@@ -88,21 +73,10 @@ def docker_base_image(docker_engine, tmp_path_factory):
     return BASE_REF
 
 
-<<<<<<< HEAD
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory):
-    _need_tools()
-    server, address = start_registry(tmp_path_factory.mktemp("registry"))
-=======
 @contextlib.contextmanager
 def serve_registry(folder: Path) -> Iterator[str]:
     """docker-registry on a free loopback port, its storage in ``folder``: its address."""
-    port = free_port()
-    config = folder / "config.yml"
-    config.write_text(REGISTRY_CONFIG.format(root=folder / "storage", port=port))
-    server = Server("docker-registry", ["docker-registry", "serve", str(config)], port,
-                    folder / "registry.log")
->>>>>>> h18-layer
+    server, address = start_registry(folder)
     try:
         yield address
     finally:
