@@ -293,7 +293,8 @@ class RayDev(ExtensionApp):
 
         # what a killed server left (upload parts, half-built envs, build contexts and
         # containers) goes on a thread once the server is up, never in start-up's way
-        sweeper = threading.Timer(LEFTOVERS_DELAY, _sweep_leftovers)
+        sweeper = threading.Timer(LEFTOVERS_DELAY, _sweep_leftovers,
+                                  args=(list(self.storage_roots),))
         sweeper.daemon = True
         sweeper.start()
 
@@ -345,10 +346,19 @@ class RayDev(ExtensionApp):
         self.handlers.extend(ROUTES)
 
 
-def _sweep_leftovers() -> None:
-    from .leftovers import sweep_logged  # imported on the sweeper's thread, not at start-up
+def _sweep_leftovers(storage_roots: list) -> None:
+    # imported on the sweeper's thread, not at start-up (s3fs/gcsfs only when a claim
+    # names an object-store upload)
+    from .leftovers import sweep_logged
+    from .storage.backends.remote import abort_interrupted_upload
+    from .storage.errors import StorageConfigInvalid
+    from .storage.roots import parse_roots
 
-    sweep_logged()
+    try:
+        roots = parse_roots(storage_roots)
+    except StorageConfigInvalid:
+        roots = []  # uploads' claims wait for a configuration that names their roots
+    sweep_logged(lambda upload: abort_interrupted_upload(roots, upload))
 
 
 def _plain(value: Any) -> Any:

@@ -4,7 +4,9 @@ journaled so that the next start removes it when the server that wrote it was ki
 before it could.
 
 Each claim is one small JSON file in ``<jupyter data dir>/ray_dev/leftovers/`` naming
-the paths (and the buildah store a build ran in) and their owner: this host, this
+the paths (and the buildah store a build ran in, or the object-store upload a writer
+started: its storage root's name, bucket, key and upload id, never a credential) and
+their owner: this host, this
 process's PID and its start time (a PID the kernel has since given to another process is
 not the owner). The claim goes when the work ends, committed or cleaned up. ``sweep()``
 runs once, on a thread a few seconds after the server started (never on the event loop,
@@ -80,18 +82,37 @@ def owner_gone(name: str | None) -> bool:
 class Claim:
     """Paths this process is writing (and removes itself when the work ends)."""
 
-    def __init__(self, paths: list[str], containers: dict[str, Any] | None = None) -> None:
+    def __init__(self, paths: list[str], containers: dict[str, Any] | None = None,
+                 upload: dict[str, Any] | None = None) -> None:
         self.file: Path | None = None
+        self.entry = {"owner": owner(), "paths": paths, "containers": containers,
+                      "upload": upload}
         try:
             folder = journal_dir()
             folder.mkdir(parents=True, exist_ok=True)
             file = folder / f"{os.getpid()}-{secrets.token_hex(6)}.json"
-            file.write_text(json.dumps({"owner": owner(), "paths": paths,
-                                        "containers": containers}), encoding="utf-8")
+            self._write(file)
             self.file = file
         except OSError as err:  # no journal: the work still runs, as before journals
             log.warning("jupyter_ray_dev: cannot record %s for clean-up after a crash: %s",
-                        paths, err)
+                        paths or upload, err)
+
+    def _write(self, file: Path) -> None:
+        # written aside and renamed: a sweep never reads half a claim
+        part = file.with_suffix(".part")
+        part.write_text(json.dumps(self.entry), encoding="utf-8")
+        os.replace(part, file)
+
+    def update_upload(self, **fields: Any) -> None:
+        """Add what the store told since (the upload id once the upload started)."""
+        if self.file is None:
+            return
+        self.entry["upload"] = {**(self.entry["upload"] or {}), **fields}
+        try:
+            self._write(self.file)
+        except OSError as err:
+            log.warning("jupyter_ray_dev: cannot record %s for clean-up after a crash: %s",
+                        self.entry["upload"], err)
 
     def release(self) -> None:
         if self.file is not None:
@@ -102,6 +123,12 @@ class Claim:
 
 def claim(*paths: str | os.PathLike[str], containers: dict[str, Any] | None = None) -> Claim:
     return Claim([os.path.abspath(p) for p in paths], containers)
+
+
+def claim_upload(**upload: Any) -> Claim:
+    """An object-store upload (multipart, resumable session) this process started: the
+    sweep hands it to the abort function the server gives it (blocking)."""
+    return Claim([], upload=upload)
 
 
 def claimed_tempdir(prefix: str, folder: str | os.PathLike[str] | None = None
@@ -164,8 +191,19 @@ def _remove_containers(spec: dict[str, Any]) -> None:
         subprocess.run([*base, "rm", *made], capture_output=True, timeout=120, check=False)
 
 
-def sweep(folder: Path | None = None) -> list[str]:
-    """Clean up after the owners that are gone; what was removed (blocking)."""
+class KeepClaim(Exception):
+    """An abort function's answer when it could not abort now (the endpoint unreachable,
+    the root no longer configured): the claim stays for the next start."""
+
+
+UploadAborter = Callable[[dict[str, Any]], str]
+
+
+def sweep(folder: Path | None = None, abort_upload: UploadAborter | None = None) -> list[str]:
+    """Clean up after the owners that are gone; what was removed (blocking).
+
+    ``abort_upload(spec)`` aborts an object-store upload a claim names (and says what it
+    aborted); without it such claims wait for a sweep that has one."""
     folder = folder or journal_dir()
     removed: list[str] = []
     try:
@@ -186,7 +224,13 @@ def sweep(folder: Path | None = None) -> list[str]:
             if entry.get("containers"):
                 _remove_containers(entry["containers"])
                 removed.append("buildah containers of an interrupted build")
+            if entry.get("upload"):
+                if abort_upload is None:
+                    continue
+                removed.append(abort_upload(entry["upload"]))
             file.unlink()
+        except KeepClaim as err:
+            log.warning("jupyter_ray_dev: kept for the next start (%s): %s", file.name, err)
         except (OSError, ValueError, KeyError, subprocess.SubprocessError) as err:
             log.warning("jupyter_ray_dev: could not clean up after an interrupted server "
                         "(%s): %s", file.name, err)
@@ -195,9 +239,9 @@ def sweep(folder: Path | None = None) -> list[str]:
     return removed
 
 
-def sweep_logged() -> None:
+def sweep_logged(abort_upload: UploadAborter | None = None) -> None:
     """``sweep()`` on the server's own thread: a failure is logged, never raised."""
     try:
-        sweep()
+        sweep(abort_upload=abort_upload)
     except Exception:  # noqa: BLE001 - a sweep must never take the server down
         log.exception("jupyter_ray_dev: the clean-up after an interrupted server failed")

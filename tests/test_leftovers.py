@@ -110,3 +110,130 @@ def test_a_build_a_gone_server_left_running_says_interrupted(tmp_path, monkeypat
     assert found["blocked"].status == "blocked"
     assert found["mine"].status == "building"
     assert found["done"].status == "pushed" and found["done"].error is None
+
+
+# -- an S3 multipart upload a killed server started (moto, a real S3 API) -----------------------
+
+def _s3_root(moto_server, name: str = "s3"):
+    from storage_fixtures import BUCKET, s3_options
+
+    from jupyter_ray_dev.storage.roots import parse_root
+
+    # the credentials live in the configuration only: the claim names the root
+    return parse_root({"name": name, "url": f"s3://{BUCKET}/left",
+                       "options": s3_options(moto_server.url)})
+
+
+def _started_upload(s3_client, key: str) -> str:
+    from storage_fixtures import BUCKET
+
+    upload = s3_client.call_s3("create_multipart_upload", Bucket=BUCKET, Key=key)
+    s3_client.call_s3("upload_part", Bucket=BUCKET, Key=key, UploadId=upload["UploadId"],
+                      PartNumber=1, Body=b"x" * (5 << 20))
+    return upload["UploadId"]
+
+
+def _pending(s3_client, key: str) -> list[str]:
+    from storage_fixtures import BUCKET
+
+    out = s3_client.call_s3("list_multipart_uploads", Bucket=BUCKET, Prefix=key)
+    return [u["UploadId"] for u in out.get("Uploads", []) if u["Key"] == key]
+
+
+def test_an_s3_upload_a_gone_server_started_is_aborted(journal, moto_server, s3_client):
+    import time
+
+    from storage_fixtures import BUCKET
+
+    from jupyter_ray_dev.storage.backends.remote import abort_interrupted_upload
+
+    root = _s3_root(moto_server)
+    keys = {n: f"left/{n}-{time.monotonic_ns()}.bin" for n in ("dead", "noid", "live")}
+    ids = {n: _started_upload(s3_client, k) for n, k in keys.items()}
+
+    def upload(n: str, with_id: bool = True) -> dict:
+        return {"root": "s3", "protocol": "s3", "bucket": BUCKET, "key": keys[n],
+                "id": ids[n] if with_id else None}
+
+    journal.mkdir(parents=True)
+    for name, owner, spec in (("dead", _gone_owner(), upload("dead")),
+                              # killed before the upload's id was written down
+                              ("noid", _gone_owner(), upload("noid", with_id=False)),
+                              ("live", leftovers.owner(), upload("live"))):
+        (journal / f"{name}.json").write_text(json.dumps({"owner": owner, "paths": [],
+                                                          "upload": spec}))
+
+    # no way to abort (a sweep without the configuration): the claims wait
+    leftovers.sweep()
+    assert sorted(p.stem for p in journal.iterdir()) == ["dead", "live", "noid"]
+    assert _pending(s3_client, keys["dead"]) == [ids["dead"]]
+
+    removed = leftovers.sweep(abort_upload=lambda u: abort_interrupted_upload([root], u))
+    assert len(removed) == 2, removed
+    assert _pending(s3_client, keys["dead"]) == [] and _pending(s3_client, keys["noid"]) == []
+    assert _pending(s3_client, keys["live"]) == [ids["live"]]  # its server still runs
+    assert sorted(p.stem for p in journal.iterdir()) == ["live"]
+    s3_client.call_s3("abort_multipart_upload", Bucket=BUCKET, Key=keys["live"],
+                      UploadId=ids["live"])
+
+
+def test_an_s3_upload_is_kept_for_the_next_start_when_its_endpoint_is_down(
+        journal, moto_server, s3_client):
+    import time
+
+    from storage_fixtures import BUCKET, free_port, s3_options
+
+    from jupyter_ray_dev.storage.backends.remote import abort_interrupted_upload
+    from jupyter_ray_dev.storage.roots import parse_root
+
+    key = f"left/down-{time.monotonic_ns()}.bin"
+    upload_id = _started_upload(s3_client, key)
+    journal.mkdir(parents=True)
+    claim = journal / "dead.json"
+    claim.write_text(json.dumps({"owner": _gone_owner(), "paths": [], "upload": {
+        "root": "s3", "protocol": "s3", "bucket": BUCKET, "key": key, "id": upload_id}}))
+    down = parse_root({"name": "s3", "url": f"s3://{BUCKET}/left",
+                       "options": s3_options(f"http://127.0.0.1:{free_port()}")})
+    assert leftovers.sweep(abort_upload=lambda u: abort_interrupted_upload([down], u)) == []
+    assert claim.exists() and _pending(s3_client, key) == [upload_id]
+    # the root no longer configured: kept too
+    assert leftovers.sweep(abort_upload=lambda u: abort_interrupted_upload([], u)) == []
+    assert claim.exists()
+    # the endpoint back at the next start: aborted
+    root = _s3_root(moto_server)
+    assert leftovers.sweep(abort_upload=lambda u: abort_interrupted_upload([root], u))
+    assert not claim.exists() and _pending(s3_client, key) == []
+
+
+def test_a_writer_claims_its_multipart_upload_until_it_is_committed(journal, moto_server,
+                                                                      s3_client):
+    import concurrent.futures
+    import time
+
+    from storage_fixtures import BUCKET, S3_KEY, S3_SECRET
+
+    from jupyter_ray_dev.storage.backends import make_backend
+
+    backend = make_backend(_s3_root(moto_server), concurrent.futures.ThreadPoolExecutor(2), 60)
+    name = f"w-{time.monotonic_ns()}.bin"
+
+    def claims() -> list[dict]:
+        return [json.loads(p.read_text()) for p in journal.glob("*.json")]
+
+    async def run(finish: str) -> None:
+        writer = await backend.open_writer(f"{finish}-{name}", overwrite=False)
+        [claim] = claims()
+        assert claim["upload"]["id"] is None  # claimed before S3 heard of it
+        await writer.write(b"x" * (backend.part_size + 1))  # the first part goes up
+        [claim] = claims()
+        text = json.dumps(claim)
+        assert S3_KEY not in text and S3_SECRET not in text  # the root's name, no secret
+        assert claim["upload"]["root"] == "s3"
+        assert _pending(s3_client, claim["upload"]["key"]) == [claim["upload"]["id"]]
+        await (writer.commit() if finish == "commit" else writer.abort())
+        assert claims() == []
+        assert _pending(s3_client, claim["upload"]["key"]) == []
+
+    asyncio.run(run("commit"))
+    asyncio.run(run("abort"))
+    assert s3_client.exists(f"{BUCKET}/left/commit-{name}")

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ...errors import RayDevError
+from ...leftovers import Claim, KeepClaim, claim_upload
 from ..errors import (
     IsADirectory,
     NotADirectory,
@@ -92,6 +93,11 @@ class FsspecBackend(Backend):
     @abstractmethod
     async def _head_call(self, fs: Any, bucket: str, key: str) -> None:
         """One metadata request for an object; FileNotFoundError when there is none."""
+
+    @abstractmethod
+    def _abort_interrupted(self, fs: Any, upload: dict[str, Any]) -> str:
+        """Abort the upload a killed server started (a claim's ``upload``; blocking): what
+        was aborted. Called on the sweep's thread, on a file system made for it."""
 
     @abstractmethod
     async def _delete_keys(self, fs: Any, bucket: str, keys: list[str]) -> None:
@@ -313,10 +319,23 @@ class FsspecBackend(Backend):
         await self._check_target(path, overwrite)
         await self._require_parent(path)
         fs = await self.fs()
-        # autocommit=False: parts go up as they fill, the object appears only on commit
-        handle = await self._blocking(path, lambda: fs.open(
-            self.key(path), "wb", block_size=self.part_size, autocommit=False))
-        return self.writer_class(self, path, overwrite, handle)
+        bucket, _, key = self.key(path).partition("/")
+
+        def start() -> tuple[Any, Claim]:
+            # claimed before the store hears of it: a server killed while the upload is
+            # started still leaves the claim, and the next start's sweep aborts it
+            held = claim_upload(root=self.root.name, protocol=self.root.protocol,
+                                bucket=bucket, key=key, id=None)
+            try:
+                # autocommit=False: parts go up as they fill, the object appears on commit
+                return fs.open(self.key(path), "wb", block_size=self.part_size,
+                               autocommit=False), held
+            except BaseException:
+                held.release()
+                raise
+
+        handle, held = await self._blocking(path, start)
+        return self.writer_class(self, path, overwrite, handle, held)
 
     async def _check_target(self, path: str, overwrite: bool) -> None:
         found = await self._exists(path)
@@ -389,8 +408,11 @@ class FsspecBackend(Backend):
 
 
 class RemoteWriter(Writer):
-    def __init__(self, backend: FsspecBackend, path: str, overwrite: bool, handle: Any) -> None:
+    def __init__(self, backend: FsspecBackend, path: str, overwrite: bool, handle: Any,
+                 held: Claim) -> None:
         self.backend, self.path, self.overwrite, self.handle = backend, path, overwrite, handle
+        self.claim = held  # released once the upload is committed or aborted
+        self._claimed_id: str | None = None
         # A write the deadline gave up on may still be running in its thread (starting the
         # multipart upload, say): a discard then would miss what it is about to create, so
         # the discard is left to that thread, to run as soon as its call returns.
@@ -412,6 +434,7 @@ class RemoteWriter(Writer):
         try:
             return fn(*args)
         finally:
+            self._record_upload_id()
             with self._state:
                 self._busy, abandoned, self._abandoned = False, self._abandoned, None
             if abandoned is not None:
@@ -421,10 +444,24 @@ class RemoteWriter(Writer):
                     log.warning("jupyter_ray_dev: could not clean up the upload of %s",
                                 self.path, exc_info=True)
 
+    def _record_upload_id(self) -> None:
+        """The store's id of the upload, in the claim, once a write has started it."""
+        upload_id = self.upload_id(self.handle) if self.handle is not None else None
+        if upload_id and upload_id != self._claimed_id:
+            self._claimed_id = upload_id
+            self.claim.update_upload(id=upload_id)
+
+    @staticmethod
+    def upload_id(handle: Any) -> str | None:
+        """S3: the multipart upload's id (None before the first part goes up)."""
+        mpu = getattr(handle, "mpu", None)
+        return mpu.get("UploadId") if isinstance(mpu, dict) else None
+
     def _commit(self) -> None:
         self.handle.close()  # uploads the last part; with autocommit=False nothing is visible
         self.handle.commit()  # S3: complete the multipart upload; GCS: finalise the upload
         self.handle = None  # committed: nothing left to abort
+        self.claim.release()
 
     async def abort(self) -> None:
         if self.handle is None:
@@ -440,8 +477,7 @@ class RemoteWriter(Writer):
                 return
         self._discard_now(handle)
 
-    @staticmethod
-    def _discard_now(handle: Any) -> None:
+    def _discard_now(self, handle: Any) -> None:
         try:
             handle.discard()  # S3: abort the multipart upload; GCS: cancel the session
         except FileNotFoundError:
@@ -449,6 +485,32 @@ class RemoteWriter(Writer):
         finally:
             # closed, so the file object's __del__ cannot flush (and start an upload) later
             handle.closed = True
+        self.claim.release()
+
+
+def abort_interrupted_upload(roots: list[Any], upload: dict[str, Any]) -> str:
+    """Abort an upload a killed server left (a leftovers claim's ``upload``; blocking, for
+    the sweep's thread). The root's endpoint and credentials come from the configuration
+    as it is now, never from the claim. KeepClaim when it cannot be done now."""
+    from . import make_backend
+
+    root = next((r for r in roots if r.name == upload.get("root")
+                 and r.protocol == upload.get("protocol")), None)
+    if root is None:
+        raise KeepClaim(f"an upload to {upload.get('protocol')}://{upload.get('bucket')}/"
+                        f"{upload.get('key')} was left by an interrupted server, and storage "
+                        f"root '{upload.get('root')}' is no longer configured to abort it")
+    backend = make_backend(root, None, 60)  # type: ignore[arg-type]  # no pool: blocking here
+    if not isinstance(backend, FsspecBackend):
+        raise KeepClaim(f"storage root '{root.name}' is not an object store any more")
+    try:
+        return backend._abort_interrupted(backend._make_fs(), upload)
+    except KeepClaim:
+        raise
+    except RayDevError as err:  # s3fs/gcsfs not installed any more, say
+        raise KeepClaim(err.message) from err
+    except Exception as err:  # noqa: BLE001 - every failure: try again on the next start
+        raise KeepClaim(backend.translate(err, upload.get("key") or "").message) from err
 
 
 FsspecBackend.writer_class = RemoteWriter
