@@ -237,3 +237,40 @@ def test_a_writer_claims_its_multipart_upload_until_it_is_committed(journal, mot
     asyncio.run(run("commit"))
     asyncio.run(run("abort"))
     assert s3_client.exists(f"{BUCKET}/left/commit-{name}")
+
+
+def test_a_gcs_writer_claims_its_resumable_session_and_a_sweep_cancels_it(
+        journal, gcs_emulator, gcs_client):
+    """The emulator lists no sessions and refuses cancels (501): this shows the session is
+    claimed, released when committed, and handed to a cancel that the sweep then settles
+    (a refusal is final: asking again at every start would not change it)."""
+    import concurrent.futures
+    import time
+
+    from storage_fixtures import BUCKET, gcs_options
+
+    from jupyter_ray_dev.storage.backends import make_backend
+    from jupyter_ray_dev.storage.backends.remote import abort_interrupted_upload
+    from jupyter_ray_dev.storage.roots import parse_root
+
+    root = parse_root({"name": "gs", "url": f"gs://{BUCKET}/left",
+                       "options": gcs_options(gcs_emulator.url)})
+    backend = make_backend(root, concurrent.futures.ThreadPoolExecutor(2), 60)
+    name = f"left-{time.monotonic_ns()}.bin"
+
+    async def run() -> dict:
+        writer = await backend.open_writer(name, overwrite=False)
+        await writer.write(b"x" * (backend.part_size + 1))  # the session starts
+        [claim] = [json.loads(p.read_text()) for p in journal.glob("*.json")]
+        writer.handle.closed = True  # dropped as a killed server drops it
+        return claim
+
+    claim = asyncio.run(run())
+    assert (claim["upload"]["id"] or "").startswith("http"), claim  # the session's URL
+    [file] = journal.glob("*.json")
+    claim["owner"] = _gone_owner()
+    file.write_text(json.dumps(claim))
+    [what] = leftovers.sweep(abort_upload=lambda u: abort_interrupted_upload([root], u))
+    assert f"gs://{BUCKET}/left/{name}" in what, what
+    assert list(journal.iterdir()) == []
+    assert not gcs_client.exists(f"{BUCKET}/left/{name}")
