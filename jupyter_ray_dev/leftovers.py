@@ -6,9 +6,8 @@ before it could.
 Each claim is one small JSON file in ``<jupyter data dir>/ray_dev/leftovers/`` naming
 the paths (and the buildah store a build ran in, or the object-store upload a writer
 started: its storage root's name, bucket, key and upload id, never a credential) and
-their owner: this host, this
-process's PID and its start time (a PID the kernel has since given to another process is
-not the owner). The claim goes when the work ends, committed or cleaned up. ``sweep()``
+their owner: this host, this process's PID and its start time (a PID the kernel has since
+given to another process is not the owner). The claim goes when the work ends, committed or cleaned up. ``sweep()``
 runs once, on a thread a few seconds after the server started (never on the event loop,
 never in the way of start-up: app.py): it cleans up after owners that are gone and drops their claims.
 A claim of another host (a data dir on NFS shared by pods) is left to that host.
@@ -210,6 +209,11 @@ def sweep(folder: Path | None = None, abort_upload: UploadAborter | None = None)
         files = sorted(folder.glob("*.json"))
     except OSError:
         return removed
+    for part in folder.glob("*.part"):  # a claim's rewrite its writer did not finish
+        pid = part.name.split("-", 1)[0]
+        if pid.isdigit() and _started(int(pid)) is None:
+            with contextlib.suppress(OSError):
+                part.unlink()
     for file in files:
         try:
             entry = json.loads(file.read_text(encoding="utf-8"))
