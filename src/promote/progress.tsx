@@ -258,7 +258,9 @@ function BuildProgress(props: IBuildProgressProps): JSX.Element {
           )}
         </div>
       ) : null}
-      {result?.digest ? (
+      {/* a held-back code-layer image is in the registry by digest, untagged: no
+          reference to deploy until it is pushed */}
+      {result?.digest && result.status !== 'blocked' ? (
         <div className="jp-RayDev-promoteRow">
           <span className="jp-RayDev-promoteLabel">{trans.__('Digest')}</span>
           <code data-testid="ray-promote-digest">{result.digest}</code>
