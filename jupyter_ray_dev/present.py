@@ -363,7 +363,9 @@ def build_path_line(build_path: dict[str, Any]) -> str:
 
 def promotion_line(promotion: dict[str, Any]) -> str:
     image = promotion.get("image") or ""
-    digest = promotion.get("digest")
+    # a held-back code-layer image waits in the registry by digest, untagged: no reference
+    # to deploy until it is pushed
+    digest = promotion.get("digest") if promotion.get("status") != "blocked" else None
     where = f"{image}@{digest}" if digest else image
     error = f": {promotion['error']}" if promotion.get("error") else ""
     parity = (promotion.get("parity") or {}).get("status")

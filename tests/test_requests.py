@@ -228,6 +228,10 @@ def test_review_and_history_say_which_way_the_image_is_made():
                  "digest": "sha256:" + "b" * 64, "build_path": layer}
     assert "(code layer, no builder)" in present.promotion_line(promotion)
     assert "code layer" not in present.promotion_line({**promotion, "build_path": full})
+    # pushed: the reference to deploy is by digest; held back: the digest (of the image that
+    # waits untagged in the registry) is not offered
+    assert "r:5000/t/proj:def@sha256:bbbb" in present.promotion_line(promotion)
+    assert "@sha256" not in present.promotion_line({**promotion, "status": "blocked"})
 
 
 def test_review_says_where_each_number_of_rays_view_came_from():
