@@ -1,5 +1,5 @@
 """The private Ray head of the tests and benchmarks: stopping it leaves no job driver
-behind.
+behind, and a start that times out is tried again on fresh ports.
 
 Each test starts a head of its own (the session's head must outlive them).
 """
@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -89,3 +90,45 @@ def test_a_driver_whose_head_was_killed_goes_with_the_heads_stop(tmp_path):
     finally:
         head.stop()
     assert gone(driver), psutil.Process(driver).cmdline()
+
+
+def freeze_monitor(temp_dir: str, frozen: list, done: threading.Event) -> None:
+    """SIGSTOP the head's autoscaler monitor as soon as it runs: the head lives on, but no
+    node's resource usage is ever reported, so it never becomes ready (what a process
+    that gets no CPU on a loaded machine looks like)."""
+    while not done.is_set():
+        for proc in psutil.process_iter(["cmdline"]):
+            line = " ".join(proc.info["cmdline"] or [])
+            if "autoscaler/_private/monitor.py" in line and temp_dir in line:
+                proc.suspend()
+                frozen.append(proc)
+                return
+        time.sleep(0.1)
+
+
+def test_a_start_that_times_out_is_tried_again_on_fresh_ports():
+    """The first attempt never becomes ready (its monitor frozen: a real process state,
+    not a seam), so it times out; its processes are stopped and the second attempt comes
+    up on fresh ports."""
+    head = LocalRayHead(num_cpus=1)
+    first_temp, first_ports = str(head.temp_dir), (head.gcs_port, head.dashboard_port)
+    frozen: list[psutil.Process] = []
+    done = threading.Event()
+    freezer = threading.Thread(target=freeze_monitor, args=(first_temp, frozen, done))
+    freezer.start()
+    try:
+        head.start(timeout=45, attempts=2)
+        assert frozen, "the first attempt's monitor never ran"
+        assert [type(err) for err in head.failures] == [TimeoutError], head.failures
+        assert (head.gcs_port, head.dashboard_port) != first_ports
+        status = _api(head.dashboard_url, "/api/cluster_status")
+        assert status["data"]["clusterStatus"]["loadMetricsReport"]["usageByNode"]
+        # nothing of the failed attempt runs on, the frozen process included
+        assert gone(frozen[0].pid, 1)
+        left = [p.info for p in psutil.process_iter(["pid", "cmdline"])
+                if first_temp in " ".join(p.info["cmdline"] or [])]
+        assert left == []
+    finally:
+        done.set()
+        freezer.join()
+        head.stop()

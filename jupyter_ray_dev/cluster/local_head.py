@@ -67,6 +67,8 @@ class LocalRayHead:
         self.token = (token or secrets.token_hex(16)) if token_auth else None
         self.gcs_port = free_port()
         self.dashboard_port = dashboard_port or free_port()
+        self._own_dashboard_port = dashboard_port is None  # a retry may move it
+        self.failures: list[BaseException] = []  # why earlier start attempts were given up
         self.log_path = self.temp_dir / "head.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -90,18 +92,23 @@ class LocalRayHead:
     def start(self, timeout: float = 90.0, attempts: int = 2) -> LocalRayHead:
         """Start and wait until ready.
 
-        On a loaded machine Ray's own start-up can time out ("node timed out
-        during startup"); one more attempt on fresh ports is what a person would do.
+        On a loaded machine Ray's own start-up can time out: ``ray start`` exits
+        ("node timed out during startup", a RuntimeError here) or the head never
+        becomes ready within ``timeout`` (TimeoutError). One more attempt on fresh
+        ports, after the failed one's processes are stopped, is what a person would do.
         """
         for attempt in range(1, attempts + 1):
             try:
                 return self._start_once(timeout)
-            except RuntimeError:
+            except (RuntimeError, TimeoutError) as err:
                 if attempt == attempts:
                     raise
+                self.failures.append(err)
                 self.temp_dir = Path(tempfile.mkdtemp(prefix="rdh-", dir=self.temp_dir.parent))
                 self.log_path = self.temp_dir / "head.log"
                 self.gcs_port = free_port()
+                if self._own_dashboard_port:
+                    self.dashboard_port = free_port()
         raise AssertionError("unreachable")
 
     def _start_once(self, timeout: float) -> LocalRayHead:
@@ -138,7 +145,7 @@ class LocalRayHead:
         try:
             self._wait_ready(timeout)
         except BaseException:
-            self.stop()
+            self.stop()  # every process of the failed attempt, by PID
             raise
         return self
 
