@@ -16,7 +16,7 @@ from .service import RayDevConfig, RayDevService
 
 DASHBOARD_PATH = "ray-dev/dashboard/"  # the dashboard proxy (handlers/dashboard.py)
 KERNEL_ACTIONS = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
-LEFTOVERS_DELAY = 3.0  # seconds after start-up: the server answers its first requests first
+LEFTOVERS_DELAY = 3.0  # seconds after the event loop starts: the first requests go first
 
 
 class RayDev(ExtensionApp):
@@ -291,16 +291,18 @@ class RayDev(ExtensionApp):
             # keep serving: the panel shows this same message until the config is fixed
             self.log.warning("jupyter_ray_dev: %s", err.message)
 
+        if self.capture_notebook_installs and self.serverapp is not None:
+            self.serverapp.event_logger.add_listener(schema_id=KERNEL_ACTIONS,
+                                                     listener=self._on_kernel_action)
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         # what a killed server left (upload parts, half-built envs, build contexts and
-        # containers) goes on a thread once the server is up, never in start-up's way
+        # containers) goes on a thread a few seconds after the event loop runs (the server
+        # listens by now), so it takes no CPU from start-up or from the first requests
         sweeper = threading.Timer(LEFTOVERS_DELAY, _sweep_leftovers,
                                   args=(list(self.storage_roots),))
         sweeper.daemon = True
         sweeper.start()
-
-        if self.capture_notebook_installs and self.serverapp is not None:
-            self.serverapp.event_logger.add_listener(schema_id=KERNEL_ACTIONS,
-                                                     listener=self._on_kernel_action)
 
     async def _on_kernel_action(self, logger: Any, schema_id: str, data: dict) -> None:
         """A kernel started (or restarted: a new process): load the install recorder."""

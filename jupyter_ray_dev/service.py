@@ -14,23 +14,19 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from .cluster import (
-    fetch_cluster_summary,
-    kuberay_identity,
-    resolve_auth,
-    resolve_dashboard_address,
-)
-from .cluster.dashboard import DashboardClient
+# the address is all start-up reads; the cluster's other parts load on first use
+from .cluster.address import resolve_dashboard_address
 from .settings import as_kwargs, from_settings, setting
-from .shared_result import SharedResult
 
 if TYPE_CHECKING:
+    from .cluster.dashboard import DashboardClient
     from .jobs import JobsService
     from .jobs.settings import SaveLogRequest
     from .k8s import KubernetesService
     from .project import ProjectService
     from .promote import PromoteService
     from .runtime_env import RuntimeEnvService
+    from .shared_result import SharedResult
     from .storage import StorageService
 
 
@@ -70,6 +66,9 @@ class RayDevService:
         return resolve_dashboard_address(self.cluster_config.ray_address)
 
     def dashboard(self) -> DashboardClient:
+        from .cluster import resolve_auth
+        from .cluster.dashboard import DashboardClient
+
         # Auth is resolved per call: a token written after start-up (e.g. by a
         # later `ray start`) is picked up without restarting Jupyter.
         return DashboardClient(self.dashboard_address, resolve_auth(),
@@ -85,6 +84,7 @@ class RayDevService:
     @cached_property
     def jobs(self) -> JobsService:
         """Launch, watch, stop and re-run Ray jobs (created on first use)."""
+        from .cluster import resolve_auth
         from .jobs import JobsConfig, JobsService
 
         return JobsService(
@@ -113,6 +113,7 @@ class RayDevService:
     @cached_property
     def kubernetes(self) -> KubernetesService:
         """This pod's RayCluster, apply of promoted KubeRay objects, kaniko builds (first use)."""
+        from .cluster import kuberay_identity
         from .k8s import KubernetesService
         from .k8s.client import KubeClient, KubeConfig
 
@@ -197,6 +198,9 @@ class RayDevService:
 
     @cached_property
     def _cluster_summary(self) -> SharedResult[dict[str, Any]]:
+        from .cluster import fetch_cluster_summary, kuberay_identity
+        from .shared_result import SharedResult
+
         async def fetch() -> dict[str, Any]:
             return await fetch_cluster_summary(
                 self.dashboard(),
@@ -215,6 +219,8 @@ class RayDevService:
         return await fetch_metrics_status(self.dashboard())
 
     async def cluster(self) -> dict[str, Any]:
+        from .cluster import resolve_auth
+
         auth = resolve_auth()
         return await self._cluster_summary.get(
             (self.dashboard_address, tuple(sorted(auth.headers().items()))))

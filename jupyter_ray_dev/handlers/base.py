@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator
 from functools import cache
 from importlib.resources import files
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 import tornado.web
@@ -21,10 +21,13 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado.iostream import StreamClosedError
 
 from ..errors import BadRequest, RayDevError
-from ..request_model import RequestModel
 from ..service import RayDevService
 
-M = TypeVar("M", bound=RequestModel)
+if TYPE_CHECKING:
+    # a model's module loads with its route's first request, not at start-up
+    from ..request_model import RequestModel
+
+M = TypeVar("M", bound="RequestModel")
 
 
 def encode(doc: Any) -> bytes:

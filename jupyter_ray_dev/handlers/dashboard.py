@@ -20,8 +20,6 @@ from tornado import web
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from ..cluster import resolve_auth
-from ..cluster.dashboard import FIX_ADDRESS
 from ..errors import RayDevError
 from ..service import RayDevService
 
@@ -134,6 +132,8 @@ class DashboardProxyHandler(ExtensionHandlerMixin, ProxyHandler):
             # are passed on as they are, never raised
             if isinstance(err, web.HTTPError) and err.status_code not in (500, 599):
                 raise
+            from ..cluster.dashboard import FIX_ADDRESS
+
             why = err.log_message if isinstance(err, web.HTTPError) else str(err)
             raise web.HTTPError(503, "Cannot reach the Ray dashboard at %s: %s. %s",
                                 upstream.geturl(), why or "no answer", FIX_ADDRESS) from err
@@ -160,6 +160,8 @@ class DashboardProxyHandler(ExtensionHandlerMixin, ProxyHandler):
         return headers
 
     def get_request_headers_override(self) -> dict[str, str]:
+        from ..cluster import resolve_auth
+
         try:
             # resolved per request, as the REST routes do: a token written later is used
             return resolve_auth().headers()

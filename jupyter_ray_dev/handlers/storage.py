@@ -21,7 +21,6 @@ import tornado.web
 
 from ..errors import BadRequest
 from ..storage.errors import RangeNotSatisfiable
-from ..storage.requests import DeleteRequest, MkdirRequest, RenameRequest, UploadRequest
 from .base import API_PREFIX, RayDevHandler
 
 if TYPE_CHECKING:
@@ -131,6 +130,8 @@ class DownloadHandler(StorageHandler):
 class UploadsHandler(StorageHandler):
     @tornado.web.authenticated
     async def post(self, root: str) -> None:
+        from ..storage.requests import UploadRequest
+
         request = self.request_of(UploadRequest)
         session = await self.storage.start_upload(root, request.path, request.size,
                                                   request.overwrite)
@@ -159,6 +160,8 @@ class UploadCommitHandler(StorageHandler):
 class MkdirHandler(StorageHandler):
     @tornado.web.authenticated
     async def post(self, root: str) -> None:
+        from ..storage.requests import MkdirRequest
+
         self.reply(await self.storage.mkdir(root, self.request_of(MkdirRequest).path),
                    status=201)
 
@@ -166,6 +169,8 @@ class MkdirHandler(StorageHandler):
 class RenameHandler(StorageHandler):
     @tornado.web.authenticated
     async def post(self, root: str) -> None:
+        from ..storage.requests import RenameRequest
+
         request = self.request_of(RenameRequest)
         self.reply(await self.storage.rename(root, request.path, request.new_path))
 
@@ -173,6 +178,8 @@ class RenameHandler(StorageHandler):
 class DeleteHandler(StorageHandler):
     @tornado.web.authenticated
     async def post(self, root: str) -> None:
+        from ..storage.requests import DeleteRequest
+
         request = self.request_of(DeleteRequest)
         self.reply(await self.storage.delete(root, request.path, request.recursive))
 
