@@ -49,11 +49,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_once(enabled: bool, root: str) -> tuple[float, float]:
+def start_once(enabled: bool, root: str, proxy_in_baseline: bool = True) -> tuple[float, float]:
     port, token = free_port(), secrets.token_hex(8)
     config = os.path.join(root, f"bench_config_{'with' if enabled else 'without'}.json")
+    extensions = {"jupyter_ray_dev": enabled}
+    if not (enabled or proxy_in_baseline):
+        extensions["jupyter_server_proxy"] = False
     with open(config, "w") as f:
-        json.dump({"ServerApp": {"jpserver_extensions": {"jupyter_ray_dev": enabled}}}, f)
+        json.dump({"ServerApp": {"jpserver_extensions": extensions}}, f)
     cmd = [
         sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
@@ -86,17 +89,21 @@ def start_once(enabled: bool, root: str) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
+    # jupyter-server-proxy (a dependency, for the dashboard proxy) enables its own server
+    # extension, which imports aiohttp: a Jupyter without this package has neither
+    parser.add_argument("--without-proxy", action="store_true",
+                        help="switch jupyter_server_proxy off in the baseline too")
     args = parser.parse_args()
     package = importlib.util.find_spec("jupyter_ray_dev").submodule_search_locations[0]
     compileall.compile_dir(package, quiet=1)
     with tempfile.TemporaryDirectory() as root:
         start_once(True, root)  # warm the file cache for both variants
-        start_once(False, root)
+        start_once(False, root, not args.without_proxy)
         times: dict[bool, list[float]] = {True: [], False: []}
         cpu: dict[bool, list[float]] = {True: [], False: []}
         for i in range(args.rounds):
             for enabled in ((True, False) if i % 2 else (False, True)):
-                wall, used = start_once(enabled, root)
+                wall, used = start_once(enabled, root, not args.without_proxy)
                 times[enabled].append(wall)
                 cpu[enabled].append(used)
     without, with_ = statistics.median(times[False]), statistics.median(times[True])
