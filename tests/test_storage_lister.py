@@ -112,6 +112,48 @@ def test_the_child_lists_exactly_the_pages_the_server_lists(root):
     assert lister.pid is None
 
 
+@pytest.mark.parametrize("upload_first", [False, True])
+def test_a_first_page_picked_before_the_full_sort_pages_as_the_sorted_listing(
+        tmp_path, upload_first):
+    """A folder listed afresh answers its first page before its names are sorted: the
+    page, the pages after it, and name-prefix probes asked in between are those of the
+    sorted listing, uploads in progress hidden, also when one would sort into page 1."""
+    import random
+
+    data = tmp_path / "data"
+    data.mkdir()
+    names = [f"n{i:03d}" for i in range(200)] + [".dot", "checkpoint_000002"]
+    random.Random(7).shuffle(names)  # created in no order: readdir's order is not sorted
+    for name in names:
+        (data / name).write_bytes(b"")
+    if upload_first:
+        (data / ".a.0123456789abcdef.ray-dev-upload").write_bytes(b"")
+    (data / ".n.0123456789abcdef.ray-dev-upload").write_bytes(b"")
+    fd = os.open(data, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        cache = NameCache()
+
+        def page(after, prefix=""):
+            return list_fd(fd, cache, "data", 10, after, prefix, str(tmp_path), str(data))
+
+        first = page(None)
+        # probes right after the first page, before anything sorted the names
+        assert [e["name"] for e in page(None, "checkpoint_").entries] == ["checkpoint_000002"]
+        assert [e["name"] for e in page(None, "n19").entries] == \
+            [f"n{i}" for i in range(190, 200)]
+        assert page(None, "experiment_state").entries == []
+        seen, current = [], first
+        while True:
+            seen += [e["name"] for e in current.entries]
+            if current.next_token is None:
+                break
+            current = page(current.next_token)
+    finally:
+        os.close(fd)
+    assert [e["name"] for e in first.entries] == sorted(names)[:10]
+    assert seen == sorted(names)
+
+
 async def test_a_killed_child_costs_a_walk_nothing_and_is_replaced(service):
     lister = service.backend("t")._lister
     assert await asyncio.to_thread(lister.wait_ready, 60)
