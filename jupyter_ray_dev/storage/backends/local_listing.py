@@ -8,6 +8,7 @@ opens a path: the caller opened the folder and checked that it is inside the roo
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import os
 import stat as statmod
@@ -60,7 +61,10 @@ class NameCache:
     by more than a coarse clock's step (git's rule for its index): a change since would
     have moved the mtime. Re-opening or walking a big folder again right away then skips
     a 100k-name listing and sort; a mount that never moves a folder's mtime (some FUSE
-    file systems) shows a new name at most that much later."""
+    file systems) shows a new name at most that much later. On a local file system that
+    moves a folder's mtime at every change in it (``MTIME_TRUSTED``) the names are reused
+    for as long as the mtime says unchanged: opening a big folder again later lists
+    nothing. NFS is not among them: its client caches attributes."""
 
     FRESH_FOR = 2.0
     COARSE_MTIME = 2.0  # FAT/SMB: 2 s; NFS follows the server's, often 1 s
@@ -92,7 +96,7 @@ class NameCache:
         with self._lock:
             cached = self._names.get(key)
             if cached and cached[0] == st.st_mtime_ns and (not fresh or (
-                    now - cached[1] < self.FRESH_FOR
+                    (now - cached[1] < self.FRESH_FOR or mtime_trusted(st.st_dev))
                     and cached[1] - st.st_mtime_ns / 1e9 > self.COARSE_MTIME)):
                 self._names.move_to_end(key)
                 if cached[3]:
@@ -121,6 +125,28 @@ class NameCache:
             self._names.move_to_end(key)
             while len(self._names) > _NAME_CACHE_SIZE:
                 self._names.popitem(last=False)
+
+
+# local file systems that set a folder's mtime (to the nanosecond, from a clock that
+# steps by a tick at most) at every create, delete and rename in it
+MTIME_TRUSTED = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "f2fs", "zfs"})
+
+
+@functools.lru_cache(maxsize=64)
+def mtime_trusted(dev: int) -> bool:
+    """Whether the device ``dev`` is mounted with a file system in ``MTIME_TRUSTED``
+    (its line in /proc/self/mountinfo; False when that cannot be read)."""
+    want = f"{os.major(dev)}:{os.minor(dev)}"
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as mounts:
+            for line in mounts:
+                fields = line.split()
+                if len(fields) > 2 and fields[2] == want and "-" in fields:
+                    fstype = fields[fields.index("-") + 1:][:1]
+                    return bool(fstype) and fstype[0] in MTIME_TRUSTED
+    except OSError:
+        pass
+    return False
 
 
 def _hidden(name: str) -> bool:
