@@ -168,9 +168,10 @@ class TarGzWriter:
     """Writes a context ``.tar.gz`` while the project is still being walked.
 
     The project's files go to GNU tar's stdin as the walk finds them (``add``), so tar
-    and pigz (when installed; else ISA-L in a thread) archive the project while the walk, the pins and the
-    inputs hash are still being computed; the rest of the context (generated text, wheels, manifests) follows
-    from a staged folder once the spec is whole (``finish``). Atomic: the archive is
+    and pigz (when installed; else ISA-L in a thread) archive the project while the walk,
+    the pins and the inputs hash are still being computed; the rest of the context
+    (generated text, wheels, manifests) follows from a staged folder once the spec is
+    whole (``finish``). Atomic: the archive is
     renamed into place only when tar succeeded; any failure or an unfinished writer
     leaves no file. Blocking: use it off the event loop.
     """
