@@ -183,6 +183,17 @@ def setup(asked: str) -> Iterator[Setup]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def before_and_after_a_change(service: PromoteService, s: Setup, body: dict, run):
+    """``run()``'s figures for the project as it is, then after a one-line change to it
+    (warmed up first: imports, builder probes); the service is closed after."""
+    asyncio.run(service.plan("proj", body))
+    first = asyncio.run(run())
+    write(s.project / "helpers.py", "def answer():\n    return 43\n")
+    again = asyncio.run(run())
+    asyncio.run(service.close())
+    return first, again
+
+
 def bench_rebuild(asked: str = "auto") -> float:
     with setup(asked) as s:
         service = PromoteService(PromoteConfig(
@@ -203,11 +214,8 @@ def bench_rebuild(asked: str = "auto") -> float:
                     check = promotion["parity"]["seconds"]
             return time.perf_counter() - t, check
 
-        asyncio.run(service.plan("proj", body))  # warm: imports, builder probes
-        first, first_check = asyncio.run(build())
-        write(s.project / "helpers.py", "def answer():\n    return 43\n")
-        again, again_check = asyncio.run(build())
-        asyncio.run(service.close())
+        (first, first_check), (again, again_check) = before_and_after_a_change(
+            service, s, body, build)
         # the target is the builder's: the check after it is printed beside it
         built, rebuilt = first - first_check, again - again_check
         ratio = rebuilt / built
@@ -244,13 +252,9 @@ def bench_code_layer(asked: str) -> float:
             check = (promotion.get("parity") or {}).get("seconds") or 0.0
             return time.perf_counter() - t, check, promotion["build_path"]["path"]
 
-        asyncio.run(service.plan("proj", body))  # warm: imports, builder probes
-        first, first_check, how = asyncio.run(promote())
-        assert how == "full_build", how
-        write(s.project / "helpers.py", "def answer():\n    return 43\n")
-        again, again_check, how = asyncio.run(promote())
-        assert how == "code_layer", how
-        asyncio.run(service.close())
+        (first, first_check, how), (again, again_check, how_again) = before_and_after_a_change(
+            service, s, body, promote)
+        assert (how, how_again) == ("full_build", "code_layer"), (how, how_again)
         built, layered = first - first_check, again - again_check
         ratio = layered / built
         print(f"code-only promote by the code layer vs the first build and push ({asked}: "

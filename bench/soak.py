@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from jobs import Lab, quantile  # noqa: E402
 
-from jupyter_ray_dev.cluster.local_head import LocalRayHead, free_port  # noqa: E402
+from jupyter_ray_dev.cluster.local_head import LocalRayHead, free_port, stop_jobs  # noqa: E402
 
 BUCKET = "soak"
 S3_OPTIONS = {"key": "testing", "secret": "testing"}
@@ -72,6 +72,9 @@ class Stats:
 
     def server_errors(self) -> int:
         return sum(n for c in self.codes.values() for code, n in c.items() if code >= 500)
+
+
+SUBMITTED: set[str] = set()  # stopped at the end, so no driver outlives the run
 
 
 class Client:
@@ -214,6 +217,7 @@ async def job_slot(client: Client, deadline: float, lines: int, pause: float) ->
         if code not in (200, 201):
             await asyncio.sleep(2)
             continue
+        SUBMITTED.add(json.loads(body)["submission_id"])
         await follow(client, json.loads(body)["submission_id"], lines)
 
 
@@ -332,7 +336,7 @@ def main() -> None:
     parser.add_argument("--s3-endpoint", help="a running moto_server")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
-    own_head = own_moto = lab = None
+    own_head = own_moto = lab = head = None
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         root = Path(tmp)
         try:
@@ -355,6 +359,8 @@ def main() -> None:
             result = asyncio.run(soak(lab, args.users, args.minutes * 60, args.streams,
                                       args.lines, args.pause, args.seed))
         finally:
+            if head and SUBMITTED:  # through Ray's job API, before anything stops
+                stop_jobs(head.dashboard_url, only=sorted(SUBMITTED))
             if lab:
                 lab.stop()
             if own_moto and own_moto.poll() is None:

@@ -13,6 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 
+def by_module(**names: str) -> dict[str, str]:
+    """``{name: module}`` from each module's names, space-separated:
+    ``by_module(service="JobsService job_document")``."""
+    return {name: module for module, listed in names.items() for name in listed.split()}
+
+
 def exports(package: str, where: dict[str, str]) -> Callable[[str], Any]:
     """``__getattr__`` for ``package``: ``where`` maps each name to its module."""
 

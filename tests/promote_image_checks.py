@@ -54,6 +54,15 @@ def vfs_service(root: Path, store: Path, buildah_store: dict[str, str],
         buildah_storage_driver="vfs", store_path=store), _summary)
 
 
+def hostile_vfs_build(tmp_path: Path, buildah_store: dict[str, str], registry: str,
+                      base_image: str) -> tuple[Path, PromoteService, dict]:
+    """The hostile project, the vfs promote service and the build request of the build
+    tests: (Jupyter root, service, body)."""
+    root = hostile_project(tmp_path)
+    service = vfs_service(root, tmp_path / "p.sqlite", buildah_store, registry)
+    return root, service, {"entrypoint": "proj/train.ipynb", "base_image": base_image}
+
+
 async def run_build(service, body):
     lines, end = [], None
     async for event in service.build("proj", body):

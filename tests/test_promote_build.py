@@ -15,7 +15,7 @@ from promote_image_checks import (
     broken_wheel_project,
     check_failed_and_not_pushed,
     check_pushed_image,
-    hostile_project,
+    hostile_vfs_build,
     rebuild_after_code_change,
     run_build,
     vfs_service,
@@ -24,9 +24,7 @@ from promote_image_checks import (
 
 def test_build_push_inspect_and_rebuild_on_cached_dependency_layers(
         tmp_path, buildah_store, base_image, registry):
-    root = hostile_project(tmp_path)
-    service = vfs_service(root, tmp_path / "p.sqlite", buildah_store, registry)
-    body = {"entrypoint": "proj/train.ipynb", "base_image": base_image}
+    root, service, body = hostile_vfs_build(tmp_path, buildah_store, registry, base_image)
     try:
         lines, end = asyncio.run(run_build(service, body))
         assert end["status"] == "pushed", "\n".join(lines[-30:])

@@ -24,7 +24,13 @@ import yaml
 from apischema import validate_response
 from ci import skip_unless_ci
 from promote_helpers import notebook, write
-from promote_image_checks import hostile_project, run_build, skopeo, vfs_service
+from promote_image_checks import (
+    hostile_project,
+    hostile_vfs_build,
+    run_build,
+    skopeo,
+    vfs_service,
+)
 
 from jupyter_ray_dev.promote.codelayer import (
     COMMENT,
@@ -76,9 +82,7 @@ def unpack(image: str, dest: Path) -> tuple[dict[str, tuple], dict, list[str]]:
 
 def test_code_layer_image_equals_a_full_build_of_the_same_code(
         tmp_path, buildah_store, base_image, registry):
-    root = hostile_project(tmp_path)
-    service = vfs_service(root, tmp_path / "p.sqlite", buildah_store, registry)
-    body = {"entrypoint": "proj/train.ipynb", "base_image": base_image}
+    root, service, body = hostile_vfs_build(tmp_path, buildah_store, registry, base_image)
     try:
         plan = asyncio.run(service.plan("proj", body))
         assert plan["build_path"]["path"] == "full_build"

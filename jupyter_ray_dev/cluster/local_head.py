@@ -7,6 +7,7 @@ never with Ray's own stop command (which kills every Ray process of every user).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -66,6 +67,8 @@ class LocalRayHead:
         self.token = (token or secrets.token_hex(16)) if token_auth else None
         self.gcs_port = free_port()
         self.dashboard_port = dashboard_port or free_port()
+        self._own_dashboard_port = dashboard_port is None  # a retry may move it
+        self.failures: list[BaseException] = []  # why earlier start attempts were given up
         self.log_path = self.temp_dir / "head.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -89,18 +92,23 @@ class LocalRayHead:
     def start(self, timeout: float = 90.0, attempts: int = 2) -> LocalRayHead:
         """Start and wait until ready.
 
-        On a loaded machine Ray's own start-up can time out ("node timed out
-        during startup"); one more attempt on fresh ports is what a person would do.
+        On a loaded machine Ray's own start-up can time out: ``ray start`` exits
+        ("node timed out during startup", a RuntimeError here) or the head never
+        becomes ready within ``timeout`` (TimeoutError). One more attempt on fresh
+        ports, after the failed one's processes are stopped, is what a person would do.
         """
         for attempt in range(1, attempts + 1):
             try:
                 return self._start_once(timeout)
-            except RuntimeError:
+            except (RuntimeError, TimeoutError) as err:
                 if attempt == attempts:
                     raise
+                self.failures.append(err)
                 self.temp_dir = Path(tempfile.mkdtemp(prefix="rdh-", dir=self.temp_dir.parent))
                 self.log_path = self.temp_dir / "head.log"
                 self.gcs_port = free_port()
+                if self._own_dashboard_port:
+                    self.dashboard_port = free_port()
         raise AssertionError("unreachable")
 
     def _start_once(self, timeout: float) -> LocalRayHead:
@@ -137,14 +145,13 @@ class LocalRayHead:
         try:
             self._wait_ready(timeout)
         except BaseException:
-            self.stop()
+            self.stop()  # every process of the failed attempt, by PID
             raise
         return self
 
     def _wait_ready(self, timeout: float) -> None:
         """Ready = the dashboard lists an alive node and reports its resource usage."""
         deadline = time.monotonic() + timeout
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
@@ -153,11 +160,8 @@ class LocalRayHead:
                     + self.log_tail()
                 )
             try:
-                req = urllib.request.Request(
-                    f"{self.dashboard_url}/api/cluster_status", headers=headers
-                )
-                with urllib.request.urlopen(req, timeout=2) as resp:
-                    data = json.load(resp).get("data") or {}
+                data = _api(self.dashboard_url, "/api/cluster_status", self.token,
+                            timeout=2).get("data") or {}
                 usage = (
                     (data.get("clusterStatus") or {}).get("loadMetricsReport") or {}
                 ).get("usageByNode")
@@ -176,15 +180,25 @@ class LocalRayHead:
         except OSError:
             return ""
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM to the ``ray start --block`` we started; it stops its own children.
+    def stop_jobs(self, timeout: float = 30.0) -> None:
+        stop_jobs(self.dashboard_url, self.token, timeout=timeout)
 
-        Then anything of the head's own process group still running is ended too,
-        and we wait until it is gone, so a caller can rely on the ports being free.
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the running jobs, then SIGTERM the ``ray start --block`` we started; it
+        stops its own children.
+
+        Then anything of the head's own process group still running is ended too, and so
+        is every process the head started that left the group (Ray starts each job's
+        driver in a session of its own) or that Ray's stop did not take with it; we wait
+        until all are gone, so a caller can rely on the ports being free and no driver
+        living on.
         """
         proc, self.process = self.process, None
+        stragglers: list = []
         if proc is not None:
             if proc.poll() is None:
+                self.stop_jobs(timeout)
+                stragglers = _descendants(proc.pid)
                 proc.send_signal(signal.SIGTERM)
                 try:
                     proc.wait(timeout)
@@ -196,9 +210,11 @@ class LocalRayHead:
                     break
                 try:
                     os.killpg(proc.pid, sig)
+                    os.killpg(proc.pid, signal.SIGCONT)  # a stopped process acts on it too
                 except (ProcessLookupError, PermissionError):
                     break
                 _wait_group_gone(proc.pid, 10.0)
+        _end(stragglers + _drivers_of(self.gcs_port))
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
     def __enter__(self) -> LocalRayHead:
@@ -206,6 +222,92 @@ class LocalRayHead:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+
+
+def _api(dashboard_url: str, path: str, token: str | None = None, method: str = "GET",
+         timeout: float = 5.0) -> dict:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    req = urllib.request.Request(f"{dashboard_url}{path}", method=method, headers=headers)
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.load(resp)
+
+
+def stop_jobs(dashboard_url: str, token: str | None = None, only: list[str] | None = None,
+              timeout: float = 30.0) -> None:
+    """Stop the jobs still running on a head (or those of ``only``) through Ray's job API,
+    and wait until each reports a terminal status. Best effort: a head that does not
+    answer has no jobs to stop."""
+    try:
+        jobs: list = _api(dashboard_url, "/api/jobs/", token)  # type: ignore[assignment]
+        running = [job["submission_id"] for job in jobs
+                   if job.get("submission_id") and job.get("status") not in TERMINAL
+                   and (only is None or job["submission_id"] in only)]
+        for job_id in running:
+            _api(dashboard_url, f"/api/jobs/{job_id}/stop", token, method="POST")
+        deadline = time.monotonic() + timeout
+        while running and time.monotonic() < deadline:
+            time.sleep(0.5)
+            running = [job_id for job_id in running
+                       if _api(dashboard_url, f"/api/jobs/{job_id}", token).get("status")
+                       not in TERMINAL]
+    except (OSError, ValueError):
+        pass
+
+
+def _descendants(pid: int) -> list:
+    import psutil  # a Ray dependency; only needed when a head was started
+
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _drivers_of(gcs_port: int) -> list:
+    """Job drivers (and Ray's watchers of them) of the head whose GCS listens on
+    ``gcs_port``, found by what Ray gives each driver: its RAY_ADDRESS (on whichever
+    address Ray picked for the node) and a job config. Their parent may be gone."""
+    import psutil
+
+    found, groups = [], set()
+    for proc in psutil.process_iter():
+        try:
+            env = proc.environ()
+            if (env.get("RAY_ADDRESS", "").endswith(f":{gcs_port}")
+                    and "RAY_JOB_CONFIG_JSON_ENV_VAR" in env):
+                found.append(proc)
+                groups.add(os.getpgid(proc.pid))
+        except (psutil.Error, ProcessLookupError):
+            continue
+    for proc in psutil.process_iter(["cmdline"]):  # "while kill -s 0 <actor>; ...; kill -9 -<pgid>"
+        line = " ".join(proc.info["cmdline"] or [])
+        if "while kill -s 0" in line and any(line.endswith(f"kill -9 -{g}") for g in groups):
+            found.append(proc)
+    return [proc for proc in found if proc.pid != os.getpid()]
+
+
+def _end(procs: list) -> None:
+    """SIGTERM, then SIGKILL what is left after a few seconds; by PID (psutil checks that
+    a PID still names the same process, so a reused one is left alone)."""
+    import psutil
+
+    alive = []
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                proc.terminate()
+                proc.resume()  # a stopped process acts on it too
+                alive.append(proc)
+        except psutil.Error:
+            continue
+    _, alive = psutil.wait_procs(alive, timeout=5)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=5)
 
 
 def _group_alive(pgid: int) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..lazy import exports
+from ..lazy import by_module, exports
 
 if TYPE_CHECKING:
     from .logs import TERMINAL, LogFollower
@@ -23,20 +23,12 @@ if TYPE_CHECKING:
     from .settings import JobSettings, Resources
     from .store import JobRecord, JobStore, default_store_path
 
-_LAZY = {
-    "TERMINAL": "logs",
-    "LogFollower": "logs",
-    "JobsConfig": "service",
-    "JobsService": "service",
-    "WorkingDirTooLarge": "service",
-    "error_summary": "service",
-    "job_document": "service",
-    "JobSettings": "settings",
-    "Resources": "settings",
-    "JobRecord": "store",
-    "JobStore": "store",
-    "default_store_path": "store",
-}
+_LAZY = by_module(
+    logs="TERMINAL LogFollower",
+    service="JobsConfig JobsService WorkingDirTooLarge error_summary job_document",
+    settings="JobSettings Resources",
+    store="JobRecord JobStore default_store_path",
+)
 
 __all__ = sorted(_LAZY)
 __getattr__ = exports(__name__, _LAZY)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..lazy import exports
+from ..lazy import by_module, exports
 
 if TYPE_CHECKING:
     from .discovery import (
@@ -47,35 +47,16 @@ if TYPE_CHECKING:
 
 # Loaded on first use (PEP 562): the server reads only the root's environment variable at
 # start-up, and the kept-files walk (pathspec, re2) is not needed until a job or an export
-_LAZY = {
-    "find_project": "discovery",
-    "project_dir": "discovery",
-    "resolve_file_and_project": "discovery",
-    "resolve_project_folder": "discovery",
-    "DASHBOARD_UPLOAD_LIMIT": "files",
-    "UploadSize": "files",
-    "default_excludes": "files",
-    "describe_size": "files",
-    "iter_kept_files": "files",
-    "measure_upload": "files",
-    "ConvertedNotebook": "notebook",
-    "convert_notebook": "notebook",
-    "write_module": "notebook",
-    "ROOT_ENV": "root",
-    "resolve_in_root": "root",
-    "to_api_path": "root",
-    "RUNTIME_ENV_FILE": "runtime_env",
-    "EnvFile": "runtime_env",
-    "InvalidYaml": "runtime_env",
-    "dump": "runtime_env",
-    "load_project_runtime_env": "runtime_env",
-    "load_runtime_env": "runtime_env",
-    "parse": "runtime_env",
-    "plain": "runtime_env",
-    "read_file": "runtime_env",
-    "with_project_paths": "runtime_env",
-    "ProjectService": "service",
-}
+_LAZY = by_module(
+    discovery="find_project project_dir resolve_file_and_project resolve_project_folder",
+    files="DASHBOARD_UPLOAD_LIMIT UploadSize default_excludes describe_size iter_kept_files "
+    "measure_upload",
+    notebook="ConvertedNotebook convert_notebook write_module",
+    root="ROOT_ENV resolve_in_root to_api_path",
+    runtime_env="RUNTIME_ENV_FILE EnvFile InvalidYaml dump load_project_runtime_env "
+    "load_runtime_env parse plain read_file with_project_paths",
+    service="ProjectService",
+)
 
 __all__ = sorted(_LAZY)
 __getattr__ = exports(__name__, _LAZY)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..lazy import exports
+from ..lazy import by_module, exports
 
 if TYPE_CHECKING:
     from .build import NoBuilder
@@ -18,13 +18,13 @@ if TYPE_CHECKING:
     from .options import PromoteOptions
     from .service import PromoteService
 
-_LAZY = {
-    "PromoteOptions": "options",
-    "NoBuilder": "build",
-    "PromoteConfig": "config",
-    "PromoteService": "service",
-    "register_builder": "builder_registry",
-}
+_LAZY = by_module(
+    options="PromoteOptions",
+    build="NoBuilder",
+    config="PromoteConfig",
+    service="PromoteService",
+    builder_registry="register_builder",
+)
 
 __all__ = sorted(_LAZY)
 __getattr__ = exports(__name__, _LAZY)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..lazy import exports
+from ..lazy import by_module, exports
 
 if TYPE_CHECKING:
     from .roots import StorageRoot, default_roots, parse_roots
@@ -26,13 +26,10 @@ if TYPE_CHECKING:
 # Loaded on first use (PEP 562): the server imports this package at start-up for the
 # error types and the default roots, and the service with its backends, previews and
 # uploads is most of the extension's import time.
-_LAZY = {
-    "StorageRoot": "roots",
-    "default_roots": "roots",
-    "parse_roots": "roots",
-    "Download": "service",
-    "StorageService": "service",
-}
+_LAZY = by_module(
+    roots="StorageRoot default_roots parse_roots",
+    service="Download StorageService",
+)
 
 __all__ = sorted(_LAZY)
 __getattr__ = exports(__name__, _LAZY)

@@ -123,13 +123,10 @@ export class RayDevAPI {
     manifest: Record<string, unknown>,
     options: { dryRun?: boolean; force?: boolean } = {}
   ): Promise<IApplyResult> {
-    return this.request<IApplyResult>('kubernetes/apply', {
-      method: 'POST',
-      body: JSON.stringify({
-        manifest,
-        dry_run: options.dryRun ?? true,
-        force: options.force ?? false
-      })
+    return this.post<IApplyResult>('kubernetes/apply', {
+      manifest,
+      dry_run: options.dryRun ?? true,
+      force: options.force ?? false
     });
   }
 
@@ -199,10 +196,7 @@ export class RayDevAPI {
 
   /** Run a `.py` or `.ipynb` file as a Ray job. */
   submitJob(request: IJobRequest): Promise<ISubmittedJob> {
-    return this.request<ISubmittedJob>('jobs', {
-      method: 'POST',
-      body: JSON.stringify(request)
-    });
+    return this.post<ISubmittedJob>('jobs', request);
   }
 
   /** Ask Ray to stop a job; resolves with the job after the request. */
@@ -237,12 +231,9 @@ export class RayDevAPI {
     dest?: string | null,
     overwrite = false
   ): Promise<ISavedLog> {
-    return this.request<ISavedLog>(`${jobPath(jobId)}/logs/save`, {
-      method: 'POST',
-      body: JSON.stringify({
-        ...(dest ? { dest } : {}),
-        ...(overwrite ? { overwrite } : {})
-      })
+    return this.post<ISavedLog>(`${jobPath(jobId)}/logs/save`, {
+      ...(dest ? { dest } : {}),
+      ...(overwrite ? { overwrite } : {})
     });
   }
 
@@ -344,13 +335,10 @@ export class RayDevAPI {
     path: string,
     options: { size?: number | null; overwrite?: boolean } = {}
   ): Promise<IStorageUpload> {
-    return this.request<IStorageUpload>(storagePath(root, 'uploads'), {
-      method: 'POST',
-      body: JSON.stringify({
-        path,
-        size: options.size ?? null,
-        overwrite: options.overwrite ?? false
-      })
+    return this.post<IStorageUpload>(storagePath(root, 'uploads'), {
+      path,
+      size: options.size ?? null,
+      overwrite: options.overwrite ?? false
     });
   }
 
@@ -394,10 +382,7 @@ export class RayDevAPI {
 
   /** Create a folder. */
   makeStorageFolder(root: string, path: string): Promise<IStorageItem> {
-    return this.request<IStorageItem>(storagePath(root, 'mkdir'), {
-      method: 'POST',
-      body: JSON.stringify({ path })
-    });
+    return this.post<IStorageItem>(storagePath(root, 'mkdir'), { path });
   }
 
   /** Rename or move an item inside its root. */
@@ -406,9 +391,9 @@ export class RayDevAPI {
     path: string,
     newPath: string
   ): Promise<IStorageItem> {
-    return this.request<IStorageItem>(storagePath(root, 'rename'), {
-      method: 'POST',
-      body: JSON.stringify({ path, new_path: newPath })
+    return this.post<IStorageItem>(storagePath(root, 'rename'), {
+      path,
+      new_path: newPath
     });
   }
 
@@ -418,9 +403,9 @@ export class RayDevAPI {
     path: string,
     recursive = false
   ): Promise<IStorageDeleted> {
-    return this.request<IStorageDeleted>(storagePath(root, 'delete'), {
-      method: 'POST',
-      body: JSON.stringify({ path, recursive })
+    return this.post<IStorageDeleted>(storagePath(root, 'delete'), {
+      path,
+      recursive
     });
   }
 
@@ -498,10 +483,7 @@ export class RayDevAPI {
 
   /** Hide installs (by id) from those lists. */
   async dismissNotebookInstalls(ids: string[]): Promise<void> {
-    await this.request<unknown>('notebook-installs/dismiss', {
-      method: 'POST',
-      body: JSON.stringify({ ids })
-    });
+    await this.post<unknown>('notebook-installs/dismiss', { ids });
   }
 
   /** What Ray would upload for the saved environment's working_dir. */
@@ -565,10 +547,7 @@ export class RayDevAPI {
     project: string,
     request: IPromoteRequest = {}
   ): Promise<IPromotionPlan> {
-    return this.request<IPromotionPlan>(promotePath(project, 'plan'), {
-      method: 'POST',
-      body: JSON.stringify(request)
-    });
+    return this.post<IPromotionPlan>(promotePath(project, 'plan'), request);
   }
 
   /** Start building (and pushing) the image; follow it with `connectPromotionLog`. */
@@ -576,10 +555,7 @@ export class RayDevAPI {
     project: string,
     request: IPromoteRequest = {}
   ): Promise<IPromotion> {
-    return this.request<IPromotion>(promotePath(project, 'build'), {
-      method: 'POST',
-      body: JSON.stringify(request)
-    });
+    return this.post<IPromotion>(promotePath(project, 'build'), request);
   }
 
   /** The build context as a .tar.gz, for an external CI. */
@@ -618,9 +594,9 @@ export class RayDevAPI {
     storageRoot: string,
     request: IPromoteRequest = {}
   ): Promise<IPromotionPackage> {
-    return this.request<IPromotionPackage>(promotePath(project, 'package'), {
-      method: 'POST',
-      body: JSON.stringify({ ...request, storage_root: storageRoot })
+    return this.post<IPromotionPackage>(promotePath(project, 'package'), {
+      ...request,
+      storage_root: storageRoot
     });
   }
 
@@ -629,9 +605,9 @@ export class RayDevAPI {
    * "Push anyway" (the history records it). Follow it with `connectPromotionLog`.
    */
   pushPromotion(promotionId: string, override: boolean): Promise<IPromotion> {
-    return this.request<IPromotion>(
+    return this.post<IPromotion>(
       `promotions/${encodeURIComponent(promotionId)}/push`,
-      { method: 'POST', body: JSON.stringify({ override }) }
+      { override }
     );
   }
 
@@ -677,9 +653,9 @@ export class RayDevAPI {
     if (options.kind) {
       body.kind = options.kind;
     }
-    return this.request<IReapplyResult>(
+    return this.post<IReapplyResult>(
       `promotions/${encodeURIComponent(promotionId)}/apply`,
-      { method: 'POST', body: JSON.stringify(body) }
+      body
     );
   }
 
@@ -712,6 +688,14 @@ export class RayDevAPI {
   /** The URL of an API route, e.g. `url('cluster')`. */
   url(...path: string[]): string {
     return URLExt.join(this.serverSettings.baseUrl, API_ROOT, ...path);
+  }
+
+  /** POST `body` as JSON to an API route and decode its JSON answer. */
+  protected post<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>(path, {
+      method: 'POST',
+      body: JSON.stringify(body)
+    });
   }
 
   /**

@@ -14,7 +14,7 @@ import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import type { RayDevAPI } from '../api';
-import { rayIcon } from '../icons';
+import { paletteOrMenu } from '../icons';
 import { IRayDashboard, IRayDevAPI } from '../tokens';
 import { DashboardWidget } from './widget';
 
@@ -70,14 +70,13 @@ export function setupDashboard(options: IDashboardSetup): IRayDashboard {
   };
 
   commands.addCommand(DashboardCommandIDs.open, {
-    label: args =>
-      args['isPalette']
-        ? trans.__('Ray: Open Ray dashboard')
-        : trans.__('Open Ray dashboard'),
+    ...paletteOrMenu(
+      trans.__('Ray: Open Ray dashboard'),
+      trans.__('Open Ray dashboard')
+    ),
     caption: trans.__(
       'The Ray dashboard in a Lab tab, through this server (no token to enter)'
     ),
-    icon: args => (args['isPalette'] ? undefined : rayIcon),
     execute: args => {
       const page = String(args['page'] ?? '');
       if (args['browserTab']) {

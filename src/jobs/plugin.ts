@@ -23,7 +23,7 @@ import {
   type ISubmittedJob,
   type RayDevAPI
 } from '../api';
-import { rayIcon } from '../icons';
+import { paletteOrMenu, rayIcon } from '../icons';
 import { IRayDashboard, IRayDevAPI, IRayJobs, IRaySidebar } from '../tokens';
 import { CommandButtonExtension } from '../toolbar';
 import { runJobDialog, type IEnvironmentSummary } from './dialog';
@@ -188,14 +188,13 @@ export function setupJobs(options: IJobsSetup): IRayJobs {
   };
 
   commands.addCommand(JobCommandIDs.runJob, {
-    label: args =>
-      args['isPalette']
-        ? trans.__('Ray: Run as Ray job…')
-        : trans.__('Run as Ray job…'),
+    ...paletteOrMenu(
+      trans.__('Ray: Run as Ray job…'),
+      trans.__('Run as Ray job…')
+    ),
     caption: trans.__(
       'Run this .py or .ipynb file as a Ray job on the cluster'
     ),
-    icon: args => (args['isPalette'] ? undefined : rayIcon),
     isEnabled: args =>
       isRunnableFile((args['path'] as string) ?? currentPath(app)),
     execute: args => {

@@ -11,7 +11,6 @@ import {
 } from '../api';
 import {
   buildBlocker,
-  buildPathText,
   differencesFromDev,
   objectStoreRoots,
   otherWarnings,
@@ -19,6 +18,7 @@ import {
   shapeNumberLines,
   shapeSourceLine
 } from './model';
+import { BuildPathRow } from './parts';
 import { SourceReview } from './source';
 
 /** What a new schedule starts as: the example the review explains. */
@@ -428,12 +428,11 @@ function PlanView(props: {
         </ul>
       </div>
       {plan.build_path ? (
-        <div className="jp-RayDev-promoteRow">
-          <span className="jp-RayDev-promoteLabel">{trans.__('Build')}</span>
-          <span data-testid="ray-promote-build-path">
-            {buildPathText(plan.build_path, trans)}
-          </span>
-        </div>
+        <BuildPathRow
+          path={plan.build_path}
+          testId="ray-promote-build-path"
+          trans={trans}
+        />
       ) : null}
       {blocker ? (
         <div

@@ -5,7 +5,6 @@
  */
 import { InputDialog, Notification } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
-import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import {
@@ -31,7 +30,8 @@ import {
   toggleSelection
 } from './history-model';
 import { saveBlob } from './progress';
-import { buildPathText, scheduleLabel } from './model';
+import { scheduleLabel } from './model';
+import { BuildPathRow, ViewWidget } from './parts';
 
 /** Save a promotion's manifests, the image on its pushed digest. */
 export async function downloadManifests(
@@ -337,12 +337,11 @@ function Detail(props: {
         </div>
       ) : null}
       {detail.build_path ? (
-        <div className="jp-RayDev-promoteRow">
-          <span className="jp-RayDev-promoteLabel">{trans.__('Build')}</span>
-          <span data-testid="ray-promotion-detail-build-path">
-            {buildPathText(detail.build_path, trans)}
-          </span>
-        </div>
+        <BuildPathRow
+          path={detail.build_path}
+          testId="ray-promotion-detail-build-path"
+          trans={trans}
+        />
       ) : null}
       {detail.error ? (
         <div className="jp-RayDev-promoteError">{detail.error}</div>
@@ -429,13 +428,8 @@ function DiffPane(props: {
 }
 
 /** A main-area tab of the promotion history. */
-export class PromotionsWidget extends ReactWidget {
-  constructor(private _props: IPromotionsViewProps) {
-    super();
-    this.addClass('jp-RayDev-historyWidget');
-  }
-
-  render(): JSX.Element {
-    return <PromotionsView {...this._props} />;
+export class PromotionsWidget extends ViewWidget<IPromotionsViewProps> {
+  constructor(props: IPromotionsViewProps) {
+    super(PromotionsView, props, 'jp-RayDev-historyWidget');
   }
 }

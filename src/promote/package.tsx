@@ -3,12 +3,12 @@
  * uses it, marked as less reproducible than the image (as Ray's guide says).
  */
 import type { TranslationBundle } from '@jupyterlab/translation';
-import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import type { IPromotionPackage, RayDevAPI } from '../api';
 import { ApplyToCluster } from './apply';
 import { nameOf } from './model';
+import { ViewWidget } from './parts';
 import { ManifestActions } from './progress';
 
 interface IPackageResultProps {
@@ -81,13 +81,8 @@ function PackageResult(props: IPackageResultProps): JSX.Element {
 }
 
 /** A main-area tab with the package's result. */
-export class PackageResultWidget extends ReactWidget {
-  constructor(private _props: IPackageResultProps) {
-    super();
-    this.addClass('jp-RayDev-promoteProgressWidget');
-  }
-
-  render(): JSX.Element {
-    return <PackageResult {...this._props} />;
+export class PackageResultWidget extends ViewWidget<IPackageResultProps> {
+  constructor(props: IPackageResultProps) {
+    super(PackageResult, props, 'jp-RayDev-promoteProgressWidget');
   }
 }

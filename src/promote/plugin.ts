@@ -25,7 +25,7 @@ import {
   type IPromotionPlan,
   type RayDevAPI
 } from '../api';
-import { rayIcon } from '../icons';
+import { paletteOrMenu, rayIcon } from '../icons';
 import { IRayDevAPI, IRaySidebar } from '../tokens';
 import { CommandButtonExtension } from '../toolbar';
 import { BUILD_BUTTON_CLASS, PromoteReview, syncBuildButton } from './dialog';
@@ -114,14 +114,13 @@ export function setupPromote(options: IPromoteSetup): void {
   };
 
   commands.addCommand(PromoteCommandIDs.promote, {
-    label: args =>
-      args.isPalette
-        ? trans.__('Promote to prod (image + KubeRay)…')
-        : trans.__('Promote to prod…'),
+    ...paletteOrMenu(
+      trans.__('Promote to prod (image + KubeRay)…'),
+      trans.__('Promote to prod…')
+    ),
     caption: trans.__(
       'Build a reproducible image of this project and KubeRay manifests'
     ),
-    icon: args => (args.isPalette ? undefined : rayIcon),
     execute: async args => {
       const path = target(args);
       if (path === null) {

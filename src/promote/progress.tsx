@@ -1,6 +1,5 @@
 import { Clipboard, Notification } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
-import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import {
@@ -20,6 +19,7 @@ import {
   resumeBuild,
   type IBuildState
 } from './model';
+import { ViewWidget } from './parts';
 
 /** Save a blob as a download (the browser's own save flow). */
 export function saveBlob(blob: Blob, filename: string): void {
@@ -299,13 +299,8 @@ function BuildProgress(props: IBuildProgressProps): JSX.Element {
 }
 
 /** A main-area tab following one build to its result. */
-export class BuildProgressWidget extends ReactWidget {
-  constructor(private _options: IBuildProgressProps) {
-    super();
-    this.addClass('jp-RayDev-promoteProgressWidget');
-  }
-
-  render(): JSX.Element {
-    return <BuildProgress {...this._options} />;
+export class BuildProgressWidget extends ViewWidget<IBuildProgressProps> {
+  constructor(props: IBuildProgressProps) {
+    super(BuildProgress, props, 'jp-RayDev-promoteProgressWidget');
   }
 }

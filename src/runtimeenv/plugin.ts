@@ -18,7 +18,7 @@ import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import type { RayDevAPI } from '../api';
-import { rayIcon } from '../icons';
+import { paletteOrMenu, rayIcon } from '../icons';
 import { IRayDevAPI, IRaySidebar } from '../tokens';
 import { EDITOR_CLASS, RuntimeEnvEditor } from './editor';
 import { NotebookInstallsSection } from './installs';
@@ -133,14 +133,13 @@ export function setupRuntimeEnv(
   };
 
   commands.addCommand(RuntimeEnvCommandIDs.open, {
-    label: args =>
-      args['isPalette']
-        ? trans.__('Ray: Edit the Ray environment (runtime_env) of this folder')
-        : trans.__('Ray Environment…'),
+    ...paletteOrMenu(
+      trans.__('Ray: Edit the Ray environment (runtime_env) of this folder'),
+      trans.__('Ray Environment…')
+    ),
     caption: trans.__(
       "Edit the project's runtime_env.yaml: what Ray installs and sets for its jobs"
     ),
-    icon: args => (args['isPalette'] ? undefined : rayIcon),
     execute: args => {
       const project =
         typeof args['project'] === 'string'
