@@ -13,7 +13,7 @@ from jupyter_ray_dev.cluster.local_head import LocalRayHead
 # storage_fixtures: moto_server / gcp-storage-emulator; k8s_fixtures: a real kube-apiserver +
 # etcd; promote_fixtures: buildah, a local base image and docker-registry; deploy_fixtures:
 # the wheel, its wheelhouse and clean virtualenvs; each started only by the tests that use them
-pytest_plugins = ["pytest_jupyter.jupyter_server", "storage_fixtures", "k8s_fixtures",
+pytest_plugins = ["pytest_jupyter.jupyter_server", "hang_report", "storage_fixtures", "k8s_fixtures",
                   "promote_fixtures", "deploy_fixtures"]
 
 HEAD_CPUS = 2

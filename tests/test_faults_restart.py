@@ -220,7 +220,11 @@ def test_a_build_stopped_midway_says_interrupted_and_leaves_nothing(
         return server.api("GET", f"promotions/{started['id']}")[1].get("log") or ""
 
     wait_for(lambda: "STEP 2/" in log(), "the build past its first step", 120)
-    assert any(p.startswith("ray-dev-context-") for p in _leftover_temps(server))
+    temps = _leftover_temps(server)
+    assert any(p.startswith("ray-dev-context-") for p in temps)
+    # buildah's own scratch is inside the folder the server gave it as TMPDIR
+    assert any(p.startswith("ray-dev-tool-") for p in temps)
+    assert all(p.startswith("ray-dev-") for p in temps), temps
     server.stop(sig)
     if sig == signal.SIGKILL:
         assert _containers(buildah_store) - before, "a killed build leaves its container"

@@ -427,6 +427,27 @@ async def test_local_driver_log_reads_like_ray_while_the_file_grows(tmp_path):
         assert "".join(received) == f.read()
 
 
+async def test_a_local_log_whose_poller_stops_hands_over_instead_of_hanging(tmp_path):
+    """The poller's pool gone (a service closing, a pool that failed): a follower hears an
+    OSError, which makes the log follower switch to Ray's stream, instead of waiting."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from jupyter_ray_dev.jobs.driver_log import LocalDriverLogs
+
+    path = tmp_path / "job-driver-x.log"
+    path.write_text("Runtime env is setting up.\n")
+    executor = ThreadPoolExecutor(1)
+    logs = LocalDriverLogs(tmp_path, None, executor, poll_interval=0.01)
+    tail = logs.tail(path)
+    assert await asyncio.wait_for(tail.__anext__(), 30) == "Runtime env is setting up.\n"
+    executor.shutdown()
+    with open(path, "a") as f:
+        f.write("tripwire-armed\n")
+    with pytest.raises(OSError, match="poller stopped"):
+        await asyncio.wait_for(tail.__anext__(), 30)
+    await tail.aclose()
+
+
 def test_local_addresses():
     from jupyter_ray_dev.jobs.driver_log import is_local_address
 

@@ -9,6 +9,7 @@ import asyncio
 import importlib.metadata
 import io
 import json
+import os
 import tarfile
 from pathlib import Path
 
@@ -292,9 +293,9 @@ def test_exported_context_is_complete_and_byte_reproducible(promote, tmp_path):
 
 
 def test_pigz_and_gzip_compress_the_same_archive(promote, tmp_path, monkeypatch):
-    """pigz (every core) when installed, else gzip: the same tar inside, a gzip header
-    with no time and no name either way. `make` installs pigz; gzip is the fallback for a
-    head pod without it, chosen here by making pigz unavailable to the export."""
+    """pigz (every core) when installed, else ISA-L's gzip in a thread: the same tar
+    inside, a gzip header with no time and no name either way. `make` installs pigz; ISA-L
+    is the fallback for a head pod without it, chosen here by making pigz unavailable."""
     import gzip
     import shutil
 
@@ -424,23 +425,62 @@ def test_gzip_and_pigz_settings_in_the_environment_do_not_change_the_archive(
         assert tuned.read_bytes() == plain.read_bytes()
 
 
-def test_a_compressor_that_cannot_start_is_a_clear_error_and_leaves_nothing(
-        promote, tmp_path, monkeypatch):
+def test_without_pigz_the_same_inputs_export_the_same_bytes(promote, tmp_path, monkeypatch):
+    """The in-process compressor is fed fixed-size chunks: however tar's output arrives
+    through the pipe, two exports of one project are byte-identical, and gzip reads them."""
+    import gzip
+
+    from jupyter_ray_dev.promote import context
+
+    project = sample_project(Path(promote.root))
+    # past the compressor's chunk, so the archive spans several of them
+    (project / "blob.bin").write_bytes(os.urandom(3 * context._CHUNK // 2))
+    monkeypatch.setattr(context, "_pigz", lambda: None)
+    body = {"entrypoint": "proj/train.ipynb"}
+    first, second = tmp_path / "a.tar.gz", tmp_path / "b.tar.gz"
+    asyncio.run(promote.export_context("proj", body, first))
+    asyncio.run(promote.export_context("proj", body, second))
+    assert first.read_bytes() == second.read_bytes()
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(first.read_bytes()))) as tar:
+        assert tar.extractfile("app/blob.bin").read() == (project / "blob.bin").read_bytes()
+
+
+def _failed_export(promote, tmp_path) -> str:
+    """Export a sample project where the compressor fails: the message; checked that no
+    file and no child process is left."""
     import psutil
 
     from jupyter_ray_dev.promote import context
 
     sample_project(Path(promote.root))
-    monkeypatch.setattr(context, "_pigz", lambda: [str(tmp_path / "no-pigz"), "-n", "-c"])
     out = tmp_path / "out"
     out.mkdir()
     children = {p.pid for p in psutil.Process().children(recursive=True)}
     with pytest.raises(context.ContextExportFailed) as err:
         asyncio.run(promote.export_context("proj", {"entrypoint": "proj/train.ipynb"},
                                            out / "ctx.tar.gz"))
-    assert "no-pigz" in err.value.message and "pigz" in err.value.message
     assert list(out.iterdir()) == []
     assert not {p.pid for p in psutil.Process().children(recursive=True)} - children
+    return err.value.message
+
+
+def test_a_compressor_that_fails_is_a_clear_error_and_leaves_nothing(
+        promote, tmp_path, monkeypatch):
+    from jupyter_ray_dev.promote import context
+
+    monkeypatch.setattr(context, "_pigz", lambda: None)
+    # ISA-L refuses a level it does not have, as it would fail on a full disk: the same path
+    monkeypatch.setattr(context, "_ISAL_LEVEL", 42)
+    assert "gzip" in _failed_export(promote, tmp_path)
+
+
+def test_a_compressor_that_cannot_start_is_a_clear_error_and_leaves_nothing(
+        promote, tmp_path, monkeypatch):
+    from jupyter_ray_dev.promote import context
+
+    monkeypatch.setattr(context, "_pigz", lambda: [str(tmp_path / "no-pigz"), "-n", "-c"])
+    message = _failed_export(promote, tmp_path)
+    assert "no-pigz" in message and "pigz" in message
 
 
 def test_an_export_that_fails_mid_walk_leaves_nothing(promote, tmp_path):

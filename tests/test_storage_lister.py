@@ -112,6 +112,91 @@ def test_the_child_lists_exactly_the_pages_the_server_lists(root):
     assert lister.pid is None
 
 
+@pytest.mark.parametrize("upload_first", [False, True])
+def test_a_first_page_picked_before_the_full_sort_pages_as_the_sorted_listing(
+        tmp_path, upload_first):
+    """A folder listed afresh answers its first page before its names are sorted: the
+    page, the pages after it, and name-prefix probes asked in between are those of the
+    sorted listing, uploads in progress hidden, also when one would sort into page 1."""
+    import random
+
+    data = tmp_path / "data"
+    data.mkdir()
+    names = [f"n{i:03d}" for i in range(200)] + [".dot", "checkpoint_000002"]
+    random.Random(7).shuffle(names)  # created in no order: readdir's order is not sorted
+    for name in names:
+        (data / name).write_bytes(b"")
+    if upload_first:
+        (data / ".a.0123456789abcdef.ray-dev-upload").write_bytes(b"")
+    (data / ".n.0123456789abcdef.ray-dev-upload").write_bytes(b"")
+    fd = os.open(data, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        cache = NameCache()
+
+        def page(after, prefix=""):
+            return list_fd(fd, cache, "data", 10, after, prefix, str(tmp_path), str(data))
+
+        first = page(None)
+        # probes right after the first page, before anything sorted the names
+        assert [e["name"] for e in page(None, "checkpoint_").entries] == ["checkpoint_000002"]
+        assert [e["name"] for e in page(None, "n19").entries] == \
+            [f"n{i}" for i in range(190, 200)]
+        assert page(None, "experiment_state").entries == []
+        seen, current = [], first
+        while True:
+            seen += [e["name"] for e in current.entries]
+            if current.next_token is None:
+                break
+            current = page(current.next_token)
+    finally:
+        os.close(fd)
+    assert [e["name"] for e in first.entries] == sorted(names)[:10]
+    assert seen == sorted(names)
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_a_big_folder_opened_again_later_is_listed_again_only_if_it_changed(
+        tmp_path, monkeypatch, trusted):
+    """On a local file system whose folder mtime moves at every change, a first page
+    minutes after the last listing reuses its names while the mtime is unchanged, and
+    lists afresh once anything changed; elsewhere (FUSE, NFS) it lists afresh after
+    NameCache.FRESH_FOR seconds whatever the mtime says."""
+    from jupyter_ray_dev.storage.backends import local_listing
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(50):
+        (data / f"f{i:02d}").write_bytes(b"")
+    old = os.stat(data).st_mtime - 3600
+    os.utime(data, (old, old))
+    assert local_listing.mtime_trusted(os.stat(data).st_dev), "tmp_path is on ext4 here"
+    if not trusted:
+        monkeypatch.setattr(local_listing, "mtime_trusted", lambda dev: False)
+    listings = []
+    listdir = os.listdir
+    monkeypatch.setattr(local_listing.os, "listdir", lambda fd: listings.append(fd) or
+                        listdir(fd))
+    clock = [local_listing.time.time()]
+    monkeypatch.setattr(local_listing.time, "time", lambda: clock[0])
+    fd = os.open(data, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        cache = NameCache()
+
+        def first_names():
+            page = list_fd(fd, cache, "data", 100, None, "", str(tmp_path), str(data))
+            return [e["name"] for e in page.entries]
+
+        assert first_names() == [f"f{i:02d}" for i in range(50)] and len(listings) == 1
+        clock[0] += 600  # ten minutes later, nothing changed
+        assert first_names() == [f"f{i:02d}" for i in range(50)]
+        assert len(listings) == (1 if trusted else 2)
+        (data / "f99").write_bytes(b"")
+        assert first_names()[-1] == "f99"
+        assert len(listings) == (2 if trusted else 3)
+    finally:
+        os.close(fd)
+
+
 async def test_a_killed_child_costs_a_walk_nothing_and_is_replaced(service):
     lister = service.backend("t")._lister
     assert await asyncio.to_thread(lister.wait_ready, 60)

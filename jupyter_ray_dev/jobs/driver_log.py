@@ -139,6 +139,15 @@ class LocalDriverLogs:
                         follow.queue.put_nowait(text)
                 self._follows = [f for f in self._follows if not (f.done and f.handle is None)]
                 await asyncio.sleep(self.poll_interval)
+        except BaseException as err:
+            # a poller that stops (its pool shut down, the task cancelled) must not leave
+            # its followers waiting for text that never comes: each falls back to Ray's
+            # stream, which resumes at the same character
+            failed = OSError(f"the local log poller stopped: {type(err).__name__}: {err}")
+            for follow in self._follows:
+                follow.queue.put_nowait(failed)
+            self._follows = []
+            raise
         finally:
             self._poller = None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -88,7 +89,16 @@ def repository(image: str) -> str:
 
 async def run(argv: list[str], emit: Emit | None, env: dict[str, str] | None = None
               ) -> tuple[int, list[str]]:
-    """Run, streaming merged stdout/stderr line by line to ``emit``; (exit code, lines)."""
+    """Run, streaming merged stdout/stderr line by line to ``emit``; (exit code, lines).
+
+    The tool gets a temporary folder of its own as TMPDIR (buildah keeps its scratch
+    there): a tool killed with a killed server leaves nothing the next start does not
+    remove."""
+    async with scratch_dir("ray-dev-tool-") as tmp:
+        return await _run(argv, emit, {**(os.environ if env is None else env), "TMPDIR": str(tmp)})
+
+
+async def _run(argv: list[str], emit: Emit | None, env: dict[str, str]) -> tuple[int, list[str]]:
     proc = await asyncio.create_subprocess_exec(
         *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         stdin=asyncio.subprocess.DEVNULL, env=env, preexec_fn=die_with_parent())

@@ -222,7 +222,11 @@ class LocalBackend(Backend):
         try:
             fd = self._open_checked(path, os.O_RDONLY | os.O_DIRECTORY)
             try:
-                return self._list_fd_pages(fd, path, limit, token, "", pages)
+                # a batch waits for the lister (a probe of the first page's Ray detection
+                # holds it for moments) rather than list here on this process's GIL, where
+                # a folder just changed would be listed and sorted whole a second time
+                return self._list_fd_pages(fd, path, limit, token, "", pages,
+                                           wait=_FOREGROUND_WAIT)
             finally:
                 os.close(fd)
         except (OSError, RayDevError):

@@ -8,6 +8,8 @@ opens a path: the caller opened the folder and checked that it is inside the roo
 from __future__ import annotations
 
 import bisect
+import functools
+import heapq
 import os
 import stat as statmod
 import threading
@@ -59,39 +61,107 @@ class NameCache:
     by more than a coarse clock's step (git's rule for its index): a change since would
     have moved the mtime. Re-opening or walking a big folder again right away then skips
     a 100k-name listing and sort; a mount that never moves a folder's mtime (some FUSE
-    file systems) shows a new name at most that much later."""
+    file systems) shows a new name at most that much later. On a local file system that
+    moves a folder's mtime at every change in it (``MTIME_TRUSTED``) the names are reused
+    for as long as the mtime says unchanged: opening a big folder again later lists
+    nothing. NFS is not among them: its client caches attributes."""
 
     FRESH_FOR = 2.0
     COARSE_MTIME = 2.0  # FAT/SMB: 2 s; NFS follows the server's, often 1 s
 
     def __init__(self) -> None:
-        self._names: OrderedDict[tuple[int, int], tuple[int, float, list[str]]] = OrderedDict()
+        # (dev, ino) -> (mtime_ns, listed at, names, whether sorted yet)
+        self._names: OrderedDict[tuple[int, int], tuple[int, float, list[str], bool]] = \
+            OrderedDict()
         self._lock = threading.Lock()
 
     def clear(self) -> None:
         with self._lock:
             self._names.clear()
 
-    def sorted_names(self, fd: int, fresh: bool) -> tuple[list[str], Identity]:
-        """The folder's sorted names, and its identity when they were listed."""
+    def sorted_names(self, fd: int, fresh: bool, head: int = 0,
+                     prefix: str = "") -> tuple[list[str], Identity]:
+        """The folder's sorted names, and its identity when they were listed.
+
+        ``head``: only the first ``head`` names are wanted (a first page). A folder listed
+        afresh then answers with those, picked from the unsorted listing (a heap select:
+        a few ms for 100k names, where the full sort is the listing's dearest step after
+        readdir), and its full sort waits for the first call that needs it: a later page,
+        listed ahead while the client reads the first. ``prefix``: only names starting
+        with it are wanted; an unsorted listing is filtered, not sorted, for them."""
         st = os.fstat(fd)
         key, folder = (st.st_dev, st.st_ino), identity(st)
         now = time.time()
+        unsorted: list[str] | None = None
         with self._lock:
             cached = self._names.get(key)
             if cached and cached[0] == st.st_mtime_ns and (not fresh or (
-                    now - cached[1] < self.FRESH_FOR
+                    (now - cached[1] < self.FRESH_FOR or mtime_trusted(st.st_dev))
                     and cached[1] - st.st_mtime_ns / 1e9 > self.COARSE_MTIME)):
                 self._names.move_to_end(key)
-                return cached[2], folder
-        names = sorted(n for n in os.listdir(fd)
-                       if not (n.endswith(UPLOAD_SUFFIX) and n.startswith(".")))
+                if cached[3]:
+                    return cached[2], folder
+                now, unsorted = cached[1], cached[2]  # as old as its listing
+        if unsorted is None:
+            unsorted = os.listdir(fd)
+            if head and len(unsorted) > head * 4:
+                first = heapq.nsmallest(head, unsorted)
+                if not any(_hidden(n) for n in first):  # else the general path filters
+                    self._keep(key, st.st_mtime_ns, now, unsorted, False)
+                    return first, folder
+        elif prefix:
+            return sorted(n for n in unsorted if n.startswith(prefix) and not _hidden(n)), \
+                folder
+        else:
+            unsorted = list(unsorted)  # sorted in place below: another thread may read it
+        names = _sorted_visible(unsorted)
+        self._keep(key, st.st_mtime_ns, now, names, True)
+        return names, folder
+
+    def _keep(self, key: tuple[int, int], mtime_ns: int, listed_at: float, names: list[str],
+              is_sorted: bool) -> None:
         with self._lock:
-            self._names[key] = (st.st_mtime_ns, now, names)
+            self._names[key] = (mtime_ns, listed_at, names, is_sorted)
             self._names.move_to_end(key)
             while len(self._names) > _NAME_CACHE_SIZE:
                 self._names.popitem(last=False)
-        return names, folder
+
+
+# local file systems that set a folder's mtime (to the nanosecond, from a clock that
+# steps by a tick at most) at every create, delete and rename in it
+MTIME_TRUSTED = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "f2fs", "zfs"})
+
+
+@functools.lru_cache(maxsize=64)
+def mtime_trusted(dev: int) -> bool:
+    """Whether the device ``dev`` is mounted with a file system in ``MTIME_TRUSTED``
+    (its line in /proc/self/mountinfo; False when that cannot be read)."""
+    want = f"{os.major(dev)}:{os.minor(dev)}"
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as mounts:
+            for line in mounts:
+                fields = line.split()
+                if len(fields) > 2 and fields[2] == want and "-" in fields:
+                    fstype = fields[fields.index("-") + 1:][:1]
+                    return bool(fstype) and fstype[0] in MTIME_TRUSTED
+    except OSError:
+        pass
+    return False
+
+
+def _hidden(name: str) -> bool:
+    return name.endswith(UPLOAD_SUFFIX) and name.startswith(".")
+
+
+def _sorted_visible(names: list[str]) -> list[str]:
+    """``names`` sorted in place, less uploads in progress: their names start with '.', so
+    they lie in one run of the sorted list, the only part searched for them."""
+    names.sort()
+    lo = bisect.bisect_left(names, ".")
+    hi = bisect.bisect_left(names, "/", lo)  # '/' sorts right after '.'; no name holds it
+    if any(_hidden(n) for n in names[lo:hi]):
+        names[lo:hi] = [n for n in names[lo:hi] if not _hidden(n)]
+    return names
 
 
 def list_fd(fd: int, names_cache: NameCache, path: str, limit: int, after: str | None,
@@ -102,7 +172,9 @@ def list_fd(fd: int, names_cache: NameCache, path: str, limit: int, after: str |
     resolved from it and must stay under ``base_real``)."""
     # a user's first page lists afresh; later pages and name-prefix probes (Ray
     # detection right after that first page) reuse it while the folder is unchanged
-    names, folder = names_cache.sorted_names(fd, fresh=after is None and not name_prefix)
+    first = after is None and not name_prefix
+    names, folder = names_cache.sorted_names(fd, fresh=first, head=limit + 1 if first else 0,
+                                             prefix=name_prefix)
     start = bisect.bisect_right(names, after) if after is not None else 0
     if name_prefix:
         start = max(start, bisect.bisect_left(names, name_prefix))
