@@ -68,7 +68,7 @@ def _report(nodeid: str) -> None:
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     marker = item.get_closest_marker("timeout")
     timeout = float(marker.args[0]) if marker and marker.args else float(
-        item.config.getini("timeout") or 0)
+        item.config.getoption("timeout", None) or item.config.getini("timeout") or 0)
     timer = None
     if timeout > _AHEAD * 2:
         timer = threading.Timer(timeout - _AHEAD, _report, (item.nodeid,))

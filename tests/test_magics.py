@@ -9,6 +9,7 @@ from __future__ import annotations
 import _thread
 import io
 import json
+import signal
 import sys
 
 import pytest
@@ -191,9 +192,15 @@ def run_interrupted_job(shell, monkeypatch) -> tuple[ExecutionResult, Tripwire]:
     (stdout and any input answer set before) when the cell returns."""
     out = Tripwire("tripwire-armed")
     monkeypatch.setattr(sys, "stdout", out)
-    result = run(shell, "%%ray_job\nimport time\nprint('tripwire-armed', flush=True)\n"
-                        "time.sleep(600)\n")
-    monkeypatch.undo()
+    # a kernel turns SIGINT into KeyboardInterrupt; a process started in the background
+    # (CI, `make test &`) inherits SIGINT ignored, and interrupt_main() then does nothing
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        result = run(shell, "%%ray_job\nimport time\nprint('tripwire-armed', flush=True)\n"
+                            "time.sleep(600)\n")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        monkeypatch.undo()
     return result, out
 
 
