@@ -13,9 +13,9 @@ STAMPS := .make
 CHROMIUM := /usr/bin/chromium
 # promote's real image builds: buildah and Debian's dockerd (docker.io) build, docker-registry
 # is the registry on loopback, skopeo inspects what was pushed, debootstrap makes the local
-# stand-in for rayproject/ray; pigz compresses the context exports on every core
+# stand-in for rayproject/ray
 BUILD_TOOLS := /usr/bin/buildah /usr/sbin/dockerd /usr/bin/skopeo /usr/bin/docker-registry \
-	/usr/sbin/debootstrap /usr/bin/pigz
+	/usr/sbin/debootstrap
 LAB_ARGS ?=  # extra `jupyter lab` arguments for `make lab`, e.g. LAB_ARGS=--port=9999
 # The deploy tiers: the wheel installed into clean virtualenvs of Debian's python3 (a Python
 # uid 1000 can run: the venv's own may live under /root, mode 700, and it is the Python of
@@ -173,7 +173,7 @@ $(CHROMIUM):
 # docker.io starts no engine here (no systemd): the tests start their own dockerd.
 $(BUILD_TOOLS) &:
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah docker.io skopeo docker-registry debootstrap pigz >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah docker.io skopeo docker-registry debootstrap >/dev/null
 
 # Debian's python3 and iproute2 (both present on most machines)
 $(POD_TOOLS) &:

@@ -3,9 +3,8 @@
 1. Build context for a project of 5,000 kept files, with ignored folders holding 50,000
    more (.gitignore'd data/ and a .venv): our export (walk with every ignore rule, pin,
    render, hash, reproducible tar.gz) vs a bare ``tar czf`` of the kept files, list
-   given (target <= 1.3x). The export compresses with pigz when it is installed (the
-   same format and level, on every core), else with ISA-L's gzip in a thread (python-isal):
-   the second is printed too.
+   given (target <= 1.3x). The export compresses with ISA-L's gzip in a thread
+   (python-isal); ``tar czf`` with gzip.
 2. Image rebuild after a one-line code change vs the first build, with real pip
    dependencies in the image (rich and what it needs, as published on PyPI: downloaded
    once per machine, then installed from the files, so the network is not measured): buildah with the default storage (auto:
@@ -82,37 +81,20 @@ def bench_context(rounds: int) -> float:
 
         listing.write_text("\n".join(collect(project, project / "train.ipynb",
                                              ("*.tmp",)).files) + "\n")
-        from jupyter_ray_dev.promote import context
-
-        with_pigz = context._pigz()
-        plain_gzip = lambda: None  # noqa: E731  without pigz: ISA-L
-        ours, gzip_only, tar = [], [], []
+        ours, tar = [], []
         for r in range(rounds):
             t = time.perf_counter()
             asyncio.run(service.export_context("big", body, work / f"ours{r}.tar.gz"))
             ours.append(time.perf_counter() - t)
-            if with_pigz:
-                default, context._pigz = context._pigz, plain_gzip
-                try:
-                    t = time.perf_counter()
-                    asyncio.run(service.export_context("big", body, work / f"gz{r}.tar.gz"))
-                    gzip_only.append(time.perf_counter() - t)
-                finally:
-                    context._pigz = default
             t = time.perf_counter()
             subprocess.run(["tar", "czf", str(work / f"tar{r}.tar.gz"), "-C", str(project),
                             "-T", str(listing)], check=True)
             tar.append(time.perf_counter() - t)
         asyncio.run(service.close())
         ratio = statistics.median(ours) / statistics.median(tar)
-        print(f"context: {kept} files kept of {kept + IGNORED}+; ours "
-              f"({'pigz' if with_pigz else 'ISA-L: pigz is not installed'}) median "
+        print(f"context: {kept} files kept of {kept + IGNORED}+; ours median "
               f"{statistics.median(ours):.2f} s, tar czf {statistics.median(tar):.2f} s, "
               f"ratio {ratio:.2f}x (target <= 1.3x) {'OK' if ratio <= 1.3 else 'OVER'}")
-        if gzip_only:
-            print(f"  the same export without pigz (ISA-L in a thread): median "
-                  f"{statistics.median(gzip_only):.2f} s, ratio "
-                  f"{statistics.median(gzip_only) / statistics.median(tar):.2f}x")
         return ratio
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -110,22 +110,16 @@ _FS_ENCODING = sys.getfilesystemencoding()  # os.fsencode's, without its per-cal
 
 
 def _tar_env() -> dict[str, str]:
-    """The server's environment, read at each export, minus what could change the
-    compression or the header: GZIP (obsolescent, still read by gzip) and PIGZ."""
-    return {k: v for k, v in os.environ.items() if k not in ("GZIP", "PIGZ")}
+    """The server's environment, read at each export, minus TAR_OPTIONS: GNU tar reads
+    options from it, which could change the archive's headers."""
+    return {k: v for k, v in os.environ.items() if k != "TAR_OPTIONS"}
 
 
-def _pigz() -> list[str] | None:
-    """pigz, when installed: gzip's format at gzip's default level, compressed on every
-    core, so the walk's own CPU does not slow it. ``-n``: no name and no time in the
-    header."""
-    pigz = shutil.which("pigz")
-    return [pigz, "-6", "-n", "-c"] if pigz else None
-
-
-# Without pigz, ISA-L's deflate (python-isal) compresses tar's output in a thread of this
-# process: gzip's format, ~10x faster than gzip -6 on one core, and it releases the GIL
-# while it compresses. Fed in fixed-size chunks, so the bytes depend on the input only.
+# ISA-L's deflate (python-isal) compresses tar's output in a thread of this process:
+# gzip's format, ~10x faster than gzip -6 on one core, and it releases the GIL while it
+# compresses, so the walk's own CPU runs beside it. On two cores it also beat pigz, and
+# one compressor everywhere makes the archive's bytes the same on every server. Fed in
+# fixed-size chunks, so the bytes depend on the input only.
 _ISAL_LEVEL = 2  # ISA-L's default: zlib -1's size at several times its speed
 _CHUNK = 1 << 20
 
@@ -168,7 +162,7 @@ class TarGzWriter:
     """Writes a context ``.tar.gz`` while the project is still being walked.
 
     The project's files go to GNU tar's stdin as the walk finds them (``add``), so tar
-    and pigz (when installed; else ISA-L in a thread) archive the project while the walk,
+    and ISA-L's deflate (in a thread) archive the project while the walk,
     the pins and the inputs hash are still being computed; the rest of the context
     (generated text, wheels, manifests) follows from a staged folder once the spec is
     whole (``finish``). Atomic: the archive is
@@ -179,8 +173,7 @@ class TarGzWriter:
     def __init__(self, dest: Path) -> None:
         self.dest = dest
         self._proc: subprocess.Popen[bytes] | None = None
-        self._gzip: subprocess.Popen[bytes] | None = None  # pigz, reading tar's output
-        self._deflate: threading.Thread | None = None  # else ISA-L, reading it here
+        self._deflate: threading.Thread | None = None  # compresses tar's output
         self._deflate_failed: list[BaseException] = []
         self._streamed: set[str] = set()
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
@@ -194,7 +187,6 @@ class TarGzWriter:
 
     def open(self, project: Path | str) -> None:
         """Start tar on ``project``: the folder the ``app/`` names are relative to."""
-        pigz = _pigz()
         if shutil.which("tar") is None:
             raise ContextToolMissing(
                 "Writing a build context needs GNU tar on the Jupyter server, and it is "
@@ -215,32 +207,21 @@ class TarGzWriter:
         # the children keep their own copies of the files' descriptors
         with os.fdopen(fd, "wb") as out, open(staging / "stderr", "wb") as stderr:
             try:
-                self._start(pigz, names, out, stderr)
+                self._start(names, out, stderr)
             except OSError as err:  # close() stops what did start, by its PID
                 raise ContextExportFailed(
                     f"Could not start {err.filename or 'tar'} to write the build context "
-                    f"({err.strerror or err}): check the server's tar, gzip and pigz.") from err
+                    f"({err.strerror or err}): check the server's tar.") from err
 
-    def _start(self, pigz: list[str] | None, names: list[str], out: IO[bytes],
-               stderr: IO[bytes]) -> None:
-        env = _tar_env()
-        if pigz is None:
-            self._proc = subprocess.Popen(
-                ["tar", "--create", "--file=-", *_TAR_FIXED, *names],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, stderr=stderr)
-            assert self._proc.stdout is not None
-            self._deflate = threading.Thread(
-                target=_isal_gzip, name="context-gzip", daemon=True,
-                args=(self._proc.stdout, os.dup(out.fileno()), self._deflate_failed))
-            self._deflate.start()
-            return
+    def _start(self, names: list[str], out: IO[bytes], stderr: IO[bytes]) -> None:
         self._proc = subprocess.Popen(
             ["tar", "--create", "--file=-", *_TAR_FIXED, *names],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, stderr=stderr)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_tar_env(), stderr=stderr)
         assert self._proc.stdout is not None
-        with self._proc.stdout:  # pigz holds the pipe's read end now, not us
-            self._gzip = subprocess.Popen(pigz, stdin=self._proc.stdout, stdout=out,
-                                          env=env, stderr=stderr)
+        self._deflate = threading.Thread(
+            target=_isal_gzip, name="context-gzip", daemon=True,
+            args=(self._proc.stdout, os.dup(out.fileno()), self._deflate_failed))
+        self._deflate.start()
 
     def add(self, rel: str) -> None:
         """Archive the project's file ``rel`` (as ``app/<rel>``), now."""
@@ -274,8 +255,6 @@ class TarGzWriter:
         except BrokenPipeError:
             pass
         code, tool = self._proc.wait(), "tar"
-        if self._gzip is not None and self._gzip.wait() != 0 and code == 0:
-            code, tool = self._gzip.returncode, "pigz"  # disk full? its message is in stderr
         err = ""
         if self._deflate is not None:
             self._deflate.join()
@@ -296,11 +275,6 @@ class TarGzWriter:
 
     def close(self) -> None:
         """Stop tar if it still runs (by its PID) and remove what an unfinished write left."""
-        if self._gzip is not None:
-            if self._gzip.poll() is None:
-                self._gzip.kill()  # by its PID, as tar's below
-                self._gzip.wait()
-            self._gzip = None
         if self._proc is not None:
             if self._proc.poll() is None:
                 self._proc.kill()
