@@ -308,6 +308,48 @@ async def test_store_never_runs_on_the_event_loop_thread(tmp_path):
     assert seen and seen[0] is not threading.current_thread()
 
 
+async def test_a_long_job_list_is_decoded_off_the_event_loop_thread(monkeypatch):
+    """Ray's job list grows with every job the cluster ran; decoding it on the loop held
+    the server for 164 ms in the soak. A real dashboard-shaped server on loopback answers
+    a list past the threshold: the same jobs come back, decoded on another thread."""
+    import threading
+
+    from tornado.httpserver import HTTPServer
+    from tornado.netutil import bind_sockets
+    from tornado.web import Application, RequestHandler
+
+    from jupyter_ray_dev.cluster import dashboard
+    from jupyter_ray_dev.cluster.auth import RayAuth
+
+    jobs = [{"submission_id": f"raysubmit_{i}", "status": "SUCCEEDED",
+             "entrypoint": "python train.py " + "x" * 200} for i in range(1000)]
+    payload = json.dumps(jobs).encode()
+    assert len(payload) > dashboard.DECODE_ON_THREAD
+
+    class Jobs(RequestHandler):
+        def get(self):
+            self.set_header("Content-Type", "application/json")
+            self.write(payload)
+
+    sockets = bind_sockets(0, "127.0.0.1")
+    server = HTTPServer(Application([(r"/api/jobs/", Jobs)]))
+    server.add_sockets(sockets)
+    threads, original = [], json.loads
+
+    def loads(text):
+        threads.append(threading.current_thread())
+        return original(text)
+
+    monkeypatch.setattr(dashboard.json, "loads", loads)
+    try:
+        client = dashboard.DashboardClient(f"http://127.0.0.1:{sockets[0].getsockname()[1]}",
+                                           RayAuth("none"))
+        assert await client.get_json("/api/jobs/") == jobs
+    finally:
+        server.stop()
+    assert threads and threading.current_thread() not in threads
+
+
 # --- the log follower: resume logic -----------------------------------------------------
 # Ray's real stream is cut in test_jobs_stream.py; here a scripted upstream (a stand-in,
 # because no real connection can be made to drop at *every* chunk boundary on cue) checks

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urljoin
 
@@ -15,6 +17,19 @@ FIX_ADDRESS = (
     "Start Ray (`ray start --head`, or `make lab` which starts one), or point "
     "c.RayDev.ray_address / RAY_ADDRESS at the dashboard, e.g. http://<head>:8265."
 )
+
+# A body this large (Ray's job list grows with every job the cluster ran: hundreds of
+# kilobytes, tens of milliseconds of CPU) is decoded on a thread of its own, where the
+# GIL's switch interval lets the event loop run in between; smaller ones on the loop.
+DECODE_ON_THREAD = 64 * 1024
+_decoder: ThreadPoolExecutor | None = None
+
+
+def _decode_pool() -> ThreadPoolExecutor:
+    global _decoder
+    if _decoder is None:  # created on the loop's thread only: no race
+        _decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ray-dev-json")
+    return _decoder
 
 
 class DashboardClient:
@@ -64,7 +79,11 @@ class DashboardClient:
                 address=self.address,
             )
         try:
-            body = json.loads(response.body)
+            if len(response.body) > DECODE_ON_THREAD:
+                body = await asyncio.get_running_loop().run_in_executor(
+                    _decode_pool(), json.loads, response.body)
+            else:
+                body = json.loads(response.body)
         except ValueError as err:
             raise RayBadResponse(
                 f"{self.address}{path} did not return JSON: is this a Ray dashboard? {FIX_ADDRESS}",
