@@ -224,26 +224,32 @@ async function main() {
       );
     }
     const m = (xs, k) => median(xs.map(x => x[k]));
-    const ratio = (a, b) => (a / Math.max(1, b)).toFixed(3);
+    const ratio = (a, b) => a / Math.max(1, b);
+    const judged = (value, ok) => `${value} ${ok ? 'OK' : 'OVER'}`;
+    const firstRow = ratio(m(mid.panel, 'firstRow'), m(mid.lab, 'firstRow'));
+    const openTask = ratio(m(mid.panel, 'openTask'), m(mid.lab, 'openTask'));
+    const bigFirst = ratio(m(big, 'firstRow'), m(mid.panel, 'firstRow'));
     console.log(`\n${ROUNDS} rounds, medians:`);
     console.log(
       `  ${LAB_FILES} files, first row: panel ${m(mid.panel, 'firstRow')} ms vs ` +
         `Lab's file browser ${m(mid.lab, 'firstRow')} ms = ` +
-        `${ratio(m(mid.panel, 'firstRow'), m(mid.lab, 'firstRow'))}x (target <= 0.1x)`
+        judged(`${firstRow.toFixed(3)}x (target <= 0.1x)`, firstRow <= 0.1)
     );
     console.log(
       `  ${LAB_FILES} files, longest task: panel ${m(mid.panel, 'openTask')} ms vs ` +
         `${m(mid.lab, 'openTask')} ms = ` +
-        `${ratio(m(mid.panel, 'openTask'), m(mid.lab, 'openTask'))}x (target <= 0.25x)`
+        judged(`${openTask.toFixed(3)}x (target <= 0.25x)`, openTask <= 0.25)
     );
     console.log(
       `  panel first row, ${FILES} vs ${LAB_FILES} files: ${m(big, 'firstRow')} ms vs ` +
         `${m(mid.panel, 'firstRow')} ms = ` +
-        `${ratio(m(big, 'firstRow'), m(mid.panel, 'firstRow'))}x (target <= 1.5x)`
+        judged(`${bigFirst.toFixed(3)}x (target <= 1.5x)`, bigFirst <= 1.5) +
+        `; the folder's first open (round 1, its names read afresh): ` +
+        `${big[0].firstRow} ms = ${ratio(big[0].firstRow, mid.panel[0].firstRow).toFixed(3)}x`
     );
     console.log(
       `  scroll to the last of ${FILES}: ${m(big, 'toEnd')} ms, longest task ` +
-        `${m(big, 'scrollTask')} ms (target < 400 ms)`
+        judged(`${m(big, 'scrollTask')} ms (target < 400 ms)`, m(big, 'scrollTask') < 400)
     );
   } finally {
     if (browser) {
