@@ -318,8 +318,11 @@ async def test_a_long_job_list_is_decoded_off_the_event_loop_thread(monkeypatch)
     from tornado.netutil import bind_sockets
     from tornado.web import Application, RequestHandler
 
+    from concurrent.futures import ThreadPoolExecutor
+
     from jupyter_ray_dev.cluster import dashboard
     from jupyter_ray_dev.cluster.auth import RayAuth
+    from jupyter_ray_dev.jobs.ray_client import RayJobsClient
 
     jobs = [{"submission_id": f"raysubmit_{i}", "status": "SUCCEEDED",
              "entrypoint": "python train.py " + "x" * 200} for i in range(1000)]
@@ -341,12 +344,15 @@ async def test_a_long_job_list_is_decoded_off_the_event_loop_thread(monkeypatch)
         return original(text)
 
     monkeypatch.setattr(dashboard.json, "loads", loads)
+    pool = ThreadPoolExecutor(max_workers=1)
     try:
-        client = dashboard.DashboardClient(f"http://127.0.0.1:{sockets[0].getsockname()[1]}",
-                                           RayAuth("none"))
-        assert await client.get_json("/api/jobs/") == jobs
+        # as the jobs service asks for it: through RayJobsClient, with the service's pool
+        client = RayJobsClient(lambda: f"http://127.0.0.1:{sockets[0].getsockname()[1]}",
+                               lambda: RayAuth("none"), pool)
+        assert await client.list() == jobs
     finally:
         server.stop()
+        pool.shutdown()
     assert threads and threading.current_thread() not in threads
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from typing import Any
 from urllib.parse import urljoin
 
@@ -19,26 +19,20 @@ FIX_ADDRESS = (
 )
 
 # A body this large (Ray's job list grows with every job the cluster ran: hundreds of
-# kilobytes, tens of milliseconds of CPU) is decoded on a thread of its own, where the
+# kilobytes, tens of milliseconds of CPU) is decoded on the caller's executor, where the
 # GIL's switch interval lets the event loop run in between; smaller ones on the loop.
 DECODE_ON_THREAD = 64 * 1024
-_decoder: ThreadPoolExecutor | None = None
-
-
-def _decode_pool() -> ThreadPoolExecutor:
-    global _decoder
-    if _decoder is None:  # created on the loop's thread only: no race
-        _decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ray-dev-json")
-    return _decoder
 
 
 class DashboardClient:
     """GET JSON from the dashboard, turning every failure into a RayDevError."""
 
-    def __init__(self, address: str, auth: RayAuth, timeout: float = 5.0) -> None:
+    def __init__(self, address: str, auth: RayAuth, timeout: float = 5.0,
+                 executor: Executor | None = None) -> None:
         self.address = address.rstrip("/")
         self.auth = auth
         self.timeout = timeout
+        self.executor = executor  # decodes large bodies (DECODE_ON_THREAD)
 
     async def get_json(self, path: str, *, not_found: RayDevError | None = None,
                        error_bodies: bool = False) -> Any:
@@ -79,9 +73,9 @@ class DashboardClient:
                 address=self.address,
             )
         try:
-            if len(response.body) > DECODE_ON_THREAD:
+            if self.executor is not None and len(response.body) > DECODE_ON_THREAD:
                 body = await asyncio.get_running_loop().run_in_executor(
-                    _decode_pool(), json.loads, response.body)
+                    self.executor, json.loads, response.body)
             else:
                 body = json.loads(response.body)
         except ValueError as err:

@@ -151,7 +151,8 @@ class RayJobsClient:
                 "deleted, or the cluster restarted since.",
                 job_id=job_id,
             )
-        client = DashboardClient(address, self._auth(), self.timeout)
+        # a long job list is decoded on our pool, not on the loop
+        client = DashboardClient(address, self._auth(), self.timeout, self.executor)
         return await client.get_json(path, not_found=not_found)
 
     async def info(self, job_id: str) -> dict[str, Any]:
