@@ -254,18 +254,20 @@ class TarGzWriter:
             self._proc.stdin.close()
         except BrokenPipeError:
             pass
-        code, tool = self._proc.wait(), "tar"
-        err = ""
+        code = self._proc.wait()
         if self._deflate is not None:
             self._deflate.join()
             self._deflate = None
             if self._deflate_failed:  # disk full? tar then dies of the closed pipe: not its fault
                 failed = self._deflate_failed[0]
-                code, tool, err = 1, "gzip", f"{type(failed).__name__}: {failed}"
+                raise ContextExportFailed(
+                    f"Compressing the build context (gzip) failed: {type(failed).__name__}: "
+                    f"{failed}. Check that {self.dest.parent} has free space and that the "
+                    "server may write there, then export again.")
         if code != 0:
-            err = err or (staging / "stderr").read_text(errors="replace").strip()
+            err = (staging / "stderr").read_text(errors="replace").strip()
             raise ContextExportFailed(
-                f"Writing the build context failed ({tool} exit {code}: {err[-400:]}). A "
+                f"Writing the build context failed (tar exit {code}: {err[-400:]}). A "
                 "project file that changed or vanished during the export does this: try "
                 "again.")
         assert self._partial is not None
